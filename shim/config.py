@@ -1,0 +1,183 @@
+"""The resolved configuration the engine routes with: backends, aliases, routes, defaults.
+
+The host builds it from ``config.toml`` plus the credentials store; the shim builds it from the
+snapshot file the host writes. Both go through :meth:`RouterConfig.from_dict`, so there is one
+validator. Secrets live only in :attr:`Backend.api_key`, which ``repr`` never shows.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .protocols import PROTOCOLS
+
+__all__ = [
+    "Backend",
+    "RouteRule",
+    "RouterConfig",
+    "ConfigError",
+    "DEFAULT_SHORTCUTS",
+    "DEFAULT_MAX_TOKENS",
+    "MAX_TOKENS_FIELDS",
+]
+
+# Anthropic requires max_tokens; OpenAI clients often omit it. LiteLLM uses the same fallback
+# (DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS=4096, TRANSLATION.md §3.1).
+DEFAULT_MAX_TOKENS = 4096
+
+# The shortcuts a user can type instead of a full Claude id. Configurable in config.toml
+# ([shortcuts]) because ids move faster than releases of this tool.
+DEFAULT_SHORTCUTS: Dict[str, str] = {
+    "opus": "claude-opus-4-7",
+    "sonnet": "claude-sonnet-4-6",
+    "haiku": "claude-haiku-4-5",
+}
+
+# OpenAI reasoning models reject "max_tokens"; most OpenAI-compatible servers only know it.
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the field and the problem."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One upstream API the router can send calls to."""
+
+    name: str
+    protocol: str
+    base_url: str
+    api_key: Optional[str] = field(default=None, repr=False)
+    models: Tuple[str, ...] = ()  # globs of model names this backend serves (routing + listing)
+    max_tokens_field: str = "max_tokens"  # which field carries the output limit (OpenAI protocol)
+    max_output_tokens: Optional[int] = None  # clamp for max_tokens sent to this backend
+
+    def url_for(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """A user route: the first rule whose glob matches the model name picks the backend."""
+
+    match: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    backends: Mapping[str, Backend] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    routes: Tuple[RouteRule, ...] = ()
+    default_backend: Optional[str] = None
+    shortcuts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SHORTCUTS))
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RouterConfig":
+        """Build and validate from plain data (parsed TOML or the shim's JSON snapshot).
+
+        ``data["backends"]`` maps a name to a table with ``protocol``, ``base_url`` and optional
+        ``api_key``, ``models``, ``max_tokens_field``, ``max_output_tokens``.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError("the configuration must be a table")
+        backends = _parse_backends(data.get("backends", {}))
+        config = cls(
+            backends=backends,
+            aliases=_parse_str_map(data.get("aliases", {}), "aliases"),
+            routes=_parse_routes(data.get("routes", [])),
+            default_backend=_optional_str(data.get("default_backend"), "default_backend"),
+            shortcuts={**DEFAULT_SHORTCUTS, **_parse_str_map(data.get("shortcuts", {}), "shortcuts")},
+            default_max_tokens=_positive_int(data.get("default_max_tokens", DEFAULT_MAX_TOKENS), "default_max_tokens"),
+        )
+        config.check_references()
+        return config
+
+    def check_references(self) -> None:
+        """Every route and the default must name a configured backend."""
+        for rule in self.routes:
+            if rule.backend not in self.backends:
+                raise ConfigError(f"route {rule.match!r} names unknown backend {rule.backend!r}")
+        if self.default_backend is not None and self.default_backend not in self.backends:
+            raise ConfigError(f"default_backend names unknown backend {self.default_backend!r}")
+
+
+def _parse_backends(raw: Any) -> Dict[str, Backend]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("backends must be a table of tables")
+    return {str(name): _parse_backend(str(name), table) for name, table in raw.items()}
+
+
+def _parse_backend(name: str, table: Any) -> Backend:
+    where = f"backends.{name}"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    if not name or ":" in name or "/" in name:
+        raise ConfigError(f"{where}: a backend name must be non-empty, without ':' or '/'")
+    protocol = table.get("protocol")
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"{where}.protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+    base_url = table.get("base_url")
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.base_url must be an http:// or https:// URL")
+    max_tokens_field = table.get("max_tokens_field", "max_tokens")
+    if max_tokens_field not in MAX_TOKENS_FIELDS:
+        raise ConfigError(f"{where}.max_tokens_field must be one of {', '.join(MAX_TOKENS_FIELDS)}")
+    limit = table.get("max_output_tokens")
+    return Backend(
+        name=name,
+        protocol=protocol,
+        base_url=base_url.rstrip("/"),
+        api_key=_optional_str(table.get("api_key"), f"{where}.api_key"),
+        models=tuple(_parse_str_list(table.get("models", []), f"{where}.models")),
+        max_tokens_field=max_tokens_field,
+        max_output_tokens=None if limit is None else _positive_int(limit, f"{where}.max_output_tokens"),
+    )
+
+
+def _parse_routes(raw: Any) -> Tuple[RouteRule, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("routes must be an array of tables ([[routes]])")
+    rules: List[RouteRule] = []
+    for position, table in enumerate(raw):
+        where = f"routes[{position}]"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table with match and backend")
+        match = table.get("match")
+        backend = table.get("backend")
+        if not isinstance(match, str) or not match:
+            raise ConfigError(f"{where}.match must be a non-empty glob")
+        if not isinstance(backend, str) or not backend:
+            raise ConfigError(f"{where}.backend must name a backend")
+        rules.append(RouteRule(match=match, backend=backend))
+    return tuple(rules)
+
+
+def _parse_str_map(raw: Any, where: str) -> Dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table of strings")
+    for key, value in raw.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}.{key} must be a non-empty string")
+    return {str(key): value for key, value in raw.items()}
+
+
+def _parse_str_list(raw: Any, where: str) -> List[str]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+        raise ConfigError(f"{where} must be a list of non-empty strings")
+    return list(raw)
+
+
+def _optional_str(raw: Any, where: str) -> Optional[str]:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(f"{where} must be a non-empty string")
+    return raw
+
+
+def _positive_int(raw: Any, where: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        raise ConfigError(f"{where} must be a positive integer")
+    return raw

@@ -1,0 +1,243 @@
+"""The engine's one error hierarchy, rendered in either client protocol.
+
+Tree::
+
+    RouterError                      (abstract: never raised itself)
+    ├── InvalidRequestError          400  the client's request is malformed or cannot be translated
+    │   └── UnsupportedFeatureError  400  valid, but has no counterpart upstream (n>1, input_audio…)
+    ├── AuthenticationError          401  the router's own key check failed (proxy)
+    ├── NotFoundError                404  unknown path, or a model with no route where one is required
+    ├── RequestTooLargeError         413  body over the configured limit
+    ├── UpstreamError                any  the backend answered with an error (translated once, here)
+    └── UpstreamProtocolError        502  the backend answered something that is not its protocol,
+                                          or a stream ended before it was complete
+
+Every error has a *kind* (``invalid_request``, ``rate_limit``, ``overloaded`` …) and renders
+itself as the body and status each protocol uses for that kind. The status and type pairs follow
+TRANSLATION.md §1.7, §2.7 and §3.7 (e.g. Anthropic 529 ``overloaded_error`` ⇄ OpenAI 503
+``service_unavailable_error``/``server_is_overloaded``, Anthropic 402 ``billing_error`` ⇄ OpenAI
+429 ``insufficient_quota``). Only this hierarchy may escape the engine.
+"""
+
+import json
+from typing import Any, Dict, Mapping, NamedTuple, Optional
+
+from .protocols import ANTHROPIC, OPENAI
+
+__all__ = [
+    "RouterError",
+    "InvalidRequestError",
+    "UnsupportedFeatureError",
+    "AuthenticationError",
+    "NotFoundError",
+    "RequestTooLargeError",
+    "UpstreamError",
+    "UpstreamProtocolError",
+    "ErrorKind",
+    "KINDS",
+    "error_from_upstream",
+    "error_from_stream_payload",
+]
+
+
+class ErrorKind(NamedTuple):
+    """How one kind of failure looks in each protocol."""
+
+    anthropic_status: int
+    anthropic_type: str
+    openai_status: int
+    openai_type: str
+    openai_code: Optional[str]
+    retryable: bool
+
+
+# TRANSLATION.md §3.7. "retryable" is what both SDKs would decide from the status (408, 409, 429,
+# >=500 are retried); we state it explicitly so synthesized errors can carry x-should-retry.
+KINDS: Dict[str, ErrorKind] = {
+    "invalid_request": ErrorKind(400, "invalid_request_error", 400, "invalid_request_error", None, False),
+    "authentication": ErrorKind(401, "authentication_error", 401, "invalid_request_error", "invalid_api_key", False),
+    "billing": ErrorKind(402, "billing_error", 429, "insufficient_quota", "insufficient_quota", False),
+    "permission": ErrorKind(403, "permission_error", 403, "permission_error", None, False),
+    "not_found": ErrorKind(404, "not_found_error", 404, "invalid_request_error", None, False),
+    "conflict": ErrorKind(409, "conflict_error", 409, "conflict_error", None, True),
+    "request_too_large": ErrorKind(413, "request_too_large", 413, "invalid_request_error", "request_too_large", False),
+    "rate_limit": ErrorKind(429, "rate_limit_error", 429, "rate_limit_error", "rate_limit_exceeded", True),
+    "api_error": ErrorKind(500, "api_error", 500, "server_error", "server_error", True),
+    "timeout": ErrorKind(504, "timeout_error", 504, "timeout", "timeout", True),
+    "overloaded": ErrorKind(529, "overloaded_error", 503, "service_unavailable_error", "server_is_overloaded", True),
+}
+
+_KIND_BY_ANTHROPIC_TYPE = {kind.anthropic_type: name for name, kind in KINDS.items()}
+
+
+class RouterError(Exception):
+    """Base of every error the engine raises. Subclasses fix ``kind``; instances carry a message."""
+
+    kind_name = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: Optional[str] = None,
+        code: Optional[str] = None,
+        kind_name: Optional[str] = None,
+        retry_after: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.retry_after = retry_after
+        if kind_name is not None:
+            self.kind_name = kind_name
+
+    @property
+    def kind(self) -> ErrorKind:
+        return KINDS[self.kind_name]
+
+    def status_for(self, protocol: str) -> int:
+        """The HTTP status a client of ``protocol`` should see."""
+        return self.kind.anthropic_status if protocol == ANTHROPIC else self.kind.openai_status
+
+    def body_for(self, protocol: str) -> Dict[str, Any]:
+        """The JSON error body in ``protocol``'s shape (also used for in-band stream errors)."""
+        if protocol == ANTHROPIC:
+            return {"type": "error", "error": {"type": self.kind.anthropic_type, "message": self.message}}
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.kind.openai_type,
+                "param": self.param,
+                "code": self.code or self.kind.openai_code,
+            }
+        }
+
+    def render(self, protocol: str) -> bytes:
+        return json.dumps(self.body_for(protocol)).encode()
+
+    def headers_for(self, protocol: str) -> Dict[str, str]:
+        """Response headers: JSON content type, the retry hint both SDKs obey, and retry-after."""
+        headers = {
+            "content-type": "application/json",
+            "x-should-retry": "true" if self.kind.retryable else "false",
+        }
+        if self.retry_after is not None:
+            headers["retry-after"] = self.retry_after
+        return headers
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, kind={self.kind_name!r})"
+
+
+class InvalidRequestError(RouterError):
+    kind_name = "invalid_request"
+
+
+class UnsupportedFeatureError(InvalidRequestError):
+    """A valid request using something the other protocol cannot express."""
+
+
+class AuthenticationError(RouterError):
+    kind_name = "authentication"
+
+
+class NotFoundError(RouterError):
+    kind_name = "not_found"
+
+
+class RequestTooLargeError(RouterError):
+    kind_name = "request_too_large"
+
+
+class UpstreamError(RouterError):
+    """The backend answered with an error; ``kind_name`` is derived from its status and body."""
+
+    def __init__(self, message: str, *, kind_name: str, upstream_status: int, **extra: Any) -> None:
+        super().__init__(message, kind_name=kind_name, **extra)
+        self.upstream_status = upstream_status
+
+
+class UpstreamProtocolError(RouterError):
+    """The backend broke its own protocol (unparsable body, truncated stream)."""
+
+    kind_name = "api_error"
+
+
+def error_from_upstream(
+    protocol: str, status: int, body: bytes, headers: Optional[Mapping[str, str]] = None
+) -> UpstreamError:
+    """Translate a backend's non-2xx answer (in ``protocol``'s shape) into an :class:`UpstreamError`."""
+    parsed = _parse_error_body(body)
+    message = _error_message(parsed, body, status)
+    retry_after = (headers or {}).get("retry-after")
+    if protocol == ANTHROPIC:
+        kind_name = _anthropic_kind(parsed, status)
+        code = None
+    else:
+        code = _openai_code(parsed)
+        kind_name = _openai_kind(status, code)
+    return UpstreamError(message, kind_name=kind_name, upstream_status=status, code=code, retry_after=retry_after)
+
+
+def error_from_stream_payload(protocol: str, payload: Mapping[str, Any]) -> UpstreamError:
+    """An in-band stream error (Anthropic ``event: error`` / OpenAI ``data: {"error": …}``)."""
+    return error_from_upstream(protocol, 200, json.dumps(payload).encode())
+
+
+def _parse_error_body(body: bytes) -> Dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    inner = parsed.get("error")
+    return inner if isinstance(inner, dict) else {}
+
+
+def _error_message(error: Mapping[str, Any], body: bytes, status: int) -> str:
+    message = error.get("message")
+    if isinstance(message, str) and message:
+        return message
+    text = body[:500].decode("utf-8", "replace").strip()
+    return text or f"upstream answered HTTP {status}"
+
+
+def _anthropic_kind(error: Mapping[str, Any], status: int) -> str:
+    by_type = _KIND_BY_ANTHROPIC_TYPE.get(str(error.get("type")))
+    return by_type or _kind_for_status(status)
+
+
+def _openai_code(error: Mapping[str, Any]) -> Optional[str]:
+    code = error.get("code")
+    return code if isinstance(code, str) else None
+
+
+def _openai_kind(status: int, code: Optional[str]) -> str:
+    if status == 429 and code == "insufficient_quota":
+        return "billing"
+    if status == 200:  # in-band stream error: only the code tells
+        return "rate_limit" if code == "rate_limit_exceeded" else "api_error"
+    return _kind_for_status(status)
+
+
+def _kind_for_status(status: int) -> str:
+    if status in (400, 422):
+        return "invalid_request"
+    exact = {
+        401: "authentication",
+        402: "billing",
+        403: "permission",
+        404: "not_found",
+        408: "timeout",
+        409: "conflict",
+        413: "request_too_large",
+        429: "rate_limit",
+        503: "overloaded",
+        504: "timeout",
+        529: "overloaded",
+    }
+    if status in exact:
+        return exact[status]
+    return "invalid_request" if 400 <= status < 500 else "api_error"

@@ -1,0 +1,350 @@
+"""From a client's call to everything a driver needs to send it upstream and answer the client.
+
+``plan_call(config, call, now=…, call_id=…)`` parses the body once, resolves the route, and
+returns a :class:`Plan`: the upstream URL, headers and body (in the backend's protocol), and the
+way back — :meth:`Plan.translate_response` for whole bodies, :meth:`Plan.stream_translator` for
+streams, :meth:`Plan.error_response` for errors the driver itself hits (dead host, timeout).
+
+Drivers do the I/O; nothing here touches a socket, a clock or the environment. Every failure is a
+:class:`~shim.errors.RouterError` that the driver renders with :meth:`Plan.error_response` (or
+:func:`render_error` before a plan exists).
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from .config import Backend, RouterConfig
+from .errors import (
+    InvalidRequestError,
+    RequestTooLargeError,
+    RouterError,
+    UnsupportedFeatureError,
+    UpstreamProtocolError,
+    error_from_upstream,
+)
+from .protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, ENDPOINT_PROTOCOL, MESSAGES, OPENAI, upstream_path
+from .routing import Route, resolve_route
+from .token_estimate import estimate_anthropic_input_tokens
+from .translate.context import RequestOptions, ResponseContext, TranslatedRequest
+from .translate.request_anthropic_to_openai import anthropic_request_to_openai
+from .translate.request_openai_to_anthropic import openai_request_to_anthropic
+from .translate.response_anthropic_to_openai import anthropic_response_to_openai
+from .translate.response_openai_to_anthropic import openai_response_to_anthropic
+from .translate.stream_anthropic_to_openai import AnthropicToOpenAIStream
+from .translate.stream_base import StreamTranslator
+from .translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
+from .translate.stream_passthrough import PassthroughStream
+from .usage import Usage, usage_from_anthropic, usage_from_openai
+
+__all__ = ["ClientCall", "ClientResponse", "Plan", "plan_call", "render_error", "MAX_BODY_BYTES"]
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# Anthropic API version for requests the router itself writes (translated from OpenAI clients).
+# 2023-06-01 is accepted by every current model and, unlike 2026-10-21, still accepts the
+# sampling parameters OpenAI clients send (TRANSLATION.md §7 decision 1). Same-protocol calls
+# forward the client's own version.
+TRANSLATED_ANTHROPIC_VERSION = "2023-06-01"
+
+# Client headers never forwarded: credentials are replaced, framing is the driver's business.
+_DROPPED_HEADERS = frozenset(
+    {"host", "content-length", "authorization", "x-api-key", "connection", "transfer-encoding",
+     "accept-encoding", "keep-alive", "proxy-authorization", "te", "upgrade"}
+)
+# Upstream response headers dropped on the way back: the body may have been re-encoded.
+_DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
+_KEPT_TRANSLATED_RESPONSE_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "request-id"})
+
+
+@dataclass(frozen=True)
+class ClientCall:
+    """A call as the client made it. ``headers`` keys may be in any case."""
+
+    endpoint: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class ClientResponse:
+    status: int
+    headers: Dict[str, str]
+    body: bytes
+
+
+ResponseTranslator = Callable[[Dict[str, Any], ResponseContext], Dict[str, Any]]
+StreamFactory = Callable[[ResponseContext], StreamTranslator]
+
+
+@dataclass
+class Plan:
+    """Everything about one call that does not need I/O. See the module docstring."""
+
+    client_protocol: str
+    endpoint: str
+    requested_model: str
+    stream: bool
+    route: Optional[Route]
+    upstream_url: Optional[str] = None
+    upstream_headers: Dict[str, str] = field(default_factory=dict)
+    upstream_body: bytes = b""
+    translated: bool = False
+    notes: List[str] = field(default_factory=list)
+    # Set when the router answers by itself (count_tokens on an OpenAI backend).
+    local_response: Optional[ClientResponse] = None
+    context: Optional[ResponseContext] = None
+    _response_translator: Optional[ResponseTranslator] = None
+    _stream_factory: Optional[StreamFactory] = None
+
+    @property
+    def routed(self) -> bool:
+        return self.route is not None
+
+    @property
+    def upstream_protocol(self) -> str:
+        return self.route.backend.protocol if self.route else self.client_protocol
+
+    def translate_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
+        """A whole upstream response (success or error) → the response for the client."""
+        if not 200 <= status < 300:
+            return self._translate_error_response(status, headers, body)
+        if self._response_translator is None or self.context is None:
+            return ClientResponse(status, _client_headers(headers), body)
+        upstream = _parse_upstream_json(body)
+        translated = self._response_translator(upstream, self.context)
+        return ClientResponse(status, self._translated_headers(headers), json.dumps(translated).encode())
+
+    def stream_translator(self) -> StreamTranslator:
+        """A fresh incremental translator for this call's upstream stream."""
+        if self._stream_factory is None or self.context is None:
+            return PassthroughStream(self.client_protocol)
+        return self._stream_factory(self.context)
+
+    def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
+        """Headers to send the client before a (2xx) stream's first byte."""
+        if not self.translated:
+            return _client_headers(upstream_headers)
+        headers = self._translated_headers(upstream_headers)
+        headers["content-type"] = "text/event-stream; charset=utf-8"
+        headers["cache-control"] = "no-cache"
+        return headers
+
+    def error_response(self, error: RouterError) -> ClientResponse:
+        """A router-side failure (bad input, dead host, timeout) in the client's protocol."""
+        return render_error(self.client_protocol, error)
+
+    def usage_from_response(self, body: bytes) -> Optional[Usage]:
+        """Usage reported by an upstream (non-streaming) 2xx body, for telemetry."""
+        try:
+            usage = json.loads(body).get("usage")
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            return None
+        if not isinstance(usage, dict):
+            return None
+        if self.upstream_protocol == ANTHROPIC:
+            return usage_from_anthropic(usage)
+        return usage_from_openai(usage)
+
+    def _translate_error_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
+        if not self.translated:
+            return ClientResponse(status, _client_headers(headers), body)
+        error = error_from_upstream(self.upstream_protocol, status, body, _lower(headers))
+        rendered = render_error(self.client_protocol, error)
+        rendered.headers.update(self._translated_headers(headers))
+        rendered.headers["content-type"] = "application/json"
+        return rendered
+
+    def _translated_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
+        kept = {k.lower(): v for k, v in upstream_headers.items() if k.lower() in _KEPT_TRANSLATED_RESPONSE_HEADERS}
+        kept["content-type"] = "application/json"
+        return kept
+
+
+def render_error(protocol: str, error: RouterError) -> ClientResponse:
+    """``error`` as an HTTP response a ``protocol`` client understands."""
+    return ClientResponse(error.status_for(protocol), error.headers_for(protocol), error.render(protocol))
+
+
+def plan_call(
+    config: RouterConfig, call: ClientCall, *, now: float, call_id: str, max_body_bytes: int = MAX_BODY_BYTES
+) -> Plan:
+    """Plan one call. Raises :class:`RouterError` for input that no backend could accept."""
+    client_protocol = ENDPOINT_PROTOCOL.get(call.endpoint)
+    if client_protocol is None:
+        raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")
+    if len(call.body) > max_body_bytes:
+        raise RequestTooLargeError(f"request body is {len(call.body)} bytes; the limit is {max_body_bytes}")
+    body = parse_json_object(call.body)
+    model = _required_model(body)
+    stream = body.get("stream") is True
+    route = resolve_route(config, model)
+    plan = Plan(client_protocol, call.endpoint, model, stream, route)
+    if route is None:
+        return plan
+    headers = _lower(call.headers)
+    context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
+    if route.backend.protocol == client_protocol:
+        _plan_same_protocol(plan, route, call.body, body, headers)
+    elif call.endpoint == COUNT_TOKENS:
+        _plan_local_count_tokens(plan, body)
+    elif call.endpoint == EMBEDDINGS:
+        raise UnsupportedFeatureError(
+            f"embeddings need an OpenAI-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
+        )
+    else:
+        _plan_translated(plan, config, route, body, headers, context)
+    return plan
+
+
+def parse_json_object(raw: bytes) -> Dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is wrong with it."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError(f"request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _required_model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("'model' is required and must be a non-empty string", param="model")
+    return model
+
+
+def _plan_same_protocol(
+    plan: Plan, route: Route, raw: bytes, body: Dict[str, Any], headers: Dict[str, str]
+) -> None:
+    """Forward unchanged but for the model field and the credentials."""
+    path = upstream_path(route.backend.protocol, plan.endpoint)
+    assert path is not None  # every client endpoint exists on a backend of its own protocol
+    plan.upstream_url = route.backend.url_for(path)
+    plan.upstream_body = replace_model(raw, body, route.upstream_model)
+    forwarded = {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS}
+    if route.backend.protocol == ANTHROPIC:
+        forwarded.setdefault("anthropic-version", TRANSLATED_ANTHROPIC_VERSION)
+    forwarded["content-type"] = "application/json"
+    plan.upstream_headers = {**forwarded, **credential_headers(route.backend)}
+
+
+def _plan_local_count_tokens(plan: Plan, body: Dict[str, Any]) -> None:
+    """OpenAI-protocol backends have no count_tokens endpoint: answer with a local estimate."""
+    count = estimate_anthropic_input_tokens(body)
+    plan.translated = True
+    plan.notes.append("count_tokens answered locally with an estimate (the backend has no such endpoint)")
+    plan.local_response = ClientResponse(200, {"content-type": "application/json"}, json.dumps({"input_tokens": count}).encode())
+
+
+_TRANSLATIONS: Dict[Tuple[str, str], Tuple[Callable[[Dict[str, Any], RequestOptions], TranslatedRequest], ResponseTranslator, StreamFactory]] = {
+    (OPENAI, ANTHROPIC): (openai_request_to_anthropic, anthropic_response_to_openai, AnthropicToOpenAIStream),
+    (ANTHROPIC, OPENAI): (anthropic_request_to_openai, openai_response_to_anthropic, OpenAIToAnthropicStream),
+}
+
+
+def _plan_translated(
+    plan: Plan, config: RouterConfig, route: Route, body: Dict[str, Any], headers: Dict[str, str],
+    context: ResponseContext,
+) -> None:
+    backend = route.backend
+    translate_request, translate_response, stream_factory = _TRANSLATIONS[(plan.client_protocol, backend.protocol)]
+    upstream_endpoint = MESSAGES if backend.protocol == ANTHROPIC else CHAT
+    translated = translate_request(body, _request_options(config, route))
+    path = upstream_path(backend.protocol, upstream_endpoint)
+    assert path is not None
+    plan.translated = True
+    plan.upstream_url = backend.url_for(path)
+    plan.upstream_body = json.dumps(translated.body).encode()
+    plan.upstream_headers = _translated_request_headers(backend, headers, translated)
+    plan.notes.extend(translated.notes)
+    plan.context = ResponseContext(
+        client_model=context.client_model,
+        created=context.created,
+        call_id=context.call_id,
+        include_usage=translated.include_usage,
+        tool_names=translated.tool_names,
+    )
+    plan._response_translator = translate_response
+    plan._stream_factory = stream_factory
+
+
+def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
+    return RequestOptions(
+        upstream_model=route.upstream_model,
+        default_max_tokens=config.default_max_tokens,
+        max_output_tokens=route.backend.max_output_tokens,
+        max_tokens_field=route.backend.max_tokens_field,
+    )
+
+
+def _translated_request_headers(backend: Backend, client_headers: Dict[str, str], translated: TranslatedRequest) -> Dict[str, str]:
+    """Only what the backend's protocol needs: the client's protocol-specific headers
+    (anthropic-beta, x-stainless-*, openai-organization) mean nothing to the other vendor."""
+    headers = {"content-type": "application/json"}
+    if "user-agent" in client_headers:
+        headers["user-agent"] = client_headers["user-agent"]
+    if translated.stream:
+        headers["accept"] = "text/event-stream"
+    if backend.protocol == ANTHROPIC:
+        headers["anthropic-version"] = TRANSLATED_ANTHROPIC_VERSION
+    headers.update(translated.headers)
+    headers.update(credential_headers(backend))
+    return headers
+
+
+def credential_headers(backend: Backend) -> Dict[str, str]:
+    """The backend's own key in the header its protocol uses; nothing for keyless local servers.
+    ``x-api-key`` works under both Anthropic API versions (TRANSLATION.md §3.8)."""
+    if not backend.api_key:
+        return {}
+    if backend.protocol == ANTHROPIC:
+        return {"x-api-key": backend.api_key}
+    return {"authorization": f"Bearer {backend.api_key}"}
+
+
+# A JSON object key "model" with a string value. Inside JSON strings every quote is escaped, so
+# an unescaped `"model"` followed by a colon can only be a key (at some depth).
+_MODEL_FIELD = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def replace_model(raw: bytes, body: Mapping[str, Any], new_model: str) -> bytes:
+    """``raw`` with the top-level model replaced, every other byte kept when that is provably safe.
+
+    Splices when exactly one ``"model": "…"`` pair exists and it decodes to the top-level model;
+    otherwise (a nested ``model`` key with a string value) re-encodes the parsed body.
+    """
+    if body.get("model") == new_model:
+        return raw
+    matches = list(_MODEL_FIELD.finditer(raw))
+    if len(matches) == 1 and _decodes_to(matches[0].group(1), body.get("model")):
+        start, end = matches[0].span(1)
+        return raw[:start] + json.dumps(new_model)[1:-1].encode() + raw[end:]
+    return json.dumps({**body, "model": new_model}).encode()
+
+
+def _decodes_to(escaped: bytes, expected: Any) -> bool:
+    try:
+        return json.loads(b'"' + escaped + b'"') == expected
+    except ValueError:
+        return False
+
+
+def _parse_upstream_json(body: bytes) -> Dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise UpstreamProtocolError("the upstream answered with a body that is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamProtocolError("the upstream answered with JSON that is not an object")
+    return parsed
+
+
+def _client_headers(upstream_headers: Mapping[str, str]) -> Dict[str, str]:
+    return {k.lower(): v for k, v in upstream_headers.items() if k.lower() not in _DROPPED_RESPONSE_HEADERS}
+
+
+def _lower(headers: Mapping[str, str]) -> Dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}

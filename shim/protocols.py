@@ -1,0 +1,76 @@
+"""Names shared by every module: the two wire protocols and the endpoints each one serves.
+
+A *protocol* is what a client speaks or a backend answers in; an *endpoint* is one API operation.
+Paths are relative to a backend's base URL, following each SDK's convention (TRANSLATION.md §3.8
+and the engine issue): OpenAI base URLs end in ``/v1`` and the SDK appends ``/chat/completions``;
+Anthropic base URLs are the host root and the SDK appends ``/v1/messages``.
+"""
+
+from typing import Dict, Optional, Tuple
+
+__all__ = [
+    "OPENAI",
+    "ANTHROPIC",
+    "PROTOCOLS",
+    "CHAT",
+    "MESSAGES",
+    "COUNT_TOKENS",
+    "EMBEDDINGS",
+    "MODELS",
+    "ENDPOINT_PROTOCOL",
+    "upstream_path",
+    "endpoint_for_path",
+]
+
+OPENAI = "openai"
+ANTHROPIC = "anthropic"
+PROTOCOLS = (OPENAI, ANTHROPIC)
+
+# Endpoints. Each belongs to the protocol whose clients call it.
+CHAT = "chat"  # POST /v1/chat/completions
+MESSAGES = "messages"  # POST /v1/messages
+COUNT_TOKENS = "count_tokens"  # POST /v1/messages/count_tokens
+EMBEDDINGS = "embeddings"  # POST /v1/embeddings
+MODELS = "models"  # GET /v1/models (both protocols)
+
+ENDPOINT_PROTOCOL: Dict[str, str] = {
+    CHAT: OPENAI,
+    EMBEDDINGS: OPENAI,
+    MESSAGES: ANTHROPIC,
+    COUNT_TOKENS: ANTHROPIC,
+}
+
+# Path appended to a backend's base URL, per (backend protocol, endpoint).
+_UPSTREAM_PATHS: Dict[Tuple[str, str], str] = {
+    (OPENAI, CHAT): "/chat/completions",
+    (OPENAI, EMBEDDINGS): "/embeddings",
+    (OPENAI, MODELS): "/models",
+    (ANTHROPIC, MESSAGES): "/v1/messages",
+    (ANTHROPIC, COUNT_TOKENS): "/v1/messages/count_tokens",
+    (ANTHROPIC, MODELS): "/v1/models",
+}
+
+# Client-facing paths (as a client puts them after the host) → endpoint. Matched on the path's
+# tail so that ``/v1/messages``, ``/anthropic/v1/messages`` and ``/openai/v1/chat/completions``
+# all work; query strings such as Claude Code's ``?beta=true`` must be stripped by the caller.
+_CLIENT_PATH_SUFFIXES: Tuple[Tuple[str, str], ...] = (
+    ("/messages/count_tokens", COUNT_TOKENS),
+    ("/messages", MESSAGES),
+    ("/chat/completions", CHAT),
+    ("/embeddings", EMBEDDINGS),
+    ("/models", MODELS),
+)
+
+
+def upstream_path(backend_protocol: str, endpoint: str) -> Optional[str]:
+    """The path to append to a backend base URL, or None when that backend has no such endpoint."""
+    return _UPSTREAM_PATHS.get((backend_protocol, endpoint))
+
+
+def endpoint_for_path(path: str) -> Optional[str]:
+    """Which endpoint a client path names (query already removed), or None."""
+    trimmed = path.rstrip("/")
+    for suffix, endpoint in _CLIENT_PATH_SUFFIXES:
+        if trimmed.endswith(suffix):
+            return endpoint
+    return None

@@ -1,0 +1,112 @@
+"""Which backend serves a model name: a pure function of the configuration and the name.
+
+Order (first hit wins):
+
+1. ``NAME:model`` where NAME is a configured backend → that backend, prefix stripped. An unknown
+   prefix (Ollama's ``llama3:8b``) is part of the model name and left untouched.
+2. ``[aliases]`` — one hop; the target may itself carry a ``NAME:`` prefix. The target then goes
+   through steps 1 and 3–6 (never through the aliases again, so aliases cannot loop).
+3. ``[[routes]]`` globs, in file order.
+4. Each backend's own ``models`` globs, in backend order (a backend that says it serves
+   ``llama-*`` gets ``llama-*`` without a separate route).
+5. Built-in families: ``claude-*`` and the shortcuts ``opus``/``sonnet``/``haiku`` (expanded to
+   the configured full ids) → the backend named ``anthropic``; ``gpt-*``, ``o1*``, ``o3*``,
+   ``o4*``, ``chatgpt-*``, ``text-embedding-*`` → the backend named ``openai``. Only when such a
+   backend is configured.
+6. ``default_backend``.
+
+Otherwise there is no route, and the call goes where the client sent it, untouched.
+"""
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Optional, Tuple
+
+from .config import Backend, RouterConfig
+
+__all__ = ["Route", "resolve_route", "BUILTIN_FAMILIES"]
+
+# (glob, backend name) pairs for step 5.
+BUILTIN_FAMILIES: Tuple[Tuple[str, str], ...] = (
+    ("claude-*", "anthropic"),
+    ("gpt-*", "openai"),
+    ("o1*", "openai"),
+    ("o3*", "openai"),
+    ("o4*", "openai"),
+    ("chatgpt-*", "openai"),
+    ("text-embedding-*", "openai"),
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one model name goes and why."""
+
+    requested_model: str
+    backend: Backend
+    upstream_model: str
+    rule: str  # human-readable: which rule matched, e.g. "route 'llama-*'"
+
+
+def resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
+    """The route for ``model``, or None when nothing matches (the call is left alone)."""
+    alias_target = config.aliases.get(model)
+    if alias_target is not None:
+        route = _resolve_name(config, alias_target)
+        if route is None:
+            return None
+        return Route(model, route.backend, route.upstream_model, f"alias {model!r} → {alias_target!r}, then {route.rule}")
+    route = _resolve_name(config, model)
+    if route is None:
+        return None
+    return Route(model, route.backend, route.upstream_model, route.rule)
+
+
+def _resolve_name(config: RouterConfig, model: str) -> Optional[Route]:
+    return (
+        _by_prefix(config, model)
+        or _by_user_route(config, model)
+        or _by_backend_models(config, model)
+        or _by_family(config, model)
+        or _by_default(config, model)
+    )
+
+
+def _by_prefix(config: RouterConfig, model: str) -> Optional[Route]:
+    prefix, sep, rest = model.partition(":")
+    backend = config.backends.get(prefix) if sep else None
+    if backend is None or not rest:
+        return None
+    return Route(model, backend, rest, f"prefix '{prefix}:'")
+
+
+def _by_user_route(config: RouterConfig, model: str) -> Optional[Route]:
+    for rule in config.routes:
+        if fnmatchcase(model, rule.match):
+            return Route(model, config.backends[rule.backend], model, f"route {rule.match!r}")
+    return None
+
+
+def _by_backend_models(config: RouterConfig, model: str) -> Optional[Route]:
+    for backend in config.backends.values():
+        for pattern in backend.models:
+            if fnmatchcase(model, pattern):
+                return Route(model, backend, model, f"backend {backend.name!r} models {pattern!r}")
+    return None
+
+
+def _by_family(config: RouterConfig, model: str) -> Optional[Route]:
+    shortcut = config.shortcuts.get(model)
+    if shortcut is not None and "anthropic" in config.backends:
+        return Route(model, config.backends["anthropic"], shortcut, f"shortcut {model!r} → {shortcut!r}")
+    for pattern, backend_name in BUILTIN_FAMILIES:
+        backend = config.backends.get(backend_name)
+        if backend is not None and fnmatchcase(model, pattern):
+            return Route(model, backend, model, f"built-in family {pattern!r}")
+    return None
+
+
+def _by_default(config: RouterConfig, model: str) -> Optional[Route]:
+    if config.default_backend is None:
+        return None
+    return Route(model, config.backends[config.default_backend], model, "default_backend")

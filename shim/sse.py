@@ -1,0 +1,113 @@
+"""Incremental Server-Sent Events decoding and encoding.
+
+The decoder follows the WHATWG event-stream rules the SDKs implement: lines end in LF, CRLF or
+CR; a line starting with ``:`` is a comment; ``field: value`` strips one leading space; several
+``data:`` lines join with ``\\n``; an event is dispatched on the blank line that ends it. It is fed
+bytes split anywhere (one byte at a time works) and never holds more than ``max_event_bytes`` of
+one unfinished event, so a backend that never sends a blank line cannot exhaust memory.
+"""
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from .errors import UpstreamProtocolError
+
+__all__ = ["SSEEvent", "SSEDecoder", "encode_event", "MAX_EVENT_BYTES"]
+
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    event: Optional[str]
+    data: str
+
+
+class SSEDecoder:
+    """Feed bytes, get the complete events they finish."""
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._max_event_bytes = max_event_bytes
+        self._buffer = bytearray()
+        self._pending_cr = False  # a CR ended the last chunk; a following LF belongs to it
+        self._event: Optional[str] = None
+        self._data: List[str] = []
+        self._event_bytes = 0
+
+    def feed(self, chunk: bytes) -> List[SSEEvent]:
+        events: List[SSEEvent] = []
+        if self._pending_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self._pending_cr = False
+        self._buffer += chunk
+        start = 0
+        buffer = self._buffer
+        while True:
+            end = _find_line_end(buffer, start)
+            if end < 0:
+                break
+            line = bytes(buffer[start:end])
+            start = end + 1
+            if buffer[end] == 0x0D:  # CR: swallow the LF of a CRLF pair
+                if start < len(buffer):
+                    if buffer[start] == 0x0A:
+                        start += 1
+                else:
+                    self._pending_cr = True
+            event = self._take_line(line)
+            if event is not None:
+                events.append(event)
+        del buffer[:start]
+        if len(buffer) + self._event_bytes > self._max_event_bytes:
+            raise UpstreamProtocolError("upstream stream event exceeds the size limit")
+        return events
+
+    def close(self) -> List[SSEEvent]:
+        """End of input: a last event without its blank line is still delivered (lenient)."""
+        events: List[SSEEvent] = []
+        if self._buffer:
+            event = self._take_line(bytes(self._buffer))
+            self._buffer.clear()
+            if event is not None:
+                events.append(event)
+        final = self._dispatch()
+        if final is not None:
+            events.append(final)
+        return events
+
+    def _take_line(self, raw: bytes) -> Optional[SSEEvent]:
+        if not raw:
+            return self._dispatch()
+        if raw[:1] == b":":
+            return None
+        line = raw.decode("utf-8", "replace")
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._event_bytes += len(raw)
+        elif name == "event":
+            self._event = value
+        return None
+
+    def _dispatch(self) -> Optional[SSEEvent]:
+        if not self._data and self._event is None:
+            return None
+        event = SSEEvent(self._event, "\n".join(self._data))
+        self._event, self._data, self._event_bytes = None, [], 0
+        return event
+
+
+def _find_line_end(buffer: bytearray, start: int) -> int:
+    lf = buffer.find(b"\n", start)
+    cr = buffer.find(b"\r", start, lf if lf >= 0 else len(buffer))
+    return cr if cr >= 0 else lf
+
+
+def encode_event(data: str, event: Optional[str] = None) -> bytes:
+    """One SSE event, terminated by its blank line (TRANSLATION.md §1.1: the SDKs drop an
+    unterminated last event). ``data`` must be single-line JSON or ``[DONE]``."""
+    if event is None:
+        return b"data: " + data.encode() + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data.encode() + b"\n\n"

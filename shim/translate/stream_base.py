@@ -1,0 +1,90 @@
+"""The common frame of every stream translator: decode upstream SSE, translate event by event.
+
+A translator is fed upstream bytes as they arrive and returns the bytes to send to the client
+right away; it never holds a whole stream. Subclasses implement three hooks: one upstream event,
+upstream end-of-file, and how an error looks in-band for their client. Whatever goes wrong
+inside a hook becomes an in-band error in the client's protocol (TRANSLATION.md §3.7 rule 2:
+once headers are out, errors are in-band only), and the translator then ignores further input,
+so a client never sees a half-finished stream that looks complete.
+"""
+
+import json
+from typing import List, Optional
+
+from ..errors import RouterError, UpstreamProtocolError
+from ..sse import SSEDecoder, SSEEvent, encode_event
+from ..protocols import ANTHROPIC
+from ..usage import Usage
+
+__all__ = ["StreamTranslator", "render_stream_error", "truncated_stream_error"]
+
+
+class StreamTranslator:
+    """Base class; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.usage: Optional[Usage] = None  # the call's usage, once the stream has reported it
+        self.finished = False  # the client stream is complete (normally, or by an in-band error)
+        self.error: Optional[RouterError] = None  # set when the stream ended in an error
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Bytes from upstream in, bytes for the client out (possibly empty)."""
+        if self.finished:
+            return b""
+        try:
+            return self._translate_events(self._decoder.feed(chunk))
+        except RouterError as error:
+            return self.abort(error)
+
+    def close(self) -> bytes:
+        """Upstream reached end-of-file: flush and finish the client stream."""
+        if self.finished:
+            return b""
+        try:
+            out = self._translate_events(self._decoder.close())
+            if not self.finished:
+                out += self._on_eof()
+            self.finished = True
+            return out
+        except RouterError as error:
+            return self.abort(error)
+
+    def abort(self, error: RouterError) -> bytes:
+        """End the client stream with ``error`` in-band (connection lost, timeout, bad bytes)."""
+        if self.finished:
+            return b""
+        self.finished = True
+        self.error = error
+        return self._render_error(error)
+
+    def _translate_events(self, events: List[SSEEvent]) -> bytes:
+        out = bytearray()
+        for event in events:
+            out += self._on_event(event)
+            if self.finished:
+                break
+        return bytes(out)
+
+    # Hooks -------------------------------------------------------------------------------
+    def _on_event(self, event: SSEEvent) -> bytes:
+        raise NotImplementedError
+
+    def _on_eof(self) -> bytes:
+        raise NotImplementedError
+
+    def _render_error(self, error: RouterError) -> bytes:
+        raise NotImplementedError
+
+
+def render_stream_error(protocol: str, error: RouterError) -> bytes:
+    """An in-band stream error: ``event: error`` for Anthropic clients (the only channel the SDK
+    reads), a ``data: {"error": …}`` chunk for OpenAI clients (the SDK raises ``APIError``)."""
+    body = json.dumps(error.body_for(protocol))
+    if protocol == ANTHROPIC:
+        return encode_event(body, "error")
+    return encode_event(body)
+
+
+def truncated_stream_error() -> UpstreamProtocolError:
+    return UpstreamProtocolError("the upstream stream ended before it was complete")
