@@ -9,7 +9,7 @@ client asked for a usage chunk) travels from it to the response and stream trans
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-__all__ = ["RequestOptions", "TranslatedRequest", "ResponseContext"]
+__all__ = ["RequestOptions", "ResponseContext", "TranslatedRequest"]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import json
 from typing import List, Optional
 
 from ..errors import RouterError, UpstreamProtocolError
-from ..sse import SSEDecoder, SSEEvent, encode_event
 from ..protocols import ANTHROPIC
+from ..sse import SSEDecoder, SSEEvent, encode_event
 from ..usage import Usage
 
 __all__ = ["StreamTranslator", "render_stream_error", "truncated_stream_error"]
@@ -33,22 +33,27 @@ class StreamTranslator:
         if self.finished:
             return b""
         try:
-            return self._translate_events(self._decoder.feed(chunk))
+            events = self._decoder.feed(chunk)
         except RouterError as error:
             return self.abort(error)
+        return self._translate_events(events)
 
     def close(self) -> bytes:
         """Upstream reached end-of-file: flush and finish the client stream."""
         if self.finished:
             return b""
         try:
-            out = self._translate_events(self._decoder.close())
-            if not self.finished:
-                out += self._on_eof()
-            self.finished = True
-            return out
+            events = self._decoder.close()
         except RouterError as error:
             return self.abort(error)
+        out = self._translate_events(events)
+        if not self.finished:
+            try:
+                out += self._on_eof()
+            except RouterError as error:
+                out += self.abort(error)
+        self.finished = True
+        return out
 
     def abort(self, error: RouterError) -> bytes:
         """End the client stream with ``error`` in-band (connection lost, timeout, bad bytes)."""
@@ -59,9 +64,14 @@ class StreamTranslator:
         return self._render_error(error)
 
     def _translate_events(self, events: List[SSEEvent]) -> bytes:
+        # An error in one event keeps what the events before it produced: otherwise the client
+        # would see different bytes depending on how the upstream split its writes.
         out = bytearray()
         for event in events:
-            out += self._on_event(event)
+            try:
+                out += self._on_event(event)
+            except RouterError as error:
+                out += self.abort(error)
             if self.finished:
                 break
         return bytes(out)

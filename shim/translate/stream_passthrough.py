@@ -88,6 +88,6 @@ class PassthroughStream(StreamTranslator):
 def _loads(data: str) -> Optional[Dict[str, Any]]:
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -1,0 +1,24 @@
+"""The environment variables the host sets for a shimmed child, in one place.
+
+Configuration reaches descendants through variables that *name files*, never through the keys
+themselves (DESIGN.md "The shim"): the snapshot file and the telemetry socket live in a private
+0700 run directory that the host removes at exit.
+"""
+
+__all__ = [
+    "CONFIG_SNAPSHOT",
+    "TELEMETRY_SOCKET",
+    "PROXY_URL",
+    "SHIM_DEBUG",
+    "SHIM_DIR",
+    "SNAPSHOT_VERSION",
+]
+
+CONFIG_SNAPSHOT = "ROUTER_SHIM_CONFIG"  # path of the JSON config snapshot (mode 0600)
+TELEMETRY_SOCKET = "ROUTER_TELEMETRY_SOCK"  # path of the host's AF_UNIX datagram socket
+PROXY_URL = "ROUTER_SHIM_PROXY_URL"  # http://127.0.0.1:PORT of the host's proxy (aiohttp hand-off)
+SHIM_DEBUG = "ROUTER_SHIM_DEBUG"  # "1": print shim tracebacks to stderr
+SHIM_DIR = "ROUTER_SHIM_DIR"  # the injected directory (to tell it apart from the user's PYTHONPATH)
+
+# {"version": SNAPSHOT_VERSION, "config": <RouterConfig.from_dict input, keys included>}
+SNAPSHOT_VERSION = 1

@@ -1,0 +1,97 @@
+"""One telemetry event per LLM call: the schema shared by the shim and the proxy.
+
+DESIGN.md "Telemetry": one event per call, the same versioned schema from both drivers, well
+under 2 KB (macOS caps AF_UNIX datagrams at 2048 bytes, SHIM.md §8), never bodies or keys. The
+driver fills an event from its :class:`~shim.plan.Plan`, its own clock and the stream
+translator's usage; the host collector decodes it with :func:`decode_event`. Cost is not here:
+the child knows no prices; the host computes it from the token counts when it stores the event.
+"""
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, Mapping, Optional
+
+from .usage import Usage
+
+__all__ = ["SCHEMA_VERSION", "MAX_EVENT_BYTES", "CallEvent", "encode_event", "decode_event", "usage_fields"]
+
+SCHEMA_VERSION = 1
+MAX_EVENT_BYTES = 2048
+_TEXT_LIMIT = 200  # program paths, model names and error text are cut to keep events small
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    time: float  # unix seconds when the call started
+    source: str  # "shim" | "proxy"
+    pid: int
+    ppid: int
+    program: str  # script path or argv[0] of the calling process ("" for the proxy's clients)
+    client_protocol: str  # "openai" | "anthropic"
+    endpoint: str  # "chat" | "messages" | "count_tokens" | "embeddings" | "models"
+    backend: Optional[str]  # None: no route, the call went where the client sent it
+    upstream_host: str
+    requested_model: str
+    upstream_model: str
+    stream: bool
+    translated: bool
+    status: int  # HTTP status the client saw (0: no response, e.g. connection failed)
+    error: Optional[str] = None  # error class/kind when the call failed, e.g. "overloaded"
+    latency_ms: float = 0.0  # until the last byte reached the client
+    ttfb_ms: Optional[float] = None  # until the first byte reached the client
+    input_tokens: Optional[int] = None  # None: unknown (not zero)
+    output_tokens: Optional[int] = None
+    cache_read_tokens: Optional[int] = None
+    cache_write_tokens: Optional[int] = None
+    reasoning_tokens: Optional[int] = None
+    request_id: Optional[str] = None
+    dropped_before: int = 0  # events this process dropped since its last delivered one
+    v: int = SCHEMA_VERSION
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(CallEvent))
+_TRUNCATED_FIELDS = ("program", "requested_model", "upstream_model", "error", "upstream_host", "request_id")
+
+
+def usage_fields(usage: Optional[Usage]) -> Dict[str, Optional[int]]:
+    """Keyword arguments for :class:`CallEvent` from a call's usage (all None when unknown)."""
+    if usage is None:
+        return {}
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+    }
+
+
+def encode_event(event: CallEvent) -> bytes:
+    """Compact JSON, guaranteed ≤ MAX_EVENT_BYTES (long text fields are cut)."""
+    data = asdict(event)
+    for name in _TRUNCATED_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > _TEXT_LIMIT:
+            data[name] = value[:_TEXT_LIMIT]
+    encoded = json.dumps(data, separators=(",", ":")).encode()
+    if len(encoded) > MAX_EVENT_BYTES:  # only possible with pathological unicode; cut harder
+        for name in _TRUNCATED_FIELDS:
+            if isinstance(data.get(name), str):
+                data[name] = data[name][:40]
+        encoded = json.dumps(data, separators=(",", ":")).encode()
+    return encoded
+
+
+def decode_event(raw: bytes) -> Optional[CallEvent]:
+    """The event in ``raw``, or None when it is not a valid event of a version we read."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, Mapping) or data.get("v") != SCHEMA_VERSION:
+        return None
+    known: Dict[str, Any] = {k: v for k, v in data.items() if k in _FIELD_NAMES}
+    try:
+        return CallEvent(**known)
+    except TypeError:
+        return None

@@ -1,0 +1,251 @@
+"""OpenAI Chat ``messages`` → Anthropic ``system`` + ``messages`` (TRANSLATION.md §3.1, §3.2).
+
+The conversation is rebuilt in one pass:
+
+* system/developer messages, wherever they stand, are hoisted into one ``system`` string (P22);
+* assistant ``tool_calls`` become ``tool_use`` blocks with ids Anthropic accepts (P11);
+* the tool messages answering them become ONE user message that starts with the ``tool_result``
+  blocks in the assistant's call order, followed by any user content that comes next (P10);
+* consecutive messages of one role are merged, and messages left without content are dropped (P9).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+from ..errors import InvalidRequestError, UnsupportedFeatureError
+from .openai_content_to_anthropic import ASSISTANT_PARTS, TEXT_PARTS, USER_PARTS, content_blocks
+from .openai_request_checks import add_note, decode_json_object, describe, expect_dict, expect_list, expect_str
+
+__all__ = ["MISSING_TOOL_RESULT_TEXT", "TranslatedMessages", "openai_messages_to_anthropic"]
+
+Block = Dict[str, Any]
+
+# Anthropic tool ids must match this (400 "String should match pattern" otherwise, §3.2).
+_ILLEGAL_TOOL_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+# Sent as an is_error tool_result for a call the client never answered: every tool_use must have
+# its tool_result in the next message, or Anthropic rejects the whole request (P10). Synthesizing
+# keeps the conversation usable (LiteLLM PR #21464 does the same) and tells the model plainly why.
+MISSING_TOOL_RESULT_TEXT = "No result was provided for this tool call: the client's history did not include one."
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+@dataclass
+class TranslatedMessages:
+    """The Anthropic side of a conversation."""
+
+    system: Optional[str]
+    messages: List[Block]
+    # The last assistant message made tool calls: the request continues a tool loop (§7 decision 4).
+    last_assistant_called_tools: bool
+
+
+def openai_messages_to_anthropic(messages: Any, notes: List[str]) -> TranslatedMessages:
+    """Translate an OpenAI ``messages`` array; notes about dropped fields are appended to ``notes``."""
+    builder = _ConversationBuilder(notes)
+    for index, message in enumerate(expect_list(messages, "messages")):
+        param = f"messages[{index}]"
+        builder.add(expect_dict(message, param), param)
+    return builder.finish()
+
+
+@dataclass
+class _ToolCall:
+    """One assistant tool call, and the tool message answering it once one arrives."""
+
+    client_id: str
+    anthropic_id: str
+    name: str
+    arguments: Dict[str, Any]
+    result: Optional[Block] = None
+
+    def use_block(self) -> Block:
+        return {"type": "tool_use", "id": self.anthropic_id, "name": self.name, "input": self.arguments}
+
+    def result_block(self, notes: List[str]) -> Block:
+        if self.result is not None:
+            return self.result
+        notes.append(f"synthesized an is_error tool_result for tool call {self.client_id!r}, which had no tool message")
+        return {
+            "type": "tool_result",
+            "tool_use_id": self.anthropic_id,
+            "is_error": True,
+            "content": [{"type": "text", "text": MISSING_TOOL_RESULT_TEXT}],
+        }
+
+
+class _ToolIdAllocator:
+    """P11: ids must match ``^[a-zA-Z0-9_-]+$`` and be unique within the request. Every assistant
+    tool call gets its own id derived only from the history (the same history always yields the
+    same ids), and the tool message answering that call reuses exactly that id."""
+
+    def __init__(self, notes: List[str]) -> None:
+        self._notes = notes
+        self._used: Dict[str, None] = {}
+        self._next_suffix: Dict[str, int] = {}
+
+    def allocate(self, client_id: str) -> str:
+        base = _ILLEGAL_TOOL_ID_CHARS.sub("_", client_id) or "toolu"
+        candidate = base
+        while candidate in self._used:
+            suffix = self._next_suffix.get(base, 2)
+            self._next_suffix[base] = suffix + 1
+            candidate = f"{base}_{suffix}"
+        self._used[candidate] = None
+        if candidate != client_id:
+            add_note(self._notes, "rewrote tool call ids Anthropic would reject (illegal characters or duplicates)")
+        return candidate
+
+
+class _ConversationBuilder:
+    def __init__(self, notes: List[str]) -> None:
+        self._notes = notes
+        self._system: List[str] = []
+        self._messages: List[Block] = []
+        self._pending: List[_ToolCall] = []  # calls of the latest assistant message, awaiting results
+        self._tool_ids = _ToolIdAllocator(notes)
+        self._last_assistant_called_tools = False
+        self._handlers: Dict[str, Callable[[Dict[str, Any], str], None]] = {
+            "system": self._add_system,
+            "developer": self._add_system,
+            "user": self._add_user,
+            "assistant": self._add_assistant,
+            "tool": self._add_tool,
+        }
+
+    def add(self, message: Dict[str, Any], param: str) -> None:
+        role = message.get("role")
+        if role == "function":
+            raise UnsupportedFeatureError(
+                f"'{param}.role': legacy 'function' messages are not supported; use 'tool' messages",
+                param=f"{param}.role",
+            )
+        handler = self._handlers.get(role) if isinstance(role, str) else None
+        if handler is None:
+            raise InvalidRequestError(
+                f"'{param}.role' must be one of {', '.join(_ROLES)}; got {describe(role)}", param=f"{param}.role"
+            )
+        if message.get("name") is not None:
+            add_note(self._notes, "dropped 'name' on messages: Anthropic messages carry no author name")
+        handler(message, param)
+
+    def finish(self) -> TranslatedMessages:
+        self._flush_tool_results()
+        _strip_prefill_trailing_whitespace(self._messages)
+        if not self._messages:
+            raise InvalidRequestError(
+                "'messages' must contain at least one user or assistant message with content "
+                "(system and developer messages become Anthropic's separate 'system' field)",
+                param="messages",
+            )
+        return TranslatedMessages("\n".join(self._system) or None, self._messages, self._last_assistant_called_tools)
+
+    def _add_system(self, message: Dict[str, Any], param: str) -> None:
+        # P22 / §3.1: hoisted wherever it stands; it does not interrupt a run of tool messages.
+        blocks = content_blocks(message.get("content"), f"{param}.content", TEXT_PARTS)
+        self._system.extend(block["text"] for block in blocks)
+
+    def _add_user(self, message: Dict[str, Any], param: str) -> None:
+        self._flush_tool_results()
+        self._append("user", content_blocks(message.get("content"), f"{param}.content", USER_PARTS))
+
+    def _add_assistant(self, message: Dict[str, Any], param: str) -> None:
+        self._flush_tool_results()
+        self._note_dropped_reasoning(message)
+        if message.get("function_call") is not None:
+            raise UnsupportedFeatureError(
+                f"'{param}.function_call': legacy function calls are not supported; use 'tool_calls'",
+                param=f"{param}.function_call",
+            )
+        content = message.get("content")
+        text = [] if content is None else content_blocks(content, f"{param}.content", ASSISTANT_PARTS)
+        calls = self._tool_calls(message.get("tool_calls"), f"{param}.tool_calls")
+        self._last_assistant_called_tools = bool(calls)
+        self._pending = calls
+        self._append("assistant", text + [call.use_block() for call in calls])
+
+    def _add_tool(self, message: Dict[str, Any], param: str) -> None:
+        id_param = f"{param}.tool_call_id"
+        client_id = expect_str(message.get("tool_call_id"), id_param)
+        content = content_blocks(message.get("content"), f"{param}.content", TEXT_PARTS)
+        call = self._open_call(client_id, id_param)
+        call.result = {"type": "tool_result", "tool_use_id": call.anthropic_id}
+        if content:  # an empty result is sent without content rather than with an empty text block (P9)
+            call.result["content"] = content
+
+    def _open_call(self, client_id: str, param: str) -> _ToolCall:
+        """The first unanswered call of the latest assistant message with this id."""
+        matching = [call for call in self._pending if call.client_id == client_id]
+        for call in matching:
+            if call.result is None:
+                return call
+        if matching:
+            raise InvalidRequestError(f"'{param}': tool call {client_id!r} is answered more than once", param=param)
+        raise InvalidRequestError(
+            f"'{param}': {client_id!r} is not a tool call of the assistant message just before it "
+            "(tool messages must directly follow the assistant message whose tool_calls they answer)",
+            param=param,
+        )
+
+    def _tool_calls(self, raw: Any, param: str) -> List[_ToolCall]:
+        if raw is None:
+            return []
+        return [self._tool_call(call, f"{param}[{index}]") for index, call in enumerate(expect_list(raw, param))]
+
+    def _tool_call(self, raw: Any, param: str) -> _ToolCall:
+        call = expect_dict(raw, param)
+        if call.get("type") not in (None, "function"):
+            raise UnsupportedFeatureError(
+                f"'{param}.type': only 'function' tool calls can be sent to an Anthropic backend",
+                param=f"{param}.type",
+            )
+        client_id = expect_str(call.get("id"), f"{param}.id")
+        function = expect_dict(call.get("function"), f"{param}.function")
+        name = expect_str(function.get("name"), f"{param}.function.name", non_empty=True)
+        arguments = self._arguments(function.get("arguments"), f"{param}.function.arguments")
+        return _ToolCall(client_id, self._tool_ids.allocate(client_id), name, arguments)
+
+    def _arguments(self, raw: Any, param: str) -> Dict[str, Any]:
+        """``input`` must be an object: JSON text is decoded; "" (a no-argument call, P6) is ``{}``."""
+        if raw is None or raw == "":
+            return {}
+        if isinstance(raw, dict):  # not the spec'd shape (a JSON string), but unambiguous
+            return raw
+        decoded = decode_json_object(expect_str(raw, param))
+        if decoded is None:
+            add_note(self._notes, "replaced tool call arguments that are not a JSON object with {}")
+            return {}
+        return decoded
+
+    def _note_dropped_reasoning(self, message: Dict[str, Any]) -> None:
+        # P13: a thinking block needs a genuine Anthropic signature, which OpenAI clients never keep.
+        for key in _REASONING_FIELDS:
+            if message.get(key):
+                note = f"dropped '{key}' on assistant messages: replayed thinking needs an Anthropic signature"
+                add_note(self._notes, note)
+
+    def _flush_tool_results(self) -> None:
+        if self._pending:
+            self._append("user", [call.result_block(self._notes) for call in self._pending])
+            self._pending = []
+
+    def _append(self, role: str, blocks: List[Block]) -> None:
+        """Add a message, merged into the previous one when the role repeats (§3.2)."""
+        if not blocks:
+            add_note(self._notes, "dropped messages left without content (Anthropic rejects empty text blocks)")
+            return
+        if self._messages and self._messages[-1]["role"] == role:
+            self._messages[-1]["content"].extend(blocks)
+        else:
+            self._messages.append({"role": role, "content": blocks})
+
+
+def _strip_prefill_trailing_whitespace(messages: List[Block]) -> None:
+    """A final assistant message is a prefill, and Anthropic answers 400 "final assistant content
+    cannot end with trailing whitespace" to one that does."""
+    if not messages or messages[-1]["role"] != "assistant":
+        return
+    last = messages[-1]["content"][-1]
+    if last["type"] == "text":
+        last["text"] = last["text"].rstrip()
