@@ -1,0 +1,5 @@
+"""``python -m host``: the ``router`` command line."""
+
+from .cli import main
+
+main()
