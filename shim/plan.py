@@ -38,7 +38,7 @@ from .translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
 from .translate.stream_passthrough import PassthroughStream
 from .usage import Usage, usage_from_anthropic, usage_from_openai
 
-__all__ = ["ClientCall", "ClientResponse", "Plan", "plan_call", "render_error", "MAX_BODY_BYTES"]
+__all__ = ["MAX_BODY_BYTES", "ClientCall", "ClientResponse", "Plan", "plan_call", "render_error"]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -49,9 +49,10 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 TRANSLATED_ANTHROPIC_VERSION = "2023-06-01"
 
 # Client headers never forwarded: credentials are replaced, framing is the driver's business.
+# ``api-key`` is the Azure OpenAI SDK's credential header: a client placeholder must not leak either.
 _DROPPED_HEADERS = frozenset(
-    {"host", "content-length", "authorization", "x-api-key", "connection", "transfer-encoding",
-     "accept-encoding", "keep-alive", "proxy-authorization", "te", "upgrade"}
+    {"host", "content-length", "authorization", "x-api-key", "api-key", "connection", "transfer-encoding",
+     "accept-encoding", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "upgrade"}
 )
 # Upstream response headers dropped on the way back: the body may have been re-encoded.
 _DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
@@ -110,10 +111,11 @@ class Plan:
         """A whole upstream response (success or error) → the response for the client."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
-        if self._response_translator is None or self.context is None:
+        translator, context = self._response_translator, self.context
+        if translator is None or context is None:
             return ClientResponse(status, _client_headers(headers), body)
         upstream = _parse_upstream_json(body)
-        translated = self._response_translator(upstream, self.context)
+        translated = _guard_depth(lambda: translator(upstream, context))
         return ClientResponse(status, self._translated_headers(headers), json.dumps(translated).encode())
 
     def stream_translator(self) -> StreamTranslator:
@@ -139,7 +141,7 @@ class Plan:
         """Usage reported by an upstream (non-streaming) 2xx body, for telemetry."""
         try:
             usage = json.loads(body).get("usage")
-        except (ValueError, AttributeError, UnicodeDecodeError):
+        except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
             return None
         if not isinstance(usage, dict):
             return None
@@ -184,7 +186,6 @@ def plan_call(
     if route is None:
         return plan
     headers = _lower(call.headers)
-    context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
     if route.backend.protocol == client_protocol:
         _plan_same_protocol(plan, route, call.body, body, headers)
     elif call.endpoint == COUNT_TOKENS:
@@ -194,19 +195,37 @@ def plan_call(
             f"embeddings need an OpenAI-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
         )
     else:
+        context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
         _plan_translated(plan, config, route, body, headers, context)
     return plan
 
 
 def parse_json_object(raw: bytes) -> Dict[str, Any]:
-    """The request body as a JSON object, or a 400 that says what is wrong with it."""
+    """The request body as a JSON object, or a 400 that says what is wrong with it.
+
+    ``NaN``/``Infinity`` (which Python's parser accepts) are not JSON and no API accepts them."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequestError("request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise InvalidRequestError(f"request body must be a JSON object, not {type(body).__name__}")
     return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _guard_depth(translate: Callable[[], Any]) -> Any:
+    """Run a translator; input nested deeper than Python's recursion limit is the caller's fault,
+    not a translator bug, and must surface as a RouterError like any other bad input."""
+    try:
+        return translate()
+    except RecursionError:
+        raise InvalidRequestError("the JSON is nested too deeply to translate") from None
 
 
 def _required_model(body: Mapping[str, Any]) -> str:
@@ -236,10 +255,12 @@ def _plan_local_count_tokens(plan: Plan, body: Dict[str, Any]) -> None:
     count = estimate_anthropic_input_tokens(body)
     plan.translated = True
     plan.notes.append("count_tokens answered locally with an estimate (the backend has no such endpoint)")
-    plan.local_response = ClientResponse(200, {"content-type": "application/json"}, json.dumps({"input_tokens": count}).encode())
+    answer = json.dumps({"input_tokens": count}).encode()
+    plan.local_response = ClientResponse(200, {"content-type": "application/json"}, answer)
 
 
-_TRANSLATIONS: Dict[Tuple[str, str], Tuple[Callable[[Dict[str, Any], RequestOptions], TranslatedRequest], ResponseTranslator, StreamFactory]] = {
+RequestTranslator = Callable[[Dict[str, Any], RequestOptions], TranslatedRequest]
+_TRANSLATIONS: Dict[Tuple[str, str], Tuple[RequestTranslator, ResponseTranslator, StreamFactory]] = {
     (OPENAI, ANTHROPIC): (openai_request_to_anthropic, anthropic_response_to_openai, AnthropicToOpenAIStream),
     (ANTHROPIC, OPENAI): (anthropic_request_to_openai, openai_response_to_anthropic, OpenAIToAnthropicStream),
 }
@@ -252,7 +273,7 @@ def _plan_translated(
     backend = route.backend
     translate_request, translate_response, stream_factory = _TRANSLATIONS[(plan.client_protocol, backend.protocol)]
     upstream_endpoint = MESSAGES if backend.protocol == ANTHROPIC else CHAT
-    translated = translate_request(body, _request_options(config, route))
+    translated: TranslatedRequest = _guard_depth(lambda: translate_request(body, _request_options(config, route)))
     path = upstream_path(backend.protocol, upstream_endpoint)
     assert path is not None
     plan.translated = True
@@ -280,7 +301,9 @@ def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
     )
 
 
-def _translated_request_headers(backend: Backend, client_headers: Dict[str, str], translated: TranslatedRequest) -> Dict[str, str]:
+def _translated_request_headers(
+    backend: Backend, client_headers: Dict[str, str], translated: TranslatedRequest
+) -> Dict[str, str]:
     """Only what the backend's protocol needs: the client's protocol-specific headers
     (anthropic-beta, x-stainless-*, openai-organization) mean nothing to the other vendor."""
     headers = {"content-type": "application/json"}
@@ -306,8 +329,19 @@ def credential_headers(backend: Backend) -> Dict[str, str]:
 
 
 # A JSON object key "model" with a string value. Inside JSON strings every quote is escaped, so
-# an unescaped `"model"` followed by a colon can only be a key (at some depth).
-_MODEL_FIELD = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.)*)"')
+# an unescaped `"model"` followed by a colon can only be a key (at some depth). Each letter may
+# also be written as a \u escape (`"mod\u0065l"` is the same key): the top-level key must always
+# match, so that a single match is provably the top-level one.
+def _json_key_pattern(key: str) -> bytes:
+    """A regex for ``"key"`` as JSON source may spell it: each character literal or \\u-escaped."""
+    parts = []
+    for char in key:
+        hex_digits = "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{ord(char):04x}")
+        parts.append(f"(?:{re.escape(char)}|\\\\u{hex_digits})")
+    return ('"' + "".join(parts) + '"').encode()
+
+
+_MODEL_FIELD = re.compile(_json_key_pattern("model") + rb'\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def replace_model(raw: bytes, body: Mapping[str, Any], new_model: str) -> bytes:
@@ -318,16 +352,28 @@ def replace_model(raw: bytes, body: Mapping[str, Any], new_model: str) -> bytes:
     """
     if body.get("model") == new_model:
         return raw
-    matches = list(_MODEL_FIELD.finditer(raw))
-    if len(matches) == 1 and _decodes_to(matches[0].group(1), body.get("model")):
-        start, end = matches[0].span(1)
+    match = _only_model_field(raw)
+    if match is not None and _decodes_to(match.group(1), body.get("model")):
+        start, end = match.span(1)
         return raw[:start] + json.dumps(new_model)[1:-1].encode() + raw[end:]
     return json.dumps({**body, "model": new_model}).encode()
 
 
+def _only_model_field(raw: bytes) -> Optional["re.Match[bytes]"]:
+    """The one ``"model": "…"`` pair of ``raw``, or None when there are several (or none)."""
+    if b"\\u" not in raw:
+        # Common case, fast: with no \u escapes a key "model" can only be spelled plainly, so a C
+        # count proves uniqueness and the search stops at the (usually early) first match.
+        return _MODEL_FIELD.search(raw) if raw.count(b'"model"') == 1 else None
+    matches = list(_MODEL_FIELD.finditer(raw))
+    return matches[0] if len(matches) == 1 else None
+
+
 def _decodes_to(escaped: bytes, expected: Any) -> bool:
+    if b"\\" not in escaped:  # no escapes: the UTF-8 text is the value itself
+        return escaped.decode("utf-8", "replace") == expected
     try:
-        return json.loads(b'"' + escaped + b'"') == expected
+        return bool(json.loads(b'"' + escaped + b'"') == expected)
     except ValueError:
         return False
 
