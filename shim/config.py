@@ -11,13 +11,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from .protocols import PROTOCOLS
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_SHORTCUTS",
+    "MAX_TOKENS_FIELDS",
     "Backend",
+    "ConfigError",
     "RouteRule",
     "RouterConfig",
-    "ConfigError",
-    "DEFAULT_SHORTCUTS",
-    "DEFAULT_MAX_TOKENS",
-    "MAX_TOKENS_FIELDS",
 ]
 
 # Anthropic requires max_tokens; OpenAI clients often omit it. LiteLLM uses the same fallback
@@ -51,6 +51,9 @@ class Backend:
     models: Tuple[str, ...] = ()  # globs of model names this backend serves (routing + listing)
     max_tokens_field: str = "max_tokens"  # which field carries the output limit (OpenAI protocol)
     max_output_tokens: Optional[int] = None  # clamp for max_tokens sent to this backend
+    # Send earlier turns' thinking back as reasoning_content (DeepSeek requires it; strict servers
+    # such as Mistral reject the unknown field, so it is off unless a backend asks for it).
+    replay_reasoning: bool = False
 
     def url_for(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -133,6 +136,7 @@ def _parse_backend(name: str, table: Any) -> Backend:
         models=tuple(_parse_str_list(table.get("models", []), f"{where}.models")),
         max_tokens_field=max_tokens_field,
         max_output_tokens=None if limit is None else _positive_int(limit, f"{where}.max_output_tokens"),
+        replay_reasoning=_bool(table.get("replay_reasoning", False), f"{where}.replay_reasoning"),
     )
 
 
@@ -174,6 +178,12 @@ def _optional_str(raw: Any, where: str) -> Optional[str]:
         return None
     if not isinstance(raw, str) or not raw:
         raise ConfigError(f"{where} must be a non-empty string")
+    return raw
+
+
+def _bool(raw: Any, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{where} must be true or false")
     return raw
 
 

@@ -22,21 +22,21 @@ TRANSLATION.md §1.7, §2.7 and §3.7 (e.g. Anthropic 529 ``overloaded_error`` �
 import json
 from typing import Any, Dict, Mapping, NamedTuple, Optional
 
-from .protocols import ANTHROPIC, OPENAI
+from .protocols import ANTHROPIC
 
 __all__ = [
-    "RouterError",
-    "InvalidRequestError",
-    "UnsupportedFeatureError",
+    "KINDS",
     "AuthenticationError",
+    "ErrorKind",
+    "InvalidRequestError",
     "NotFoundError",
     "RequestTooLargeError",
+    "RouterError",
+    "UnsupportedFeatureError",
     "UpstreamError",
     "UpstreamProtocolError",
-    "ErrorKind",
-    "KINDS",
-    "error_from_upstream",
     "error_from_stream_payload",
+    "error_from_upstream",
 ]
 
 
@@ -83,12 +83,15 @@ class RouterError(Exception):
         code: Optional[str] = None,
         kind_name: Optional[str] = None,
         retry_after: Optional[str] = None,
+        should_retry: Optional[bool] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code
         self.retry_after = retry_after
+        # An explicit retry decision (the upstream's own ``x-should-retry``) beats the kind's default.
+        self.should_retry = should_retry
         if kind_name is not None:
             self.kind_name = kind_name
 
@@ -120,11 +123,14 @@ class RouterError(Exception):
         """Response headers: JSON content type, the retry hint both SDKs obey, and retry-after."""
         headers = {
             "content-type": "application/json",
-            "x-should-retry": "true" if self.kind.retryable else "false",
+            "x-should-retry": "true" if self._retryable() else "false",
         }
         if self.retry_after is not None:
             headers["retry-after"] = self.retry_after
         return headers
+
+    def _retryable(self) -> bool:
+        return self.kind.retryable if self.should_retry is None else self.should_retry
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, kind={self.kind_name!r})"
@@ -167,33 +173,80 @@ class UpstreamProtocolError(RouterError):
 def error_from_upstream(
     protocol: str, status: int, body: bytes, headers: Optional[Mapping[str, str]] = None
 ) -> UpstreamError:
-    """Translate a backend's non-2xx answer (in ``protocol``'s shape) into an :class:`UpstreamError`."""
-    parsed = _parse_error_body(body)
+    """Translate a backend's non-2xx answer (in ``protocol``'s shape) into an :class:`UpstreamError`.
+
+    ``retry-after`` and ``x-should-retry`` (looked up case-insensitively) are carried over: both SDKs
+    obey them (TRANSLATION.md §3.7 rules 4 and 5)."""
+    return _error_from_parsed(protocol, status, _parse_error_body(body), body, headers)
+
+
+def error_from_stream_payload(protocol: str, payload: Mapping[str, Any]) -> UpstreamError:
+    """An in-band stream error (Anthropic ``event: error`` / OpenAI ``data: {"error": …}``)."""
+    return _error_from_parsed(protocol, 200, _error_object(payload), b"", None)
+
+
+def _error_from_parsed(
+    protocol: str, status: int, parsed: Mapping[str, Any], body: bytes, headers: Optional[Mapping[str, str]]
+) -> UpstreamError:
     message = _error_message(parsed, body, status)
-    retry_after = (headers or {}).get("retry-after")
+    retry_after = _header(headers, "retry-after")
+    should_retry = _should_retry_header(_header(headers, "x-should-retry"))
     if protocol == ANTHROPIC:
         kind_name = _anthropic_kind(parsed, status)
         code = None
     else:
         code = _openai_code(parsed)
-        kind_name = _openai_kind(status, code)
-    return UpstreamError(message, kind_name=kind_name, upstream_status=status, code=code, retry_after=retry_after)
+        kind_name = _openai_kind(status, code, parsed.get("type"))
+    return UpstreamError(
+        message,
+        kind_name=kind_name,
+        upstream_status=status,
+        code=code,
+        retry_after=retry_after,
+        should_retry=should_retry,
+    )
 
 
-def error_from_stream_payload(protocol: str, payload: Mapping[str, Any]) -> UpstreamError:
-    """An in-band stream error (Anthropic ``event: error`` / OpenAI ``data: {"error": …}``)."""
-    return error_from_upstream(protocol, 200, json.dumps(payload).encode())
+def _header(headers: Optional[Mapping[str, str]], name: str) -> Optional[str]:
+    """A header value whatever the case of its name (drivers pass plain dicts as well as httpx's)."""
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, candidate in headers.items():
+        if key.lower() == name:
+            return candidate
+    return None
+
+
+def _should_retry_header(value: Optional[str]) -> Optional[bool]:
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    return True if lowered == "true" else False if lowered == "false" else None
 
 
 def _parse_error_body(body: bytes) -> Dict[str, Any]:
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
-    if not isinstance(parsed, dict):
+    return _error_object(parsed)
+
+
+def _error_object(parsed: Any) -> Dict[str, Any]:
+    """The ``error`` object of an error body. OpenAI-compatible servers vary: Ollama sends
+    ``{"error": "text"}``, older vLLM a top-level ``{"object": "error", "message": …}``."""
+    if not isinstance(parsed, Mapping):
         return {}
     inner = parsed.get("error")
-    return inner if isinstance(inner, dict) else {}
+    if isinstance(inner, Mapping):
+        return dict(inner)
+    if isinstance(inner, str):
+        return {"message": inner}
+    message = parsed.get("message")
+    return {"message": message} if isinstance(message, str) else {}
 
 
 def _error_message(error: Mapping[str, Any], body: bytes, status: int) -> str:
@@ -201,7 +254,9 @@ def _error_message(error: Mapping[str, Any], body: bytes, status: int) -> str:
     if isinstance(message, str) and message:
         return message
     text = body[:500].decode("utf-8", "replace").strip()
-    return text or f"upstream answered HTTP {status}"
+    if text:
+        return text
+    return "the upstream stream reported an error" if status == 200 else f"upstream answered HTTP {status}"
 
 
 def _anthropic_kind(error: Mapping[str, Any], status: int) -> str:
@@ -214,11 +269,33 @@ def _openai_code(error: Mapping[str, Any]) -> Optional[str]:
     return code if isinstance(code, str) else None
 
 
-def _openai_kind(status: int, code: Optional[str]) -> str:
-    if status == 429 and code == "insufficient_quota":
+# OpenAI error codes and types that name a kind (TRANSLATION.md §2.7). An in-band stream error
+# arrives with HTTP 200, so for it they are the only clue; with a real status they refine 429.
+_KIND_BY_OPENAI_CODE = {
+    "rate_limit_exceeded": "rate_limit",
+    "insufficient_quota": "billing",
+    "server_is_overloaded": "overloaded",
+    "slow_down": "overloaded",
+    "invalid_api_key": "authentication",
+    "model_not_found": "not_found",
+    "request_too_large": "request_too_large",
+}
+_KIND_BY_OPENAI_TYPE = {
+    "insufficient_quota": "billing",
+    "rate_limit_error": "rate_limit",
+    "service_unavailable_error": "overloaded",
+    "invalid_request_error": "invalid_request",
+    "authentication_error": "authentication",
+    "permission_error": "permission",
+}
+
+
+def _openai_kind(status: int, code: Optional[str], error_type: Any) -> str:
+    named = _KIND_BY_OPENAI_CODE.get(code or "") or _KIND_BY_OPENAI_TYPE.get(str(error_type))
+    if status == 429 and named == "billing":
         return "billing"
-    if status == 200:  # in-band stream error: only the code tells
-        return "rate_limit" if code == "rate_limit_exceeded" else "api_error"
+    if status == 200:  # in-band stream error: only the code or type tells
+        return named or "api_error"
     return _kind_for_status(status)
 
 

@@ -298,6 +298,7 @@ def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
         default_max_tokens=config.default_max_tokens,
         max_output_tokens=route.backend.max_output_tokens,
         max_tokens_field=route.backend.max_tokens_field,
+        replay_reasoning=route.backend.replay_reasoning,
     )
 
 
@@ -371,7 +372,7 @@ def _only_model_field(raw: bytes) -> Optional["re.Match[bytes]"]:
 
 def _decodes_to(escaped: bytes, expected: Any) -> bool:
     if b"\\" not in escaped:  # no escapes: the UTF-8 text is the value itself
-        return escaped.decode("utf-8", "replace") == expected
+        return bool(escaped.decode("utf-8", "replace") == expected)
     try:
         return bool(json.loads(b'"' + escaped + b'"') == expected)
     except ValueError:
@@ -381,7 +382,7 @@ def _decodes_to(escaped: bytes, expected: Any) -> bool:
 def _parse_upstream_json(body: bytes) -> Dict[str, Any]:
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise UpstreamProtocolError("the upstream answered with a body that is not JSON") from None
     if not isinstance(parsed, dict):
         raise UpstreamProtocolError("the upstream answered with JSON that is not an object")

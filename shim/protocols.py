@@ -9,17 +9,17 @@ Anthropic base URLs are the host root and the SDK appends ``/v1/messages``.
 from typing import Dict, Optional, Tuple
 
 __all__ = [
-    "OPENAI",
     "ANTHROPIC",
-    "PROTOCOLS",
     "CHAT",
-    "MESSAGES",
     "COUNT_TOKENS",
     "EMBEDDINGS",
-    "MODELS",
     "ENDPOINT_PROTOCOL",
-    "upstream_path",
+    "MESSAGES",
+    "MODELS",
+    "OPENAI",
+    "PROTOCOLS",
     "endpoint_for_path",
+    "upstream_path",
 ]
 
 OPENAI = "openai"

@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 from .config import Backend, RouterConfig
 
-__all__ = ["Route", "resolve_route", "BUILTIN_FAMILIES"]
+__all__ = ["BUILTIN_FAMILIES", "Route", "resolve_route"]
 
 # (glob, backend name) pairs for step 5.
 BUILTIN_FAMILIES: Tuple[Tuple[str, str], ...] = (
@@ -50,12 +50,16 @@ class Route:
 
 def resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
     """The route for ``model``, or None when nothing matches (the call is left alone)."""
+    prefixed = _by_prefix(config, model)  # step 1 comes before the aliases, even for an alias key
+    if prefixed is not None:
+        return prefixed
     alias_target = config.aliases.get(model)
     if alias_target is not None:
         route = _resolve_name(config, alias_target)
         if route is None:
             return None
-        return Route(model, route.backend, route.upstream_model, f"alias {model!r} → {alias_target!r}, then {route.rule}")
+        rule = f"alias {model!r} → {alias_target!r}, then {route.rule}"
+        return Route(model, route.backend, route.upstream_model, rule)
     route = _resolve_name(config, model)
     if route is None:
         return None

@@ -7,14 +7,16 @@ bytes split anywhere (one byte at a time works) and never holds more than ``max_
 one unfinished event, so a backend that never sends a blank line cannot exhaust memory.
 """
 
+import re
 from dataclasses import dataclass
 from typing import List, Optional
 
 from .errors import UpstreamProtocolError
 
-__all__ = ["SSEEvent", "SSEDecoder", "encode_event", "MAX_EVENT_BYTES"]
+__all__ = ["MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent", "encode_event"]
 
 MAX_EVENT_BYTES = 16 * 1024 * 1024
+_LINE_BREAK = re.compile("\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,19 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> List[SSEEvent]:
         events: List[SSEEvent] = []
+        if not chunk:  # an empty read must not forget a CR that may be half of a CRLF
+            return events
         if self._pending_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._pending_cr = False
+        # The kept buffer holds no line end, so searching resumes where the new bytes begin
+        # (keeps one-byte-at-a-time feeding of a long line linear, not quadratic).
+        scanned = len(self._buffer)
         self._buffer += chunk
         start = 0
         buffer = self._buffer
         while True:
-            end = _find_line_end(buffer, start)
+            end = _find_line_end(buffer, max(start, scanned))
             if end < 0:
                 break
             line = bytes(buffer[start:end])
@@ -107,7 +114,18 @@ def _find_line_end(buffer: bytearray, start: int) -> int:
 
 def encode_event(data: str, event: Optional[str] = None) -> bytes:
     """One SSE event, terminated by its blank line (TRANSLATION.md §1.1: the SDKs drop an
-    unterminated last event). ``data`` must be single-line JSON or ``[DONE]``."""
+    unterminated last event). ``data`` is normally single-line JSON or ``[DONE]``; text with line
+    breaks is sent as several ``data:`` lines, which decoders join with ``\\n`` again. Lone
+    surrogates (possible in Python strings, impossible in UTF-8) become "?" instead of raising."""
+    if "\n" in data or "\r" in data:
+        lines = _LINE_BREAK.split(data)
+        payload = b"".join(b"data: " + _utf8(line) + b"\n" for line in lines)
+    else:
+        payload = b"data: " + _utf8(data) + b"\n"
     if event is None:
-        return b"data: " + data.encode() + b"\n\n"
-    return b"event: " + event.encode() + b"\ndata: " + data.encode() + b"\n\n"
+        return payload + b"\n"
+    return b"event: " + _utf8(event) + b"\n" + payload + b"\n"
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "replace")

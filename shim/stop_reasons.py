@@ -8,7 +8,7 @@ tells us which one matched (vLLM ``stop_reason``, SGLang ``matched_stop``, both 
 
 from typing import Any, Mapping, Optional, Tuple
 
-__all__ = ["finish_reason_from_anthropic", "stop_reason_from_openai", "matched_stop_from_openai_choice"]
+__all__ = ["finish_reason_from_anthropic", "matched_stop_from_openai_choice", "stop_reason_from_openai"]
 
 _FINISH_FROM_STOP = {
     "end_turn": "stop",

@@ -7,7 +7,7 @@ fixed cost per image. It is deliberately simple and documented as an estimate.
 """
 
 import json
-from typing import Any, Iterable, Mapping, Tuple
+from typing import Any, Mapping, Tuple
 
 __all__ = ["estimate_anthropic_input_tokens"]
 
@@ -27,21 +27,21 @@ def estimate_anthropic_input_tokens(body: Mapping[str, Any]) -> int:
 
 def _measure(value: Any) -> Tuple[int, int]:
     """(characters of text the model reads, number of images). Image and document payloads
-    (base64) are counted as images, not as characters."""
-    if isinstance(value, str):
-        return len(value), 0
-    if isinstance(value, list):
-        return _sum(_measure(item) for item in value)
-    if isinstance(value, Mapping):
-        if value.get("type") in ("image", "document"):
-            return 0, 1
-        return _sum(_measure(item) for item in value.values())
-    return (len(json.dumps(value)) if value is not None else 0), 0
-
-
-def _sum(pairs: Iterable[Tuple[int, int]]) -> Tuple[int, int]:
+    (base64) are counted as images, not as characters. Iterative: request bodies may nest deeper
+    than Python's recursion limit allows a recursive walk to go."""
     chars, images = 0, 0
-    for pair_chars, pair_images in pairs:
-        chars += pair_chars
-        images += pair_images
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            chars += len(item)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            if item.get("type") in ("image", "document"):
+                images += 1
+            else:
+                pending.extend(item.values())
+        elif item is not None:
+            chars += len(json.dumps(item))
     return chars, images

@@ -38,24 +38,24 @@ def _details(usage: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def usage_from_anthropic(usage: Mapping[str, Any], previous: Optional[Usage] = None) -> Usage:
     """Read an Anthropic ``usage`` object.
 
-    With ``previous`` (streaming), fields absent here keep their earlier value: ``message_delta``
-    usage is cumulative and overwrites only the fields it carries (TRANSLATION.md §1.3).
+    With ``previous`` (streaming), fields absent or null here keep their earlier value:
+    ``message_delta`` usage is cumulative and overwrites only the fields it carries (TRANSLATION.md
+    §1.3; the SDK's accumulator also skips ``None``).
     """
     base = previous or Usage()
     thinking = _details(usage, "output_tokens_details").get("thinking_tokens")
     return Usage(
-        input_tokens=_int(usage["input_tokens"]) if "input_tokens" in usage else base.input_tokens,
-        output_tokens=_int(usage["output_tokens"]) if "output_tokens" in usage else base.output_tokens,
-        cache_read_tokens=(
-            _int(usage["cache_read_input_tokens"]) if "cache_read_input_tokens" in usage else base.cache_read_tokens
-        ),
-        cache_write_tokens=(
-            _int(usage["cache_creation_input_tokens"])
-            if "cache_creation_input_tokens" in usage
-            else base.cache_write_tokens
-        ),
+        input_tokens=_carried(usage, "input_tokens", base.input_tokens),
+        output_tokens=_carried(usage, "output_tokens", base.output_tokens),
+        cache_read_tokens=_carried(usage, "cache_read_input_tokens", base.cache_read_tokens),
+        cache_write_tokens=_carried(usage, "cache_creation_input_tokens", base.cache_write_tokens),
         reasoning_tokens=_int(thinking) if thinking is not None else base.reasoning_tokens,
     )
+
+
+def _carried(usage: Mapping[str, Any], key: str, earlier: int) -> int:
+    value = usage.get(key)
+    return earlier if value is None else _int(value)
 
 
 def usage_from_openai(usage: Mapping[str, Any]) -> Usage:

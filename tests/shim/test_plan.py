@@ -1,0 +1,603 @@
+"""plan_call and Plan (shim/plan.py), and the same-protocol PassthroughStream."""
+
+import json
+from typing import Any, Dict, List, Mapping, Optional
+
+import pytest
+
+from shim import plan as plan_module
+from shim.config import RouterConfig
+from shim.errors import (
+    InvalidRequestError,
+    RequestTooLargeError,
+    RouterError,
+    UnsupportedFeatureError,
+    UpstreamProtocolError,
+)
+from shim.plan import ClientCall, Plan, plan_call, render_error, replace_model
+from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI
+from shim.translate.context import RequestOptions, TranslatedRequest
+from shim.translate.stream_passthrough import PassthroughStream
+from shim.usage import Usage
+
+CONFIG = RouterConfig.from_dict(
+    {
+        "backends": {
+            "anthropic": {"protocol": "anthropic", "base_url": "https://api.anthropic.com", "api_key": "sk-ant-REAL"},
+            "openai": {"protocol": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-REAL"},
+            "local": {"protocol": "openai", "base_url": "http://127.0.0.1:8000/v1", "models": ["llama-*"]},
+            "freeclaude": {"protocol": "anthropic", "base_url": "http://127.0.0.1:9000", "models": ["free-*"]},
+        },
+        "aliases": {"big": "openai:gpt-4.1", "smart": "anthropic:claude-opus-4-7"},
+    }
+)
+PLACEHOLDER = "sk-client-PLACEHOLDER"
+OPENAI_HEADERS = {
+    "Authorization": f"Bearer {PLACEHOLDER}",
+    "Content-Type": "application/json",
+    "User-Agent": "OpenAI/Python",
+}
+ANTHROPIC_HEADERS = {
+    "X-Api-Key": PLACEHOLDER,
+    "anthropic-version": "2026-10-21",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+    "content-type": "application/json",
+}
+
+
+def plan_for(endpoint: str, body: Any, headers: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Plan:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    default_headers = ANTHROPIC_HEADERS if endpoint in (MESSAGES, COUNT_TOKENS) else OPENAI_HEADERS
+    call = ClientCall(endpoint, dict(default_headers if headers is None else headers), raw)
+    return plan_call(CONFIG, call, now=1_700_000_000.5, call_id="call-1", **kwargs)
+
+
+def chat(model: str, **extra: Any) -> Dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def messages(model: str, **extra: Any) -> Dict[str, Any]:
+    return {"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+# Same protocol: body ------------------------------------------------------------------------------
+
+
+def test_same_protocol_body_is_byte_identical_when_the_model_is_unchanged() -> None:
+    raw = b'{ "messages" : [{"role":"user","content":"h\\u00e9 \xc3\xa9"}],\n  "model":"gpt-4o", "x": 1.50 }'
+    plan = plan_for(CHAT, raw)
+    assert plan.routed and not plan.translated
+    assert plan.upstream_body is raw or plan.upstream_body == raw
+    assert plan.upstream_url == "https://api.openai.com/v1/chat/completions"
+
+
+def test_same_protocol_splice_keeps_every_other_byte() -> None:
+    raw = (
+        b'{"temperature": 0.70,\n "model" :  "local:llama-3",\t"messages":[{"role":"user","content":"\\ud83d\\ude00"}]}'
+    )
+    plan = plan_for(CHAT, raw)
+    assert plan.upstream_body == raw.replace(b"local:llama-3", b"llama-3")
+    assert plan.upstream_url == "http://127.0.0.1:8000/v1/chat/completions"
+
+
+def test_same_protocol_alias_to_anthropic() -> None:
+    raw = json.dumps(messages("smart")).encode()
+    plan = plan_for(MESSAGES, raw)
+    assert plan.upstream_body == raw.replace(b'"smart"', b'"claude-opus-4-7"')
+    assert plan.upstream_url == "https://api.anthropic.com/v1/messages"
+    assert plan.requested_model == "smart"
+
+
+def test_new_model_with_characters_that_need_escaping() -> None:
+    body = chat("x")
+    raw = json.dumps(body).encode()
+    out = replace_model(raw, body, 'we"ird\\mödel')
+    assert json.loads(out) == {**body, "model": 'we"ird\\mödel'}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        chat("local:llama-3", metadata={"model": "local:llama-3"}),
+        chat("local:llama-3", metadata={"model": "other"}),
+        chat(
+            "local:llama-3",
+            tools=[
+                {
+                    "type": "function",
+                    "function": {"name": "f", "parameters": {"properties": {"model": {"type": "string"}}}},
+                }
+            ],
+        ),
+        chat("local:llama-3", messages=[{"role": "user", "content": "model"}]),
+    ],
+    ids=["nested-same-value", "nested-other-value", "tool-schema", "model-as-a-string-value"],
+)
+def test_nested_model_keys_fall_back_to_a_correct_re_encode(body: Dict[str, Any]) -> None:
+    plan = plan_for(CHAT, body)
+    assert json.loads(plan.upstream_body) == {**body, "model": "llama-3"}
+
+
+def test_nested_model_with_non_string_value_still_splices() -> None:
+    raw = b'{"model": "local:llama-3", "metadata": {"model": 5}, "messages": []}'
+    assert plan_for(CHAT, raw).upstream_body == raw.replace(b"local:llama-3", b"llama-3")
+
+
+def test_model_key_spelled_with_escapes_is_the_top_level_key() -> None:
+    # "mod\u0065l" IS the key "model": a splice into the nested plain "model" would leave the real one.
+    raw = b'{"mod\\u0065l": "local:llama-3", "metadata": {"model": "local:llama-3"}, "messages": []}'
+    body = json.loads(raw)
+    assert json.loads(plan_for(CHAT, raw).upstream_body) == {**body, "model": "llama-3"}
+    raw_alone = b'{"\\u006Dodel": "local:llama-3", "messages": []}'
+    assert plan_for(CHAT, raw_alone).upstream_body == raw_alone.replace(b"local:llama-3", b"llama-3")
+
+
+def test_model_value_with_escapes_is_spliced() -> None:
+    raw = b'{"model": "local:llama\\u002d3", "messages": []}'
+    assert plan_for(CHAT, raw).upstream_body == b'{"model": "llama-3", "messages": []}'
+
+
+def test_duplicate_top_level_model_keys_re_encode() -> None:
+    raw = b'{"model": "local:a", "model": "local:llama-3", "messages": []}'
+    assert json.loads(plan_for(CHAT, raw).upstream_body) == {"model": "llama-3", "messages": []}
+
+
+# Same protocol: headers ---------------------------------------------------------------------------
+
+
+def header_values(plan: Plan) -> str:
+    return " ".join(plan.upstream_headers.values())
+
+
+def test_openai_credentials_are_replaced() -> None:
+    plan = plan_for(CHAT, chat("gpt-4o"))
+    assert plan.upstream_headers["authorization"] == "Bearer sk-REAL"
+    assert "x-api-key" not in plan.upstream_headers
+    assert PLACEHOLDER not in header_values(plan)
+    assert plan.upstream_headers["user-agent"] == "OpenAI/Python"
+    assert plan.upstream_headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"x-api-key": PLACEHOLDER},
+        {"Authorization": f"Bearer {PLACEHOLDER}"},
+        {"X-API-KEY": PLACEHOLDER, "authorization": "Bearer x"},
+    ],
+    ids=["x-api-key", "bearer", "both"],
+)
+def test_p21_anthropic_clients_with_either_auth_header_work(auth: Dict[str, str]) -> None:
+    headers = {"anthropic-version": "2023-06-01", **auth}
+    plan = plan_for(MESSAGES, messages("claude-sonnet-4-6"), headers)
+    assert plan.upstream_headers["x-api-key"] == "sk-ant-REAL"
+    assert "authorization" not in plan.upstream_headers
+    assert PLACEHOLDER not in header_values(plan)
+
+
+def test_anthropic_version_and_beta_are_forwarded_on_same_protocol() -> None:
+    plan = plan_for(MESSAGES, messages("claude-sonnet-4-6"))
+    assert plan.upstream_headers["anthropic-version"] == "2026-10-21"
+    assert plan.upstream_headers["anthropic-beta"] == "claude-code-20250219,interleaved-thinking-2025-05-14"
+
+
+def test_missing_anthropic_version_gets_a_default() -> None:
+    plan = plan_for(MESSAGES, messages("claude-sonnet-4-6"), {"x-api-key": PLACEHOLDER})
+    assert plan.upstream_headers["anthropic-version"] == "2023-06-01"
+
+
+def test_hop_by_hop_and_framing_headers_are_dropped() -> None:
+    hop = {
+        "Connection": "keep-alive, Upgrade",
+        "Keep-Alive": "timeout=5",
+        "TE": "trailers",
+        "Trailer": "x",
+        "Upgrade": "h2c",
+        "Transfer-Encoding": "chunked",
+        "Proxy-Authorization": "Basic xyz",
+        "Proxy-Connection": "keep-alive",
+        "Host": "api.openai.com",
+        "Content-Length": "123",
+        "Accept-Encoding": "gzip",
+        "api-key": PLACEHOLDER,
+    }
+    plan = plan_for(CHAT, chat("gpt-4o"), {**OPENAI_HEADERS, **hop, "X-Custom": "kept"})
+    assert not {name.lower() for name in hop} & set(plan.upstream_headers)
+    assert plan.upstream_headers["x-custom"] == "kept"
+    assert PLACEHOLDER not in header_values(plan)
+
+
+@pytest.mark.parametrize(("endpoint", "model"), [(CHAT, "llama-3"), (MESSAGES, "free-1")])
+def test_keyless_backends_get_no_auth_header(endpoint: str, model: str) -> None:
+    body = chat(model) if endpoint == CHAT else messages(model)
+    plan = plan_for(endpoint, body)
+    assert plan.routed
+    assert "authorization" not in plan.upstream_headers
+    assert "x-api-key" not in plan.upstream_headers
+    assert PLACEHOLDER not in header_values(plan)
+
+
+# Endpoints and routing outcomes -----------------------------------------------------------------
+
+
+def test_count_tokens_on_an_openai_backend_is_answered_locally() -> None:
+    body = {"model": "llama-3", "system": "s" * 40, "messages": [{"role": "user", "content": "x" * 400}]}
+    plan = plan_for(COUNT_TOKENS, body)
+    assert plan.local_response is not None
+    assert plan.local_response.status == 200
+    answer = json.loads(plan.local_response.body)
+    assert answer == {"input_tokens": (40 + 4 + 400) // 4}  # ~4 characters per token, the role included
+    assert plan.upstream_url is None
+    assert plan.notes
+
+
+def test_count_tokens_on_an_anthropic_backend_is_forwarded() -> None:
+    plan = plan_for(COUNT_TOKENS, {"model": "claude-opus-4-7", "messages": []})
+    assert plan.local_response is None
+    assert plan.upstream_url == "https://api.anthropic.com/v1/messages/count_tokens"
+
+
+def test_count_tokens_estimate_survives_deep_nesting() -> None:
+    nested: Any = "x"
+    for _ in range(900):
+        nested = [nested]
+    plan = plan_for(COUNT_TOKENS, {"model": "llama-3", "messages": nested})
+    assert plan.local_response is not None
+
+
+def test_embeddings_to_an_anthropic_backend_is_a_400() -> None:
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        plan_for(EMBEDDINGS, {"model": "claude-opus-4-7", "input": "x"})
+    assert caught.value.status_for(OPENAI) == 400
+
+
+def test_embeddings_to_an_openai_backend() -> None:
+    plan = plan_for(EMBEDDINGS, {"model": "text-embedding-3-small", "input": "x"})
+    assert plan.upstream_url == "https://api.openai.com/v1/embeddings"
+
+
+@pytest.mark.parametrize(("endpoint", "body"), [(CHAT, chat("mistral-large")), (MESSAGES, messages("llama3:8b"))])
+def test_no_route_leaves_the_call_alone(endpoint: str, body: Dict[str, Any]) -> None:
+    plan = plan_for(endpoint, body)
+    assert not plan.routed
+    assert plan.upstream_url is None
+    assert plan.upstream_protocol == plan.client_protocol
+    assert isinstance(plan.stream_translator(), PassthroughStream)
+
+
+@pytest.mark.parametrize(("value", "stream"), [(True, True), (False, False), ("true", False), (1, False)])
+def test_stream_flag(value: Any, stream: bool) -> None:
+    assert plan_for(CHAT, chat("gpt-4o", stream=value)).stream is stream
+
+
+# Bad input ------------------------------------------------------------------------------------------
+
+
+BAD_BODIES = {
+    "malformed": b'{"model": "gpt-4o",',
+    "not-utf8": b'{"model": "\xff"}',
+    "list": b'[{"model": "gpt-4o"}]',
+    "string": b'"hello"',
+    "missing-model": b'{"messages": []}',
+    "empty-model": b'{"model": ""}',
+    "number-model": b'{"model": 4}',
+    "null-model": b'{"model": null}',
+    "nan": b'{"model": "gpt-4o", "temperature": NaN}',
+    "infinity": b'{"model": "gpt-4o", "temperature": -Infinity}',
+    "deep": b'{"model": "gpt-4o", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("endpoint", [CHAT, MESSAGES])
+@pytest.mark.parametrize("name", sorted(BAD_BODIES))
+def test_bad_input_is_a_400_in_the_clients_shape(endpoint: str, name: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        plan_for(endpoint, BAD_BODIES[name])
+    protocol = OPENAI if endpoint == CHAT else ANTHROPIC
+    response = render_error(protocol, caught.value)
+    assert response.status == 400
+    body = json.loads(response.body)
+    if protocol == ANTHROPIC:
+        assert body["type"] == "error"
+        assert body["error"]["type"] == "invalid_request_error"
+    else:
+        assert body["error"]["type"] == "invalid_request_error"
+    assert response.headers["x-should-retry"] == "false"
+
+
+@pytest.mark.parametrize("name", ["missing-model", "empty-model", "number-model"])
+def test_model_errors_name_the_param(name: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        plan_for(CHAT, BAD_BODIES[name])
+    assert caught.value.param == "model"
+    assert json.loads(caught.value.render(OPENAI))["error"]["param"] == "model"
+
+
+@pytest.mark.parametrize(("endpoint", "protocol", "status"), [(CHAT, OPENAI, 413), (MESSAGES, ANTHROPIC, 413)])
+def test_oversize_body_is_a_413(endpoint: str, protocol: str, status: int) -> None:
+    with pytest.raises(RequestTooLargeError) as caught:
+        plan_for(endpoint, b"{" + b" " * 100 + b"}", max_body_bytes=100)
+    assert render_error(protocol, caught.value).status == status
+
+
+def test_body_at_the_limit_is_accepted() -> None:
+    raw = json.dumps(chat("gpt-4o")).encode()
+    assert plan_for(CHAT, raw, max_body_bytes=len(raw)).routed
+
+
+def test_unplanned_endpoint_is_a_router_error() -> None:
+    with pytest.raises(RouterError):
+        plan_for(MODELS, b"{}")
+
+
+# Responses on the same-protocol path -----------------------------------------------------------------
+
+
+def test_same_protocol_response_passes_through_minus_framing_headers() -> None:
+    plan = plan_for(CHAT, chat("gpt-4o"))
+    body = b'{"id": "chatcmpl-1", "choices": []}'
+    response = plan.translate_response(
+        200, {"Content-Length": "5", "Content-Encoding": "gzip", "X-Request-Id": "r1"}, body
+    )
+    assert (response.status, response.body) == (200, body)
+    assert response.headers == {"x-request-id": "r1"}
+
+
+def test_same_protocol_error_passes_through_unchanged() -> None:
+    plan = plan_for(MESSAGES, messages("claude-opus-4-7"))
+    body = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+    response = plan.translate_response(529, {"retry-after": "3", "Transfer-Encoding": "chunked"}, body)
+    assert (response.status, response.body, response.headers) == (529, body, {"retry-after": "3"})
+
+
+def test_stream_headers_same_protocol() -> None:
+    plan = plan_for(CHAT, chat("gpt-4o", stream=True))
+    headers = plan.stream_headers({"Content-Type": "text/event-stream", "Connection": "keep-alive"})
+    assert headers == {"content-type": "text/event-stream"}
+
+
+def test_error_response_uses_the_client_protocol() -> None:
+    plan = plan_for(MESSAGES, messages("llama-3"))
+    response = plan.error_response(RouterError("upstream down", kind_name="overloaded"))
+    assert response.status == 529
+    assert json.loads(response.body)["error"]["type"] == "overloaded_error"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "usage"),
+    [
+        (
+            MESSAGES,
+            {"usage": {"input_tokens": 5, "output_tokens": 7, "cache_read_input_tokens": 2}},
+            Usage(input_tokens=5, output_tokens=7, cache_read_tokens=2),
+        ),
+        (
+            CHAT,
+            {"usage": {"prompt_tokens": 9, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 3}}},
+            Usage(input_tokens=6, output_tokens=4, cache_read_tokens=3),
+        ),
+    ],
+)
+def test_usage_from_response(endpoint: str, body: Dict[str, Any], usage: Usage) -> None:
+    model = "claude-opus-4-7" if endpoint == MESSAGES else "gpt-4o"
+    plan = plan_for(endpoint, {"model": model, "messages": []})
+    assert plan.usage_from_response(json.dumps(body).encode()) == usage
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b"{}", b'{"usage": 3}', b"\xff", b"[" * 100_000])
+def test_usage_from_response_tolerates_garbage(body: bytes) -> None:
+    assert plan_for(CHAT, chat("gpt-4o")).usage_from_response(body) is None
+
+
+# Translated routes: the plan's own part (translators replaced by fakes) -------------------------------
+
+
+def fake_request_translator(body: Dict[str, Any], options: RequestOptions) -> TranslatedRequest:
+    return TranslatedRequest(
+        body={"model": options.upstream_model, "translated": True},
+        stream=body.get("stream") is True,
+        include_usage=True,
+        tool_names={"short": "original"},
+        notes=["dropped x"],
+        headers={"anthropic-beta": "fake-beta"},
+    )
+
+
+@pytest.fixture
+def fake_translators(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
+    seen: List[Any] = []
+
+    def response(body: Dict[str, Any], context: Any) -> Dict[str, Any]:
+        seen.append(context)
+        return {"echo": body}
+
+    table = {key: (fake_request_translator, response, value[2]) for key, value in plan_module._TRANSLATIONS.items()}
+    monkeypatch.setattr(plan_module, "_TRANSLATIONS", table)
+    return seen
+
+
+def test_translated_openai_client_to_anthropic_backend(fake_translators: List[Any]) -> None:
+    plan = plan_for(CHAT, chat("claude-opus-4-7", stream=True))
+    assert plan.translated
+    assert plan.upstream_url == "https://api.anthropic.com/v1/messages"
+    assert json.loads(plan.upstream_body) == {"model": "claude-opus-4-7", "translated": True}
+    assert plan.upstream_headers == {
+        "content-type": "application/json",
+        "user-agent": "OpenAI/Python",
+        "accept": "text/event-stream",
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "fake-beta",
+        "x-api-key": "sk-ant-REAL",
+    }
+    assert plan.notes == ["dropped x"]
+    assert plan.context is not None
+    assert (plan.context.client_model, plan.context.created, plan.context.call_id) == (
+        "claude-opus-4-7",
+        1_700_000_000,
+        "call-1",
+    )
+    assert plan.context.include_usage is True
+    assert dict(plan.context.tool_names) == {"short": "original"}
+
+
+def test_translated_anthropic_client_to_openai_backend_drops_anthropic_headers(fake_translators: List[Any]) -> None:
+    plan = plan_for(MESSAGES, messages("gpt-4o"))
+    assert plan.upstream_url == "https://api.openai.com/v1/chat/completions"
+    assert plan.upstream_headers["authorization"] == "Bearer sk-REAL"
+    assert plan.upstream_headers["anthropic-beta"] == "fake-beta"  # only what the translator asked for
+    assert "anthropic-version" not in plan.upstream_headers
+    assert "accept" not in plan.upstream_headers
+    assert PLACEHOLDER not in header_values(plan)
+
+
+def test_translated_response_and_error(fake_translators: List[Any]) -> None:
+    plan = plan_for(MESSAGES, messages("gpt-4o"))
+    ok = plan.translate_response(200, {"x-request-id": "r", "content-length": "2", "set-cookie": "a"}, b'{"a": 1}')
+    assert json.loads(ok.body) == {"echo": {"a": 1}}
+    assert ok.headers == {"x-request-id": "r", "content-type": "application/json"}
+    error = plan.translate_response(
+        429, {"Retry-After": "9"}, b'{"error": {"code": "insufficient_quota", "message": "q"}}'
+    )
+    assert error.status == 402
+    assert json.loads(error.body) == {"type": "error", "error": {"type": "billing_error", "message": "q"}}
+    assert error.headers["retry-after"] == "9"
+    assert error.headers["x-should-retry"] == "false"
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1]", b"\xff"])
+def test_translated_response_that_is_not_a_json_object_is_an_upstream_protocol_error(
+    fake_translators: List[Any], body: bytes
+) -> None:
+    plan = plan_for(CHAT, chat("claude-opus-4-7"))
+    with pytest.raises(RouterError) as caught:
+        plan.translate_response(200, {}, body)
+    assert caught.value.status_for(OPENAI) == 500
+
+
+def test_translator_recursion_is_a_400(monkeypatch: pytest.MonkeyPatch) -> None:
+    def recursing(body: Dict[str, Any], options: RequestOptions) -> TranslatedRequest:
+        raise RecursionError
+
+    table = {key: (recursing, *value[1:]) for key, value in plan_module._TRANSLATIONS.items()}
+    monkeypatch.setattr(plan_module, "_TRANSLATIONS", table)
+    with pytest.raises(InvalidRequestError):
+        plan_for(CHAT, chat("claude-opus-4-7"))
+
+
+# PassthroughStream --------------------------------------------------------------------------------------
+
+ANTHROPIC_SSE = [
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+    b'"model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":43,'
+    b'"cache_creation_input_tokens":3,"cache_read_input_tokens":20,"output_tokens":1}}}\n\n',
+    b'event: ping\ndata: {"type": "ping"}\n\n',
+    b"event: content_block_start\n"
+    b'data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+    b"event: content_block_delta\n"
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \\"usage\\""}}\n\n',
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+    b'"usage":{"input_tokens":61,"output_tokens":15}}\n\n',
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+]
+OPENAI_SSE = [
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    b'"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}\n\n',
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    b'"delta":{"content":"Hi"},"finish_reason":"stop"}],"usage":null}\n\n',
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],'
+    b'"usage":{"prompt_tokens":30,"completion_tokens":5,"total_tokens":35,"prompt_tokens_details":{"cached_tokens":10},'
+    b'"completion_tokens_details":{"reasoning_tokens":2}}}\n\n',
+    b"data: [DONE]\n\n",
+]
+STREAM_USAGE = {
+    ANTHROPIC: Usage(input_tokens=61, output_tokens=15, cache_read_tokens=20, cache_write_tokens=3),
+    OPENAI: Usage(input_tokens=20, output_tokens=5, cache_read_tokens=10, reasoning_tokens=2),
+}
+
+
+def chunked(events: List[bytes], mode: str) -> List[bytes]:
+    whole = b"".join(events)
+    if mode == "whole":
+        return [whole]
+    if mode == "per-event":
+        return list(events)
+    return [whole[i : i + 1] for i in range(len(whole))]
+
+
+CHUNKINGS = ["whole", "per-event", "bytewise"]
+
+
+@pytest.mark.parametrize("mode", CHUNKINGS)
+@pytest.mark.parametrize(("protocol", "events"), [(ANTHROPIC, ANTHROPIC_SSE), (OPENAI, OPENAI_SSE)])
+def test_passthrough_forwards_bytes_unchanged_and_reads_usage(protocol: str, events: List[bytes], mode: str) -> None:
+    stream = PassthroughStream(protocol)
+    out = b"".join(stream.feed(chunk) for chunk in chunked(events, mode)) + stream.close()
+    assert out == b"".join(events)
+    assert stream.usage == STREAM_USAGE[protocol]
+    assert stream.error is None
+    assert stream.finished
+    assert stream.feed(b"data: late\n\n") == b""
+
+
+@pytest.mark.parametrize("mode", CHUNKINGS)
+def test_passthrough_anthropic_usage_without_trailing_blank_line(mode: str) -> None:
+    events = [*ANTHROPIC_SSE[:-2], ANTHROPIC_SSE[-2].rstrip(b"\n")]
+    stream = PassthroughStream(ANTHROPIC)
+    for chunk in chunked(events, mode):
+        stream.feed(chunk)
+    assert stream.usage == Usage(input_tokens=43, output_tokens=1, cache_read_tokens=20, cache_write_tokens=3)
+    stream.close()
+    assert stream.usage == STREAM_USAGE[ANTHROPIC]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "event", "kind"),
+    [
+        (
+            ANTHROPIC,
+            b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+            "overloaded",
+        ),
+        (OPENAI, b'data: {"error":{"message":"slow","type":"x","code":"rate_limit_exceeded"}}\n\n', "rate_limit"),
+    ],
+)
+def test_passthrough_notices_in_band_errors(protocol: str, event: bytes, kind: str) -> None:
+    stream = PassthroughStream(protocol)
+    assert stream.feed(event) == event
+    stream.close()
+    assert stream.error is not None
+    assert stream.error.kind_name == kind
+
+
+@pytest.mark.parametrize("protocol", [ANTHROPIC, OPENAI])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\xff\xfe\x00garbage\r\n\r\n",
+        b"event: message_start\ndata: {not json\n\n",
+        b'event: message_delta\ndata: {"usage": [1]}\n\n',
+        b'data: {"usage": "x", "error": 0}\n\n',
+        b"data: [" + b"[" * 50_000 + b"\n\n",
+        b'event: message_start\ndata: {"message": {"usage": {"input_tokens": "many"}}}\n\n',
+    ],
+)
+def test_passthrough_forwards_garbage_without_raising(protocol: str, garbage: bytes) -> None:
+    stream = PassthroughStream(protocol)
+    assert stream.feed(garbage) == garbage
+    assert stream.close() == b""
+
+
+def test_passthrough_keeps_forwarding_past_the_event_size_limit() -> None:
+    stream = PassthroughStream(OPENAI)
+    stream._decoder = type(stream._decoder)(max_event_bytes=16)
+    big = b"data: " + b"x" * 64
+    assert stream.feed(big) == big
+    assert stream.feed(b"\n\n") == b"\n\n"
+
+
+def test_translated_response_nested_too_deeply_is_an_upstream_protocol_error(fake_translators: List[Any]) -> None:
+    plan = plan_for(CHAT, chat("claude-opus-4-7"))
+    with pytest.raises(UpstreamProtocolError):
+        plan.translate_response(200, {}, b"[" * 100_000)
