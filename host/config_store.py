@@ -50,7 +50,9 @@ __all__ = [
 ]
 
 CONFIG_MODE = 0o600  # not secret, but the directory is private anyway; no reason to widen it
-BACKEND_FIELDS = ("protocol", "base_url", "key_env", "models", "max_tokens_field", "max_output_tokens")
+BACKEND_FIELDS = (
+    "protocol", "base_url", "key_env", "models", "max_tokens_field", "max_output_tokens", "replay_reasoning"
+)
 # The engine-level keys of the document passed to RouterConfig.from_dict as they are.
 _ENGINE_KEYS = ("aliases", "routes", "default_backend", "shortcuts", "default_max_tokens")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

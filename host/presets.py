@@ -25,6 +25,7 @@ class Preset:
     key_env: Optional[str] = None  # where the key usually lives; None: a keyless local server
     key_required: bool = True  # False: the key is optional (litellm) or unused (ollama)
     max_tokens_field: Optional[str] = None  # None: the engine's default, "max_tokens"
+    replay_reasoning: bool = False  # the server wants earlier thinking back (shim/config.py Backend)
 
 
 def _local(name: str, base_url: str, key_env: Optional[str] = None) -> Preset:
@@ -40,7 +41,8 @@ PRESETS: Dict[str, Preset] = {
         Preset("anthropic", ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
         Preset("groq", OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
         Preset("openrouter", OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-        Preset("deepseek", OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+        # DeepSeek's thinking mode requires reasoning_content on later turns (TRANSLATION.md §2.5).
+        Preset("deepseek", OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", replay_reasoning=True),
         Preset("mistral", OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
         Preset("together", OPENAI, "https://api.together.xyz/v1", "TOGETHER_API_KEY"),
         Preset("fireworks", OPENAI, "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
@@ -99,6 +101,8 @@ def backend_table(
         table["max_tokens_field"] = field
     if max_output_tokens is not None:
         table["max_output_tokens"] = max_output_tokens
+    if preset is not None and preset.replay_reasoning:
+        table["replay_reasoning"] = True
     return table, notes
 
 

@@ -7,11 +7,11 @@ themselves (DESIGN.md "The shim"): the snapshot file and the telemetry socket li
 
 __all__ = [
     "CONFIG_SNAPSHOT",
-    "TELEMETRY_SOCKET",
     "PROXY_URL",
     "SHIM_DEBUG",
     "SHIM_DIR",
     "SNAPSHOT_VERSION",
+    "TELEMETRY_SOCKET",
 ]
 
 CONFIG_SNAPSHOT = "ROUTER_SHIM_CONFIG"  # path of the JSON config snapshot (mode 0600)
@@ -22,3 +22,15 @@ SHIM_DIR = "ROUTER_SHIM_DIR"  # the injected directory (to tell it apart from th
 
 # {"version": SNAPSHOT_VERSION, "config": <RouterConfig.from_dict input, keys included>}
 SNAPSHOT_VERSION = 1
+
+# Variables the host sets that belong to other programs (the SDKs, LiteLLM, Python itself).
+PYTHONPATH = "PYTHONPATH"  # the injected directory first, then the user's entries in order
+OPENAI_API_KEY = "OPENAI_API_KEY"  # set to PLACEHOLDER_API_KEY only when absent
+ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"  # set to PLACEHOLDER_API_KEY only when absent
+OPENAI_BASE_URL = "OPENAI_BASE_URL"  # non-Python children only: http://127.0.0.1:PORT/v1 (the proxy)
+ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL"  # non-Python children only: http://127.0.0.1:PORT (the proxy)
+LITELLM_RUST = "LITELLM_RUST"  # "false" unless the user set it: LiteLLM's Rust core is out of reach in-process
+
+# What the SDK constructors see when the user has no key of their own: obviously not a real key.
+# The shim (or the proxy) puts the backend's real key on the wire for routed calls.
+PLACEHOLDER_API_KEY = "router-placeholder-key"

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
-from .anthropic_request_reading import add_note, block_type, expect_list, expect_object, expect_str
 from .anthropic_tool_names import ToolNameMap
+from .request_checks import add_note, block_type, expect_list, expect_object, expect_str
 
 __all__ = ["TEXT_JOINER", "TOOL_ERROR_PREFIX", "anthropic_messages_to_openai", "system_messages"]
 
@@ -40,6 +40,7 @@ CACHE_CONTROL_NOTE = "dropped cache_control (OpenAI-compatible backends reject i
 class _Conversion:
     names: ToolNameMap
     notes: List[str] = field(default_factory=list)
+    replay_reasoning: bool = False  # send history thinking as reasoning_content (DeepSeek needs it)
 
     def note(self, text: str) -> None:
         add_note(self.notes, text)
@@ -65,9 +66,13 @@ def _system_text(block: Any, param: str, notes: List[str]) -> str:
     return expect_str(block.get("text"), f"{param}.text")
 
 
-def anthropic_messages_to_openai(messages: Any, names: ToolNameMap, notes: List[str]) -> List[Message]:
-    """Translate the ``messages`` array; tool names go through ``names`` (P18)."""
-    conversion = _Conversion(names, notes)
+def anthropic_messages_to_openai(
+    messages: Any, names: ToolNameMap, notes: List[str], replay_reasoning: bool = False
+) -> List[Message]:
+    """Translate the ``messages`` array; tool names go through ``names`` (P18). History thinking is
+    replayed as ``reasoning_content`` only when ``replay_reasoning``: DeepSeek requires it, while
+    strict servers (Mistral: 422 "Extra inputs are not permitted") reject the unknown field."""
+    conversion = _Conversion(names, notes, replay_reasoning)
     translated: List[Message] = []
     for role, blocks in _turns(expect_list(messages, "messages")):
         if role == "user":
@@ -255,6 +260,9 @@ def _assistant_message(blocks: List[Block], conversion: _Conversion) -> Optional
     turn = _AssistantTurn()
     for block, param in blocks:
         _add_assistant_block(turn, block, param, conversion)
+    if turn.reasoning and not conversion.replay_reasoning:
+        conversion.note("dropped thinking from history (set replay_reasoning for backends that want it back)")
+        turn.reasoning = []
     return _assistant_from_turn(turn)
 
 

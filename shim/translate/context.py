@@ -20,6 +20,7 @@ class RequestOptions:
     default_max_tokens: int = 4096  # used when the client sent no limit and the backend needs one
     max_output_tokens: Optional[int] = None  # the backend's clamp, if configured
     max_tokens_field: str = "max_tokens"  # for OpenAI-protocol backends: or "max_completion_tokens"
+    replay_reasoning: bool = False  # OpenAI-protocol backends: send history thinking as reasoning_content
 
 
 @dataclass

@@ -8,7 +8,7 @@ developer and tool messages).
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
-from .openai_request_checks import describe, expect_dict, expect_str, json_type_name
+from .request_checks import describe, expect_object, expect_str, json_type_name
 
 __all__ = ["ASSISTANT_PARTS", "TEXT_PARTS", "USER_PARTS", "PartConverter", "content_blocks", "text_block"]
 
@@ -47,7 +47,7 @@ def text_block(text: str) -> Optional[Block]:
 
 
 def _part_block(part: Any, param: str, converters: Mapping[str, PartConverter]) -> Optional[Block]:
-    part = expect_dict(part, param)
+    part = expect_object(part, param)
     part_type = expect_str(part.get("type"), f"{param}.type")
     converter = converters.get(part_type)
     if converter is None:
@@ -73,7 +73,7 @@ def _image_part(part: Dict[str, Any], param: str) -> Block:
     image = part.get("image_url")
     url_param = f"{param}.image_url.url"
     # The spec'd shape is {"url": …}; a bare string is a common client shortcut, accepted too.
-    url = image if isinstance(image, str) else expect_dict(image, f"{param}.image_url").get("url")
+    url = image if isinstance(image, str) else expect_object(image, f"{param}.image_url").get("url")
     return {"type": "image", "source": _image_source(expect_str(url, url_param), url_param)}
 
 
@@ -108,7 +108,7 @@ def _parse_data_uri(uri: str, param: str) -> Tuple[str, str]:
 
 def _file_part(part: Dict[str, Any], param: str) -> Block:
     """An inline PDF → document block. Other files have no portable Anthropic form."""
-    file = expect_dict(part.get("file"), f"{param}.file")
+    file = expect_object(part.get("file"), f"{param}.file")
     if file.get("file_id") is not None:
         raise UnsupportedFeatureError(
             f"'{param}.file.file_id': OpenAI file ids cannot be read by an Anthropic backend; "

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
 from .openai_content_to_anthropic import ASSISTANT_PARTS, TEXT_PARTS, USER_PARTS, content_blocks
-from .openai_request_checks import add_note, decode_json_object, describe, expect_dict, expect_list, expect_str
+from .request_checks import add_note, decode_json_object, describe, expect_list, expect_object, expect_str
 
 __all__ = ["MISSING_TOOL_RESULT_TEXT", "TranslatedMessages", "openai_messages_to_anthropic"]
 
@@ -46,7 +46,7 @@ def openai_messages_to_anthropic(messages: Any, notes: List[str]) -> TranslatedM
     builder = _ConversationBuilder(notes)
     for index, message in enumerate(expect_list(messages, "messages")):
         param = f"messages[{index}]"
-        builder.add(expect_dict(message, param), param)
+        builder.add(expect_object(message, param), param)
     return builder.finish()
 
 
@@ -194,14 +194,14 @@ class _ConversationBuilder:
         return [self._tool_call(call, f"{param}[{index}]") for index, call in enumerate(expect_list(raw, param))]
 
     def _tool_call(self, raw: Any, param: str) -> _ToolCall:
-        call = expect_dict(raw, param)
+        call = expect_object(raw, param)
         if call.get("type") not in (None, "function"):
             raise UnsupportedFeatureError(
                 f"'{param}.type': only 'function' tool calls can be sent to an Anthropic backend",
                 param=f"{param}.type",
             )
         client_id = expect_str(call.get("id"), f"{param}.id")
-        function = expect_dict(call.get("function"), f"{param}.function")
+        function = expect_object(call.get("function"), f"{param}.function")
         name = expect_str(function.get("name"), f"{param}.function.name", non_empty=True)
         arguments = self._arguments(function.get("arguments"), f"{param}.function.arguments")
         return _ToolCall(client_id, self._tool_ids.allocate(client_id), name, arguments)

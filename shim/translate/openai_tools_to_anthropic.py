@@ -4,7 +4,7 @@
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
-from .openai_request_checks import add_note, describe, expect_bool, expect_dict, expect_list, expect_str
+from .request_checks import add_note, describe, expect_bool, expect_list, expect_object, expect_str
 
 __all__ = ["openai_tools_to_anthropic"]
 
@@ -41,13 +41,13 @@ def _tools(raw: Any, notes: List[str]) -> List[Block]:
 
 def _tool(raw: Any, param: str, notes: List[str]) -> Block:
     """``{type:"function", function:{name, description, parameters, strict}}`` → an Anthropic tool."""
-    tool = expect_dict(raw, param)
+    tool = expect_object(raw, param)
     if tool.get("type") not in (None, "function"):
         raise UnsupportedFeatureError(
             f"'{param}.type' is {describe(tool.get('type'))}; only function tools can be sent to an Anthropic backend",
             param=f"{param}.type",
         )
-    function = expect_dict(tool.get("function"), f"{param}.function")
+    function = expect_object(tool.get("function"), f"{param}.function")
     converted: Block = {"name": expect_str(function.get("name"), f"{param}.function.name", non_empty=True)}
     description = function.get("description")
     if description is not None and expect_str(description, f"{param}.function.description"):
@@ -65,7 +65,7 @@ def _input_schema(raw: Any, param: str, notes: List[str]) -> Block:
     vercel/ai fixture anthropic-root-union-tool-schema-error.json)."""
     if raw is None:
         return dict(_EMPTY_SCHEMA)
-    schema = expect_dict(raw, param)
+    schema = expect_object(raw, param)
     root_type = schema.get("type")
     if root_type is None:
         # JSON Schema allows an untyped root ({} or a bare anyOf of objects); Anthropic does not.
@@ -92,7 +92,7 @@ def _tool_choice(raw: Any, tools: List[Block]) -> Tuple[List[Block], Optional[Bl
                 param="tool_choice",
             )
         return tools, {"type": mode}
-    choice = expect_dict(raw, "tool_choice")
+    choice = expect_object(raw, "tool_choice")
     choice_type = choice.get("type")
     if choice_type == "function":
         return tools, {"type": "tool", "name": _named_tool(choice, "tool_choice", tools)}
@@ -108,7 +108,7 @@ def _tool_choice(raw: Any, tools: List[Block]) -> Tuple[List[Block], Optional[Bl
 
 def _named_tool(reference: Dict[str, Any], param: str, tools: List[Block]) -> str:
     """The name in ``{"type":"function","function":{"name":…}}``, which must be a defined tool."""
-    function = expect_dict(reference.get("function"), f"{param}.function")
+    function = expect_object(reference.get("function"), f"{param}.function")
     name = expect_str(function.get("name"), f"{param}.function.name", non_empty=True)
     if all(tool["name"] != name for tool in tools):
         raise InvalidRequestError(
@@ -120,7 +120,7 @@ def _named_tool(reference: Dict[str, Any], param: str, tools: List[Block]) -> st
 
 def _allowed_tools(choice: Dict[str, Any], tools: List[Block]) -> Tuple[List[Block], Block]:
     """``allowed_tools`` has no Anthropic form: send only the allowed tools, with auto/any."""
-    allowed = expect_dict(choice.get("allowed_tools"), "tool_choice.allowed_tools")
+    allowed = expect_object(choice.get("allowed_tools"), "tool_choice.allowed_tools")
     raw_mode = allowed.get("mode")
     mode = _ALLOWED_TOOLS_MODES.get(raw_mode) if isinstance(raw_mode, str) else None
     if mode is None:
@@ -135,7 +135,7 @@ def _allowed_tools(choice: Dict[str, Any], tools: List[Block]) -> Tuple[List[Blo
     names = set()
     for index, reference in enumerate(references):
         param = f"tool_choice.allowed_tools.tools[{index}]"
-        names.add(_named_tool(expect_dict(reference, param), param, tools))
+        names.add(_named_tool(expect_object(reference, param), param, tools))
     return [tool for tool in tools if tool["name"] in names], {"type": mode}
 
 

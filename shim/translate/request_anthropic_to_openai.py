@@ -15,7 +15,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError
 from .anthropic_messages_to_openai import CACHE_CONTROL_NOTE, anthropic_messages_to_openai, system_messages
-from .anthropic_request_reading import (
+from .anthropic_tool_names import ToolNameMap
+from .context import RequestOptions, TranslatedRequest
+from .request_checks import (
     add_note,
     expect_bool,
     expect_list,
@@ -24,8 +26,6 @@ from .anthropic_request_reading import (
     expect_positive_int,
     expect_str,
 )
-from .anthropic_tool_names import ToolNameMap
-from .context import RequestOptions, TranslatedRequest
 
 __all__ = [
     "MAX_STOP_SEQUENCES",
@@ -68,7 +68,7 @@ def anthropic_request_to_openai(body: Dict[str, Any], options: RequestOptions) -
         raise InvalidRequestError("'messages' is required", param="messages")
     out: Dict[str, Any] = {"model": options.upstream_model}
     out["messages"] = system_messages(body.get("system"), notes) + anthropic_messages_to_openai(
-        body["messages"], names, notes
+        body["messages"], names, notes, options.replay_reasoning
     )
     _set_max_tokens(body, options, out, notes)
     _set_sampling(body, out)
@@ -201,7 +201,7 @@ def _mapped_tool_choice(choice: Dict[str, Any], names: ToolNameMap) -> Any:
     if kind == "tool":
         name = expect_str(choice.get("name"), "tool_choice.name", non_empty=True)
         return {"type": "function", "function": {"name": names.backend_name(name)}}
-    if kind in _TOOL_CHOICES:
+    if isinstance(kind, str) and kind in _TOOL_CHOICES:  # a list or dict is unhashable
         return _TOOL_CHOICES[kind]
     raise InvalidRequestError(
         f"tool_choice.type: must be 'auto', 'any', 'none' or 'tool', got {kind!r}", param="tool_choice.type"

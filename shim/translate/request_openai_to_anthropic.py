@@ -15,16 +15,16 @@ from typing import Any, Dict, List, Optional
 from ..errors import InvalidRequestError, UnsupportedFeatureError
 from .context import RequestOptions, TranslatedRequest
 from .openai_messages_to_anthropic import TranslatedMessages, openai_messages_to_anthropic
-from .openai_request_checks import (
+from .openai_tools_to_anthropic import openai_tools_to_anthropic
+from .request_checks import (
     add_note,
     describe,
     expect_bool,
-    expect_dict,
     expect_number,
+    expect_object,
     expect_positive_int,
     expect_str,
 )
-from .openai_tools_to_anthropic import openai_tools_to_anthropic
 
 __all__ = ["IGNORED_FIELDS", "OPUS_4_7_PLUS_MODEL_GLOBS", "THINKING_BUDGETS", "openai_request_to_anthropic"]
 
@@ -230,7 +230,7 @@ def _add_response_format(out: Dict[str, Any], raw: Any, notes: List[str]) -> Non
     """json_schema → ``output_config.format``; text and json_object have no Anthropic form."""
     if raw is None:
         return
-    response_format = expect_dict(raw, "response_format")
+    response_format = expect_object(raw, "response_format")
     kind = response_format.get("type")
     if kind in ("text", "json_object"):
         notes.append(f"dropped 'response_format' of type {kind!r}: no Anthropic counterpart")
@@ -240,8 +240,8 @@ def _add_response_format(out: Dict[str, Any], raw: Any, notes: List[str]) -> Non
             f"'response_format.type' must be text, json_object or json_schema; got {describe(kind)}",
             param="response_format.type",
         )
-    spec = expect_dict(response_format.get("json_schema"), "response_format.json_schema")
-    schema = expect_dict(spec.get("schema"), "response_format.json_schema.schema")
+    spec = expect_object(response_format.get("json_schema"), "response_format.json_schema")
+    schema = expect_object(spec.get("schema"), "response_format.json_schema.schema")
     out.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
 
 
@@ -262,7 +262,7 @@ def _stream_requested(raw: Any) -> bool:
 
 def _include_usage(body: Dict[str, Any]) -> bool:
     raw = body.get("stream_options")
-    return raw is not None and expect_dict(raw, "stream_options").get("include_usage") is True
+    return raw is not None and expect_object(raw, "stream_options").get("include_usage") is True
 
 
 def _note_dropped_fields(body: Dict[str, Any], notes: List[str]) -> None:

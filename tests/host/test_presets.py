@@ -49,6 +49,14 @@ def test_preset_added_by_name_alone(
     assert row["key"] == (f"env {key_env} (unset)" if key_env else "none")
 
 
+def test_only_deepseek_gets_reasoning_replayed(invoke, home: Path) -> None:
+    # DeepSeek requires earlier thinking back as reasoning_content; strict servers reject it.
+    for name in PRESETS:
+        invoke("backend", "add", name)
+    backends = load_toml(home / "config.toml")["backends"]
+    assert [name for name, table in backends.items() if table.get("replay_reasoning")] == ["deepseek"]
+
+
 def test_litellm_key_is_optional_and_said_so(invoke) -> None:
     assert "optional" in invoke("backend", "add", "litellm").stderr
 

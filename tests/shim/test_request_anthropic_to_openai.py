@@ -274,7 +274,10 @@ def test_assistant_text_tool_use_and_thinking() -> None:
         _text("And search."),
         _tool_use("toolu_2", "Grep", {}),
     ]
-    sent = translate([_user("go"), _assistant(turn), _user([_tool_result("toolu_1"), _tool_result("toolu_2")])])
+    sent = translate(
+        [_user("go"), _assistant(turn), _user([_tool_result("toolu_1"), _tool_result("toolu_2")])],
+        options=RequestOptions("gpt-4o-mini", replay_reasoning=True),
+    )
     assistant = sent.body["messages"][1]
     assert assistant["content"] == "Let me look.\nAnd search."
     assert assistant["reasoning_content"] == "first I\nthen I"
@@ -295,8 +298,21 @@ def test_assistant_with_only_tool_calls_has_null_content() -> None:
 
 
 def test_assistant_with_only_thinking_keeps_the_reasoning() -> None:
-    sent = translate([_user("go"), _assistant([{"type": "thinking", "thinking": "hm", "signature": "s"}])])
+    sent = translate(
+        [_user("go"), _assistant([{"type": "thinking", "thinking": "hm", "signature": "s"}])],
+        options=RequestOptions("deepseek-reasoner", replay_reasoning=True),
+    )
     assert sent.body["messages"][1] == {"role": "assistant", "content": "", "reasoning_content": "hm"}
+
+
+def test_history_thinking_is_not_replayed_unless_the_backend_asks_for_it() -> None:
+    # Strict servers (Mistral: 422 "Extra inputs are not permitted") reject reasoning_content.
+    turn = [{"type": "thinking", "thinking": "hm", "signature": "s"}, _text("Hi.")]
+    sent = translate([_user("go"), _assistant(turn), _user("more")])
+    assert sent.body["messages"][1] == {"role": "assistant", "content": "Hi."}
+    assert any("dropped thinking from history" in note for note in sent.notes)
+    only_thinking = translate([_user("go"), _assistant(turn[:1]), _user("more")])
+    assert [m["role"] for m in only_thinking.body["messages"]] == ["user", "user"]
 
 
 @pytest.mark.parametrize(
@@ -701,7 +717,7 @@ def test_realistic_claude_code_request() -> None:
     request = _claude_code_request()
     original = copy.deepcopy(request)
     assert 1800 < len(json.dumps(request)) < 4000
-    options = RequestOptions("deepseek-reasoner", max_output_tokens=8192)
+    options = RequestOptions("deepseek-reasoner", max_output_tokens=8192, replay_reasoning=True)
     result = anthropic_request_to_openai(request, options)
     assert request == original  # the client's body is not mutated
     body = result.body
