@@ -1,0 +1,310 @@
+"""A loopback fake of both providers, speaking their real wire formats, scripted per test.
+
+One server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1, an ephemeral port, a background thread)
+serves both protocols under the same root, because backend base URLs follow the SDK conventions
+(OpenAI ``<root>/v1`` + ``/chat/completions``; Anthropic ``<root>`` + ``/v1/messages``):
+
+* ``POST /v1/chat/completions`` — OpenAI (``wire_openai``),
+* ``POST /v1/messages`` — Anthropic (``wire_anthropic``),
+* ``POST /v1/messages/count_tokens`` — ``{"input_tokens": provider.count_tokens_result}``,
+* ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``).
+
+Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order) and
+inspect :attr:`FakeProvider.exchanges`: every request received (headers, parsed body) and the exact
+body bytes sent back. Streams go out with chunked transfer-encoding, one HTTP chunk per SSE event —
+or one per byte with ``byte_by_byte`` — flushed at once, so the engine sees the upstream as it is
+written.
+"""
+
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, Optional, Union
+
+from .scenario import Reply
+from .wire_anthropic import AnthropicWire, anthropic_error_body
+from .wire_openai import CREATED, OpenAIWire, openai_error_body
+
+__all__ = ["Exchange", "FakeProvider", "RecordedRequest"]
+
+Wire = Union[AnthropicWire, OpenAIWire]
+_MODELS = ("claude-sonnet-4-6", "gpt-5.1", "llama-3.3-70b")
+_HOLD_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # as received, query included
+    headers: Dict[str, str]  # keys lower-cased
+    raw_body: bytes
+    json: Any  # the parsed body, or None when it was not JSON
+
+    def header(self, name: str) -> Optional[str]:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Exchange:
+    """One call the fake answered: what came in and the exact body bytes that went out."""
+
+    request: RecordedRequest
+    status: int = 0
+    sent_body: bytes = b""  # for streams: the SSE bytes, before chunked framing
+    stream: bool = False
+
+
+@dataclass
+class _Script:
+    replies: List[Reply] = field(default_factory=list)
+    exchanges: List[Exchange] = field(default_factory=list)
+    serial: int = 0
+
+
+class FakeProvider:
+    """See the module docstring. Use as a context manager, or ``start()``/``stop()``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._script = _Script()
+        self.byte_by_byte = False  # default for replies that do not say
+        self.count_tokens_result = 42
+        self.release = threading.Event()  # opens streams held by ``Reply.hold_after_events``
+        self.holding = threading.Event()  # set once a stream has written everything before its hold
+        self.hold_timed_out = False  # a held stream gave up waiting for ``release``
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.provider = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-provider", daemon=True)
+
+    @property
+    def root_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeProvider":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "FakeProvider":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # Scripting -----------------------------------------------------------------------------
+    def reply(self, **fields: Any) -> Reply:
+        """Queue the answer to the next upstream call; fields as in :class:`~.scenario.Reply`
+        (``tool_calls`` may be ``("name", {...})`` tuples)."""
+        scripted = Reply.build(**fields)
+        with self._lock:
+            self._script.replies.append(scripted)
+        return scripted
+
+    def reset(self) -> None:
+        """Forget queued replies and recorded exchanges (between tests)."""
+        with self._lock:
+            self._script = _Script()
+        self.byte_by_byte = False
+        self.count_tokens_result = 42
+        self.release.clear()
+        self.holding.clear()
+        self.hold_timed_out = False
+
+    @property
+    def pending_replies(self) -> int:
+        with self._lock:
+            return len(self._script.replies)
+
+    @property
+    def exchanges(self) -> List[Exchange]:
+        with self._lock:
+            return list(self._script.exchanges)
+
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        return [exchange.request for exchange in self.exchanges]
+
+    @property
+    def last(self) -> Exchange:
+        exchanges = self.exchanges
+        assert exchanges, "the fake provider received no request"
+        return exchanges[-1]
+
+    # Used by the handler -------------------------------------------------------------------
+    def _record(self, request: RecordedRequest) -> Exchange:
+        exchange = Exchange(request)
+        with self._lock:
+            self._script.exchanges.append(exchange)
+        return exchange
+
+    def _next_reply(self) -> "tuple[Optional[Reply], int]":
+        with self._lock:
+            self._script.serial += 1
+            reply = self._script.replies.pop(0) if self._script.replies else None
+            return reply, self._script.serial
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive and chunked responses
+    disable_nagle_algorithm = True  # one tiny chunk must not wait for the previous one's ACK
+    server: ThreadingHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output quiet
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the peer reset a keep-alive connection (e.g. an SDK raised mid-stream): not an error
+
+    @property
+    def provider(self) -> FakeProvider:
+        return self.server.provider  # type: ignore[attr-defined, no-any-return]
+
+    def do_GET(self) -> None:
+        exchange = self.provider._record(self._read_request())
+        if self.path.split("?")[0].rstrip("/") != "/v1/models":
+            self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
+            return
+        self._send_json(exchange, 200, _model_list("anthropic-version" in exchange.request.headers))
+
+    def do_POST(self) -> None:
+        exchange = self.provider._record(self._read_request())
+        path = self.path.split("?")[0].rstrip("/")
+        body = exchange.request.json if isinstance(exchange.request.json, dict) else {}
+        if path == "/v1/messages/count_tokens":
+            self._send_json(exchange, 200, {"input_tokens": self.provider.count_tokens_result})
+        elif path == "/v1/messages":
+            self._answer(exchange, body, "anthropic")
+        elif path == "/v1/chat/completions":
+            self._answer(exchange, body, "openai")
+        else:
+            self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
+
+    def _read_request(self) -> RecordedRequest:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        return RecordedRequest(self.command, self.path, headers, raw, parsed)
+
+    def _answer(self, exchange: Exchange, body: Dict[str, Any], protocol: str) -> None:
+        reply, serial = self.provider._next_reply()
+        if reply is None:
+            message = "fake provider: no reply scripted for this call"
+            self._send_json(exchange, 500, _error_body(protocol, 500, message))
+            return
+        if reply.error is not None:
+            self._send_error(exchange, protocol, reply)
+            return
+        wire = _wire(protocol, reply, body, serial)
+        if body.get("stream") is True:
+            self._send_stream(exchange, wire, reply)
+        else:
+            payload = wire.message() if isinstance(wire, AnthropicWire) else wire.completion()
+            self._send_json(exchange, 200, payload, reply.headers)
+
+    def _send_error(self, exchange: Exchange, protocol: str, reply: Reply) -> None:
+        assert reply.error is not None
+        status, body = reply.error
+        if body is None:
+            body = _error_body(protocol, status)
+        self._send_json(exchange, status, body, reply.headers)
+
+    def _send_json(
+        self, exchange: Exchange, status: int, body: Union[bytes, Any], extra: Optional[Dict[str, str]] = None
+    ) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        exchange.status, exchange.sent_body = status, data
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("x-request-id", "req_fake_0001")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_stream(self, exchange: Exchange, wire: Wire, reply: Reply) -> None:
+        events = wire.stream_events()
+        if reply.truncate_after_events is not None:
+            events = events[: reply.truncate_after_events]
+        exchange.status, exchange.stream = 200, True
+        exchange.sent_body = b"".join(events)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-request-id", "req_fake_0001")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self._write_stream_body(events, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the engine gave up on us; nothing more to do
+
+    def _write_stream_body(self, events: List[bytes], reply: Reply) -> None:
+        byte_by_byte = self.provider.byte_by_byte if reply.byte_by_byte is None else reply.byte_by_byte
+        held = len(events) if reply.hold_after_events is None else reply.hold_after_events
+        self._write_chunks(events[:held], byte_by_byte)
+        if held < len(events):
+            self._hold()
+            self._write_chunks(events[held:], byte_by_byte)
+        if reply.drop_connection:
+            self._drop_connection()
+        else:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunks(self, events: List[bytes], byte_by_byte: bool) -> None:
+        for event in events:
+            pieces = [event[i : i + 1] for i in range(len(event))] if byte_by_byte else [event]
+            for piece in pieces:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+
+    def _hold(self) -> None:
+        self.provider.holding.set()
+        if not self.provider.release.wait(timeout=_HOLD_TIMEOUT):
+            self.provider.hold_timed_out = True
+
+    def _drop_connection(self) -> None:
+        """Close without the terminating chunk: the reader sees the connection die mid-body."""
+        self.close_connection = True
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _wire(protocol: str, reply: Reply, body: Dict[str, Any], serial: int) -> Wire:
+    model = body.get("model") if isinstance(body.get("model"), str) else "unknown-model"
+    if protocol == "anthropic":
+        return AnthropicWire(reply, model, serial)
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return OpenAIWire(reply, model, serial, include_usage=include_usage)
+
+
+def _error_body(protocol: str, status: int, message: Optional[str] = None) -> Dict[str, Any]:
+    return anthropic_error_body(status, message) if protocol == "anthropic" else openai_error_body(status, message)
+
+
+def _model_list(anthropic_shape: bool) -> Dict[str, Any]:
+    if anthropic_shape:
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z", "lifecycle": "active"}
+            for m in _MODELS
+        ]
+        return {"data": data, "has_more": False, "first_id": _MODELS[0], "last_id": _MODELS[-1]}
+    data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in _MODELS]
+    return {"object": "list", "data": data}
