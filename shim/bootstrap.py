@@ -1,0 +1,128 @@
+"""Turn the shim on and off in this process: ``activate()`` / ``deactivate()``.
+
+``activate`` installs the post-import finder for ``httpx``, ``httpx2``, ``requests`` and
+``aiohttp`` (patching at once any that is already imported), says hello to the host, and arranges
+a hello from forked children. It imports no HTTP library, ``ssl``, ``asyncio``, ``json`` or
+``typing``: it runs inside ``sitecustomize``, before the program, in every Python process the
+program starts (SHIM.md §2.5, §2.7). The patch modules are imported only when their library is.
+
+Both functions are idempotent and never raise; ``deactivate`` restores every patched attribute.
+"""
+
+import os
+import sys
+
+from .failures import report_failure
+from .import_hooks import PostImportFinder
+from .lifecycle_events import send_hello
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~20 modules on 3.9 and this module loads during start-up
+    from types import ModuleType
+    from typing import Any, Callable, Optional
+
+    from .patches import PatchRegistry
+
+__all__ = ["TARGET_MODULES", "activate", "deactivate", "is_active"]
+
+TARGET_MODULES = ("httpx", "httpx2", "requests", "aiohttp")
+
+
+class _State:
+    active = False
+    finder: "Optional[PostImportFinder]" = None
+    registry: "Optional[PatchRegistry]" = None
+    fork_hook_installed = False
+
+
+def is_active() -> bool:
+    return _State.active
+
+
+def activate() -> bool:
+    """Start routing this process's LLM calls; False when it already was (or activation failed)."""
+    if _State.active:
+        return False
+    try:
+        _State.finder = PostImportFinder(TARGET_MODULES, _on_import)
+        sys.meta_path.insert(0, _State.finder)
+        _State.active = True
+        send_hello()
+        _install_fork_hook()
+        for name in TARGET_MODULES:
+            module = sys.modules.get(name)
+            if module is not None:
+                _on_import(module)
+        return True
+    except Exception as error:
+        report_failure("activate", error)
+        return False
+
+
+def deactivate() -> bool:
+    """Undo :func:`activate`: remove the finder, restore every patched attribute, forget the
+    per-process state. False when the shim was not active."""
+    if not _State.active:
+        return False
+    _State.active = False
+    try:
+        if _State.finder in sys.meta_path:
+            sys.meta_path.remove(_State.finder)
+        _State.finder = None
+        if _State.registry is not None:
+            _State.registry.restore_all()
+        if "runtime" in _loaded_submodules():
+            from .runtime import reset_runtime
+
+            reset_runtime()
+    except Exception as error:
+        report_failure("deactivate", error)
+    return True
+
+
+def _on_import(module: "ModuleType") -> None:
+    """Patch ``module`` (one of TARGET_MODULES), now that its body has run."""
+    if not _State.active:
+        return
+    try:
+        patch = _patcher_for(module.__name__)
+        if _State.registry is None:
+            from .patches import PatchRegistry
+
+            _State.registry = PatchRegistry()
+        patch(module, _State.registry)
+    except Exception as error:
+        report_failure(f"patch {module.__name__}", error)
+
+
+def _patcher_for(name: str) -> "Callable[[Any, PatchRegistry], None]":
+    if name in ("httpx", "httpx2"):
+        from .transports.httpx_family import patch_httpx_module
+
+        return patch_httpx_module
+    if name == "requests":
+        from .transports.requests_adapter import patch_requests
+
+        return patch_requests
+    from .transports.aiohttp_session import patch_aiohttp
+
+    return patch_aiohttp
+
+
+def _loaded_submodules() -> "set[str]":
+    prefix = __name__.rpartition(".")[0] + "."
+    return {name[len(prefix):] for name in sys.modules if name.startswith(prefix)}
+
+
+def _install_fork_hook() -> None:
+    """A forked child is a new process for the host: it says hello (SHIM.md §2.6). The hook
+    cannot be unregistered, so it checks whether the shim is still active."""
+    if _State.fork_hook_installed or not hasattr(os, "register_at_fork"):
+        return
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    _State.fork_hook_installed = True
+
+
+def _after_fork_in_child() -> None:
+    if _State.active:
+        send_hello()

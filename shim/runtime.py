@@ -1,0 +1,95 @@
+"""Per-process state of a shimmed program: the configuration, the LLM hosts, the telemetry sender.
+
+Loaded lazily (the first time a patched library needs it, never during start-up) and PID-aware:
+after ``fork`` the child gets its own :class:`Runtime` — same configuration (the snapshot file may
+be gone by then), a new sender, a new hello — because the parent's socket and counters are not
+its own (SHIM.md §2.6).
+"""
+
+import json
+import os
+import threading
+from typing import Any, Dict, Optional
+
+from .config import RouterConfig
+from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION
+from .failures import report_failure
+from .lifecycle_events import program_name
+from .llm_calls import LLMHosts
+from .telemetry import CallEvent, encode_event
+from .telemetry_sender import TelemetrySender, process_sender
+
+__all__ = ["Runtime", "current_runtime", "load_snapshot", "reset_runtime"]
+
+
+class Runtime:
+    """What every shim transport needs, for one process."""
+
+    def __init__(self, config: RouterConfig, proxy_url: Optional[str]) -> None:
+        self.pid = os.getpid()
+        self.config = config
+        self.llm_hosts = LLMHosts(backend.base_url for backend in config.backends.values())
+        self.proxy_url = proxy_url
+        self.program = program_name()
+
+    @property
+    def sender(self) -> TelemetrySender:
+        return process_sender()
+
+    def report_call(self, fields: Dict[str, Any]) -> None:
+        """Send one call event (``fields``: :class:`CallEvent` arguments). Never raises."""
+        try:
+            sender = self.sender
+            event = CallEvent(pid=self.pid, ppid=os.getppid(), program=self.program, source="shim",
+                              dropped_before=sender.dropped, **fields)
+            sender.send(encode_event(event), carries_drop_count=True)
+        except Exception as error:
+            report_failure("telemetry event", error, once=True)
+
+
+_lock = threading.Lock()
+_runtime: Optional[Runtime] = None
+
+
+def current_runtime() -> Runtime:
+    """This process's runtime, created on first use and again after a fork."""
+    global _runtime
+    runtime = _runtime
+    if runtime is not None and runtime.pid == os.getpid():
+        return runtime
+    with _lock:
+        if _runtime is None or _runtime.pid != os.getpid():
+            _runtime = _new_runtime(_runtime)
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the state (deactivation, tests): the next use loads the snapshot again."""
+    global _runtime
+    with _lock:
+        _runtime = None
+
+
+def _new_runtime(parent: Optional[Runtime]) -> Runtime:
+    if parent is not None:  # forked: the parent's configuration is ours too (the fork hook said hello)
+        return Runtime(parent.config, parent.proxy_url)
+    return Runtime(load_snapshot(os.environ.get(CONFIG_SNAPSHOT)), os.environ.get(PROXY_URL) or None)
+
+
+def load_snapshot(path: Optional[str]) -> RouterConfig:
+    """The configuration in the host's snapshot file; an empty one (nothing routed) on any problem."""
+    if not path:
+        return RouterConfig()
+    try:
+        with open(path, "rb") as snapshot:
+            data = json.loads(snapshot.read())
+        if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+            report_failure("config snapshot", detail="unknown snapshot version")
+            return RouterConfig()
+        return RouterConfig.from_dict(data.get("config", {}))
+    except Exception as error:
+        # ConfigError messages name fields, never values; other errors are reported by class only.
+        detail = str(error) if type(error).__name__ == "ConfigError" else ""
+        report_failure("config snapshot", error, detail=detail)
+        return RouterConfig()
+

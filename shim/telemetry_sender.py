@@ -1,0 +1,107 @@
+"""Fire-and-forget datagrams from a shimmed process to the host's collector (SHIM.md §8).
+
+``AF_UNIX`` ``SOCK_DGRAM``, non-blocking, created lazily and again whenever the PID changes (a
+forked child must not share its parent's socket object). A full queue (``EAGAIN``) drops the
+datagram and counts it (the count travels in the next call event as ``dropped_before``); a missing
+or stale socket (``ENOENT``/``ECONNREFUSED``: the host is gone) backs off for 5 s; nothing ever
+raises. ``_socket`` is used rather than ``socket``: the Python wrapper pulls in ``selectors``,
+``math``, ``array``… (3 ms) while the hello is sent during start-up.
+"""
+
+import os
+import time
+
+try:
+    import _socket
+except ImportError:  # pragma: no cover - a Python built without sockets
+    _socket = None  # type: ignore[assignment]
+
+from .env_names import TELEMETRY_SOCKET
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~20 modules on 3.9 and this module loads during start-up
+    from typing import Callable, Optional
+
+__all__ = ["BACKOFF_SECONDS", "TelemetrySender", "process_sender"]
+
+BACKOFF_SECONDS = 5.0
+
+
+class TelemetrySender:
+    """Sends datagrams to ``path``; see the module docstring."""
+
+    def __init__(self, path: "Optional[str]", clock: "Callable[[], float]" = time.monotonic) -> None:
+        self.path = path
+        self.dropped = 0  # datagrams lost since the last delivered call event
+        self.sent = 0
+        self._clock = clock
+        self._sock: Optional[object] = None
+        self._sock_pid = 0
+        self._retry_at = 0.0
+
+    def send(self, data: bytes, carries_drop_count: bool = False) -> bool:
+        """Deliver ``data`` or drop it; True when the kernel took it. Never raises.
+
+        ``carries_drop_count``: ``data`` reported :attr:`dropped`, so the count restarts at zero."""
+        try:
+            delivered = self._send(data)
+        except Exception:
+            delivered = False
+        if not delivered:
+            self.dropped += 1
+        elif carries_drop_count:
+            self.dropped = 0
+        return delivered
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()  # type: ignore[attr-defined]
+            except Exception:
+                pass
+
+    def _send(self, data: bytes) -> bool:
+        if not self.path or _socket is None:
+            return False
+        now = self._clock()
+        if now < self._retry_at:
+            return False
+        try:
+            self._socket(self.path).send(data)  # type: ignore[attr-defined]
+        except BlockingIOError:
+            return False  # the host's queue is full: drop, never wait
+        except (FileNotFoundError, ConnectionRefusedError):
+            self._retry_at = now + BACKOFF_SECONDS  # the host is gone (or not there yet)
+            self.close()  # reconnect after the back-off: a restarted host has a new socket
+            return False
+        self.sent += 1
+        return True
+
+    def _socket(self, path: str) -> object:
+        pid = os.getpid()
+        if self._sock is None or self._sock_pid != pid:
+            self.close()  # after a fork: the child's copy of the parent's descriptor
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            try:
+                sock.connect(path)  # once: a connected send skips the path lookup per datagram
+            except BaseException:
+                sock.close()
+                raise
+            self._sock, self._sock_pid = sock, pid
+        return self._sock
+
+
+_process_sender: "Optional[TelemetrySender]" = None
+_process_sender_key = (0, "")
+
+
+def process_sender() -> TelemetrySender:
+    """This process's sender for the socket the host named (a new one after a fork)."""
+    global _process_sender, _process_sender_key
+    key = (os.getpid(), os.environ.get(TELEMETRY_SOCKET, ""))
+    if _process_sender is None or _process_sender_key != key:
+        _process_sender = TelemetrySender(key[1] or None)
+        _process_sender_key = key
+    return _process_sender

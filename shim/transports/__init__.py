@@ -1,0 +1,1 @@
+"""The shim's in-process drivers: one module per patched HTTP library, one shared call driver."""

@@ -1,0 +1,94 @@
+"""aiohttp: routed LLM calls are handed to the host's proxy by rewriting the URL (SHIM.md §5).
+
+``ClientSession._request`` is wrapped. Fabricating aiohttp ``ClientResponse`` objects broke
+aioresponses on four aiohttp releases, so the shim never builds one: a call whose model has a
+route is sent, unchanged but for its URL, to ``ROUTER_SHIM_PROXY_URL`` + the original path and
+query, and aiohttp's own machinery streams the proxy's answer (which is already translated and
+reported by the proxy). A call with no route goes where it was going and is reported here. With
+no proxy URL, routed calls are left untouched too and the host gets one ``shim_error``.
+
+aiohttp used *inside* an httpx transport (the SDKs' ``DefaultAioHttpClient``) is routed at the
+httpx layer, which sets the bypass before calling down, so such calls are not seen twice.
+"""
+
+import json
+from typing import Any, Awaitable, Callable, Mapping, Optional, Tuple
+
+from ..failures import report_failure
+from ..runtime import current_runtime
+from .bypass import is_bypassed
+from .call_driver import LLMCall, begin_call
+
+__all__ = ["patch_aiohttp", "proxy_target"]
+
+RequestMethod = Callable[..., Awaitable[Any]]  # ClientSession._request(self, method, str_or_url, **kwargs)
+
+
+def patch_aiohttp(mod: Any, registry: Any) -> None:
+    """Patch ``aiohttp.ClientSession._request``."""
+    registry.replace(mod.ClientSession, "_request", _routing_request)
+
+
+def _routing_request(original: RequestMethod) -> RequestMethod:
+    async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+        call, target = _route(method, str_or_url, kwargs)
+        if target is not None:
+            return await original(self, method, target, **kwargs)
+        try:
+            response = await original(self, method, str_or_url, **kwargs)
+        except BaseException as error:
+            if call is not None:
+                call.passed_through_failed(error)
+            raise
+        if call is not None:
+            call.passed_through(response.status, response.headers)
+        return response
+
+    return _request
+
+
+def _route(method: str, str_or_url: Any, kwargs: Mapping[str, Any]) -> Tuple[Optional[LLMCall], Optional[str]]:
+    """(the call to report, or None; the proxy URL to send it to instead, or None). Never raises."""
+    try:
+        if is_bypassed():
+            return None, None
+        runtime = current_runtime()
+        url = str(str_or_url)
+        endpoint = runtime.llm_hosts.endpoint_for_url(url)
+        body = _body_of(kwargs) if endpoint is not None else None
+        if endpoint is None or body is None:
+            return None, None
+        call = begin_call(method, url, endpoint, {}, body)
+        if call is None or not call.routed:
+            return call, None
+        return None, _handoff(runtime.proxy_url, url)
+    except Exception as error:
+        report_failure("aiohttp routing", error, once=True)
+        return None, None
+
+
+def _handoff(proxy_url: Optional[str], url: str) -> Optional[str]:
+    if not proxy_url:
+        report_failure("aiohttp call to a routed model, but the host gave no proxy URL: left untouched", once=True)
+        return None
+    return proxy_target(proxy_url, url)
+
+
+def proxy_target(proxy_url: str, url: str) -> str:
+    """``proxy_url`` + the path and query of ``url``."""
+    rest = url.split("://", 1)[-1]
+    slash = rest.find("/")
+    path_and_query = rest[slash:] if slash >= 0 else "/"
+    return proxy_url.rstrip("/") + path_and_query
+
+
+def _body_of(kwargs: Mapping[str, Any]) -> Optional[bytes]:
+    """The request body as bytes when it can be known without consuming it (json= or bytes/str data=)."""
+    if kwargs.get("json") is not None:
+        return json.dumps(kwargs["json"]).encode()
+    data = kwargs.get("data")
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    return None

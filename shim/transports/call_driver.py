@@ -1,0 +1,340 @@
+"""Everything about one intercepted LLM call that does not depend on the HTTP library.
+
+Every shim transport (httpx and httpx2, sync and async; requests; aiohttp) does the same few
+steps, and only the I/O differs, so the decisions live here, once:
+
+1. :meth:`LLMCall.begin` plans the call and sets :attr:`LLMCall.action`:
+   ``PASS`` (no route: send the original request untouched), ``ANSWER`` (the router answers by
+   itself: a local count_tokens, or a protocol-shaped error) or ``SEND`` (send
+   :meth:`upstream_request` through the library's own transport).
+2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
+   :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive.
+3. One telemetry event per call (:meth:`finish`, idempotent), also for calls left untouched.
+
+Failure rules (issue #3): a :class:`RouterError` becomes a response in the client's protocol; a
+translation failure carries ``x-should-retry: false`` so the SDK does not retry it; an internal
+failure (a bug here) on a call that needed no translation passes it through unchanged. Errors the
+library raises while talking upstream (connect, read) are not ours: the transport re-raises them.
+"""
+
+import os
+import time
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+from ..failures import report_failure
+from ..llm_calls import split_url
+from ..plan import ClientCall, ClientResponse, Plan, parse_json_object, plan_call, render_error
+from ..protocols import ENDPOINT_PROTOCOL
+from ..routing import resolve_route
+from ..runtime import Runtime, current_runtime
+from ..telemetry import usage_fields
+from ..translate.stream_base import StreamTranslator
+from ..usage import Usage
+
+__all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "begin_call", "terminal"]
+
+PASS = "pass"
+ANSWER = "answer"
+SEND = "send"
+
+# Headers that describe the upstream body's framing; they are wrong once the shim has rebuilt it.
+_FRAMING_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
+
+
+def terminal(response: ClientResponse) -> ClientResponse:
+    """``response`` marked as final: the SDKs must not retry a router-made error (SHIM.md §6)."""
+    response.headers["x-should-retry"] = "false"
+    return response
+
+
+def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes) -> Optional["LLMCall"]:
+    """Plan a call to an LLM URL; None when the shim failed (the transport then passes it through)."""
+    try:
+        return LLMCall(current_runtime(), method, url, endpoint, headers, body)
+    except Exception as error:
+        report_failure("plan call", error)
+        return None
+
+
+class LLMCall:
+    """One intercepted call; see the module docstring."""
+
+    def __init__(
+        self, runtime: Runtime, method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        self.runtime = runtime
+        self.endpoint = endpoint
+        self.started = time.time()
+        self._clock_start = time.perf_counter()
+        self._first_byte: Optional[float] = None
+        self._reported = False
+        self._translator: Optional[StreamTranslator] = None
+        self._usage: Optional[Usage] = None
+        self._request_id: Optional[str] = None
+        self._status = 0  # upstream status of a stream, for its event
+        self.original_host = split_url(url)[1]
+        self.action = PASS
+        self.reportable = False  # an event is due (no event for /v1/models or unreadable calls)
+        self.plan: Optional[Plan] = None
+        self.requested_model = ""
+        self.answer: Optional[ClientResponse] = None
+        if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
+            self._plan(headers, body)
+
+    # Step 1: the decision ------------------------------------------------------------------
+    @property
+    def client_protocol(self) -> str:
+        return ENDPOINT_PROTOCOL.get(self.endpoint, "")
+
+    @property
+    def routed(self) -> bool:
+        """The router takes this call (sends it elsewhere or answers it itself)."""
+        return self.action != PASS
+
+    def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
+        call = ClientCall(self.endpoint, headers, body)
+        try:
+            self.plan = plan_call(self.runtime.config, call, now=self.started, call_id=os.urandom(12).hex())
+        except RouterError as error:
+            self._refuse(body, error)
+            return
+        self.requested_model = self.plan.requested_model
+        self.reportable = True
+        if self.plan.local_response is not None:
+            self.action, self.answer = ANSWER, self.plan.local_response
+        elif self.plan.routed:
+            self.action = SEND
+
+    def _refuse(self, body: bytes, error: RouterError) -> None:
+        """A request the engine cannot plan. Only a routed model's call is answered with the error;
+        anything else (no model, unknown model) goes where it was going, as if the shim were absent."""
+        model = _model_of(body)
+        if model is None or resolve_route(self.runtime.config, model) is None:
+            return
+        self.requested_model = model
+        self.reportable = True
+        self.action = ANSWER
+        self.answer = terminal(render_error(self.client_protocol, error))
+
+    def upstream_request(self) -> Tuple[str, Dict[str, str], bytes]:
+        """URL, headers and body to send upstream (``SEND`` calls only)."""
+        plan = self._sent_plan()
+        assert plan.upstream_url is not None
+        return plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body
+
+    def fallback(self, error: BaseException) -> Optional[ClientResponse]:
+        """The shim failed before sending: None → pass the original request through (it needed no
+        translation), else a terminal error in the client's protocol."""
+        report_failure("route call", error)
+        if self.plan is None or not self.plan.translated:
+            self.action = PASS
+            return None
+        return self.answered(terminal(self.plan.error_response(UpstreamProtocolError("router internal error"))))
+
+    def answered(self, response: ClientResponse) -> ClientResponse:
+        """Report a response the router made without an upstream call."""
+        self.finish(response.status, _error_kind(self, response))
+        return response
+
+    # Step 2a: whole responses --------------------------------------------------------------
+    def streams(self, status: int) -> bool:
+        """Stream the upstream body through the translator (a 2xx answer to a streaming call)?"""
+        return bool(self.plan and self.plan.stream and 200 <= status < 300)
+
+    def whole_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
+        """The client's response for an upstream body read whole. Never raises."""
+        plan = self._sent_plan()
+        self._note_upstream(headers)
+        try:
+            response = plan.translate_response(status, headers, body)
+        except RouterError as error:
+            response = terminal(plan.error_response(error))
+        except Exception as error:
+            response = self._untranslatable(error, status, headers, body)
+        if 200 <= status < 300 and 200 <= response.status < 300:
+            self._usage = _usage_or_none(plan, body)
+        self.finish(response.status, _error_kind(self, response))
+        return response
+
+    def _untranslatable(self, error: Exception, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
+        report_failure("translate response", error)
+        plan = self._sent_plan()
+        if not plan.translated:
+            return ClientResponse(status, _without_framing(headers), body)
+        return terminal(plan.error_response(UpstreamProtocolError("the router could not translate the response")))
+
+    # Step 2b: streams ----------------------------------------------------------------------
+    def stream_headers(self, status: int, headers: Mapping[str, str]) -> Dict[str, str]:
+        """Start translating a 2xx upstream stream; the headers for the client."""
+        plan = self._sent_plan()
+        self._note_upstream(headers)
+        self._translator = plan.stream_translator()
+        self._status = status
+        return plan.stream_headers(headers)
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Upstream bytes in, client bytes out, as they arrive."""
+        translator = self._translator
+        if translator is None:  # observation failed earlier on an untranslated stream
+            return chunk
+        try:
+            out = translator.feed(chunk)
+        except Exception as error:
+            return self._stream_bug(error, chunk)
+        if out and self._first_byte is None:
+            self._first_byte = time.perf_counter()
+        return out
+
+    def end(self) -> bytes:
+        """Upstream reached end-of-file: the client stream's tail."""
+        translator = self._translator
+        tail = b""
+        if translator is not None:
+            try:
+                tail = translator.close()
+            except Exception as error:
+                tail = self._stream_bug(error, b"")
+        self._finish_stream()
+        return tail
+
+    def interrupted(self, error: BaseException) -> Optional[bytes]:
+        """The upstream read failed mid-stream (connection lost, timeout). Translated streams end
+        with an in-band error (the engine's rule: once headers are out, errors are in-band); an
+        untranslated one returns None so the transport re-raises the library's own exception."""
+        translator = self._translator
+        if self.plan is None or not self.plan.translated or translator is None:
+            self.finish(self._status, type(error).__name__)
+            return None
+        try:
+            tail = translator.abort(UpstreamProtocolError(f"upstream connection lost: {type(error).__name__}"))
+        except Exception as bug:
+            report_failure("abort stream", bug)
+            tail = b""
+        self._finish_stream()
+        return tail
+
+    def closed(self) -> None:
+        """The client closed the response (possibly before the end): report what we have."""
+        if not self._reported:
+            self._finish_stream(error="client_closed" if self._translator and not self._translator.finished else None)
+
+    def _finish_stream(self, error: Optional[str] = None) -> None:
+        translator = self._translator
+        if translator is not None:
+            self._usage = translator.usage
+            if error is None and translator.error is not None:
+                error = translator.error.kind_name
+        self.finish(self._status, error)
+
+    def _stream_bug(self, error: Exception, chunk: bytes) -> bytes:
+        """A translator raised something outside the engine's hierarchy (a bug)."""
+        report_failure("translate stream", error)
+        translator, self._translator = self._translator, None
+        if self.plan is None or not self.plan.translated or translator is None:
+            return chunk  # untranslated: the bytes go on unchanged, only observation stops
+        self._translator = translator
+        try:
+            return translator.abort(UpstreamProtocolError("the router could not translate the stream"))
+        except Exception:
+            return b""
+
+    # Pass-through --------------------------------------------------------------------------
+    def passed_through(self, status: int, headers: Optional[Mapping[str, str]] = None) -> None:
+        """The original request went where it was going; report it (no route → backend None)."""
+        if headers is not None:
+            self._note_upstream(headers)
+        self.finish(status, None if status < 400 else f"http_{status}")
+
+    def passed_through_failed(self, error: BaseException) -> None:
+        self.finish(0, type(error).__name__)
+
+    def upstream_failed(self, error: BaseException) -> None:
+        """Sending upstream raised (the library's own error, which the transport re-raises)."""
+        self.finish(0, type(error).__name__)
+
+    # Step 3: the event ---------------------------------------------------------------------
+    def finish(self, status: int, error: Optional[str] = None) -> None:
+        """Send this call's event, once."""
+        if self._reported or not self.reportable:
+            return
+        self._reported = True
+        try:
+            self.runtime.report_call(self._event_fields(status, error))
+        except Exception as bug:
+            report_failure("call event", bug, once=True)
+
+    def _event_fields(self, status: int, error: Optional[str]) -> Dict[str, Any]:
+        now = time.perf_counter()
+        plan = self.plan
+        route = plan.route if plan is not None else None
+        first_byte = self._first_byte if self._first_byte is not None else now
+        return dict(
+            time=self.started,
+            client_protocol=self.client_protocol,
+            endpoint=self.endpoint,
+            backend=route.backend.name if route else None,
+            upstream_host=self._upstream_host(),
+            requested_model=self.requested_model,
+            upstream_model=route.upstream_model if route else self.requested_model,
+            stream=bool(plan and plan.stream),
+            translated=bool(plan and plan.translated),
+            status=status,
+            error=error,
+            latency_ms=round((now - self._clock_start) * 1000.0, 3),
+            ttfb_ms=round((first_byte - self._clock_start) * 1000.0, 3),
+            request_id=self._request_id,
+            **usage_fields(self._usage),
+        )
+
+    def _upstream_host(self) -> str:
+        plan = self.plan
+        if plan is not None and plan.upstream_url:
+            return split_url(plan.upstream_url)[1]
+        return "" if plan is not None and plan.routed else self.original_host  # "": answered locally
+
+    def _note_upstream(self, headers: Mapping[str, str]) -> None:
+        try:
+            self._request_id = _header(headers, "x-request-id") or _header(headers, "request-id")
+        except Exception:
+            self._request_id = None
+
+    def _sent_plan(self) -> Plan:
+        assert self.plan is not None, "only planned calls have an upstream"
+        return self.plan
+
+
+def _model_of(body: bytes) -> Optional[str]:
+    try:
+        model = parse_json_object(body).get("model")
+    except RouterError:
+        return None
+    return model if isinstance(model, str) and model else None
+
+
+def _usage_or_none(plan: Plan, body: bytes) -> Optional[Usage]:
+    try:
+        return plan.usage_from_response(body)
+    except Exception:
+        return None
+
+
+def _error_kind(call: LLMCall, response: ClientResponse) -> Optional[str]:
+    """The error kind of a non-2xx client response, for the event."""
+    if response.status < 400:
+        return None
+    try:
+        return error_from_upstream(call.client_protocol, response.status, response.body).kind_name
+    except Exception:
+        return f"http_{response.status}"
+
+
+def _header(headers: Mapping[str, str], name: str) -> Optional[str]:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+def _without_framing(headers: Mapping[str, str]) -> Dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in _FRAMING_HEADERS}

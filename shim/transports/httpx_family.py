@@ -1,0 +1,309 @@
+"""httpx and httpx2, sync and async, with one implementation (SHIM.md §1, §3).
+
+The seam is ``Client._transport_for_url`` / ``AsyncClient._transport_for_url``: the one place where
+a client picks among ``transport=``, ``mounts=``, proxies and environment proxies, for every
+request and redirect hop. For an LLM URL the patched method returns a :class:`RouterTransport`
+wrapping what the client chose; that catches custom transports, mounts, proxies, ``http_client=``
+and the SDKs' aiohttp-backed clients alike, and httpx still runs auth, hooks, cookies and
+``stream=False`` reading around it.
+
+A routed call goes upstream through the transport *the client itself* picks for the upstream URL
+(the original, unpatched ``_transport_for_url``), so the program's proxy, TLS, timeout and mount
+settings apply to the backend exactly as if the program had called it directly, and the shim
+never sees its own request again (plus the context-variable bypass, for transports that call
+another patched library). Responses are built from the same module's classes: httpx2 rejects
+httpx's objects and the other way round (SHIM.md §3.3).
+"""
+
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
+
+from ..failures import report_failure
+from ..plan import ClientResponse
+from ..runtime import current_runtime
+from .bypass import bypassed, is_bypassed
+from .call_driver import ANSWER, PASS, LLMCall, begin_call
+
+__all__ = ["patch_httpx_module"]
+
+Selector = Callable[[Any, Any], Any]  # the original _transport_for_url(client, url)
+
+
+def patch_httpx_module(mod: Any, registry: Any) -> None:
+    """Patch ``mod`` (httpx or httpx2): both clients' ``_transport_for_url``."""
+    for client_name, is_async in (("Client", False), ("AsyncClient", True)):
+        client_class = getattr(mod, client_name, None)
+        if client_class is None or "_transport_for_url" not in vars(client_class):
+            report_failure(f"{mod.__name__}.{client_name} has no _transport_for_url: not patched", once=True)
+            continue
+        registry.replace(
+            client_class, "_transport_for_url", lambda original, a=is_async: _routing_selector(mod, original, a)
+        )
+
+
+def _routing_selector(mod: Any, original: Selector, is_async: bool) -> Selector:
+    def _transport_for_url(self: Any, url: Any) -> Any:
+        inner = original(self, url)
+        endpoint = _llm_endpoint(url)
+        if endpoint is None:
+            return inner
+        kinds = _kinds_for(mod)
+        transport_class = kinds.async_transport if is_async else kinds.sync_transport
+        return transport_class(kinds, self, inner, original, endpoint)
+
+    return _transport_for_url
+
+
+def _llm_endpoint(url: Any) -> Optional[str]:
+    try:
+        if is_bypassed():
+            return None
+        return current_runtime().llm_hosts.endpoint(url.scheme, url.host, url.port, url.path)
+    except Exception as error:
+        report_failure("httpx url check", error, once=True)
+        return None
+
+
+class _ModuleKinds:
+    """The shim's classes for one module, subclassing that module's own base classes."""
+
+    def __init__(self, mod: Any) -> None:
+        self.mod = mod
+        self.sync_stream = type("RouterByteStream", (_SyncChunks, mod.SyncByteStream), {})
+        self.async_stream = type("AsyncRouterByteStream", (_AsyncChunks, mod.AsyncByteStream), {})
+        self.sync_transport = type("RouterTransport", (_SyncRouterTransport, mod.BaseTransport), {})
+        self.async_transport = type("AsyncRouterTransport", (_AsyncRouterTransport, mod.AsyncBaseTransport), {})
+
+
+_KINDS: Dict[int, _ModuleKinds] = {}
+
+
+def _kinds_for(mod: Any) -> _ModuleKinds:
+    kinds = _KINDS.get(id(mod))
+    if kinds is None or kinds.mod is not mod:
+        kinds = _KINDS[id(mod)] = _ModuleKinds(mod)
+    return kinds
+
+
+# Response bodies ---------------------------------------------------------------------------
+class _SyncChunks:
+    """Client body of a routed stream; closing it closes the upstream response."""
+
+    def __init__(self, chunks: Iterator[bytes], upstream: Any, call: LLMCall) -> None:
+        self._chunks, self._upstream, self._call = chunks, upstream, call
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()  # type: ignore[attr-defined]
+        finally:
+            self._upstream.close()
+            self._call.closed()
+
+
+class _AsyncChunks:
+    def __init__(self, chunks: AsyncIterator[bytes], upstream: Any, call: LLMCall) -> None:
+        self._chunks, self._upstream, self._call = chunks, upstream, call
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        try:
+            await self._chunks.aclose()  # type: ignore[attr-defined]
+        finally:
+            await self._upstream.aclose()
+            self._call.closed()
+
+
+def _sync_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
+    """Upstream bytes (decoded: ``iter_bytes`` undoes content-encoding) through the translator."""
+    try:
+        for chunk in upstream.iter_bytes():
+            out = call.feed(chunk)
+            if out:
+                yield out
+        tail: Optional[bytes] = call.end()
+    except Exception as error:  # the library's read error (connection lost, timeout)
+        tail = call.interrupted(error)
+        if tail is None:
+            raise
+    if tail:
+        yield tail
+
+
+async def _async_chunks(call: LLMCall, upstream: Any) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in upstream.aiter_bytes():
+            out = call.feed(chunk)
+            if out:
+                yield out
+        tail: Optional[bytes] = call.end()
+    except Exception as error:
+        tail = call.interrupted(error)
+        if tail is None:
+            raise
+    if tail:
+        yield tail
+
+
+# Transports ----------------------------------------------------------------------------------
+class _RouterTransportBase:
+    """What the sync and async transports share: everything except waiting for I/O."""
+
+    def __init__(self, kinds: _ModuleKinds, client: Any, inner: Any, select: Selector, endpoint: str) -> None:
+        self._kinds = kinds
+        self._client = client
+        self._inner = inner
+        self._select = select
+        self._endpoint = endpoint
+
+    def _begin(self, request: Any, body: bytes) -> Optional[LLMCall]:
+        return begin_call(request.method, str(request.url), self._endpoint, request.headers, body)
+
+    def _upstream(self, call: LLMCall, request: Any) -> Tuple[Any, Any]:
+        """The upstream request, and the transport the client itself picks for its URL."""
+        url, headers, body = call.upstream_request()
+        extensions = {k: v for k, v in request.extensions.items() if k == "timeout"}
+        upstream = self._kinds.mod.Request("POST", url, headers=headers, content=body, extensions=extensions)
+        return upstream, self._select(self._client, upstream.url)
+
+    def _response(self, request: Any, answer: ClientResponse) -> Any:
+        headers = list(answer.headers.items())
+        return self._kinds.mod.Response(answer.status, headers=headers, content=answer.body, request=request)
+
+    def _stream_response(self, request: Any, upstream: Any, headers: Dict[str, str], stream: Any) -> Any:
+        extensions = {"http_version": upstream.extensions.get("http_version", b"HTTP/1.1")}
+        return self._kinds.mod.Response(
+            upstream.status_code, headers=list(headers.items()), stream=stream, request=request, extensions=extensions
+        )
+
+    def _whole(self, request: Any, call: LLMCall, upstream: Any, body: bytes) -> Any:
+        return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body))
+
+    def close(self) -> None:
+        """The client owns the wrapped transports; nothing here holds resources."""
+
+    async def aclose(self) -> None:
+        """See :meth:`close`."""
+
+
+class _SyncRouterTransport(_RouterTransportBase):
+    def handle_request(self, request: Any) -> Any:
+        call = self._begin(request, request.read())
+        if call is None or call.action == PASS:
+            return self._pass_through(request, call)
+        if call.action == ANSWER:
+            assert call.answer is not None
+            return self._response(request, call.answered(call.answer))
+        try:
+            upstream_request, transport = self._upstream(call, request)
+        except Exception as error:
+            answer = call.fallback(error)
+            return self._pass_through(request, call) if answer is None else self._response(request, answer)
+        upstream = self._send(call, transport, upstream_request)
+        if call.streams(upstream.status_code):
+            return self._streamed(request, call, upstream)
+        return self._whole(request, call, upstream, self._read(call, upstream))
+
+    def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
+        try:
+            with bypassed():
+                response = self._inner.handle_request(request)
+        except BaseException as error:
+            if call is not None:
+                call.passed_through_failed(error)
+            raise
+        if call is not None:
+            call.passed_through(response.status_code, response.headers)
+        return response
+
+    def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
+        try:
+            with bypassed():
+                return transport.handle_request(upstream_request)
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+
+    def _read(self, call: LLMCall, upstream: Any) -> bytes:
+        try:
+            return bytes(upstream.read())
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+        finally:
+            upstream.close()
+
+    def _streamed(self, request: Any, call: LLMCall, upstream: Any) -> Any:
+        try:
+            headers = call.stream_headers(upstream.status_code, upstream.headers)
+            stream = self._kinds.sync_stream(_sync_chunks(call, upstream), upstream, call)
+            return self._stream_response(request, upstream, headers, stream)
+        except Exception as error:
+            answer = call.fallback(error)
+            if answer is None:
+                return upstream  # untranslated: the upstream response is the right answer as it is
+            upstream.close()
+            return self._response(request, answer)
+
+
+class _AsyncRouterTransport(_RouterTransportBase):
+    async def handle_async_request(self, request: Any) -> Any:
+        call = self._begin(request, await request.aread())
+        if call is None or call.action == PASS:
+            return await self._pass_through(request, call)
+        if call.action == ANSWER:
+            assert call.answer is not None
+            return self._response(request, call.answered(call.answer))
+        try:
+            upstream_request, transport = self._upstream(call, request)
+        except Exception as error:
+            answer = call.fallback(error)
+            return await self._pass_through(request, call) if answer is None else self._response(request, answer)
+        upstream = await self._send(call, transport, upstream_request)
+        if call.streams(upstream.status_code):
+            return await self._streamed(request, call, upstream)
+        return self._whole(request, call, upstream, await self._read(call, upstream))
+
+    async def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
+        try:
+            with bypassed():
+                response = await self._inner.handle_async_request(request)
+        except BaseException as error:
+            if call is not None:
+                call.passed_through_failed(error)
+            raise
+        if call is not None:
+            call.passed_through(response.status_code, response.headers)
+        return response
+
+    async def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
+        try:
+            with bypassed():
+                return await transport.handle_async_request(upstream_request)
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+
+    async def _read(self, call: LLMCall, upstream: Any) -> bytes:
+        try:
+            return bytes(await upstream.aread())
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+        finally:
+            await upstream.aclose()
+
+    async def _streamed(self, request: Any, call: LLMCall, upstream: Any) -> Any:
+        try:
+            headers = call.stream_headers(upstream.status_code, upstream.headers)
+            stream = self._kinds.async_stream(_async_chunks(call, upstream), upstream, call)
+            return self._stream_response(request, upstream, headers, stream)
+        except Exception as error:
+            answer = call.fallback(error)
+            if answer is None:
+                return upstream
+            await upstream.aclose()
+            return self._response(request, answer)

@@ -1,0 +1,263 @@
+"""requests: ``Session.get_adapter`` returns a :class:`RouterAdapter` for LLM URLs (SHIM.md §4).
+
+The same idea as httpx's ``_transport_for_url``: it covers every mounted adapter (custom
+``HTTPAdapter`` subclasses with retries, proxies) and redirects. A routed call goes upstream
+through the adapter the session itself picks for the upstream URL (the original, unpatched
+``get_adapter``), with the caller's timeout, TLS and proxy arguments.
+
+The program's response is built by ``HTTPAdapter.build_response`` on a urllib3 ``HTTPResponse``
+subclass whose ``stream()`` yields each piece as it arrives: a stock urllib3 response over a file
+buffers a whole SSE stream (SHIM.md §4 experiment). Closing it closes the upstream response.
+"""
+
+import io
+from http.client import responses as reason_phrases
+from typing import Any, Callable, Dict, Generator, Iterator, Mapping, Optional, Tuple
+
+from ..failures import report_failure
+from ..plan import ClientResponse
+from ..runtime import current_runtime
+from .bypass import bypassed, is_bypassed
+from .call_driver import ANSWER, PASS, LLMCall, begin_call
+
+__all__ = ["RouterAdapter", "patch_requests"]
+
+_READ_SIZE = 65536
+AdapterSelector = Callable[[Any, str], Any]  # the original Session.get_adapter(session, url)
+
+
+def patch_requests(mod: Any, registry: Any) -> None:
+    """Patch ``requests.Session.get_adapter``."""
+    registry.replace(mod.Session, "get_adapter", lambda original: _routing_get_adapter(mod, original))
+
+
+def _routing_get_adapter(mod: Any, original: AdapterSelector) -> AdapterSelector:
+    def get_adapter(self: Any, url: str) -> Any:
+        inner = original(self, url)
+        endpoint = _llm_endpoint(url)
+        if endpoint is None:
+            return inner
+        return RouterAdapter(mod, self, inner, original, endpoint)
+
+    return get_adapter
+
+
+def _llm_endpoint(url: Any) -> Optional[str]:
+    try:
+        if is_bypassed():
+            return None
+        text = url.decode() if isinstance(url, bytes) else str(url)
+        return current_runtime().llm_hosts.endpoint_for_url(text)
+    except Exception as error:
+        report_failure("requests url check", error, once=True)
+        return None
+
+
+class RouterAdapter:
+    """A requests transport adapter for one LLM call; see the module docstring."""
+
+    def __init__(self, mod: Any, session: Any, inner: Any, select: AdapterSelector, endpoint: str) -> None:
+        self._mod = mod
+        self._session = session
+        self._inner = inner
+        self._select = select
+        self._endpoint = endpoint
+
+    def send(self, request: Any, stream: bool = False, **kwargs: Any) -> Any:
+        """``kwargs``: timeout, verify, cert, proxies — passed on to the adapter that sends."""
+        call = self._begin(request)
+        if call is None or call.action == PASS:
+            return self._pass_through(request, call, stream, kwargs)
+        if call.action == ANSWER:
+            assert call.answer is not None
+            return self._response(request, call.answered(call.answer), stream)
+        try:
+            upstream_request, adapter = self._upstream(call)
+        except Exception as error:
+            answer = call.fallback(error)
+            if answer is None:
+                return self._pass_through(request, call, stream, kwargs)
+            return self._response(request, answer, stream)
+        upstream = self._send(call, adapter, upstream_request, kwargs)
+        if call.streams(upstream.status_code):
+            return self._streamed(request, call, upstream, stream)
+        body = self._read(call, upstream)
+        return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body), stream)
+
+    def close(self) -> None:
+        """The session owns the wrapped adapters; nothing here holds resources."""
+
+    # Steps ----------------------------------------------------------------------------------
+    def _begin(self, request: Any) -> Optional[LLMCall]:
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if body is None:
+            body = b""
+        if not isinstance(body, bytes):
+            return None  # a file or generator body: not an SDK call, and reading it would consume it
+        return begin_call(request.method or "", str(request.url), self._endpoint, request.headers, body)
+
+    def _upstream(self, call: LLMCall) -> Tuple[Any, Any]:
+        url, headers, body = call.upstream_request()
+        prepared = self._mod.Request("POST", url, headers=headers, data=body).prepare()
+        return prepared, self._select(self._session, url)
+
+    def _pass_through(self, request: Any, call: Optional[LLMCall], stream: bool, kwargs: Dict[str, Any]) -> Any:
+        try:
+            with bypassed():
+                response = self._inner.send(request, stream=stream, **kwargs)
+        except BaseException as error:
+            if call is not None:
+                call.passed_through_failed(error)
+            raise
+        if call is not None:
+            call.passed_through(response.status_code, response.headers)
+        return response
+
+    def _send(self, call: LLMCall, adapter: Any, upstream_request: Any, kwargs: Dict[str, Any]) -> Any:
+        try:
+            with bypassed():
+                return adapter.send(upstream_request, stream=True, **kwargs)
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+
+    def _read(self, call: LLMCall, upstream: Any) -> bytes:
+        try:
+            return bytes(upstream.content)
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+        finally:
+            upstream.close()
+
+    def _streamed(self, request: Any, call: LLMCall, upstream: Any, stream: bool) -> Any:
+        try:
+            headers = call.stream_headers(upstream.status_code, upstream.headers)
+            chunks = _translated_chunks(call, upstream)
+            raw = _raw_response(chunks, headers, upstream.status_code, request.method, lambda: _close(call, upstream))
+            return self._built(request, raw, stream)
+        except Exception as error:
+            answer = call.fallback(error)
+            if answer is None:
+                return upstream
+            upstream.close()
+            return self._response(request, answer, stream)
+
+    def _response(self, request: Any, answer: ClientResponse, stream: bool) -> Any:
+        raw = _raw_response(iter((answer.body,)), answer.headers, answer.status, request.method, None)
+        return self._built(request, raw, stream)
+
+    def _built(self, request: Any, raw: Any, stream: bool) -> Any:
+        # build_response only sets attributes (connection=self lets digest auth re-send through us).
+        response = self._mod.adapters.HTTPAdapter.build_response(self, request, raw)
+        if not stream:
+            response.content  # noqa: B018 - honour stream=False: read now, as HTTPAdapter would
+        return response
+
+
+def _close(call: LLMCall, upstream: Any) -> None:
+    try:
+        upstream.close()
+    finally:
+        call.closed()
+
+
+def _upstream_pieces(raw: Any) -> Iterator[bytes]:
+    """The upstream body, decoded, piece by piece as it arrives (``read1`` on urllib3 2.x;
+    ``stream`` on 1.x, which yields per HTTP chunk for chunked responses)."""
+    if hasattr(raw, "read1"):
+        while True:
+            piece = raw.read1(_READ_SIZE, decode_content=True)
+            if not piece:
+                return
+            yield piece
+    else:  # pragma: no cover - urllib3 1.x
+        yield from raw.stream(_READ_SIZE, decode_content=True)
+
+
+def _translated_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
+    try:
+        for chunk in _upstream_pieces(upstream.raw):
+            out = call.feed(chunk)
+            if out:
+                yield out
+        tail: Optional[bytes] = call.end()
+    except Exception as error:  # urllib3/requests read errors
+        tail = call.interrupted(error)
+        if tail is None:
+            raise
+    if tail:
+        yield tail
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte strings: ``read`` returns what is available."""
+
+    def __init__(self, chunks: Iterator[bytes], on_close: Optional[Callable[[], None]]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = b""
+        self._on_close = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            close_chunks = getattr(self._chunks, "close", None)
+            if close_chunks is not None:
+                close_chunks()  # GeneratorExit in the producer: stop reading upstream
+            if self._on_close is not None:
+                self._on_close()
+        finally:
+            super().close()
+
+
+_RAW_CLASS: Dict[int, Any] = {}
+
+
+def _raw_class() -> Any:
+    """urllib3 ``HTTPResponse`` with a ``stream()`` that yields as data arrives (SHIM.md §4)."""
+    from urllib3.response import HTTPResponse
+
+    cls = _RAW_CLASS.get(id(HTTPResponse))
+    if cls is None:
+
+        class StreamingHTTPResponse(HTTPResponse):
+            def stream(
+                self, amt: Optional[int] = None, decode_content: Optional[bool] = None
+            ) -> Generator[bytes, None, None]:
+                while self._fp is not None and not self._fp.closed:
+                    chunk = self._fp.read1(_READ_SIZE)
+                    if not chunk:
+                        break
+                    yield chunk
+
+        cls = _RAW_CLASS[id(HTTPResponse)] = StreamingHTTPResponse
+    return cls
+
+
+def _raw_response(
+    chunks: Iterator[bytes], headers: Mapping[str, str], status: int, method: Optional[str],
+    on_close: Optional[Callable[[], None]],
+) -> Any:
+    body = io.BufferedReader(_ChunkReader(chunks, on_close))
+    return _raw_class()(
+        body=body, headers=dict(headers), status=status, reason=reason_phrases.get(status, ""),
+        preload_content=False, decode_content=False, request_method=method,
+    )

@@ -1,0 +1,233 @@
+"""httpx and httpx2, sync and async, under the shim: routed, translated, untouched, streamed."""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import anthropic
+import httpx
+import httpx2
+import openai
+import pytest
+from fakes import BACKEND_KEYS
+from pydantic import TypeAdapter
+from shim_child_support import PLACEHOLDER_KEY, ShimSession, only
+
+LIBS = {"httpx": httpx, "httpx2": httpx2}
+MODES = ("sync", "async")
+OPENAI_CHAT = "https://api.openai.com/v1/chat/completions"
+ANTHROPIC_MESSAGES = "https://api.anthropic.com/v1/messages"
+PROMPT = [{"role": "user", "content": "hi"}]
+
+
+@dataclass
+class Result:
+    status: int
+    headers: Dict[str, str]
+    body: bytes
+    chunks: List[bytes] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(lib: str, mode: str, url: str, body: Optional[Dict[str, Any]] = None, *, method: str = "POST",
+         headers: Optional[Dict[str, str]] = None, **client_kwargs: Any) -> Result:
+    """One request through a fresh ``lib`` client; the body read chunk by chunk as it arrives."""
+    mod = LIBS[lib]
+    headers = {"authorization": f"Bearer {PLACEHOLDER_KEY}", **(headers or {})}
+    content = json.dumps(body).encode() if body is not None else None
+    if mode == "sync":
+        with mod.Client(timeout=10, **client_kwargs) as client:
+            with client.stream(method, url, content=content, headers=headers) as response:
+                chunks = list(response.iter_bytes())
+                return Result(response.status_code, dict(response.headers), b"".join(chunks), chunks)
+
+    async def run() -> Result:
+        async with mod.AsyncClient(timeout=10, **client_kwargs) as client:
+            async with client.stream(method, url, content=content, headers=headers) as response:
+                chunks = [chunk async for chunk in response.aiter_bytes()]
+                return Result(response.status_code, dict(response.headers), b"".join(chunks), chunks)
+
+    return asyncio.run(run())
+
+
+def sse_events(body: bytes) -> List[Dict[str, Any]]:
+    events = []
+    for block in body.decode().replace("\r\n", "\n").split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in lines:
+            events.append({"event": lines.get("event"), "data": lines["data"]})
+    return events
+
+
+@pytest.fixture(params=sorted(LIBS))
+def lib(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_openai_call_to_claude_is_translated_and_reported(shim: ShimSession, lib: str, mode: str) -> None:
+    shim.provider.reply(text="Hello there")
+    result = send(lib, mode, OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT})
+    assert result.status == 200, result.body
+    completion = openai.types.chat.ChatCompletion.model_validate(result.json())
+    assert completion.choices[0].message.content == "Hello there"
+    assert completion.model == "claude-sonnet-4-6"
+    upstream = only(shim.provider.requests, "upstream request")  # the shim's own request was not re-routed
+    assert upstream.path == "/v1/messages"
+    assert upstream.header("x-api-key") == BACKEND_KEYS["anthropic"]
+    assert upstream.header("authorization") is None  # the placeholder never leaves the process
+    event = only(shim.telemetry.calls(), "call event")
+    assert event["source"] == "shim" and event["backend"] == "anthropic" and event["translated"] is True
+    assert (event["status"], event["input_tokens"], event["output_tokens"]) == (200, 37, 18)
+    assert event["client_protocol"] == "openai" and event["endpoint"] == "chat"
+
+
+def test_anthropic_stream_from_openai_backend_is_translated(shim: ShimSession, lib: str, mode: str,
+                                                            chunking: str) -> None:
+    shim.provider.reply(text="Streaming words arrive")
+    body = {"model": "gpt-5.1", "max_tokens": 50, "stream": True, "messages": PROMPT}
+    result = send(lib, mode, ANTHROPIC_MESSAGES, body, headers={"anthropic-version": "2023-06-01"})
+    assert result.status == 200
+    assert result.headers["content-type"].startswith("text/event-stream")
+    assert "content-length" not in result.headers and "content-encoding" not in result.headers
+    events = sse_events(result.body)
+    adapter: TypeAdapter[Any] = TypeAdapter(anthropic.types.RawMessageStreamEvent)
+    for event in events:
+        adapter.validate_python(json.loads(event["data"]))
+    names = [event["event"] for event in events]
+    assert names[0] == "message_start" and names[-1] == "message_stop"
+    deltas = [json.loads(e["data"])["delta"] for e in events if e["event"] == "content_block_delta"]
+    text = "".join(delta.get("text", "") for delta in deltas)
+    assert text == "Streaming words arrive"
+    assert shim.provider.last.request.path == "/v1/chat/completions"
+    event = only(shim.telemetry.calls(), "call event")
+    assert (event["backend"], event["stream"]) == ("openai", True)
+    assert (event["input_tokens"], event["output_tokens"]) == (37, 18)
+
+
+def test_same_protocol_stream_is_forwarded_byte_for_byte(shim: ShimSession, lib: str, mode: str,
+                                                         chunking: str) -> None:
+    shim.provider.reply(text="same protocol")
+    body = {"model": "gpt-5.1", "stream": True, "messages": PROMPT, "stream_options": {"include_usage": True}}
+    result = send(lib, mode, OPENAI_CHAT, body)
+    exchange = shim.provider.last
+    assert result.body == exchange.sent_body
+    assert exchange.request.header("authorization") == f"Bearer {BACKEND_KEYS['openai']}"
+    event = only(shim.telemetry.calls(), "call event")
+    assert (event["translated"], event["input_tokens"], event["output_tokens"]) == (False, 37, 18)
+    assert event["request_id"] == "req_fake_0001"
+
+
+def test_call_with_no_route_goes_where_it_was_going_untouched(shim: ShimSession, lib: str, mode: str) -> None:
+    shim.provider.reply(text="untouched")
+    raw = {"model": "mystery-model", "messages": PROMPT}
+    result = send(lib, mode, shim.root + "/v1/chat/completions", raw)
+    exchange = shim.provider.last
+    assert exchange.request.raw_body == json.dumps(raw).encode()
+    assert exchange.request.header("authorization") == f"Bearer {PLACEHOLDER_KEY}"
+    assert result.body == exchange.sent_body
+    event = only(shim.telemetry.calls(), "call event")
+    assert event["backend"] is None and event["requested_model"] == "mystery-model" and event["status"] == 200
+
+
+@pytest.mark.parametrize("where", ["other_path", "other_host"])
+def test_non_llm_requests_are_byte_identical(shim: ShimSession, lib: str, mode: str, where: str) -> None:
+    shim.provider.reply(text="not routed")
+    raw = {"model": "claude-sonnet-4-6", "messages": PROMPT}
+    port = shim.root.rsplit(":", 1)[1]
+    url = shim.root + "/v2/not-an-llm" if where == "other_path" else f"http://localhost:{port}/v1/chat/completions"
+    result = send(lib, mode, url, raw)
+    exchange = shim.provider.last
+    assert exchange.request.raw_body == json.dumps(raw).encode()
+    assert exchange.request.header("authorization") == f"Bearer {PLACEHOLDER_KEY}"
+    assert result.body == exchange.sent_body
+    assert shim.telemetry.calls() == []
+
+
+def test_prefixed_model_is_routed_once(shim: ShimSession, lib: str, mode: str) -> None:
+    """groq:llama… reaches the backend as llama…, which has no route: re-routing the shim's own
+    request would show as a second event or a second upstream request."""
+    shim.provider.reply(text="from groq")
+    result = send(lib, mode, OPENAI_CHAT, {"model": "groq:llama-3.3-70b", "messages": PROMPT})
+    assert result.json()["choices"][0]["message"]["content"] == "from groq"
+    upstream = only(shim.provider.requests, "upstream request")
+    assert upstream.json["model"] == "llama-3.3-70b"
+    assert upstream.header("authorization") == f"Bearer {BACKEND_KEYS['groq']}"
+    assert only(shim.telemetry.calls())["backend"] == "groq"
+
+
+def test_routed_call_uses_the_clients_own_transport(shim: ShimSession, lib: str) -> None:
+    mod = LIBS[lib]
+    seen: List[str] = []
+
+    class CountingTransport(mod.HTTPTransport):  # type: ignore[misc, name-defined]
+        def handle_request(self, request: Any) -> Any:
+            seen.append(str(request.url))
+            return super().handle_request(request)
+
+    shim.provider.reply(text="via custom transport")
+    result = send(lib, "sync", OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT},
+                  transport=CountingTransport())
+    assert result.json()["choices"][0]["message"]["content"] == "via custom transport"
+    assert seen == [shim.root + "/v1/messages"]
+
+
+def test_mount_for_the_original_host_does_not_swallow_routed_calls(shim: ShimSession, lib: str, mode: str) -> None:
+    mod = LIBS[lib]
+    dead = mod.AsyncHTTPTransport if mode == "async" else mod.HTTPTransport
+    mounts = {"https://api.openai.com": dead(proxy="http://127.0.0.1:9")}
+    shim.provider.reply(text="mounted")
+    result = send(lib, mode, OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT}, mounts=mounts)
+    assert result.json()["choices"][0]["message"]["content"] == "mounted"
+
+
+def test_stream_arrives_as_it_is_written_and_closing_early_closes_upstream(shim: ShimSession, lib: str) -> None:
+    shim.provider.reply(text="first then held", hold_after_events=3)
+    body = {"model": "claude-sonnet-4-6", "stream": True, "messages": PROMPT}
+    with LIBS[lib].Client(timeout=10) as client:
+        with client.stream("POST", OPENAI_CHAT, json=body) as response:
+            first = next(response.iter_bytes())
+            assert b"chat.completion.chunk" in first
+            assert not shim.provider.release.is_set()  # got bytes while upstream still holds the rest
+    event = only(shim.telemetry.calls(), "call event")
+    assert event["error"] == "client_closed"
+    shim.provider.release.set()
+
+
+def test_untranslatable_request_is_a_terminal_protocol_error(shim: ShimSession, lib: str, mode: str) -> None:
+    result = send(lib, mode, OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT, "n": 2})
+    assert result.status == 400
+    assert result.headers["x-should-retry"] == "false"
+    assert result.json()["error"]["type"] == "invalid_request_error"
+    assert shim.provider.requests == []
+    assert only(shim.telemetry.calls())["error"] == "invalid_request"
+
+
+def test_untranslatable_upstream_answer_is_a_terminal_protocol_error(shim: ShimSession, lib: str, mode: str) -> None:
+    shim.provider.reply(error=(200, b"this is not json"))
+    result = send(lib, mode, OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT})
+    assert result.status >= 500
+    assert result.headers["x-should-retry"] == "false"
+    assert "error" in result.json()
+
+
+def test_upstream_error_is_rendered_in_the_clients_protocol(shim: ShimSession, lib: str, mode: str) -> None:
+    shim.provider.reply(error=(429, None), headers={"retry-after": "7"})
+    result = send(lib, mode, OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT})
+    assert result.status == 429
+    assert result.json()["error"]["type"] == "rate_limit_error"
+    assert result.headers["retry-after"] == "7"
+    assert only(shim.telemetry.calls())["error"] == "rate_limit"
+
+
+def test_models_listing_passes_through_without_an_event(shim: ShimSession, lib: str, mode: str) -> None:
+    result = send(lib, mode, shim.root + "/v1/models", method="GET")
+    assert result.status == 200 and result.json()["object"] == "list"
+    assert shim.telemetry.calls() == []

@@ -1,0 +1,108 @@
+"""requests (routed in-process) and aiohttp (handed to the host's proxy) under the shim."""
+
+import asyncio
+import json
+from typing import Any, List
+
+import pytest
+from fakes import BACKEND_KEYS, EngineServer
+from shim_child_support import PLACEHOLDER_KEY, ShimSession, only
+
+from shim.env_names import PROXY_URL
+
+requests = pytest.importorskip("requests")
+aiohttp = pytest.importorskip("aiohttp")
+
+OPENAI_CHAT = "https://api.openai.com/v1/chat/completions"
+PROMPT = [{"role": "user", "content": "hi"}]
+AUTH = {"authorization": f"Bearer {PLACEHOLDER_KEY}"}
+
+
+def test_requests_translated_non_stream(shim: ShimSession) -> None:
+    shim.provider.reply(text="plain requests")
+    response = requests.post(OPENAI_CHAT, json={"model": "claude-sonnet-4-6", "messages": PROMPT}, headers=AUTH)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "plain requests"
+    assert shim.provider.last.request.header("x-api-key") == BACKEND_KEYS["anthropic"]
+    assert only(shim.telemetry.calls())["input_tokens"] == 37
+
+
+def test_requests_stream_lines_arrive_before_upstream_finishes(shim: ShimSession, chunking: str) -> None:
+    shim.provider.reply(text="streamed through requests", hold_after_events=3)
+    body = {"model": "claude-sonnet-4-6", "messages": PROMPT, "stream": True}
+    with requests.Session() as session:
+        response = session.post(OPENAI_CHAT, json=body, headers=AUTH, stream=True)
+        lines: List[str] = []
+        for line in response.iter_lines(decode_unicode=True):
+            if line and not lines:
+                assert not shim.provider.release.is_set()  # the first event came while upstream held the rest
+                shim.provider.release.set()
+            if line:
+                lines.append(line)
+    assert lines[-1] == "data: [DONE]"
+    text = "".join(
+        (json.loads(line[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
+        for line in lines[:-1]
+    )
+    assert text == "streamed through requests"
+    assert not shim.provider.hold_timed_out
+
+
+def test_requests_custom_adapter_is_still_routed(shim: ShimSession) -> None:
+    shim.provider.reply(text="mounted adapter")
+    with requests.Session() as session:
+        session.mount("https://", requests.adapters.HTTPAdapter(max_retries=3))
+        response = session.post(OPENAI_CHAT, json={"model": "claude-sonnet-4-6", "messages": PROMPT}, headers=AUTH)
+    assert response.json()["choices"][0]["message"]["content"] == "mounted adapter"
+
+
+def test_requests_no_route_and_non_llm_untouched(shim: ShimSession) -> None:
+    shim.provider.reply(text="untouched")
+    raw = json.dumps({"model": "mystery-model", "messages": PROMPT})
+    response = requests.post(shim.root + "/v1/chat/completions", data=raw, headers=AUTH)
+    assert response.content == shim.provider.last.sent_body
+    assert shim.provider.last.request.raw_body == raw.encode()
+    assert only(shim.telemetry.calls())["backend"] is None
+    shim.telemetry.clear()
+    other = requests.get(shim.root + "/somewhere-else")
+    assert other.status_code == 404 and other.content == shim.provider.last.sent_body
+    assert shim.telemetry.calls() == []
+
+
+async def _aiohttp_post(url: str, body: Any) -> Any:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=body, headers=AUTH) as response:
+            return response.status, await response.read()
+
+
+def test_aiohttp_routed_call_is_handed_to_the_proxy(shim: ShimSession, engine: EngineServer,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test engine server stands in for the host's proxy (same engine, same paths)."""
+    monkeypatch.setenv(PROXY_URL, engine.root_url)
+    from shim.runtime import reset_runtime
+
+    reset_runtime()
+    shim.provider.reply(text="through the proxy")
+    status, body = asyncio.run(_aiohttp_post(OPENAI_CHAT, {"model": "claude-sonnet-4-6", "messages": PROMPT}))
+    assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == "through the proxy"
+    assert shim.provider.last.request.path == "/v1/messages"
+    assert shim.telemetry.calls() == []  # the proxy reports handed-off calls, not the shim
+
+
+def test_aiohttp_without_proxy_url_leaves_routed_calls_untouched(shim: ShimSession) -> None:
+    shim.provider.reply(text="untouched")
+    body = {"model": "claude-sonnet-4-6", "messages": PROMPT}
+    status, raw = asyncio.run(_aiohttp_post(shim.root + "/v1/chat/completions", body))
+    assert status == 200 and raw == shim.provider.last.sent_body
+    assert shim.provider.last.request.header("authorization") == f"Bearer {PLACEHOLDER_KEY}"
+    errors = shim.telemetry.of_kind("shim_error")
+    assert len(errors) == 1 and "proxy" in errors[0]["message"]
+
+
+def test_aiohttp_no_route_call_is_reported(shim: ShimSession) -> None:
+    shim.provider.reply(text="untouched")
+    body = {"model": "mystery", "messages": PROMPT}
+    status, raw = asyncio.run(_aiohttp_post(shim.root + "/v1/chat/completions", body))
+    assert status == 200 and raw == shim.provider.last.sent_body
+    event = only(shim.telemetry.calls())
+    assert event["backend"] is None and event["status"] == 200
