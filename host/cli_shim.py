@@ -1,0 +1,96 @@
+"""``router shim [-v] [--quiet] -- CMD [ARGS...]``: run CMD with its LLM calls routed.
+
+Order matters: the signal gate is entered before any thread exists (see :mod:`.launcher`); the run
+directory, snapshot, telemetry socket and proxy socket all exist before the child starts, so its
+first datagram or request has somewhere to go. The host prints only to stderr, and only its own
+lines (``--quiet``: nothing but errors). Exit status: the child's (128+N after signal N); 127/126
+when CMD cannot be started; 2 for a configuration problem (the group turns it into one line).
+"""
+
+import os
+import sys
+from typing import Callable, List, Mapping, Optional, Sequence
+
+import click
+
+from shim.telemetry import CallEvent
+
+from .child_env import ChildSetup, child_environment
+from .cli_support import example
+from .collector import RunTelemetry, TelemetryCollector
+from .config_store import LoadedConfig, load_config
+from .event_sink import open_sink
+from .injection import ensure_injection_dir
+from .launcher import CommandNotRunnable, SignalGate
+from .python_command import CommandInfo, classify_command, never_loaded_warning
+from .run_dir import RunDir
+from .shim_proxy import BackgroundProxy
+from .shim_summary import call_line, summary_lines
+
+__all__ = ["run_shim", "shim"]
+
+Say = Callable[[str], None]
+
+
+@click.command(
+    "shim",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    epilog=example("router shim -- python agent.py", "router shim -v -- uv run pytest", "router shim -- node app.js"),
+)
+@click.option("-v", "--verbose", is_flag=True, help="Print one line per LLM call as it happens.")
+@click.option("--quiet", is_flag=True, help="Print nothing (no summary, no warnings).")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
+def shim(verbose: bool, quiet: bool, command: Sequence[str]) -> None:
+    """Run CMD with every LLM call it makes routed by the router (in-process for Python)."""
+    sys.exit(run_shim(list(command), verbose=verbose, quiet=quiet, environ=os.environ))
+
+
+def run_shim(command: List[str], *, verbose: bool, quiet: bool, environ: Mapping[str, str]) -> int:
+    """The whole command; returns the exit code."""
+    if not hasattr(os, "posix_spawnp"):
+        raise click.ClickException("router shim needs a POSIX system (Linux or macOS)")
+    say = _say(quiet)
+    loaded = load_config(environ)
+    info = classify_command(command, environ)
+    for line in info.warnings():
+        say(line)
+    injection_dir = str(ensure_injection_dir().path)
+    on_event = (lambda event: say(call_line(event))) if verbose else None
+    code, data, proxy_failure = _run(command, info, loaded, injection_dir, environ, on_event)
+    for line in summary_lines(data):
+        say(line)
+    if proxy_failure:
+        say(f"router shim: warning: the proxy could not run ({proxy_failure}); only in-process routing was active")
+    if info.is_python and not info.blinding_flags and not data.processes and code not in (126, 127):
+        say(never_loaded_warning(command))
+    return code
+
+
+def _run(
+    command: List[str],
+    info: CommandInfo,
+    loaded: LoadedConfig,
+    injection_dir: str,
+    environ: Mapping[str, str],
+    on_event: Optional[Callable[[CallEvent], None]],
+) -> "tuple[int, RunTelemetry, Optional[str]]":
+    with SignalGate() as gate, RunDir() as run, open_sink() as sink:
+        run.write_snapshot(loaded.config)
+        collector = TelemetryCollector(run.socket_path, sink.callback(on_event)).start()
+        proxy = BackgroundProxy(loaded.config, collector.record_event).start()
+        setup = ChildSetup(injection_dir, str(run.snapshot_path), str(run.socket_path), proxy.url, info.is_python)
+        try:
+            code = gate.run(command, child_environment(environ, setup))
+        except CommandNotRunnable as exc:
+            click.echo(f"router shim: {exc}", err=True)
+            code = exc.exit_code
+        finally:
+            proxy.stop()
+            data = collector.stop()
+        return code, data, proxy.failure
+
+
+def _say(quiet: bool) -> Say:
+    if quiet:
+        return lambda line: None
+    return lambda line: click.echo(line, err=True)

@@ -1,0 +1,101 @@
+"""The HTTP proxy ``router shim`` runs for the child's lifetime, on an ephemeral loopback port.
+
+Non-Python children reach the router only through it (``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``);
+Python children use it for the aiohttp hand-off (``ROUTER_SHIM_PROXY_URL``). The listening socket is
+bound at once (stdlib, a millisecond) so its URL can go into the child's environment. uvicorn and
+the app (~0.3 s of imports) are loaded on a daemon thread only when the first connection arrives,
+which waits in the listen backlog meanwhile: most Python children never use the proxy, and then
+it costs nothing, neither at start nor at exit.
+
+Each call the proxy serves is passed to ``on_event`` (the run's telemetry collector), so the
+summary and ``-v`` cover proxied calls as well.
+"""
+
+import select
+import socket
+import threading
+from typing import Any, Callable, Optional
+
+from shim.config import RouterConfig
+from shim.telemetry import CallEvent
+
+__all__ = ["BackgroundProxy"]
+
+_LOOPBACK = "127.0.0.1"
+_BACKLOG = 2048
+_STOP_SECONDS = 3.0
+
+
+class BackgroundProxy:
+    """``start()`` → :attr:`url` is usable; ``stop()`` shuts the server down (bounded wait)."""
+
+    def __init__(self, config: RouterConfig, on_event: Callable[[CallEvent], None]) -> None:
+        self._config = config
+        self._on_event = on_event
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind((_LOOPBACK, 0))
+        self._socket.listen(_BACKLOG)
+        self.url = f"http://{_LOOPBACK}:{self._socket.getsockname()[1]}"
+        self._server: Optional[Any] = None  # uvicorn.Server, once the thread has built it
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._wake_reader, self._wake_writer = socket.socketpair()  # stop() wakes the idle thread
+        self._thread = threading.Thread(target=self._serve, name="router-shim-proxy", daemon=True)
+        self.failure: Optional[str] = None  # why the proxy could not run (reported at exit)
+
+    def start(self) -> "BackgroundProxy":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            if self._server is not None:
+                self._server.should_exit = True
+        self._wake_writer.send(b"x")
+        self._thread.join(_STOP_SECONDS)
+        for sock in (self._socket, self._wake_reader, self._wake_writer):
+            sock.close()
+
+    def _serve(self) -> None:
+        readable, _, _ = select.select([self._socket, self._wake_reader], [], [])
+        if self._wake_reader in readable:
+            return  # stopped before anyone connected: uvicorn was never needed
+        try:
+            server = self._build_server()
+            with self._lock:
+                if self._stopping:
+                    return
+                self._server = server
+            server.run(sockets=[self._socket])
+        except Exception as exc:  # the child must run even when the proxy cannot
+            self.failure = f"{type(exc).__name__}: {exc}"
+
+    def _build_server(self) -> Any:
+        import uvicorn  # heavy: imported here, on the thread, while the child starts
+
+        from .proxy.app import ProxyApp
+        from .proxy.settings import ProxySettings
+        from .proxy.stats import ProxyStats
+
+        on_event = self._on_event
+
+        class ReportingStats(ProxyStats):
+            """The proxy's own counters, plus every call event handed to the run's collector."""
+
+            def record(self, event: CallEvent) -> None:
+                super().record(event)
+                on_event(event)
+
+        app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0))
+        app.state.stats = ReportingStats()
+        config = uvicorn.Config(
+            app,
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=1,
+        )
+        return uvicorn.Server(config)

@@ -1,0 +1,179 @@
+"""The injected directory, the run directory and the child's environment (router shim, host side)."""
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from host.child_env import ChildSetup, child_environment
+from host.injection import PACKAGE_PLACEHOLDER, InjectionDir, ShimSources, ensure_injection_dir, find_sources
+from host.run_dir import RunDir, snapshot_document
+from shim import env_names
+from shim.config import RouterConfig
+
+TEMPLATE = f"import {PACKAGE_PLACEHOLDER}.bootstrap  # rendered\nNAME = '{PACKAGE_PLACEHOLDER}'\n"
+REAL_KEY = "sk-REAL-never-in-env"
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> ShimSources:
+    """A small stand-in for the shim package and the template, with files that must not be copied."""
+    package = tmp_path / "src" / "shim"
+    (package / "translate").mkdir(parents=True)
+    (package / "__pycache__").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bootstrap.py").write_text("X = 1\n")
+    (package / "translate" / "__init__.py").write_text("")
+    (package / "py.typed").write_text("")
+    (package / "ruff.toml").write_text("")
+    (package / "__pycache__" / "bootstrap.cpython-311.pyc").write_bytes(b"\0")
+    template = tmp_path / "src" / "sitecustomize_template" / "sitecustomize.py"
+    template.parent.mkdir()
+    template.write_text(TEMPLATE)
+    return ShimSources(package, template)
+
+
+def _tree(root: Path) -> List[str]:
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*"))
+
+
+def test_injection_dir_holds_only_sitecustomize_and_the_private_package(tmp_path: Path, sources: ShimSources) -> None:
+    made = ensure_injection_dir(tmp_path / "cache", sources)
+    name = made.package_name
+    assert name.startswith("_router_shim_") and name.isidentifier()
+    assert sorted(os.listdir(made.path)) == sorted(["sitecustomize.py", name])
+    assert _tree(made.path / name) == ["__init__.py", "bootstrap.py", "py.typed", "translate", "translate/__init__.py"]
+    rendered = (made.path / "sitecustomize.py").read_text()
+    assert PACKAGE_PLACEHOLDER not in rendered and f"import {name}.bootstrap" in rendered
+
+
+def test_injection_dir_is_reused_and_changes_with_the_source(tmp_path: Path, sources: ShimSources) -> None:
+    first = ensure_injection_dir(tmp_path / "cache", sources)
+    assert ensure_injection_dir(tmp_path / "cache", sources) == first
+    (sources.package_dir / "bootstrap.py").write_text("X = 2\n")
+    changed = ensure_injection_dir(tmp_path / "cache", sources)
+    assert changed.path != first.path and changed.package_name != first.package_name
+    assert (changed.path / changed.package_name / "bootstrap.py").read_text() == "X = 2\n"
+
+
+def test_concurrent_builders_end_with_one_complete_directory(tmp_path: Path, sources: ShimSources) -> None:
+    results: List[InjectionDir] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_injection_dir(tmp_path / "cache", sources)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and len(set(results)) == 1
+    assert os.listdir(tmp_path / "cache") == [results[0].path.name]  # no staging directory left behind
+    assert (results[0].path / "sitecustomize.py").is_file()
+
+
+def test_real_sources_are_found_from_the_checkout() -> None:
+    try:
+        found = find_sources()
+    except FileNotFoundError:
+        pytest.skip("sitecustomize_template/sitecustomize.py is not written yet")
+    assert (found.package_dir / "telemetry.py").is_file()
+    assert PACKAGE_PLACEHOLDER in found.template.read_text()
+
+
+def _config() -> RouterConfig:
+    return RouterConfig.from_dict(
+        {
+            "backends": {
+                "anthropic": {"protocol": "anthropic", "base_url": "http://127.0.0.1:9", "api_key": REAL_KEY},
+                "groq": {
+                    "protocol": "openai",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "models": ["llama-*"],
+                    "max_tokens_field": "max_completion_tokens",
+                    "max_output_tokens": 100,
+                },
+            },
+            "aliases": {"fast": "groq:llama-3"},
+            "routes": [{"match": "mistral-*", "backend": "groq"}],
+            "default_backend": "anthropic",
+            "shortcuts": {"opus": "claude-opus-9"},
+            "default_max_tokens": 1234,
+        }
+    )
+
+
+def test_snapshot_carries_replay_reasoning() -> None:
+    config = RouterConfig.from_dict(
+        {"backends": {"deepseek": {"protocol": "openai", "base_url": "https://api.deepseek.com/v1",
+                                   "replay_reasoning": True}}}
+    )
+    document = json.loads(json.dumps(snapshot_document(config)))
+    assert RouterConfig.from_dict(document["config"]).backends["deepseek"].replay_reasoning is True
+
+
+def test_snapshot_round_trips_through_the_engine_validator() -> None:
+    config = _config()
+    document = json.loads(json.dumps(snapshot_document(config)))
+    assert document["version"] == env_names.SNAPSHOT_VERSION
+    assert RouterConfig.from_dict(document["config"]) == config
+    assert document["config"]["backends"]["anthropic"]["api_key"] == REAL_KEY  # the child needs it
+
+
+def test_run_dir_is_private_short_and_removed() -> None:
+    with RunDir() as run:
+        run.write_snapshot(_config())
+        assert stat.S_IMODE(run.path.stat().st_mode) == 0o700
+        assert stat.S_IMODE(run.snapshot_path.stat().st_mode) == 0o600
+        assert len(str(run.socket_path).encode()) < 104  # macOS sun_path limit
+        path = run.path
+    assert not path.exists()
+
+
+def _setup(is_python: bool = True, proxy: str = "http://127.0.0.1:5555") -> ChildSetup:
+    return ChildSetup("/cache/shim-x", "/tmp/router-a/config.json", "/tmp/router-a/t.sock", proxy, is_python)
+
+
+def test_child_env_puts_the_shim_first_and_keeps_the_users_path_in_order() -> None:
+    env = child_environment({"PYTHONPATH": "/a::/b", "PATH": "/bin"}, _setup())
+    assert env["PYTHONPATH"] == os.pathsep.join(["/cache/shim-x", "/a", "", "/b"])
+    assert env[env_names.SHIM_DIR] == "/cache/shim-x"
+    assert env[env_names.CONFIG_SNAPSHOT].endswith("config.json")
+    assert env[env_names.TELEMETRY_SOCKET].endswith("t.sock")
+    assert env[env_names.PROXY_URL] == "http://127.0.0.1:5555"
+    assert env["PATH"] == "/bin"
+
+
+def test_child_env_nested_run_does_not_duplicate_the_shim_dir() -> None:
+    env = child_environment({"PYTHONPATH": "/cache/shim-x:/a"}, _setup())
+    assert env["PYTHONPATH"] == "/cache/shim-x:/a"
+
+
+@pytest.mark.parametrize("user_keys", [{}, {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""}])
+def test_child_env_sets_placeholder_keys_when_absent(user_keys: dict) -> None:  # type: ignore[type-arg]
+    env = child_environment(user_keys, _setup())
+    assert env["OPENAI_API_KEY"] == env["ANTHROPIC_API_KEY"] == env_names.PLACEHOLDER_API_KEY
+    assert REAL_KEY not in json.dumps(env)
+
+
+def test_child_env_keeps_the_users_own_key_and_litellm_choice() -> None:
+    env = child_environment({"OPENAI_API_KEY": "users-own", "LITELLM_RUST": "true"}, _setup())
+    assert env["OPENAI_API_KEY"] == "users-own"
+    assert env["LITELLM_RUST"] == "true"
+    assert child_environment({}, _setup())["LITELLM_RUST"] == "false"
+
+
+def test_child_env_points_only_non_python_children_at_the_proxy() -> None:
+    python_env = child_environment({"OPENAI_BASE_URL": "https://mine/v1"}, _setup(is_python=True))
+    assert python_env["OPENAI_BASE_URL"] == "https://mine/v1" and "ANTHROPIC_BASE_URL" not in python_env
+    other = child_environment({}, _setup(is_python=False))
+    assert other["OPENAI_BASE_URL"] == "http://127.0.0.1:5555/v1"
+    assert other["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:5555"
+
+
+def test_child_env_without_proxy_drops_an_inherited_proxy_url() -> None:
+    env = child_environment({env_names.PROXY_URL: "http://127.0.0.1:1"}, _setup(is_python=False, proxy=""))
+    assert env_names.PROXY_URL not in env and "OPENAI_BASE_URL" not in env
