@@ -1,0 +1,12 @@
+"""``router proxy``: one local HTTP endpoint for every non-Python client, on the same engine as the shim.
+
+Modules: :mod:`.app` (raw ASGI app: routing, auth, limits, disconnect watch), :mod:`.forward` (the
+per-call driver), :mod:`.upstream` (pooled async client, per-backend limits), :mod:`.models`
+(``GET /v1/models``), :mod:`.server` (bind checks, banner, uvicorn, signals), :mod:`.stats`.
+"""
+
+from .app import ProxyApp
+from .server import BindRefused, run_proxy
+from .settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BindRefused", "ProxyApp", "ProxySettings", "run_proxy"]

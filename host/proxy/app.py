@@ -1,0 +1,217 @@
+"""The raw ASGI application: lifespan (the shared upstream client), routing of paths, auth,
+the body limit, the client-disconnect watch, telemetry and ``-v``.
+
+No framework: the proxy has five routes and measured per-request overhead matters more than
+routing conveniences (the whole app is a few hundred lines of plain ASGI).
+"""
+
+import asyncio
+import json
+import sys
+import time
+from importlib import metadata
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from shim.config import RouterConfig
+from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError
+from shim.plan import ClientCall, ClientResponse, render_error
+from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
+
+from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
+from .auth import is_authorized
+from .call_trace import CallTrace
+from .forward import forward_call, send_error
+from .models import ModelCatalog
+from .settings import ProxySettings
+from .state import ProxyState
+from .stats_view import stored_stats
+from .upstream import BackendLimiter, HttpxUpstream, UpstreamClient
+
+__all__ = ["ProxyApp", "router_version"]
+
+UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
+_AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
+_CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records for a client that left
+
+
+def router_version() -> str:
+    try:
+        return metadata.version("router")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class ProxyApp:
+    """The ASGI callable. ``upstream_factory`` builds the pooled client at lifespan start-up."""
+
+    def __init__(
+        self, config: RouterConfig, settings: ProxySettings, upstream_factory: UpstreamFactory = HttpxUpstream
+    ) -> None:
+        self.state = ProxyState(config, settings, BackendLimiter(settings.max_concurrency, settings.queue_timeout))
+        self._upstream_factory = upstream_factory
+        self._catalog: Optional[ModelCatalog] = None
+        self._version = router_version()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # Lifespan ------------------------------------------------------------------------------
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                upstream = self._upstream_factory(self.state.settings, len(self.state.config.backends))
+                self.state.upstream = upstream
+                self._catalog = ModelCatalog(self.state.config, upstream, time.time())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.state.upstream is not None:
+                    await self.state.upstream.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # Requests ------------------------------------------------------------------------------
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        headers = request_headers(scope)
+        writer = ResponseWriter(send, time.perf_counter)
+        if path == "/health" and method == "GET":
+            await writer.whole(_json_response(200, self._health()))
+            return
+        protocol = _client_protocol(path, headers)
+        if not is_authorized(headers, self.state.settings.api_key):
+            denied = AuthenticationError(_AUTH_MESSAGE)
+            await writer.whole(render_error(protocol, denied))
+            return
+        endpoint = endpoint_for_path(path)
+        if endpoint in ENDPOINT_PROTOCOL and method == "POST":
+            await self._call(scope, receive, writer, headers, endpoint)
+        elif endpoint == MODELS and method == "GET":
+            await self._models(writer, headers)
+        elif path == "/stats" and method == "GET":
+            await writer.whole(await self._stats(scope))
+        elif path == "/metrics" and method == "GET" and self.state.metrics is not None:
+            metrics = self.state.metrics
+            await writer.whole(ClientResponse(200, {"content-type": metrics.content_type}, metrics.render()))
+        else:
+            error = NotFoundError(f"no such endpoint: {method} {path}")
+            await writer.whole(render_error(protocol, error))
+
+    async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
+        assert self._catalog is not None
+        body = await self._catalog.body(anthropic_shape="anthropic-version" in headers)
+        await writer.whole(ClientResponse(200, {"content-type": "application/json"}, body))
+        self.state.stats.count_request(200)
+
+    async def _call(
+        self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str], endpoint: str
+    ) -> None:
+        trace = CallTrace.begin(scope["method"], scope["path"], endpoint)
+        try:
+            body = await read_body(receive, headers, self.state.settings.max_body_bytes)
+        except RequestTooLargeError as error:
+            trace.fail(error)
+            # close: the rest of the body was never read, the connection cannot be reused
+            await writer.whole(render_error(ENDPOINT_PROTOCOL[endpoint], error), close=True)
+            return self._finish(trace, writer)
+        except ClientGone:
+            trace.error = "client_disconnected"
+            return self._finish(trace, writer)
+        watch = _DisconnectWatch(receive, writer)
+        try:
+            await forward_call(self.state, trace, ClientCall(endpoint, headers, body), writer)
+        except asyncio.CancelledError:
+            if not watch.client_left:
+                raise  # shutdown: uvicorn's own cancellation
+            watch.uncancel()
+            trace.error = "client_disconnected"
+        except RouterError as error:  # a translator raised after all: still an answer in the client's shape
+            await _late_error(writer, trace, ENDPOINT_PROTOCOL[endpoint], error)
+        finally:
+            watch.stop()
+            self._finish(trace, writer)
+
+    def _finish(self, trace: CallTrace, writer: ResponseWriter) -> None:
+        now = time.perf_counter()
+        trace.status = writer.status if writer.complete else (writer.status or _CLIENT_CLOSED)
+        if trace.error == "client_disconnected":
+            trace.status = _CLIENT_CLOSED
+        trace.first_byte_at = writer.first_byte_at
+        event = trace.event(now)
+        self.state.stats.record(event)
+        if self.state.sink is not None:
+            self.state.sink.record(event)
+        if self.state.settings.verbose:
+            sys.stderr.write(trace.log_line(now) + "\n")
+
+    async def _stats(self, scope: Scope) -> ClientResponse:
+        """``router stats --json`` for ``?since=&by=`` (from the store), plus the live counters."""
+        live = self.state.stats.snapshot()
+        store = self.state.sink.store if self.state.sink is not None else None
+        if store is None:
+            return _json_response(200, live)
+        try:  # SQLite reads off the event loop
+            stored = await asyncio.to_thread(stored_stats, store, scope.get("query_string", b""))
+        except ValueError as problem:
+            return _json_response(400, {"error": {"type": "invalid_request_error", "message": str(problem)}})
+        return _json_response(200, {**stored, **live})
+
+    def _health(self) -> Dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": self._version,
+            "backends": list(self.state.config.backends),
+            "requests_served": self.state.stats.requests_served,
+        }
+
+
+class _DisconnectWatch:
+    """Cancels the handling task the moment the client disconnects, so that the upstream request
+    (and its connection) is closed at once instead of running on for nobody.
+
+    After the body is read, the only message ``receive`` can still deliver is ``http.disconnect``;
+    uvicorn also delivers it once the response is complete, which ``writer.complete`` tells apart.
+    """
+
+    def __init__(self, receive: Receive, writer: ResponseWriter) -> None:
+        self.client_left = False
+        self._writer = writer
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        message = await receive()
+        if message["type"] == "http.disconnect" and not self._writer.complete and self._task is not None:
+            self.client_left = True
+            self._task.cancel()
+
+    def uncancel(self) -> None:
+        """Forget our own cancellation so later awaits in this task are not affected."""
+        uncancel = getattr(self._task, "uncancel", None)  # Python ≥ 3.11
+        if uncancel is not None:
+            uncancel()
+
+    def stop(self) -> None:
+        self._watcher.cancel()
+
+
+async def _late_error(writer: ResponseWriter, trace: CallTrace, protocol: str, error: RouterError) -> None:
+    if writer.started:
+        trace.fail(error)  # a stream already began: nothing but cutting it is possible
+        return
+    await send_error(writer, trace, protocol, error)
+
+
+def _client_protocol(path: str, headers: Mapping[str, str]) -> str:
+    """Which protocol to answer errors in, before any plan exists."""
+    endpoint = endpoint_for_path(path)
+    if endpoint in ENDPOINT_PROTOCOL:
+        return ENDPOINT_PROTOCOL[endpoint]
+    return ANTHROPIC if "anthropic-version" in headers or "/messages" in path else OPENAI
+
+
+def _json_response(status: int, payload: Any) -> ClientResponse:
+    return ClientResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())

@@ -1,0 +1,100 @@
+"""The few ASGI messages the proxy sends and receives, with the header hygiene in one place."""
+
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Tuple
+
+from shim.errors import RequestTooLargeError
+from shim.plan import ClientResponse
+
+__all__ = [
+    "ClientGone",
+    "Receive",
+    "ResponseWriter",
+    "Scope",
+    "Send",
+    "read_body",
+    "request_headers",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Upstream headers that describe the upstream connection, not the answer; uvicorn writes its own
+# date, framing and connection headers.
+_HOP_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server", "content-encoding"}
+)
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+def request_headers(scope: Scope) -> Dict[str, str]:
+    """The request headers as a dict (names are lower case in ASGI; a repeated name keeps the last)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    """The whole request body, refusing (413) before reading it when content-length is too big,
+    and as soon as a body without one grows past ``limit``."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}")
+    parts: List[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise RequestTooLargeError(f"request body is over the limit of {limit} bytes")
+        parts.append(part)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _header_list(headers: Mapping[str, str], extra: Iterable[Tuple[str, str]] = ()) -> List[Tuple[bytes, bytes]]:
+    out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _HOP_HEADERS]
+    out.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra)
+    return out
+
+
+class ResponseWriter:
+    """Sends one response through ``send`` and remembers how far it got (for telemetry, for the
+    disconnect watcher, and to know whether an error can still be a real HTTP status)."""
+
+    def __init__(self, send: Send, clock: Callable[[], float]) -> None:
+        self._send = send
+        self._clock = clock
+        self.status = 0
+        self.started = False
+        self.complete = False
+        self.first_byte_at: float = 0.0
+
+    async def whole(self, response: ClientResponse, close: bool = False) -> None:
+        """A complete response with content-length (``close``: ask the client to reconnect)."""
+        extra = [("content-length", str(len(response.body)))]
+        if close:
+            extra.append(("connection", "close"))
+        await self.start(response.status, response.headers, extra)
+        await self.body(response.body, more=False)
+
+    async def start(
+        self, status: int, headers: Mapping[str, str], extra: Iterable[Tuple[str, str]] = ()
+    ) -> None:
+        self.status, self.started = status, True
+        message = {"type": "http.response.start", "status": status, "headers": _header_list(headers, extra)}
+        await self._send(message)
+
+    async def body(self, data: bytes, more: bool = True) -> None:
+        if not data and more:
+            return  # an empty chunk is noise (and would end a chunked body in some servers)
+        if not self.first_byte_at:
+            self.first_byte_at = self._clock()
+        if not more:
+            self.complete = True
+        await self._send({"type": "http.response.body", "body": data, "more_body": more})

@@ -1,0 +1,84 @@
+"""What the proxy learns about one call as it goes, turned into a CallEvent and a ``-v`` line."""
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import urlsplit
+
+from shim.errors import RouterError
+from shim.plan import Plan
+from shim.protocols import ENDPOINT_PROTOCOL, OPENAI
+from shim.telemetry import CallEvent, usage_fields
+from shim.usage import Usage
+
+__all__ = ["CallTrace", "url_host"]
+
+
+@dataclass
+class CallTrace:
+    """Filled along one call by the driver; read once at the end."""
+
+    method: str
+    path: str
+    endpoint: str
+    started_wall: float  # time.time() at the start (the event's ``time``)
+    started: float  # time.perf_counter() at the start
+    plan: Optional[Plan] = None
+    status: int = 0
+    error: Optional[str] = None  # an error kind ("rate_limit", "timeout" …) or "client_disconnected"
+    first_byte_at: float = 0.0  # perf_counter when the first body byte went to the client
+    usage: Optional[Usage] = None
+    request_id: Optional[str] = None
+
+    @classmethod
+    def begin(cls, method: str, path: str, endpoint: str) -> "CallTrace":
+        return cls(method, path, endpoint, time.time(), time.perf_counter())
+
+    def fail(self, error: RouterError) -> None:
+        self.error = error.kind_name
+
+    def latency_ms(self, now: float) -> float:
+        return round((now - self.started) * 1000, 3)
+
+    def event(self, now: float) -> CallEvent:
+        """The telemetry record of this call (``now``: perf_counter when the last byte went out)."""
+        plan, route = self.plan, self.plan.route if self.plan else None
+        return CallEvent(
+            time=self.started_wall,
+            source="proxy",
+            pid=os.getpid(),
+            ppid=os.getppid(),
+            program="",
+            client_protocol=plan.client_protocol if plan else ENDPOINT_PROTOCOL.get(self.endpoint, OPENAI),
+            endpoint=self.endpoint,
+            backend=route.backend.name if route else None,
+            upstream_host=url_host(plan.upstream_url if plan else None),
+            requested_model=plan.requested_model if plan else "",
+            upstream_model=route.upstream_model if route else "",
+            stream=bool(plan and plan.stream),
+            translated=bool(plan and plan.translated),
+            status=self.status,
+            error=self.error,
+            latency_ms=self.latency_ms(now),
+            ttfb_ms=round((self.first_byte_at - self.started) * 1000, 3) if self.first_byte_at else None,
+            request_id=self.request_id,
+            **usage_fields(self.usage),  # type: ignore[arg-type]  # Optional[int] fields, all of them
+        )
+
+    def log_line(self, now: float) -> str:
+        """``-v``: method, path, model → backend, status, latency. Never a key, never a body."""
+        plan = self.plan
+        model = plan.requested_model if plan else "-"
+        backend = plan.route.backend.name if plan and plan.route else "-"
+        line = f"{self.method} {self.path} {model} → {backend} {self.status} {self.latency_ms(now):.1f}ms"
+        return f"{line} {self.error}" if self.error else line
+
+
+def url_host(url: Optional[str]) -> str:
+    """host[:port] of a backend URL, without any user-info part."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host

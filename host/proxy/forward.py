@@ -1,0 +1,165 @@
+"""The per-call driver: plan → upstream → response or stream, every failure in the client's shape.
+
+Follows the engine's driver contract (``shim/plan.py``): a :class:`RouterError` before anything
+was sent becomes a real HTTP status in the client's protocol; once a stream's headers are out,
+failures are in-band (``translator.abort``), never a hang and never a stream that looks complete.
+"""
+
+import asyncio
+import contextlib
+import uuid
+
+from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
+from shim.plan import ClientCall, Plan, plan_call, render_error
+from shim.protocols import ENDPOINT_PROTOCOL
+from shim.translate.stream_base import StreamTranslator
+
+from .asgi_io import ResponseWriter
+from .call_trace import CallTrace, url_host
+from .state import ProxyState
+from .upstream import QueueTimeout, UpstreamFailure, UpstreamResponse
+
+__all__ = ["ProxyBusyError", "forward_call", "send_error"]
+
+_ABORT_SEND_TIMEOUT = 1.0  # a client not reading must not hold up a shutdown
+
+
+class ProxyBusyError(RouterError):
+    """A backend stayed at its concurrency limit for the whole queue timeout."""
+
+    kind_name = "rate_limit"
+
+
+async def send_error(writer: ResponseWriter, trace: CallTrace, protocol: str, error: RouterError) -> None:
+    """Answer with ``error`` as a real HTTP status in ``protocol``'s shape."""
+    trace.fail(error)
+    await writer.whole(render_error(protocol, error))
+
+
+async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, writer: ResponseWriter) -> None:
+    """Serve one LLM call (``call.endpoint`` is one the engine plans) through ``writer``."""
+    try:
+        plan = plan_call(
+            state.config, call, now=trace.started_wall, call_id=uuid.uuid4().hex,
+            max_body_bytes=state.settings.max_body_bytes,
+        )
+    except RouterError as error:
+        await send_error(writer, trace, ENDPOINT_PROTOCOL[call.endpoint], error)
+        return
+    trace.plan = plan
+    if plan.local_response is not None:
+        await writer.whole(plan.local_response)
+    elif plan.route is None:
+        await send_error(writer, trace, plan.client_protocol, no_route_error(plan.requested_model))
+    else:
+        await _forward_limited(state, plan, trace, writer)
+
+
+def no_route_error(model: str) -> NotFoundError:
+    """The proxy cannot send a call "where the client sent it" (it is where the client sent it)."""
+    return NotFoundError(
+        f"no configured backend serves model {model!r}; the proxy sends calls only to configured backends "
+        f"(see: router route explain {model!r})",
+        param="model",
+    )
+
+
+async def _forward_limited(state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter) -> None:
+    assert plan.route is not None
+    backend = plan.route.backend.name
+    try:
+        await state.limiter.acquire(backend)
+    except QueueTimeout:
+        busy = ProxyBusyError(
+            f"backend {backend!r} is at its limit of {state.settings.max_concurrency} concurrent requests "
+            f"and none finished within {state.settings.queue_timeout:g}s",
+            retry_after="1",
+        )
+        await send_error(writer, trace, plan.client_protocol, busy)
+        return
+    try:
+        await _exchange(state, plan, trace, writer)
+    finally:
+        state.limiter.release(backend)
+
+
+async def _exchange(state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter) -> None:
+    assert plan.upstream_url is not None
+    try:
+        response = await state.client.post(plan.upstream_url, plan.upstream_headers, plan.upstream_body)
+    except UpstreamFailure as failure:
+        await send_error(writer, trace, plan.client_protocol, failure_error(state, plan, failure))
+        return
+    try:
+        trace.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+        if plan.stream and 200 <= response.status < 300:
+            await _relay_stream(state, plan, trace, writer, response)
+        else:
+            await _relay_whole(state, plan, trace, writer, response)
+    finally:
+        await response.close()  # on cancellation too: closes the upstream connection at once
+
+
+async def _relay_whole(
+    state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter, response: UpstreamResponse
+) -> None:
+    try:
+        body = await response.read()
+    except UpstreamFailure as failure:
+        await send_error(writer, trace, plan.client_protocol, failure_error(state, plan, failure))
+        return
+    try:
+        answer = plan.translate_response(response.status, response.headers, body)
+    except RouterError as error:
+        await send_error(writer, trace, plan.client_protocol, error)
+        return
+    if 200 <= response.status < 300:
+        trace.usage = plan.usage_from_response(body)
+    else:
+        trace.error = error_from_upstream(plan.upstream_protocol, response.status, body, response.headers).kind_name
+    await writer.whole(answer)
+
+
+async def _relay_stream(
+    state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter, response: UpstreamResponse
+) -> None:
+    """Each upstream chunk goes through the translator and out as soon as it arrives."""
+    translator = plan.stream_translator()
+    await writer.start(response.status, plan.stream_headers(response.headers))
+    try:
+        async for chunk in response.chunks():
+            await writer.body(translator.feed(chunk))
+        tail = translator.close()
+    except UpstreamFailure as failure:
+        tail = translator.abort(failure_error(state, plan, failure))
+    except asyncio.CancelledError:
+        await _cut_stream(translator, writer)  # shutdown, or the client left (then this sends nothing)
+        raise
+    finally:
+        _note_stream_outcome(trace, translator)
+    await writer.body(tail, more=False)
+
+
+async def _cut_stream(translator: StreamTranslator, writer: ResponseWriter) -> None:
+    """End a stream that is being cancelled with an in-band error, so it cannot look complete."""
+    stopping = UpstreamProtocolError("the router proxy is shutting down; the stream was cut", kind_name="overloaded")
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.body(translator.abort(stopping), more=False), _ABORT_SEND_TIMEOUT)
+
+
+def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None:
+    trace.usage = translator.usage
+    if translator.error is not None:
+        trace.error = translator.error.kind_name
+
+
+def failure_error(state: ProxyState, plan: Plan, failure: UpstreamFailure) -> RouterError:
+    """A transport failure as an error naming the backend and its host (never a key or a path)."""
+    assert plan.route is not None
+    where = f"backend {plan.route.backend.name!r} ({url_host(plan.upstream_url)})"
+    if failure.kind == "timeout":
+        limit = state.settings.read_timeout if "data" in failure.reason else state.settings.connect_timeout
+        return UpstreamProtocolError(f"{where} {failure.reason} (limit {limit:g}s)", kind_name="timeout")
+    if failure.kind == "connect":
+        return UpstreamProtocolError(f"{where} could not be reached: {failure.reason}", kind_name="api_error")
+    return UpstreamProtocolError(f"{where}: {failure.reason}", kind_name="api_error")

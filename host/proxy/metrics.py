@@ -1,0 +1,71 @@
+"""``GET /metrics``: the proxy's calls in Prometheus text format, through the official ``prometheus_client``.
+
+A private :class:`~prometheus_client.CollectorRegistry` (never the global one: two proxies in one
+process, or tests, must not share or collide). Labels are bounded by the configuration: backend,
+the model actually sent upstream, the HTTP status, and the token kind.
+"""
+
+from typing import Optional, Tuple
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from shim.telemetry import CallEvent
+
+__all__ = ["CONTENT_TYPE", "TOKEN_KINDS", "ProxyMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+# LLM calls take from tens of milliseconds (a cached short answer) to minutes (long streams).
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+_NO_BACKEND = "none"
+
+
+class ProxyMetrics:
+    """Counters and histograms fed one :class:`CallEvent` at a time (:meth:`observe`)."""
+
+    content_type = CONTENT_TYPE
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "router_requests", "LLM calls answered, by backend, upstream model and HTTP status",
+            ("backend", "model", "status"), registry=self.registry,
+        )
+        self.latency = Histogram(
+            "router_request_duration_seconds", "Time until the last byte reached the client",
+            ("backend", "model", "status"), buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.tokens = Counter(
+            "router_tokens", "Tokens reported by the backends, by kind (input excludes cache reads/writes)",
+            ("backend", "model", "kind"), registry=self.registry,
+        )
+        self.cost = Counter(
+            "router_cost_usd", "Estimated cost in US dollars (calls of unknown price are not counted)",
+            ("backend", "model"), registry=self.registry,
+        )
+        self.unpriced = Counter(
+            "router_unpriced_requests", "Calls whose cost is unknown (model not in the price library, or no usage)",
+            ("backend", "model"), registry=self.registry,
+        )
+
+    def observe(self, event: CallEvent, cost: Optional[float]) -> None:
+        backend, model = _labels(event)
+        status = str(event.status)
+        self.requests.labels(backend, model, status).inc()
+        self.latency.labels(backend, model, status).observe(max(0.0, event.latency_ms) / 1000.0)
+        for kind in TOKEN_KINDS:
+            count = getattr(event, f"{kind}_tokens")
+            if count:
+                self.tokens.labels(backend, model, kind).inc(count)
+        if cost is None:
+            self.unpriced.labels(backend, model).inc()
+        elif cost > 0:
+            self.cost.labels(backend, model).inc(cost)
+
+    def render(self) -> bytes:
+        """The exposition text (``CONTENT_TYPE``)."""
+        return generate_latest(self.registry)
+
+
+def _labels(event: CallEvent) -> Tuple[str, str]:
+    return event.backend or _NO_BACKEND, event.upstream_model or event.requested_model or "unknown"

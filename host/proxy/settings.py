@@ -1,0 +1,35 @@
+"""The proxy's tunables, fixed at start-up (the CLI fills them from its options)."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from shim.plan import MAX_BODY_BYTES
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ProxySettings"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3456
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """How the proxy listens, limits and times out. ``api_key`` is the router's own key
+    (``ROUTER_API_KEY``): ``repr`` never shows it."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    verbose: bool = False
+    max_body_bytes: int = MAX_BODY_BYTES
+    # Upstream requests in flight per backend; more wait up to ``queue_timeout`` seconds, then 429.
+    max_concurrency: int = 64
+    queue_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    # Longest silence between two upstream reads (before the first byte or mid-stream).
+    read_timeout: float = 600.0
+    shutdown_timeout: int = 3  # seconds in-flight calls get to finish after SIGINT/SIGTERM
+    api_key: Optional[str] = None
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.__dict__.items() if k != "api_key"}
+        shown["api_key"] = "set" if self.api_key else None
+        return f"ProxySettings({shown})"

@@ -1,0 +1,35 @@
+"""Everything the request handlers share for the life of one proxy process."""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+from shim.config import RouterConfig
+
+from .settings import ProxySettings
+from .stats import ProxyStats
+from .upstream import BackendLimiter, UpstreamClient
+
+if TYPE_CHECKING:  # the telemetry modules load only for a proxy that records (router proxy)
+    from ..event_sink import EventSink
+    from .metrics import ProxyMetrics
+
+__all__ = ["ProxyState"]
+
+
+@dataclass
+class ProxyState:
+    """The configuration (loaded once at start), the settings, and the shared upstream client
+    (created at lifespan start-up, closed at shutdown)."""
+
+    config: RouterConfig
+    settings: ProxySettings
+    limiter: BackendLimiter
+    stats: ProxyStats = field(default_factory=ProxyStats)
+    upstream: Optional[UpstreamClient] = None
+    sink: "Optional[EventSink]" = None  # the store/metrics/OTel fan-out; None: events stay in ``stats`` only
+    metrics: "Optional[ProxyMetrics]" = None  # GET /metrics; None: 404
+
+    @property
+    def client(self) -> UpstreamClient:
+        assert self.upstream is not None, "the upstream client exists from lifespan start-up on"
+        return self.upstream

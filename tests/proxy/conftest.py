@@ -1,0 +1,57 @@
+"""One real ``router proxy`` process for the whole proxy suite, in front of the session's fake
+provider; tests that need a differently started proxy (auth, bind, signals) start their own."""
+
+import socket
+from pathlib import Path
+from typing import Iterator
+
+import anthropic
+import openai
+import pytest
+from fakes import FakeProvider
+from proxy_process import CLIENT_KEY, ProxyProcess, closed_port, write_proxy_config
+
+READ_TIMEOUT = 1.5  # short, so the upstream-timeout tests are quick; far above any normal pause here
+
+
+@pytest.fixture(scope="session")
+def blackhole_port() -> Iterator[int]:
+    """A port that accepts connections (kernel backlog) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def proxy_home(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider,
+               blackhole_port: int) -> Path:
+    home = tmp_path_factory.mktemp("proxy-home")
+    write_proxy_config(home, _fake_provider_session.root_url, closed_port(), blackhole_port)
+    return home
+
+
+@pytest.fixture(scope="session")
+def _proxy_session(proxy_home: Path) -> Iterator[ProxyProcess]:
+    proxy = ProxyProcess(proxy_home, ["--read-timeout", str(READ_TIMEOUT), "--connect-timeout", "2"]).wait_ready()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxy(_proxy_session: ProxyProcess, provider: FakeProvider) -> ProxyProcess:
+    """The shared proxy (the fake provider reset for this test)."""
+    assert _proxy_session.process.poll() is None, _proxy_session.output
+    return _proxy_session
+
+
+@pytest.fixture
+def oai(proxy: ProxyProcess) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=proxy.url + "/v1", api_key=CLIENT_KEY, max_retries=0, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def ant(proxy: ProxyProcess) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0, timeout=10) as client:
+        yield client

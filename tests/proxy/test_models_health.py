@@ -1,0 +1,40 @@
+"""``GET /v1/models`` in both shapes (parsed by each SDK) and ``GET /health``."""
+
+import anthropic
+import httpx
+import openai
+from fakes import FakeProvider
+from proxy_process import ProxyProcess
+
+# the fake lists these for every backend; the config adds the plain glob and the alias
+FAKE_MODELS = ("claude-sonnet-4-6", "gpt-5.1", "llama-3.3-70b")
+
+
+def test_openai_shape_lists_backends_aliases_and_shortcuts(oai: openai.OpenAI, provider: FakeProvider) -> None:
+    models = {model.id: model.owned_by for model in oai.models.list()}
+    assert models["llama-3.3-70b"] == "groq"  # a plain name among groq's globs, and in its own list
+    assert "llama-*" not in models  # globs are not model names
+    assert models["claude-sonnet-4-6"] == "anthropic" and models["gpt-5.1"] == "openai"
+    assert models["groq:gpt-5.1"] == "groq"  # would route to `openai` unprefixed: listed so it reaches groq
+    assert models["fast"] == "groq" and models["sonnet"] == "anthropic"
+    assert not any(model.startswith("dead:") for model in models)  # dead backend: listed without its /models
+    # backends were asked with their own key, in their own protocol
+    asked = {r.header("authorization") or r.header("x-api-key") for r in provider.requests if r.method == "GET"}
+    assert len(asked) == 3
+
+
+def test_anthropic_shape(ant: anthropic.Anthropic) -> None:
+    page = ant.models.list()
+    ids = [model.id for model in page.data]
+    assert {"claude-sonnet-4-6", "gpt-5.1", "fast", "opus"} <= set(ids)
+    assert page.first_id == ids[0] and page.last_id == ids[-1] and page.has_more is False
+    assert all(model.type == "model" and model.display_name == model.id for model in page.data)
+
+
+def test_health(proxy: ProxyProcess) -> None:
+    health = httpx.get(proxy.url + "/health").json()
+    assert health["status"] == "ok" and health["version"]
+    assert health["backends"] == ["anthropic", "openai", "groq", "dead", "blackhole"]
+    before = health["requests_served"]
+    httpx.post(proxy.url + "/v1/chat/completions", json={"model": "mystery", "messages": []})
+    assert httpx.get(proxy.url + "/health").json()["requests_served"] == before + 1

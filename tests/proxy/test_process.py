@@ -1,0 +1,140 @@
+"""Proxies started on purpose: auth on, non-loopback bind refused, bad config, signals, -v output."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import anthropic
+import httpx
+import openai
+import pytest
+from fakes import FakeProvider
+from proxy_clients import USER
+from proxy_process import BACKEND_KEYS, ProxyProcess, closed_port, write_proxy_config
+
+ROUTER_KEY = "rk-PROXYTEST-router-key"
+
+
+@pytest.fixture
+def home(tmp_path: Path, _fake_provider_session: FakeProvider) -> Path:
+    write_proxy_config(tmp_path, _fake_provider_session.root_url, closed_port(), closed_port())
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def _guarded_module(tmp_path_factory: pytest.TempPathFactory,
+                    _fake_provider_session: FakeProvider) -> Iterator[ProxyProcess]:
+    home = tmp_path_factory.mktemp("guarded")
+    write_proxy_config(home, _fake_provider_session.root_url, closed_port(), closed_port())
+    proxy = ProxyProcess(home, env={"ROUTER_API_KEY": ROUTER_KEY}).wait_ready()
+    yield proxy
+    assert proxy.stop() == 0
+
+
+@pytest.fixture
+def guarded(_guarded_module: ProxyProcess, provider: FakeProvider) -> ProxyProcess:
+    """A proxy that requires ROUTER_API_KEY (shared by this module's tests)."""
+    return _guarded_module
+
+
+@pytest.mark.parametrize(("path", "headers", "anthropic_shape"), [
+    ("/v1/messages", {"anthropic-version": "2023-06-01"}, True),
+    ("/v1/chat/completions", {}, False),
+    ("/v1/models", {"anthropic-version": "2023-06-01"}, True),
+    ("/v1/models", {}, False),
+])
+@pytest.mark.parametrize("presented", [None, "x-api-key", "bearer"])
+def test_wrong_or_missing_router_key_is_401_in_client_shape(guarded: ProxyProcess, path: str, headers: dict,
+                                                            anthropic_shape: bool, presented: str) -> None:
+    if presented == "x-api-key":
+        headers = {**headers, "x-api-key": "wrong"}
+    elif presented == "bearer":
+        headers = {**headers, "authorization": "Bearer wrong"}
+    method = "GET" if path == "/v1/models" else "POST"
+    response = httpx.request(method, guarded.url + path, json={"model": "gpt-5.1"}, headers=headers)
+    assert response.status_code == 401
+    body = response.json()
+    if anthropic_shape:
+        assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
+    else:
+        assert body["error"]["code"] == "invalid_api_key"
+
+
+def test_right_router_key_works_and_is_not_forwarded(guarded: ProxyProcess, provider: FakeProvider) -> None:
+    provider.reply(text="one")
+    provider.reply(text="two")
+    with anthropic.Anthropic(base_url=guarded.url, api_key=ROUTER_KEY, max_retries=0) as ant:
+        assert ant.messages.create(model="gpt-5.1", max_tokens=8, messages=USER).content[0].text == "one"  # type: ignore[union-attr]
+    with openai.OpenAI(base_url=guarded.url + "/v1", api_key=ROUTER_KEY, max_retries=0) as oai:
+        assert oai.chat.completions.create(model="claude-sonnet-4-6", messages=USER).choices[0].message.content == "two"
+    for request in provider.requests:
+        assert all(ROUTER_KEY not in value for value in request.headers.values())
+    health = httpx.get(guarded.url + "/health")  # open without a key
+    assert health.status_code == 200 and health.json()["requests_served"] >= 2
+
+
+def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakeProvider) -> None:
+    provider.reply(error=(401, None))
+    httpx.post(guarded.url + "/v1/chat/completions", headers={"x-api-key": ROUTER_KEY},
+               json={"model": "gpt-5.1", "messages": USER})
+    httpx.post(guarded.url + "/v1/chat/completions", headers={"x-api-key": ROUTER_KEY},
+               json={"model": "dead-1", "messages": USER})
+    health = httpx.get(guarded.url + "/health").json()
+    assert set(health) == {"status", "version", "backends", "requests_served"} and health["status"] == "ok"
+    assert health["backends"] == ["anthropic", "openai", "groq", "dead", "blackhole"]
+    stats = httpx.get(guarded.url + "/stats", headers={"x-api-key": ROUTER_KEY}).text
+    deadline = time.monotonic() + 2
+    while not any("dead-1" in line for line in guarded.stderr_lines) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lines = [line for line in guarded.stderr_lines if "→" in line]
+    assert any(line.startswith("POST /v1/chat/completions gpt-5.1 → openai 401 ") for line in lines), lines
+    assert lines[-1].startswith("POST /v1/chat/completions dead-1 → dead 500 ")
+    for text in (guarded.output, json.dumps(health), stats):
+        assert ROUTER_KEY not in text and all(key not in text for key in BACKEND_KEYS.values())
+
+
+def test_non_loopback_bind_is_refused_without_router_key(home: Path) -> None:
+    proxy = ProxyProcess(home, ["--host", "0.0.0.0"])
+    assert proxy.finish(timeout=15) == 2
+    assert "ROUTER_API_KEY" in proxy.output and "Traceback" not in proxy.output
+    assert [line for line in proxy.stderr_lines if line.strip()][-1].startswith("Error: refusing to listen on 0.0.0.0")
+
+
+def test_busy_port_is_one_line_exit_2(home: Path) -> None:
+    first = ProxyProcess(home).wait_ready()
+    port = first.url.rsplit(":", 1)[1]
+    second = subprocess.run([sys.executable, "-m", "host", "proxy", "--port", port], capture_output=True, text=True,
+                            env={"ROUTER_HOME": str(home), "PATH": ""}, timeout=15)
+    first.stop()
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+
+
+def test_invalid_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[backends.x\n")
+    proxy = ProxyProcess(tmp_path)
+    assert proxy.finish(timeout=15) == 2
+    [line] = [line for line in proxy.stderr_lines if line.strip()]
+    assert "config.toml" in line and "Traceback" not in proxy.output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_down_cleanly_and_cuts_open_streams(home: Path, provider: FakeProvider, sig: int) -> None:
+    proxy = ProxyProcess(home).wait_ready()
+    provider.reply(text="never finished", hold_after_events=2)
+    try:
+        with httpx.stream("POST", proxy.url + "/v1/chat/completions", timeout=15,
+                          json={"model": "gpt-5.1", "messages": USER, "stream": True}) as response:
+            chunks = response.iter_raw()
+            first = next(chunks)
+            proxy.process.send_signal(sig)
+            rest = b"".join(chunks)
+    finally:
+        provider.release.set()
+    assert proxy.finish(timeout=10) == 0
+    assert b"data:" in first and b"[DONE]" not in rest
+    assert b"shutting down" in rest  # cut in-band after the graceful-shutdown timeout, not left hanging

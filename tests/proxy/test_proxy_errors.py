@@ -1,0 +1,171 @@
+"""Every failure reaches the client as its own protocol's error: a real HTTP status before the
+first byte, an in-band error after it — never a hang, never a stream that looks complete."""
+
+import json
+from typing import Any, Dict, List
+
+import anthropic
+import httpx
+import openai
+import pytest
+from fakes import FakeProvider
+from proxy_clients import USER
+from proxy_process import ProxyProcess
+
+from shim.errors import KINDS
+
+ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01"}
+PATHS = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
+
+
+def _post(proxy: ProxyProcess, protocol: str, body: Any, **kwargs: Any) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return httpx.post(proxy.url + PATHS[protocol], content=content, headers=ANTHROPIC_HEADERS, timeout=10, **kwargs)
+
+
+def _assert_error_shape(response: httpx.Response, protocol: str, kind: str, exact: bool = True) -> Dict[str, Any]:
+    """Status and body shape of ``kind`` in ``protocol`` (``exact=False``: a same-protocol upstream
+    error is forwarded as the backend wrote it, so only the status and the envelope are checked)."""
+    expected = KINDS[kind]
+    body = response.json()
+    if protocol == "anthropic":
+        assert response.status_code == expected.anthropic_status, body
+        assert body["type"] == "error" and (body["error"]["type"] == expected.anthropic_type or not exact)
+    else:
+        assert response.status_code == expected.openai_status, body
+        assert body["error"]["type"] == expected.openai_type or not exact
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def _request(protocol: str, model: str, stream: bool = False) -> Dict[str, Any]:
+    return {"model": model, "max_tokens": 32, "messages": USER, "stream": stream}
+
+
+# (client protocol, model): one same-protocol and one translated route per client protocol
+ROUTES = [("anthropic", "claude-sonnet-4-6"), ("anthropic", "gpt-5.1"),
+          ("openai", "gpt-5.1"), ("openai", "claude-sonnet-4-6")]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(429, "rate_limit"), (529, "overloaded"), (500, "api_error")])
+@pytest.mark.parametrize(("protocol", "model"), ROUTES)
+def test_upstream_error_before_first_byte(proxy: ProxyProcess, provider: FakeProvider, protocol: str, model: str,
+                                          status: int, kind: str) -> None:
+    backend_protocol = "anthropic" if model.startswith("claude") else "openai"
+    if backend_protocol == "openai" and status == 529:
+        status = 503  # OpenAI's way of saying "overloaded"
+    provider.reply(error=(status, None), headers={"retry-after": "7"})
+    response = _post(proxy, protocol, _request(protocol, model, stream=True))
+    _assert_error_shape(response, protocol, kind, exact=backend_protocol != protocol)
+    assert response.headers["retry-after"] == "7"
+
+
+def test_upstream_429_reaches_openai_sdk_as_rate_limit(oai: openai.OpenAI, provider: FakeProvider) -> None:
+    provider.reply(error=(429, None))
+    with pytest.raises(openai.RateLimitError):
+        oai.chat.completions.create(model="claude-sonnet-4-6", messages=USER)
+
+
+def _sse_payloads(raw: bytes) -> List[Dict[str, Any]]:
+    lines = raw.decode().splitlines()
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+
+
+@pytest.mark.parametrize(("protocol", "model"), ROUTES)
+def test_mid_stream_upstream_failure_is_in_band(proxy: ProxyProcess, provider: FakeProvider, chunking: str,
+                                                protocol: str, model: str) -> None:
+    provider.reply(text="partial answer that fails", fail_midstream=True)
+    response = _post(proxy, protocol, _request(protocol, model, stream=True))
+    assert response.status_code == 200
+    last = _sse_payloads(response.content)[-1]
+    assert "error" in last and (last.get("type") == "error") == (protocol == "anthropic")
+    assert b"message_stop" not in response.content and b"[DONE]" not in response.content
+
+
+@pytest.mark.parametrize(("protocol", "model"), ROUTES)
+def test_dropped_upstream_connection_mid_stream_is_in_band(proxy: ProxyProcess, provider: FakeProvider,
+                                                           chunking: str, protocol: str, model: str) -> None:
+    provider.reply(text="cut short", truncate_after_events=3, drop_connection=True)
+    response = _post(proxy, protocol, _request(protocol, model, stream=True))
+    last = _sse_payloads(response.content)[-1]
+    assert "error" in last, response.content
+
+
+def test_anthropic_sdk_raises_on_in_band_error(ant: anthropic.Anthropic, provider: FakeProvider) -> None:
+    provider.reply(text="partial", fail_midstream=True)
+    with pytest.raises(anthropic.APIStatusError):
+        list(ant.messages.create(model="gpt-5.1", max_tokens=32, messages=USER, stream=True))
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+def test_dead_backend_is_a_clear_error(proxy: ProxyProcess, protocol: str) -> None:
+    error = _assert_error_shape(_post(proxy, protocol, _request(protocol, "dead-model")), protocol, "api_error")
+    assert "'dead'" in error["message"] and "refused" in error["message"]
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+def test_upstream_timeout_before_first_byte(proxy: ProxyProcess, protocol: str) -> None:
+    error = _assert_error_shape(_post(proxy, protocol, _request(protocol, "slow-model")), protocol, "timeout")
+    assert "'blackhole'" in error["message"] and "timed out" in error["message"]
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+def test_upstream_timeout_mid_stream_is_in_band(proxy: ProxyProcess, provider: FakeProvider, protocol: str) -> None:
+    provider.reply(text="a slow answer", hold_after_events=2)
+    try:
+        response = _post(proxy, protocol, _request(protocol, "claude-sonnet-4-6", stream=True))
+    finally:
+        provider.release.set()
+    last = _sse_payloads(response.content)[-1]
+    assert "timed out" in json.dumps(last)
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+@pytest.mark.parametrize(("body", "needle"), [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "JSON object"),
+    (b'{"messages": []}', "'model' is required"),
+])
+def test_bad_request_bodies(proxy: ProxyProcess, protocol: str, body: bytes, needle: str) -> None:
+    error = _assert_error_shape(_post(proxy, protocol, body), protocol, "invalid_request")
+    assert needle in error["message"]
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+def test_unknown_model_is_404_pointing_to_route_explain(proxy: ProxyProcess, protocol: str) -> None:
+    error = _assert_error_shape(_post(proxy, protocol, _request(protocol, "mystery-model")), protocol, "not_found")
+    assert "mystery-model" in error["message"] and "router route explain" in error["message"]
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+def test_oversize_body_is_413_before_reading_it(proxy: ProxyProcess, protocol: str) -> None:
+    huge = b'{"model": "gpt-5.1", "pad": "' + b"x" * (33 * 1024 * 1024) + b'"}'
+    response = _post(proxy, protocol, huge)
+    error = _assert_error_shape(response, protocol, "request_too_large")
+    assert "limit" in error["message"]
+
+
+def test_oversize_chunked_body_is_413(proxy: ProxyProcess) -> None:
+    def pieces():  # type: ignore[no-untyped-def]  # no content-length: the proxy counts as it reads
+        yield b'{"model": "gpt-5.1", "pad": "'
+        for _ in range(34):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = httpx.post(proxy.url + "/v1/chat/completions", content=pieces(), timeout=10)
+    _assert_error_shape(response, "openai", "request_too_large")
+
+
+@pytest.mark.parametrize(("path", "headers", "protocol"), [
+    ("/v1/nothing", {}, "openai"),
+    ("/v1/nothing", ANTHROPIC_HEADERS, "anthropic"),
+])
+def test_unknown_path_is_404_in_client_shape(proxy: ProxyProcess, path: str, headers: Dict[str, str],
+                                             protocol: str) -> None:
+    response = httpx.post(proxy.url + path, json={}, headers=headers)
+    _assert_error_shape(response, protocol, "not_found")
+
+
+def test_embeddings_need_an_openai_backend(proxy: ProxyProcess) -> None:
+    response = httpx.post(proxy.url + "/v1/embeddings", json={"model": "claude-sonnet-4-6", "input": "hi"})
+    error = _assert_error_shape(response, "openai", "invalid_request")
+    assert "OpenAI-protocol backend" in error["message"]
