@@ -1,0 +1,168 @@
+"""``router stats``: calls, errors, tokens, cost and latency from the local telemetry store.
+
+Exit codes: 0; 2 for bad usage. An absent store is not an error (no calls yet): the table is empty.
+"""
+
+import json
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Tuple
+
+import click
+
+from .cli_support import example
+from .stats_query import GROUPINGS, WINDOWS, GroupStats, StatsReport, query_stats
+from .telemetry_store import db_path
+
+__all__ = ["cost_text", "header_line", "stats", "tail_line"]
+
+_TAIL_POLL_SECONDS = 0.25
+_PIPED_WIDTH = 220
+_TAIL_COLUMNS = (
+    "id, time, source, pid, program, backend, upstream_model, requested_model, status, error, latency_ms, "
+    "input_tokens, output_tokens, cost_usd"
+)
+
+
+@click.command(epilog=example("router stats", "router stats --since 7d --by backend", "router stats --json | jq .total",
+                              "router stats --tail"))
+@click.option("--since", "window", type=click.Choice(list(WINDOWS)), default="1d", show_default=True,
+              help="How far back to look.")
+@click.option("--by", type=click.Choice(GROUPINGS), default="model", show_default=True, help="One row per …")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the proxy's /stats has the same).")
+@click.option("--tail", is_flag=True, help="Follow new calls as they are stored; Ctrl-C to stop.")
+def stats(window: str, by: str, as_json: bool, tail: bool) -> None:
+    """Calls, errors, tokens, cost and latency of routed LLM calls (shim and proxy)."""
+    if tail:
+        _follow(db_path())
+        return
+    report = query_stats(window, by)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_table(report)
+
+
+# Table ---------------------------------------------------------------------------------------
+def header_line(report: StatsReport) -> str:
+    """``router stats · last 1d · 42 calls, 3 errors · $0.1234``"""
+    total = report.total
+    window = "all time" if report.window == "all" else f"last {report.window}"
+    parts = [f"router stats · {window} · {total.calls} calls, {total.errors} errors"]
+    if total.calls:
+        parts.append(f"cost {cost_text(total)}")
+    return " · ".join(parts)
+
+
+def cost_text(group: GroupStats) -> str:
+    """``$0.0123``; ``$0.0123 + unknown`` when some calls had no price; ``unknown`` when none had one."""
+    if group.calls and group.cost_unknown_calls == group.calls:
+        return "unknown"
+    known = f"${group.cost_usd:.4f}" if group.cost_usd < 100 else f"${group.cost_usd:,.2f}"
+    return f"{known} + unknown" if group.cost_unknown_calls else known
+
+
+def _notes(report: StatsReport) -> List[str]:
+    notes = []
+    if report.dropped.count:
+        since = _local_time(report.dropped.since) if report.dropped.since else "?"
+        reasons = f" ({', '.join(report.dropped.reasons)})" if report.dropped.reasons else ""
+        notes.append(f"{report.dropped.count} events were dropped since {since}{reasons}; the counts above are short")
+    if report.problem:
+        notes.append(f"the store {report.store} could not be read: {report.problem}")
+    return notes
+
+
+def _print_table(report: StatsReport) -> None:
+    from rich.console import Console  # rich loads only for this command
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = _PIPED_WIDTH  # piped or captured: never cut a model name to fit 80 columns
+    console.print(header_line(report), markup=False)
+    for note in _notes(report):
+        console.print(f"warning: {note}", markup=False, style="yellow")
+    if not report.groups:
+        console.print("no calls recorded in this window", markup=False)
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for title in (report.by, "calls", "errors", "in", "out", "cache r/w", "cost", "p50", "p95"):
+        table.add_column(title, justify="left" if title == report.by else "right", no_wrap=True)
+    for group in [*report.groups, report.total] if len(report.groups) > 1 else report.groups:
+        table.add_row(*_row_cells(group), end_section=group is report.groups[-1] and len(report.groups) > 1)
+    console.print(table)
+
+
+def _row_cells(group: GroupStats) -> Tuple[str, ...]:
+    return (
+        group.key,
+        str(group.calls),
+        str(group.errors),
+        f"{group.input_tokens:,}",
+        f"{group.output_tokens:,}",
+        f"{group.cache_read_tokens:,}/{group.cache_write_tokens:,}",
+        cost_text(group),
+        _ms(group.latency_p50_ms),
+        _ms(group.latency_p95_ms),
+    )
+
+
+def _ms(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
+
+
+def _local_time(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Tail ----------------------------------------------------------------------------------------
+def tail_line(row: sqlite3.Row) -> str:
+    """One line per stored event: when, who, which model where, status, latency, tokens, cost."""
+    model = row["upstream_model"] or row["requested_model"] or "?"
+    where = f"{row['backend']}/{model}" if row["backend"] else f"(no route) {model}"
+    who = f"{row['source']} {row['pid']}" + (f" {row['program']}" if row["program"] else "")
+    status = f"{row['status'] or 'no response'}" + (f" {row['error']}" if row["error"] else "")
+    tokens = f"in {row['input_tokens'] or 0} / out {row['output_tokens'] or 0}"
+    cost = "unknown" if row["cost_usd"] is None else f"${row['cost_usd']:.6f}"
+    return f"{_local_time(row['time'])} {who} → {where} · {status} · {_ms(row['latency_ms'])} · {tokens} · {cost}"
+
+
+def _follow(path: Path) -> None:
+    click.echo(f"following {path} (Ctrl-C to stop)", err=True)
+    try:
+        for row in _new_rows(path):
+            click.echo(tail_line(row))
+    except KeyboardInterrupt:
+        pass
+
+
+def _new_rows(path: Path) -> Iterator[sqlite3.Row]:
+    """Rows stored after the start, forever; polls by rowid (the store may not exist yet)."""
+    last: Optional[int] = None
+    while True:
+        rows, last = _rows_after(path, last)
+        yield from rows
+        time.sleep(_TAIL_POLL_SECONDS)
+
+
+def _rows_after(path: Path, last: Optional[int]) -> Tuple[List[Any], Optional[int]]:
+    if not path.exists():
+        return [], 0 if last is None else last
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection.row_factory = sqlite3.Row
+        try:
+            if last is None:  # only what comes after we started
+                return [], int(connection.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+            query = f"SELECT {_TAIL_COLUMNS} FROM events WHERE id > ? ORDER BY id"
+            rows = connection.execute(query, (last,)).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:  # not created yet, or busy: try again at the next poll
+        return [], last
+    return rows, (rows[-1]["id"] if rows else last)

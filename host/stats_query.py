@@ -1,0 +1,176 @@
+"""Aggregations over the telemetry store: what ``router stats``, ``--json`` and the proxy's ``/stats`` show.
+
+A window (``1h``, ``1d``, ``7d``, ``all``) selects events by start time through the time index; rows
+are grouped in Python (percentiles need every latency of a group anyway, and the store is local).
+Cost is the sum of the known costs; ``cost_unknown_calls`` says how many calls had no price, so a
+total is never silently short.
+"""
+
+import math
+import sqlite3
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .telemetry_store import DropRecord, db_path, read_drops
+
+__all__ = [
+    "GROUPINGS",
+    "WINDOWS",
+    "GroupStats",
+    "StatsReport",
+    "percentile",
+    "query_stats",
+    "window_start",
+]
+
+WINDOWS: Dict[str, Optional[float]] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0, "all": None}
+GROUPINGS = ("model", "backend", "program", "day")
+NO_BACKEND = "(no route)"
+_COLUMNS = (
+    "time, backend, upstream_model, requested_model, program, status, error, latency_ms, "
+    "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd"
+)
+
+
+@dataclass
+class GroupStats:
+    """Totals of one group (or of the whole window)."""
+
+    key: str
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0  # the sum of the known costs
+    cost_unknown_calls: int = 0  # calls whose cost is unknown (unknown model or no token counts)
+    latency_p50_ms: Optional[float] = None
+    latency_p95_ms: Optional[float] = None
+    _latencies: List[float] = field(default_factory=list, repr=False)
+
+    def add(self, row: sqlite3.Row) -> None:
+        self.calls += 1
+        self.errors += _is_error(row["status"], row["error"])
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
+            setattr(self, name, getattr(self, name) + (row[name] or 0))
+        if row["cost_usd"] is None:
+            self.cost_unknown_calls += 1
+        else:
+            self.cost_usd += row["cost_usd"]
+        self._latencies.append(row["latency_ms"] or 0.0)
+
+    def finish(self) -> "GroupStats":
+        self.latency_p50_ms = percentile(self._latencies, 0.5)
+        self.latency_p95_ms = percentile(self._latencies, 0.95)
+        self.cost_usd = round(self.cost_usd, 10)  # float sums: no 0.30000000000000004 in the JSON
+        return self
+
+    def as_dict(self) -> Dict[str, Any]:
+        data = asdict(self)
+        data.pop("_latencies")
+        data["cost_known"] = self.cost_unknown_calls == 0
+        return data
+
+
+@dataclass
+class StatsReport:
+    """Everything ``router stats`` shows for one window and grouping."""
+
+    window: str
+    since: Optional[float]  # unix seconds; None: all time
+    by: str
+    total: GroupStats
+    groups: List[GroupStats]
+    dropped: DropRecord
+    store: str  # the database path
+    problem: Optional[str] = None  # the store exists but could not be read (one line)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "window": self.window,
+            "since": self.since,
+            "by": self.by,
+            "total": self.total.as_dict(),
+            "groups": [group.as_dict() for group in self.groups],
+            "dropped": {
+                "count": self.dropped.count, "since": self.dropped.since, "reasons": list(self.dropped.reasons)
+            },
+            "store": self.store,
+            "problem": self.problem,
+        }
+
+
+def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
+    """Nearest-rank percentile (p50 of [1, 2, 3, 4] is 2); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def window_start(window: str, now: Optional[float] = None) -> Optional[float]:
+    """The first second of ``window`` (None: everything). Raises KeyError for an unknown window."""
+    span = WINDOWS[window]
+    return None if span is None else (time.time() if now is None else now) - span
+
+
+def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = None,
+                now: Optional[float] = None) -> StatsReport:
+    """Aggregate the store's events of ``window`` grouped ``by`` (see :data:`GROUPINGS`)."""
+    if by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r}; one of: {', '.join(GROUPINGS)}")
+    since = window_start(window, now)
+    path = db_path(home)
+    total = GroupStats("total")
+    grouped: Dict[str, GroupStats] = defaultdict(lambda: GroupStats(""))
+    rows, problem = _rows(path, since)
+    for row in rows:
+        total.add(row)
+        key = _group_key(row, by)
+        grouped[key].key = key
+        grouped[key].add(row)
+    groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
+    if by == "day":
+        groups.sort(key=lambda g: g.key)
+    return StatsReport(window, since, by, total.finish(), groups, read_drops(home), str(path), problem)
+
+
+def _rows(path: Path, since: Optional[float]) -> Tuple[List[sqlite3.Row], Optional[str]]:
+    """The window's rows, and why there are none when the store cannot be read."""
+    if not path.exists():
+        return [], None
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return [], " ".join(str(exc).split())
+    try:
+        connection.row_factory = sqlite3.Row
+        where, params = ("WHERE time >= ?", (since,)) if since is not None else ("", ())
+        return connection.execute(f"SELECT {_COLUMNS} FROM events {where} ORDER BY time", params).fetchall(), None
+    except sqlite3.Error as exc:
+        if "no such table" in str(exc):
+            return [], None  # created, never written to
+        return [], " ".join(str(exc).split())
+    finally:
+        connection.close()
+
+
+def _group_key(row: sqlite3.Row, by: str) -> str:
+    if by == "model":
+        return str(row["upstream_model"] or row["requested_model"] or "?")
+    if by == "backend":
+        return str(row["backend"] or NO_BACKEND)
+    if by == "program":
+        return str(row["program"] or "(proxy client)")
+    return datetime.fromtimestamp(row["time"], timezone.utc).strftime("%Y-%m-%d")
+
+
+def _is_error(status: Optional[int], error: Optional[str]) -> int:
+    """The same rule as the shim's summary: an error kind, no response, or an HTTP error status."""
+    return int(bool(error) or not status or status >= 400)

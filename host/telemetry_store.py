@@ -1,0 +1,319 @@
+"""The local analytics store: every call event in SQLite in ``$ROUTER_HOME``, written in batches.
+
+``submit`` is called on the hot path of a call (the proxy's event loop, the collector's worker) and
+therefore never blocks and never raises: it puts the event on a bounded queue, and one writer thread
+inserts batches (up to :data:`BATCH_SIZE` events or :data:`BATCH_SECONDS`, whichever comes first) in
+one transaction each. WAL mode lets ``router stats`` read while a writer writes.
+
+When the events cannot be kept — a full queue, a locked database (``busy_timeout`` is short on
+purpose: waiting would back the queue up), a read-only directory, a full disk, a database that
+cannot even be opened (then the store runs degraded and only counts) — they are dropped and
+counted. Drops are appended, one line per flush, to ``telemetry-drops.log`` next to the database
+(``O_APPEND``: several router processes may append at once without a lock); when that directory is
+not writable either, to a file in the temporary directory named after it. ``router stats`` reads
+both and says "N events were dropped since …".
+"""
+
+import hashlib
+import json
+import os
+import queue
+import sqlite3
+import tempfile
+import threading
+import time
+import typing
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
+
+from shim.telemetry import CallEvent
+
+from .paths import ensure_private_dir, router_home
+
+__all__ = [
+    "BATCH_SECONDS",
+    "BATCH_SIZE",
+    "DB_FILENAME",
+    "DROPS_FILENAME",
+    "EVENT_COLUMNS",
+    "STORE_SCHEMA_VERSION",
+    "DropRecord",
+    "TelemetryStore",
+    "connect_database",
+    "db_path",
+    "drop_log_paths",
+    "read_drops",
+]
+
+DB_FILENAME = "telemetry.db"
+DROPS_FILENAME = "telemetry-drops.log"
+STORE_SCHEMA_VERSION = 1
+BATCH_SIZE = 500
+BATCH_SECONDS = 0.1
+QUEUE_SIZE = 100_000
+_BUSY_TIMEOUT_MS = 200  # a locked database: wait this long, then drop the batch (never back up the queue)
+_REOPEN_SECONDS = 5.0  # degraded: try to open the database again this often
+_DROP_FLUSH_SECONDS = 1.0  # at most one drop line per second per process
+
+# Event fields in dataclass order, then the host-computed cost.
+EVENT_COLUMNS: Tuple[str, ...] = (*tuple(f.name for f in fields(CallEvent)), "cost_usd")
+_COLUMN_TYPES = {"float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, {columns});
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+"""
+_EVENT_VALUES = attrgetter(*EVENT_COLUMNS[:-1])  # much cheaper than dataclasses.astuple (no deep copy)
+_INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+
+Connect = Callable[[str], sqlite3.Connection]
+Row = Tuple[Any, ...]
+
+
+def db_path(home: Optional[Path] = None) -> Path:
+    return (home or router_home()) / DB_FILENAME
+
+
+def drop_log_paths(home: Optional[Path] = None) -> List[Path]:
+    """Where drop counts are appended: beside the database, else (read-only home) in the temp dir."""
+    directory = (home or router_home()).expanduser().absolute()
+    tag = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
+    return [directory / DROPS_FILENAME, Path(tempfile.gettempdir()) / f"router-{os.getuid()}-{tag}-drops.log"]
+
+
+def _column_sql() -> str:
+    hints = typing.get_type_hints(CallEvent)
+    declared = {name: _sql_type(hints[name]) for name in EVENT_COLUMNS[:-1]}
+    return ", ".join(f"{name} {declared.get(name, 'REAL')}" for name in EVENT_COLUMNS)
+
+
+def _sql_type(hint: Any) -> str:
+    """SQLite type of an event field: ``Optional[int]`` → INTEGER, ``str`` → TEXT …"""
+    inner = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
+    return _COLUMN_TYPES.get(getattr(inner[0], "__name__", ""), "TEXT")
+
+
+def connect_database(path: Path, connect: Connect = sqlite3.connect) -> sqlite3.Connection:
+    """Open (creating when needed) the database in WAL mode with the current schema."""
+    connection = connect(str(path))
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, no fsync per batch
+        with connection:
+            connection.executescript(_SCHEMA.format(columns=_column_sql()))
+            if connection.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+                connection.execute("INSERT INTO schema_version (version) VALUES (?)", (STORE_SCHEMA_VERSION,))
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+@dataclass(frozen=True)
+class DropRecord:
+    """All drops recorded for a home: how many, since when (unix seconds)."""
+
+    count: int
+    since: Optional[float]
+    reasons: Tuple[str, ...] = ()
+
+
+def read_drops(home: Optional[Path] = None) -> DropRecord:
+    """Sum the drop logs (a torn or foreign line is skipped)."""
+    count, since, reasons = 0, None, set()
+    for path in drop_log_paths(home):
+        for entry in _drop_lines(path):
+            count += entry[1]
+            since = entry[0] if since is None else min(since, entry[0])
+            reasons.add(entry[2])
+    return DropRecord(count, since, tuple(sorted(reasons)))
+
+
+def _drop_lines(path: Path) -> Iterable[Tuple[float, int, str]]:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            item = json.loads(line)
+            out.append((float(item["since"]), int(item["count"]), str(item.get("reason", ""))))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+class TelemetryStore:
+    """See the module docstring. ``start()`` opens the database on the writer thread."""
+
+    def __init__(
+        self,
+        home: Optional[Path] = None,
+        *,
+        connect: Connect = sqlite3.connect,
+        queue_size: int = QUEUE_SIZE,
+        batch_size: int = BATCH_SIZE,
+        batch_seconds: float = BATCH_SECONDS,
+    ) -> None:
+        self.home = (home or router_home()).expanduser()
+        self.degraded: Optional[str] = None  # why the database could not be opened (then only counting)
+        self._connect = connect
+        self._queue: queue.Queue[Optional[Row]] = queue.Queue(queue_size)
+        self._batch_size, self._batch_seconds = batch_size, batch_seconds
+        self._lock = threading.Lock()
+        self._pending_drops, self._pending_since, self._pending_reason = 0, 0.0, ""
+        self.dropped = 0  # dropped by this store since it started
+        self.stored = 0
+        self._last_drop_flush = 0.0
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0  # submitted, not yet stored or dropped
+        self._thread = threading.Thread(target=self._run, name="router-telemetry-store", daemon=True)
+
+    def start(self) -> "TelemetryStore":
+        self._thread.start()
+        return self
+
+    # Producer side (any thread) ---------------------------------------------------------------
+    def submit(self, event: CallEvent, cost: Optional[float] = None) -> None:
+        """Queue ``event`` (with its cost) for storage; drop and count it when that is not possible."""
+        try:
+            row = (*_EVENT_VALUES(event), cost)
+        except Exception:  # never on the caller: a bad event is a dropped event
+            self._count_drop(1, "invalid event", in_flight=False)
+            return
+        with self._lock:
+            self._in_flight += 1
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self._count_drop(1, "queue full")
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every event submitted so far is stored or dropped (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight > 0:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._idle.wait(min(left, 0.05))
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Store what is queued, persist the drop count, stop the writer."""
+        if self._thread.is_alive():
+            self.flush(timeout)
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                pass
+            self._thread.join(timeout)
+        self._write_drop_line(force=True)
+
+    # Writer thread --------------------------------------------------------------------------
+    def _run(self) -> None:
+        connection, opened_at = self._open(), time.monotonic()
+        try:
+            while True:
+                batch, stop = self._next_batch()
+                if connection is None and time.monotonic() - opened_at > _REOPEN_SECONDS:
+                    connection, opened_at = self._open(), time.monotonic()  # the directory may be writable again
+                if batch:
+                    self._write(connection, batch)
+                self._write_drop_line(force=stop)
+                if stop:
+                    return
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _open(self) -> Optional[sqlite3.Connection]:
+        try:
+            ensure_private_dir(self.home)
+            connection = connect_database(db_path(self.home), self._connect)
+        except (sqlite3.Error, OSError) as exc:
+            self.degraded = " ".join(f"{type(exc).__name__}: {exc}".split())
+            return None
+        self.degraded = None
+        return connection
+
+    def _next_batch(self) -> Tuple[List[Row], bool]:
+        """Up to batch_size rows; waits at most batch_seconds after the first one."""
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        batch, deadline = [first], time.monotonic() + self._batch_seconds
+        while len(batch) < self._batch_size:
+            try:
+                row = self._queue.get_nowait() if time.monotonic() >= deadline else self._queue.get(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if row is None:
+                self._queue.put(None)  # seen again next round, after this batch is written
+                break
+            batch.append(row)
+        return batch, False
+
+    def _write(self, connection: Optional[sqlite3.Connection], batch: Sequence[Row]) -> None:
+        reason = _insert(connection, batch) if connection is not None else f"database unavailable ({self.degraded})"
+        with self._idle:
+            self._in_flight -= len(batch)
+            if reason is None:
+                self.stored += len(batch)
+            self._idle.notify_all()
+        if reason is not None:
+            self._count_drop(len(batch), reason, in_flight=False)
+
+    # Drop accounting ------------------------------------------------------------------------
+    def _count_drop(self, count: int, reason: str, in_flight: bool = True) -> None:
+        with self._idle:
+            if in_flight:
+                self._in_flight -= count
+            self.dropped += count
+            if self._pending_drops == 0:
+                self._pending_since = time.time()
+            self._pending_drops += count
+            self._pending_reason = reason
+            self._idle.notify_all()
+
+    def _write_drop_line(self, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._pending_drops == 0 or (not force and now - self._last_drop_flush < _DROP_FLUSH_SECONDS):
+                return
+            count, since, reason = self._pending_drops, self._pending_since, self._pending_reason
+            self._pending_drops = 0
+            self._last_drop_flush = now
+        line = json.dumps({"since": since, "count": count, "reason": reason, "pid": os.getpid()}) + "\n"
+        if not any(_append(path, line.encode()) for path in drop_log_paths(self.home)):
+            with self._lock:  # nowhere to write: keep counting, try again later
+                self._pending_drops += count
+                self._pending_since = min(since, self._pending_since or since)
+
+
+def _insert(connection: sqlite3.Connection, batch: Sequence[Row]) -> Optional[str]:
+    """Insert in one transaction; the reason the batch was lost, or None."""
+    try:
+        with connection:
+            connection.executemany(_INSERT, batch)
+    except (sqlite3.Error, OSError) as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
+
+
+def _append(path: Path, data: bytes) -> bool:
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        return os.write(descriptor, data) == len(data)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)

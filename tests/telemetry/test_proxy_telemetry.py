@@ -1,0 +1,100 @@
+"""A real ``router proxy`` process: N calls → N stored events (tokens, cost), /metrics and /stats agree."""
+
+import sqlite3
+from pathlib import Path
+from typing import Dict, Iterator, Tuple
+
+import httpx
+import pytest
+from fakes import FakeProvider, UsageSpec
+from prometheus_client.parser import text_string_to_metric_families
+from proxy_process import CLIENT_KEY, ProxyProcess, closed_port, write_proxy_config
+
+from host.pricing import PriceBook
+from host.telemetry_store import DB_FILENAME
+from shim.telemetry import CallEvent
+
+USAGE = UsageSpec(input=120, output=30, cache_read=40, cache_write=10)
+CALLS_PER_KIND = 3
+# (path, backend, model, stream): translated and same-protocol, whole and streamed
+KINDS = [
+    ("/v1/chat/completions", "anthropic", "claude-sonnet-4-6", False),
+    ("/v1/chat/completions", "anthropic", "claude-sonnet-4-6", True),
+    ("/v1/messages", "anthropic", "claude-sonnet-4-6", False),
+    ("/v1/messages", "anthropic", "claude-sonnet-4-6", True),
+    ("/v1/chat/completions", "openai", "gpt-5.1", True),
+]
+
+
+@pytest.fixture
+def proxy(tmp_path: Path, provider: FakeProvider) -> Iterator[Tuple[ProxyProcess, Path]]:
+    home = tmp_path / "home"
+    write_proxy_config(home, provider.root_url, closed_port(), closed_port())
+    process = ProxyProcess(home, env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""}).wait_ready()
+    yield process, home
+    process.stop()
+
+
+def _body(path: str, model: str, stream: bool) -> Dict[str, object]:
+    body: Dict[str, object] = {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+                               "stream": stream}
+    if stream and path.endswith("completions"):
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _call(url: str, path: str, model: str, stream: bool) -> None:
+    headers = {"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01", "authorization": f"Bearer {CLIENT_KEY}"}
+    response = httpx.post(url + path, json=_body(path, model, stream), headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_every_call_is_stored_measured_and_priced(proxy: Tuple[ProxyProcess, Path], provider: FakeProvider) -> None:
+    process, home = proxy
+    for path, _, model, stream in KINDS:
+        for _ in range(CALLS_PER_KIND):
+            provider.reply(text="hello there", usage=USAGE)
+            _call(process.url, path, model, stream)
+    calls = CALLS_PER_KIND * len(KINDS)
+    stats = httpx.get(process.url + "/stats?since=1h&by=backend", headers={"x-api-key": CLIENT_KEY}).json()
+    metrics = httpx.get(process.url + "/metrics", headers={"x-api-key": CLIENT_KEY}).text
+    process.stop()
+
+    connection = sqlite3.connect(home / DB_FILENAME)
+    connection.row_factory = sqlite3.Row
+    rows = connection.execute("SELECT * FROM events ORDER BY id").fetchall()
+    connection.close()
+    assert len(rows) == calls
+    prices = PriceBook()
+    for row in rows:
+        assert (row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"]) == (
+            USAGE.input, USAGE.output, USAGE.cache_read, USAGE.cache_write)
+        event = CallEvent(**{key: row[key] for key in row.keys() if key not in ("id", "cost_usd")})
+        assert row["cost_usd"] is not None and row["cost_usd"] == prices.cost(event)
+    assert [(r["backend"], r["stream"]) for r in rows] == [
+        (backend, int(stream)) for _, backend, _, stream in KINDS for _ in range(CALLS_PER_KIND)]
+
+    by_backend = {group["key"]: group for group in stats["groups"]}
+    assert stats["total"]["calls"] == calls and stats["requests_served"] == calls
+    assert by_backend["anthropic"]["calls"] == 4 * CALLS_PER_KIND
+    assert stats["total"]["input_tokens"] == calls * USAGE.input
+    assert stats["total"]["cost_usd"] == pytest.approx(sum(row["cost_usd"] for row in rows))
+
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics) for s in family.samples}
+    requests = {labels: value for (name, labels), value in samples.items() if name == "router_requests_total"}
+    assert sum(requests.values()) == calls
+    tokens = {dict(labels)["kind"]: 0.0 for (name, labels) in samples if name == "router_tokens_total"}
+    for (name, labels), value in samples.items():
+        if name == "router_tokens_total":
+            tokens[dict(labels)["kind"]] += value
+    assert tokens == {"input": calls * USAGE.input, "output": calls * USAGE.output,
+                      "cache_read": calls * USAGE.cache_read, "cache_write": calls * USAGE.cache_write}
+    cost = sum(value for (name, _), value in samples.items() if name == "router_cost_usd_total")
+    assert cost == pytest.approx(sum(row["cost_usd"] for row in rows))
+
+
+def test_stats_rejects_an_unknown_window(proxy: Tuple[ProxyProcess, Path]) -> None:
+    process, _ = proxy
+    response = httpx.get(process.url + "/stats?since=2h", headers={"x-api-key": CLIENT_KEY})
+    assert response.status_code == 400 and "since" in response.json()["error"]["message"]

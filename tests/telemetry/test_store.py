@@ -1,0 +1,212 @@
+"""The SQLite store: exact round trip, batching under load, and every way of failing without failing a call."""
+
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator, List
+
+import pytest
+from telemetry_support import call_event
+
+from host.telemetry_store import (
+    DB_FILENAME,
+    STORE_SCHEMA_VERSION,
+    TelemetryStore,
+    connect_database,
+    drop_log_paths,
+    read_drops,
+)
+from shim.telemetry import CallEvent
+
+SUBMIT_BUDGET_SECONDS = 0.5  # "never blocks": far above any submit, far below the 200 ms lock wait × batches
+
+
+def _stored(home: Path) -> List[sqlite3.Row]:
+    connection = sqlite3.connect(home / DB_FILENAME)
+    connection.row_factory = sqlite3.Row
+    try:
+        return connection.execute("SELECT * FROM events ORDER BY id").fetchall()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_side_file_left(home: Path) -> Iterator[None]:
+    """Drop counts of an unwritable home go to the temp dir: remove them after each test."""
+    yield
+    for path in drop_log_paths(home)[1:]:
+        path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[TelemetryStore]:
+    opened = TelemetryStore(home).start()
+    yield opened
+    opened.close()
+
+
+def test_round_trip_keeps_every_field_and_the_cost(home: Path, store: TelemetryStore) -> None:
+    event = call_event(cache_read_tokens=5000, cache_write_tokens=2000, reasoning_tokens=64, error=None,
+                       dropped_before=3)
+    store.submit(event, 0.0123456789)
+    assert store.flush()
+    (row,) = _stored(home)
+    assert {name: row[name] for name in asdict(event)} == {
+        **asdict(event), "stream": int(event.stream), "translated": int(event.translated)
+    }
+    assert row["cost_usd"] == 0.0123456789
+
+
+def test_schema_version_wal_and_time_index(home: Path, store: TelemetryStore) -> None:
+    store.submit(call_event())
+    assert store.flush()
+    connection = sqlite3.connect(home / DB_FILENAME)
+    assert connection.execute("SELECT version FROM schema_version").fetchall() == [(STORE_SCHEMA_VERSION,)]
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    plan = connection.execute("EXPLAIN QUERY PLAN SELECT * FROM events WHERE time >= 1").fetchall()
+    assert "events_time" in str(plan)
+    connection.close()
+
+
+def test_unknown_cost_is_stored_as_null(home: Path, store: TelemetryStore) -> None:
+    store.submit(call_event(), None)
+    assert store.flush()
+    assert _stored(home)[0]["cost_usd"] is None
+
+
+def test_50000_events_from_4_threads_are_all_stored(home: Path, store: TelemetryStore) -> None:
+    per_thread = 12_500
+
+    def produce(worker: int) -> None:
+        for index in range(per_thread):
+            store.submit(call_event(pid=worker, input_tokens=index), float(index))
+
+    threads = [threading.Thread(target=produce, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.flush(timeout=60)
+    assert store.dropped == 0 and store.stored == 50_000
+    connection = sqlite3.connect(home / DB_FILENAME)
+    by_worker = connection.execute("SELECT pid, count(*), sum(input_tokens) FROM events GROUP BY pid").fetchall()
+    assert by_worker == [(worker, per_thread, sum(range(per_thread))) for worker in range(4)]
+    connection.close()
+
+
+def _submit_all(store: TelemetryStore, count: int) -> None:
+    """Submit ``count`` events; each submit must return at once and raise nothing."""
+    for index in range(count):
+        started = time.monotonic()
+        store.submit(call_event(input_tokens=index))
+        assert time.monotonic() - started < SUBMIT_BUDGET_SECONDS
+
+
+def test_full_queue_drops_and_counts(home: Path) -> None:
+    blocked = threading.Event()
+
+    def slow_connect(path: str) -> sqlite3.Connection:
+        blocked.wait(10)  # the writer cannot start: the queue fills
+        return sqlite3.connect(path)
+
+    store = TelemetryStore(home, connect=slow_connect, queue_size=10).start()
+    _submit_all(store, 25)
+    assert store.dropped == 15
+    blocked.set()
+    store.close()
+    assert len(_stored(home)) == 10
+    assert read_drops(home).count == 15 and read_drops(home).reasons == ("queue full",)
+
+
+def test_locked_database_drops_counts_and_recovers(home: Path) -> None:
+    home.mkdir(parents=True)
+    connect_database(home / DB_FILENAME).close()
+    locker = sqlite3.connect(home / DB_FILENAME, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    store = TelemetryStore(home).start()
+    _submit_all(store, 20)
+    assert store.flush()
+    assert store.dropped == 20 and store.stored == 0
+    locker.execute("ROLLBACK")
+    locker.close()
+    _submit_all(store, 5)
+    store.close()
+    assert len(_stored(home)) == 5
+    drops = read_drops(home)
+    assert drops.count == 20 and "locked" in drops.reasons[0]
+
+
+class _FullDiskConnection(sqlite3.Connection):
+    """A connection whose writes fail as on a full disk (no tiny tmpfs here)."""
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_full_disk_drops_and_counts(home: Path) -> None:
+    store = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=_FullDiskConnection)).start()
+    _submit_all(store, 30)
+    store.close()
+    assert store.dropped == 30 and len(_stored(home)) == 0
+    assert read_drops(home).count == 30 and read_drops(home).reasons == ("database or disk is full",)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_home_runs_degraded_and_counts(home: Path) -> None:
+    home.mkdir(mode=0o500)
+    try:
+        store = TelemetryStore(home).start()
+        _submit_all(store, 7)
+        store.close()
+        assert store.degraded and store.dropped == 7
+        assert read_drops(home).count == 7  # the side file in the temp dir: home is not writable
+    finally:
+        home.chmod(0o700)
+
+
+def test_read_only_database_file_counts(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root ignores permission bits, so the read-only case is also made by SQLite itself.
+    def read_only(path: str) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    store = TelemetryStore(home, connect=read_only).start()
+    _submit_all(store, 4)
+    store.close()
+    assert store.degraded is not None and store.dropped == 4
+    assert read_drops(home).count == 4
+
+
+def test_home_that_is_a_file_runs_degraded(home: Path) -> None:
+    home.write_text("")  # the database cannot even be created: only counting is left
+    store = TelemetryStore(home).start()
+    _submit_all(store, 3)
+    store.close()
+    assert store.degraded and store.dropped == 3
+    assert read_drops(home).count == 3
+
+
+def test_submit_of_garbage_never_raises(home: Path, store: TelemetryStore) -> None:
+    store.submit("not an event")  # type: ignore[arg-type]
+    store.submit(call_event())
+    assert store.flush()
+    assert store.dropped == 1 and store.stored == 1
+
+
+def test_drops_from_several_processes_add_up(home: Path) -> None:
+    for count in (2, 3):
+        full = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=_FullDiskConnection)).start()
+        _submit_all(full, count)
+        full.close()
+    assert read_drops(home).count == 5
+
+
+def test_event_round_trip_type(home: Path, store: TelemetryStore) -> None:
+    event: CallEvent = call_event(stream=True, translated=False, ttfb_ms=None, error="overloaded", status=529)
+    store.submit(event)
+    assert store.flush()
+    row = _stored(home)[0]
+    assert (row["stream"], row["translated"], row["ttfb_ms"], row["error"], row["status"]) == (1, 0, None,
+                                                                                                "overloaded", 529)
