@@ -20,9 +20,9 @@ from typing import Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shim.config import RouterConfig  # noqa: E402
-from shim.plan import ClientCall, plan_call  # noqa: E402
-from shim.sse import encode_event  # noqa: E402
+from shim.config import RouterConfig
+from shim.plan import ClientCall, plan_call
+from shim.sse import encode_event
 
 CONFIG = RouterConfig.from_dict(
     {
@@ -48,7 +48,10 @@ USER_TEXT = "What will the weather be like in Paris and in Rome for the next thr
 
 def openai_request() -> Dict[str, object]:
     tools = [
-        {"type": "function", "function": {"name": f"tool_{i}", "description": "Look up a forecast.", "parameters": TOOLS_SCHEMA}}
+        {
+            "type": "function",
+            "function": {"name": f"tool_{i}", "description": "Look up a forecast.", "parameters": TOOLS_SCHEMA},
+        }
         for i in range(3)
     ]
     return {
@@ -62,7 +65,11 @@ def openai_request() -> Dict[str, object]:
                 "role": "assistant",
                 "content": "Let me check.",
                 "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "tool_0", "arguments": '{"city": "Paris"}'}}
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "tool_0", "arguments": '{"city": "Paris"}'},
+                    }
                 ],
             },
             {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C, light wind from the west."},
@@ -72,7 +79,9 @@ def openai_request() -> Dict[str, object]:
 
 
 def anthropic_request() -> Dict[str, object]:
-    tools = [{"name": f"tool_{i}", "description": "Look up a forecast.", "input_schema": TOOLS_SCHEMA} for i in range(3)]
+    tools = [
+        {"name": f"tool_{i}", "description": "Look up a forecast.", "input_schema": TOOLS_SCHEMA} for i in range(3)
+    ]
     return {
         "model": "MODEL",
         "max_tokens": 1024,
@@ -90,7 +99,11 @@ def anthropic_request() -> Dict[str, object]:
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny, 21 C, light wind from the west."},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": "Sunny, 21 C, light wind from the west.",
+                    },
                     {"type": "text", "text": "And Rome?"},
                 ],
             },
@@ -114,7 +127,12 @@ def anthropic_response() -> bytes:
             ],
             "stop_reason": "tool_use",
             "stop_sequence": None,
-            "usage": {"input_tokens": 420, "output_tokens": 120, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+            "usage": {
+                "input_tokens": 420,
+                "output_tokens": 120,
+                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": 0,
+            },
         }
     ).encode()
 
@@ -133,7 +151,11 @@ def openai_response() -> bytes:
                         "role": "assistant",
                         "content": ANSWER,
                         "tool_calls": [
-                            {"id": "call_2", "type": "function", "function": {"name": "tool_0", "arguments": '{"city": "Rome", "days": 3}'}}
+                            {
+                                "id": "call_2",
+                                "type": "function",
+                                "function": {"name": "tool_0", "arguments": '{"city": "Rome", "days": 3}'},
+                            }
                         ],
                     },
                     "finish_reason": "tool_calls",
@@ -150,16 +172,48 @@ WORDS = [f" word{i}" for i in range(198)]
 def anthropic_stream() -> List[bytes]:
     """200 events: message_start, block start, 195 text deltas, block stop, message_delta, message_stop."""
     events = [
-        encode_event(json.dumps({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6", "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 420, "output_tokens": 1}}}), "message_start"),
-        encode_event(json.dumps({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}), "content_block_start"),
+        encode_event(
+            json.dumps(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_1",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "claude-sonnet-4-6",
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 420, "output_tokens": 1},
+                    },
+                }
+            ),
+            "message_start",
+        ),
+        encode_event(
+            json.dumps({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            "content_block_start",
+        ),
     ]
     events += [
-        encode_event(json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}), "content_block_delta")
+        encode_event(
+            json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}),
+            "content_block_delta",
+        )
         for w in WORDS[:195]
     ]
     events += [
         encode_event(json.dumps({"type": "content_block_stop", "index": 0}), "content_block_stop"),
-        encode_event(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 195}}), "message_delta"),
+        encode_event(
+            json.dumps(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 195},
+                }
+            ),
+            "message_delta",
+        ),
         encode_event(json.dumps({"type": "message_stop"}), "message_stop"),
     ]
     return events
@@ -167,16 +221,29 @@ def anthropic_stream() -> List[bytes]:
 
 def openai_stream() -> List[bytes]:
     """200 events: role chunk, 196 content deltas, finish chunk, usage chunk, [DONE]."""
+
     def chunk(delta: Dict[str, object], finish: object = None) -> bytes:
-        body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": None}
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "gpt-4o",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "usage": None,
+        }
         return encode_event(json.dumps(body))
 
     events = [chunk({"role": "assistant", "content": ""})]
     events += [chunk({"content": w}) for w in WORDS[:196]]
     events.append(chunk({}, "stop"))
-    usage = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o", "choices": [],
-             "usage": {"prompt_tokens": 420, "completion_tokens": 196, "total_tokens": 616}}
+    usage = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "gpt-4o",
+        "choices": [],
+        "usage": {"prompt_tokens": 420, "completion_tokens": 196, "total_tokens": 616},
+    }
     events.append(encode_event(json.dumps(usage)))
     events.append(b"data: [DONE]\n\n")
     return events
@@ -194,8 +261,11 @@ def median_us(operation: Callable[[], object], runs: int) -> float:
 
 
 def call(endpoint: str, body: Dict[str, object], model: str) -> ClientCall:
-    return ClientCall(endpoint, {"authorization": "Bearer router", "content-type": "application/json"},
-                      json.dumps({**body, "model": model}).encode())
+    return ClientCall(
+        endpoint,
+        {"authorization": "Bearer router", "content-type": "application/json"},
+        json.dumps({**body, "model": model}).encode(),
+    )
 
 
 def main() -> None:
@@ -222,19 +292,47 @@ def main() -> None:
             for event in events:
                 translator.feed(event)
             translator.close()
+
         return run
 
     rows = [
-        ("baseline: json.loads + json.dumps of the request", median_us(lambda: json.dumps(json.loads(oa_call.body)), runs), None),
+        (
+            "baseline: json.loads + json.dumps of the request",
+            median_us(lambda: json.dumps(json.loads(oa_call.body)), runs),
+            None,
+        ),
         ("same-protocol plan (model unchanged)", median_us(lambda: plan(oa_call), runs), 30),
         ("same-protocol plan (model rewritten)", median_us(lambda: plan(renamed), runs), 30),
-        ("OpenAI client → Anthropic backend: plan + response", median_us(lambda: plan(o2a_call).translate_response(200, {}, anth_resp), runs), 200),
-        ("Anthropic client → OpenAI backend: plan + response", median_us(lambda: plan(a2o_call).translate_response(200, {}, oai_resp), runs), 200),
-        ("Anthropic → OpenAI stream, per event (200 events)", median_us(stream_per_event(o2a_plan, anth_events), max(50, runs // 20)) / len(anth_events), 10),
-        ("OpenAI → Anthropic stream, per event (200 events)", median_us(stream_per_event(a2o_plan, oai_events), max(50, runs // 20)) / len(oai_events), 10),
-        ("same-protocol stream scan, per event (200 events)", median_us(stream_per_event(plan(oa_call), oai_events), max(50, runs // 20)) / len(oai_events), 10),
+        (
+            "OpenAI client → Anthropic backend: plan + response",
+            median_us(lambda: plan(o2a_call).translate_response(200, {}, anth_resp), runs),
+            200,
+        ),
+        (
+            "Anthropic client → OpenAI backend: plan + response",
+            median_us(lambda: plan(a2o_call).translate_response(200, {}, oai_resp), runs),
+            200,
+        ),
+        (
+            "Anthropic → OpenAI stream, per event (200 events)",
+            median_us(stream_per_event(o2a_plan, anth_events), max(50, runs // 20)) / len(anth_events),
+            10,
+        ),
+        (
+            "OpenAI → Anthropic stream, per event (200 events)",
+            median_us(stream_per_event(a2o_plan, oai_events), max(50, runs // 20)) / len(oai_events),
+            10,
+        ),
+        (
+            "same-protocol stream scan, per event (200 events)",
+            median_us(stream_per_event(plan(oa_call), oai_events), max(50, runs // 20)) / len(oai_events),
+            10,
+        ),
     ]
-    print(f"request {len(oa_call.body)} B (OpenAI) / {len(aa_call.body)} B (Anthropic); response {len(anth_resp)} B; Python {sys.version.split()[0]}")
+    print(
+        f"request {len(oa_call.body)} B (OpenAI) / {len(aa_call.body)} B (Anthropic); "
+        f"response {len(anth_resp)} B; Python {sys.version.split()[0]}"
+    )
     print(f"{'operation':58} {'median µs':>10} {'target':>8}")
     for name, value, target in rows:
         verdict = "" if target is None else ("ok" if value <= target else "MISSED")

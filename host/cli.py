@@ -11,7 +11,10 @@ from typing import Any
 import click
 
 from .cli_backend import backend
+from .cli_proxy import proxy
 from .cli_routing import alias, route
+from .cli_shim import shim
+from .cli_stats import stats
 from .cli_support import example
 from .paths import StateFileError, config_path
 
@@ -53,7 +56,7 @@ def config_path_command() -> None:
     click.echo(str(config_path()))
 
 
-for group in (backend, route, alias):
+for group in (backend, route, alias, proxy, shim, stats):
     cli.add_command(group)
 
 
