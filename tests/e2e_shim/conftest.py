@@ -1,18 +1,15 @@
 """Fixtures for ``router shim`` end-to-end tests: a ROUTER_HOME on the fake provider, and the child
 interpreters (this venv, the legacy-SDK venv, a fresh venv without this project or wrapt, pyenv)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Iterator
 
+import fakes.legacy_sdks
 import pytest
 from fakes import FakeProvider
 from shim_support import write_router_home
-
-LEGACY_PYTHON_ENV = "ROUTER_LEGACY_PYTHON"
-_DEFAULT_LEGACY_PYTHON = "/work/legacy-venv/bin/python"
 
 
 @pytest.fixture(scope="session")
@@ -32,11 +29,8 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def legacy_python() -> str:
-    """openai 2.x (httpx) + anthropic 0.x, made by another helper."""
-    path = os.environ.get(LEGACY_PYTHON_ENV, _DEFAULT_LEGACY_PYTHON)
-    if not Path(path).exists():
-        pytest.skip(f"no legacy-SDK venv at {path} (set {LEGACY_PYTHON_ENV})")
-    return path
+    """openai 2.x (httpx) + anthropic 0.x: ``ROUTER_LEGACY_PYTHON``, or a venv built once."""
+    return fakes.legacy_sdks.legacy_python()
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +46,6 @@ def clean_venv_python(request: pytest.FixtureRequest) -> Iterator[str]:
         for command in build:
             done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
             if done.returncode != 0:
-                pytest.skip(f"could not build the clean child venv: {' '.join(command[:4])}: {done.stderr[-300:]}")
+                pytest.fail(f"could not build the clean child venv: {' '.join(command[:4])}: {done.stderr[-300:]}")
         (cache / "ready").write_text("ok")
     yield str(python)

@@ -16,7 +16,7 @@ def router_executable() -> List[str]:
     beside_python = Path(sys.executable).parent / "router"
     found = str(beside_python) if beside_python.exists() else shutil.which("router")
     if found is None:
-        pytest.skip("the router console script is not installed")
+        pytest.fail("the router console script is not installed (run the README's install command)")
     return [found]
 
 
