@@ -10,9 +10,9 @@ What it does, all on 127.0.0.1 and bounded in time (about 6–8 minutes with the
    that does not install or start is reported as an n/a row, with the reason).
 2. Starts a fast fake provider (uvloop + httptools, pre-encoded answers in both wire formats)
    pinned to core 1, where wrk also runs; each proxy under test is pinned to core 0, alone.
-3. For direct-to-fake, ``router proxy``, ``router proxy`` with aiohttp as its upstream client
-   (the upstream-client comparison the issue asks for, through the proxy's ``upstream_factory``
-   seam, see ``proxy_support/aiohttp_upstream.py``), the LiteLLM proxy and claude-code-router, each
+3. For direct-to-fake, ``router proxy`` (aiohttp upstream client, the default), ``router proxy
+   --upstream-client httpx`` (the upstream-client comparison the issue asks for; target
+   ``router-httpx``), the LiteLLM proxy and claude-code-router, each
    configured against the same fake: for OpenAI→OpenAI (pass-through) and
    Anthropic-client→OpenAI-backend (translated), non-streaming and streaming, checks the answer
    (200 and the right body), then times it with wrk: latency p50/p99 at concurrency 1 and 16,
@@ -61,7 +61,7 @@ CACHE = BENCH_DIR / ".cache"
 _PROFILE_SECONDS = 5
 PROXY_CORE = 0
 CLIENT_CORE = 1  # the fake provider and wrk
-ALL_TARGETS = ("direct", "router", "router-aiohttp", "litellm", "ccr")
+ALL_TARGETS = ("direct", "router", "router-httpx", "litellm", "ccr")
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -110,29 +110,16 @@ def _router_available() -> Optional[str]:
     return None
 
 
-def _missing_module(name: str) -> Optional[str]:
-    """None when ``name`` imports in this interpreter, else why not."""
-    try:
-        __import__(name)
-    except ImportError as exc:
-        return f"{name} is not installed here ({exc})"
-    return None
-
-
 def _factory(name: str, fake_port: int, work: Path) -> Target:
     """Build (installing if needed) the target called ``name``; raise TargetUnavailable/InstallError."""
     if name == "direct":
         return DirectTarget(f"http://127.0.0.1:{fake_port}")
-    if name == "router":
+    if name in ("router", "router-httpx"):
         reason = _router_available()
         if reason:
             raise TargetUnavailable(reason)
-        return router_target(fake_port, work, PROXY_CORE, REPO)
-    if name == "router-aiohttp":
-        reason = _router_available() or _missing_module("aiohttp")
-        if reason:
-            raise TargetUnavailable(reason)
-        return router_target(fake_port, work, PROXY_CORE, REPO, upstream="aiohttp")
+        upstream = "httpx" if name == "router-httpx" else None
+        return router_target(fake_port, work, PROXY_CORE, REPO, upstream_client=upstream)
     if name == "litellm":
         return litellm_target(ensure_litellm(CACHE), fake_port, work, PROXY_CORE)
     return ccr_target(ensure_ccr(CACHE), fake_port, work, PROXY_CORE)
@@ -141,7 +128,7 @@ def _factory(name: str, fake_port: int, work: Path) -> Target:
 _DISPLAY = {
     "direct": "direct-to-fake",
     "router": "router proxy",
-    "router-aiohttp": "router proxy (aiohttp)",
+    "router-httpx": "router proxy (httpx)",
     "litellm": "litellm proxy",
     "ccr": "claude-code-router",
 }
@@ -210,7 +197,7 @@ def _report(results: Dict[str, TargetResult], json_path: Optional[str], profiles
     print()
     print(render_table(results, SCENARIOS))
     print(f"load average before the run: {load}; after: {_load_average()} (2 cores: anything well above 0 is noise)")
-    for name in ("router proxy", "router proxy (aiohttp)"):
+    for name in ("router proxy", "router proxy (httpx)"):
         if name in results:
             missed = verdicts(results, SCENARIOS, name)
             print(f"{name} vs the issue's targets: " + ("all met" if not missed else "; ".join(missed)))

@@ -19,6 +19,7 @@ from .telemetry_store import TelemetryStore
 __all__ = ["EventObserver", "EventSink", "open_sink"]
 
 EventCallback = Callable[[CallEvent], None]
+StoreSubmit = Callable[[CallEvent, Optional[float]], None]
 
 
 class EventObserver(Protocol):
@@ -33,6 +34,9 @@ class EventSink:
     def __init__(self, store: Optional[TelemetryStore], observers: Sequence[EventObserver] = (),
                  prices: Optional[PriceBook] = None) -> None:
         self.store = store
+        # Where priced events go for storage: the store itself, or a batcher in front of it (the proxy
+        # hands its store whole batches from the event loop: one thread hand-off per batch, not per call).
+        self.submit_to_store: Optional[StoreSubmit] = store.submit if store is not None else None
         self.observers: List[EventObserver] = list(observers)
         self.failures = 0  # observer errors swallowed (a broken exporter must not break a call)
         self._prices = prices or price_book()
@@ -43,8 +47,8 @@ class EventSink:
             cost = self._prices.cost(event)
         except Exception:
             cost = None
-        if self.store is not None:
-            self.store.submit(event, cost)
+        if self.submit_to_store is not None:
+            self.submit_to_store(event, cost)
         for observer in self.observers:
             try:
                 observer.observe(event, cost)

@@ -162,7 +162,8 @@ class TelemetryStore:
         self.home = (home or router_home()).expanduser()
         self.degraded: Optional[str] = None  # why the database could not be opened (then only counting)
         self._connect = connect
-        self._queue: queue.Queue[Optional[Row]] = queue.Queue(queue_size)
+        # Each item is one submit's rows; ``queue_size`` bounds the hand-offs waiting, not single events.
+        self._queue: queue.Queue[Optional[List[Row]]] = queue.Queue(queue_size)
         self._batch_size, self._batch_seconds = batch_size, batch_seconds
         self._lock = threading.Lock()
         self._pending_drops, self._pending_since, self._pending_reason = 0, 0.0, ""
@@ -180,17 +181,26 @@ class TelemetryStore:
     # Producer side (any thread) ---------------------------------------------------------------
     def submit(self, event: CallEvent, cost: Optional[float] = None) -> None:
         """Queue ``event`` (with its cost) for storage; drop and count it when that is not possible."""
-        try:
-            row = (*_EVENT_VALUES(event), cost)
-        except Exception:  # never on the caller: a bad event is a dropped event
-            self._count_drop(1, "invalid event", in_flight=False)
+        self.submit_many(((event, cost),))
+
+    def submit_many(self, events: Iterable[Tuple[CallEvent, Optional[float]]]) -> None:
+        """Queue several ``(event, cost)`` pairs with one hand-off to the writer thread (one queue put,
+        so one wake-up, however many events). Never blocks, never raises, as :meth:`submit`."""
+        rows: List[Row] = []
+        for pair in events:
+            try:
+                event, cost = pair
+                rows.append((*_EVENT_VALUES(event), cost))
+            except Exception:  # never on the caller: a bad event is a dropped event
+                self._count_drop(1, "invalid event", in_flight=False)
+        if not rows:
             return
         with self._lock:
-            self._in_flight += 1
+            self._in_flight += len(rows)
         try:
-            self._queue.put_nowait(row)
+            self._queue.put_nowait(rows)
         except queue.Full:
-            self._count_drop(1, "queue full")
+            self._count_drop(len(rows), "queue full")
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every event submitted so far is stored or dropped (tests, shutdown)."""
@@ -242,21 +252,21 @@ class TelemetryStore:
         return connection
 
     def _next_batch(self) -> Tuple[List[Row], bool]:
-        """Up to batch_size rows; waits at most batch_seconds after the first one."""
+        """At least batch_size rows when that many come; waits at most batch_seconds after the first."""
         first = self._queue.get()
         if first is None:
             return [], True
-        batch, deadline = [first], time.monotonic() + self._batch_seconds
+        batch, deadline = list(first), time.monotonic() + self._batch_seconds
         while len(batch) < self._batch_size:
             try:
-                row = self._queue.get_nowait() if time.monotonic() >= deadline else self._queue.get(
+                rows = self._queue.get_nowait() if time.monotonic() >= deadline else self._queue.get(
                     timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if row is None:
+            if rows is None:
                 self._queue.put(None)  # seen again next round, after this batch is written
                 break
-            batch.append(row)
+            batch.extend(rows)
         return batch, False
 
     def _write(self, connection: Optional[sqlite3.Connection], batch: Sequence[Row]) -> None:

@@ -30,7 +30,6 @@ __all__ = [
     "router_target",
 ]
 
-_BENCH_DIR = Path(__file__).resolve().parent.parent
 _START_TIMEOUT = 90.0  # LiteLLM imports for a long time on a small machine
 
 
@@ -149,25 +148,25 @@ def _router_config(fake_port: int) -> str:
     )
 
 
-def router_target(fake_port: int, work: Path, core: int, repo: Path, upstream: str = "httpx") -> ProcessTarget:
+def router_target(
+    fake_port: int, work: Path, core: int, repo: Path, upstream_client: Optional[str] = None
+) -> ProcessTarget:
     """``router proxy`` with a private ``ROUTER_HOME`` whose config.toml points at the fake.
 
-    ``upstream="aiohttp"`` runs the same command through :mod:`proxy_support.aiohttp_upstream`
-    (the proxy's own code with aiohttp as its upstream client) to compare the two clients.
+    ``upstream_client`` (``"httpx"``) starts it with ``--upstream-client`` to compare against the
+    default client; None: the command exactly as users run it.
     """
-    home = work / f"router-home-{upstream}"
+    home = work / f"router-home-{upstream_client or 'default'}"
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     (home / "config.toml").write_text(_router_config(fake_port))
     port = free_port()
-    listen = ["--host", "127.0.0.1", "--port", str(port)]
+    options = ["--host", "127.0.0.1", "--port", str(port)]
+    if upstream_client:
+        options += ["--upstream-client", upstream_client]
     env = {"ROUTER_HOME": str(home), "BENCH_FAKE_KEY": "sk-fake-upstream"}
-    if upstream == "httpx":
-        argv = pinned(core, [*router_proxy_argv(), "proxy", *listen])
-        return ProcessTarget("router proxy", argv, port, work, env=env, cwd=repo)
-    argv = pinned(core, [sys.executable, "-m", "proxy_support.aiohttp_upstream", *listen])
-    # The repo first: bench/ holds scripts (bench/shim.py) that would shadow the shim package.
-    env["PYTHONPATH"] = os.pathsep.join([str(repo), str(_BENCH_DIR)])
-    return ProcessTarget("router proxy (aiohttp)", argv, port, work, env=env, cwd=repo)
+    argv = pinned(core, [*router_proxy_argv(), "proxy", *options])
+    name = f"router proxy ({upstream_client})" if upstream_client else "router proxy"
+    return ProcessTarget(name, argv, port, work, env=env, cwd=repo)
 
 
 def _litellm_config(fake_port: int) -> str:

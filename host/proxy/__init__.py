@@ -1,8 +1,10 @@
 """``router proxy``: one local HTTP endpoint for every non-Python client, on the same engine as the shim.
 
 Modules: :mod:`.app` (raw ASGI app: routing, auth, limits, disconnect watch), :mod:`.forward` (the
-per-call driver), :mod:`.upstream` (pooled async client, per-backend limits), :mod:`.models`
-(``GET /v1/models``), :mod:`.server` (bind checks, banner, uvicorn, signals), :mod:`.stats`.
+per-call driver), :mod:`.upstream` (the upstream client interface, the httpx client, per-backend limits),
+:mod:`.upstream_aiohttp` (the default, aiohttp client), :mod:`.store_batch` (telemetry to the store in
+batches), :mod:`.models` (``GET /v1/models``), :mod:`.server` (bind checks, banner, uvicorn, signals),
+:mod:`.stats`.
 """
 
 from .app import ProxyApp

@@ -25,13 +25,25 @@ from .models import ModelCatalog
 from .settings import ProxySettings
 from .state import ProxyState
 from .stats_view import stored_stats
-from .upstream import BackendLimiter, HttpxUpstream, UpstreamClient
+from .store_batch import StoreBatcher
+from .upstream import BackendLimiter, UpstreamClient
 
-__all__ = ["ProxyApp", "router_version"]
+__all__ = ["ProxyApp", "router_version", "settings_upstream"]
 
 UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
 _AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
 _CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records for a client that left
+
+
+def settings_upstream(settings: ProxySettings, backend_count: int) -> UpstreamClient:
+    """The upstream client ``settings.upstream_client`` names (aiohttp unless ``httpx`` is asked for)."""
+    if settings.upstream_client == "httpx":
+        from .upstream import HttpxUpstream
+
+        return HttpxUpstream(settings, backend_count)
+    from .upstream_aiohttp import AiohttpUpstream
+
+    return AiohttpUpstream(settings, backend_count)
 
 
 def router_version() -> str:
@@ -45,11 +57,12 @@ class ProxyApp:
     """The ASGI callable. ``upstream_factory`` builds the pooled client at lifespan start-up."""
 
     def __init__(
-        self, config: RouterConfig, settings: ProxySettings, upstream_factory: UpstreamFactory = HttpxUpstream
+        self, config: RouterConfig, settings: ProxySettings, upstream_factory: UpstreamFactory = settings_upstream
     ) -> None:
         self.state = ProxyState(config, settings, BackendLimiter(settings.max_concurrency, settings.queue_timeout))
         self._upstream_factory = upstream_factory
         self._catalog: Optional[ModelCatalog] = None
+        self._store_batcher: Optional[StoreBatcher] = None
         self._version = router_version()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,8 +79,11 @@ class ProxyApp:
                 upstream = self._upstream_factory(self.state.settings, len(self.state.config.backends))
                 self.state.upstream = upstream
                 self._catalog = ModelCatalog(self.state.config, upstream, time.time())
+                self._store_batcher = StoreBatcher.install(self.state.sink)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._store_batcher is not None:
+                    self._store_batcher.stop()  # what is buffered goes to the store; later events go direct
                 if self.state.upstream is not None:
                     await self.state.upstream.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -153,6 +169,8 @@ class ProxyApp:
         store = self.state.sink.store if self.state.sink is not None else None
         if store is None:
             return _json_response(200, live)
+        if self._store_batcher is not None:
+            self._store_batcher.flush()  # the calls already answered are counted
         try:  # SQLite reads off the event loop
             stored = await asyncio.to_thread(stored_stats, store, scope.get("query_string", b""))
         except ValueError as problem:

@@ -1,12 +1,14 @@
 """The proxy's way to backends: one pooled async HTTP client, per-backend limits, timeouts.
 
 The rest of the proxy sees only :class:`UpstreamClient` / :class:`UpstreamResponse` and
-:class:`UpstreamFailure`, so another client library (aiohttp, for the bench) can stand in for
-:class:`HttpxUpstream` without touching the driver. URLs come only from the plan (configured
+:class:`UpstreamFailure`, so the client library is swappable without touching the driver: the
+default is aiohttp (``upstream_aiohttp.py``, chosen by measurement: ``bench/proxy.py``); the httpx
+client here stays as ``router proxy --upstream-client httpx``. URLs come only from the plan (configured
 backend base URLs); nothing here reads a URL out of a client request.
 """
 
 import asyncio
+import errno
 import socket
 import ssl
 from typing import AsyncIterator, Dict, List, Mapping, Optional, Protocol, Tuple
@@ -22,6 +24,7 @@ __all__ = [
     "UpstreamClient",
     "UpstreamFailure",
     "UpstreamResponse",
+    "connect_reason",
 ]
 
 
@@ -131,15 +134,15 @@ def _failure(exc: httpx.HTTPError) -> UpstreamFailure:
         what = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
         return UpstreamFailure("timeout", f"timed out {what}")
     if isinstance(exc, httpx.ConnectError):
-        return UpstreamFailure("connect", _connect_reason(exc))
+        return UpstreamFailure("connect", connect_reason(exc))
     return UpstreamFailure("broken", f"connection lost ({type(exc).__name__})")
 
 
-def _connect_reason(exc: BaseException) -> str:
+def connect_reason(exc: BaseException) -> str:
     """Why a connection failed, from the innermost OS error (anyio wraps ECONNREFUSED in a generic
-    "All connection attempts failed")."""
+    "All connection attempts failed"; aiohttp's happy-eyeballs may give a plain OSError with its errno)."""
     for cause in _causes(exc):
-        if isinstance(cause, ConnectionRefusedError):
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
             return "connection refused (nothing listening)"
         if isinstance(cause, socket.gaierror):
             return "host name not found"

@@ -138,3 +138,24 @@ def test_signal_shuts_down_cleanly_and_cuts_open_streams(home: Path, provider: F
     assert proxy.finish(timeout=10) == 0
     assert b"data:" in first and b"[DONE]" not in rest
     assert b"shutting down" in rest  # cut in-band after the graceful-shutdown timeout, not left hanging
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+def test_either_upstream_client_serves_whole_streamed_and_failed_calls(home: Path, provider: FakeProvider,
+                                                                       client: str) -> None:
+    """``--upstream-client`` (hidden; aiohttp by default): both libraries behave the same to clients."""
+    proxy = ProxyProcess(home, ["--upstream-client", client]).wait_ready()
+    try:
+        provider.reply(text="whole answer")
+        whole = httpx.post(proxy.url + "/v1/chat/completions", json={"model": "gpt-5.1", "messages": USER}, timeout=10)
+        assert whole.status_code == 200 and whole.json()["choices"][0]["message"]["content"] == "whole answer"
+        provider.reply(text="streamed answer")
+        body = {"model": "claude-sonnet-4-6", "max_tokens": 32, "messages": USER, "stream": True}
+        streamed = httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=10)
+        assert streamed.status_code == 200 and streamed.text.rstrip().endswith("data: [DONE]")
+        assert all(request.header("accept-encoding") == "identity" for request in provider.requests)
+        dead = httpx.post(proxy.url + "/v1/chat/completions", json={"model": "dead-1", "messages": USER}, timeout=10)
+        message = dead.json()["error"]["message"]
+        assert dead.status_code >= 500 and "'dead'" in message and "refused" in message
+    finally:
+        assert proxy.stop() == 0

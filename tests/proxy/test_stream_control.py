@@ -1,8 +1,7 @@
 """Streams flow as they arrive, and a client that leaves cancels its upstream request at once."""
 
 import time
-from pathlib import Path
-from typing import Set
+from typing import Any, Dict
 
 import httpx
 import pytest
@@ -10,19 +9,21 @@ from fakes import FakeProvider
 from proxy_clients import USER
 from proxy_process import ProxyProcess
 
-_PROC_TCP = Path("/proc/net/tcp")
-_CLOSE_WAIT = "08"  # the peer closed; the fake's side is still open (it is blocked in its hold)
+
+def _served(proxy: ProxyProcess) -> int:
+    return int(httpx.get(proxy.url + "/stats").json()["requests_served"])
 
 
-def _close_wait_sockets(port: int) -> Set[str]:
-    """Local sockets of the fake provider (``port``) whose peer, the proxy, has closed the connection."""
-    found = set()
-    for line in _PROC_TCP.read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, state = fields[1], fields[2], fields[3]
-        if int(local.split(":")[1], 16) == port and state == _CLOSE_WAIT:
-            found.add(remote)
-    return found
+def _next_event(proxy: ProxyProcess, served_before: int) -> Dict[str, Any]:
+    """The first call event recorded after ``served_before`` calls (it is recorded just after the
+    upstream connection is closed, so a /stats read may come a moment before it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        stats = httpx.get(proxy.url + "/stats").json()
+        if stats["requests_served"] > served_before:
+            return stats["recent"][served_before - stats["requests_served"]]
+        assert time.monotonic() < deadline, "the call was never recorded"
+        time.sleep(0.01)
 
 
 def _stream_body(model: str) -> dict:
@@ -48,28 +49,23 @@ def test_events_reach_the_client_before_the_upstream_finishes(proxy: ProxyProces
     assert received.rstrip().endswith(b'data: {"type":"message_stop"}')
 
 
-@pytest.mark.skipif(not _PROC_TCP.exists(), reason="needs Linux /proc/net/tcp")
 @pytest.mark.parametrize("model", ["claude-sonnet-4-6", "gpt-5.1"])
 def test_client_disconnect_cancels_upstream_at_once(proxy: ProxyProcess, provider: FakeProvider, chunking: str,
                                                     model: str) -> None:
-    port = int(provider.root_url.rsplit(":", 1)[1])
-    before = _close_wait_sockets(port)
+    served_before = _served(proxy)
     provider.reply(text="an answer nobody will read", hold_after_events=2)
     try:
         with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=_stream_body(model), timeout=5) as response:
-            next(response.iter_raw())  # the stream is live
-            # Leave only once the fake is parked at its hold: had we left while it was still writing
-            # (byte by byte), its write would fail and it would close at once, with no CLOSE_WAIT.
-            assert provider.holding.wait(timeout=10)
-        # Leaving the block closed our connection to the proxy mid-stream. No timing is asserted:
-        # the upstream is held open, so only two things can close it — the proxy reacting to the
-        # disconnect, or its read timeout. The recorded event below tells which one it was.
-        deadline = time.monotonic() + 10
-        while not (_close_wait_sockets(port) - before) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _close_wait_sockets(port) - before, "the proxy kept the upstream connection open"
+            chunks = response.iter_raw()
+            # Keep the iterator: a discarded one is collected at once, and closing it closes the
+            # connection, so the client would leave here instead of at the end of the block.
+            next(chunks)  # the stream is live
+            assert provider.holding.wait(timeout=10)  # the fake holds the rest until ``release``
+        # Leaving the block closed our connection to the proxy mid-stream. The upstream is held open,
+        # so only two things can close it: the proxy reacting to the disconnect, or its read timeout
+        # (1.5 s in this suite). The fake sees the close; the recorded event tells which it was.
+        assert provider.peer_closed.wait(timeout=10), "the proxy kept the upstream connection open"
     finally:
         provider.release.set()
-    stats = httpx.get(proxy.url + "/stats").json()
-    event = stats["recent"][-1]
+    event = _next_event(proxy, served_before)
     assert event["status"] == 499 and event["error"] == "client_disconnected" and event["stream"] is True
