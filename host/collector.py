@@ -1,35 +1,57 @@
 """The host end of the telemetry socket: receive datagrams from every shimmed process, aggregate.
 
-Children send, fire and forget, to an ``AF_UNIX`` ``SOCK_DGRAM`` socket in the private run
-directory (DESIGN.md "Telemetry"). Three kinds of datagram arrive:
+Children send, fire and forget, to an ``AF_UNIX`` socket in the private run directory (DESIGN.md
+"Telemetry"). Three kinds of message arrive:
 
 * ``{"v":1,"kind":"hello","pid","ppid","program","python","executable"}`` — a process loaded the shim;
 * a call event, :func:`shim.telemetry.encode_event` of a :class:`~shim.telemetry.CallEvent`;
 * ``{"v":1,"kind":"shim_error","pid","message"}`` — the shim failed somewhere and stood aside.
 
-Linux queues only ``max_dgram_qlen`` (10) datagrams per socket and a sender drops on ``EAGAIN``
-(SHIM.md §8), so a dedicated reader thread does nothing but ``recv`` and hand the bytes to a second
-thread, which decodes, aggregates and calls the per-event callback (``router shim -v``). Drops
-counted by senders travel in their next event (``dropped_before``) and are summed here.
+Which socket (SHIM.md §8): Linux queues only ``net.unix.max_dgram_qlen`` (10) datagrams on a
+``SOCK_DGRAM`` receiver *shared by every sender*, so a 5 ms GIL hold-up of the reader loses events at
+a few thousand per second. On Linux the collector therefore listens with ``SOCK_SEQPACKET``: each
+process connects once (per PID) and gets its own queue, bounded by its send buffer (hundreds of
+events), message boundaries kept, still non-blocking on the child's side. Elsewhere (macOS has no
+``AF_UNIX`` ``SOCK_SEQPACKET``) it binds ``SOCK_DGRAM``; the sender falls back to datagrams by itself
+when the host's socket is one (``EPROTOTYPE``).
+
+Threads: the reader does nothing but accept and ``recv_into`` a preallocated buffer until every ready
+socket is empty, then hands the whole round's messages to the worker in one queue put (in connected
+mode it polls every 10 ms rather than blocking, so that a child's send never has to wake it); the worker
+decodes, aggregates and calls the per-event callback (the store, ``router shim -v``). Drops counted by
+senders travel in their next event (``dropped_before``) and are summed here.
 """
 
 import json
+import os
 import queue
+import select
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from shim.telemetry import CallEvent, decode_event
+from shim.telemetry import SCHEMA_VERSION, CallEvent
 
-__all__ = ["ProcessInfo", "RunTelemetry", "ShimError", "TelemetryCollector"]
+__all__ = ["ProcessInfo", "RunTelemetry", "ShimError", "TelemetryCollector", "socket_kind"]
 
-_MAX_DATAGRAM = 65536
+_MAX_MESSAGE = 65536  # events are ≤ 2 KB; a bigger message is cut by the kernel and counted malformed
 _RECEIVE_BUFFER = 1 << 20
-_POLL_SECONDS = 0.1
+_POLL_SECONDS = 0.5  # datagram mode: the reader also wakes at once on stop() (a pipe); a safety net
+_IDLE_SECONDS = 0.01  # connected mode: look again this long after finding nothing (see _read_loop)
+_BACKLOG = 4096  # connections waiting to be accepted: a burst of forked workers each connects once
 
 EventCallback = Callable[[CallEvent], None]
+_EVENT_FIELDS = frozenset(f.name for f in fields(CallEvent))
+_REQUIRED_FIELDS = frozenset(f.name for f in fields(CallEvent) if f.default is MISSING)
+_DEFAULTS = {f.name: f.default for f in fields(CallEvent) if f.default is not MISSING}
+
+
+def socket_kind() -> int:
+    """``SOCK_SEQPACKET`` on Linux (a queue per sender), ``SOCK_DGRAM`` elsewhere (see the module docstring)."""
+    seqpacket = getattr(socket, "SOCK_SEQPACKET", None)
+    return seqpacket if seqpacket is not None and hasattr(select, "epoll") else socket.SOCK_DGRAM
 
 
 @dataclass(frozen=True)
@@ -57,20 +79,28 @@ class RunTelemetry:
     processes: Dict[int, ProcessInfo] = field(default_factory=dict)
     shim_errors: List[ShimError] = field(default_factory=list)
     dropped: int = 0  # events the senders reported as dropped (their queue was full)
-    malformed: int = 0  # datagrams we could not read
+    malformed: int = 0  # messages we could not read (and callbacks that raised)
 
 
 class TelemetryCollector:
-    """Bind ``socket_path``, read on a background thread; :meth:`stop` drains and joins."""
+    """Listen on ``socket_path``, read on a background thread; :meth:`stop` drains and joins."""
 
     def __init__(self, socket_path: Path, on_event: Optional[EventCallback] = None) -> None:
         self.socket_path = socket_path
         self._on_event = on_event
         self._lock = threading.Lock()
         self._data = RunTelemetry()
-        self._inbox: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Optional[List[bytes]]] = queue.SimpleQueue()
         self._stopping = threading.Event()
-        self._socket = _bind(socket_path)
+        self._buffer = bytearray(_MAX_MESSAGE)
+        self._view = memoryview(self._buffer)
+        self.kind = socket_kind()
+        self._socket = _listen(socket_path, self.kind)
+        self._wake_read, self._wake_write = _wake_pipe()
+        self._poller = _Poller()
+        self._poller.add(self._wake_read, _WAKE)
+        self._poller.add(self._socket.fileno(), _LISTENER if self.kind != socket.SOCK_DGRAM else _DGRAM)
+        self._connections: Dict[int, socket.socket] = {}
         self._reader = threading.Thread(target=self._read_loop, name="router-telemetry-reader", daemon=True)
         self._worker = threading.Thread(target=self._work_loop, name="router-telemetry-worker", daemon=True)
 
@@ -80,16 +110,19 @@ class TelemetryCollector:
         return self
 
     def stop(self) -> RunTelemetry:
-        """Stop reading, process what already arrived, and return the run's telemetry."""
+        """Stop reading, process what already arrived, and return the run's telemetry (once; again: the same)."""
+        if self._stopping.is_set():
+            return self.snapshot()  # closed already: never close the (maybe reused) descriptors twice
         self._stopping.set()
         if self._reader.is_alive():
-            _wake(self.socket_path)
+            _wake(self._wake_write)
             self._reader.join()
         self._drain()
-        self._socket.close()
+        self._close_sockets()
         self._inbox.put(None)
-        if self._worker.is_alive():
-            self._worker.join()
+        if self._worker.ident is None:  # never started: process what the drain found all the same
+            self._worker.start()
+        self._worker.join()
         return self.snapshot()
 
     def snapshot(self) -> RunTelemetry:
@@ -102,60 +135,121 @@ class TelemetryCollector:
 
     def record_event(self, event: CallEvent) -> None:
         """Add an event that did not come through the socket (e.g. from an in-process proxy)."""
-        with self._lock:
-            self._data.events.append(event)
-            self._data.dropped += max(0, event.dropped_before)
-        if self._on_event is not None:
-            self._on_event(event)
+        self._record_events([event])
 
     def handle_datagram(self, raw: bytes) -> None:
-        """Decode one datagram and aggregate it (the worker thread calls this; tests may too)."""
+        """Decode one message and aggregate it (the worker thread calls this; tests may too)."""
+        self._handle_batch([raw])
+
+    # Reader thread: accept and receive only --------------------------------------------------
+    def _read_loop(self) -> None:
+        # Connected mode never sleeps in epoll: it looks, and when nothing came waits _IDLE_SECONDS. A send
+        # to a socket nobody is blocked on does not wake a thread: ~2 µs for the child instead of ~13 µs
+        # (measured, bench/telemetry.py), and each sender's own queue holds the ~10 ms in between.
+        polling = self.kind != socket.SOCK_DGRAM
+        while not self._stopping.is_set():
+            try:
+                ready = self._poller.wait(0.0 if polling else _POLL_SECONDS)
+            except OSError:
+                return
+            batch: List[bytes] = []
+            for descriptor, role in ready:
+                self._service(descriptor, role, batch)
+            if batch:
+                self._inbox.put(batch)  # one hand-off per round, however many messages
+            elif polling:
+                self._stopping.wait(_IDLE_SECONDS)
+
+    def _service(self, descriptor: int, role: str, batch: List[bytes]) -> None:
+        if role == _LISTENER:
+            self._accept_all()
+        elif role == _DGRAM:
+            _receive_all(self._socket, self._view, batch)
+        elif role == _CONNECTION:
+            connection = self._connections.get(descriptor)
+            if connection is not None and _receive_all(connection, self._view, batch):
+                self._forget(descriptor)
+        # _WAKE: stop() wrote a byte; the loop condition sees the flag
+
+    def _accept_all(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:  # BlockingIOError: none waiting; others: a sender that already went away
+                return
+            connection.setblocking(False)
+            self._connections[connection.fileno()] = connection
+            self._poller.add(connection.fileno(), _CONNECTION)
+
+    def _forget(self, descriptor: int) -> None:
+        connection = self._connections.pop(descriptor)
+        self._poller.remove(descriptor)
+        connection.close()
+
+    def _drain(self) -> None:
+        """Take whatever is still queued (the child has exited: nothing more comes)."""
+        batch: List[bytes] = []
+        if self.kind == socket.SOCK_DGRAM:
+            _receive_all(self._socket, self._view, batch, limit=None)
+        else:
+            self._accept_all()  # connections made but never accepted still hold their messages
+            for connection in list(self._connections.values()):
+                _receive_all(connection, self._view, batch, limit=None)
+        if batch:
+            self._inbox.put(batch)
+
+    def _close_sockets(self) -> None:
+        for descriptor in list(self._connections):
+            self._forget(descriptor)
+        self._poller.close()
+        self._socket.close()
+        for descriptor in (self._wake_read, self._wake_write):
+            _close_fd(descriptor)
+
+    # Worker thread: decode and aggregate -----------------------------------------------------
+    def _work_loop(self) -> None:
+        while True:
+            batch = self._inbox.get()
+            if batch is None:
+                return
+            self._handle_batch(batch)
+
+    def _handle_batch(self, batch: List[bytes]) -> None:
+        events: List[CallEvent] = []
+        for raw in batch:
+            try:
+                self._sort(raw, events)
+            except Exception:  # a bad message must never stop the collection
+                self._count_malformed()
+        if events:
+            self._record_events(events)
+
+    def _sort(self, raw: bytes, events: List[CallEvent]) -> None:
         message = _json_object(raw)
+        kind = message.get("kind") if message is not None else None
         if message is None:
             self._count_malformed()
-        elif message.get("kind") == "hello":
+        elif kind == "hello" and message.get("v") == _LIFECYCLE_VERSION:
             self._add_process(message)
-        elif message.get("kind") == "shim_error":
+        elif kind == "shim_error" and message.get("v") == _LIFECYCLE_VERSION:
             self._add_shim_error(message)
         else:
-            event = decode_event(raw)
+            event = _event_from(message) if kind is None else None
             if event is None:
                 self._count_malformed()
             else:
-                self.record_event(event)
+                events.append(event)
 
-    # Threads ---------------------------------------------------------------------------------
-    def _read_loop(self) -> None:
-        self._socket.settimeout(_POLL_SECONDS)
-        while not self._stopping.is_set():
+    def _record_events(self, events: List[CallEvent]) -> None:
+        with self._lock:
+            self._data.events.extend(events)
+            self._data.dropped += sum(max(0, event.dropped_before) for event in events)
+        if self._on_event is None:
+            return
+        for event in events:
             try:
-                raw = self._socket.recv(_MAX_DATAGRAM)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if raw:  # empty: our own wake-up from stop()
-                self._inbox.put(raw)
-
-    def _drain(self) -> None:
-        """Take whatever is still queued in the socket (the child has exited: nothing more comes)."""
-        self._socket.setblocking(False)
-        while True:
-            try:
-                raw = self._socket.recv(_MAX_DATAGRAM)
-            except OSError:  # BlockingIOError: empty
-                return
-            if raw:
-                self._inbox.put(raw)
-
-    def _work_loop(self) -> None:
-        while True:
-            raw = self._inbox.get()
-            if raw is None:
-                return
-            try:
-                self.handle_datagram(raw)
-            except Exception:  # a bad callback or datagram must never stop the collection
+                self._on_event(event)
+            except Exception:  # a bad callback must never stop the collection
                 self._count_malformed()
 
     # Aggregation -----------------------------------------------------------------------------
@@ -180,25 +274,97 @@ class TelemetryCollector:
             self._data.malformed += 1
 
 
-def _bind(path: Path) -> socket.socket:
-    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+_LIFECYCLE_VERSION = 1  # shim/lifecycle_events.py LIFECYCLE_VERSION (not imported: it is the child's module)
+_WAKE, _LISTENER, _DGRAM, _CONNECTION = "wake", "listener", "dgram", "connection"
+_ROUND_LIMIT = 256  # messages taken from one socket per round, so one busy sender cannot starve the others
+
+
+class _Poller:
+    """``select.epoll`` where there is one (Linux), else ``select.poll``; file descriptor → role."""
+
+    def __init__(self) -> None:
+        self._roles: Dict[int, str] = {}
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._poll = select.poll() if self._epoll is None else None
+
+    def add(self, descriptor: int, role: str) -> None:
+        self._roles[descriptor] = role
+        if self._epoll is not None:
+            self._epoll.register(descriptor, select.EPOLLIN)
+        else:
+            self._poll.register(descriptor, select.POLLIN)  # type: ignore[union-attr]
+
+    def remove(self, descriptor: int) -> None:
+        self._roles.pop(descriptor, None)
+        (self._epoll or self._poll).unregister(descriptor)  # type: ignore[union-attr]
+
+    def wait(self, timeout: float) -> List["tuple[int, str]"]:
+        if self._epoll is not None:
+            ready = self._epoll.poll(timeout)
+        else:
+            ready = self._poll.poll(timeout * 1000)  # type: ignore[union-attr]
+        return [(descriptor, self._roles.get(descriptor, _WAKE)) for descriptor, _ in ready]
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+
+
+def _receive_all(sock: socket.socket, view: memoryview, batch: List[bytes], limit: Optional[int] = _ROUND_LIMIT
+                 ) -> bool:
+    """Append the messages waiting on ``sock`` (at most ``limit``); True when the peer has gone."""
+    receive = sock.recv_into
+    connected = sock.type != socket.SOCK_DGRAM
+    taken = 0
+    while limit is None or taken < limit:
+        try:
+            size = receive(view)
+        except BlockingIOError:
+            return False
+        except OSError:  # ECONNRESET: the sender died; what it sent before is already read
+            return connected
+        if size == 0 and connected:
+            return True  # end of file: the process exited (our senders never send empty messages)
+        if size:
+            batch.append(bytes(view[:size]))
+        taken += 1
+    return False
+
+
+def _listen(path: Path, kind: int) -> socket.socket:
+    receiver = socket.socket(socket.AF_UNIX, kind)
     try:
         receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         receiver.bind(str(path))
+        if kind != socket.SOCK_DGRAM:
+            receiver.listen(_BACKLOG)
+        receiver.setblocking(False)
     except OSError:
         receiver.close()
         raise
     return receiver
 
 
-def _wake(path: Path) -> None:
-    """An empty datagram, so the reader notices the stop at once instead of at its next poll."""
+def _wake_pipe() -> "tuple[int, int]":
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    return read_end, write_end
+
+
+def _wake(descriptor: int) -> None:
+    """A byte on the pipe, so the reader notices the stop at once instead of at its next poll."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as waker:
-            waker.setblocking(False)
-            waker.sendto(b"", str(path))
+        os.write(descriptor, b"x")
     except OSError:
-        pass  # full queue: the reader is busy and will see the flag soon anyway
+        pass
+
+
+def _close_fd(descriptor: int) -> None:
+    try:
+        os.close(descriptor)
+    except OSError:
+        pass
 
 
 def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:
@@ -206,7 +372,31 @@ def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None
-    return message if isinstance(message, dict) and message.get("v") == 1 else None
+    return message if isinstance(message, dict) else None
+
+
+def _event_from(message: Dict[str, Any]) -> Optional[CallEvent]:
+    """:func:`shim.telemetry.decode_event` of an already parsed message, without its second parse.
+
+    A frozen dataclass's ``__init__`` costs 3–15 µs for 25 fields (one ``object.__setattr__`` each), a
+    large part of the collector's budget per event at 20,000 events/s; ``CallEvent`` has no
+    ``__post_init__`` and no slots, so giving it its ``__dict__`` makes the very same object."""
+    if message.get("v") != SCHEMA_VERSION:
+        return None
+    if message.keys() == _EVENT_FIELDS:  # what our senders send: every field, nothing else
+        data = message
+    else:  # another schema minor: unknown fields ignored, missing ones defaulted, as decode_event does
+        data = {**_DEFAULTS, **{name: value for name, value in message.items() if name in _EVENT_FIELDS}}
+        if not _REQUIRED_FIELDS <= data.keys():
+            return None
+    if _NEEDS_INIT:
+        return CallEvent(**data)
+    event = object.__new__(CallEvent)
+    object.__setattr__(event, "__dict__", data)
+    return event
+
+
+_NEEDS_INIT = hasattr(CallEvent, "__post_init__") or hasattr(CallEvent, "__slots__")
 
 
 def _int(value: Union[int, Any]) -> int:

@@ -19,6 +19,7 @@ from .telemetry_store import DropRecord, db_path, read_drops
 
 __all__ = [
     "GROUPINGS",
+    "SENDER_DROP_REASON",
     "WINDOWS",
     "GroupStats",
     "StatsReport",
@@ -138,7 +139,39 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
     groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
     if by == "day":
         groups.sort(key=lambda g: g.key)
-    return StatsReport(window, since, by, total.finish(), groups, read_drops(home), str(path), problem)
+    dropped = _with_sender_drops(read_drops(home), path)
+    return StatsReport(window, since, by, total.finish(), groups, dropped, str(path), problem)
+
+
+SENDER_DROP_REASON = "a shimmed process's telemetry queue was full"
+
+
+def _with_sender_drops(store_drops: DropRecord, path: Path) -> DropRecord:
+    """The store's drops plus those the children counted and reported in later events (``dropped_before``).
+
+    All time, like the drop log: a drop has no call time of its own."""
+    count, first = _sender_drops(path)
+    if not count:
+        return store_drops
+    since = first if store_drops.since is None else min(first, store_drops.since)
+    reasons = tuple(sorted({*store_drops.reasons, SENDER_DROP_REASON}))
+    return DropRecord(store_drops.count + count, since, reasons)
+
+
+def _sender_drops(path: Path) -> Tuple[int, float]:
+    if not path.exists():
+        return 0, 0.0
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            row = connection.execute(
+                "SELECT coalesce(sum(dropped_before), 0), min(time) FROM events WHERE dropped_before > 0"
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error:  # not created yet, or unreadable (reported by _rows)
+        return 0, 0.0
+    return int(row[0]), float(row[1] or 0.0)
 
 
 def _rows(path: Path, since: Optional[float]) -> Tuple[List[sqlite3.Row], Optional[str]]:

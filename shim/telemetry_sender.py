@@ -1,9 +1,14 @@
-"""Fire-and-forget datagrams from a shimmed process to the host's collector (SHIM.md §8).
+"""Fire-and-forget messages from a shimmed process to the host's collector (SHIM.md §8).
 
-``AF_UNIX`` ``SOCK_DGRAM``, non-blocking, created lazily and again whenever the PID changes (a
-forked child must not share its parent's socket object). A full queue (``EAGAIN``) drops the
-datagram and counts it (the count travels in the next call event as ``dropped_before``); a missing
-or stale socket (``ENOENT``/``ECONNREFUSED``: the host is gone) backs off for 5 s; nothing ever
+``AF_UNIX``, non-blocking, connected lazily and again whenever the PID changes (a forked child must
+not share its parent's socket object). ``SOCK_SEQPACKET`` where the host listens with it (Linux):
+this process gets its own queue in the kernel, as deep as its send buffer (raised to
+:data:`SEND_BUFFER`: ~800 events), instead of the 10 datagrams every sender shares on a
+``SOCK_DGRAM`` receiver; ``MSG_NOSIGNAL`` so a vanished host is ``EPIPE``, never ``SIGPIPE``. When the
+host's socket is a datagram one (``EPROTOTYPE``; macOS) the same connect is made with
+``SOCK_DGRAM``. A full queue (``EAGAIN``) drops the message and counts it (the count travels in the
+next call event as ``dropped_before``); a missing, stale or closed socket (``ENOENT``,
+``ECONNREFUSED``, ``EPIPE``, ``ECONNRESET``: the host is gone) backs off for 5 s; nothing ever
 raises. ``_socket`` is used rather than ``socket``: the Python wrapper pulls in ``selectors``,
 ``math``, ``array``… (3 ms) while the hello is sent during start-up.
 """
@@ -22,9 +27,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~20 modules on 3.9 and this module loads during start-up
     from typing import Callable, Optional
 
-__all__ = ["BACKOFF_SECONDS", "TelemetrySender", "process_sender"]
+__all__ = ["BACKOFF_SECONDS", "SEND_BUFFER", "TelemetrySender", "process_sender"]
 
 BACKOFF_SECONDS = 5.0
+SEND_BUFFER = 1 << 20  # the kernel caps it at net.core.wmem_max (and doubles it for its bookkeeping)
+_HOST_GONE = (FileNotFoundError, ConnectionRefusedError, BrokenPipeError, ConnectionResetError)
+_NO_SIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0) if _socket is not None else 0
 
 
 class TelemetrySender:
@@ -68,10 +76,10 @@ class TelemetrySender:
         if now < self._retry_at:
             return False
         try:
-            self._socket(self.path).send(data)  # type: ignore[attr-defined]
+            self._socket(self.path).send(data, _NO_SIGNAL)  # type: ignore[attr-defined]
         except BlockingIOError:
-            return False  # the host's queue is full: drop, never wait
-        except (FileNotFoundError, ConnectionRefusedError):
+            return False  # the host's queue is full (or its accept backlog): drop, never wait
+        except _HOST_GONE:
             self._retry_at = now + BACKOFF_SECONDS  # the host is gone (or not there yet)
             self.close()  # reconnect after the back-off: a restarted host has a new socket
             return False
@@ -82,15 +90,43 @@ class TelemetrySender:
         pid = os.getpid()
         if self._sock is None or self._sock_pid != pid:
             self.close()  # after a fork: the child's copy of the parent's descriptor
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            try:
-                sock.connect(path)  # once: a connected send skips the path lookup per datagram
-            except BaseException:
-                sock.close()
-                raise
-            self._sock, self._sock_pid = sock, pid
+            self._sock = _connect(path)
+            self._sock_pid = pid
         return self._sock
+
+
+def _connect(path: str) -> object:
+    """A connected non-blocking socket: ``SOCK_SEQPACKET`` when the host listens with it, else datagram."""
+    seqpacket = getattr(_socket, "SOCK_SEQPACKET", None)
+    if seqpacket is not None:
+        try:
+            return _connected(path, seqpacket)
+        except (FileNotFoundError, BlockingIOError):
+            raise  # no host (the caller backs off), or its accept backlog is full (the caller drops)
+        except OSError:
+            pass  # EPROTOTYPE: a datagram host; EPROTONOSUPPORT: no AF_UNIX SOCK_SEQPACKET here; a stale
+            # socket refuses the datagram connect below as well, and the caller backs off
+    return _connected(path, _socket.SOCK_DGRAM)
+
+
+def _connected(path: str, kind: int) -> object:
+    sock = _socket.socket(_socket.AF_UNIX, kind)
+    try:
+        sock.setblocking(False)
+        if kind != _socket.SOCK_DGRAM:
+            _raise_send_buffer(sock)
+        sock.connect(path)  # once: a connected send skips the path lookup per message
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _raise_send_buffer(sock: object) -> None:
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, SEND_BUFFER)  # type: ignore[attr-defined]
+    except OSError:
+        pass  # the default (~160 events) still works
 
 
 _process_sender: "Optional[TelemetrySender]" = None

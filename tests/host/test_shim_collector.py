@@ -1,7 +1,6 @@
 """The telemetry collector (fed by real datagram senders), the summary and the -v lines."""
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from host.collector import RunTelemetry, TelemetryCollector
 from host.run_dir import RunDir
 from host.shim_summary import call_line, percentile, summary_lines
 from shim.telemetry import CallEvent, encode_event
+from shim.telemetry_sender import TelemetrySender
 
 
 def make_event(**overrides: Any) -> CallEvent:
@@ -32,9 +32,12 @@ def run() -> Iterator[RunDir]:
 
 
 def _send(path: Path, *payloads: bytes) -> None:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-        for payload in payloads:
-            sender.sendto(payload, str(path))
+    """Through the shim's own sender (SOCK_SEQPACKET on Linux, datagrams elsewhere)."""
+    sender = TelemetrySender(str(path))
+    try:
+        assert all([sender.send(payload) for payload in payloads])
+    finally:
+        sender.close()
 
 
 def _hello(pid: int, ppid: int = 1) -> bytes:
@@ -70,15 +73,13 @@ def test_collector_keeps_up_with_a_burst_from_many_senders(run: RunDir) -> None:
     lock = threading.Lock()
 
     def burst(pid: int) -> None:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-            sender.setblocking(False)
-            for _ in range(50):
-                try:
-                    sender.sendto(encode_event(make_event(pid=pid)), str(run.socket_path))
-                    with lock:
-                        sent[0] += 1
-                except BlockingIOError:  # what the real sender does: drop and count
-                    time.sleep(0.001)
+        sender = TelemetrySender(str(run.socket_path))
+        for _ in range(50):
+            if not sender.send(encode_event(make_event(pid=pid))):  # dropped and counted: the queue was full
+                time.sleep(0.001)
+        sender.close()
+        with lock:
+            sent[0] += sender.sent
 
     threads = [threading.Thread(target=burst, args=(pid,)) for pid in range(4)]
     for thread in threads:

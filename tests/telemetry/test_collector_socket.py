@@ -1,0 +1,142 @@
+"""The collector's socket: a queue per sender (SOCK_SEQPACKET on Linux), lossless at a realistic pace
+from several processes, never a raise or a signal in the child, and child-counted drops in ``router stats``."""
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+from telemetry_support import call_event
+
+from host.collector import TelemetryCollector, socket_kind
+from host.event_sink import EventSink
+from host.run_dir import RunDir
+from host.stats_query import SENDER_DROP_REASON, query_stats
+from host.telemetry_store import TelemetryStore
+from shim.telemetry import CallEvent, encode_event
+from shim.telemetry_sender import TelemetrySender
+
+ROOT = Path(__file__).resolve().parents[2]
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SOCK_SEQPACKET is the Linux transport")
+
+
+@pytest.fixture
+def run() -> Iterator[RunDir]:
+    with RunDir() as directory:
+        yield directory
+
+
+@LINUX_ONLY
+def test_linux_collector_listens_with_seqpacket_and_the_sender_connects_with_it(run: RunDir) -> None:
+    collector = TelemetryCollector(run.socket_path).start()
+    sender = TelemetrySender(str(run.socket_path))
+    assert sender.send(encode_event(call_event()))
+    assert sender._sock.type == socket.SOCK_SEQPACKET  # type: ignore[union-attr]
+    sender.close()
+    assert collector.kind == socket_kind() == socket.SOCK_SEQPACKET
+    assert [event.pid for event in collector.stop().events] == [4242]
+
+
+def test_sender_falls_back_to_datagrams_for_a_datagram_host(tmp_path: Path) -> None:
+    path = str(tmp_path / "d.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as host:
+        host.bind(path)
+        sender = TelemetrySender(path)
+        assert sender.send(b'{"v":1}') and host.recv(100) == b'{"v":1}'
+        sender.close()
+
+
+_PACED_SENDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    from shim.telemetry_sender import TelemetrySender
+    from shim.telemetry import CallEvent, encode_event
+    sender, count, rate = TelemetrySender(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    event = dict(time=1.0, source="shim", pid=0, ppid=1, program="p", client_protocol="openai", endpoint="chat",
+                 backend="b", upstream_host="h", requested_model="m", upstream_model="m", stream=False,
+                 translated=False, status=200)
+    began = time.perf_counter()
+    for index in range(count):
+        if index % 20 == 0:
+            time.sleep(max(0.0, began + index / rate - time.perf_counter()))
+        sender.send(encode_event(CallEvent(**dict(event, pid=index))))
+    print(sender.sent, sender.dropped)
+""")
+
+
+def test_four_processes_at_a_realistic_pace_lose_nothing(run: RunDir, tmp_path: Path) -> None:
+    store = TelemetryStore(tmp_path / "home").start()
+    sink = EventSink(store)
+    collector = TelemetryCollector(run.socket_path, sink.callback()).start()
+    count = 1500
+    senders = [subprocess.Popen([sys.executable, "-c", _PACED_SENDER, str(ROOT), str(run.socket_path), str(count),
+                                 "3000"], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [sender.communicate(timeout=60)[0].split() for sender in senders]
+    data = collector.stop()
+    sink.close()
+    assert results == [[str(count), "0"]] * 4  # every sender: all sent, nothing dropped
+    assert len(data.events) == 4 * count and store.stored == 4 * count and store.dropped == 0
+
+
+def test_messages_of_a_sender_that_exited_before_being_accepted_are_read_at_stop(run: RunDir) -> None:
+    collector = TelemetryCollector(run.socket_path)  # never started: nothing accepts until stop()
+    for pid in (7, 8):
+        sender = TelemetrySender(str(run.socket_path))
+        assert sender.send(encode_event(call_event(pid=pid)))
+        sender.close()
+    assert sorted(event.pid for event in collector.stop().events) == [7, 8]
+
+
+_HOST_GOES_AWAY = textwrap.dedent("""
+    import signal, sys, time
+    sys.path.insert(0, sys.argv[1])
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a program that wants SIGPIPE: a write must not kill it
+    from shim.telemetry_sender import TelemetrySender
+    sender = TelemetrySender(sys.argv[2])
+    print(sender.send(b'{"v":1}'), flush=True)
+    sys.stdin.readline()  # the host is gone now
+    print([sender.send(b'{"v":1}') for _ in range(3)], sender.dropped, flush=True)
+""")
+
+
+def test_a_vanished_host_is_a_drop_never_a_signal_or_an_exception(run: RunDir) -> None:
+    collector = TelemetryCollector(run.socket_path).start()
+    child = subprocess.Popen([sys.executable, "-c", _HOST_GOES_AWAY, str(ROOT), str(run.socket_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout.readline().strip() == "True"
+    time.sleep(0.05)
+    collector.stop()  # closes every connection and the listening socket
+    out, _ = child.communicate("go\n", timeout=30)
+    assert child.returncode == 0 and out.strip() == "[False, False, False] 3"  # no SIGPIPE death
+
+
+def test_drops_counted_by_children_reach_router_stats(run: RunDir, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sink = EventSink(TelemetryStore(home).start())
+    collector = TelemetryCollector(run.socket_path, sink.callback()).start()
+    sender = TelemetrySender(str(run.socket_path))
+    events: List[CallEvent] = [call_event(dropped_before=4), call_event(), call_event(dropped_before=3)]
+    assert all(sender.send(encode_event(event)) for event in events)
+    sender.close()
+    assert collector.stop().dropped == 7
+    sink.close()
+    report = query_stats("all", home=home)
+    assert report.total.calls == 3
+    assert report.dropped.count == 7 and report.dropped.reasons == (SENDER_DROP_REASON,)
+    assert report.as_dict()["dropped"]["count"] == 7
+
+
+def test_malformed_messages_are_counted_and_events_decode_to_the_sent_event(run: RunDir) -> None:
+    collector = TelemetryCollector(run.socket_path).start()
+    sender = TelemetrySender(str(run.socket_path))
+    for payload in (b"[1]", b"{", json.dumps({"v": 1, "source": "shim"}).encode(), encode_event(call_event())):
+        assert sender.send(payload)
+    sender.close()
+    data = collector.stop()
+    assert data.malformed == 3 and len(data.events) == 1 and data.events[0] == call_event(time=data.events[0].time)
