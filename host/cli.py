@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .cli_backend import backend
+from .cli_demo import demo
 from .cli_proxy import proxy
 from .cli_routing import alias, route
 from .cli_shim import shim
@@ -56,7 +57,7 @@ def config_path_command() -> None:
     click.echo(str(config_path()))
 
 
-for group in (backend, route, alias, proxy, shim, stats):
+for group in (backend, route, alias, proxy, shim, stats, demo):
     cli.add_command(group)
 
 

@@ -4,8 +4,8 @@ One server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1, an ephemeral port, a ba
 serves both protocols under the same root, because backend base URLs follow the SDK conventions
 (OpenAI ``<root>/v1`` + ``/chat/completions``; Anthropic ``<root>`` + ``/v1/messages``):
 
-* ``POST /v1/chat/completions`` — OpenAI (``wire_openai``),
-* ``POST /v1/messages`` — Anthropic (``wire_anthropic``),
+* ``POST /v1/chat/completions`` — OpenAI (``host.demo.wire_openai``),
+* ``POST /v1/messages`` — Anthropic (``host.demo.wire_anthropic``),
 * ``POST /v1/messages/count_tokens`` — ``{"input_tokens": provider.count_tokens_result}``,
 * ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``).
 
@@ -14,24 +14,33 @@ inspect :attr:`FakeProvider.exchanges`: every request received (headers, parsed 
 body bytes sent back. Streams go out with chunked transfer-encoding, one HTTP chunk per SSE event —
 or one per byte with ``byte_by_byte`` — flushed at once, so the engine sees the upstream as it is
 written.
+
+The wire writers and the protocol-shaped error and model-list bodies are the ones ``router demo``
+ships (``host.demo``); this module adds the scripting and recording tests need.
 """
 
 import json
+import select
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Union
 
+from host.demo.wire_anthropic import AnthropicWire
+from host.demo.wire_openai import openai_error_body
+from host.demo.wire_server import Wire
+from host.demo.wire_server import error_body as _error_body
+from host.demo.wire_server import model_list as _model_list
+from host.demo.wire_server import wire_for as _wire
+
 from .scenario import Reply
-from .wire_anthropic import AnthropicWire, anthropic_error_body
-from .wire_openai import CREATED, OpenAIWire, openai_error_body
 
 __all__ = ["Exchange", "FakeProvider", "RecordedRequest"]
 
-Wire = Union[AnthropicWire, OpenAIWire]
-_MODELS = ("claude-sonnet-4-6", "gpt-5.1", "llama-3.3-70b")
 _HOLD_TIMEOUT = 5.0
+_HOLD_SLICE = 0.01  # how often a hold looks at its connection
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class FakeProvider:
         self.release = threading.Event()  # opens streams held by ``Reply.hold_after_events``
         self.holding = threading.Event()  # set once a stream has written everything before its hold
         self.hold_timed_out = False  # a held stream gave up waiting for ``release``
+        self.peer_closed = threading.Event()  # set when the client closed its connection during a hold
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.provider = self  # type: ignore[attr-defined]
@@ -116,6 +126,7 @@ class FakeProvider:
         self.release.clear()
         self.holding.clear()
         self.hold_timed_out = False
+        self.peer_closed = threading.Event()  # new, not cleared: a hold left over from a test keeps its own
 
     @property
     def pending_replies(self) -> int:
@@ -275,9 +286,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
 
     def _hold(self) -> None:
+        """Wait for ``release``, watching the connection meanwhile: a peer that closes it sets
+        ``peer_closed`` (what the client-disconnect tests assert, without timing or /proc)."""
+        peer_closed = self.provider.peer_closed
         self.provider.holding.set()
-        if not self.provider.release.wait(timeout=_HOLD_TIMEOUT):
-            self.provider.hold_timed_out = True
+        deadline = time.monotonic() + _HOLD_TIMEOUT
+        while not self.provider.release.wait(timeout=_HOLD_SLICE):
+            if not peer_closed.is_set() and self._peer_has_closed():
+                peer_closed.set()
+            if time.monotonic() >= deadline:
+                self.provider.hold_timed_out = True
+                return
+
+    def _peer_has_closed(self) -> bool:
+        """EOF (or a reset) on the request socket; the request was read whole, so nothing else is pending."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _drop_connection(self) -> None:
         """Close without the terminating chunk: the reader sees the connection die mid-body."""
@@ -285,26 +314,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.connection.shutdown(socket.SHUT_RDWR)
 
-
-def _wire(protocol: str, reply: Reply, body: Dict[str, Any], serial: int) -> Wire:
-    model = body.get("model") if isinstance(body.get("model"), str) else "unknown-model"
-    if protocol == "anthropic":
-        return AnthropicWire(reply, model, serial)
-    options = body.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    return OpenAIWire(reply, model, serial, include_usage=include_usage)
-
-
-def _error_body(protocol: str, status: int, message: Optional[str] = None) -> Dict[str, Any]:
-    return anthropic_error_body(status, message) if protocol == "anthropic" else openai_error_body(status, message)
-
-
-def _model_list(anthropic_shape: bool) -> Dict[str, Any]:
-    if anthropic_shape:
-        data = [
-            {"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z", "lifecycle": "active"}
-            for m in _MODELS
-        ]
-        return {"data": data, "has_more": False, "first_id": _MODELS[0], "last_id": _MODELS[-1]}
-    data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "fake"} for m in _MODELS]
-    return {"object": "list", "data": data}

@@ -10,7 +10,7 @@ usage chunk with ``choices: []`` (every earlier chunk then carries ``usage: null
 import json
 from typing import Any, Dict, List, Optional
 
-from .scenario import Reply, split_fragments
+from .reply import Reply, split_fragments
 
 __all__ = ["OpenAIWire", "openai_error_body"]
 

@@ -10,7 +10,7 @@ cumulative usage (including input and cache fields), then ``message_stop``.
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from .scenario import Reply, split_fragments
+from .reply import Reply, split_fragments
 
 __all__ = ["AnthropicWire", "anthropic_error_body"]
 

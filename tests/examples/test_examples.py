@@ -1,0 +1,171 @@
+"""Every file in ``examples/`` runs against ``router demo``'s provider, as its header says to run it:
+Python ones under ``router shim``, the Node.js and curl ones against a ``router proxy``.
+
+The demo provider's answers name the wire format that produced them, so a check that the openai SDK
+got "... answered in the Anthropic Messages format" proves the call was routed and translated.
+Every child resolves loopback only (a ``sitecustomize`` on its PYTHONPATH, which the shim chains):
+a call the router failed to route errors out instead of leaving the machine.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Dict, Iterator, List, Sequence
+
+import pytest
+
+from host.demo.home import child_env, router_argv, write_demo_home
+from host.demo.provider import DEMO_KEYS, DemoProvider
+from host.demo.proxy_calls import RunningProxy
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+VIA_ANTHROPIC = "answered in the Anthropic Messages format"
+VIA_OPENAI = "answered in the OpenAI Chat Completions format"
+# Built by tests/e2e_shim/framework_venvs.py (too large for the test extra): reused when present.
+FRAMEWORK_CACHE_KEYS = ("shim-frameworks-venv", "shim-litellm-openai3-venv")
+LOOPBACK_ONLY = textwrap.dedent(
+    """
+    import socket as _socket
+
+    _real = _socket.getaddrinfo
+
+
+    def _loopback_only(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1", None, b"127.0.0.1", b"localhost"):
+            raise OSError("examples test: refusing to resolve %r (the router did not route this call)" % (host,))
+        return _real(host, *args, **kwargs)
+
+
+    _socket.getaddrinfo = _loopback_only
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with DemoProvider() as provider:
+        home = tmp_path_factory.mktemp("examples") / "router-home"
+        write_demo_home(home, provider.root_url, DEMO_KEYS)
+        yield home
+
+
+@pytest.fixture(scope="module")
+def env(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    guard = tmp_path_factory.mktemp("netguard")
+    (guard / "sitecustomize.py").write_text(LOOPBACK_ONLY)
+    # LiteLLM fetches its price list from GitHub at import unless told to use its bundled copy.
+    return {**child_env(demo_home, os.environ), "PYTHONPATH": str(guard), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+@pytest.fixture(scope="module")
+def proxy_env(env: Dict[str, str]) -> Iterator[Dict[str, str]]:
+    proxy = RunningProxy(router_argv("proxy", "--port", "0"), env)
+    url = proxy.wait_ready()
+    yield {**env, "OPENAI_BASE_URL": f"{url}/v1", "ANTHROPIC_BASE_URL": url}
+    proxy.stop()
+
+
+def run(argv: Sequence[str], env: Dict[str, str]) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    done = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, f"{argv}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    return done
+
+
+def run_under_shim(python: str, example: str, env: Dict[str, str], *, clean_summary: bool = True) -> List[str]:
+    """The example's stdout lines; the shim's summary must show its calls (with no error, by default)."""
+    done = run(router_argv("shim", "--", python, str(EXAMPLES / example)), env)
+    summary = [line for line in done.stderr.splitlines() if line.startswith("router shim: ") and " call" in line]
+    assert summary, done.stderr
+    assert not clean_summary or " 0 errors" in summary[0], done.stderr
+    return done.stdout.splitlines()
+
+
+def starts(lines: List[str], prefix: str) -> str:
+    found = [line for line in lines if line.startswith(prefix)]
+    assert found, f"no line starting {prefix!r} in {lines}"
+    return found[0]
+
+
+def test_openai_sdk_sync_async_streaming_tools(env: Dict[str, str]) -> None:
+    lines = run_under_shim(sys.executable, "openai_sdk.py", env)
+    for prefix in ("sync:", "async:"):
+        assert VIA_ANTHROPIC in starts(lines, prefix)
+    assert VIA_ANTHROPIC in starts(lines, "streaming (")
+    assert starts(lines, "tools:") == "tools: get_weather({'city': 'Paris'}) finish_reason=tool_calls"
+
+
+def test_anthropic_sdk_message_stream_tools(env: Dict[str, str]) -> None:
+    lines = run_under_shim(sys.executable, "anthropic_sdk.py", env)
+    assert VIA_OPENAI in starts(lines, "message:")
+    assert VIA_OPENAI in starts(lines, "streaming (")
+    assert starts(lines, "tools:") == "tools: get_weather({'city': 'Paris'}) stop_reason=tool_use"
+
+
+def test_plain_requests_to_both_vendor_urls(env: Dict[str, str]) -> None:
+    lines = run_under_shim(sys.executable, "requests_plain.py", env)
+    assert VIA_ANTHROPIC in starts(lines, "openai format:")
+    assert VIA_OPENAI in starts(lines, "anthropic format:")
+
+
+def framework_python(request: pytest.FixtureRequest, modules: Sequence[str]) -> str:
+    """This interpreter if it has ``modules``, else a finished framework venv of tests/e2e_shim that has
+    them (see ``tests/e2e_shim/framework_venvs.py``); else skip, saying what to install."""
+    if all(importlib.util.find_spec(name) for name in modules):
+        return sys.executable
+    probe = f"import {', '.join(modules)}"
+    for key in FRAMEWORK_CACHE_KEYS:
+        cache = Path(request.config.cache.mkdir(key))
+        python = cache / "venv" / "bin" / "python"
+        ready = (cache / "ready").exists() and python.exists()
+        if ready and subprocess.run([str(python), "-c", probe], capture_output=True, check=False).returncode == 0:
+            return str(python)
+    pytest.skip(f"{' and '.join(modules)}: not installed here, and no cached venv ({', '.join(FRAMEWORK_CACHE_KEYS)}: "
+                f"built by tests/e2e_shim) has it; pip install {' '.join(n.replace('_', '-') for n in modules)}")
+
+
+def test_litellm(request: pytest.FixtureRequest, env: Dict[str, str]) -> None:
+    # clean_summary=False: a same-protocol LiteLLM stream it closes after the last event can be counted as a
+    # client_closed error by the shim (a gap tests/e2e_shim/test_shim_frameworks.py tracks); the answers count here.
+    python = framework_python(request, ["litellm"])
+    lines = run_under_shim(python, "litellm_completion.py", env, clean_summary=False)
+    assert VIA_ANTHROPIC in starts(lines, "claude:")
+    assert VIA_OPENAI in starts(lines, "gpt:")
+    assert starts(lines, "streaming:").startswith("streaming: It is 18 degrees")
+
+
+def test_langchain(request: pytest.FixtureRequest, env: Dict[str, str]) -> None:
+    python = framework_python(request, ["langchain_openai", "langchain_anthropic"])
+    lines = run_under_shim(python, "langchain_chat.py", env)
+    assert VIA_ANTHROPIC in starts(lines, "ChatOpenAI -> claude:")
+    assert VIA_OPENAI in starts(lines, "ChatAnthropic -> gpt:")
+    assert starts(lines, "streaming:").startswith("streaming: It is 18 degrees")
+
+
+def test_node_fetch_against_the_proxy(proxy_env: Dict[str, str]) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (Node.js 20 runs examples/node_fetch.mjs)")
+    lines = run([node, str(EXAMPLES / "node_fetch.mjs")], proxy_env).stdout.splitlines()
+    assert VIA_ANTHROPIC in starts(lines, "openai format:")
+    assert VIA_OPENAI in starts(lines, "anthropic format (streamed):")
+
+
+def test_curl_against_the_proxy(proxy_env: Dict[str, str]) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed (examples/curl.sh needs it)")
+    output = run(["bash", str(EXAMPLES / "curl.sh")], proxy_env).stdout
+    assert VIA_ANTHROPIC in output  # the non-streamed chat completion, whole
+    assert '"type":"text_delta"' in output and "event: message_stop" in output
+
+
+def test_every_example_is_tested_and_says_how_to_run_it() -> None:
+    tested = {"openai_sdk.py", "anthropic_sdk.py", "requests_plain.py", "litellm_completion.py", "langchain_chat.py",
+              "node_fetch.mjs", "curl.sh"}
+    assert {path.name for path in EXAMPLES.iterdir() if path.is_file()} == tested
+    for name in tested:
+        header = (EXAMPLES / name).read_text()[:800]
+        assert "router shim -- " in header or "router proxy" in header, name
