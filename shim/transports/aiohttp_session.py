@@ -31,7 +31,7 @@ def patch_aiohttp(mod: Any, registry: Any) -> None:
 
 def _routing_request(original: RequestMethod) -> RequestMethod:
     async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
-        call, target = _route(method, str_or_url, kwargs)
+        call, target = _route(method, _absolute_url(self, str_or_url), kwargs)
         if target is not None:
             return await original(self, method, target, **kwargs)
         try:
@@ -47,13 +47,25 @@ def _routing_request(original: RequestMethod) -> RequestMethod:
     return _request
 
 
-def _route(method: str, str_or_url: Any, kwargs: Mapping[str, Any]) -> Tuple[Optional[LLMCall], Optional[str]]:
+def _absolute_url(session: Any, str_or_url: Any) -> str:
+    """The URL the session will really call. A session built with ``base_url=`` (aiohttp >= 3.8)
+    joins relative paths to it inside ``_request``; judged as given, ``"chat/completions"`` has no
+    host and such a call would escape the shim. The proxy URL the shim substitutes is absolute,
+    which ``_build_url`` leaves alone. Never raises."""
+    if not getattr(session, "_base_url", None):
+        return str(str_or_url)
+    try:
+        return str(session._build_url(str_or_url))
+    except Exception:  # let aiohttp raise its own error for a bad URL, below
+        return str(str_or_url)
+
+
+def _route(method: str, url: str, kwargs: Mapping[str, Any]) -> Tuple[Optional[LLMCall], Optional[str]]:
     """(the call to report, or None; the proxy URL to send it to instead, or None). Never raises."""
     try:
         if is_bypassed():
             return None, None
         runtime = current_runtime()
-        url = str(str_or_url)
         endpoint = runtime.llm_hosts.endpoint_for_url(url)
         body = _body_of(kwargs) if endpoint is not None else None
         if endpoint is None or body is None:
