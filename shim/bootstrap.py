@@ -12,7 +12,6 @@ Both functions are idempotent and never raise; ``deactivate`` restores every pat
 import os
 import sys
 
-from .failures import report_failure
 from .import_hooks import PostImportFinder
 from .lifecycle_events import send_hello
 
@@ -55,7 +54,7 @@ def activate() -> bool:
                 _on_import(module)
         return True
     except Exception as error:
-        report_failure("activate", error)
+        _report_failure("activate", error)
         return False
 
 
@@ -76,7 +75,7 @@ def deactivate() -> bool:
 
             reset_runtime()
     except Exception as error:
-        report_failure("deactivate", error)
+        _report_failure("deactivate", error)
     return True
 
 
@@ -92,7 +91,17 @@ def _on_import(module: "ModuleType") -> None:
             _State.registry = PatchRegistry()
         patch(module, _State.registry)
     except Exception as error:
-        report_failure(f"patch {module.__name__}", error)
+        _report_failure(f"patch {module.__name__}", error)
+
+
+def _report_failure(where: str, error: BaseException) -> None:
+    """``failures.report_failure``, imported only when something failed (one module less at start-up)."""
+    try:
+        from .failures import report_failure
+
+        report_failure(where, error)
+    except Exception:
+        pass  # never into the program: _on_import runs inside its `import httpx`
 
 
 def _patcher_for(name: str) -> "Callable[[Any, PatchRegistry], None]":

@@ -6,31 +6,41 @@ be gone by then), a new sender, a new hello — because the parent's socket and 
 its own (SHIM.md §2.6).
 """
 
-import json
+from __future__ import annotations  # RouterConfig is imported lazily (see load_snapshot)
+
 import os
 import threading
 from typing import Any, Dict, Optional
 
-from .config import RouterConfig
 from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION
 from .failures import report_failure
 from .lifecycle_events import program_name
-from .llm_calls import LLMHosts
-from .telemetry import CallEvent, encode_event
 from .telemetry_sender import TelemetrySender, process_sender
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .config import RouterConfig
 
 __all__ = ["Runtime", "current_runtime", "load_snapshot", "reset_runtime"]
 
 
 class Runtime:
-    """What every shim transport needs, for one process."""
+    """What every shim transport needs, for one process.
+
+    This module is imported with the transports (when the program imports an HTTP library), so
+    the configuration, the host table and the telemetry schema are imported when a runtime is first
+    built (the program's first HTTP request) or first reports a call, not before."""
 
     def __init__(self, config: RouterConfig, proxy_url: Optional[str]) -> None:
+        from .llm_calls import LLMHosts
+        from .telemetry import CallEvent, encode_event
+
         self.pid = os.getpid()
         self.config = config
         self.llm_hosts = LLMHosts(backend.base_url for backend in config.backends.values())
         self.proxy_url = proxy_url
         self.program = program_name()
+        self._event_class, self._encode_event = CallEvent, encode_event
 
     @property
     def sender(self) -> TelemetrySender:
@@ -40,9 +50,9 @@ class Runtime:
         """Send one call event (``fields``: :class:`CallEvent` arguments). Never raises."""
         try:
             sender = self.sender
-            event = CallEvent(pid=self.pid, ppid=os.getppid(), program=self.program, source="shim",
-                              dropped_before=sender.dropped, **fields)
-            sender.send(encode_event(event), carries_drop_count=True)
+            event = self._event_class(pid=self.pid, ppid=os.getppid(), program=self.program, source="shim",
+                                      dropped_before=sender.dropped, **fields)
+            sender.send(self._encode_event(event), carries_drop_count=True)
         except Exception as error:
             report_failure("telemetry event", error, once=True)
 
@@ -78,6 +88,10 @@ def _new_runtime(parent: Optional[Runtime]) -> Runtime:
 
 def load_snapshot(path: Optional[str]) -> RouterConfig:
     """The configuration in the host's snapshot file; an empty one (nothing routed) on any problem."""
+    import json
+
+    from .config import RouterConfig
+
     if not path:
         return RouterConfig()
     try:

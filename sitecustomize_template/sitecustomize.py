@@ -48,9 +48,11 @@ def _is_here(entry):
 
 def _next_sitecustomize_spec():
     try:
-        import importlib.machinery
+        # The import system's own frozen modules, always loaded: importing importlib.machinery
+        # (or importlib.util) here would cost the start-up budget a package or two.
+        import _frozen_importlib_external
 
-        return importlib.machinery.PathFinder.find_spec("sitecustomize", sys.path)
+        return _frozen_importlib_external.PathFinder.find_spec("sitecustomize", sys.path)
     except Exception:
         _debug("looking for the next sitecustomize failed")
         return None
@@ -65,7 +67,7 @@ def _chain():
         if spec is None or spec.loader is None:
             _free_the_name_later()
             return
-        from importlib._bootstrap import module_from_spec  # importlib.util would cost ~4 ms
+        from _frozen_importlib import module_from_spec  # importlib.util would cost ~4 ms
 
         ours = sys.modules.get("sitecustomize")
         module = module_from_spec(spec)

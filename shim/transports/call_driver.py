@@ -8,7 +8,8 @@ steps, and only the I/O differs, so the decisions live here, once:
    itself: a local count_tokens, or a protocol-shaped error) or ``SEND`` (send
    :meth:`upstream_request` through the library's own transport).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
-   :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive.
+   :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
+   :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observed`).
 3. One telemetry event per call (:meth:`finish`, idempotent), also for calls left untouched.
 
 Failure rules (issue #3): a :class:`RouterError` becomes a response in the client's protocol; a
@@ -17,20 +18,25 @@ failure (a bug here) on a call that needed no translation passes it through unch
 library raises while talking upstream (connect, read) are not ours: the transport re-raises them.
 """
 
+from __future__ import annotations  # the annotated engine types are imported lazily
+
 import os
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
 from ..failures import report_failure
-from ..llm_calls import split_url
-from ..plan import ClientCall, ClientResponse, Plan, parse_json_object, plan_call, render_error
 from ..protocols import ENDPOINT_PROTOCOL
-from ..routing import resolve_route
 from ..runtime import Runtime, current_runtime
-from ..telemetry import usage_fields
-from ..translate.stream_base import StreamTranslator
-from ..usage import Usage
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
+    from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+    from ..llm_calls import split_url
+    from ..plan import ClientCall, ClientResponse, Plan, parse_json_object, plan_call, render_error
+    from ..routing import resolve_route
+    from ..telemetry import usage_fields
+    from ..translate.stream_base import StreamTranslator
+    from ..usage import Usage
 
 __all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "begin_call", "terminal"]
 
@@ -48,7 +54,7 @@ def terminal(response: ClientResponse) -> ClientResponse:
     return response
 
 
-def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes) -> Optional["LLMCall"]:
+def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes) -> Optional[LLMCall]:
     """Plan a call to an LLM URL; None when the shim failed (the transport then passes it through)."""
     try:
         return LLMCall(current_runtime(), method, url, endpoint, headers, body)
@@ -57,12 +63,33 @@ def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str],
         return None
 
 
+_engine_imported = False
+
+
+def _import_engine() -> None:
+    """Import the engine (plan, every translator, errors, routing, telemetry) now, on the first LLM
+    call, rather than when the program imports httpx/requests/aiohttp: most programs that import an
+    HTTP library (every ``import openai``) pay nothing for the router until they call a model.
+    The names become this module's globals, so the per-call code reads them at global speed."""
+    global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
+    global ClientCall, ClientResponse, parse_json_object, plan_call, render_error, resolve_route, usage_fields
+    from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+    from ..llm_calls import split_url
+    from ..plan import ClientCall, ClientResponse, parse_json_object, plan_call, render_error
+    from ..routing import resolve_route
+    from ..telemetry import usage_fields
+
+    _engine_imported = True
+
+
 class LLMCall:
     """One intercepted call; see the module docstring."""
 
     def __init__(
         self, runtime: Runtime, method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes
     ) -> None:
+        if not _engine_imported:  # the first LLM call of this process
+            _import_engine()
         self.runtime = runtime
         self.endpoint = endpoint
         self.started = time.time()
@@ -73,7 +100,7 @@ class LLMCall:
         self._usage: Optional[Usage] = None
         self._request_id: Optional[str] = None
         self._status = 0  # upstream status of a stream, for its event
-        self.original_host = split_url(url)[1]
+        self._url = url  # parsed only when an event needs the original host (a call left untouched)
         self.action = PASS
         self.reportable = False  # an event is due (no event for /v1/models or unreadable calls)
         self.plan: Optional[Plan] = None
@@ -86,6 +113,11 @@ class LLMCall:
     @property
     def client_protocol(self) -> str:
         return ENDPOINT_PROTOCOL.get(self.endpoint, "")
+
+    @property
+    def original_host(self) -> str:
+        """The host the program sent this call to."""
+        return _host_of(self._url)
 
     @property
     def routed(self) -> bool:
@@ -134,7 +166,7 @@ class LLMCall:
 
     def answered(self, response: ClientResponse) -> ClientResponse:
         """Report a response the router made without an upstream call."""
-        self.finish(response.status, _error_kind(self, response))
+        self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
 
     # Step 2a: whole responses --------------------------------------------------------------
@@ -154,8 +186,32 @@ class LLMCall:
             response = self._untranslatable(error, status, headers, body)
         if 200 <= status < 300 and 200 <= response.status < 300:
             self._usage = _usage_or_none(plan, body)
-        self.finish(response.status, _error_kind(self, response))
+        self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
+
+    def keeps_body(self, status: int, headers: Mapping[str, str]) -> bool:
+        """Can the upstream response go to the client as it is, its body only observed on the way?
+
+        True for a whole (not translated-stream) body of an untranslated call that is not
+        content-encoded: :meth:`whole_response` would hand back those very bytes, so the transport
+        may return the upstream response itself and skip reading it, rebuilding it and reading it
+        again (the same-protocol fast path's main cost). Encoded bodies take the whole path, so
+        that the usage in the event is read from decoded bytes."""
+        plan = self.plan
+        if plan is None or plan.translated or self.streams(status):
+            return False
+        try:
+            encoding = headers.get("content-encoding")
+            return not encoding or encoding.strip().lower() == "identity"
+        except Exception:  # an odd header mapping: the whole-body path copes with anything
+            return False
+
+    def body_observed(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """The client read the whole upstream body of a :meth:`keeps_body` call: report the call."""
+        self._note_upstream(headers)
+        if 200 <= status < 300:
+            self._usage = _usage_or_none(self._sent_plan(), body)
+        self.finish(status, _error_kind(self, status, body))
 
     def _untranslatable(self, error: Exception, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
         report_failure("translate response", error)
@@ -184,6 +240,10 @@ class LLMCall:
             return self._stream_bug(error, chunk)
         if out and self._first_byte is None:
             self._first_byte = time.perf_counter()
+        if translator.complete and not self._reported:
+            # SDKs stop at message_stop / [DONE] and may never read to EOF or close: count the call
+            # now, with its latency at the last event, instead of waiting for an end that may not come.
+            self._finish_stream()
         return out
 
     def end(self) -> bytes:
@@ -217,7 +277,7 @@ class LLMCall:
     def closed(self) -> None:
         """The client closed the response (possibly before the end): report what we have."""
         if not self._reported:
-            self._finish_stream(error="client_closed" if self._translator and not self._translator.finished else None)
+            self._finish_stream(error="client_closed" if self._translator and not self._translator.complete else None)
 
     def _finish_stream(self, error: Optional[str] = None) -> None:
         translator = self._translator
@@ -290,18 +350,32 @@ class LLMCall:
     def _upstream_host(self) -> str:
         plan = self.plan
         if plan is not None and plan.upstream_url:
-            return split_url(plan.upstream_url)[1]
+            return _host_of(plan.upstream_url)
         return "" if plan is not None and plan.routed else self.original_host  # "": answered locally
 
     def _note_upstream(self, headers: Mapping[str, str]) -> None:
         try:
-            self._request_id = _header(headers, "x-request-id") or _header(headers, "request-id")
+            self._request_id = _request_id(headers)
         except Exception:
             self._request_id = None
 
     def _sent_plan(self) -> Plan:
         assert self.plan is not None, "only planned calls have an upstream"
         return self.plan
+
+
+_HOSTS: Dict[str, str] = {}
+_HOSTS_LIMIT = 256  # URLs come from the configuration and the program's few base URLs
+
+
+def _host_of(url: str) -> str:
+    """The host of ``url``, parsed once per URL: every event names one."""
+    host = _HOSTS.get(url)
+    if host is None:
+        if len(_HOSTS) >= _HOSTS_LIMIT:
+            _HOSTS.clear()
+        host = _HOSTS[url] = split_url(url)[1]
+    return host
 
 
 def _model_of(body: bytes) -> Optional[str]:
@@ -319,20 +393,24 @@ def _usage_or_none(plan: Plan, body: bytes) -> Optional[Usage]:
         return None
 
 
-def _error_kind(call: LLMCall, response: ClientResponse) -> Optional[str]:
-    """The error kind of a non-2xx client response, for the event."""
-    if response.status < 400:
+def _error_kind(call: LLMCall, status: int, body: bytes) -> Optional[str]:
+    """The error kind of a non-2xx client response (status and body), for the event."""
+    if status < 400:
         return None
     try:
-        return error_from_upstream(call.client_protocol, response.status, response.body).kind_name
+        return error_from_upstream(call.client_protocol, status, body).kind_name
     except Exception:
-        return f"http_{response.status}"
+        return f"http_{status}"
 
 
-def _header(headers: Mapping[str, str], name: str) -> Optional[str]:
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
+def _request_id(headers: Mapping[str, str]) -> Optional[str]:
+    """The upstream's request id. The libraries' header mappings (httpx ``Headers``, requests'
+    ``CaseInsensitiveDict``, aiohttp's ``CIMultiDict``) look names up case-insensitively, so only
+    a plain ``dict`` needs the slower scan over its keys."""
+    value = headers.get("x-request-id") or headers.get("request-id")
+    if value is None and type(headers) is dict:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        value = lowered.get("x-request-id") or lowered.get("request-id")
     return value
 
 

@@ -15,13 +15,16 @@ another patched library). Responses are built from the same module's classes: ht
 httpx's objects and the other way round (SHIM.md §3.3).
 """
 
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..failures import report_failure
-from ..plan import ClientResponse
 from ..runtime import current_runtime
 from .bypass import bypassed, is_bypassed
 from .call_driver import ANSWER, PASS, LLMCall, begin_call
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with httpx
+    from ..plan import ClientResponse
 
 __all__ = ["patch_httpx_module"]
 
@@ -72,9 +75,23 @@ class _ModuleKinds:
         self.async_stream = type("AsyncRouterByteStream", (_AsyncChunks, mod.AsyncByteStream), {})
         self.sync_transport = type("RouterTransport", (_SyncRouterTransport, mod.BaseTransport), {})
         self.async_transport = type("AsyncRouterTransport", (_AsyncRouterTransport, mod.AsyncBaseTransport), {})
+        self.sync_observed = type("RouterObservedStream", (_SyncObserved, mod.SyncByteStream), {})
+        self.async_observed = type("AsyncRouterObservedStream", (_AsyncObserved, mod.AsyncByteStream), {})
+        self._urls: Dict[str, Any] = {}
+
+    def url(self, text: str) -> Any:
+        """``mod.URL(text)``, parsed once per upstream URL (a handful per process): parsing costs
+        more than anything else in building the upstream request. URLs are immutable values."""
+        url = self._urls.get(text)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[text] = self.mod.URL(text)
+        return url
 
 
 _KINDS: Dict[int, _ModuleKinds] = {}
+_URL_CACHE_SIZE = 64  # upstream URLs come from the configuration: a bound that is never reached
 
 
 def _kinds_for(mod: Any) -> _ModuleKinds:
@@ -115,6 +132,59 @@ class _AsyncChunks:
         finally:
             await self._upstream.aclose()
             self._call.closed()
+
+
+class _ObservedBody:
+    """The body of a :meth:`LLMCall.keeps_body` call: the upstream's own bytes, passed to the client
+    unchanged and kept for the call's event, which goes out when the client closes the response
+    (httpx closes it right after reading a non-streamed body)."""
+
+    def __init__(self, inner: Any, call: LLMCall, status: int, headers: Any) -> None:
+        self._inner, self._call, self._status, self._headers = inner, call, status, headers
+        self._chunks: List[bytes] = []
+        self._complete = False
+
+    def _report(self) -> None:
+        if self._complete:
+            self._call.body_observed(self._status, self._headers, b"".join(self._chunks))
+        else:  # closed before the end: report it as a pass-through would (finish is idempotent)
+            self._call.passed_through(self._status, self._headers)
+
+
+class _SyncObserved(_ObservedBody):
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._inner:
+                self._chunks.append(chunk)
+                yield chunk
+        except Exception as error:  # the library's read error: the client gets it as it is
+            self._call.upstream_failed(error)
+            raise
+        self._complete = True
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._report()
+
+
+class _AsyncObserved(_ObservedBody):
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                self._chunks.append(chunk)
+                yield chunk
+        except Exception as error:
+            self._call.upstream_failed(error)
+            raise
+        self._complete = True
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._report()
 
 
 def _sync_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
@@ -165,11 +235,13 @@ class _RouterTransportBase:
     def _upstream(self, call: LLMCall, request: Any) -> Tuple[Any, Any]:
         """The upstream request, and the transport the client itself picks for its URL."""
         url, headers, body = call.upstream_request()
-        extensions = {k: v for k, v in request.extensions.items() if k == "timeout"}
-        upstream = self._kinds.mod.Request("POST", url, headers=headers, content=body, extensions=extensions)
+        timeout = request.extensions.get("timeout")
+        extensions = {} if timeout is None else {"timeout": timeout}
+        upstream = self._kinds.mod.Request("POST", self._kinds.url(url), headers=headers, content=body,
+                                           extensions=extensions)
         return upstream, self._select(self._client, upstream.url)
 
-    def _response(self, request: Any, answer: ClientResponse) -> Any:
+    def _response(self, request: Any, answer: "ClientResponse") -> Any:
         headers = list(answer.headers.items())
         return self._kinds.mod.Response(answer.status, headers=headers, content=answer.body, request=request)
 
@@ -181,6 +253,12 @@ class _RouterTransportBase:
 
     def _whole(self, request: Any, call: LLMCall, upstream: Any, body: bytes) -> Any:
         return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body))
+
+    def _observed(self, request: Any, call: LLMCall, upstream: Any, observed_class: Any) -> Any:
+        """The upstream response itself, for the client (see :meth:`LLMCall.keeps_body`)."""
+        upstream.stream = observed_class(upstream.stream, call, upstream.status_code, upstream.headers)
+        upstream.request = request  # never the upstream request: it carries the backend's key
+        return upstream
 
     def close(self) -> None:
         """The client owns the wrapped transports; nothing here holds resources."""
@@ -203,6 +281,8 @@ class _SyncRouterTransport(_RouterTransportBase):
             answer = call.fallback(error)
             return self._pass_through(request, call) if answer is None else self._response(request, answer)
         upstream = self._send(call, transport, upstream_request)
+        if call.keeps_body(upstream.status_code, upstream.headers):
+            return self._observed(request, call, upstream, self._kinds.sync_observed)
         if call.streams(upstream.status_code):
             return self._streamed(request, call, upstream)
         return self._whole(request, call, upstream, self._read(call, upstream))
@@ -263,6 +343,8 @@ class _AsyncRouterTransport(_RouterTransportBase):
             answer = call.fallback(error)
             return await self._pass_through(request, call) if answer is None else self._response(request, answer)
         upstream = await self._send(call, transport, upstream_request)
+        if call.keeps_body(upstream.status_code, upstream.headers):
+            return self._observed(request, call, upstream, self._kinds.async_observed)
         if call.streams(upstream.status_code):
             return await self._streamed(request, call, upstream)
         return self._whole(request, call, upstream, await self._read(call, upstream))

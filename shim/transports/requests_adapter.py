@@ -15,10 +15,13 @@ from http.client import responses as reason_phrases
 from typing import Any, Callable, Dict, Generator, Iterator, Mapping, Optional, Tuple
 
 from ..failures import report_failure
-from ..plan import ClientResponse
 from ..runtime import current_runtime
 from .bypass import bypassed, is_bypassed
 from .call_driver import ANSWER, PASS, LLMCall, begin_call
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with requests
+    from ..plan import ClientResponse
 
 __all__ = ["RouterAdapter", "patch_requests"]
 
@@ -145,7 +148,7 @@ class RouterAdapter:
             upstream.close()
             return self._response(request, answer, stream)
 
-    def _response(self, request: Any, answer: ClientResponse, stream: bool) -> Any:
+    def _response(self, request: Any, answer: "ClientResponse", stream: bool) -> Any:
         raw = _raw_response(iter((answer.body,)), answer.headers, answer.status, request.method, None)
         return self._built(request, raw, stream)
 
