@@ -27,6 +27,14 @@ class StreamTranslator:
         self.usage: Optional[Usage] = None  # the call's usage, once the stream has reported it
         self.finished = False  # the client stream is complete (normally, or by an in-band error)
         self.error: Optional[RouterError] = None  # set when the stream ended in an error
+        self._end_seen = False  # the upstream sent its protocol's end marker (pass-through only)
+
+    @property
+    def complete(self) -> bool:
+        """The client has the whole stream: it ended, or its end marker (``message_stop``,
+        ``[DONE]``) went by. SDKs stop reading there and close the response before EOF, so a
+        driver must count such a call as complete, not as abandoned by the client."""
+        return self.finished or self._end_seen
 
     def feed(self, chunk: bytes) -> bytes:
         """Bytes from upstream in, bytes for the client out (possibly empty)."""

@@ -52,6 +52,9 @@ class PassthroughStream(StreamTranslator):
         return b""
 
     def _watch_anthropic(self, event: SSEEvent) -> None:
+        if event.event == "message_stop":
+            self._end_seen = True
+            return
         if event.event not in _ANTHROPIC_USAGE_EVENTS:
             return
         payload = _loads(event.data)
@@ -64,9 +67,16 @@ class PassthroughStream(StreamTranslator):
         usage = holder.get("usage") if isinstance(holder, dict) else None
         if isinstance(usage, dict):
             self.usage = usage_from_anthropic(usage, self.usage)
+        if event.event == "message_delta" and _has_stop_reason(payload):
+            # The last message_delta carries the final stop reason and cumulative usage; only
+            # message_stop follows, and some clients (LiteLLM's async parser) never read it.
+            self._end_seen = True
 
     def _watch_openai(self, event: SSEEvent) -> None:
         data = event.data
+        if data.startswith("[DONE]"):  # the OpenAI SDK stops reading here
+            self._end_seen = True
+            return
         if '"usage"' not in data and '"error"' not in data:
             return
         payload = _loads(data)
@@ -83,6 +93,11 @@ class PassthroughStream(StreamTranslator):
 
     def _render_error(self, error: RouterError) -> bytes:
         return render_stream_error(self._protocol, error)
+
+
+def _has_stop_reason(payload: Dict[str, Any]) -> bool:
+    delta = payload.get("delta")
+    return isinstance(delta, dict) and delta.get("stop_reason") is not None
 
 
 def _loads(data: str) -> Optional[Dict[str, Any]]:

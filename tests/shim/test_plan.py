@@ -542,6 +542,22 @@ def test_passthrough_forwards_bytes_unchanged_and_reads_usage(protocol: str, eve
 
 
 @pytest.mark.parametrize("mode", CHUNKINGS)
+@pytest.mark.parametrize(("protocol", "events"), [(ANTHROPIC, ANTHROPIC_SSE), (OPENAI, OPENAI_SSE)])
+def test_passthrough_is_complete_at_the_end_marker_before_eof(protocol: str, events: List[bytes], mode: str) -> None:
+    # SDKs stop reading at the end marker and close before EOF: that call is complete. For Anthropic
+    # the marker is the final message_delta (stop reason + cumulative usage); for OpenAI, [DONE].
+    marker = len(events) - (2 if protocol == ANTHROPIC else 1)
+    stream = PassthroughStream(protocol)
+    for chunk in chunked(events[:marker], mode):
+        stream.feed(chunk)
+    assert not stream.complete
+    for chunk in chunked(events[marker : marker + 1], mode):
+        stream.feed(chunk)
+    assert stream.complete and not stream.finished  # complete, yet still forwarding any trailing bytes
+    assert stream.usage == STREAM_USAGE[protocol]
+
+
+@pytest.mark.parametrize("mode", CHUNKINGS)
 def test_passthrough_anthropic_usage_without_trailing_blank_line(mode: str) -> None:
     events = [*ANTHROPIC_SSE[:-2], ANTHROPIC_SSE[-2].rstrip(b"\n")]
     stream = PassthroughStream(ANTHROPIC)
