@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import sys
 import threading
 from pathlib import Path
 from typing import List
@@ -38,17 +39,26 @@ def sources(tmp_path: Path) -> ShimSources:
 
 
 def _tree(root: Path) -> List[str]:
-    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*"))
+    """The source tree (bytecode left out)."""
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if "__pycache__" not in path.parts)
 
 
 def test_injection_dir_holds_only_sitecustomize_and_the_private_package(tmp_path: Path, sources: ShimSources) -> None:
     made = ensure_injection_dir(tmp_path / "cache", sources)
     name = made.package_name
     assert name.startswith("_router_shim_") and name.isidentifier()
-    assert sorted(os.listdir(made.path)) == sorted(["sitecustomize.py", name])
+    assert sorted(os.listdir(made.path)) == sorted(["__pycache__", "sitecustomize.py", name])
     assert _tree(made.path / name) == ["__init__.py", "bootstrap.py", "py.typed", "translate", "translate/__init__.py"]
     rendered = (made.path / "sitecustomize.py").read_text()
     assert PACKAGE_PLACEHOLDER not in rendered and f"import {name}.bootstrap" in rendered
+
+
+def test_injection_dir_ships_bytecode_for_the_hosts_python(tmp_path: Path, sources: ShimSources) -> None:
+    # Children running with PYTHONDONTWRITEBYTECODE must not compile the shim at every start.
+    made = ensure_injection_dir(tmp_path / "cache", sources)
+    tag = sys.implementation.cache_tag
+    assert (made.path / "__pycache__" / f"sitecustomize.{tag}.pyc").is_file()
+    assert (made.path / made.package_name / "__pycache__" / f"bootstrap.{tag}.pyc").is_file()
 
 
 def test_injection_dir_is_reused_and_changes_with_the_source(tmp_path: Path, sources: ShimSources) -> None:
