@@ -25,7 +25,7 @@ class ProxyStartProblem(click.ClickException):
 @click.command(epilog=example(
     "router proxy                                  # http://127.0.0.1:3456",
     "ANTHROPIC_BASE_URL=http://127.0.0.1:3456 claude",
-    "OPENAI_BASE_URL=http://127.0.0.1:3456/v1 aider --model groq:llama-3.3-70b-versatile",
+    "OPENAI_API_BASE=http://127.0.0.1:3456/v1 aider --model openai/claude-sonnet-4-6",
     "ROUTER_API_KEY=$(openssl rand -hex 16) router proxy --host 0.0.0.0"))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; non-loopback needs ROUTER_API_KEY.")

@@ -96,7 +96,7 @@ class _Demo:
             if not report["translated"]:
                 raise DemoFailure(f"{model} asked in {protocol} format is not translated: {report}",
                                   "the built-in model families in shim/routing.py")
-            lines.append(f"router route explain {model} --protocol {protocol}: rule '{report['rule']}' → backend "
+            lines.append(f"router route explain {model} --protocol {protocol}: rule: {report['rule']} → backend "
                          f"{report['backend']} ({report['backend_protocol']}), translated")
         self.step("Asked the router where each call will go: the model name picks the backend, and a client "
                   "speaking the other protocol gets translated.", lines)
