@@ -111,10 +111,25 @@ class Plan:
         """A whole upstream response (success or error) → the response for the client."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
-        translator, context = self._response_translator, self.context
-        if translator is None or context is None:
+        if self._response_translator is None or self.context is None:
             return ClientResponse(status, _client_headers(headers), body)
-        upstream = _parse_upstream_json(body)
+        return self._translate_success(status, headers, _parse_upstream_json(body))
+
+    def translate_response_with_usage(
+        self, status: int, headers: Mapping[str, str], body: bytes
+    ) -> Tuple[ClientResponse, Optional[Usage]]:
+        """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
+        unless the upstream answered 2xx), from one parse of the body instead of two."""
+        if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
+            upstream = _parse_upstream_json(body)
+            usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
+            return self._translate_success(status, headers, upstream), usage
+        response = self.translate_response(status, headers, body)
+        return response, self.usage_from_response(body) if 200 <= status < 300 else None
+
+    def _translate_success(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
+        translator, context = self._response_translator, self.context
+        assert translator is not None and context is not None
         translated = _guard_depth(lambda: translator(upstream, context))
         return ClientResponse(status, self._translated_headers(headers), json.dumps(translated).encode())
 
@@ -140,9 +155,14 @@ class Plan:
     def usage_from_response(self, body: bytes) -> Optional[Usage]:
         """Usage reported by an upstream (non-streaming) 2xx body, for telemetry."""
         try:
-            usage = json.loads(body).get("usage")
-        except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return None
+        return self._usage_of(parsed)
+
+    def _usage_of(self, parsed: Any) -> Optional[Usage]:
+        """The usage in a parsed upstream body (anything JSON: None when it has none)."""
+        usage = parsed.get("usage") if isinstance(parsed, dict) else None
         if not isinstance(usage, dict):
             return None
         if self.upstream_protocol == ANTHROPIC:

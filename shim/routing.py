@@ -16,11 +16,16 @@ Order (first hit wins):
 6. ``default_backend``.
 
 Otherwise there is no route, and the call goes where the client sent it, untouched.
+
+Results are cached per configuration object and model name (:func:`resolve_route` runs on every
+call; a program uses a handful of model names). The cache assumes what every caller does: a
+``RouterConfig`` is not changed in place once it routes calls (it is frozen; its mappings are
+built once by ``RouterConfig.from_dict``).
 """
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from .config import Backend, RouterConfig
 
@@ -48,8 +53,40 @@ class Route:
     rule: str  # human-readable: which rule matched, e.g. "route 'llama-*'"
 
 
+_CACHE_LIMIT = 256  # model names remembered for one configuration; a full cache starts again
+
+
+class _RouteCache:
+    """The routes of the most recent configuration. One (config, routes) pair replaced as a whole, so
+    threads racing on two configurations can lose entries but never read another config's route.
+    ``RouterConfig`` holds dicts, so it cannot be a dict key; identity (``is``) is the test."""
+
+    def __init__(self) -> None:
+        self.entry: Tuple[Optional[RouterConfig], Dict[str, Optional[Route]]] = (None, {})
+
+    def routes_for(self, config: RouterConfig) -> Dict[str, Optional[Route]]:
+        entry = self.entry
+        if entry[0] is not config or len(entry[1]) >= _CACHE_LIMIT:
+            entry = self.entry = (config, {})
+        return entry[1]
+
+
+_route_cache = _RouteCache()
+
+
 def resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
     """The route for ``model``, or None when nothing matches (the call is left alone)."""
+    routes = _route_cache.routes_for(config)
+    try:
+        return routes[model]
+    except KeyError:
+        route = routes[model] = _resolve_route(config, model)
+        return route
+    except TypeError:  # an unhashable "model" from an unchecked caller: no caching, same answer as before
+        return _resolve_route(config, model)
+
+
+def _resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
     prefixed = _by_prefix(config, model)  # step 1 comes before the aliases, even for an alias key
     if prefixed is not None:
         return prefixed

@@ -8,12 +8,15 @@ the child knows no prices; the host computes it from the token counts when it st
 """
 
 import json
-from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping, Optional
+from dataclasses import MISSING, dataclass, fields
+from json.encoder import encode_basestring_ascii
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from .usage import Usage
 
-__all__ = ["MAX_EVENT_BYTES", "SCHEMA_VERSION", "CallEvent", "decode_event", "encode_event", "usage_fields"]
+__all__ = [
+    "MAX_EVENT_BYTES", "SCHEMA_VERSION", "CallEvent", "decode_event", "encode_event", "encode_fields", "usage_fields"
+]
 
 SCHEMA_VERSION = 1
 MAX_EVENT_BYTES = 2048
@@ -51,7 +54,29 @@ class CallEvent:
 
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps would rebuild it per call
 _FIELD_NAMES = frozenset(f.name for f in fields(CallEvent))
+_DEFAULTS = {f.name: f.default for f in fields(CallEvent) if f.default is not MISSING}
 _TRUNCATED_FIELDS = ("program", "requested_model", "upstream_model", "error", "upstream_host", "request_id")
+
+
+def _compact_encoder() -> Callable[[Dict[str, Any]], str]:
+    """``_COMPACT_JSON.encode`` without its per-call cost: ``JSONEncoder.encode`` builds a C encoder
+    (and a circular-reference memo) for every object; an event is a flat dict of scalars, so one C
+    encoder without the memo serves every event (~1 µs of the child's per-event budget). Used only
+    when it writes exactly what ``_COMPACT_JSON`` writes (another Python, no ``_json``: the plain one)."""
+    try:
+        from json.encoder import c_make_encoder  # type: ignore[attr-defined]
+
+        chunks = c_make_encoder(None, _COMPACT_JSON.default, encode_basestring_ascii, None, ":", ",",
+                                False, False, True)
+        sample = {"t": 1.5, "s": "é\"", "n": None, "b": True, "i": -3, "x": float("nan")}
+        if "".join(chunks(sample, 0)) == _COMPACT_JSON.encode(sample):
+            return lambda data: "".join(chunks(data, 0))
+    except Exception:
+        pass
+    return _COMPACT_JSON.encode
+
+
+_encode_json = _compact_encoder()
 
 
 def usage_fields(usage: Optional[Usage]) -> Dict[str, Optional[int]]:
@@ -69,18 +94,47 @@ def usage_fields(usage: Optional[Usage]) -> Dict[str, Optional[int]]:
 
 def encode_event(event: CallEvent) -> bytes:
     """Compact JSON, guaranteed ≤ MAX_EVENT_BYTES (long text fields are cut)."""
-    data = dict(vars(event))  # every field is a plain value: asdict's deep copy costs ~4x more
+    return _encode_data(vars(event))  # every field is a plain value: no copy unless a text is cut
+
+
+def encode_fields(event_fields: Mapping[str, Any]) -> bytes:
+    """``encode_event(CallEvent(**event_fields))`` without building the event (~3 µs per call saved).
+
+    Fields left out take their defaults; a missing required field or an unknown one raises the
+    ``TypeError`` the :class:`CallEvent` constructor raises. The key order may differ from
+    :func:`encode_event`'s: a JSON object's order means nothing to the decoders."""
+    data = {**_DEFAULTS, **event_fields}
+    if data.keys() != _FIELD_NAMES:
+        data = dict(vars(CallEvent(**event_fields)))  # raises for a missing or unknown field
+    return _encode_data(data)
+
+
+def _encode_data(data: Dict[str, Any]) -> bytes:
+    """``data`` (not modified) as compact JSON ≤ MAX_EVENT_BYTES."""
+    if _has_long_text(data):
+        data = _cut_texts(data, _TEXT_LIMIT)
+    encoded = _encode_json(data).encode()
+    if len(encoded) > MAX_EVENT_BYTES:  # only possible with pathological unicode; cut harder
+        encoded = _encode_json(_cut_texts(data, 40)).encode()
+    return encoded
+
+
+def _has_long_text(data: Mapping[str, Any]) -> bool:
     for name in _TRUNCATED_FIELDS:
         value = data.get(name)
         if isinstance(value, str) and len(value) > _TEXT_LIMIT:
-            data[name] = value[:_TEXT_LIMIT]
-    encoded = _COMPACT_JSON.encode(data).encode()
-    if len(encoded) > MAX_EVENT_BYTES:  # only possible with pathological unicode; cut harder
-        for name in _TRUNCATED_FIELDS:
-            if isinstance(data.get(name), str):
-                data[name] = data[name][:40]
-        encoded = _COMPACT_JSON.encode(data).encode()
-    return encoded
+            return True
+    return False
+
+
+def _cut_texts(data: Dict[str, Any], limit: int) -> Dict[str, Any]:
+    """A copy of ``data`` with every text field cut to ``limit`` characters."""
+    cut = dict(data)
+    for name in _TRUNCATED_FIELDS:
+        value = cut.get(name)
+        if isinstance(value, str):
+            cut[name] = value[:limit]
+    return cut
 
 
 def decode_event(raw: bytes) -> Optional[CallEvent]:

@@ -178,14 +178,16 @@ class LLMCall:
         """The client's response for an upstream body read whole. Never raises."""
         plan = self._sent_plan()
         self._note_upstream(headers)
-        try:
-            response = plan.translate_response(status, headers, body)
+        usage: Optional[Usage] = None
+        try:  # the usage comes from the same parse as the translation: parsing again cost ~8 µs a call
+            response, usage = plan.translate_response_with_usage(status, headers, body)
         except RouterError as error:
             response = terminal(plan.error_response(error))
         except Exception as error:
             response = self._untranslatable(error, status, headers, body)
+            usage = _usage_or_none(plan, body)  # an untranslated body still reaches the client as it is
         if 200 <= status < 300 and 200 <= response.status < 300:
-            self._usage = _usage_or_none(plan, body)
+            self._usage = usage
         self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
 

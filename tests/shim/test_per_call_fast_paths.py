@@ -1,0 +1,156 @@
+"""The per-call shortcuts: encode_fields, the route cache, translate_response_with_usage.
+
+Each must give exactly what the slower path it replaces gives."""
+
+import json
+from dataclasses import fields
+from typing import Any, Dict
+
+import pytest
+
+from shim import routing
+from shim.config import RouterConfig
+from shim.errors import UpstreamProtocolError
+from shim.plan import ClientCall, Plan, plan_call
+from shim.protocols import CHAT, MESSAGES
+from shim.routing import resolve_route
+from shim.telemetry import MAX_EVENT_BYTES, CallEvent, decode_event, encode_event, encode_fields
+
+REQUIRED: Dict[str, Any] = dict(
+    time=1_700_000_000.25, source="shim", pid=42, ppid=1, program="/srv/agent.py", client_protocol="openai",
+    endpoint="chat", backend="anthropic", upstream_host="api.anthropic.com", requested_model="claude-x",
+    upstream_model="claude-x", stream=False, translated=True, status=200,
+)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"latency_ms": 12.5, "ttfb_ms": 3.25, "input_tokens": 10, "output_tokens": 3, "request_id": "req_1"},
+        {"error": "overloaded", "status": 529, "dropped_before": 7, "reasoning_tokens": 0},
+        {"program": "p" * 5000, "error": "é" * 300, "request_id": "\"q\\" * 100},
+        {"requested_model": "\U0001f600" * 3000, "upstream_model": "\u2028" * 3000, "upstream_host": "h" * 999},
+    ],
+)
+def test_encode_fields_decodes_to_the_event_encode_event_sends(extra: Dict[str, Any]) -> None:
+    event_fields = {**REQUIRED, **extra}
+    fast, slow = encode_fields(event_fields), encode_event(CallEvent(**event_fields))
+    assert len(fast) <= MAX_EVENT_BYTES
+    assert json.loads(fast) == json.loads(slow)
+    assert decode_event(fast) == decode_event(slow)
+    assert decode_event(fast) is not None
+
+
+def test_encode_fields_sends_every_field_so_the_collector_takes_its_fast_path() -> None:
+    assert json.loads(encode_fields(REQUIRED)).keys() == {f.name for f in fields(CallEvent)}
+
+
+def test_encode_event_writes_the_compact_json_of_the_event_and_leaves_it_alone() -> None:
+    event = CallEvent(**{**REQUIRED, "program": "x" * 300, "latency_ms": float("inf")})
+    before = dict(vars(event))
+    encoded = encode_event(event)
+    assert vars(event) == before
+    assert encoded == json.dumps({**before, "program": "x" * 200}, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("broken", [{"status": None, "surprise": 1}, {"bogus": 1}])
+def test_encode_fields_refuses_unknown_fields_like_the_event_constructor(broken: Dict[str, Any]) -> None:
+    with pytest.raises(TypeError):
+        encode_fields({**REQUIRED, **broken})
+
+
+def test_encode_fields_refuses_a_missing_required_field() -> None:
+    with pytest.raises(TypeError):
+        encode_fields({k: v for k, v in REQUIRED.items() if k != "status"})
+
+
+CONFIG = RouterConfig.from_dict(
+    {
+        "backends": {
+            "anthropic": {"protocol": "anthropic", "base_url": "https://api.anthropic.com", "api_key": "k"},
+            "openai": {"protocol": "openai", "base_url": "https://api.openai.com/v1", "api_key": "k"},
+            "local": {"protocol": "openai", "base_url": "http://127.0.0.1:8000/v1", "models": ["llama-*"]},
+        },
+        "aliases": {"big": "openai:gpt-4.1"},
+        "routes": [{"match": "free-*", "backend": "local"}],
+    }
+)
+MODELS = ["gpt-4o", "claude-sonnet-4-5", "llama-3", "free-x", "big", "openai:o3", "unknown-model", "opus", ""]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_cached_routes_equal_fresh_ones(model: str) -> None:
+    assert resolve_route(CONFIG, model) == routing._resolve_route(CONFIG, model)
+    assert resolve_route(CONFIG, model) == routing._resolve_route(CONFIG, model)  # now from the cache
+
+
+def test_route_cache_is_per_configuration() -> None:
+    other = RouterConfig.from_dict({"backends": {"solo": {"protocol": "openai", "base_url": "http://x/v1"}},
+                                    "default_backend": "solo"})
+    for _ in range(2):
+        route = resolve_route(CONFIG, "gpt-4o")
+        assert route is not None and route.backend.name == "openai"
+        route = resolve_route(other, "gpt-4o")
+        assert route is not None and route.backend.name == "solo"
+        assert resolve_route(RouterConfig(), "gpt-4o") is None
+
+
+def test_route_cache_stays_bounded_and_right() -> None:
+    for index in range(3 * routing._CACHE_LIMIT):
+        route = resolve_route(CONFIG, f"llama-{index}")
+        assert route is not None and route.backend.name == "local"
+    assert len(routing._route_cache.entry[1]) <= routing._CACHE_LIMIT
+
+
+def _plan(endpoint: str, model: str) -> Plan:
+    body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    return plan_call(CONFIG, ClientCall(endpoint, {}, json.dumps(body).encode()), now=1.0, call_id="c1")
+
+
+ANTHROPIC_OK = json.dumps({
+    "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x", "stop_reason": "end_turn",
+    "stop_sequence": None, "content": [{"type": "text", "text": "hello"}],
+    "usage": {"input_tokens": 10, "output_tokens": 3, "cache_read_input_tokens": 4},
+}).encode()
+OPENAI_OK = json.dumps({
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+}).encode()
+OPENAI_ERROR = json.dumps({"error": {"message": "slow down", "type": "rate_limit_error"}}).encode()
+
+
+@pytest.mark.parametrize(
+    "endpoint, model, status, body",
+    [
+        (CHAT, "claude-sonnet-4-5", 200, ANTHROPIC_OK),  # translated
+        (MESSAGES, "gpt-4o", 200, OPENAI_OK),  # translated
+        (CHAT, "gpt-4o", 200, OPENAI_OK),  # same protocol
+        (CHAT, "gpt-4o", 200, b"not json"),  # same protocol: passed on, no usage
+        (MESSAGES, "gpt-4o", 429, OPENAI_ERROR),  # translated error: no usage
+        (CHAT, "claude-sonnet-4-5", 200, json.dumps({**json.loads(ANTHROPIC_OK), "usage": None}).encode()),  # no usage
+    ],
+)
+def test_translate_response_with_usage_equals_the_two_separate_calls(
+    endpoint: str, model: str, status: int, body: bytes
+) -> None:
+    plan = _plan(endpoint, model)
+    headers = {"x-request-id": "r1", "content-length": str(len(body))}
+    response, usage = plan.translate_response_with_usage(status, headers, body)
+    assert response == plan.translate_response(status, headers, body)
+    assert usage == (plan.usage_from_response(body) if 200 <= status < 300 else None)
+
+
+def test_translate_response_with_usage_reads_the_usage() -> None:
+    _, usage = _plan(CHAT, "claude-sonnet-4-5").translate_response_with_usage(200, {}, ANTHROPIC_OK)
+    assert usage is not None and (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (10, 3, 4)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff"])
+def test_translate_response_with_usage_refuses_what_translate_response_refuses(body: bytes) -> None:
+    plan = _plan(CHAT, "claude-sonnet-4-5")
+    with pytest.raises(UpstreamProtocolError):
+        plan.translate_response(200, {}, body)
+    with pytest.raises(UpstreamProtocolError):
+        plan.translate_response_with_usage(200, {}, body)
