@@ -132,28 +132,38 @@ async def _relay_whole(
 async def _relay_stream(
     state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter, response: UpstreamResponse
 ) -> None:
-    """Each upstream chunk goes through the translator and out as soon as it arrives."""
+    """Each upstream chunk goes through the translator and out as soon as it arrives.
+
+    A chunk read when the upstream body is already complete (often the whole stream: a short answer
+    comes in one TCP segment) goes out together with the stream's end: one ASGI send and one write
+    instead of two. Nothing is held back for data that has not arrived yet.
+    """
     translator = plan.stream_translator()
     await writer.start(response.status, plan.stream_headers(response.headers))
+    last = b""
     try:
         async for chunk in response.chunks():
-            await writer.body(translator.feed(chunk))
-        tail = translator.close()
+            if response.ended():
+                last += translator.feed(chunk)  # no more chunks can come: it goes out with the end
+            else:
+                await writer.body(translator.feed(chunk))
+        tail = last + translator.close()
     except UpstreamFailure as failure:
-        tail = translator.abort(failure_error(state, plan, failure))
+        tail = last + translator.abort(failure_error(state, plan, failure))
     except asyncio.CancelledError:
-        await _cut_stream(translator, writer)  # shutdown, or the client left (then this sends nothing)
+        await _cut_stream(translator, writer, last)  # shutdown, or the client left (then this sends nothing)
         raise
     finally:
         _note_stream_outcome(trace, translator)
     await writer.body(tail, more=False)
 
 
-async def _cut_stream(translator: StreamTranslator, writer: ResponseWriter) -> None:
-    """End a stream that is being cancelled with an in-band error, so it cannot look complete."""
+async def _cut_stream(translator: StreamTranslator, writer: ResponseWriter, unsent: bytes) -> None:
+    """End a stream that is being cancelled with an in-band error, so it cannot look complete
+    (``unsent``: translated bytes not yet sent, which go first)."""
     stopping = UpstreamProtocolError("the router proxy is shutting down; the stream was cut", kind_name="overloaded")
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.body(translator.abort(stopping), more=False), _ABORT_SEND_TIMEOUT)
+        await asyncio.wait_for(writer.body(unsent + translator.abort(stopping), more=False), _ABORT_SEND_TIMEOUT)
 
 
 def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None:

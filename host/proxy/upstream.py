@@ -53,6 +53,10 @@ class UpstreamResponse(Protocol):
 
     def chunks(self) -> AsyncIterator[bytes]: ...
 
+    def ended(self) -> bool:
+        """True when the body is known to be complete: the chunk just yielded is the last one."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -86,6 +90,9 @@ class _HttpxResponse:
                 yield chunk
         except httpx.HTTPError as exc:
             raise _failure(exc) from None
+
+    def ended(self) -> bool:
+        return False  # httpx does not tell before the next read; the end then goes out on its own
 
     async def close(self) -> None:
         await self._response.aclose()

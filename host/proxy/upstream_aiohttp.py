@@ -82,6 +82,11 @@ class _AiohttpResponse:
         except _TRANSPORT_ERRORS as exc:
             raise _failure(exc) from None
 
+    def ended(self) -> bool:
+        # The body's end (for chunked transfer: the 0-length chunk) has arrived and every byte before
+        # it has been read: often already true for the first chunk of a short stream.
+        return self._response.content.at_eof()
+
     async def close(self) -> None:
         # A fully read body leaves a reusable connection; anything else (cancelled mid-stream, an
         # error answer never read) must close it, or the backend would go on writing for nobody.
