@@ -38,7 +38,7 @@ from .translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
 from .translate.stream_passthrough import PassthroughStream
 from .usage import Usage, usage_from_anthropic, usage_from_openai
 
-__all__ = ["MAX_BODY_BYTES", "ClientCall", "ClientResponse", "Plan", "plan_call", "render_error"]
+__all__ = ["MAX_BODY_BYTES", "ClientCall", "ClientResponse", "Plan", "client_headers", "plan_call", "render_error"]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -112,7 +112,7 @@ class Plan:
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
         if self._response_translator is None or self.context is None:
-            return ClientResponse(status, _client_headers(headers), body)
+            return ClientResponse(status, client_headers(headers), body)
         return self._translate_success(status, headers, _parse_upstream_json(body))
 
     def translate_response_with_usage(
@@ -142,7 +142,7 @@ class Plan:
     def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
         """Headers to send the client before a (2xx) stream's first byte."""
         if not self.translated:
-            return _client_headers(upstream_headers)
+            return client_headers(upstream_headers)
         headers = self._translated_headers(upstream_headers)
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
@@ -171,7 +171,7 @@ class Plan:
 
     def _translate_error_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
         if not self.translated:
-            return ClientResponse(status, _client_headers(headers), body)
+            return ClientResponse(status, client_headers(headers), body)
         error = error_from_upstream(self.upstream_protocol, status, body, _lower(headers))
         rendered = render_error(self.client_protocol, error)
         rendered.headers.update(self._translated_headers(headers))
@@ -409,7 +409,9 @@ def _parse_upstream_json(body: bytes) -> Dict[str, Any]:
     return parsed
 
 
-def _client_headers(upstream_headers: Mapping[str, str]) -> Dict[str, str]:
+def client_headers(upstream_headers: Mapping[str, str]) -> Dict[str, str]:
+    """Upstream response headers for the client, lower-cased, without the framing headers that no
+    longer describe the body once a driver has decoded (and perhaps re-encoded) it."""
     return {k.lower(): v for k, v in upstream_headers.items() if k.lower() not in _DROPPED_RESPONSE_HEADERS}
 
 

@@ -32,7 +32,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, Plan, parse_json_object, plan_call, render_error
+    from ..plan import ClientCall, ClientResponse, Plan, client_headers, parse_json_object, plan_call, render_error
     from ..routing import resolve_route
     from ..telemetry import usage_fields
     from ..translate.stream_base import StreamTranslator
@@ -45,7 +45,6 @@ ANSWER = "answer"
 SEND = "send"
 
 # Headers that describe the upstream body's framing; they are wrong once the shim has rebuilt it.
-_FRAMING_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
 
 
 def terminal(response: ClientResponse) -> ClientResponse:
@@ -72,10 +71,11 @@ def _import_engine() -> None:
     HTTP library (every ``import openai``) pay nothing for the router until they call a model.
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
-    global ClientCall, ClientResponse, parse_json_object, plan_call, render_error, resolve_route, usage_fields
+    global ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
+    global resolve_route, usage_fields
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, parse_json_object, plan_call, render_error
+    from ..plan import ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
     from ..routing import resolve_route
     from ..telemetry import usage_fields
 
@@ -219,7 +219,7 @@ class LLMCall:
         report_failure("translate response", error)
         plan = self._sent_plan()
         if not plan.translated:
-            return ClientResponse(status, _without_framing(headers), body)
+            return ClientResponse(status, client_headers(headers), body)
         return terminal(plan.error_response(UpstreamProtocolError("the router could not translate the response")))
 
     # Step 2b: streams ----------------------------------------------------------------------
@@ -416,5 +416,3 @@ def _request_id(headers: Mapping[str, str]) -> Optional[str]:
     return value
 
 
-def _without_framing(headers: Mapping[str, str]) -> Dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower() not in _FRAMING_HEADERS}
