@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
+from host.demo.wire_server import WireServer
 from shim.config import RouterConfig
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError
 from shim.plan import ClientCall, ClientResponse, Plan, plan_call, render_error
@@ -59,7 +60,7 @@ def engine_config(provider_root: str) -> RouterConfig:
 
 
 
-class EngineServer:
+class EngineServer(WireServer):
     """The driver above, on 127.0.0.1 with an ephemeral port, in a background thread."""
 
     def __init__(self, config: RouterConfig) -> None:
@@ -68,15 +69,8 @@ class EngineServer:
         self.plans: List[Plan] = []  # every plan made, in order (tests may inspect notes/routes)
         self.read_sizes: List[List[int]] = []  # per relayed stream: the size of each upstream read
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _EngineHandler)
-        self._server.daemon_threads = True
-        self._server.engine = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="engine-server", daemon=True)
-
-    @property
-    def root_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_EngineHandler, "engine-server")
+        self._server.engine = self  # type: ignore[attr-defined]  # how _EngineHandler reaches the engine
 
     @property
     def openai_base_url(self) -> str:
@@ -86,19 +80,9 @@ class EngineServer:
     def anthropic_base_url(self) -> str:
         return self.root_url
 
-    def start(self) -> "EngineServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def __enter__(self) -> "EngineServer":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.start()
+        return self
 
     def take_unexpected_errors(self) -> List[str]:
         with self._lock:

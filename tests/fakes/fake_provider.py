@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from host.demo.wire_anthropic import AnthropicWire
 from host.demo.wire_openai import openai_error_body
-from host.demo.wire_server import Wire
+from host.demo.wire_server import Wire, WireServer
 from host.demo.wire_server import error_body as _error_body
 from host.demo.wire_server import model_list as _model_list
 from host.demo.wire_server import wire_for as _wire
@@ -72,7 +72,7 @@ class _Script:
     serial: int = 0
 
 
-class FakeProvider:
+class FakeProvider(WireServer):
     """See the module docstring. Use as a context manager, or ``start()``/``stop()``."""
 
     def __init__(self) -> None:
@@ -84,29 +84,12 @@ class FakeProvider:
         self.holding = threading.Event()  # set once a stream has written everything before its hold
         self.hold_timed_out = False  # a held stream gave up waiting for ``release``
         self.peer_closed = threading.Event()  # set when the client closed its connection during a hold
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.provider = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-provider", daemon=True)
-
-    @property
-    def root_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeProvider":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Handler, "fake-provider")
+        self._server.provider = self  # type: ignore[attr-defined]  # how _Handler reaches the script
 
     def __enter__(self) -> "FakeProvider":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.start()
+        return self
 
     # Scripting -----------------------------------------------------------------------------
     def reply(self, **fields: Any) -> Reply:
