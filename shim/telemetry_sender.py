@@ -72,15 +72,14 @@ class TelemetrySender:
     def _send(self, data: bytes) -> bool:
         if not self.path or _socket is None:
             return False
-        now = self._clock()
-        if now < self._retry_at:
+        if self._retry_at and self._clock() < self._retry_at:  # the clock is read only while backing off
             return False
         try:
             self._socket(self.path).send(data, _NO_SIGNAL)  # type: ignore[attr-defined]
         except BlockingIOError:
             return False  # the host's queue is full (or its accept backlog): drop, never wait
         except _HOST_GONE:
-            self._retry_at = now + BACKOFF_SECONDS  # the host is gone (or not there yet)
+            self._retry_at = self._clock() + BACKOFF_SECONDS  # the host is gone (or not there yet)
             self.close()  # reconnect after the back-off: a restarted host has a new socket
             return False
         self.sent += 1

@@ -22,7 +22,7 @@ from __future__ import annotations  # the annotated engine types are imported la
 
 import os
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 from ..failures import report_failure
 from ..protocols import ENDPOINT_PROTOCOL
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..llm_calls import split_url
     from ..plan import ClientCall, ClientResponse, Plan, client_headers, parse_json_object, plan_call, render_error
     from ..routing import resolve_route
-    from ..telemetry import usage_fields
+    from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
     from ..usage import Usage
 
@@ -72,12 +72,11 @@ def _import_engine() -> None:
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
-    global resolve_route, usage_fields
+    global resolve_route
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
     from ..plan import ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
     from ..routing import resolve_route
-    from ..telemetry import usage_fields
 
     _engine_imported = True
 
@@ -322,32 +321,31 @@ class LLMCall:
             return
         self._reported = True
         try:
-            self.runtime.report_call(self._event_fields(status, error))
+            self.runtime.report_call(self._event_fields(status, error), self._usage)
         except Exception as bug:
             report_failure("call event", bug, once=True)
 
-    def _event_fields(self, status: int, error: Optional[str]) -> Dict[str, Any]:
+    def _event_fields(self, status: int, error: Optional[str]) -> CallFields:
         now = time.perf_counter()
         plan = self.plan
         route = plan.route if plan is not None else None
         first_byte = self._first_byte if self._first_byte is not None else now
-        return dict(
-            time=self.started,
-            client_protocol=self.client_protocol,
-            endpoint=self.endpoint,
-            backend=route.backend.name if route else None,
-            upstream_host=self._upstream_host(),
-            requested_model=self.requested_model,
-            upstream_model=route.upstream_model if route else self.requested_model,
-            stream=bool(plan and plan.stream),
-            translated=bool(plan and plan.translated),
-            status=status,
-            error=error,
-            latency_ms=round((now - self._clock_start) * 1000.0, 3),
-            ttfb_ms=round((first_byte - self._clock_start) * 1000.0, 3),
-            request_id=self._request_id,
-            **usage_fields(self._usage),
-        )
+        return {
+            "time": self.started,
+            "client_protocol": ENDPOINT_PROTOCOL.get(self.endpoint, ""),
+            "endpoint": self.endpoint,
+            "backend": route.backend.name if route else None,
+            "upstream_host": self._upstream_host(),
+            "requested_model": self.requested_model,
+            "upstream_model": route.upstream_model if route else self.requested_model,
+            "stream": bool(plan and plan.stream),
+            "translated": bool(plan and plan.translated),
+            "status": status,
+            "error": error,
+            "latency_ms": (now - self._clock_start) * 1000.0,
+            "ttfb_ms": (first_byte - self._clock_start) * 1000.0,
+            "request_id": self._request_id,
+        }
 
     def _upstream_host(self) -> str:
         plan = self.plan

@@ -4,9 +4,11 @@ Each must give exactly what the slower path it replaces gives."""
 
 import json
 from dataclasses import fields
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shim import routing
 from shim.config import RouterConfig
@@ -14,7 +16,18 @@ from shim.errors import UpstreamProtocolError
 from shim.plan import ClientCall, Plan, plan_call
 from shim.protocols import CHAT, MESSAGES
 from shim.routing import resolve_route
-from shim.telemetry import MAX_EVENT_BYTES, CallEvent, decode_event, encode_event, encode_fields
+from shim.telemetry import (
+    MAX_EVENT_BYTES,
+    CallEvent,
+    CallFields,
+    EventHead,
+    decode_event,
+    encode_event,
+    encode_fields,
+    usage_fields,
+    write_call_event,
+)
+from shim.usage import Usage
 
 REQUIRED: Dict[str, Any] = dict(
     time=1_700_000_000.25, source="shim", pid=42, ppid=1, program="/srv/agent.py", client_protocol="openai",
@@ -63,6 +76,78 @@ def test_encode_fields_refuses_unknown_fields_like_the_event_constructor(broken:
 def test_encode_fields_refuses_a_missing_required_field() -> None:
     with pytest.raises(TypeError):
         encode_fields({k: v for k, v in REQUIRED.items() if k != "status"})
+
+
+CALL: CallFields = {
+    "time": 1_700_000_000.123456, "client_protocol": "openai", "endpoint": "chat", "backend": "anthropic",
+    "upstream_host": "api.anthropic.com", "requested_model": "claude-x", "upstream_model": "claude-x-1",
+    "stream": True, "translated": True, "status": 200, "error": None, "latency_ms": 812.1234567,
+    "ttfb_ms": 301.0004999, "request_id": "req_1",
+}
+HEAD = EventHead("shim", 42, 1, "/srv/agent.py")
+
+
+def reference_event(head: EventHead, call: CallFields, usage: Optional[Usage], dropped_before: int) -> bytes:
+    """What write_call_event must write: the JSON encoder on the same CallEvent, times rounded to the µs."""
+    rounded = {name: None if call[name] is None else round(call[name], places)  # type: ignore[literal-required]
+               for name, places in (("time", 6), ("latency_ms", 3), ("ttfb_ms", 3))}
+    return encode_event(CallEvent(**{**head.fields, **call, **rounded, **usage_fields(usage),  # type: ignore[misc]
+                                     "dropped_before": dropped_before}))
+
+
+@pytest.mark.parametrize(
+    "changes, usage",
+    [
+        ({}, Usage(1200, 150, 1000, 20, 7)),
+        ({}, None),
+        ({"backend": None, "error": "overloaded", "status": 529, "request_id": None, "ttfb_ms": None}, Usage()),
+        ({"requested_model": "\U0001f600" * 3000, "upstream_model": "\u2028" * 3000, "upstream_host": "h" * 999,
+          "error": "é\"\\" * 300}, Usage(reasoning_tokens=0)),
+        ({"latency_ms": float("inf"), "ttfb_ms": float("nan")}, None),  # not JSON literals: the general path
+        ({"time": float("-inf")}, None),
+    ],
+)
+def test_write_call_event_writes_what_the_json_encoder_writes(changes: Dict[str, Any], usage: Optional[Usage]) -> None:
+    call: CallFields = {**CALL, **changes}  # type: ignore[typeddict-item]
+    written = write_call_event(HEAD, call, usage, 3)
+    assert len(written) <= MAX_EVENT_BYTES
+    assert _same_json(json.loads(written), json.loads(reference_event(HEAD, call, usage, 3)))
+    assert json.loads(written).keys() == {f.name for f in fields(CallEvent)}
+    assert decode_event(written) is not None
+
+
+TEXTS = st.text(max_size=260)
+FLOATS = st.floats(min_value=-1e12, max_value=1e12) | st.sampled_from([float("inf"), float("nan")])
+TOKENS = st.integers(min_value=0, max_value=10**9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries({
+        "time": FLOATS, "client_protocol": st.sampled_from(["openai", "anthropic"]),
+        "endpoint": st.sampled_from(["chat", "messages", "embeddings"]), "backend": st.none() | TEXTS,
+        "upstream_host": TEXTS, "requested_model": TEXTS, "upstream_model": TEXTS, "stream": st.booleans(),
+        "translated": st.booleans(), "status": st.integers(0, 999), "error": st.none() | TEXTS, "latency_ms": FLOATS,
+        "ttfb_ms": st.none() | FLOATS, "request_id": st.none() | TEXTS,
+    }),
+    st.none() | st.builds(Usage, TOKENS, TOKENS, TOKENS, TOKENS, st.none() | TOKENS),
+    st.text(max_size=300),
+    st.integers(min_value=0, max_value=10**6),
+)
+def test_write_call_event_matches_the_json_encoder_for_any_call(
+    call: CallFields, usage: Optional[Usage], program: str, dropped_before: int
+) -> None:
+    head = EventHead("shim", 7, 1, program)
+    written = write_call_event(head, call, usage, dropped_before)
+    assert len(written) <= MAX_EVENT_BYTES
+    assert _same_json(json.loads(written), json.loads(reference_event(head, call, usage, dropped_before)))
+
+
+def _same_json(left: Dict[str, Any], right: Dict[str, Any]) -> bool:
+    """Equal, counting NaN equal to NaN (each decode makes its own NaN object)."""
+    return left.keys() == right.keys() and all(
+        a == b or (a != a and b != b) for a, b in ((left[k], right[k]) for k in left)
+    )
 
 
 CONFIG = RouterConfig.from_dict(
