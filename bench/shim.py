@@ -16,10 +16,12 @@ Targets (issue 3): start-up +5 ms or less when no HTTP library is imported; adde
 ≤ 100 µs same-protocol and ≤ 300 µs translated.
 
 On a busy machine the figures drift by more than what they measure, so the runs with and without
-the shim alternate: start-ups one by one, per-call figures in ``--rounds`` rounds (each round runs
-the direct, same-protocol and translated children once); "added" is the median of the per-round
-differences. The per-call CPU rows (the calling thread's CPU time) move much less with load than
-wall time does. ``PYTHONDONTWRITEBYTECODE`` (set in many containers) makes every child compile the
+the shim alternate: start-ups one by one; per call, one long-lived child per figure (direct,
+same-protocol, translated, and the two streamed ones), told to make ``--calls``/``--rounds`` calls
+at a time, in turn, round after round — batches tens of milliseconds apart, so a change in this
+machine's speed hits the figures with and without the shim alike. "added" is the median of the
+per-round differences. The per-call CPU rows (the calling thread's CPU time) move much less with
+load than wall time does. ``PYTHONDONTWRITEBYTECODE`` (set in many containers) makes every child compile the
 shim from source unless the injected directory holds bytecode for its Python: the bench says so.
 """
 
@@ -53,33 +55,35 @@ CALLER = textwrap.dedent(
         import httpx2 as http
     except ImportError:
         import httpx as http
-    url, model, calls, stream = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+    url, model, stream = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
     headers = {"authorization": "Bearer router-placeholder-key"}
-    times = []
-    cpu = []
+
+    def call(client):
+        \"\"\"One call: wall and CPU time until the response (streams: until the first body byte).\"\"\"
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        if stream:
+            with client.stream("POST", url, json=body, headers=headers) as response:
+                chunks = response.iter_raw()
+                next(chunks)
+                elapsed, elapsed_cpu = time.perf_counter() - start, time.thread_time() - start_cpu
+                for _ in chunks:
+                    pass
+        else:
+            response = client.post(url, json=body, headers=headers)
+            response.read()
+            elapsed, elapsed_cpu = time.perf_counter() - start, time.thread_time() - start_cpu
+            assert response.status_code == 200, response.text
+        return elapsed, elapsed_cpu
+
     with http.Client(timeout=30) as client:
-        for position in range(calls + 20):  # 20 warm-up calls
-            start = time.perf_counter()
-            start_cpu = time.thread_time()
-            if stream:
-                with client.stream("POST", url, json=body, headers=headers) as response:
-                    chunks = response.iter_raw()
-                    next(chunks)
-                    elapsed = time.perf_counter() - start
-                    elapsed_cpu = time.thread_time() - start_cpu
-                    for _ in chunks:
-                        pass
-            else:
-                response = client.post(url, json=body, headers=headers)
-                response.read()
-                elapsed = time.perf_counter() - start
-                elapsed_cpu = time.thread_time() - start_cpu
-                assert response.status_code == 200, response.text
-            if position >= 20:
-                times.append(elapsed)
-                cpu.append(elapsed_cpu)
-    print(json.dumps({"median": statistics.median(times), "cpu": statistics.median(cpu), "module": http.__name__}))
+        for _ in range(20):  # warm-up: connections, imports, caches
+            call(client)
+        print(json.dumps({"ready": http.__name__}), flush=True)
+        for line in sys.stdin:  # "N": make N calls, answer with their median wall and CPU times
+            times = [call(client) for _ in range(int(line))]
+            print(json.dumps({"median": statistics.median(t[0] for t in times),
+                              "cpu": statistics.median(t[1] for t in times)}), flush=True)
     """
 )
 
@@ -106,14 +110,33 @@ def _median_walls(python: str, code: str, envs: Sequence[Mapping[str, str]], run
     return [statistics.median(samples) for samples in times]
 
 
-def _caller(python: str, env: Mapping[str, str], url: str, model: str, calls: int, stream: bool) -> Dict[str, object]:
-    done = subprocess.run(
-        [python, "-c", CALLER, url, model, str(calls), "1" if stream else "0"],
-        env=dict(env), capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark child failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+class _Caller:
+    """A long-lived child making calls in batches when told: the batches of every child alternate,
+    tens of milliseconds apart, so what this machine's speed does meanwhile hits them all alike."""
+
+    def __init__(self, python: str, env: Mapping[str, str], url: str, model: str, stream: bool) -> None:
+        self._child = subprocess.Popen([python, "-c", CALLER, url, model, "1" if stream else "0"], env=dict(env),
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._answer()  # warmed up
+
+    def batch(self, calls: int) -> Dict[str, float]:
+        assert self._child.stdin is not None
+        self._child.stdin.write(f"{calls}\n")
+        self._child.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        self._child.wait(30)
+
+    def _answer(self) -> Dict[str, float]:
+        assert self._child.stdout is not None
+        line = self._child.stdout.readline()
+        if not line:
+            self._child.wait(30)
+            raise SystemExit(f"benchmark child failed (exit {self._child.returncode}); see its stderr above")
+        return json.loads(line)  # type: ignore[no-any-return]
 
 
 def _queue_replies(provider: FakeProvider, count: int) -> None:
@@ -124,8 +147,8 @@ def _queue_replies(provider: FakeProvider, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", type=int, default=30, help="runs per start-up figure")
-    parser.add_argument("--calls", type=int, default=300, help="calls per per-call figure")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds the per-call calls are split into")
+    parser.add_argument("--calls", type=int, default=1000, help="calls per per-call figure")
+    parser.add_argument("--rounds", type=int, default=100, help="rounds the per-call calls are split into")
     parser.add_argument("--python", default=sys.executable, help="child interpreter (needs httpx2 or httpx, openai)")
     args = parser.parse_args()
     rows = run(args.python, args.starts, args.calls, args.rounds)
@@ -135,7 +158,7 @@ def main() -> None:
 Row = Tuple[str, str, str, str, str]
 
 
-def run(python: str, starts: int, calls: int, rounds: int = 5) -> List[Row]:
+def run(python: str, starts: int, calls: int, rounds: int = 100) -> List[Row]:
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.endswith("_API_KEY")}
     injection = ensure_injection_dir()
     with FakeProvider() as provider, RunDir() as run_dir:
@@ -177,17 +200,20 @@ _CALL_FIGURES = (
 def _call_rows(
     python: str, plain: Mapping[str, str], shimmed: Mapping[str, str], provider: FakeProvider, calls: int, rounds: int
 ) -> List[Row]:
-    """Per-call figures; every round runs each child once, so slow drift in the machine's load hits
-    the figures with and without the shim alike."""
+    """Per-call figures from one long-lived child per figure, their batches interleaved round by round."""
     urls = {False: provider.root_url + "/v1/chat/completions", True: "https://api.openai.com/v1/chat/completions"}
     per_round = max(1, calls // rounds)
-    samples: Dict[str, List[Dict[str, float]]] = {name: [] for name, *_ in _CALL_FIGURES}
-    for _ in range(rounds):
-        for name, routed, model, stream in _CALL_FIGURES:
-            count = max(1, per_round // 3) if stream else per_round
-            _queue_replies(provider, count + 20)
-            env = shimmed if routed else plain
-            samples[name].append(_caller(python, env, urls[routed], model, count, stream))  # type: ignore[arg-type]
+    _queue_replies(provider, (per_round * rounds + 20) * len(_CALL_FIGURES))
+    callers = {name: _Caller(python, shimmed if routed else plain, urls[routed], model, stream)
+               for name, routed, model, stream in _CALL_FIGURES}
+    samples: Dict[str, List[Dict[str, float]]] = {name: [] for name in callers}
+    try:
+        for _ in range(rounds):
+            for name, caller in callers.items():
+                samples[name].append(caller.batch(per_round))
+    finally:
+        for caller in callers.values():
+            caller.close()
     return [
         _paired_row("per call, same-protocol (sync)", samples, "direct", "same", "median", 1e6, "µs", 100.0),
         _paired_row("per call, translated (sync)", samples, "direct", "translated", "median", 1e6, "µs", 300.0),

@@ -8,6 +8,7 @@ its own (SHIM.md §2.6).
 
 from __future__ import annotations  # RouterConfig is imported lazily (see load_snapshot)
 
+import itertools
 import os
 import threading
 from typing import Optional
@@ -49,6 +50,13 @@ class Runtime:
         self.sender: TelemetrySender = process_sender()
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
+        self._call_id_prefix = os.urandom(8).hex()  # per process: a forked child gets its own
+        self._call_numbers = itertools.count(1)
+
+    def new_call_id(self) -> str:
+        """A unique id for a call (translated responses are named after it): random per process, then
+        counted — one ``getrandom`` system call per process rather than one per call."""
+        return f"{self._call_id_prefix}{next(self._call_numbers) & 0xFFFFFFFF:08x}"
 
     def report_call(self, call: CallFields, usage: Optional[Usage]) -> None:
         """Send one call event. Never raises."""

@@ -20,7 +20,6 @@ library raises while talking upstream (connect, read) are not ours: the transpor
 
 from __future__ import annotations  # the annotated engine types are imported lazily
 
-import os
 import time
 from typing import Dict, Mapping, Optional, Tuple
 
@@ -126,7 +125,7 @@ class LLMCall:
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
         call = ClientCall(self.endpoint, headers, body)
         try:
-            self.plan = plan_call(self.runtime.config, call, now=self.started, call_id=os.urandom(12).hex())
+            self.plan = plan_call(self.runtime.config, call, now=self.started, call_id=self.runtime.new_call_id())
         except RouterError as error:
             self._refuse(body, error)
             return

@@ -233,13 +233,22 @@ class _RouterTransportBase:
         return begin_call(request.method, str(request.url), self._endpoint, request.headers, body)
 
     def _upstream(self, call: LLMCall, request: Any) -> Tuple[Any, Any]:
-        """The upstream request, and the transport the client itself picks for its URL."""
-        url, headers, body = call.upstream_request()
+        """The upstream request, and the transport the client itself picks for its URL.
+
+        Built from a body stream and complete raw headers, as httpx itself copies requests: with
+        ``content=`` httpx would re-derive Host and Content-Length through its case-insensitive
+        header lookups, a third of the shim's own work on a same-protocol call. The headers are
+        exactly those ``Request(content=...)`` sends: Host first, then ours, then Content-Length."""
+        url_text, headers, body = call.upstream_request()
         timeout = request.extensions.get("timeout")
         extensions = {} if timeout is None else {"timeout": timeout}
-        upstream = self._kinds.mod.Request("POST", self._kinds.url(url), headers=headers, content=body,
-                                           extensions=extensions)
-        return upstream, self._select(self._client, upstream.url)
+        mod, url = self._kinds.mod, self._kinds.url(url_text)
+        raw = [(b"Host", url.netloc)]
+        raw += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        raw.append((b"Content-Length", b"%d" % len(body)))
+        upstream = mod.Request("POST", url, headers=raw, stream=mod.ByteStream(body), extensions=extensions)
+        upstream.read()  # what content= does: the body is in memory, and hooks or retries may read it
+        return upstream, self._select(self._client, url)
 
     def _response(self, request: Any, answer: "ClientResponse") -> Any:
         headers = list(answer.headers.items())
@@ -256,7 +265,11 @@ class _RouterTransportBase:
 
     def _observed(self, request: Any, call: LLMCall, upstream: Any, observed_class: Any) -> Any:
         """The upstream response itself, for the client (see :meth:`LLMCall.keeps_body`)."""
-        upstream.stream = observed_class(upstream.stream, call, upstream.status_code, upstream.headers)
+        if upstream.is_stream_consumed:  # read already (a mock or caching transport built it with content=):
+            # its stream will never be iterated or closed again, so the call is reported now
+            call.body_observed(upstream.status_code, upstream.headers, upstream.content)
+        else:
+            upstream.stream = observed_class(upstream.stream, call, upstream.status_code, upstream.headers)
         upstream.request = request  # never the upstream request: it carries the backend's key
         return upstream
 

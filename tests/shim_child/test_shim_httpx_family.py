@@ -112,6 +112,55 @@ def test_anthropic_stream_from_openai_backend_is_translated(shim: ShimSession, l
     assert (event["input_tokens"], event["output_tokens"]) == (37, 18)
 
 
+def test_upstream_request_is_framed_as_httpx_frames_it(shim: ShimSession, lib: str, mode: str) -> None:
+    """The shim builds the upstream request from raw headers: Host and Content-Length must be what
+    ``Request(content=...)`` would have set, for the backend's URL, and no client header leaks."""
+    shim.provider.reply(text="framed")
+    body = {"model": "gpt-5.1", "messages": PROMPT}
+    result = send(lib, mode, OPENAI_CHAT, body, headers={"x-api-key": "client-secret", "accept-encoding": "gzip"})
+    assert result.status == 200, result.body
+    request = shim.provider.last.request
+    assert request.header("host") == shim.provider.root_url.split("://", 1)[1].rstrip("/")
+    assert request.header("content-length") == str(len(request.raw_body))
+    assert json.loads(request.raw_body) == body
+    assert request.header("x-api-key") is None and request.header("accept-encoding") is None
+    assert request.header("authorization") == f"Bearer {BACKEND_KEYS['openai']}"
+
+
+def test_same_protocol_call_through_a_transport_that_answers_read_bodies_is_reported(
+    shim: ShimSession, lib: str, mode: str
+) -> None:
+    """Mock and caching transports (``MockTransport``, respx, hishel) return responses built with
+    ``content=``: already read and closed, so the body observer would never run. The call must still
+    be reported, with the tokens of the body the transport gave."""
+    mod = LIBS[lib]
+    body = {"id": "chatcmpl-9", "object": "chat.completion", "created": 1, "model": "gpt-5.1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "cached"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}}
+    seen: List[Any] = []
+
+    def answer(request: Any) -> Any:
+        seen.append(request)
+        return mod.Response(200, headers={"x-request-id": "req_mock"}, json=body)
+
+    payload = {"model": "gpt-5.1", "messages": PROMPT}
+    headers = {"authorization": f"Bearer {PLACEHOLDER_KEY}"}
+    if mode == "sync":
+        with mod.Client(transport=mod.MockTransport(answer)) as client:
+            response = client.post(OPENAI_CHAT, json=payload, headers=headers)
+    else:
+        async def run() -> Any:
+            async with mod.AsyncClient(transport=mod.MockTransport(answer)) as client:
+                return await client.post(OPENAI_CHAT, json=payload, headers=headers)
+        response = asyncio.run(run())
+    assert response.json() == body
+    assert only(seen).headers["authorization"] == f"Bearer {BACKEND_KEYS['openai']}"  # routed, through the mock
+    assert response.request.headers["authorization"] == f"Bearer {PLACEHOLDER_KEY}"  # the backend's key stays out
+    event = only(shim.telemetry.calls(), "call event")
+    assert (event["backend"], event["status"], event["translated"]) == ("openai", 200, False)
+    assert (event["input_tokens"], event["output_tokens"], event["request_id"]) == (11, 4, "req_mock")
+
+
 def test_same_protocol_stream_is_forwarded_byte_for_byte(shim: ShimSession, lib: str, mode: str,
                                                          chunking: str) -> None:
     shim.provider.reply(text="same protocol")
