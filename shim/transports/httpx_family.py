@@ -218,6 +218,20 @@ async def _async_chunks(call: LLMCall, upstream: Any) -> AsyncIterator[bytes]:
         yield tail
 
 
+def _plain_headers(headers: Any) -> Dict[str, str]:
+    """An httpx ``Headers`` as a plain dict, lower-case names, repeated ones joined as httpx joins them.
+
+    Read once from the raw bytes: the engine looks headers up several times, and every lookup or
+    ``items()`` on ``Headers`` decodes every header again. Latin-1 maps bytes to text one to one, so
+    the upstream request (which encodes with it, :meth:`_RouterTransportBase._upstream`) carries the
+    client's bytes exactly, whatever they are."""
+    plain: Dict[str, str] = {}
+    for key, value in headers.raw:
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        plain[name] = text if name not in plain else f"{plain[name]}, {text}"
+    return plain
+
+
 # Transports ----------------------------------------------------------------------------------
 class _RouterTransportBase:
     """What the sync and async transports share: everything except waiting for I/O."""
@@ -230,7 +244,7 @@ class _RouterTransportBase:
         self._endpoint = endpoint
 
     def _begin(self, request: Any, body: bytes) -> Optional[LLMCall]:
-        return begin_call(request.method, str(request.url), self._endpoint, request.headers, body)
+        return begin_call(request.method, str(request.url), self._endpoint, _plain_headers(request.headers), body)
 
     def _upstream(self, call: LLMCall, request: Any) -> Tuple[Any, Any]:
         """The upstream request, and the transport the client itself picks for its URL.
@@ -244,7 +258,7 @@ class _RouterTransportBase:
         extensions = {} if timeout is None else {"timeout": timeout}
         mod, url = self._kinds.mod, self._kinds.url(url_text)
         raw = [(b"Host", url.netloc)]
-        raw += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
         upstream = mod.Request("POST", url, headers=raw, stream=mod.ByteStream(body), extensions=extensions)
         upstream.read()  # what content= does: the body is in memory, and hooks or retries may read it
