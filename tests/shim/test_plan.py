@@ -16,6 +16,7 @@ from shim.errors import (
 )
 from shim.plan import ClientCall, Plan, plan_call, render_error, replace_model
 from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI
+from shim.translate import stream_passthrough
 from shim.translate.context import RequestOptions, TranslatedRequest
 from shim.translate.stream_passthrough import PassthroughStream
 from shim.usage import Usage
@@ -605,12 +606,61 @@ def test_passthrough_forwards_garbage_without_raising(protocol: str, garbage: by
     assert stream.close() == b""
 
 
-def test_passthrough_keeps_forwarding_past_the_event_size_limit() -> None:
+def test_passthrough_keeps_forwarding_past_the_event_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_passthrough, "MAX_EVENT_BYTES", 16)
     stream = PassthroughStream(OPENAI)
-    stream._decoder = type(stream._decoder)(max_event_bytes=16)
     big = b"data: " + b"x" * 64
-    assert stream.feed(big) == big
+    assert stream.feed(big) == big  # never ended: not held any longer
     assert stream.feed(b"\n\n") == b"\n\n"
+    assert stream.feed(OPENAI_SSE[2]) == OPENAI_SSE[2]  # the events after it are watched again
+    assert stream.usage == STREAM_USAGE[OPENAI]
+
+
+@pytest.mark.parametrize("mode", CHUNKINGS)
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+@pytest.mark.parametrize(("protocol", "events"), [(ANTHROPIC, ANTHROPIC_SSE), (OPENAI, OPENAI_SSE)])
+def test_passthrough_reads_usage_and_the_end_with_any_line_ending(
+    protocol: str, events: List[bytes], line_end: str, mode: str
+) -> None:
+    """Events are cut at blank lines before they are decoded: CRLF and CR streams cut the same way."""
+    events = [event.replace(b"\n", line_end.encode()) for event in events]
+    marker = len(events) - (2 if protocol == ANTHROPIC else 1)
+    stream = PassthroughStream(protocol)
+    out = b"".join(stream.feed(chunk) for chunk in chunked(events[: marker + 1], mode))
+    assert stream.complete and stream.usage == STREAM_USAGE[protocol]
+    out += b"".join(stream.feed(chunk) for chunk in chunked(events[marker + 1 :], mode)) + stream.close()
+    assert out == b"".join(events)
+
+
+@pytest.mark.parametrize("mode", CHUNKINGS)
+def test_passthrough_reads_usage_written_with_spaces(mode: str) -> None:
+    """Servers that write JSON with spaces (``"usage": null`` in every chunk, then the real one)."""
+    events = [event.replace(b'":', b'": ').replace(b'",', b'", ') for event in OPENAI_SSE]
+    stream = PassthroughStream(OPENAI)
+    for chunk in chunked(events, mode):
+        stream.feed(chunk)
+    assert stream.complete and stream.usage == STREAM_USAGE[OPENAI]
+
+
+@pytest.mark.parametrize("protocol", [ANTHROPIC, OPENAI])
+def test_passthrough_decodes_only_events_that_can_matter(protocol: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text deltas (most of a stream) are forwarded without being decoded; usage and the end are."""
+    decoded: List[bytes] = []
+    real_feed = stream_passthrough.SSEDecoder.feed
+
+    def recording_feed(decoder: Any, data: bytes) -> Any:
+        decoded.append(data)
+        return real_feed(decoder, data)
+
+    monkeypatch.setattr(stream_passthrough.SSEDecoder, "feed", recording_feed)
+    events = ANTHROPIC_SSE if protocol == ANTHROPIC else OPENAI_SSE
+    stream = PassthroughStream(protocol)
+    for event in events:
+        stream.feed(event)
+    stream.close()
+    assert stream.usage == STREAM_USAGE[protocol]
+    watched = {events[0], events[-2], events[-1]} if protocol == ANTHROPIC else {events[-2], events[-1]}
+    assert set(decoded) == watched
 
 
 def test_translated_response_nested_too_deeply_is_an_upstream_protocol_error(fake_translators: List[Any]) -> None:
