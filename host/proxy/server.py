@@ -126,6 +126,9 @@ def _uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
         access_log=False,  # -v prints our own line (no query strings, no client addresses)
         log_level="warning",
         server_header=False,
+        # No X-Forwarded-* rewriting: nothing here reads the client's address, and the middleware
+        # wrapped every request (2 % of the proxy's time under load).
+        proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         timeout_keep_alive=30,
     )

@@ -9,6 +9,7 @@ backend base URLs); nothing here reads a URL out of a client request.
 
 import asyncio
 import errno
+import http.cookiejar
 import socket
 import ssl
 from typing import AsyncIterator, Dict, List, Mapping, Optional, Protocol, Tuple
@@ -112,7 +113,12 @@ class HttpxUpstream:
             max_keepalive_connections=settings.max_concurrency * max(1, backend_count),
             keepalive_expiry=30.0,
         )
-        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+        # A jar that accepts no cookie: what one client's call made a backend set must never go out
+        # with another client's calls.
+        no_cookies = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.AsyncClient(
+            timeout=timeout, limits=limits, follow_redirects=False, cookies=no_cookies
+        )
 
     async def post(self, url: str, headers: Dict[str, str], body: bytes) -> UpstreamResponse:
         # identity: pass bytes through as they come, no decompression cost on the hot path

@@ -113,7 +113,10 @@ class AiohttpUpstream:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=_KEEPALIVE_SECONDS)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, skip_auto_headers=_SKIP_AUTO_HEADERS
+                connector=connector, timeout=self._timeout, skip_auto_headers=_SKIP_AUTO_HEADERS,
+                # Cookies a backend sets are never kept: one client's would go out with every other
+                # client's calls (httpx's client kept them too, per backend). Also a cheaper request.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

@@ -159,3 +159,24 @@ def test_either_upstream_client_serves_whole_streamed_and_failed_calls(home: Pat
         assert dead.status_code >= 500 and "'dead'" in message and "refused" in message
     finally:
         assert proxy.stop() == 0
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+def test_a_cookie_a_backend_sets_never_goes_out_with_later_calls(tmp_path: Path, provider: FakeProvider,
+                                                                 client: str) -> None:
+    """The upstream pool is shared by every client of the proxy: a backend's Set-Cookie answering one
+    client must not ride along on the next client's call. (By host name: aiohttp's default jar
+    ignores cookies from IP addresses, which would hide the leak.)"""
+    write_proxy_config(tmp_path, provider.root_url.replace("127.0.0.1", "localhost"), closed_port(), closed_port())
+    proxy = ProxyProcess(tmp_path, ["--upstream-client", client]).wait_ready()
+    try:
+        provider.reply(text="sets a cookie", headers={"set-cookie": "session=client-a; Path=/"})
+        provider.reply(text="another client")
+        for _ in range(2):
+            answer = httpx.post(proxy.url + "/v1/chat/completions", json={"model": "gpt-5.1", "messages": USER},
+                                timeout=10)
+            assert answer.status_code == 200, answer.text
+        assert provider.requests[-2].header("cookie") is None
+        assert provider.last.request.header("cookie") is None
+    finally:
+        assert proxy.stop() == 0
