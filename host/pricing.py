@@ -40,6 +40,7 @@ class PriceBook:
         self._resolved: Dict[Tuple[str, str, str], Optional[Candidate]] = {}
         self._rates: Dict[Tuple[Candidate, str, str, int], Optional[Rates]] = {}
         self._thresholds: Dict[Tuple[Candidate, str, str], Optional[Tuple[int, ...]]] = {}
+        self._day: Optional[Tuple[int, str, datetime]] = None  # (days since 1970, ISO date, its midnight)
 
     def cost(self, event: CallEvent) -> Optional[float]:
         """USD for ``event``; None when the model's price or the call's token counts are unknown."""
@@ -51,8 +52,17 @@ class PriceBook:
         candidate = self.resolve(event.upstream_host, event.backend or "", model)
         if candidate is None:
             return None
-        day = datetime.fromtimestamp(event.time, timezone.utc).date().isoformat()
-        return self._price(candidate, model.lower(), _tokens(event), day)
+        day, when = self._day_of(event.time)
+        return self._price(candidate, model.lower(), _tokens(event), day, when)
+
+    def _day_of(self, unix_time: float) -> Tuple[str, datetime]:
+        """The UTC day of ``unix_time`` (prices change by day), as text and as midnight; computed once
+        per day rather than per event."""
+        number = int(unix_time // 86400)
+        if self._day is None or self._day[0] != number:
+            midnight = datetime.fromtimestamp(number * 86400, timezone.utc)
+            self._day = (number, midnight.date().isoformat(), midnight)
+        return self._day[1], self._day[2]
 
     def resolve(self, host: str, backend: str, model: str) -> Optional[Candidate]:
         """Which provider prices ``model`` for this backend; None when none does."""
@@ -61,11 +71,10 @@ class PriceBook:
             self._resolved[key] = _first_pricing_candidate(_candidates(host, backend), model)
         return self._resolved[key]
 
-    def _price(self, candidate: Candidate, model: str, tokens: Tokens, day: str) -> Optional[float]:
+    def _price(self, candidate: Candidate, model: str, tokens: Tokens, day: str, when: datetime) -> Optional[float]:
         """Fast path: per-token rates of the call's price tier, probed once from the library (the
         library's own rule: a tier is chosen by the total input tokens and then applies to every token,
         so within a tier the price is linear). Slow path: the library for this exact usage."""
-        when = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
         thresholds = self._tier_thresholds(candidate, model, day, when)
         try:
             if thresholds is None:

@@ -5,7 +5,8 @@ process, or tests, must not share or collide). Labels are bounded by the configu
 the model actually sent upstream, the HTTP status, and the token kind.
 """
 
-from typing import Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -47,24 +48,53 @@ class ProxyMetrics:
             "router_unpriced_requests", "Calls whose cost is unknown (model not in the price library, or no usage)",
             ("backend", "model"), registry=self.registry,
         )
+        # Bounded like the labels: configured backends × the models sent to them × statuses seen.
+        self._series: Dict[Tuple[str, str, int], _Series] = {}
 
     def observe(self, event: CallEvent, cost: Optional[float]) -> None:
-        backend, model = _labels(event)
-        status = str(event.status)
-        self.requests.labels(backend, model, status).inc()
-        self.latency.labels(backend, model, status).observe(max(0.0, event.latency_ms) / 1000.0)
-        for kind in TOKEN_KINDS:
+        series = self._series_for(event)
+        series.requests.inc()
+        series.latency.observe(max(0.0, event.latency_ms) / 1000.0)
+        for kind, tokens in zip(TOKEN_KINDS, series.tokens, strict=True):
             count = getattr(event, f"{kind}_tokens")
             if count:
-                self.tokens.labels(backend, model, kind).inc(count)
+                tokens.inc(count)
         if cost is None:
-            self.unpriced.labels(backend, model).inc()
+            series.unpriced.inc()
         elif cost > 0:
-            self.cost.labels(backend, model).inc(cost)
+            series.cost.inc(cost)
+
+    def _series_for(self, event: CallEvent) -> "_Series":
+        """The labelled children for this event's backend, model and status, looked up once per
+        combination: ``labels()`` validates and locks on every call, ~8 of them per event."""
+        backend, model = _labels(event)
+        key = (backend, model, event.status)
+        series = self._series.get(key)
+        if series is None:
+            status = str(event.status)
+            series = self._series[key] = _Series(
+                requests=self.requests.labels(backend, model, status),
+                latency=self.latency.labels(backend, model, status),
+                tokens=tuple(self.tokens.labels(backend, model, kind) for kind in TOKEN_KINDS),
+                cost=self.cost.labels(backend, model),
+                unpriced=self.unpriced.labels(backend, model),
+            )
+        return series
 
     def render(self) -> bytes:
         """The exposition text (``CONTENT_TYPE``)."""
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One label combination's children of every metric (``tokens`` in :data:`TOKEN_KINDS` order)."""
+
+    requests: Any
+    latency: Any
+    tokens: Tuple[Any, ...]
+    cost: Any
+    unpriced: Any
 
 
 def _labels(event: CallEvent) -> Tuple[str, str]:

@@ -69,3 +69,16 @@ def test_client_disconnect_cancels_upstream_at_once(proxy: ProxyProcess, provide
         provider.release.set()
     event = _next_event(proxy, served_before)
     assert event["status"] == 499 and event["error"] == "client_disconnected" and event["stream"] is True
+
+
+def test_client_leaving_before_any_answer_cancels_the_upstream_call(proxy: ProxyProcess) -> None:
+    """A backend that accepts and never answers (``slow-*``): the client gives up after 0.3 s, well
+    before the proxy's 1.5 s read timeout. The call must end as the client's disconnect, not run on
+    to the timeout. (The disconnect watch starts only after a call has run briefly: this is the
+    case it exists for.)"""
+    served_before = _served(proxy)
+    body = {"model": "slow-model", "max_tokens": 32, "messages": USER}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(proxy.url + "/v1/messages", json=body, headers={"anthropic-version": "2023-06-01"}, timeout=0.3)
+    event = _next_event(proxy, served_before)
+    assert event["status"] == 499 and event["error"] == "client_disconnected"  # not "timeout"

@@ -88,8 +88,11 @@ def test_every_call_is_stored_measured_and_priced(proxy: Tuple[ProxyProcess, Pat
     for (name, labels), value in samples.items():
         if name == "router_tokens_total":
             tokens[dict(labels)["kind"]] += value
+    # Every token kind's series exists from a model's first call (Prometheus' advice: no series that
+    # appear only later); the fake reports no reasoning tokens.
     assert tokens == {"input": calls * USAGE.input, "output": calls * USAGE.output,
-                      "cache_read": calls * USAGE.cache_read, "cache_write": calls * USAGE.cache_write}
+                      "cache_read": calls * USAGE.cache_read, "cache_write": calls * USAGE.cache_write,
+                      "reasoning": 0}
     cost = sum(value for (name, _), value in samples.items() if name == "router_cost_usd_total")
     assert cost == pytest.approx(sum(row["cost_usd"] for row in rows))
 
