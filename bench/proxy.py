@@ -10,7 +10,10 @@ What it does, all on 127.0.0.1 and bounded in time (about 6–8 minutes with the
    that does not install or start is reported as an n/a row, with the reason).
 2. Starts a fast fake provider (uvloop + httptools, pre-encoded answers in both wire formats)
    pinned to core 1, where wrk also runs; each proxy under test is pinned to core 0, alone.
-3. For direct-to-fake, ``router proxy`` (aiohttp upstream client, the default), ``router proxy
+3. For direct-to-fake, the floor relay (``proxy_support/floor_relay.py``: the least a streaming
+   relay on router proxy's own stack does — uvicorn serving, one aiohttp client — with no routing,
+   translation or telemetry: what it adds is the stack's cost on this machine, in the same run),
+   ``router proxy`` (aiohttp upstream client, the default), ``router proxy
    --upstream-client httpx`` (the upstream-client comparison the issue asks for; target
    ``router-httpx``), the LiteLLM proxy and claude-code-router, each
    configured against the same fake: for OpenAI→OpenAI (pass-through) and
@@ -52,6 +55,7 @@ from proxy_support.targets import (  # noqa: E402
     Target,
     TargetUnavailable,
     ccr_target,
+    floor_target,
     litellm_target,
     router_proxy_argv,
     router_target,
@@ -61,7 +65,7 @@ CACHE = BENCH_DIR / ".cache"
 _PROFILE_SECONDS = 5
 PROXY_CORE = 0
 CLIENT_CORE = 1  # the fake provider and wrk
-ALL_TARGETS = ("direct", "router", "router-httpx", "litellm", "ccr")
+ALL_TARGETS = ("direct", "floor", "router", "router-httpx", "litellm", "ccr")
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -114,6 +118,8 @@ def _factory(name: str, fake_port: int, work: Path) -> Target:
     """Build (installing if needed) the target called ``name``; raise TargetUnavailable/InstallError."""
     if name == "direct":
         return DirectTarget(f"http://127.0.0.1:{fake_port}")
+    if name == "floor":
+        return floor_target(fake_port, work, PROXY_CORE, BENCH_DIR)
     if name in ("router", "router-httpx"):
         reason = _router_available()
         if reason:
@@ -127,6 +133,7 @@ def _factory(name: str, fake_port: int, work: Path) -> Target:
 
 _DISPLAY = {
     "direct": "direct-to-fake",
+    "floor": "floor relay",
     "router": "router proxy",
     "router-httpx": "router proxy (httpx)",
     "litellm": "litellm proxy",

@@ -127,6 +127,14 @@ class ProcessTarget(Target):
         return self.process.popen.pid if self.process is not None else None
 
 
+def floor_target(fake_port: int, work: Path, core: int, bench_dir: Path) -> ProcessTarget:
+    """The minimal relay on router proxy's own stack (``floor_relay.py``): the stack's cost alone."""
+    port = free_port()
+    argv = pinned(core, [sys.executable, "-m", "proxy_support.floor_relay", "--upstream",
+                         f"http://127.0.0.1:{fake_port}", "--port", str(port)])
+    return ProcessTarget("floor relay", argv, port, work, cwd=bench_dir)
+
+
 def router_proxy_argv() -> List[str]:
     """How to run ``router``: the executable next to this interpreter, else ``python -m host``."""
     exe = Path(sys.executable).parent / "router"
