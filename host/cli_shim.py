@@ -76,7 +76,7 @@ def _run(
 ) -> "tuple[int, RunTelemetry, Optional[str]]":
     with SignalGate() as gate, RunDir() as run, open_sink() as sink:
         run.write_snapshot(loaded.config)
-        collector = TelemetryCollector(run.socket_path, sink.callback(on_event)).start()
+        collector = TelemetryCollector(run.socket_path, sink.callback(on_event), sink.lost_callback()).start()
         proxy = BackgroundProxy(loaded.config, collector.record_event).start()
         setup = ChildSetup(injection_dir, str(run.snapshot_path), str(run.socket_path), proxy.url, info.is_python)
         try:

@@ -5,7 +5,9 @@ Children send, fire and forget, to an ``AF_UNIX`` socket in the private run dire
 
 * ``{"v":1,"kind":"hello","pid","ppid","program","python","executable"}`` — a process loaded the shim;
 * a call event, :func:`shim.telemetry.encode_event` of a :class:`~shim.telemetry.CallEvent`;
-* ``{"v":1,"kind":"shim_error","pid","message"}`` — the shim failed somewhere and stood aside.
+* ``{"v":1,"kind":"shim_error","pid","message"}`` — the shim failed somewhere and stood aside;
+* ``{"v":1,"kind":"dropped","pid","count"}`` — at a process's exit, the events it dropped that no
+  later event reported.
 
 Which socket (SHIM.md §8): Linux queues only ``net.unix.max_dgram_qlen`` (10) datagrams on a
 ``SOCK_DGRAM`` receiver *shared by every sender*, so a 5 ms GIL hold-up of the reader loses events at
@@ -19,7 +21,8 @@ Threads: the reader does nothing but accept and ``recv_into`` a preallocated buf
 socket is empty, then hands the whole round's messages to the worker in one queue put (in connected
 mode it polls every 10 ms rather than blocking, so that a child's send never has to wake it); the worker
 decodes, aggregates and calls the per-event callback (the store, ``router shim -v``). Drops counted by
-senders travel in their next event (``dropped_before``) and are summed here.
+senders travel in their next event (``dropped_before``), or in ``dropped`` at exit, and are summed
+here; the exit counts also go to ``on_lost`` (the store's drop log: no event carries them).
 """
 
 import json
@@ -85,9 +88,11 @@ class RunTelemetry:
 class TelemetryCollector:
     """Listen on ``socket_path``, read on a background thread; :meth:`stop` drains and joins."""
 
-    def __init__(self, socket_path: Path, on_event: Optional[EventCallback] = None) -> None:
+    def __init__(self, socket_path: Path, on_event: Optional[EventCallback] = None,
+                 on_lost: Optional[Callable[[int], None]] = None) -> None:
         self.socket_path = socket_path
         self._on_event = on_event
+        self._on_lost = on_lost
         self._lock = threading.Lock()
         self._data = RunTelemetry()
         self._inbox: queue.SimpleQueue[Optional[List[bytes]]] = queue.SimpleQueue()
@@ -233,6 +238,8 @@ class TelemetryCollector:
             self._add_process(message)
         elif kind == "shim_error" and message.get("v") == _LIFECYCLE_VERSION:
             self._add_shim_error(message)
+        elif kind == "dropped" and message.get("v") == _LIFECYCLE_VERSION:
+            self._add_lost(_int(message.get("count")))
         else:
             event = _event_from(message) if kind is None else None
             if event is None:
@@ -268,6 +275,15 @@ class TelemetryCollector:
         error = ShimError(_int(message.get("pid")), str(message.get("message") or ""))
         with self._lock:
             self._data.shim_errors.append(error)
+
+    def _add_lost(self, count: int) -> None:
+        with self._lock:
+            self._data.dropped += max(0, count)
+        if self._on_lost is not None and count > 0:
+            try:
+                self._on_lost(count)
+            except Exception:  # a bad callback must never stop the collection
+                self._count_malformed()
 
     def _count_malformed(self) -> None:
         with self._lock:

@@ -65,6 +65,16 @@ class EventSink:
 
         return on_event
 
+    def lost_callback(self) -> Callable[[int], None]:
+        """For :class:`~host.collector.TelemetryCollector`'s ``on_lost``: events a shimmed process
+        could not send, counted in the store's drop log."""
+
+        def on_lost(count: int) -> None:
+            if self.store is not None:
+                self.store.note_lost(count)
+
+        return on_lost
+
     def close(self) -> None:
         """Store what is queued and flush the exporters."""
         if self.store is not None:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .telemetry_store import DropRecord, db_path, read_drops
+from .telemetry_store import SENDER_DROP_REASON, DropRecord, db_path, read_drops
 
 __all__ = [
     "GROUPINGS",
@@ -141,9 +141,6 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
         groups.sort(key=lambda g: g.key)
     dropped = _with_sender_drops(read_drops(home), path)
     return StatsReport(window, since, by, total.finish(), groups, dropped, str(path), problem)
-
-
-SENDER_DROP_REASON = "a shimmed process's telemetry queue was full"
 
 
 def _with_sender_drops(store_drops: DropRecord, path: Path) -> DropRecord:

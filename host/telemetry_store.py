@@ -38,6 +38,7 @@ __all__ = [
     "DB_FILENAME",
     "DROPS_FILENAME",
     "EVENT_COLUMNS",
+    "SENDER_DROP_REASON",
     "STORE_SCHEMA_VERSION",
     "DropRecord",
     "TelemetryStore",
@@ -147,6 +148,9 @@ def _drop_lines(path: Path) -> Iterable[Tuple[float, int, str]]:
     return out
 
 
+SENDER_DROP_REASON = "a shimmed process's telemetry queue was full"
+
+
 class TelemetryStore:
     """See the module docstring. ``start()`` opens the database on the writer thread."""
 
@@ -201,6 +205,17 @@ class TelemetryStore:
             self._queue.put_nowait(rows)
         except queue.Full:
             self._count_drop(len(rows), "queue full")
+
+    def note_lost(self, count: int, reason: str = SENDER_DROP_REASON) -> None:
+        """Events lost before they reached this store (a shimmed process could not send them): they go
+        in the drop log with the store's own, so the next ``router stats`` counts them too."""
+        if count <= 0:
+            return
+        with self._lock:
+            if self._pending_drops == 0:
+                self._pending_since = time.time()
+            self._pending_drops += count
+            self._pending_reason = reason
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every event submitted so far is stored or dropped (tests, shutdown)."""

@@ -13,7 +13,7 @@ import os
 import sys
 
 from .import_hooks import PostImportFinder
-from .lifecycle_events import send_hello
+from .lifecycle_events import report_drops_at_exit, send_hello
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~20 modules on 3.9 and this module loads during start-up
@@ -32,6 +32,7 @@ class _State:
     finder: "Optional[PostImportFinder]" = None
     registry: "Optional[PatchRegistry]" = None
     fork_hook_installed = False
+    exit_hook_installed = False
 
 
 def is_active() -> bool:
@@ -48,6 +49,7 @@ def activate() -> bool:
         _State.active = True
         send_hello()
         _install_fork_hook()
+        _install_exit_hook()
         for name in TARGET_MODULES:
             module = sys.modules.get(name)
             if module is not None:
@@ -130,6 +132,17 @@ def _install_fork_hook() -> None:
         return
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _State.fork_hook_installed = True
+
+
+def _install_exit_hook() -> None:
+    """Events dropped since the last delivered one are reported at exit (forked children inherit the
+    hook, and it reports their own count). Once per process: atexit hooks cannot be removed either."""
+    if _State.exit_hook_installed:
+        return
+    import atexit  # built in: no file to read at start-up
+
+    atexit.register(report_drops_at_exit)
+    _State.exit_hook_installed = True
 
 
 def _after_fork_in_child() -> None:

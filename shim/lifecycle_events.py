@@ -1,10 +1,12 @@
-"""The two lifecycle datagrams a shimmed process sends besides its call events.
+"""The lifecycle datagrams a shimmed process sends besides its call events.
 
 ``hello`` (once per process, on activation or after a fork) tells the host which processes and
 Python versions were shimmed; ``shim_error`` reports a failure of the shim itself (never a secret:
-a place and an exception class). They are encoded by hand rather than with :mod:`json` because the
-hello is sent while ``sitecustomize`` runs, where every imported module counts against the start-up
-budget (SHIM.md §2.7: ≤ 5 ms, ≤ 10 modules).
+a place and an exception class); ``dropped``, at exit, counts the call events this process could
+not send and no later event reported (their count normally rides on the next event). They are
+encoded by hand rather than with :mod:`json` because the hello is sent while ``sitecustomize``
+runs, where every imported module counts against the start-up budget (SHIM.md §2.7: ≤ 5 ms,
+≤ 10 modules).
 """
 
 import os
@@ -18,7 +20,10 @@ if TYPE_CHECKING:  # typing costs ~20 modules on 3.9: only the type checker impo
 
     Field = Tuple[str, Union[int, str]]
 
-__all__ = ["LIFECYCLE_VERSION", "hello_datagram", "program_name", "send_hello", "shim_error_datagram"]
+__all__ = [
+    "LIFECYCLE_VERSION", "dropped_datagram", "hello_datagram", "program_name", "report_drops_at_exit", "send_hello",
+    "shim_error_datagram",
+]
 
 LIFECYCLE_VERSION = 1
 _TEXT_LIMIT = 300  # keeps every datagram far below macOS's 2048-byte limit (SHIM.md §8)
@@ -35,6 +40,22 @@ def hello_datagram(pid: int, ppid: int, program: str, python: str, executable: s
 def shim_error_datagram(pid: int, message: str) -> bytes:
     """``{"v":1,"kind":"shim_error","pid","message"}``."""
     return _json_object((("v", LIFECYCLE_VERSION), ("kind", "shim_error"), ("pid", pid), ("message", message)))
+
+
+def dropped_datagram(pid: int, count: int) -> bytes:
+    """``{"v":1,"kind":"dropped","pid","count"}``."""
+    return _json_object((("v", LIFECYCLE_VERSION), ("kind", "dropped"), ("pid", pid), ("count", count)))
+
+
+def report_drops_at_exit() -> None:
+    """An ``atexit`` hook: tell the host how many events this process dropped since its last delivered
+    one, which would otherwise be lost with it. Free when nothing was dropped; never raises."""
+    try:
+        sender = process_sender()  # after a fork: this process's own (nothing dropped yet)
+        if sender.dropped:
+            sender.send_final(dropped_datagram(os.getpid(), sender.dropped))
+    except Exception:
+        pass
 
 
 def program_name() -> str:

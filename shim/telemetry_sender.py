@@ -61,6 +61,20 @@ class TelemetrySender:
             self.dropped = 0
         return delivered
 
+    def send_final(self, data: bytes, attempts: int = 10, pause: float = 0.005) -> bool:
+        """At exit: like :meth:`send`, but a full queue is waited on (up to ``attempts`` × ``pause``,
+        50 ms) rather than dropped, since nothing will come after it. Never raises."""
+        for _ in range(attempts):
+            try:
+                if self._send(data):
+                    return True
+            except Exception:
+                return False
+            if self._retry_at:  # the host is gone: no point waiting
+                return False
+            time.sleep(pause)
+        return False
+
     def close(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:

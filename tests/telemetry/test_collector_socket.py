@@ -2,6 +2,7 @@
 from several processes, never a raise or a signal in the child, and child-counted drops in ``router stats``."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from host.event_sink import EventSink
 from host.run_dir import RunDir
 from host.stats_query import SENDER_DROP_REASON, query_stats
 from host.telemetry_store import TelemetryStore
+from shim.env_names import TELEMETRY_SOCKET
 from shim.telemetry import CallEvent, encode_event
 from shim.telemetry_sender import TelemetrySender
 
@@ -140,3 +142,43 @@ def test_malformed_messages_are_counted_and_events_decode_to_the_sent_event(run:
     sender.close()
     data = collector.stop()
     assert data.malformed == 3 and len(data.events) == 1 and data.events[0] == call_event(time=data.events[0].time)
+
+
+_FLOODS_THEN_EXITS = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from shim import bootstrap
+    from shim.telemetry import CallEvent, encode_event
+    from shim.telemetry_sender import process_sender
+    assert bootstrap.activate()  # as sitecustomize does: hello, and the exit hook
+    event = encode_event(CallEvent(time=1.0, source="shim", pid=9, ppid=1, program="p", client_protocol="openai",
+                                   endpoint="chat", backend="openai", upstream_host="h", requested_model="m",
+                                   upstream_model="m", stream=False, translated=False, status=200))
+    sender = process_sender()
+    for _ in range(5000):  # nobody reads yet: the queue fills and the rest is dropped
+        sender.send(event)
+    print(sender.sent, sender.dropped, flush=True)
+    sys.stdin.readline()  # exits normally: no later event will carry the drop count
+""")
+
+
+@LINUX_ONLY
+def test_events_a_process_dropped_are_reported_when_it_exits(run: RunDir, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sink = EventSink(TelemetryStore(home).start())
+    collector = TelemetryCollector(run.socket_path, sink.callback(), sink.lost_callback())  # not reading yet
+    env = {**os.environ, TELEMETRY_SOCKET: str(run.socket_path)}
+    child = subprocess.Popen([sys.executable, "-c", _FLOODS_THEN_EXITS, str(ROOT)], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    sent, dropped = (int(n) for n in child.stdout.readline().split())
+    assert dropped > 0 and sent > 1  # the hello and some events got into the queue
+    collector.start()  # the queue drains; the exit report finds room
+    child.communicate("exit\n", timeout=30)
+    assert child.returncode == 0
+    data = collector.stop()
+    assert len(data.events) == sent - 1 and data.dropped == dropped  # every event accounted for
+    sink.close()
+    report = query_stats("all", home=home)
+    assert report.total.calls == sent - 1
+    assert report.dropped.count == dropped and report.dropped.reasons == (SENDER_DROP_REASON,)
