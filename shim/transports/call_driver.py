@@ -9,7 +9,7 @@ steps, and only the I/O differs, so the decisions live here, once:
    :meth:`upstream_request` through the library's own transport).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
    :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
-   :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observed`).
+   :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
 3. One telemetry event per call (:meth:`finish`, idempotent), also for calls left untouched.
 
 Failure rules (issue #3): a :class:`RouterError` becomes a response in the client's protocol; a
@@ -26,6 +26,7 @@ from typing import Dict, Mapping, Optional, Tuple
 from ..failures import report_failure
 from ..protocols import ENDPOINT_PROTOCOL
 from ..runtime import Runtime, current_runtime
+from .body_observer import BodyObserver, observable_encoding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
@@ -206,8 +207,25 @@ class LLMCall:
         except Exception:  # an odd header mapping: the whole-body path copes with anything
             return False
 
+    def body_observer(self, status: int, headers: Mapping[str, str], decoded: bool = False) -> Optional[BodyObserver]:
+        """An observer for a response the program gets as it came — a call left untouched (no route)
+        or a :meth:`keeps_body` one — so that its event has the call's tokens; None when there is
+        nothing to observe (then report the call with :meth:`passed_through` at once). ``decoded``:
+        the bytes the observer will see are decoded already (a response the library read itself)."""
+        plan = self.plan
+        if plan is None or plan.translated or not self.reportable:
+            return None
+        encoding = "identity" if decoded else observable_encoding(headers)
+        if encoding is None:  # br, zstd…: not decodable with the standard library
+            return None
+        self._note_upstream(headers)
+        stream = plan.stream and 200 <= status < 300
+        if stream:
+            self._translator, self._status = plan.stream_translator(), status
+        return BodyObserver(self, status, headers, encoding, stream)
+
     def body_observed(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        """The client read the whole upstream body of a :meth:`keeps_body` call: report the call."""
+        """The client read the whole (decoded) upstream body of an observed call: report the call."""
         self._note_upstream(headers)
         if 200 <= status < 300:
             self._usage = _usage_or_none(self._sent_plan(), body)

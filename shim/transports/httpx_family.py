@@ -15,10 +15,11 @@ another patched library). Responses are built from the same module's classes: ht
 httpx's objects and the other way round (SHIM.md §3.3).
 """
 
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
 
 from ..failures import report_failure
 from ..runtime import current_runtime
+from .body_observer import BodyObserver
 from .bypass import bypassed, is_bypassed
 from .call_driver import ANSWER, PASS, LLMCall, begin_call
 
@@ -135,56 +136,48 @@ class _AsyncChunks:
 
 
 class _ObservedBody:
-    """The body of a :meth:`LLMCall.keeps_body` call: the upstream's own bytes, passed to the client
-    unchanged and kept for the call's event, which goes out when the client closes the response
-    (httpx closes it right after reading a non-streamed body)."""
+    """A body the program gets exactly as the upstream sent it, watched on the way by a
+    :class:`~.body_observer.BodyObserver` (a call left untouched, or a :meth:`LLMCall.keeps_body`
+    one). httpx closes a non-streamed body right after reading it; a stream, when the program does."""
 
-    def __init__(self, inner: Any, call: LLMCall, status: int, headers: Any) -> None:
-        self._inner, self._call, self._status, self._headers = inner, call, status, headers
-        self._chunks: List[bytes] = []
-        self._complete = False
-
-    def _report(self) -> None:
-        if self._complete:
-            self._call.body_observed(self._status, self._headers, b"".join(self._chunks))
-        else:  # closed before the end: report it as a pass-through would (finish is idempotent)
-            self._call.passed_through(self._status, self._headers)
+    def __init__(self, inner: Any, observer: BodyObserver) -> None:
+        self._inner, self._observer = inner, observer
 
 
 class _SyncObserved(_ObservedBody):
     def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in self._inner:
-                self._chunks.append(chunk)
+                self._observer.chunk(chunk)
                 yield chunk
         except Exception as error:  # the library's read error: the client gets it as it is
-            self._call.upstream_failed(error)
+            self._observer.failed(error)
             raise
-        self._complete = True
+        self._observer.ended()
 
     def close(self) -> None:
         try:
             self._inner.close()
         finally:
-            self._report()
+            self._observer.closed()
 
 
 class _AsyncObserved(_ObservedBody):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._inner:
-                self._chunks.append(chunk)
+                self._observer.chunk(chunk)
                 yield chunk
         except Exception as error:
-            self._call.upstream_failed(error)
+            self._observer.failed(error)
             raise
-        self._complete = True
+        self._observer.ended()
 
     async def aclose(self) -> None:
         try:
             await self._inner.aclose()
         finally:
-            self._report()
+            self._observer.closed()
 
 
 def _sync_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
@@ -278,12 +271,21 @@ class _RouterTransportBase:
         return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body))
 
     def _observed(self, request: Any, call: LLMCall, upstream: Any, observed_class: Any) -> Any:
-        """The upstream response itself, for the client (see :meth:`LLMCall.keeps_body`)."""
+        """The upstream response itself, for the client, its body watched for the call's event (a call
+        left untouched, or see :meth:`LLMCall.keeps_body`)."""
+        status, headers = upstream.status_code, upstream.headers
         if upstream.is_stream_consumed:  # read already (a mock or caching transport built it with content=):
             # its stream will never be iterated or closed again, so the call is reported now
-            call.body_observed(upstream.status_code, upstream.headers, upstream.content)
+            observer = call.body_observer(status, headers, decoded=True)
+            if observer is not None:
+                observer.chunk(upstream.content)
+                observer.ended()
         else:
-            upstream.stream = observed_class(upstream.stream, call, upstream.status_code, upstream.headers)
+            observer = call.body_observer(status, headers)
+            if observer is not None:
+                upstream.stream = observed_class(upstream.stream, observer)
+        if observer is None:
+            call.passed_through(status, headers)
         upstream.request = request  # never the upstream request: it carries the backend's key
         return upstream
 
@@ -322,9 +324,9 @@ class _SyncRouterTransport(_RouterTransportBase):
             if call is not None:
                 call.passed_through_failed(error)
             raise
-        if call is not None:
-            call.passed_through(response.status_code, response.headers)
-        return response
+        if call is None:
+            return response
+        return self._observed(request, call, response, self._kinds.sync_observed)
 
     def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
         try:
@@ -384,9 +386,9 @@ class _AsyncRouterTransport(_RouterTransportBase):
             if call is not None:
                 call.passed_through_failed(error)
             raise
-        if call is not None:
-            call.passed_through(response.status_code, response.headers)
-        return response
+        if call is None:
+            return response
+        return self._observed(request, call, response, self._kinds.async_observed)
 
     async def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
         try:

@@ -1,6 +1,7 @@
 """httpx and httpx2, sync and async, under the shim: routed, translated, untouched, streamed."""
 
 import asyncio
+import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -195,6 +196,34 @@ def test_call_with_no_route_goes_where_it_was_going_untouched(shim: ShimSession,
     assert result.body == exchange.sent_body
     event = only(shim.telemetry.calls(), "call event")
     assert event["backend"] is None and event["requested_model"] == "mystery-model" and event["status"] == 200
+    assert (event["input_tokens"], event["output_tokens"]) == (37, 18)  # observed on the way, not changed
+
+
+def test_stream_with_no_route_is_untouched_and_its_tokens_counted(shim: ShimSession, lib: str, mode: str,
+                                                                  chunking: str) -> None:
+    shim.provider.reply(text="streamed, untouched")
+    raw = {"model": "mystery-model", "messages": PROMPT, "stream": True, "stream_options": {"include_usage": True}}
+    result = send(lib, mode, shim.root + "/v1/chat/completions", raw)
+    exchange = shim.provider.last
+    assert exchange.request.raw_body == json.dumps(raw).encode()
+    assert result.body == exchange.sent_body
+    event = only(shim.telemetry.calls(), "call event")
+    assert (event["backend"], event["stream"], event["status"], event["error"]) == (None, True, 200, None)
+    assert (event["input_tokens"], event["output_tokens"]) == (37, 18)
+
+
+def test_gzip_body_with_no_route_is_untouched_and_its_tokens_counted(shim: ShimSession, lib: str,
+                                                                     mode: str) -> None:
+    completion = {"id": "chatcmpl-z", "object": "chat.completion", "created": 1, "model": "mystery-model",
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "zipped"},
+                               "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}}
+    shim.provider.reply(error=(200, gzip.compress(json.dumps(completion).encode())),
+                        headers={"content-encoding": "gzip"})
+    result = send(lib, mode, shim.root + "/v1/chat/completions", {"model": "mystery-model", "messages": PROMPT})
+    assert result.json() == completion  # the library decoded its own copy of the untouched bytes
+    event = only(shim.telemetry.calls(), "call event")
+    assert (event["backend"], event["input_tokens"], event["output_tokens"]) == (None, 21, 5)
 
 
 @pytest.mark.parametrize("where", ["other_path", "other_host"])
