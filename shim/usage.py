@@ -32,7 +32,8 @@ def _int(value: Any) -> int:
 
 def _details(usage: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = usage.get(key)
-    return value if isinstance(value, Mapping) else {}
+    # JSON objects are dicts; isinstance against typing.Mapping goes through the ABC machinery (~1 µs)
+    return value if isinstance(value, dict) else {}
 
 
 def usage_from_anthropic(usage: Mapping[str, Any], previous: Optional[Usage] = None) -> Usage:
