@@ -86,8 +86,10 @@ class TelemetrySender:
     def _send(self, data: bytes) -> bool:
         if not self.path or _socket is None:
             return False
-        if self._retry_at and self._clock() < self._retry_at:  # the clock is read only while backing off
-            return False
+        if self._retry_at:  # backing off (the clock is read only then)
+            if self._clock() < self._retry_at:
+                return False
+            self._retry_at = 0.0
         try:
             self._socket(self.path).send(data, _NO_SIGNAL)  # type: ignore[attr-defined]
         except BlockingIOError:
