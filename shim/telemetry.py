@@ -171,15 +171,20 @@ def write_call_event(head: EventHead, call: CallFields, usage: Optional[Usage], 
 
 
 def _write(head: EventHead, call: CallFields, usage: Optional[Usage], dropped_before: int) -> str:
+    started, latency, ttfb = call["time"], call["latency_ms"], call["ttfb_ms"]
+    if started - started or latency - latency or (ttfb is not None and ttfb - ttfb):
+        raise _UnusualValue  # inf or nan (x - x is nan, which is true): JSON has no literal for them
     tokens = _NO_TOKENS if usage is None else (
         f'"input_tokens":{usage.input_tokens:d},"output_tokens":{usage.output_tokens:d},'
         f'"cache_read_tokens":{usage.cache_read_tokens:d},"cache_write_tokens":{usage.cache_write_tokens:d},'
         f'"reasoning_tokens":{_optional_int(usage.reasoning_tokens)},'
     )
+    # Times to the µs, latencies to the µs in ms: round() + repr() written by one format each (cheaper,
+    # and the same numbers: both round the binary value correctly).
     return (
-        f'{head.text}"time":{_seconds(call["time"])},{_route_text(call)}"status":{call["status"]:d},'
-        f'"error":{_text(call["error"])},"latency_ms":{_milliseconds(call["latency_ms"])},'
-        f'"ttfb_ms":{_milliseconds(call["ttfb_ms"])},{tokens}"request_id":{_text(call["request_id"])},'
+        f'{head.text}"time":{started:.6f},{_route_text(call)}"status":{call["status"]:d},'
+        f'"error":{_text(call["error"])},"latency_ms":{latency:.3f},'
+        f'"ttfb_ms":{"null" if ttfb is None else f"{ttfb:.3f}"},{tokens}"request_id":{_text(call["request_id"])},'
         f'"dropped_before":{dropped_before:d}}}'
     )
 
@@ -223,22 +228,6 @@ def _text(value: Optional[str]) -> str:
 
 def _optional_int(value: Optional[int]) -> str:
     return "null" if value is None else f"{value:d}"
-
-
-def _seconds(value: float) -> str:
-    """A unix time to the µs (``repr`` writes 17 digits, and costs twice as much here)."""
-    if value - value != 0.0:  # inf, nan: JSON has no literal for them
-        raise _UnusualValue
-    return f"{value:.6f}"
-
-
-def _milliseconds(value: Optional[float]) -> str:
-    """``round(value, 3)`` as one format writes it (cheaper than ``round`` + ``repr``; the same number)."""
-    if value is None:
-        return "null"
-    if value - value != 0.0:
-        raise _UnusualValue
-    return f"{value:.3f}"
 
 
 def _rounded(value: Optional[float]) -> Optional[float]:

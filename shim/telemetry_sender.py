@@ -44,7 +44,7 @@ class TelemetrySender:
         self.sent = 0
         self._clock = clock
         self._sock: Optional[object] = None
-        self._sock_pid = 0
+        self._sock_generation = -1  # _forks.count when the socket was connected
         self._retry_at = 0.0
 
     def send(self, data: bytes, carries_drop_count: bool = False) -> bool:
@@ -102,12 +102,27 @@ class TelemetrySender:
         return True
 
     def _socket(self, path: str) -> object:
-        pid = os.getpid()
-        if self._sock is None or self._sock_pid != pid:
+        if self._sock is None or self._sock_generation != _forks.count:
             self.close()  # after a fork: the child's copy of the parent's descriptor
             self._sock = _connect(path)
-            self._sock_pid = pid
+            self._sock_generation = _forks.count
         return self._sock
+
+
+class _forks:
+    """How many times this process has been forked into (counted in the child): a socket connected
+    before the last fork is the parent's. Cheaper than comparing PIDs per message (``getpid`` is a
+    system call); ``os.fork`` and ``multiprocessing``'s fork both run the hook."""
+
+    count = 0
+
+
+def _count_fork() -> None:
+    _forks.count += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
 
 
 def _connect(path: str) -> object:
