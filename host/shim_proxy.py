@@ -87,7 +87,7 @@ class BackgroundProxy:
                 super().record(event)
                 on_event(event)
 
-        app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0))
+        app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0, shim_callers=True))
         app.state.stats = ReportingStats()
         config = uvicorn.Config(
             app,

@@ -6,6 +6,7 @@ themselves (DESIGN.md "The shim"): the snapshot file and the telemetry socket li
 """
 
 __all__ = [
+    "CALLER_HEADER",
     "CONFIG_SNAPSHOT",
     "PROXY_URL",
     "SHIM_DEBUG",
@@ -19,6 +20,11 @@ TELEMETRY_SOCKET = "ROUTER_TELEMETRY_SOCK"  # path of the host's AF_UNIX datagra
 PROXY_URL = "ROUTER_SHIM_PROXY_URL"  # http://127.0.0.1:PORT of the host's proxy (aiohttp hand-off)
 SHIM_DEBUG = "ROUTER_SHIM_DEBUG"  # "1": print shim tracebacks to stderr
 SHIM_DIR = "ROUTER_SHIM_DIR"  # the injected directory (to tell it apart from the user's PYTHONPATH)
+
+# Not a variable, but shared the same way: the request header a child's aiohttp hand-off carries to
+# the host's proxy, {"pid","ppid","program"} as JSON, so the call is reported as the child's. Only the
+# proxy ``router shim`` runs reads it; the engine never forwards it upstream.
+CALLER_HEADER = "x-router-caller"
 
 # {"version": SNAPSHOT_VERSION, "config": <RouterConfig.from_dict input, keys included>}
 SNAPSHOT_VERSION = 1

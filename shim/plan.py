@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .config import Backend, RouterConfig
+from .env_names import CALLER_HEADER
 from .errors import (
     InvalidRequestError,
     RequestTooLargeError,
@@ -52,7 +53,8 @@ TRANSLATED_ANTHROPIC_VERSION = "2023-06-01"
 # ``api-key`` is the Azure OpenAI SDK's credential header: a client placeholder must not leak either.
 _DROPPED_HEADERS = frozenset(
     {"host", "content-length", "authorization", "x-api-key", "api-key", "connection", "transfer-encoding",
-     "accept-encoding", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "upgrade"}
+     "accept-encoding", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "upgrade",
+     CALLER_HEADER}
 )
 # Upstream response headers dropped on the way back: the body may have been re-encoded.
 _DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})

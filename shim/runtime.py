@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Runtime", "current_runtime", "load_snapshot", "reset_runtime"]
 
+_PROGRAM_LIMIT = 200  # as the call events cut it
+
 
 class Runtime:
     """What every shim transport needs, for one process.
@@ -52,6 +54,15 @@ class Runtime:
         self._write_call_event = write_call_event
         self._call_id_prefix = os.urandom(8).hex()  # per process: a forked child gets its own
         self._call_numbers = itertools.count(1)
+
+    @property
+    def caller(self) -> str:
+        """This process as the host's proxy should report it (``CALLER_HEADER``): a call handed to the
+        proxy is still this process's call, not the host's."""
+        import json
+
+        head = self._event_head.fields
+        return json.dumps({"pid": head["pid"], "ppid": head["ppid"], "program": head["program"][:_PROGRAM_LIMIT]})
 
     def new_call_id(self) -> str:
         """A unique id for a call (translated responses are named after it): random per process, then

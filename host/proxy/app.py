@@ -14,13 +14,14 @@ from importlib import metadata
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from shim.config import RouterConfig
+from shim.env_names import CALLER_HEADER
 from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError
 from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
 
 from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
-from .call_trace import CallTrace
+from .call_trace import Caller, CallTrace
 from .forward import forward_call, send_error
 from .models import ModelCatalog
 from .settings import ProxySettings
@@ -133,6 +134,8 @@ class ProxyApp:
         self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str], endpoint: str
     ) -> None:
         trace = CallTrace.begin(scope["method"], scope["path"], endpoint)
+        if self.state.settings.shim_callers:
+            trace.caller = Caller.from_header(headers.get(CALLER_HEADER))
         try:
             body = await read_body(receive, headers, self.state.settings.max_body_bytes)
         except RequestTooLargeError as error:

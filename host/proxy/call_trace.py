@@ -1,5 +1,6 @@
 """What the proxy learns about one call as it goes, turned into a CallEvent and a ``-v`` line."""
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from shim.protocols import ENDPOINT_PROTOCOL, OPENAI
 from shim.telemetry import CallEvent, usage_fields
 from shim.usage import Usage
 
-__all__ = ["CallTrace", "url_host"]
+__all__ = ["CallTrace", "Caller", "url_host"]
 
 
 @dataclass
@@ -30,6 +31,7 @@ class CallTrace:
     first_byte_at: float = 0.0  # perf_counter when the first body byte went to the client
     usage: Optional[Usage] = None
     request_id: Optional[str] = None
+    caller: Optional["Caller"] = None  # a shimmed process that handed this call over (router shim only)
 
     @classmethod
     def begin(cls, method: str, path: str, endpoint: str) -> "CallTrace":
@@ -44,12 +46,13 @@ class CallTrace:
     def event(self, now: float) -> CallEvent:
         """The telemetry record of this call (``now``: perf_counter when the last byte went out)."""
         plan, route = self.plan, self.plan.route if self.plan else None
+        caller = self.caller
         return CallEvent(
             time=self.started_wall,
-            source="proxy",
-            pid=os.getpid(),
-            ppid=os.getppid(),
-            program="",
+            source="shim" if caller else "proxy",
+            pid=caller.pid if caller else os.getpid(),
+            ppid=caller.ppid if caller else os.getppid(),
+            program=caller.program if caller else "",
             client_protocol=plan.client_protocol if plan else ENDPOINT_PROTOCOL.get(self.endpoint, OPENAI),
             endpoint=self.endpoint,
             backend=route.backend.name if route else None,
@@ -73,6 +76,29 @@ class CallTrace:
         backend = plan.route.backend.name if plan and plan.route else "-"
         line = f"{self.method} {self.path} {model} → {backend} {self.status} {self.latency_ms(now):.1f}ms"
         return f"{line} {self.error}" if self.error else line
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The shimmed process a call came from (``CALLER_HEADER``)."""
+
+    pid: int
+    ppid: int
+    program: str
+
+    @classmethod
+    def from_header(cls, value: Optional[str]) -> Optional["Caller"]:
+        """The header's caller; None when absent or not what the shim sends (it only labels the call)."""
+        if not value:
+            return None
+        try:
+            data = json.loads(value)
+            pid, ppid, program = data["pid"], data["ppid"], data["program"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if type(pid) is not int or type(ppid) is not int or not isinstance(program, str):
+            return None
+        return cls(pid, ppid, program[:200])
 
 
 def url_host(url: Optional[str]) -> str:

@@ -30,6 +30,9 @@ class ProxySettings:
     shutdown_timeout: int = 3  # seconds in-flight calls get to finish after SIGINT/SIGTERM
     api_key: Optional[str] = None
     upstream_client: str = UPSTREAM_CLIENTS[0]  # the HTTP library for backend calls
+    # The proxy ``router shim`` runs for its children: calls carrying CALLER_HEADER are reported as
+    # that process's (the standalone proxy ignores the header: any local client could send it).
+    shim_callers: bool = False
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.__dict__.items() if k != "api_key"}

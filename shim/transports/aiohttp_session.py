@@ -12,8 +12,9 @@ httpx layer, which sets the bypass before calling down, so such calls are not se
 """
 
 import json
-from typing import Any, Awaitable, Callable, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
 
+from ..env_names import CALLER_HEADER
 from ..failures import report_failure
 from ..runtime import current_runtime
 from .bypass import is_bypassed
@@ -33,7 +34,7 @@ def _routing_request(original: RequestMethod) -> RequestMethod:
     async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
         call, target = _route(method, _absolute_url(self, str_or_url), kwargs)
         if target is not None:
-            return await original(self, method, target, **kwargs)
+            return await original(self, method, target, **_with_caller(kwargs))
         try:
             response = await original(self, method, str_or_url, **kwargs)
         except BaseException as error:
@@ -77,6 +78,18 @@ def _route(method: str, url: str, kwargs: Mapping[str, Any]) -> Tuple[Optional[L
     except Exception as error:
         report_failure("aiohttp routing", error, once=True)
         return None, None
+
+
+def _with_caller(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """The request's keyword arguments plus ``CALLER_HEADER``, so the proxy reports the call as this
+    process's. The program's own headers (any form aiohttp takes) are kept, repeated names too."""
+    try:
+        headers = kwargs.get("headers")
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        return {**kwargs, "headers": [*pairs, (CALLER_HEADER, current_runtime().caller)]}
+    except Exception as error:  # the call still goes to the proxy, reported as the host's
+        report_failure("aiohttp caller header", error, once=True)
+        return kwargs
 
 
 def _handoff(proxy_url: Optional[str], url: str) -> Optional[str]:

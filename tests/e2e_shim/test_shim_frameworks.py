@@ -193,8 +193,16 @@ def test_plain_aiohttp_streams_are_handed_to_the_proxy_and_other_requests_untouc
     provider: FakeProvider, router_home: Path, workdir: Path
 ) -> None:
     _queue(provider, "one two three", "four five", "joined to base_url")
-    ran = _run(sys.executable, PLAIN_AIOHTTP_SCRIPT, router_home, workdir, env={"FAKE_ROOT": provider.root_url})
+    script = write_script(workdir, PLAIN_AIOHTTP_SCRIPT.replace("out = {}", "out = {'pid': os.getpid()}", 1))
+    ran = run_shim([sys.executable, str(script)], router_home, flags=["-v"], cwd=workdir,
+                   env={"FAKE_ROOT": provider.root_url})
+    assert ran.returncode == 0, ran.explain()
     result = ran.result()
+    child_pid = result.pop("pid")
+    # Handed to the host's proxy, the calls are still the child's: -v and the events name its pid.
+    call_lines = [line for line in ran.stderr.splitlines() if line.startswith("router: pid ")]
+    assert len(call_lines) == 3 and all(line.startswith(f"router: pid {child_pid} ") for line in call_lines)
+    assert not any(h.request.header("x-router-caller") for h in provider.exchanges)  # never sent upstream
     assert result["openai_stream"] == [200, "one two three"]
     assert result["anthropic_stream"] == [200, "four five"]
     assert result["base_url"] == [200, "joined to base_url"]
