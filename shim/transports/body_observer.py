@@ -61,14 +61,14 @@ class BodyObserver:
             data = self._decoder.decompress(raw) if self._decoder is not None else raw
             self._size += len(data)
             if self._size > MAX_OBSERVED_BYTES:
-                self._stop()
+                self.stop()
             elif self._stream:
                 self._call.feed(data)
             else:
                 self._parts.append(data)
         except Exception as error:
             report_failure("observe response", error, once=True)
-            self._stop()
+            self.stop()
 
     def ended(self) -> None:
         """The body was read to its end: report the call with what it said."""
@@ -100,6 +100,7 @@ class BodyObserver:
         self._parts = []
         self._call.upstream_failed(error)
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Stop observing (the call is reported without tokens)."""
         self._watching = False
         self._parts = []

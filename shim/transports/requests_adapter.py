@@ -115,7 +115,7 @@ class RouterAdapter:
                 call.passed_through_failed(error)
             raise
         if call is not None:
-            call.passed_through(response.status_code, response.headers)
+            _observe(call, response)
         return response
 
     def _send(self, call: LLMCall, adapter: Any, upstream_request: Any, kwargs: Dict[str, Any]) -> Any:
@@ -158,6 +158,48 @@ class RouterAdapter:
         if not stream:
             response.content  # noqa: B018 - honour stream=False: read now, as HTTPAdapter would
         return response
+
+
+def _observe(call: LLMCall, response: Any) -> None:
+    """Watch an untouched response's body for the call's tokens as the program reads it; else report
+    the call now. requests reads through ``raw.stream(…, decode_content=True)``: that method alone is
+    wrapped, on this one urllib3 response (its type, and every other attribute, stay as they are).
+    The bytes it yields are decoded, so the observer sees plain JSON or SSE."""
+    raw = response.raw
+    observer = call.body_observer(response.status_code, response.headers, decoded=True)
+    original = getattr(raw, "stream", None)
+    if observer is None or original is None:
+        call.passed_through(response.status_code, response.headers)
+        return
+    encoded = (response.headers.get("content-encoding") or "identity").strip().lower() != "identity"
+
+    def stream(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+        decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
+        if encoded and not (decoded or (decoded is None and getattr(raw, "decode_content", False))):
+            observer.stop()  # the program asked for the encoded bytes: nothing to read usage from
+        try:
+            for chunk in original(*args, **kwargs):
+                observer.chunk(chunk)
+                yield chunk
+        except Exception as error:  # the library's read error: the program gets it as it is
+            observer.failed(error)
+            raise
+        observer.ended()
+
+    raw.stream = stream
+    # requests closes raw when the program closes a response it did not read to the end. (Not
+    # release_conn: urllib3 calls that itself at the body's end, before the last chunk is yielded.)
+    raw.close = _then(raw.close, observer.closed)
+
+
+def _then(method: Callable[[], Any], after: Callable[[], None]) -> Callable[[], Any]:
+    def wrapped() -> Any:
+        try:
+            return method()
+        finally:
+            after()
+
+    return wrapped
 
 
 def _close(call: LLMCall, upstream: Any) -> None:

@@ -1,6 +1,7 @@
 """requests (routed in-process) and aiohttp (handed to the host's proxy) under the shim."""
 
 import asyncio
+import gzip
 import json
 from typing import Any, List
 
@@ -62,11 +63,47 @@ def test_requests_no_route_and_non_llm_untouched(shim: ShimSession) -> None:
     response = requests.post(shim.root + "/v1/chat/completions", data=raw, headers=AUTH)
     assert response.content == shim.provider.last.sent_body
     assert shim.provider.last.request.raw_body == raw.encode()
-    assert only(shim.telemetry.calls())["backend"] is None
+    event = only(shim.telemetry.calls())
+    assert event["backend"] is None and (event["input_tokens"], event["output_tokens"]) == (37, 18)
     shim.telemetry.clear()
     other = requests.get(shim.root + "/somewhere-else")
     assert other.status_code == 404 and other.content == shim.provider.last.sent_body
     assert shim.telemetry.calls() == []
+
+
+def test_requests_no_route_stream_is_untouched_and_its_tokens_counted(shim: ShimSession, chunking: str) -> None:
+    shim.provider.reply(text="streamed, untouched")
+    body = {"model": "mystery-model", "messages": PROMPT, "stream": True, "stream_options": {"include_usage": True}}
+    with requests.post(shim.root + "/v1/chat/completions", json=body, headers=AUTH, stream=True) as response:
+        received = b"".join(response.iter_content(chunk_size=None))
+    assert received == shim.provider.last.sent_body
+    event = only(shim.telemetry.calls())
+    assert (event["backend"], event["stream"], event["error"]) == (None, True, None)
+    assert (event["input_tokens"], event["output_tokens"]) == (37, 18)
+
+
+def test_requests_no_route_gzip_body_is_decoded_for_the_tokens_only(shim: ShimSession) -> None:
+    completion = {"id": "chatcmpl-z", "object": "chat.completion", "created": 1, "model": "mystery-model",
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "zipped"},
+                               "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}}
+    shim.provider.reply(error=(200, gzip.compress(json.dumps(completion).encode())),
+                        headers={"content-encoding": "gzip"})
+    response = requests.post(shim.root + "/v1/chat/completions", json={"model": "mystery-model", "messages": PROMPT},
+                             headers=AUTH)
+    assert response.json() == completion and response.headers["content-encoding"] == "gzip"
+    assert type(response.raw).__name__ == "HTTPResponse"  # urllib3's own object, only watched
+    event = only(shim.telemetry.calls())
+    assert (event["input_tokens"], event["output_tokens"]) == (21, 5)
+
+
+def test_requests_no_route_response_closed_unread_is_still_reported(shim: ShimSession) -> None:
+    shim.provider.reply(text="never read")
+    body = {"model": "mystery-model", "messages": PROMPT, "stream": True}
+    with requests.post(shim.root + "/v1/chat/completions", json=body, headers=AUTH, stream=True) as response:
+        assert response.status_code == 200
+    event = only(shim.telemetry.calls())
+    assert (event["backend"], event["status"]) == (None, 200)
 
 
 async def _aiohttp_post(url: str, body: Any) -> Any:
