@@ -1,6 +1,7 @@
 """Helpers for the child-side shim tests: a real telemetry socket, the snapshot the host would
 write, and the injected directory rendered the way the host renders it."""
 
+import gzip
 import json
 import os
 import shutil
@@ -109,6 +110,19 @@ def only(items: List[Any], what: Optional[str] = None) -> Any:
 
 
 PLACEHOLDER_KEY = "sk-placeholder-router-shim"  # what the host sets when the user has no key
+
+# A chat completion for a model with no route, sent gzip-compressed (queue_gzipped_completion).
+GZIPPED_COMPLETION: Dict[str, Any] = {
+    "id": "chatcmpl-z", "object": "chat.completion", "created": 1, "model": "mystery-model",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "zipped"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26},
+}
+
+
+def queue_gzipped_completion(provider: Any) -> None:
+    """The fake's next answer: GZIPPED_COMPLETION as a real provider may send it (content-encoding gzip)."""
+    provider.reply(error=(200, gzip.compress(json.dumps(GZIPPED_COMPLETION).encode())),
+                   headers={"content-encoding": "gzip"})
 
 
 @dataclass

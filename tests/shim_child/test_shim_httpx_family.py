@@ -1,7 +1,6 @@
 """httpx and httpx2, sync and async, under the shim: routed, translated, untouched, streamed."""
 
 import asyncio
-import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -13,7 +12,7 @@ import openai
 import pytest
 from fakes import BACKEND_KEYS
 from pydantic import TypeAdapter
-from shim_child_support import PLACEHOLDER_KEY, ShimSession, only
+from shim_child_support import GZIPPED_COMPLETION, PLACEHOLDER_KEY, ShimSession, only, queue_gzipped_completion
 
 LIBS = {"httpx": httpx, "httpx2": httpx2}
 MODES = ("sync", "async")
@@ -214,14 +213,9 @@ def test_stream_with_no_route_is_untouched_and_its_tokens_counted(shim: ShimSess
 
 def test_gzip_body_with_no_route_is_untouched_and_its_tokens_counted(shim: ShimSession, lib: str,
                                                                      mode: str) -> None:
-    completion = {"id": "chatcmpl-z", "object": "chat.completion", "created": 1, "model": "mystery-model",
-                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "zipped"},
-                               "finish_reason": "stop"}],
-                  "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}}
-    shim.provider.reply(error=(200, gzip.compress(json.dumps(completion).encode())),
-                        headers={"content-encoding": "gzip"})
+    queue_gzipped_completion(shim.provider)
     result = send(lib, mode, shim.root + "/v1/chat/completions", {"model": "mystery-model", "messages": PROMPT})
-    assert result.json() == completion  # the library decoded its own copy of the untouched bytes
+    assert result.json() == GZIPPED_COMPLETION  # the library decoded its own copy of the untouched bytes
     event = only(shim.telemetry.calls(), "call event")
     assert (event["backend"], event["input_tokens"], event["output_tokens"]) == (None, 21, 5)
 

@@ -1,13 +1,12 @@
 """requests (routed in-process) and aiohttp (handed to the host's proxy) under the shim."""
 
 import asyncio
-import gzip
 import json
 from typing import Any, List
 
 import pytest
 from fakes import BACKEND_KEYS, EngineServer
-from shim_child_support import PLACEHOLDER_KEY, ShimSession, only
+from shim_child_support import GZIPPED_COMPLETION, PLACEHOLDER_KEY, ShimSession, only, queue_gzipped_completion
 
 from shim.env_names import PROXY_URL
 
@@ -83,15 +82,10 @@ def test_requests_no_route_stream_is_untouched_and_its_tokens_counted(shim: Shim
 
 
 def test_requests_no_route_gzip_body_is_decoded_for_the_tokens_only(shim: ShimSession) -> None:
-    completion = {"id": "chatcmpl-z", "object": "chat.completion", "created": 1, "model": "mystery-model",
-                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "zipped"},
-                               "finish_reason": "stop"}],
-                  "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}}
-    shim.provider.reply(error=(200, gzip.compress(json.dumps(completion).encode())),
-                        headers={"content-encoding": "gzip"})
+    queue_gzipped_completion(shim.provider)
     response = requests.post(shim.root + "/v1/chat/completions", json={"model": "mystery-model", "messages": PROMPT},
                              headers=AUTH)
-    assert response.json() == completion and response.headers["content-encoding"] == "gzip"
+    assert response.json() == GZIPPED_COMPLETION and response.headers["content-encoding"] == "gzip"
     assert type(response.raw).__name__ == "HTTPResponse"  # urllib3's own object, only watched
     event = only(shim.telemetry.calls())
     assert (event["input_tokens"], event["output_tokens"]) == (21, 5)
