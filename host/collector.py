@@ -31,11 +31,11 @@ import queue
 import select
 import socket
 import threading
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from shim.telemetry import SCHEMA_VERSION, CallEvent
+from shim.telemetry import CallEvent, event_from_message
 
 __all__ = ["ProcessInfo", "RunTelemetry", "ShimError", "TelemetryCollector", "socket_kind"]
 
@@ -46,9 +46,6 @@ _IDLE_SECONDS = 0.01  # connected mode: look again this long after finding nothi
 _BACKLOG = 4096  # connections waiting to be accepted: a burst of forked workers each connects once
 
 EventCallback = Callable[[CallEvent], None]
-_EVENT_FIELDS = frozenset(f.name for f in fields(CallEvent))
-_REQUIRED_FIELDS = frozenset(f.name for f in fields(CallEvent) if f.default is MISSING)
-_DEFAULTS = {f.name: f.default for f in fields(CallEvent) if f.default is not MISSING}
 
 
 def socket_kind() -> int:
@@ -241,7 +238,7 @@ class TelemetryCollector:
         elif kind == "dropped" and message.get("v") == _LIFECYCLE_VERSION:
             self._add_lost(_int(message.get("count")))
         else:
-            event = _event_from(message) if kind is None else None
+            event = event_from_message(message) if kind is None else None
             if event is None:
                 self._count_malformed()
             else:
@@ -389,30 +386,6 @@ def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:
     except (ValueError, UnicodeDecodeError):
         return None
     return message if isinstance(message, dict) else None
-
-
-def _event_from(message: Dict[str, Any]) -> Optional[CallEvent]:
-    """:func:`shim.telemetry.decode_event` of an already parsed message, without its second parse.
-
-    A frozen dataclass's ``__init__`` costs 3–15 µs for 25 fields (one ``object.__setattr__`` each), a
-    large part of the collector's budget per event at 20,000 events/s; ``CallEvent`` has no
-    ``__post_init__`` and no slots, so giving it its ``__dict__`` makes the very same object."""
-    if message.get("v") != SCHEMA_VERSION:
-        return None
-    if message.keys() == _EVENT_FIELDS:  # what our senders send: every field, nothing else
-        data = message
-    else:  # another schema minor: unknown fields ignored, missing ones defaulted, as decode_event does
-        data = {**_DEFAULTS, **{name: value for name, value in message.items() if name in _EVENT_FIELDS}}
-        if not _REQUIRED_FIELDS <= data.keys():
-            return None
-    if _NEEDS_INIT:
-        return CallEvent(**data)
-    event = object.__new__(CallEvent)
-    object.__setattr__(event, "__dict__", data)
-    return event
-
-
-_NEEDS_INIT = hasattr(CallEvent, "__post_init__") or hasattr(CallEvent, "__slots__")
 
 
 def _int(value: Union[int, Any]) -> int:
