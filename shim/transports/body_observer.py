@@ -19,19 +19,24 @@ from ..failures import report_failure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Mapping
+    from typing import Iterable, Iterator, Mapping
 
     from .call_driver import LLMCall
 
-__all__ = ["MAX_OBSERVED_BYTES", "BodyObserver", "observable_encoding"]
+__all__ = ["MAX_OBSERVED_BYTES", "BodyObserver", "content_encoding", "observable_encoding"]
 
 MAX_OBSERVED_BYTES = 32 * 1024 * 1024  # a whole body kept for its usage; beyond it, observing stops
 _DECODED = {"gzip", "deflate", "x-gzip"}
 
 
+def content_encoding(headers: "Mapping[str, str]") -> str:
+    """The response's content-encoding, lower case; "identity" when it has none."""
+    return (headers.get("content-encoding") or "identity").strip().lower()
+
+
 def observable_encoding(headers: "Mapping[str, str]") -> Optional[str]:
     """"identity", or the content-encoding this module decodes; None when it cannot (br, zstd…)."""
-    encoding = (headers.get("content-encoding") or "identity").strip().lower()
+    encoding = content_encoding(headers)
     if encoding == "identity" or encoding in _DECODED:
         return encoding
     return None
@@ -69,6 +74,18 @@ class BodyObserver:
         except Exception as error:
             report_failure("observe response", error, once=True)
             self.stop()
+
+    def watch(self, chunks: "Iterable[bytes]") -> "Iterator[bytes]":
+        """``chunks``, unchanged, observed on the way: a read error reaches the program as it is, and
+        reaching the end reports the call. (The async transports do the same with ``async for``.)"""
+        try:
+            for chunk in chunks:
+                self.chunk(chunk)
+                yield chunk
+        except Exception as error:
+            self.failed(error)
+            raise
+        self.ended()
 
     def ended(self) -> None:
         """The body was read to its end: report the call with what it said."""

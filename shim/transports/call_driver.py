@@ -26,7 +26,7 @@ from typing import Dict, Mapping, Optional, Tuple
 from ..failures import report_failure
 from ..protocols import ENDPOINT_PROTOCOL
 from ..runtime import Runtime, current_runtime
-from .body_observer import BodyObserver, observable_encoding
+from .body_observer import BodyObserver, content_encoding, observable_encoding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
@@ -43,8 +43,6 @@ __all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "begin_call", "terminal"]
 PASS = "pass"
 ANSWER = "answer"
 SEND = "send"
-
-# Headers that describe the upstream body's framing; they are wrong once the shim has rebuilt it.
 
 
 def terminal(response: ClientResponse) -> ClientResponse:
@@ -202,8 +200,7 @@ class LLMCall:
         if plan is None or plan.translated or self.streams(status):
             return False
         try:
-            encoding = headers.get("content-encoding")
-            return not encoding or encoding.strip().lower() == "identity"
+            return content_encoding(headers) == "identity"
         except Exception:  # an odd header mapping: the whole-body path copes with anything
             return False
 

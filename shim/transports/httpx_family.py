@@ -146,14 +146,7 @@ class _ObservedBody:
 
 class _SyncObserved(_ObservedBody):
     def __iter__(self) -> Iterator[bytes]:
-        try:
-            for chunk in self._inner:
-                self._observer.chunk(chunk)
-                yield chunk
-        except Exception as error:  # the library's read error: the client gets it as it is
-            self._observer.failed(error)
-            raise
-        self._observer.ended()
+        return self._observer.watch(self._inner)
 
     def close(self) -> None:
         try:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, Mapping, Optional, 
 
 from ..failures import report_failure
 from ..runtime import current_runtime
+from .body_observer import content_encoding
 from .bypass import bypassed, is_bypassed
 from .call_driver import ANSWER, PASS, LLMCall, begin_call
 
@@ -171,20 +172,13 @@ def _observe(call: LLMCall, response: Any) -> None:
     if observer is None or original is None:
         call.passed_through(response.status_code, response.headers)
         return
-    encoded = (response.headers.get("content-encoding") or "identity").strip().lower() != "identity"
+    encoded = content_encoding(response.headers) != "identity"
 
     def stream(*args: Any, **kwargs: Any) -> Iterator[bytes]:
         decoded = kwargs.get("decode_content", args[1] if len(args) > 1 else None)
         if encoded and not (decoded or (decoded is None and getattr(raw, "decode_content", False))):
             observer.stop()  # the program asked for the encoded bytes: nothing to read usage from
-        try:
-            for chunk in original(*args, **kwargs):
-                observer.chunk(chunk)
-                yield chunk
-        except Exception as error:  # the library's read error: the program gets it as it is
-            observer.failed(error)
-            raise
-        observer.ended()
+        return observer.watch(original(*args, **kwargs))
 
     raw.stream = stream
     # requests closes raw when the program closes a response it did not read to the end. (Not
