@@ -8,11 +8,11 @@ its own (SHIM.md §2.6).
 
 from __future__ import annotations  # RouterConfig is imported lazily (see load_snapshot)
 
-import itertools
 import os
 import threading
 from typing import Optional
 
+from .call_ids import CallIds
 from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION
 from .failures import report_failure
 from .lifecycle_events import program_name
@@ -52,8 +52,7 @@ class Runtime:
         self.sender: TelemetrySender = process_sender()
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
-        self._call_id_prefix = os.urandom(8).hex()  # per process: a forked child gets its own
-        self._call_numbers = itertools.count(1)
+        self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
 
     @property
     def caller(self) -> str:
@@ -65,9 +64,8 @@ class Runtime:
         return json.dumps({"pid": head["pid"], "ppid": head["ppid"], "program": head["program"][:_PROGRAM_LIMIT]})
 
     def new_call_id(self) -> str:
-        """A unique id for a call (translated responses are named after it): random per process, then
-        counted — one ``getrandom`` system call per process rather than one per call."""
-        return f"{self._call_id_prefix}{next(self._call_numbers) & 0xFFFFFFFF:08x}"
+        """A unique id for a call (translated responses are named after it)."""
+        return self._call_ids.next()
 
     def report_call(self, call: CallFields, usage: Optional[Usage]) -> None:
         """Send one call event. Never raises."""

@@ -7,9 +7,8 @@ failures are in-band (``translator.abort``), never a hang and never a stream tha
 
 import asyncio
 import contextlib
-import itertools
-import os
 
+from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
 from shim.plan import ClientCall, Plan, plan_call, render_error
 from shim.protocols import ENDPOINT_PROTOCOL
@@ -23,14 +22,7 @@ from .upstream import QueueTimeout, UpstreamFailure, UpstreamResponse
 __all__ = ["ProxyBusyError", "forward_call", "send_error"]
 
 _ABORT_SEND_TIMEOUT = 1.0  # a client not reading must not hold up a shutdown
-# Call ids: 32 hex digits like a uuid4's, but a per-process random prefix plus a counter; uuid4()
-# per call (an os.urandom system call each) was 4-7 % of the proxy's time under load.
-_CALL_ID_PREFIX = os.urandom(8).hex()
-_call_numbers = itertools.count(1)
-
-
-def _new_call_id() -> str:
-    return f"{_CALL_ID_PREFIX}{next(_call_numbers):016x}"
+_CALL_IDS = CallIds(counter_digits=16)  # 32 hex digits, like a uuid4's
 
 
 class ProxyBusyError(RouterError):
@@ -49,7 +41,7 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
     """Serve one LLM call (``call.endpoint`` is one the engine plans) through ``writer``."""
     try:
         plan = plan_call(
-            state.config, call, now=trace.started_wall, call_id=_new_call_id(),
+            state.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
             max_body_bytes=state.settings.max_body_bytes,
         )
     except RouterError as error:
