@@ -92,11 +92,29 @@ def write_router_home(home: Path, provider_root: str) -> None:
     credentials.chmod(0o600)
 
 
+# Defined in every script write_script writes.
+_SCRIPT_HELPERS = textwrap.dedent("""
+    def report(obj):
+        print('RESULT ' + json.dumps(obj), flush=True)
+
+    def openai_stream_text(lines):
+        \"\"\"The text an OpenAI chat-completions stream carries, from its SSE lines.\"\"\"
+        out = []
+        for line in lines:
+            if line.startswith("data: ") and line != "data: [DONE]":
+                choices = json.loads(line[6:])["choices"]
+                if choices and choices[0]["delta"].get("content"):
+                    out.append(choices[0]["delta"]["content"])
+        return "".join(out)
+
+""").lstrip("\n")
+
+
 def write_script(directory: Path, body: str, name: str = "agent.py") -> Path:
     """``body`` (dedented) after the network guard; prints ``RESULT <json>`` via ``report(obj)``."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "_netguard.py").write_text(NETGUARD)
-    prelude = "import _netguard, json, sys\n\ndef report(obj):\n    print('RESULT ' + json.dumps(obj), flush=True)\n\n"
+    prelude = "import _netguard, json, sys\n\n" + _SCRIPT_HELPERS
     path = directory / name
     path.write_text(prelude + textwrap.dedent(body))
     return path

@@ -147,15 +147,6 @@ PLAIN_AIOHTTP_SCRIPT = """
 import asyncio, aiohttp, os
 MESSAGES = [{"role": "user", "content": "hi"}]
 
-def openai_text(lines):
-    out = []
-    for line in lines:
-        if line.startswith("data: ") and line != "data: [DONE]":
-            choices = json.loads(line[6:])["choices"]
-            if choices and choices[0]["delta"].get("content"):
-                out.append(choices[0]["delta"]["content"])
-    return "".join(out)
-
 def anthropic_text(lines):
     deltas = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
     return "".join(d["delta"]["text"] for d in deltas if d["type"] == "content_block_delta")
@@ -166,7 +157,8 @@ async def main():
         body = {"model": "claude-sonnet-4-6", "stream": True, "messages": MESSAGES}
         async with session.post("https://api.openai.com/v1/chat/completions", json=body,
                                 headers={"authorization": "Bearer program-key"}) as response:
-            out["openai_stream"] = [response.status, openai_text([l.decode().strip() async for l in response.content])]
+            lines = [line.decode().strip() async for line in response.content]
+            out["openai_stream"] = [response.status, openai_stream_text(lines)]
         body = {"model": "gpt-5.1", "max_tokens": 50, "stream": True, "messages": MESSAGES}
         async with session.post("https://api.anthropic.com/v1/messages", data=json.dumps(body),
                                 headers={"x-api-key": "program-key", "anthropic-version": "2023-06-01"}) as response:

@@ -117,19 +117,10 @@ BODY = {"model": "claude-sonnet-4-6", "stream": True, "messages": [{"role": "use
 URL = "https://api.openai.com/v1/chat/completions"
 HEADERS = {"authorization": "Bearer whatever-the-program-had"}
 
-def texts(lines):
-    out = []
-    for line in lines:
-        if line.startswith("data: ") and line != "data: [DONE]":
-            delta = json.loads(line[6:])["choices"]
-            if delta and delta[0]["delta"].get("content"):
-                out.append(delta[0]["delta"]["content"])
-    return "".join(out)
-
 with requests.post(URL, json=BODY, headers=HEADERS, stream=True, timeout=30) as response:
-    via_requests = texts(line.decode() for line in response.iter_lines() if line)
+    via_requests = openai_stream_text(line.decode() for line in response.iter_lines() if line)
 with httpx.stream("POST", URL, json=BODY, headers=HEADERS, timeout=30) as response:
-    via_httpx = texts(response.iter_lines())
+    via_httpx = openai_stream_text(response.iter_lines())
 report({"requests": via_requests, "httpx": via_httpx})
 """
 
