@@ -212,10 +212,7 @@ class TelemetryStore:
         if count <= 0:
             return
         with self._lock:
-            if self._pending_drops == 0:
-                self._pending_since = time.time()
-            self._pending_drops += count
-            self._pending_reason = reason
+            self._log_drops(count, reason)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every event submitted so far is stored or dropped (tests, shutdown)."""
@@ -300,11 +297,15 @@ class TelemetryStore:
             if in_flight:
                 self._in_flight -= count
             self.dropped += count
-            if self._pending_drops == 0:
-                self._pending_since = time.time()
-            self._pending_drops += count
-            self._pending_reason = reason
+            self._log_drops(count, reason)
             self._idle.notify_all()
+
+    def _log_drops(self, count: int, reason: str) -> None:
+        """Add ``count`` to the drop-log line being gathered (``_write_drop_line`` writes it). Lock held."""
+        if self._pending_drops == 0:
+            self._pending_since = time.time()
+        self._pending_drops += count
+        self._pending_reason = reason
 
     def _write_drop_line(self, force: bool = False) -> None:
         now = time.monotonic()
