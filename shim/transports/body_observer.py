@@ -45,11 +45,9 @@ def observable_encoding(headers: "Mapping[str, str]") -> Optional[str]:
 class BodyObserver:
     """Fed the raw bytes of one response as the program reads them (see the module docstring)."""
 
-    def __init__(self, call: "LLMCall", status: int, headers: "Mapping[str, str]", encoding: str,
-                 stream: bool) -> None:
+    def __init__(self, call: "LLMCall", status: int, encoding: str, stream: bool) -> None:
         self._call = call
         self._status = status
-        self._headers = headers
         self._stream = stream  # fed to the call's stream watcher as it passes, else kept whole
         # wbits 32 + MAX_WBITS: a zlib or a gzip header, detected (what servers mean by "deflate" too)
         self._decoder = None if encoding == "identity" else zlib.decompressobj(32 + zlib.MAX_WBITS)
@@ -93,11 +91,11 @@ class BodyObserver:
             return
         self._ended = True
         if not self._watching:
-            self._call.passed_through(self._status, self._headers)
+            self._call.passed_through(self._status)  # headers noted when it began
         elif self._stream:
             self._call.end()
         else:
-            self._call.body_observed(self._status, self._headers, b"".join(self._parts))
+            self._call.body_observed(self._status, b"".join(self._parts))
         self._parts = []
 
     def closed(self) -> None:
@@ -109,7 +107,7 @@ class BodyObserver:
         if self._stream and self._watching:
             self._call.closed()
         else:
-            self._call.passed_through(self._status, self._headers)
+            self._call.passed_through(self._status)  # headers noted when it began
 
     def failed(self, error: BaseException) -> None:
         """Reading the body failed: the library's error reaches the program as it is."""

@@ -219,11 +219,11 @@ class LLMCall:
         stream = plan.stream and 200 <= status < 300
         if stream:
             self._translator, self._status = plan.stream_translator(), status
-        return BodyObserver(self, status, headers, encoding, stream)
+        return BodyObserver(self, status, encoding, stream)
 
-    def body_observed(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        """The client read the whole (decoded) upstream body of an observed call: report the call."""
-        self._note_upstream(headers)
+    def body_observed(self, status: int, body: bytes) -> None:
+        """The client read the whole (decoded) upstream body of an observed call: report the call
+        (:meth:`body_observer` noted the response's headers already)."""
         if 200 <= status < 300:
             self._usage = _usage_or_none(self._sent_plan(), body)
         self.finish(status, _error_kind(self, status, body))
