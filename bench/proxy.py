@@ -11,11 +11,12 @@ What it does, all on 127.0.0.1 and bounded in time (about 6–8 minutes with the
 2. Starts a fast fake provider (uvloop + httptools, pre-encoded answers in both wire formats)
    pinned to core 1, where wrk also runs; each proxy under test is pinned to core 0, alone.
 3. For direct-to-fake, the floor relay (``proxy_support/floor_relay.py``: the least a streaming
-   relay on router proxy's own stack does — uvicorn serving, one aiohttp client — with no routing,
-   translation or telemetry: what it adds is the stack's cost on this machine, in the same run),
-   ``router proxy`` (aiohttp upstream client, the default), ``router proxy
-   --upstream-client httpx`` (the upstream-client comparison the issue asks for; target
-   ``router-httpx``), the LiteLLM proxy and claude-code-router, each
+   relay on router proxy's own stack does — uvicorn serving, router's upstream client — with no
+   routing, translation or telemetry: what it adds is the stack's cost on this machine, in the same
+   run), ``router proxy`` (its default upstream client: asyncio connections, httptools parsing),
+   ``router proxy --upstream-client aiohttp`` and ``… httpx`` (the upstream-client comparison the
+   issue asks for; targets ``router-aiohttp``, ``router-httpx``), the LiteLLM proxy and
+   claude-code-router, each
    configured against the same fake: for OpenAI→OpenAI (pass-through) and
    Anthropic-client→OpenAI-backend (translated), non-streaming and streaming, checks the answer
    (200 and the right body), then times it with wrk: latency p50/p99 at concurrency 1 and 16,
@@ -65,7 +66,7 @@ CACHE = BENCH_DIR / ".cache"
 _PROFILE_SECONDS = 5
 PROXY_CORE = 0
 CLIENT_CORE = 1  # the fake provider and wrk
-ALL_TARGETS = ("direct", "floor", "router", "router-httpx", "litellm", "ccr")
+ALL_TARGETS = ("direct", "floor", "router", "router-aiohttp", "router-httpx", "litellm", "ccr")
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -120,11 +121,11 @@ def _factory(name: str, fake_port: int, work: Path) -> Target:
         return DirectTarget(f"http://127.0.0.1:{fake_port}")
     if name == "floor":
         return floor_target(fake_port, work, PROXY_CORE, BENCH_DIR)
-    if name in ("router", "router-httpx"):
+    if name.startswith("router"):
         reason = _router_available()
         if reason:
             raise TargetUnavailable(reason)
-        upstream = "httpx" if name == "router-httpx" else None
+        upstream = name.partition("-")[2] or None  # router-aiohttp → --upstream-client aiohttp
         return router_target(fake_port, work, PROXY_CORE, REPO, upstream_client=upstream)
     if name == "litellm":
         return litellm_target(ensure_litellm(CACHE), fake_port, work, PROXY_CORE)
@@ -135,6 +136,7 @@ _DISPLAY = {
     "direct": "direct-to-fake",
     "floor": "floor relay",
     "router": "router proxy",
+    "router-aiohttp": "router proxy (aiohttp)",
     "router-httpx": "router proxy (httpx)",
     "litellm": "litellm proxy",
     "ccr": "claude-code-router",

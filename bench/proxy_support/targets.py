@@ -130,9 +130,11 @@ class ProcessTarget(Target):
 def floor_target(fake_port: int, work: Path, core: int, bench_dir: Path) -> ProcessTarget:
     """The minimal relay on router proxy's own stack (``floor_relay.py``): the stack's cost alone."""
     port = free_port()
-    argv = pinned(core, [sys.executable, "-m", "proxy_support.floor_relay", "--upstream",
-                         f"http://127.0.0.1:{fake_port}", "--port", str(port)])
-    return ProcessTarget("floor relay", argv, port, work, cwd=bench_dir)
+    # Run as a script, not ``-m`` from bench/: there bench/shim.py would shadow the shim package it imports.
+    script = bench_dir / "proxy_support" / "floor_relay.py"
+    upstream = f"http://127.0.0.1:{fake_port}"
+    argv = pinned(core, [sys.executable, str(script), "--upstream", upstream, "--port", str(port)])
+    return ProcessTarget("floor relay", argv, port, work, cwd=work)
 
 
 def router_proxy_argv() -> List[str]:
@@ -161,7 +163,7 @@ def router_target(
 ) -> ProcessTarget:
     """``router proxy`` with a private ``ROUTER_HOME`` whose config.toml points at the fake.
 
-    ``upstream_client`` (``"httpx"``) starts it with ``--upstream-client`` to compare against the
+    ``upstream_client`` (``"aiohttp"``, ``"httpx"``) starts it with ``--upstream-client`` to compare against the
     default client; None: the command exactly as users run it.
     """
     home = work / f"router-home-{upstream_client or 'default'}"

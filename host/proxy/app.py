@@ -38,14 +38,18 @@ _CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records 
 
 
 def settings_upstream(settings: ProxySettings, backend_count: int) -> UpstreamClient:
-    """The upstream client ``settings.upstream_client`` names (aiohttp unless ``httpx`` is asked for)."""
+    """The upstream client ``settings.upstream_client`` names (see :data:`UPSTREAM_CLIENTS`)."""
     if settings.upstream_client == "httpx":
         from .upstream import HttpxUpstream
 
         return HttpxUpstream(settings, backend_count)
-    from .upstream_aiohttp import AiohttpUpstream
+    if settings.upstream_client == "aiohttp":
+        from .upstream_aiohttp import AiohttpUpstream
 
-    return AiohttpUpstream(settings, backend_count)
+        return AiohttpUpstream(settings, backend_count)
+    from .upstream_httptools import HttptoolsUpstream
+
+    return HttptoolsUpstream(settings, backend_count)
 
 
 def router_version() -> str:

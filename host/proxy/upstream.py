@@ -2,8 +2,9 @@
 
 The rest of the proxy sees only :class:`UpstreamClient` / :class:`UpstreamResponse` and
 :class:`UpstreamFailure`, so the client library is swappable without touching the driver: the
-default is aiohttp (``upstream_aiohttp.py``, chosen by measurement: ``bench/proxy.py``); the httpx
-client here stays as ``router proxy --upstream-client httpx``. URLs come only from the plan (configured
+default is ``upstream_httptools.py`` (chosen by measurement: ``bench/proxy.py``); aiohttp
+(``upstream_aiohttp.py``) and the httpx client here stay, as ``router proxy --upstream-client
+aiohttp`` or ``httpx``. URLs come only from the plan (configured
 backend base URLs); nothing here reads a URL out of a client request.
 """
 

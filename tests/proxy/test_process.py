@@ -16,6 +16,8 @@ from fakes import FakeProvider
 from proxy_clients import USER
 from proxy_process import BACKEND_KEYS, ProxyProcess, closed_port, write_proxy_config
 
+from host.proxy.settings import UPSTREAM_CLIENTS
+
 ROUTER_KEY = "rk-PROXYTEST-router-key"
 
 
@@ -140,10 +142,10 @@ def test_signal_shuts_down_cleanly_and_cuts_open_streams(home: Path, provider: F
     assert b"shutting down" in rest  # cut in-band after the graceful-shutdown timeout, not left hanging
 
 
-@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("client", UPSTREAM_CLIENTS)
 def test_either_upstream_client_serves_whole_streamed_and_failed_calls(home: Path, provider: FakeProvider,
                                                                        client: str) -> None:
-    """``--upstream-client`` (hidden; aiohttp by default): both libraries behave the same to clients."""
+    """``--upstream-client`` (hidden; httptools by default): every client behaves the same to clients."""
     proxy = ProxyProcess(home, ["--upstream-client", client]).wait_ready()
     try:
         provider.reply(text="whole answer")
@@ -161,7 +163,7 @@ def test_either_upstream_client_serves_whole_streamed_and_failed_calls(home: Pat
         assert proxy.stop() == 0
 
 
-@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("client", UPSTREAM_CLIENTS)
 def test_a_cookie_a_backend_sets_never_goes_out_with_later_calls(tmp_path: Path, provider: FakeProvider,
                                                                  client: str) -> None:
     """The upstream pool is shared by every client of the proxy: a backend's Set-Cookie answering one

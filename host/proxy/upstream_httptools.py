@@ -1,0 +1,483 @@
+"""The proxy's default upstream client: HTTP/1.1 keep-alive connections on the event loop's own
+transports, every response parsed by httptools (llhttp, the parser uvicorn serves with).
+
+Why not a general-purpose client: at concurrency 1 a relay's time is mostly per-request overhead,
+and aiohttp's client spends ~0.1 ms of it per call on things the proxy never uses (request and
+response objects built for every feature, cookie and trace hooks, timer contexts, a stream reader
+per response). Measured with ``bench/proxy.py`` (the floor relay, on aiohttp and on this client):
+see the module's closing note in issue 4. This client does only what a call to a backend needs and
+keeps every behaviour of :class:`~.upstream_aiohttp.AiohttpUpstream` the proxy relies on:
+
+- bodies stream chunk by chunk as they arrive (what arrived together is handed over together),
+  decoded if a backend compresses with gzip or deflate although we ask for ``identity``;
+- ``connect_timeout`` bounds connecting (and the TLS handshake), ``read_timeout`` the wait for the
+  answer and every silence between two reads; both raise the same :class:`UpstreamFailure` kinds
+  and reasons as the other clients;
+- a response closed before its end (the client left, an error never read, shutdown) closes its
+  connection instead of returning it to the pool; a fully read one is reused;
+- a backend reached through ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (``NO_PROXY`` honoured, read
+  once) is called through aiohttp, which speaks to proxies (CONNECT, SOCKS is not supported there either);
+- TLS verifies with the default context (``SSL_CERT_FILE``/``SSL_CERT_DIR`` apply), ALPN ``http/1.1``;
+- no redirects, no cookies; the only headers added to the plan's are Host, Content-Length,
+  ``Accept-Encoding: identity`` and, when the plan has none, ``User-Agent`` and ``Accept: */*``.
+  A header name or value holding a line break is refused (it would split the request).
+- A reused connection the backend closed before answering is retried once on a new connection
+  for a GET, never for a POST (it may have been acted on): aiohttp's rule.
+
+Per-backend concurrency stays with :class:`~.upstream.BackendLimiter`; idle connections are kept
+30 s per origin, as many as were busy at once.
+"""
+
+import asyncio
+import ssl
+import time
+import zlib
+from collections import deque
+from typing import Any, AsyncIterator, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+import httptools
+
+from .settings import ProxySettings
+from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse, connect_reason
+from .upstream_aiohttp import AiohttpUpstream, EnvProxies
+
+__all__ = ["HttptoolsUpstream"]
+
+KEEPALIVE_SECONDS = 30.0
+# Reading from a backend pauses while this much of its body waits for a slow client, and resumes
+# once the client has taken it: a stream never piles up in the proxy's memory.
+_PAUSE_AT = 1 << 20
+_USER_AGENT = "router-proxy"
+
+
+class _Origin:
+    """Where a URL's connections go, read once per URL (they come from the configuration)."""
+
+    __slots__ = ("host", "key", "netloc", "port", "target", "tls")
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UpstreamFailure("connect", f"unsupported backend URL scheme {parts.scheme!r}")
+        self.tls = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.tls else 80)
+        self.netloc = parts.netloc.rpartition("@")[2]  # never userinfo in Host
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.key = (parts.scheme, self.host, self.port)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection and the one exchange it carries at a time.
+
+    The parser's callbacks fill the exchange's state; :meth:`wait` parks the reading task until
+    the next callback (or the read timeout)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
+        self._loop = loop
+        self._read_timeout = read_timeout
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: Optional[asyncio.Future[None]] = None
+        self._paused = False
+        self.transport: Optional[asyncio.Transport] = None
+        self.lost = False
+        self.idle_since = 0.0
+        self.reused = False
+        self.active = False  # an exchange is under way (set by send, cleared when pooled)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.raw_headers: List[Tuple[bytes, bytes]] = []
+        self.head_done = False  # status and headers complete
+        self.complete = False  # the whole message has arrived
+        self.keep_alive = False  # ...and the backend lets the connection be reused
+        self.body: Deque[bytes] = deque()
+        self.buffered = 0
+        self.error: Optional[UpstreamFailure] = None
+        self._informational = False
+
+    # asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if not self.active:  # bytes on an idle connection answer nothing we asked: never reuse it
+            self.close()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail("the backend switched protocols")
+        except httptools.HttpParserError:
+            self._fail("the backend's answer is not valid HTTP/1.1")
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.lost = True
+        if self.head_done and not self.complete and self._ends_at_close():
+            self.complete = True  # a body without length or chunks ends where the connection does
+        elif not self.complete and self.error is None:
+            self.error = UpstreamFailure("broken", "connection lost (the backend closed it)")
+        self._wake()
+
+    # httptools callbacks ------------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
+            self._informational = True
+            self.raw_headers = []
+            return
+        self.status = status
+        self.head_done = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        self.buffered += len(body)
+        if self.buffered >= _PAUSE_AT and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        self.complete = True
+        self.keep_alive = self._parser.should_keep_alive()  # only true inside this callback
+        self._wake()
+
+    # The exchange -------------------------------------------------------------------------
+    def send(self, request: bytes) -> None:
+        assert self.transport is not None
+        self._reset()
+        self.active = True
+        self.transport.write(request)
+
+    def take(self) -> bytes:
+        """Every body byte that has arrived and not been taken (b"" when none)."""
+        body = self.body
+        if not body:
+            return b""
+        data = body.popleft() if len(body) == 1 else b"".join(body)
+        body.clear()
+        self.buffered = 0
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    async def wait(self) -> None:
+        """Until the parser has something new, the connection is lost, or the read timeout."""
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(self._read_timeout, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def reusable(self) -> bool:
+        return self.complete and self.keep_alive and not self.lost and self.error is None
+
+    def close(self) -> None:
+        self.lost = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _ends_at_close(self) -> bool:
+        return not any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.raw_headers)
+
+    def _fail(self, reason: str) -> None:
+        self.error = UpstreamFailure("broken", reason)
+        self.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+def _expire(waiter: "asyncio.Future[None]") -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamFailure("timeout", "timed out waiting for data"))
+
+
+class _Response:
+    """:class:`~.upstream.UpstreamResponse` over a connection whose status and headers have arrived."""
+
+    def __init__(self, connection: _Connection, release: Callable[[_Connection], None]) -> None:
+        self._connection = connection
+        self._release: Optional[Callable[[_Connection], None]] = release
+        self.status = connection.status
+        self.headers: Mapping[str, str] = _header_dict(connection.raw_headers)
+        self._decoder = _decoder_for(self.headers.get("content-encoding", "identity"))
+
+    async def read(self) -> bytes:
+        parts = [chunk async for chunk in self.chunks()]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        connection, decoder = self._connection, self._decoder
+        while True:
+            data = connection.take()
+            if data:
+                if decoder is not None:
+                    data = decoder.decompress(data)  # b"" until a whole compressed block is in
+                if data:
+                    yield data
+            elif connection.complete:
+                tail = b"" if decoder is None else decoder.finish()
+                if tail:
+                    yield tail
+                return
+            elif connection.error is not None:
+                raise connection.error
+            else:
+                await connection.wait()
+
+    def ended(self) -> bool:
+        connection = self._connection
+        return connection.complete and not connection.body
+
+    async def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release(self._connection)
+
+
+class _Pool:
+    """Idle keep-alive connections per origin, the most recently used first."""
+
+    def __init__(self) -> None:
+        self._idle: Dict[Tuple[str, str, int], List[_Connection]] = {}
+
+    def take(self, key: Tuple[str, str, int]) -> Optional[_Connection]:
+        idle = self._idle.get(key)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if not connection.lost and now - connection.idle_since < KEEPALIVE_SECONDS:
+                return connection
+            connection.close()
+        return None
+
+    def give_back(self, key: Tuple[str, str, int], connection: _Connection) -> None:
+        idle = self._idle.setdefault(key, [])
+        connection.idle_since = time.monotonic()
+        connection.reused = True
+        connection.active = False
+        idle.append(connection)
+        while idle and (idle[0].lost or connection.idle_since - idle[0].idle_since >= KEEPALIVE_SECONDS):
+            idle.pop(0).close()  # the oldest ones, closed by the backend or expired
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+        self._idle.clear()
+
+
+class HttptoolsUpstream:
+    """:class:`~.upstream.UpstreamClient` on pooled asyncio connections; see the module docstring."""
+
+    def __init__(self, settings: ProxySettings, backend_count: int) -> None:
+        self._connect_timeout = settings.connect_timeout
+        self._read_timeout = settings.read_timeout
+        self._pool = _Pool()
+        self._origins: Dict[str, _Origin] = {}
+        self._proxies = EnvProxies()
+        self._proxied: Optional[UpstreamClient] = None
+        self._settings, self._backend_count = settings, backend_count
+        self._tls: Optional[ssl.SSLContext] = None
+
+    async def post(self, url: str, headers: Dict[str, str], body: bytes) -> UpstreamResponse:
+        if self._proxies.for_url(url) is not None:
+            return await self._through_proxy().post(url, headers, body)
+        return await self._exchange("POST", self._origin(url), headers, body)
+
+    async def get(self, url: str, headers: Dict[str, str], timeout: float) -> Tuple[int, bytes]:
+        if self._proxies.for_url(url) is not None:
+            return await self._through_proxy().get(url, headers, timeout)
+        try:
+            return await asyncio.wait_for(self._get(self._origin(url), headers), timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamFailure("timeout", "timed out waiting for data") from None
+
+    async def aclose(self) -> None:
+        self._pool.close()
+        if self._proxied is not None:
+            await self._proxied.aclose()
+
+    async def _get(self, origin: _Origin, headers: Dict[str, str]) -> Tuple[int, bytes]:
+        response = await self._exchange("GET", origin, headers, b"")
+        try:
+            return response.status, await response.read()
+        finally:
+            await response.close()
+
+    async def _exchange(self, method: str, origin: _Origin, headers: Dict[str, str], body: bytes) -> _Response:
+        request = _request_bytes(method, origin, headers, body)
+        connection = self._pool.take(origin.key)
+        if connection is None:
+            connection = await self._connect(origin)
+        try:
+            await self._send(connection, request)
+        except UpstreamFailure as failure:
+            if not (connection.reused and failure.kind == "broken" and method == "GET"):
+                raise
+            connection = await self._connect(origin)  # the backend had closed it while idle: once more
+            await self._send(connection, request)
+        try:
+            return _Response(connection, lambda done: self._release(origin, done))
+        except UpstreamFailure:  # an encoding we cannot decode: the body will never be read
+            connection.close()
+            raise
+
+    async def _send(self, connection: _Connection, request: bytes) -> None:
+        """Write the request and wait for the answer's head; on any failure the connection is closed."""
+        try:
+            connection.send(request)
+            while not connection.head_done:
+                if connection.error is not None:
+                    raise connection.error
+                await connection.wait()
+        except BaseException:  # a failure, or the call cancelled (the client left): never reuse it
+            connection.close()
+            raise
+
+    async def _connect(self, origin: _Origin) -> _Connection:
+        loop = asyncio.get_running_loop()
+        tls = self._tls_context() if origin.tls else None
+        opening = loop.create_connection(
+            lambda: _Connection(loop, self._read_timeout), origin.host, origin.port,
+            ssl=tls, server_hostname=origin.host if tls else None,
+        )
+        try:
+            _, connection = await asyncio.wait_for(opening, self._connect_timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamFailure("timeout", "timed out connecting") from None
+        except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
+            raise UpstreamFailure("connect", connect_reason(exc)) from None
+        return connection
+
+    def _release(self, origin: _Origin, connection: _Connection) -> None:
+        if connection.reusable():
+            self._pool.give_back(origin.key, connection)
+        else:
+            connection.close()
+
+    def _origin(self, url: str) -> _Origin:
+        origin = self._origins.get(url)
+        if origin is None:
+            if len(self._origins) >= 256:  # URLs come from the configuration: never reached in practice
+                self._origins.clear()
+            origin = self._origins[url] = _Origin(url)
+        return origin
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+            self._tls.set_alpn_protocols(["http/1.1"])
+        return self._tls
+
+    def _through_proxy(self) -> UpstreamClient:
+        if self._proxied is None:
+            self._proxied = AiohttpUpstream(self._settings, self._backend_count)
+        return self._proxied
+
+
+def _request_bytes(method: str, origin: _Origin, headers: Mapping[str, str], body: bytes) -> bytes:
+    """The request's bytes. Header text is latin-1 both ways (the proxy reads client headers with
+    it), so a client's bytes reach the backend unchanged; anything beyond latin-1 goes as UTF-8."""
+    lines = [f"{method} {origin.target} HTTP/1.1", f"Host: {origin.netloc}"]
+    names = {name.lower() for name in headers}
+    lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() not in _FRAMING]
+    if "user-agent" not in names:
+        lines.append(f"User-Agent: {_USER_AGENT}")
+    if "accept" not in names:
+        lines.append("Accept: */*")
+    lines.append("Accept-Encoding: identity")
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    head = "\r\n".join(lines)
+    if head.count("\n") != len(lines) - 1 or head.count("\r") != len(lines) - 1:
+        raise UpstreamFailure("connect", "a request header holds a line break")
+    try:
+        encoded = head.encode("latin-1")
+    except UnicodeEncodeError:
+        encoded = head.encode("utf-8")
+    return encoded + b"\r\n\r\n" + body
+
+
+# Set here from the request itself, never taken from the plan's headers.
+_FRAMING = frozenset(("host", "content-length", "transfer-encoding", "accept-encoding", "connection"))
+
+
+def _header_dict(raw: List[Tuple[bytes, bytes]]) -> Dict[str, str]:
+    """Lower-case names (every reader here looks names up in lower case); a repeated header's
+    values joined with ", ", as httpx's and aiohttp's mappings give them."""
+    headers: Dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = value if name not in headers else f"{headers[name]}, {value}"
+    return headers
+
+
+def _decoder_for(encoding: str) -> Optional["_Decoder"]:
+    """A decoder for a body the backend compressed although we asked for identity; None for identity."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return _Decoder(gzip=encoding != "deflate")
+    raise UpstreamFailure("broken", f"the backend answered with content-encoding {encoding!r}, which the router "
+                                    "cannot decode (it asks for identity)")
+
+
+class _Decoder:
+    """gzip, or ``deflate`` as servers send it: zlib-wrapped per the RFC, or raw (a common mistake;
+    the first two bytes tell, and they may come one at a time). A body that is corrupt, or that
+    ends before its compressed stream does, is a broken answer."""
+
+    def __init__(self, gzip: bool) -> None:
+        self._inner: Optional[Any] = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._start = b""
+        self._fed = False
+
+    def decompress(self, data: bytes) -> bytes:
+        self._fed = True
+        try:
+            if self._inner is None:
+                self._start += data
+                if len(self._start) < 2:
+                    return b""
+                data, self._start = self._start, b""
+                wrapped = (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+                self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            return bytes(self._inner.decompress(data))
+        except zlib.error:
+            raise _corrupt() from None
+
+    def finish(self) -> bytes:
+        """The last bytes, once the whole body has been fed."""
+        if not self._fed:
+            return b""  # an empty body (an error answer, say) that claims an encoding
+        if self._inner is None:
+            raise _corrupt()  # a single byte
+        try:
+            tail = bytes(self._inner.flush())
+        except zlib.error:
+            raise _corrupt() from None
+        if not self._inner.eof:
+            raise _corrupt()
+        return tail
+
+
+def _corrupt() -> UpstreamFailure:
+    return UpstreamFailure("broken", "the backend's compressed body is corrupt")

@@ -1,0 +1,627 @@
+"""The proxy's default upstream client (``host/proxy/upstream_httptools.py``) against loopback
+backends that answer in exact wire bytes: framing (length, chunked, close-delimited, one byte at a
+time), keep-alive reuse, compression, every failure kind, cancellation, proxies and TLS.
+
+The proxy suite as a whole also runs on this client (it is the default); these tests pin what the
+suite's fake provider never does (odd framings, stale connections, a backend that misbehaves)."""
+
+import asyncio
+import gzip
+import socket
+import ssl
+import zlib
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
+
+import pytest
+import trustme
+import uvloop
+
+from host.proxy.settings import UPSTREAM_CLIENTS, ProxySettings
+from host.proxy.upstream import UpstreamFailure
+from host.proxy.upstream_httptools import HttptoolsUpstream
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
+JSON_HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-backend"}
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]:
+    """Run a coroutine on the default loop and on uvloop (the proxy's): their transports differ."""
+    def runner(coroutine: Awaitable[object]) -> object:
+        if request.param == "uvloop":
+            return uvloop.run(coroutine)  # type: ignore[arg-type]
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    return runner
+
+
+class Backend:
+    """A loopback server; ``handler(reader, writer, n)`` serves its n-th connection (from 0)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.connections = 0
+        self.requests: List[bytes] = []
+        self.url = ""
+        self._server: Optional[asyncio.base_events.Server] = None
+
+    async def __aenter__(self) -> "Backend":
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        index, self.connections = self.connections, self.connections + 1
+        try:
+            await self._handler(reader, writer, index)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def read_request(self, reader: asyncio.StreamReader) -> bytes:
+        """One request, head and body (by Content-Length), recorded."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        request = head + await reader.readexactly(length)
+        self.requests.append(request)
+        return request
+
+
+def client(read_timeout: float = 5.0, connect_timeout: float = 5.0) -> HttptoolsUpstream:
+    return HttptoolsUpstream(ProxySettings(read_timeout=read_timeout, connect_timeout=connect_timeout), 1)
+
+
+@asynccontextmanager
+async def upstream(**timeouts: float) -> AsyncIterator[HttptoolsUpstream]:
+    the_client = client(**timeouts)
+    try:
+        yield the_client
+    finally:
+        await the_client.aclose()
+
+
+def answer(body: bytes, status: str = "200 OK", extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 " + status.encode() + b"\r\ncontent-type: application/json\r\n" + extra + \
+        b"content-length: %d\r\n\r\n" % len(body) + body
+
+
+def chunked(*chunks: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+
+
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+
+
+async def _post_read(backend: Backend, the_client: HttptoolsUpstream, body: bytes = b'{"x":1}') -> Tuple[int, bytes]:
+    response = await the_client.post(backend.url, dict(JSON_HEADERS), body)
+    try:
+        return response.status, await response.read()
+    finally:
+        await response.close()
+
+
+# Framing and reuse ---------------------------------------------------------------------------
+def test_a_whole_answer_and_keep_alive_reuse(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        for turn in range(3):
+            await backend.read_request(reader)
+            writer.write(answer(b'{"turn":%d}' % turn, extra=b"x-request-id: req-1\r\nVary: a\r\nvary: b\r\n"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            for turn in range(3):
+                response = await the_client.post(backend.url, dict(JSON_HEADERS), b'{"model":"m"}')
+                assert response.status == 200
+                assert response.headers["x-request-id"] == "req-1" and response.headers["vary"] == "a, b"
+                assert await response.read() == b'{"turn":%d}' % turn and response.ended()
+                await response.close()
+        assert backend.connections == 1  # one connection for the three calls
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_the_request_carries_the_plans_headers_and_exact_bytes(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(b"{}"))
+
+    async def main() -> None:
+        headers = {"content-type": "application/json", "x-api-key": "sk-ant", "anthropic-beta": "caf\xe9",
+                   "accept-encoding": "gzip", "host": "evil.example", "content-length": "1"}
+        async with upstream() as the_client:
+            response = await the_client.post(backend.url + "?beta=true", headers, b'{"model":"m"}')
+            await response.read()
+            await response.close()
+        request = backend.requests[0]
+        head, _, body = request.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        assert lines[0] == b"POST /v1/chat/completions?beta=true HTTP/1.1"
+        port = backend.url.split(":")[2].split("/")[0]
+        assert lines[1] == b"Host: 127.0.0.1:" + port.encode()  # from the URL, never from the headers
+        assert b"anthropic-beta: caf\xe9" in lines and b"x-api-key: sk-ant" in lines  # latin-1: the same bytes
+        assert b"Accept-Encoding: identity" in lines and b"Content-Length: 13" in lines
+        assert b"User-Agent: router-proxy" in lines and b"Accept: */*" in lines
+        assert not {b"accept-encoding: gzip", b"host: evil.example", b"content-length: 1"} & set(lines)
+        assert body == b'{"model":"m"}'
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(b"{}"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            for value in ("a\r\nx-injected: 1", "a\nb", "a\rb"):
+                with pytest.raises(UpstreamFailure, match="line break"):
+                    await the_client.post(backend.url, {"x-note": value}, b"{}")
+        assert backend.requests == []
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+@pytest.mark.parametrize("byte_by_byte", [False, True], ids=["whole", "byte-by-byte"])
+def test_a_chunked_stream_arrives_chunk_by_chunk(run: Callable[..., object], byte_by_byte: bool) -> None:
+    """Each chunk reaches the reader before the backend sends the next one (no buffering)."""
+    events = [b"data: {\"n\":%d}\n\n" % n for n in range(4)]
+    next_one: asyncio.Queue[None] = asyncio.Queue()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        await _write(writer, STREAM_HEAD, byte_by_byte)
+        for event in events:
+            await next_one.get()
+            await _write(writer, b"%x\r\n%s\r\n" % (len(event), event), byte_by_byte)
+        await _write(writer, b"0\r\n\r\n", byte_by_byte)
+        await backend.read_request(reader)  # the connection is reused for a second call
+        writer.write(answer(b"{}"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            response = await the_client.post(backend.url, dict(JSON_HEADERS), b"{}")
+            assert response.headers["content-type"] == "text/event-stream"
+            received = b""
+            for event in events:
+                next_one.put_nowait(None)
+                while not received.endswith(event):
+                    received += await anext(response.chunks())
+            assert received == b"".join(events)
+            assert [chunk async for chunk in response.chunks()] == [] and response.ended()
+            await response.close()
+            assert await _post_read(backend, the_client) == (200, b"{}")
+        assert backend.connections == 1
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_body_written_one_byte_at_a_time(run: Callable[..., object]) -> None:
+    body = b'{"choices":[{"message":{"content":"h\xc3\xa9llo"}}]}'
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        await _write(writer, answer(body, extra=b"x-request-id: r\r\n"), byte_by_byte=True)
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await _post_read(backend, the_client) == (200, body)
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_body_without_length_ends_with_the_connection(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"a\":")
+        await writer.drain()
+        await asyncio.sleep(0.01)
+        writer.write(b"1}")
+        # the handler returns: the connection closes, which ends the body
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await _post_read(backend, the_client) == (200, b'{"a":1}')
+            assert await _post_read(backend, the_client) == (200, b'{"a":1}')
+        assert backend.connections == 2  # never reused
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_informational_answers_are_skipped(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b'{"ok":true}', status="201 Created"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await _post_read(backend, the_client) == (201, b'{"ok":true}')
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_large_body_read_slowly_arrives_whole(run: Callable[..., object]) -> None:
+    """Reading pauses while a slow reader has not taken what arrived; nothing is lost or reordered."""
+    body = bytes(range(256)) * (12 * 1024)  # 3 MiB, more than the pause threshold
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(body))
+        await writer.drain()
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            response = await the_client.post(backend.url, dict(JSON_HEADERS), b"{}")
+            parts = []
+            async for part in response.chunks():
+                parts.append(part)
+                await asyncio.sleep(0.002)
+            assert b"".join(parts) == body
+            await response.close()
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+# Compression ---------------------------------------------------------------------------------
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(("encoding", "encode"), [
+    (b"gzip", gzip.compress), (b"deflate", zlib.compress), (b"deflate", _raw_deflate),
+], ids=["gzip", "deflate", "raw-deflate"])
+def test_a_compressed_body_is_decoded(run: Callable[..., object], encoding: bytes,
+                                      encode: Callable[[bytes], bytes]) -> None:
+    body = b'{"usage":{"prompt_tokens":3}}' * 50
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        packed = encode(body)
+        writer.write(STREAM_HEAD[:-2] + b"content-encoding: " + encoding + b"\r\n\r\n")
+        await _write(writer, chunked(packed[:7], packed[7:]), byte_by_byte=True)
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await _post_read(backend, the_client) == (200, body)
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+@pytest.mark.parametrize(("encoding", "payload", "reason"), [
+    (b"br", b"\x0b\x02\x80", "content-encoding 'br'"),
+    (b"gzip", b"not gzip at all", "compressed body is corrupt"),
+    (b"gzip", gzip.compress(b'{"a":1}' * 20)[:-9], "compressed body is corrupt"),
+    (b"deflate", b"x", "compressed body is corrupt"),
+], ids=["unsupported", "corrupt", "truncated", "one-byte-deflate"])
+def test_an_undecodable_body_is_a_broken_answer(run: Callable[..., object], encoding: bytes, payload: bytes,
+                                                reason: str) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(payload, extra=b"content-encoding: " + encoding + b"\r\n"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(UpstreamFailure, match=reason) as failure:
+                await _post_read(backend, the_client)
+            assert failure.value.kind == "broken"
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_an_empty_body_that_claims_an_encoding_is_empty(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(b"", status="500 Internal Server Error", extra=b"content-encoding: gzip\r\n"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await _post_read(backend, the_client) == (500, b"")
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+# Failures ------------------------------------------------------------------------------------
+def test_nothing_listening_is_a_connect_failure(run: Callable[..., object]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(UpstreamFailure) as failure:
+                await the_client.post(f"http://127.0.0.1:{port}/v1/messages", {}, b"{}")
+        assert (failure.value.kind, failure.value.reason) == ("connect", "connection refused (nothing listening)")
+
+    run(main())
+
+
+def test_an_unknown_host_name_is_a_connect_failure(run: Callable[..., object]) -> None:
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(UpstreamFailure) as failure:
+                await the_client.post("http://no-such-host.invalid/v1/messages", {}, b"{}")
+        assert failure.value.kind == "connect" and failure.value.reason in ("host name not found", "cannot connect")
+
+    run(main())
+
+
+def test_a_backend_whose_accept_queue_is_full_times_out_connecting(run: Callable[..., object]) -> None:
+    """The kernel drops SYNs to a listener whose backlog is full: the connect hangs until our limit."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):  # fill the accept queue (its size is backlog + 1 on Linux)
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+
+    async def main() -> None:
+        async with upstream(connect_timeout=0.3) as the_client:
+            with pytest.raises(UpstreamFailure) as failure:
+                await the_client.post(f"http://127.0.0.1:{port}/v1/messages", {}, b"{}")
+        assert (failure.value.kind, failure.value.reason) == ("timeout", "timed out connecting")
+
+    try:
+        run(main())
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+
+
+@pytest.mark.parametrize("where", ["before the answer", "between chunks"])
+def test_a_silent_backend_times_out_reading(run: Callable[..., object], where: str) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        if where == "between chunks":
+            writer.write(STREAM_HEAD + b"5\r\nhello\r\n")
+        await asyncio.sleep(5)
+
+    async def main() -> None:
+        async with upstream(read_timeout=0.2) as the_client:
+            with pytest.raises(UpstreamFailure) as failure:
+                await _post_read(backend, the_client)
+        assert (failure.value.kind, failure.value.reason) == ("timeout", "timed out waiting for data")
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+@pytest.mark.parametrize("cut", [b"", b"HTTP/1.1 200 OK\r\ncontent-le", answer(b"0123456789")[:-4],
+                                 STREAM_HEAD + b"5\r\nhel"], ids=["nothing", "mid-head", "mid-body", "mid-chunk"])
+def test_a_connection_closed_mid_answer_is_broken(run: Callable[..., object], cut: bytes) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(cut)
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(UpstreamFailure) as failure:
+                await _post_read(backend, the_client)
+        assert failure.value.kind == "broken" and "connection lost" in failure.value.reason
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_an_answer_that_is_not_http_is_broken(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await asyncio.sleep(1)
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(UpstreamFailure, match=r"not valid HTTP/1\.1") as failure:
+                await _post_read(backend, the_client)
+        assert failure.value.kind == "broken"
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_reused_connection_closed_unanswered(run: Callable[..., object], method: str) -> None:
+    """The backend takes the second request on a kept-alive connection and closes without answering
+    (its idle timeout raced our reuse): a GET is sent again on a new connection, a POST is not
+    (the backend may have acted on it)."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(b'{"data":[]}'))
+        if n == 0:
+            await backend.read_request(reader)  # ...and close unanswered
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await the_client.get(backend.url, {}, 5) == (200, b'{"data":[]}')
+            if method == "GET":
+                assert await the_client.get(backend.url, {}, 5) == (200, b'{"data":[]}')
+                assert backend.connections == 2
+            else:
+                with pytest.raises(UpstreamFailure) as failure:
+                    await _post_read(backend, the_client)
+                assert failure.value.kind == "broken" and backend.connections == 1
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_connection_the_backend_closed_while_idle_is_not_used(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(answer(b"{}"))  # keep-alive advertised, then closed (the handler returns)
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            assert await _post_read(backend, the_client) == (200, b"{}")
+            await asyncio.sleep(0.05)  # the close arrives while the connection is idle in the pool
+            assert await _post_read(backend, the_client) == (200, b"{}")
+        assert backend.connections == 2
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_stream_cancelled_midway_closes_its_connection(run: Callable[..., object]) -> None:
+    """The client left: the backend sees the connection close (it stops generating), and the next
+    call does not get the half-read connection."""
+    closed = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        if n == 0:
+            writer.write(STREAM_HEAD + b"5\r\nhello\r\n")
+            await reader.read()  # until our side closes
+            closed.set()
+        else:
+            writer.write(answer(b"{}"))
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            response = await the_client.post(backend.url, dict(JSON_HEADERS), b"{}")
+
+            async def consume() -> None:
+                async for _ in response.chunks():
+                    pass
+
+            task = asyncio.ensure_future(consume())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await response.close()
+            await asyncio.wait_for(closed.wait(), 5)
+            assert await _post_read(backend, the_client) == (200, b"{}")
+        assert backend.connections == 2
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_get_has_a_total_time_limit(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(STREAM_HEAD)
+        for _ in range(100):  # keeps talking, never finishes: only a total limit ends it
+            writer.write(b"1\r\na\r\n")
+            await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        async with upstream(read_timeout=5) as the_client:
+            with pytest.raises(UpstreamFailure) as failure:
+                await the_client.get(backend.url, {}, 0.2)
+        assert failure.value.kind == "timeout"
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+# Proxies and TLS -----------------------------------------------------------------------------
+def test_a_backend_behind_an_http_proxy_is_called_through_it(run: Callable[..., object],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await proxy.read_request(reader)
+        writer.write(answer(b'{"via":"proxy"}'))
+
+    async def main() -> None:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.split("/v1")[0])
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with upstream() as the_client:
+            response = await the_client.post("http://backend.internal:8000/v1/chat/completions", {}, b"{}")
+            assert (response.status, await response.read()) == (200, b'{"via":"proxy"}')
+            await response.close()
+        assert proxy.requests[0].startswith(b"POST http://backend.internal:8000/v1/chat/completions HTTP/1.1")
+
+    proxy = Backend(serve)
+    run(_with(proxy, main))
+
+
+def test_tls_backends_are_verified(run: Callable[..., object], tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend whose certificate the trust store holds answers over TLS; one it does not is a
+    connect failure naming TLS."""
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await _read_head(reader)
+        writer.write(answer(b'{"tls":true}'))
+        await writer.drain()
+
+    async def main() -> None:
+        server = await asyncio.start_server(lambda r, w: serve(r, w, 0), "127.0.0.1", 0, ssl=server_context)
+        port = server.sockets[0].getsockname()[1]
+        url = f"https://localhost:{port}/v1/messages"
+        try:
+            async with upstream() as untrusting:
+                with pytest.raises(UpstreamFailure) as failure:
+                    await untrusting.post(url, {}, b"{}")
+                assert (failure.value.kind, failure.value.reason) == ("connect", "TLS handshake failed")
+            monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+            async with upstream() as trusting:
+                response = await trusting.post(url, {}, b"{}")
+                assert (response.status, await response.read()) == (200, b'{"tls":true}')
+                await response.close()
+        finally:
+            server.close()
+
+    run(main())
+
+
+def test_the_cli_offers_every_upstream_client() -> None:
+    """``router proxy --upstream-client`` spells the list out (importing it would load the proxy)."""
+    from host.cli_proxy import proxy
+
+    option = next(param for param in proxy.params if param.name == "upstream_client")
+    assert tuple(option.type.choices) == UPSTREAM_CLIENTS and option.default == UPSTREAM_CLIENTS[0]
+
+
+# Helpers -------------------------------------------------------------------------------------
+async def _with(backend: Backend, body: Callable[[], Awaitable[None]]) -> None:
+    async with backend:
+        await body()
+
+
+async def _write(writer: asyncio.StreamWriter, data: bytes, byte_by_byte: bool) -> None:
+    if not byte_by_byte:
+        writer.write(data)
+        await writer.drain()
+        return
+    for index in range(len(data)):
+        writer.write(data[index:index + 1])
+        await writer.drain()
+        await asyncio.sleep(0)
+
+
+async def _read_head(reader: asyncio.StreamReader) -> Dict[str, str]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)}
