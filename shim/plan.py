@@ -37,7 +37,7 @@ from .translate.stream_anthropic_to_openai import AnthropicToOpenAIStream
 from .translate.stream_base import StreamTranslator
 from .translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
 from .translate.stream_passthrough import PassthroughStream
-from .usage import Usage, usage_from_anthropic, usage_from_openai
+from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai
 
 __all__ = ["MAX_BODY_BYTES", "ClientCall", "ClientResponse", "Plan", "client_headers", "plan_call", "render_error"]
 
@@ -156,15 +156,14 @@ class Plan:
 
     def usage_from_response(self, body: bytes) -> Optional[Usage]:
         """Usage reported by an upstream (non-streaming) 2xx body, for telemetry."""
-        try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return None
-        return self._usage_of(parsed)
+        return self._usage_from(response_usage(body))
 
     def _usage_of(self, parsed: Any) -> Optional[Usage]:
         """The usage in a parsed upstream body (anything JSON: None when it has none)."""
-        usage = parsed.get("usage") if isinstance(parsed, dict) else None
+        return self._usage_from(parsed.get("usage") if isinstance(parsed, dict) else None)
+
+    def _usage_from(self, usage: Any) -> Optional[Usage]:
+        """The upstream protocol's ``usage`` member (any JSON value) in canonical form."""
         if not isinstance(usage, dict):
             return None
         if self.upstream_protocol == ANTHROPIC:
@@ -227,7 +226,9 @@ def parse_json_object(raw: bytes) -> Dict[str, Any]:
 
     ``NaN``/``Infinity`` (which Python's parser accepts) are not JSON and no API accepts them."""
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        # json.loads(raw, parse_constant=...) would build a decoder per call; this is what it does
+        # with bytes (the encoding detected: UTF-8, -16 or -32), on one decoder made once.
+        body = _STRICT_JSON.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -239,6 +240,9 @@ def parse_json_object(raw: bytes) -> Dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _guard_depth(translate: Callable[[], Any]) -> Any:

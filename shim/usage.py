@@ -7,10 +7,19 @@ OpenAI's ``prompt_tokens`` *includes* them (``cached_tokens`` is a subset). Form
 §3.5 — getting these wrong is pitfall P8.
 """
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
-__all__ = ["Usage", "usage_from_anthropic", "usage_from_openai", "usage_to_anthropic", "usage_to_openai"]
+__all__ = [
+    "Usage",
+    "response_usage",
+    "usage_from_anthropic",
+    "usage_from_openai",
+    "usage_to_anthropic",
+    "usage_to_openai",
+]
 
 
 @dataclass(frozen=True)
@@ -103,3 +112,48 @@ def usage_to_openai(usage: Usage) -> Dict[str, Any]:
     if usage.reasoning_tokens is not None:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
     return out
+
+
+def response_usage(body: bytes) -> Any:
+    """The top-level ``usage`` member of a JSON response body, as parsed JSON (None when the body is
+    not a JSON object or has none).
+
+    Both APIs write ``usage`` as the body's last member, so it is read from the tail alone when the
+    tail proves it is the top-level one; only other bodies are parsed whole. A long completion
+    then costs a search instead of a parse of every byte of its text."""
+    found = _trailing_usage(body)
+    if found is not _NOT_AT_END:
+        return found
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return parsed.get("usage") if isinstance(parsed, dict) else None
+
+
+_NOT_AT_END = object()
+_USAGE_KEY = b'"usage"'
+_DECODER = json.JSONDecoder()
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")  # JSON's whitespace only
+
+
+def _trailing_usage(body: bytes) -> Any:
+    """The value of the last ``"usage"`` key when it is the last member of the object that closes
+    the body; :data:`_NOT_AT_END` when that cannot be shown from the tail.
+
+    Why the tail is enough: inside a JSON string every quote is escaped, so ``"usage"`` followed by
+    a colon is a key; its value is decoded exactly; and when only one ``}`` (and whitespace) follows
+    that value, the object holding the key closes at the end of the body: the top-level object.
+    A duplicate key is no trap either: JSON parsers keep the last one, and this is the last."""
+    at = body.rfind(_USAGE_KEY)
+    if at < 0:
+        return _NOT_AT_END
+    try:
+        tail = body[at + len(_USAGE_KEY):].decode("utf-8")
+        colon = _COLON.match(tail)
+        if colon is None:
+            return _NOT_AT_END
+        value, end = _DECODER.raw_decode(tail, colon.end())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return _NOT_AT_END
+    return value if tail[end:].strip() == "}" else _NOT_AT_END

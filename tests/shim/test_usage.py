@@ -1,10 +1,22 @@
 """Usage conversions (shim/usage.py): the exact formulas of TRANSLATION.md §3.5 (pitfall P8)."""
 
+import json
+from typing import Any, Dict
+
+import hypothesis.strategies as st
 import openai
 import pytest
 from anthropic.types import Usage as AnthropicUsage
+from hypothesis import given, settings
 
-from shim.usage import Usage, usage_from_anthropic, usage_from_openai, usage_to_anthropic, usage_to_openai
+from shim.usage import (
+    Usage,
+    response_usage,
+    usage_from_anthropic,
+    usage_from_openai,
+    usage_to_anthropic,
+    usage_to_openai,
+)
 
 
 def test_p8_anthropic_to_openai_prompt_tokens_include_cache() -> None:
@@ -111,3 +123,41 @@ def test_round_trip_anthropic_openai_anthropic() -> None:
     usage = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=3, cache_write_tokens=2, reasoning_tokens=1)
     assert usage_from_openai(usage_to_openai(usage)) == usage
     assert usage_from_anthropic(usage_to_anthropic(usage)) == usage
+
+
+# response_usage: the tail read must agree with a full parse --------------------------------------
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+_JSON = st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.sampled_from(["usage", "a", "usage\\", '"usage"', "tokens"]) | st.text(max_size=6), inner, max_size=3),
+    max_leaves=12)
+
+
+@given(
+    body=st.dictionaries(st.sampled_from(["id", "usage", "choices", "model", "x"]), _JSON, max_size=5),
+    separators=st.sampled_from([(", ", ": "), (",", ":"), (",\n  ", " :\t ")]),
+    ensure_ascii=st.booleans(),
+)
+@settings(max_examples=400, deadline=None)
+def test_response_usage_agrees_with_a_full_parse(body: Dict[str, Any], separators: Any, ensure_ascii: bool) -> None:
+    """Whatever the key order, nesting (a nested "usage", a string holding '"usage": {}'), spacing
+    or escaping: the usage read from the tail is the one a full parse finds."""
+    raw = json.dumps(body, separators=separators, ensure_ascii=ensure_ascii).encode()
+    assert response_usage(raw) == json.loads(raw).get("usage")
+    assert response_usage(raw + b"\n") == json.loads(raw).get("usage")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b'{"id":"x","usage":{"prompt_tokens":3}}', {"prompt_tokens": 3}),
+    (b'{"usage":{"prompt_tokens":3},"id":"x"}', {"prompt_tokens": 3}),  # not last: parsed whole
+    (b'{"choices":[{"usage":{"n":1}}],"id":"x"}', None),  # only a nested one
+    (b'{"a":{"usage":{"n":1}}}', None),  # nested, and last: two braces follow it
+    (b'{"text":"say \\"usage\\": {}","usage":{"n":2}}', {"n": 2}),
+    (b'{"\\u0075sage":{"n":4}}', {"n": 4}),  # an escaped key: parsed whole
+    (b'{"usage":{"n":1},"usage":{"n":5}}', {"n": 5}),  # duplicate keys: the last, as parsers do
+    (b'[{"usage":{"n":1}}]', None),
+    (b"not json", None),
+    (b'{"usage": {"n": 1', None),
+    (b"", None),
+])
+def test_response_usage_cases(raw: bytes, expected: Any) -> None:
+    assert response_usage(raw) == expected
