@@ -38,11 +38,15 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..translate.stream_base import StreamTranslator
     from ..usage import Usage
 
-__all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "begin_call", "terminal"]
+__all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "begin_call", "terminal"]
 
 PASS = "pass"
 ANSWER = "answer"
 SEND = "send"
+
+
+class LowerCaseHeaders(Dict[str, str]):
+    """A plain dict of headers whose names a transport wrote in lower case (see :func:`_request_id`)."""
 
 
 def terminal(response: ClientResponse) -> ClientResponse:
@@ -419,8 +423,9 @@ def _error_kind(call: LLMCall, status: int, body: bytes) -> Optional[str]:
 
 def _request_id(headers: Mapping[str, str]) -> Optional[str]:
     """The upstream's request id. The libraries' header mappings (httpx ``Headers``, requests'
-    ``CaseInsensitiveDict``, aiohttp's ``CIMultiDict``) look names up case-insensitively, so only
-    a plain ``dict`` needs the slower scan over its keys."""
+    ``CaseInsensitiveDict``, aiohttp's ``CIMultiDict``) look names up case-insensitively, and a
+    :class:`LowerCaseHeaders` has lower-case names, so only a plain ``dict`` needs the slower scan
+    over its keys."""
     value = headers.get("x-request-id") or headers.get("request-id")
     if value is None and type(headers) is dict:
         lowered = {k.lower(): v for k, v in headers.items()}

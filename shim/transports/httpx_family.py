@@ -21,7 +21,7 @@ from ..failures import report_failure
 from ..runtime import current_runtime
 from .body_observer import BodyObserver
 from .bypass import bypassed, is_bypassed
-from .call_driver import ANSWER, PASS, LLMCall, begin_call
+from .call_driver import ANSWER, PASS, LLMCall, LowerCaseHeaders, begin_call
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with httpx
@@ -211,7 +211,7 @@ def _plain_headers(headers: Any) -> Dict[str, str]:
     ``items()`` on ``Headers`` decodes every header again. Latin-1 maps bytes to text one to one, so
     the upstream request (which encodes with it, :meth:`_RouterTransportBase._upstream`) carries the
     client's bytes exactly, whatever they are."""
-    plain: Dict[str, str] = {}
+    plain = LowerCaseHeaders()
     for key, value in headers.raw:
         name, text = key.decode("latin-1").lower(), value.decode("latin-1")
         plain[name] = text if name not in plain else f"{plain[name]}, {text}"
@@ -260,13 +260,15 @@ class _RouterTransportBase:
             upstream.status_code, headers=list(headers.items()), stream=stream, request=request, extensions=extensions
         )
 
-    def _whole(self, request: Any, call: LLMCall, upstream: Any, body: bytes) -> Any:
-        return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body))
+    def _whole(self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str], body: bytes) -> Any:
+        return self._response(request, call.whole_response(upstream.status_code, headers, body))
 
-    def _observed(self, request: Any, call: LLMCall, upstream: Any, observed_class: Any) -> Any:
+    def _observed(
+        self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str], observed_class: Any
+    ) -> Any:
         """The upstream response itself, for the client, its body watched for the call's event (a call
-        left untouched, or see :meth:`LLMCall.keeps_body`)."""
-        status, headers = upstream.status_code, upstream.headers
+        left untouched, or see :meth:`LLMCall.keeps_body`). ``headers``: its headers, :func:`_plain_headers`."""
+        status = upstream.status_code
         if upstream.is_stream_consumed:  # read already (a mock or caching transport built it with content=):
             # its stream will never be iterated or closed again, so the call is reported now
             observer = call.body_observer(status, headers, decoded=True)
@@ -303,11 +305,12 @@ class _SyncRouterTransport(_RouterTransportBase):
             answer = call.fallback(error)
             return self._pass_through(request, call) if answer is None else self._response(request, answer)
         upstream = self._send(call, transport, upstream_request)
-        if call.keeps_body(upstream.status_code, upstream.headers):
-            return self._observed(request, call, upstream, self._kinds.sync_observed)
+        headers = _plain_headers(upstream.headers)
+        if call.keeps_body(upstream.status_code, headers):
+            return self._observed(request, call, upstream, headers, self._kinds.sync_observed)
         if call.streams(upstream.status_code):
-            return self._streamed(request, call, upstream)
-        return self._whole(request, call, upstream, self._read(call, upstream))
+            return self._streamed(request, call, upstream, headers)
+        return self._whole(request, call, upstream, headers, self._read(call, upstream))
 
     def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
         try:
@@ -319,7 +322,7 @@ class _SyncRouterTransport(_RouterTransportBase):
             raise
         if call is None:
             return response
-        return self._observed(request, call, response, self._kinds.sync_observed)
+        return self._observed(request, call, response, _plain_headers(response.headers), self._kinds.sync_observed)
 
     def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
         try:
@@ -338,11 +341,11 @@ class _SyncRouterTransport(_RouterTransportBase):
         finally:
             upstream.close()
 
-    def _streamed(self, request: Any, call: LLMCall, upstream: Any) -> Any:
+    def _streamed(self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str]) -> Any:
         try:
-            headers = call.stream_headers(upstream.status_code, upstream.headers)
+            client_headers = call.stream_headers(upstream.status_code, headers)
             stream = self._kinds.sync_stream(_sync_chunks(call, upstream), upstream, call)
-            return self._stream_response(request, upstream, headers, stream)
+            return self._stream_response(request, upstream, client_headers, stream)
         except Exception as error:
             answer = call.fallback(error)
             if answer is None:
@@ -365,11 +368,12 @@ class _AsyncRouterTransport(_RouterTransportBase):
             answer = call.fallback(error)
             return await self._pass_through(request, call) if answer is None else self._response(request, answer)
         upstream = await self._send(call, transport, upstream_request)
-        if call.keeps_body(upstream.status_code, upstream.headers):
-            return self._observed(request, call, upstream, self._kinds.async_observed)
+        headers = _plain_headers(upstream.headers)
+        if call.keeps_body(upstream.status_code, headers):
+            return self._observed(request, call, upstream, headers, self._kinds.async_observed)
         if call.streams(upstream.status_code):
-            return await self._streamed(request, call, upstream)
-        return self._whole(request, call, upstream, await self._read(call, upstream))
+            return await self._streamed(request, call, upstream, headers)
+        return self._whole(request, call, upstream, headers, await self._read(call, upstream))
 
     async def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
         try:
@@ -381,7 +385,7 @@ class _AsyncRouterTransport(_RouterTransportBase):
             raise
         if call is None:
             return response
-        return self._observed(request, call, response, self._kinds.async_observed)
+        return self._observed(request, call, response, _plain_headers(response.headers), self._kinds.async_observed)
 
     async def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
         try:
@@ -400,11 +404,11 @@ class _AsyncRouterTransport(_RouterTransportBase):
         finally:
             await upstream.aclose()
 
-    async def _streamed(self, request: Any, call: LLMCall, upstream: Any) -> Any:
+    async def _streamed(self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str]) -> Any:
         try:
-            headers = call.stream_headers(upstream.status_code, upstream.headers)
+            client_headers = call.stream_headers(upstream.status_code, headers)
             stream = self._kinds.async_stream(_async_chunks(call, upstream), upstream, call)
-            return self._stream_response(request, upstream, headers, stream)
+            return self._stream_response(request, upstream, client_headers, stream)
         except Exception as error:
             answer = call.fallback(error)
             if answer is None:
