@@ -9,7 +9,8 @@ baseline first, against the same loopback fake provider (``tests/fakes``):
 (b) added time per call: a sync, non-streaming ``httpx2`` (else ``httpx``) client posting a chat
     completion — through the shim to ``https://api.openai.com`` (routed to the fake; same-protocol
     with a ``gpt-*`` model, translated with a ``claude-*`` model) versus the same client posting
-    straight to the fake; median over many calls, after warm-up;
+    straight to the fake; median over many calls of a program calling in a loop (see below), and
+    apart, the first call after an idle pause;
 (c) time to the first streamed body byte, with and without the shim (same-protocol).
 
 Targets (issue 3): start-up +5 ms or less when no HTTP library is imported; added per call
@@ -18,11 +19,19 @@ Targets (issue 3): start-up +5 ms or less when no HTTP library is imported; adde
 On a busy machine the figures drift by more than what they measure, so the runs with and without
 the shim alternate: start-ups one by one; per call, one long-lived child per figure (direct,
 same-protocol, translated, and the two streamed ones), told to make ``--calls``/``--rounds`` calls
-at a time, in turn, round after round — batches tens of milliseconds apart, so a change in this
-machine's speed hits the figures with and without the shim alike. "added" is the median of the
-per-round differences. The per-call CPU rows (the calling thread's CPU time) move much less with
-load than wall time does. ``PYTHONDONTWRITEBYTECODE`` (set in many containers) makes every child compile the
-shim from source unless the injected directory holds bytecode for its Python: the bench says so.
+at a time, in turn, round after round, so a change in this machine's speed hits the figures with
+and without the shim alike. "added" is the median of the per-round differences. The per-call CPU
+rows (the calling thread's CPU time) move much less with load than wall time does.
+
+A child that waited while the others ran is slow again for its next calls, with or without the shim
+(this VM: the first call of a batch costs 2–3× a settled one, and calls keep getting faster for ~20
+calls), and the shim's longer code path pays more of that. Batches are therefore long (100 calls by
+default) and the per-call figures are the medians of each batch's calls after its first
+``--settle`` (10): the cost inside a program that calls in a loop. The first call of each batch,
+after the pause, is reported in its own rows.
+
+``PYTHONDONTWRITEBYTECODE`` (set in many containers) makes every child compile the shim from source
+unless the injected directory holds bytecode for its Python: the bench says so.
 """
 
 import argparse
@@ -43,7 +52,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fakes import FakeProvider  # noqa: E402
 
 from host.child_env import ChildSetup, child_environment  # noqa: E402
-from host.collector import TelemetryCollector  # noqa: E402
 from host.injection import ensure_injection_dir  # noqa: E402
 from host.run_dir import RunDir  # noqa: E402
 from shim.config import RouterConfig  # noqa: E402
@@ -80,10 +88,13 @@ CALLER = textwrap.dedent(
         for _ in range(20):  # warm-up: connections, imports, caches
             call(client)
         print(json.dumps({"ready": http.__name__}), flush=True)
-        for line in sys.stdin:  # "N": make N calls, answer with their median wall and CPU times
-            times = [call(client) for _ in range(int(line))]
-            print(json.dumps({"median": statistics.median(t[0] for t in times),
-                              "cpu": statistics.median(t[1] for t in times)}), flush=True)
+        for line in sys.stdin:  # "N S": make N calls; answer with the median wall and CPU times of
+            calls, settle = map(int, line.split())  # those after the first S, and the first call's
+            times = [call(client) for _ in range(calls)]
+            settled = times[settle:] or times
+            print(json.dumps({"median": statistics.median(t[0] for t in settled),
+                              "cpu": statistics.median(t[1] for t in settled),
+                              "first": times[0][0], "first_cpu": times[0][1]}), flush=True)
     """
 )
 
@@ -119,9 +130,9 @@ class _Caller:
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._answer()  # warmed up
 
-    def batch(self, calls: int) -> Dict[str, float]:
+    def batch(self, calls: int, settle: int) -> Dict[str, float]:
         assert self._child.stdin is not None
-        self._child.stdin.write(f"{calls}\n")
+        self._child.stdin.write(f"{calls} {settle}\n")
         self._child.stdin.flush()
         return self._answer()
 
@@ -147,35 +158,66 @@ def _queue_replies(provider: FakeProvider, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", type=int, default=30, help="runs per start-up figure")
-    parser.add_argument("--calls", type=int, default=1000, help="calls per per-call figure")
-    parser.add_argument("--rounds", type=int, default=100, help="rounds the per-call calls are split into")
+    parser.add_argument("--calls", type=int, default=3000, help="calls per per-call figure")
+    parser.add_argument("--rounds", type=int, default=30, help="rounds the per-call calls are split into")
+    parser.add_argument("--settle", type=int, default=10, help="calls of each round left out of the per-call medians")
     parser.add_argument("--python", default=sys.executable, help="child interpreter (needs httpx2 or httpx, openai)")
     args = parser.parse_args()
-    rows = run(args.python, args.starts, args.calls, args.rounds)
+    rows = run(args.python, args.starts, args.calls, args.rounds, args.settle)
     _print_table(rows)
 
 
 Row = Tuple[str, str, str, str, str]
 
 
-def run(python: str, starts: int, calls: int, rounds: int = 100) -> List[Row]:
+def run(python: str, starts: int, calls: int, rounds: int = 10, settle: int = 10) -> List[Row]:
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.endswith("_API_KEY")}
     injection = ensure_injection_dir()
     with FakeProvider() as provider, RunDir() as run_dir:
         config = _config(provider.root_url)
         run_dir.write_snapshot(config)
-        collector = TelemetryCollector(run_dir.socket_path).start()
+        collector = _start_collector(run_dir.socket_path)
         setup = ChildSetup(str(injection.path), str(run_dir.snapshot_path), str(run_dir.socket_path), None, True)
         shimmed = child_environment(base, setup)
         plain = dict(base)
         rows = _startup_rows(python, plain, shimmed, starts)
-        rows += _call_rows(python, plain, shimmed, provider, calls, max(1, rounds))
-        data = collector.stop()
-    rows.append(("events received by the collector", "", "", str(len(data.events)), ""))
+        rows += _call_rows(python, plain, shimmed, provider, calls, max(1, rounds), settle)
+        received = _stop_collector(collector)
+    rows.append(("events received by the collector", "", "", received, ""))
     note = _bytecode_note(python, injection.path, shimmed)
     if note:
         print(note, file=sys.stderr)
     return rows
+
+
+# The host's collector in a process of its own, as under ``router shim``: in this process it would
+# share a GIL with the fake provider and slow the fake's answers to shimmed children only.
+_COLLECTOR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from host.collector import TelemetryCollector
+    collector = TelemetryCollector(Path(sys.argv[1])).start()
+    print("ready", flush=True)
+    sys.stdin.read()  # until the bench closes it
+    print(len(collector.stop().events), flush=True)
+    """
+)
+
+
+def _start_collector(socket_path: Path) -> "subprocess.Popen[str]":
+    collector = subprocess.Popen([sys.executable, "-c", _COLLECTOR, str(socket_path)], cwd=ROOT,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert collector.stdout is not None
+    if collector.stdout.readline().strip() != "ready":
+        raise SystemExit("the telemetry collector did not start")
+    return collector
+
+
+def _stop_collector(collector: "subprocess.Popen[str]") -> str:
+    """Stop the collector; the number of events it received."""
+    out, _ = collector.communicate(timeout=60)
+    return out.strip() or "?"
 
 
 def _startup_rows(python: str, plain: Mapping[str, str], shimmed: Mapping[str, str], runs: int) -> List[Row]:
@@ -198,7 +240,8 @@ _CALL_FIGURES = (
 
 
 def _call_rows(
-    python: str, plain: Mapping[str, str], shimmed: Mapping[str, str], provider: FakeProvider, calls: int, rounds: int
+    python: str, plain: Mapping[str, str], shimmed: Mapping[str, str], provider: FakeProvider, calls: int,
+    rounds: int, settle: int,
 ) -> List[Row]:
     """Per-call figures from one long-lived child per figure, their batches interleaved round by round."""
     urls = {False: provider.root_url + "/v1/chat/completions", True: "https://api.openai.com/v1/chat/completions"}
@@ -210,7 +253,7 @@ def _call_rows(
     try:
         for _ in range(rounds):
             for name, caller in callers.items():
-                samples[name].append(caller.batch(per_round))
+                samples[name].append(caller.batch(per_round, settle))
     finally:
         for caller in callers.values():
             caller.close()
@@ -219,6 +262,8 @@ def _call_rows(
         _paired_row("per call, translated (sync)", samples, "direct", "translated", "median", 1e6, "µs", 300.0),
         _paired_row("  same-protocol, CPU of the caller", samples, "direct", "same", "cpu", 1e6, "µs", None),
         _paired_row("  translated, CPU of the caller", samples, "direct", "translated", "cpu", 1e6, "µs", None),
+        _paired_row("first call after a pause, same-protocol", samples, "direct", "same", "first", 1e6, "µs", None),
+        _paired_row("first call after a pause, translated", samples, "direct", "translated", "first", 1e6, "µs", None),
         _paired_row("first streamed byte", samples, "direct stream", "same stream", "median", 1e3, "ms", None),
     ]
 
