@@ -6,7 +6,7 @@ provider's host, and its path ends in one of the provider paths. Matching the pa
 Everything else is left byte-identical (issue #3, "Only LLM API calls are touched").
 """
 
-from typing import FrozenSet, Iterable, Optional, Tuple
+from typing import Dict, FrozenSet, Hashable, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .protocols import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS
@@ -42,6 +42,7 @@ PROVIDER_PATHS: Tuple[Tuple[str, str], ...] = (
 )
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_KNOWN_LIMIT = 1024  # distinct URLs remembered; past it, start again (a program that builds URLs per call)
 HostPort = Tuple[str, int]
 
 
@@ -51,6 +52,16 @@ class LLMHosts:
     def __init__(self, backend_urls: Iterable[str] = (), well_known: FrozenSet[str] = WELL_KNOWN_HOSTS) -> None:
         self.well_known = well_known
         self.backends: FrozenSet[HostPort] = frozenset(_host_port(url) for url in backend_urls)
+        # Answers of endpoint() by a library's raw URL parts: a program calls few URLs, many times,
+        # and taking them apart (decoding the host and path) costs more than the lookup.
+        self.known: Dict[Hashable, Optional[str]] = {}
+
+    def remember(self, key: Hashable, endpoint: Optional[str]) -> Optional[str]:
+        """Note ``endpoint`` as the answer for ``key`` (see :attr:`known`); return it."""
+        if len(self.known) >= _KNOWN_LIMIT:
+            self.known.clear()
+        self.known[key] = endpoint
+        return endpoint
 
     def endpoint(self, scheme: str, host: str, port: Optional[int], path: str) -> Optional[str]:
         """The endpoint (``chat``, ``messages`` …) this request calls, or None when it is not an LLM call."""

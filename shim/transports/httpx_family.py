@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver),
 __all__ = ["patch_httpx_module"]
 
 Selector = Callable[[Any, Any], Any]  # the original _transport_for_url(client, url)
+_UNKNOWN = object()
 
 
 def patch_httpx_module(mod: Any, registry: Any) -> None:
@@ -58,10 +59,17 @@ def _routing_selector(mod: Any, original: Selector, is_async: bool) -> Selector:
 
 
 def _llm_endpoint(url: Any) -> Optional[str]:
+    """The LLM endpoint ``url`` calls, or None. Every request of the program passes here; the answer
+    is remembered by the URL's raw parts, since ``host`` and ``path`` decode them on every access."""
     try:
         if is_bypassed():
             return None
-        return current_runtime().llm_hosts.endpoint(url.scheme, url.host, url.port, url.path)
+        hosts = current_runtime().llm_hosts
+        key = (url.scheme, url.raw_host, url.port, url.raw_path)
+        endpoint = hosts.known.get(key, _UNKNOWN)
+        if endpoint is _UNKNOWN:
+            endpoint = hosts.remember(key, hosts.endpoint(url.scheme, url.host, url.port, url.path))
+        return endpoint  # type: ignore[return-value]
     except Exception as error:
         report_failure("httpx url check", error, once=True)
         return None

@@ -222,7 +222,6 @@ def test_gzip_body_with_no_route_is_untouched_and_its_tokens_counted(shim: ShimS
 
 @pytest.mark.parametrize("where", ["other_path", "other_host"])
 def test_non_llm_requests_are_byte_identical(shim: ShimSession, lib: str, mode: str, where: str) -> None:
-    shim.provider.reply(text="not routed")
     raw = {"model": "claude-sonnet-4-6", "messages": PROMPT}
     port = shim.root.rsplit(":", 1)[1]
     url = shim.root + "/v2/not-an-llm" if where == "other_path" else f"http://localhost:{port}/v1/chat/completions"
@@ -232,6 +231,22 @@ def test_non_llm_requests_are_byte_identical(shim: ShimSession, lib: str, mode: 
     assert exchange.request.header("authorization") == f"Bearer {PLACEHOLDER_KEY}"
     assert result.body == exchange.sent_body
     assert shim.telemetry.calls() == []
+
+
+def test_llm_and_other_urls_on_one_host_keep_their_own_answers(shim: ShimSession, lib: str, mode: str) -> None:
+    """The shim remembers which URLs are LLM calls: asking again, in any order, on one host (a
+    backend's, so both kinds reach the fake), gives the same answers."""
+    body = {"model": "claude-sonnet-4-6", "messages": PROMPT}
+    llm_url, other_url = shim.root + "/v1/chat/completions", shim.root + "/v1/not-an-llm"
+    for url, routed in ((llm_url, True), (other_url, False), (llm_url, True), (other_url, False)):
+        if routed:
+            shim.provider.reply(text="routed")
+            assert send(lib, mode, url, body).json()["choices"][0]["message"]["content"] == "routed"
+            assert shim.provider.last.request.path == "/v1/messages"  # translated for the anthropic backend
+        else:
+            send(lib, mode, url, body)
+            assert shim.provider.last.request.raw_body == json.dumps(body).encode()  # untouched
+    assert [call["backend"] for call in shim.telemetry.calls()] == ["anthropic", "anthropic"]
 
 
 def test_prefixed_model_is_routed_once(shim: ShimSession, lib: str, mode: str) -> None:
