@@ -49,6 +49,7 @@ KEEPALIVE_SECONDS = 30.0
 # once the client has taken it: a stream never piles up in the proxy's memory.
 _PAUSE_AT = 1 << 20
 _USER_AGENT = "router-proxy"
+_MAX_HEADER_BYTES = 256 * 1024
 
 
 class _Origin:
@@ -90,6 +91,7 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self.status = 0
         self.raw_headers: List[Tuple[bytes, bytes]] = []
+        self._header_bytes = 0
         self.head_done = False  # status and headers complete
         self.complete = False  # the whole message has arrived
         self.keep_alive = False  # ...and the backend lets the connection be reused
@@ -105,6 +107,8 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.active:  # bytes on an idle connection answer nothing we asked: never reuse it
             self.close()
+            return
+        if self.error is not None:  # failed already (and closing): the rest is not read
             return
         try:
             self._parser.feed_data(data)
@@ -124,6 +128,9 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks ------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > _MAX_HEADER_BYTES:  # llhttp sets no limit; aiohttp stops at 8 KiB a line
+            self._fail("the backend's answer headers are too large")
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()

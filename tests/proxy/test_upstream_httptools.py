@@ -445,6 +445,25 @@ def test_an_answer_that_is_not_http_is_broken(run: Callable[..., object]) -> Non
     run(_with(backend, main))
 
 
+def test_endless_headers_are_a_broken_answer(run: Callable[..., object]) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await backend.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for index in range(100_000):
+            writer.write(b"x-filler-%d: %s\r\n" % (index, b"y" * 100))
+            if index % 1000 == 0:
+                await writer.drain()
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(UpstreamFailure, match="headers are too large") as failure:
+                await _post_read(backend, the_client)
+        assert failure.value.kind == "broken"
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_reused_connection_closed_unanswered(run: Callable[..., object], method: str) -> None:
     """The backend takes the second request on a kept-alive connection and closes without answering
