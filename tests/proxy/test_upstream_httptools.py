@@ -37,7 +37,8 @@ def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]
 
 
 class Backend:
-    """A loopback server; ``handler(reader, writer, n)`` serves its n-th connection (from 0)."""
+    """A loopback server; ``handler(reader, writer, n)`` answers the first request of its n-th
+    connection (from 0), read and recorded already, and any that follow (:meth:`read_request`)."""
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
@@ -59,6 +60,7 @@ class Backend:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         index, self.connections = self.connections, self.connections + 1
         try:
+            await self.read_request(reader)
             await self._handler(reader, writer, index)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -76,6 +78,14 @@ class Backend:
         request = head + await reader.readexactly(length)
         self.requests.append(request)
         return request
+
+
+def replying(payload: bytes) -> Handler:
+    """A handler that answers a connection's first request with ``payload``, then closes it."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(payload)
+
+    return serve
 
 
 def client(read_timeout: float = 5.0, connect_timeout: float = 5.0) -> HttptoolsUpstream:
@@ -115,7 +125,8 @@ async def _post_read(backend: Backend, the_client: HttptoolsUpstream, body: byte
 def test_a_whole_answer_and_keep_alive_reuse(run: Callable[..., object]) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         for turn in range(3):
-            await backend.read_request(reader)
+            if turn:
+                await backend.read_request(reader)
             writer.write(answer(b'{"turn":%d}' % turn, extra=b"x-request-id: req-1\r\nVary: a\r\nvary: b\r\n"))
 
     async def main() -> None:
@@ -133,9 +144,7 @@ def test_a_whole_answer_and_keep_alive_reuse(run: Callable[..., object]) -> None
 
 
 def test_the_request_carries_the_plans_headers_and_exact_bytes(run: Callable[..., object]) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(answer(b"{}"))
+    reply = answer(b"{}")
 
     async def main() -> None:
         headers = {"content-type": "application/json", "x-api-key": "sk-ant", "anthropic-beta": "caf\xe9",
@@ -156,14 +165,12 @@ def test_the_request_carries_the_plans_headers_and_exact_bytes(run: Callable[...
         assert not {b"accept-encoding: gzip", b"host: evil.example", b"content-length: 1"} & set(lines)
         assert body == b'{"model":"m"}'
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
 def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent(run: Callable[..., object]) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(answer(b"{}"))
+    reply = answer(b"{}")
 
     async def main() -> None:
         async with upstream() as the_client:
@@ -172,7 +179,7 @@ def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent(run: Callable
                     await the_client.post(backend.url, {"x-note": value}, b"{}")
         assert backend.requests == []
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
@@ -183,7 +190,6 @@ def test_a_chunked_stream_arrives_chunk_by_chunk(run: Callable[..., object], byt
     next_one: asyncio.Queue[None] = asyncio.Queue()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         await _write(writer, STREAM_HEAD, byte_by_byte)
         for event in events:
             await next_one.get()
@@ -215,7 +221,6 @@ def test_a_body_written_one_byte_at_a_time(run: Callable[..., object]) -> None:
     body = b'{"choices":[{"message":{"content":"h\xc3\xa9llo"}}]}'
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         await _write(writer, answer(body, extra=b"x-request-id: r\r\n"), byte_by_byte=True)
 
     async def main() -> None:
@@ -228,7 +233,6 @@ def test_a_body_written_one_byte_at_a_time(run: Callable[..., object]) -> None:
 
 def test_a_body_without_length_ends_with_the_connection(run: Callable[..., object]) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"a\":")
         await writer.drain()
         await asyncio.sleep(0.01)
@@ -246,15 +250,13 @@ def test_a_body_without_length_ends_with_the_connection(run: Callable[..., objec
 
 
 def test_informational_answers_are_skipped(run: Callable[..., object]) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b'{"ok":true}', status="201 Created"))
+    reply = b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b'{"ok":true}', status="201 Created")
 
     async def main() -> None:
         async with upstream() as the_client:
             assert await _post_read(backend, the_client) == (201, b'{"ok":true}')
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
@@ -263,7 +265,6 @@ def test_a_large_body_read_slowly_arrives_whole(run: Callable[..., object]) -> N
     body = bytes(range(256)) * (12 * 1024)  # 3 MiB, more than the pause threshold
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         writer.write(answer(body))
         await writer.drain()
 
@@ -295,7 +296,6 @@ def test_a_compressed_body_is_decoded(run: Callable[..., object], encoding: byte
     body = b'{"usage":{"prompt_tokens":3}}' * 50
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         packed = encode(body)
         writer.write(STREAM_HEAD[:-2] + b"content-encoding: " + encoding + b"\r\n\r\n")
         await _write(writer, chunked(packed[:7], packed[7:]), byte_by_byte=True)
@@ -316,9 +316,7 @@ def test_a_compressed_body_is_decoded(run: Callable[..., object], encoding: byte
 ], ids=["unsupported", "corrupt", "truncated", "one-byte-deflate"])
 def test_an_undecodable_body_is_a_broken_answer(run: Callable[..., object], encoding: bytes, payload: bytes,
                                                 reason: str) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(answer(payload, extra=b"content-encoding: " + encoding + b"\r\n"))
+    reply = answer(payload, extra=b"content-encoding: " + encoding + b"\r\n")
 
     async def main() -> None:
         async with upstream() as the_client:
@@ -326,20 +324,18 @@ def test_an_undecodable_body_is_a_broken_answer(run: Callable[..., object], enco
                 await _post_read(backend, the_client)
             assert failure.value.kind == "broken"
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
 def test_an_empty_body_that_claims_an_encoding_is_empty(run: Callable[..., object]) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(answer(b"", status="500 Internal Server Error", extra=b"content-encoding: gzip\r\n"))
+    reply = answer(b"", status="500 Internal Server Error", extra=b"content-encoding: gzip\r\n")
 
     async def main() -> None:
         async with upstream() as the_client:
             assert await _post_read(backend, the_client) == (500, b"")
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
@@ -397,7 +393,6 @@ def test_a_backend_whose_accept_queue_is_full_times_out_connecting(run: Callable
 @pytest.mark.parametrize("where", ["before the answer", "between chunks"])
 def test_a_silent_backend_times_out_reading(run: Callable[..., object], where: str) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         if where == "between chunks":
             writer.write(STREAM_HEAD + b"5\r\nhello\r\n")
         await asyncio.sleep(5)
@@ -415,9 +410,7 @@ def test_a_silent_backend_times_out_reading(run: Callable[..., object], where: s
 @pytest.mark.parametrize("cut", [b"", b"HTTP/1.1 200 OK\r\ncontent-le", answer(b"0123456789")[:-4],
                                  STREAM_HEAD + b"5\r\nhel"], ids=["nothing", "mid-head", "mid-body", "mid-chunk"])
 def test_a_connection_closed_mid_answer_is_broken(run: Callable[..., object], cut: bytes) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(cut)
+    reply = cut
 
     async def main() -> None:
         async with upstream() as the_client:
@@ -425,13 +418,12 @@ def test_a_connection_closed_mid_answer_is_broken(run: Callable[..., object], cu
                 await _post_read(backend, the_client)
         assert failure.value.kind == "broken" and "connection lost" in failure.value.reason
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
 def test_an_answer_that_is_not_http_is_broken(run: Callable[..., object]) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
         await asyncio.sleep(1)
 
@@ -447,7 +439,6 @@ def test_an_answer_that_is_not_http_is_broken(run: Callable[..., object]) -> Non
 
 def test_endless_headers_are_a_broken_answer(run: Callable[..., object]) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\n")
         for index in range(100_000):
             writer.write(b"x-filler-%d: %s\r\n" % (index, b"y" * 100))
@@ -470,7 +461,6 @@ def test_a_reused_connection_closed_unanswered(run: Callable[..., object], metho
     (its idle timeout raced our reuse): a GET is sent again on a new connection, a POST is not
     (the backend may have acted on it)."""
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         writer.write(answer(b'{"data":[]}'))
         if n == 0:
             await backend.read_request(reader)  # ...and close unanswered
@@ -491,9 +481,7 @@ def test_a_reused_connection_closed_unanswered(run: Callable[..., object], metho
 
 
 def test_a_connection_the_backend_closed_while_idle_is_not_used(run: Callable[..., object]) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
-        writer.write(answer(b"{}"))  # keep-alive advertised, then closed (the handler returns)
+    reply = answer(b"{}")  # keep-alive advertised, then closed (the handler returns)
 
     async def main() -> None:
         async with upstream() as the_client:
@@ -502,7 +490,7 @@ def test_a_connection_the_backend_closed_while_idle_is_not_used(run: Callable[..
             assert await _post_read(backend, the_client) == (200, b"{}")
         assert backend.connections == 2
 
-    backend = Backend(serve)
+    backend = Backend(replying(reply))
     run(_with(backend, main))
 
 
@@ -512,7 +500,6 @@ def test_a_stream_cancelled_midway_closes_its_connection(run: Callable[..., obje
     closed = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         if n == 0:
             writer.write(STREAM_HEAD + b"5\r\nhello\r\n")
             await reader.read()  # until our side closes
@@ -544,7 +531,6 @@ def test_a_stream_cancelled_midway_closes_its_connection(run: Callable[..., obje
 
 def test_get_has_a_total_time_limit(run: Callable[..., object]) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await backend.read_request(reader)
         writer.write(STREAM_HEAD)
         for _ in range(100):  # keeps talking, never finishes: only a total limit ends it
             writer.write(b"1\r\na\r\n")
@@ -563,9 +549,7 @@ def test_get_has_a_total_time_limit(run: Callable[..., object]) -> None:
 # Proxies and TLS -----------------------------------------------------------------------------
 def test_a_backend_behind_an_http_proxy_is_called_through_it(run: Callable[..., object],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await proxy.read_request(reader)
-        writer.write(answer(b'{"via":"proxy"}'))
+    reply = answer(b'{"via":"proxy"}')
 
     async def main() -> None:
         monkeypatch.setenv("HTTP_PROXY", proxy.url.split("/v1")[0])
@@ -577,7 +561,7 @@ def test_a_backend_behind_an_http_proxy_is_called_through_it(run: Callable[..., 
             await response.close()
         assert proxy.requests[0].startswith(b"POST http://backend.internal:8000/v1/chat/completions HTTP/1.1")
 
-    proxy = Backend(serve)
+    proxy = Backend(replying(reply))
     run(_with(proxy, main))
 
 
