@@ -251,13 +251,7 @@ def test_a_body_without_length_ends_with_the_connection(run: Callable[..., objec
 
 def test_informational_answers_are_skipped(run: Callable[..., object]) -> None:
     reply = b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b'{"ok":true}', status="201 Created")
-
-    async def main() -> None:
-        async with upstream() as the_client:
-            assert await _post_read(backend, the_client) == (201, b'{"ok":true}')
-
-    backend = Backend(replying(reply))
-    run(_with(backend, main))
+    assert read_reply(run, reply) == (201, b'{"ok":true}')
 
 
 def test_a_large_body_read_slowly_arrives_whole(run: Callable[..., object]) -> None:
@@ -330,13 +324,7 @@ def test_an_undecodable_body_is_a_broken_answer(run: Callable[..., object], enco
 
 def test_an_empty_body_that_claims_an_encoding_is_empty(run: Callable[..., object]) -> None:
     reply = answer(b"", status="500 Internal Server Error", extra=b"content-encoding: gzip\r\n")
-
-    async def main() -> None:
-        async with upstream() as the_client:
-            assert await _post_read(backend, the_client) == (500, b"")
-
-    backend = Backend(replying(reply))
-    run(_with(backend, main))
+    assert read_reply(run, reply) == (500, b"")
 
 
 # Failures ------------------------------------------------------------------------------------
@@ -607,7 +595,20 @@ def test_the_cli_offers_every_upstream_client() -> None:
     assert tuple(option.type.choices) == UPSTREAM_CLIENTS and option.default == UPSTREAM_CLIENTS[0]
 
 
-# Helpers -------------------------------------------------------------------------------------
+# Helpers ---------------------------------------------------------------------------------------
+def read_reply(run: Callable[..., object], reply: bytes) -> Tuple[int, bytes]:
+    """Status and body the client reads from a backend that answers ``reply``."""
+    read: List[Tuple[int, bytes]] = []
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            read.append(await _post_read(backend, the_client))
+
+    backend = Backend(replying(reply))
+    run(_with(backend, main))
+    return read[0]
+
+
 async def _with(backend: Backend, body: Callable[[], Awaitable[None]]) -> None:
     async with backend:
         await body()
