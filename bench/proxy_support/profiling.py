@@ -23,7 +23,8 @@ __all__ = ["LAYERS", "Profile", "ensure_py_spy", "profile_under_load", "summariz
 
 # (layer, path prefixes of a frame's file as py-spy prints it, e.g. "httpcore/_async/http11.py")
 LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
-    ("upstream client (httpx/httpcore/anyio/h11/aiohttp)", ("httpx/", "httpcore/", "anyio/", "h11/", "aiohttp/")),
+    ("upstream client (host/proxy/upstream*, httptools, httpx/httpcore/anyio/h11, aiohttp)",
+     ("host/proxy/upstream", "httptools/", "httpx/", "httpcore/", "anyio/", "h11/", "aiohttp/")),
     ("engine (shim/)", ("shim/",)),
     ("proxy driver (host/proxy/)", ("host/proxy/",)),
     ("ASGI server (uvicorn)", ("uvicorn/",)),
@@ -34,7 +35,8 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("uuid", ("uuid.py",)),
 )
 # Frames that mark "inside a call to the upstream client", counted inclusively.
-_UPSTREAM_CALLS = ("HttpxUpstream.", "_HttpxResponse.", "AiohttpUpstream.", "_AiohttpResponse.")
+_UPSTREAM_CALLS = ("HttptoolsUpstream.", "_Response.", "HttpxUpstream.", "_HttpxResponse.", "AiohttpUpstream.",
+                   "_AiohttpResponse.")
 
 
 @dataclass(frozen=True)
