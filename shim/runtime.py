@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Runtime", "current_runtime", "load_snapshot", "reset_runtime"]
 
-_PROGRAM_LIMIT = 200  # as the call events cut it
-
-
 class Runtime:
     """What every shim transport needs, for one process.
 
@@ -60,8 +57,10 @@ class Runtime:
         proxy is still this process's call, not the host's."""
         import json
 
+        from .telemetry import TEXT_LIMIT  # loaded already: __init__ imports the module
+
         head = self._event_head.fields
-        return json.dumps({"pid": head["pid"], "ppid": head["ppid"], "program": head["program"][:_PROGRAM_LIMIT]})
+        return json.dumps({"pid": head["pid"], "ppid": head["ppid"], "program": head["program"][:TEXT_LIMIT]})
 
     def new_call_id(self) -> str:
         """A unique id for a call (translated responses are named after it)."""

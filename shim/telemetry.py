@@ -17,6 +17,7 @@ from .usage import Usage
 __all__ = [
     "MAX_EVENT_BYTES",
     "SCHEMA_VERSION",
+    "TEXT_LIMIT",
     "CallEvent",
     "CallFields",
     "EventHead",
@@ -30,7 +31,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 MAX_EVENT_BYTES = 2048
-_TEXT_LIMIT = 200  # program paths, model names and error text are cut to keep events small
+TEXT_LIMIT = 200  # program paths, model names and error text are cut to keep events small
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ _NO_TOKENS = ('"input_tokens":null,"output_tokens":null,"cache_read_tokens":null
 def _text(value: Optional[str]) -> str:
     if value is None:
         return "null"
-    return encode_basestring_ascii(value if len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT])
+    return encode_basestring_ascii(value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT])
 
 
 def _optional_int(value: Optional[int]) -> str:
@@ -238,7 +239,7 @@ def _rounded(value: Optional[float]) -> Optional[float]:
 def _encode_data(data: Dict[str, Any]) -> bytes:
     """``data`` (not modified) as compact JSON ≤ MAX_EVENT_BYTES."""
     if _has_long_text(data):
-        data = _cut_texts(data, _TEXT_LIMIT)
+        data = _cut_texts(data, TEXT_LIMIT)
     encoded = _encode_json(data).encode()
     if len(encoded) > MAX_EVENT_BYTES:  # only possible with pathological unicode; cut harder
         encoded = _encode_json(_cut_texts(data, 40)).encode()
@@ -248,7 +249,7 @@ def _encode_data(data: Dict[str, Any]) -> bytes:
 def _has_long_text(data: Mapping[str, Any]) -> bool:
     for name in _TRUNCATED_FIELDS:
         value = data.get(name)
-        if isinstance(value, str) and len(value) > _TEXT_LIMIT:
+        if isinstance(value, str) and len(value) > TEXT_LIMIT:
             return True
     return False
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from shim.errors import RouterError
 from shim.plan import Plan
 from shim.protocols import ENDPOINT_PROTOCOL, OPENAI
-from shim.telemetry import CallEvent, usage_fields
+from shim.telemetry import TEXT_LIMIT, CallEvent, usage_fields
 from shim.usage import Usage
 
 __all__ = ["CallTrace", "Caller", "url_host"]
@@ -98,7 +98,7 @@ class Caller:
             return None
         if type(pid) is not int or type(ppid) is not int or not isinstance(program, str):
             return None
-        return cls(pid, ppid, program[:200])
+        return cls(pid, ppid, program[:TEXT_LIMIT])  # as a call event cuts it
 
 
 def url_host(url: Optional[str]) -> str:
