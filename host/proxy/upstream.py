@@ -27,6 +27,7 @@ __all__ = [
     "UpstreamFailure",
     "UpstreamResponse",
     "connect_reason",
+    "timed_out",
 ]
 
 
@@ -39,6 +40,11 @@ class UpstreamFailure(Exception):
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
         self.reason = reason
+
+
+def timed_out(connecting: bool) -> UpstreamFailure:
+    """A timeout, worded alike by every client (the driver tells the two limits apart by it)."""
+    return UpstreamFailure("timeout", "timed out connecting" if connecting else "timed out waiting for data")
 
 
 class QueueTimeout(Exception):
@@ -145,8 +151,7 @@ class HttpxUpstream:
 def _failure(exc: httpx.HTTPError) -> UpstreamFailure:
     """httpx's exception → a kind and a reason that names no URL (httpx messages may)."""
     if isinstance(exc, httpx.TimeoutException):
-        what = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
-        return UpstreamFailure("timeout", f"timed out {what}")
+        return timed_out(connecting=isinstance(exc, httpx.ConnectTimeout))
     if isinstance(exc, httpx.ConnectError):
         return UpstreamFailure("connect", connect_reason(exc))
     return UpstreamFailure("broken", f"connection lost ({type(exc).__name__})")

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .settings import ProxySettings
-from .upstream import UpstreamFailure, UpstreamResponse, connect_reason
+from .upstream import UpstreamFailure, UpstreamResponse, connect_reason, timed_out
 
 __all__ = ["AiohttpUpstream", "EnvProxies"]
 
@@ -151,9 +151,9 @@ def _failure(exc: BaseException) -> UpstreamFailure:
     """aiohttp's exception → the same kind and reason httpx's gives (never a URL: aiohttp's messages
     name the host and port)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamFailure("timeout", "timed out connecting")
+        return timed_out(connecting=True)
     if isinstance(exc, asyncio.TimeoutError):  # SocketTimeoutError (sock_read), or get()'s total
-        return UpstreamFailure("timeout", "timed out waiting for data")
+        return timed_out(connecting=False)
     if isinstance(exc, aiohttp.ClientSSLError):
         return UpstreamFailure("connect", "TLS handshake failed")
     if isinstance(exc, aiohttp.ClientConnectorDNSError):

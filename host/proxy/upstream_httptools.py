@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from .settings import ProxySettings
-from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse, connect_reason
+from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse, connect_reason, timed_out
 from .upstream_aiohttp import AiohttpUpstream, EnvProxies
 
 __all__ = ["HttptoolsUpstream"]
@@ -212,7 +212,7 @@ class _Connection(asyncio.Protocol):
 
 def _expire(waiter: "asyncio.Future[None]") -> None:
     if not waiter.done():
-        waiter.set_exception(UpstreamFailure("timeout", "timed out waiting for data"))
+        waiter.set_exception(timed_out(connecting=False))
 
 
 class _Response:
@@ -314,7 +314,7 @@ class HttptoolsUpstream:
         try:
             return await asyncio.wait_for(self._get(self._origin(url), headers), timeout)
         except asyncio.TimeoutError:
-            raise UpstreamFailure("timeout", "timed out waiting for data") from None
+            raise timed_out(connecting=False) from None
 
     async def aclose(self) -> None:
         self._pool.close()
@@ -368,7 +368,7 @@ class HttptoolsUpstream:
         try:
             _, connection = await asyncio.wait_for(opening, self._connect_timeout)
         except asyncio.TimeoutError:
-            raise UpstreamFailure("timeout", "timed out connecting") from None
+            raise timed_out(connecting=True) from None
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
             raise UpstreamFailure("connect", connect_reason(exc)) from None
         return connection
