@@ -294,13 +294,11 @@ class HttptoolsUpstream:
     """:class:`~.upstream.UpstreamClient` on pooled asyncio connections; see the module docstring."""
 
     def __init__(self, settings: ProxySettings, backend_count: int) -> None:
-        self._connect_timeout = settings.connect_timeout
-        self._read_timeout = settings.read_timeout
+        self._settings, self._backend_count = settings, backend_count  # the latter for the proxied client
         self._pool = _Pool()
         self._origins: Dict[str, _Origin] = {}
         self._proxies = EnvProxies()
         self._proxied: Optional[UpstreamClient] = None
-        self._settings, self._backend_count = settings, backend_count
         self._tls: Optional[ssl.SSLContext] = None
 
     async def post(self, url: str, headers: Dict[str, str], body: bytes) -> UpstreamResponse:
@@ -362,11 +360,11 @@ class HttptoolsUpstream:
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if origin.tls else None
         opening = loop.create_connection(
-            lambda: _Connection(loop, self._read_timeout), origin.host, origin.port,
+            lambda: _Connection(loop, self._settings.read_timeout), origin.host, origin.port,
             ssl=tls, server_hostname=origin.host if tls else None,
         )
         try:
-            _, connection = await asyncio.wait_for(opening, self._connect_timeout)
+            _, connection = await asyncio.wait_for(opening, self._settings.connect_timeout)
         except asyncio.TimeoutError:
             raise timed_out(connecting=True) from None
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
