@@ -170,7 +170,7 @@ def main() -> None:
 Row = Tuple[str, str, str, str, str]
 
 
-def run(python: str, starts: int, calls: int, rounds: int = 10, settle: int = 10) -> List[Row]:
+def run(python: str, starts: int, calls: int, rounds: int, settle: int) -> List[Row]:
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.endswith("_API_KEY")}
     injection = ensure_injection_dir()
     with FakeProvider() as provider, RunDir() as run_dir:
