@@ -1,7 +1,7 @@
 """Make one SDK call with the PREVIOUS SDK majors (openai 2.x, anthropic 0.x) and print the result.
 
-Standalone on purpose: it runs under another interpreter (``fakes/legacy_sdks.py`` builds it) that has the old
-SDKs and none of this project, so it imports nothing from the project.
+Standalone on purpose: it runs under another interpreter (the pinned ``legacy`` environment of
+``tests/pinned_envs.py``) that has the old SDKs and none of this project, so it imports nothing from it.
 
 A scenario is a JSON object::
 

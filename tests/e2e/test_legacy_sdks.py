@@ -1,8 +1,8 @@
 """The previous SDK majors (openai 2.x on httpx, anthropic 0.x with ``x-api-key`` — P21) against the
 engine server, through ``legacy_client.py`` running in a separate interpreter.
 
-The interpreter comes from ``fakes.legacy_sdks.legacy_python`` (``ROUTER_LEGACY_PYTHON``, or a venv
-the tests build once). One worker process serves the whole module, so the SDK import cost is paid once.
+The interpreter is the pinned ``legacy`` environment (``tests/pinned_envs.py``). One worker process
+serves the whole module, so the SDK import cost is paid once.
 """
 
 import json
@@ -22,7 +22,7 @@ from e2e_support import (
     openai_tools,
 )
 from fakes import EngineServer, FakeProvider
-from fakes.legacy_sdks import legacy_python
+from pinned_envs import pinned_python
 
 SCRIPT = Path(__file__).with_name("legacy_client.py")
 RESULT_TIMEOUT = 30.0
@@ -62,7 +62,7 @@ class LegacyWorker:
 
 @pytest.fixture(scope="module")
 def legacy_worker() -> Iterator[LegacyWorker]:
-    worker = LegacyWorker(legacy_python())
+    worker = LegacyWorker(pinned_python("legacy"))
     yield worker
     worker.close()
 

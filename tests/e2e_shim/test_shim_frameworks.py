@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 from fakes import FakeProvider
-from framework_venvs import cached_venv_python
+from pinned_envs import pinned_python
 from shim_support import BACKEND_KEYS, ShimResult, run_shim, write_script
 
 from shim.env_names import PLACEHOLDER_API_KEY
@@ -237,15 +237,16 @@ LITELLM_MODELS = {
 @pytest.mark.parametrize("venv", ["frameworks", "litellm-openai3"])
 @pytest.mark.parametrize("model", sorted(LITELLM_MODELS))
 def test_litellm_completion_and_acompletion_sync_async_stream(
-    venv: str, model: str, request: pytest.FixtureRequest, provider: FakeProvider, router_home: Path, workdir: Path
+    venv: str, model: str, provider: FakeProvider, router_home: Path, workdir: Path
 ) -> None:
-    python = cached_venv_python(request.config, venv)
+    python = pinned_python(venv)
     _queue(provider, "sync reply", "sync stream", "async reply", "async stream")
     script = write_script(workdir, LITELLM_SCRIPT.replace("LITELLM_MODEL", model))
     ran = run_shim([python, str(script)], router_home, flags=["-v"], cwd=workdir, env=LITELLM_ENV)
     assert ran.returncode == 0, ran.explain()
     result = ran.result()
     litellm_version, openai_version = result.pop("versions")
+    # Each venv exists for one openai major (tests/pinned_envs.py): make sure the program ran on it.
     assert openai_version.startswith("3.") == (venv == "litellm-openai3"), (litellm_version, openai_version)
     assert result == {
         "sync": "sync reply",
@@ -275,9 +276,9 @@ report(out)
 
 
 def test_langchain_chat_openai_and_chat_anthropic_cross_protocol(
-    request: pytest.FixtureRequest, provider: FakeProvider, router_home: Path, workdir: Path
+    provider: FakeProvider, router_home: Path, workdir: Path
 ) -> None:
-    python = cached_venv_python(request.config, "frameworks")
+    python = pinned_python("frameworks")
     _queue(provider, WEATHER_CALL, "streamed via openai", "anthropic says hi", "anthropic streams")
     ran = _run(python, LANGCHAIN_SCRIPT, router_home, workdir)
     assert ran.result() == {

@@ -7,7 +7,6 @@ Every child resolves loopback only (a ``sitecustomize`` on its PYTHONPATH, which
 a call the router failed to route errors out instead of leaving the machine.
 """
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Sequence
 
 import pytest
+from pinned_envs import pinned_python
 
 from host.demo.home import child_env, router_argv, write_demo_home
 from host.demo.provider import DEMO_KEYS, DemoProvider
@@ -25,8 +25,6 @@ from host.demo.proxy_calls import RunningProxy
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VIA_ANTHROPIC = "answered in the Anthropic Messages format"
 VIA_OPENAI = "answered in the OpenAI Chat Completions format"
-# Built by tests/e2e_shim/framework_venvs.py (too large for the test extra): reused when present.
-FRAMEWORK_CACHE_KEYS = ("shim-frameworks-venv", "shim-litellm-openai3-venv")
 LOOPBACK_ONLY = textwrap.dedent(
     """
     import socket as _socket
@@ -111,32 +109,21 @@ def test_plain_requests_to_both_vendor_urls(env: Dict[str, str]) -> None:
     assert VIA_OPENAI in starts(lines, "anthropic format:")
 
 
-def framework_python(request: pytest.FixtureRequest, modules: Sequence[str]) -> str:
-    """This interpreter if it has ``modules``, else a finished framework venv of tests/e2e_shim that has
-    them (see ``tests/e2e_shim/framework_venvs.py``); else skip, saying what to install."""
-    if all(importlib.util.find_spec(name) for name in modules):
-        return sys.executable
-    probe = f"import {', '.join(modules)}"
-    for key in FRAMEWORK_CACHE_KEYS:
-        cache = Path(request.config.cache.mkdir(key))
-        python = cache / "venv" / "bin" / "python"
-        ready = (cache / "ready").exists() and python.exists()
-        if ready and subprocess.run([str(python), "-c", probe], capture_output=True, check=False).returncode == 0:
-            return str(python)
-    pytest.skip(f"{' and '.join(modules)}: not installed here, and no cached venv ({', '.join(FRAMEWORK_CACHE_KEYS)}: "
-                f"built by tests/e2e_shim) has it; pip install {' '.join(n.replace('_', '-') for n in modules)}")
+def framework_python() -> str:
+    """The pinned ``frameworks`` environment (LiteLLM, LangChain): too large for the test extra."""
+    return pinned_python("frameworks")
 
 
-def test_litellm(request: pytest.FixtureRequest, env: Dict[str, str]) -> None:
-    python = framework_python(request, ["litellm"])
+def test_litellm(env: Dict[str, str]) -> None:
+    python = framework_python()
     lines = run_under_shim(python, "litellm_completion.py", env)
     assert VIA_ANTHROPIC in starts(lines, "claude:")
     assert VIA_OPENAI in starts(lines, "gpt:")
     assert starts(lines, "streaming:").startswith("streaming: It is 18 degrees")
 
 
-def test_langchain(request: pytest.FixtureRequest, env: Dict[str, str]) -> None:
-    python = framework_python(request, ["langchain_openai", "langchain_anthropic"])
+def test_langchain(env: Dict[str, str]) -> None:
+    python = framework_python()
     lines = run_under_shim(python, "langchain_chat.py", env)
     assert VIA_ANTHROPIC in starts(lines, "ChatOpenAI -> claude:")
     assert VIA_OPENAI in starts(lines, "ChatAnthropic -> gpt:")
@@ -145,16 +132,14 @@ def test_langchain(request: pytest.FixtureRequest, env: Dict[str, str]) -> None:
 
 def test_node_fetch_against_the_proxy(proxy_env: Dict[str, str]) -> None:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (Node.js 20 runs examples/node_fetch.mjs)")
+    assert node is not None, "node is not installed (Node.js 20 runs examples/node_fetch.mjs)"
     lines = run([node, str(EXAMPLES / "node_fetch.mjs")], proxy_env).stdout.splitlines()
     assert VIA_ANTHROPIC in starts(lines, "openai format:")
     assert VIA_OPENAI in starts(lines, "anthropic format (streamed):")
 
 
 def test_curl_against_the_proxy(proxy_env: Dict[str, str]) -> None:
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed (examples/curl.sh needs it)")
+    assert shutil.which("curl") is not None, "curl is not installed (examples/curl.sh needs it)"
     output = run(["bash", str(EXAMPLES / "curl.sh")], proxy_env).stdout
     assert VIA_ANTHROPIC in output  # the non-streamed chat completion, whole
     assert '"type":"text_delta"' in output and "event: message_stop" in output
