@@ -15,6 +15,7 @@ does this before the test command, so tests do not build them one after another)
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ __all__ = ["ENVIRONMENTS", "PinnedEnvironment", "PinnedEnvironmentError", "build
 
 REPO = Path(__file__).resolve().parents[1]
 CONSTRAINTS = REPO / "tests" / "constraints"
-VENVS = REPO / ".venv-pinned"
+# Several checkouts (git worktrees) may share one directory of built venvs: ROUTER_PINNED_VENVS.
+VENVS = Path(os.environ.get("ROUTER_PINNED_VENVS") or REPO / ".venv-pinned")
 _BUILD_TIMEOUT = 900
 
 
