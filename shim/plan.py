@@ -25,6 +25,7 @@ from .errors import (
     UpstreamProtocolError,
     error_from_upstream,
 )
+from .model_limits import output_limit
 from .protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, ENDPOINT_PROTOCOL, MESSAGES, OPENAI, upstream_path
 from .routing import Route, resolve_route
 from .token_estimate import estimate_anthropic_input_tokens
@@ -319,12 +320,14 @@ def _plan_translated(
 
 
 def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
+    backend = route.backend
     return RequestOptions(
         upstream_model=route.upstream_model,
         default_max_tokens=config.default_max_tokens,
-        max_output_tokens=route.backend.max_output_tokens,
-        max_tokens_field=route.backend.max_tokens_field,
-        replay_reasoning=route.backend.replay_reasoning,
+        max_output_tokens=output_limit(route.upstream_model, backend.max_output_tokens, config.model_max_output_tokens),
+        max_tokens_field=backend.max_tokens_field,
+        replay_reasoning=backend.replay_reasoning,
+        mid_conversation_system=backend.mid_conversation_system,
     )
 
 

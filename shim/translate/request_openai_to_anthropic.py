@@ -13,6 +13,7 @@ import fnmatch
 from typing import Any, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..protocols import ANTHROPIC
 from .context import RequestOptions, TranslatedRequest
 from .openai_messages_to_anthropic import TranslatedMessages, openai_messages_to_anthropic
 from .openai_tools_to_anthropic import openai_tools_to_anthropic
@@ -25,6 +26,7 @@ from .request_checks import (
     expect_positive_int,
     expect_str,
 )
+from .system_placement import KEEP, resolve_placement
 
 __all__ = ["IGNORED_FIELDS", "OPUS_4_7_PLUS_MODEL_GLOBS", "THINKING_BUDGETS", "openai_request_to_anthropic"]
 
@@ -66,7 +68,8 @@ def openai_request_to_anthropic(body: Dict[str, Any], options: RequestOptions) -
     """
     notes: List[str] = []
     _reject_unsupported(body)
-    conversation = openai_messages_to_anthropic(body.get("messages"), notes)
+    keep_in_place = resolve_placement(options.mid_conversation_system, ANTHROPIC, options.upstream_model) == KEEP
+    conversation = openai_messages_to_anthropic(body.get("messages"), notes, keep_in_place)
     out: Dict[str, Any] = {"model": options.upstream_model, "max_tokens": _max_tokens(body, options, notes)}
     if conversation.system is not None:
         out["system"] = conversation.system

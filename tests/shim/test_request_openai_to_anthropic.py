@@ -7,11 +7,10 @@ Every translated body is checked against the anthropic SDK's own request types (
 import json
 from typing import Any, Dict, Type
 
-import pydantic
 import pytest
-from anthropic.types import message_create_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from request_shapes import assert_valid_anthropic_request
 
 from shim.errors import InvalidRequestError, RouterError, UnsupportedFeatureError
 from shim.protocols import OPENAI
@@ -30,27 +29,6 @@ OPTIONS = RequestOptions(upstream_model=SONNET)
 HI = [{"role": "user", "content": "hi"}]
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 PDF_B64 = "JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
-
-_REQUEST_TYPES = {
-    False: pydantic.TypeAdapter(message_create_params.MessageCreateParamsNonStreaming),
-    True: pydantic.TypeAdapter(message_create_params.MessageCreateParamsStreaming),
-}
-
-
-def _consume(value: Any) -> None:
-    """The SDK types use Iterable[...] fields, which pydantic validates lazily: walk everything."""
-    if isinstance(value, dict):
-        for item in value.values():
-            _consume(item)
-    elif not isinstance(value, (str, bytes, int, float, type(None))):
-        for item in value:
-            _consume(item)
-
-
-def assert_valid_anthropic_request(body: Dict[str, Any]) -> None:
-    json.dumps(body, allow_nan=False)  # must be sendable as strict JSON
-    _consume(_REQUEST_TYPES[body.get("stream") is True].validate_python(body, strict=True))
-
 
 def translate(messages: Any = HI, options: RequestOptions = OPTIONS, **fields: Any) -> TranslatedRequest:
     body = {"model": "gpt-4o", "messages": messages, **fields}
@@ -963,6 +941,7 @@ def test_realistic_request_with_tools_and_a_multi_turn_tool_loop() -> None:
         "dropped 'name' on messages: Anthropic messages carry no author name",
         "dropped 'seed': no Anthropic counterpart",
         "dropped 'presence_penalty': no Anthropic counterpart",
+        "hoisted mid-conversation system messages into 'system' (the model takes them there)",
     ])
 
 
