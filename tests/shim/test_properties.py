@@ -348,8 +348,11 @@ def check_plan_call(endpoint: str, raw: bytes) -> None:
     except RouterError as error:
         note(f"plan_call raised {type(error).__name__}")
         return
-    note("translated plan" if plan.translated else "same-protocol plan" if plan.routed else "no route")
-    if plan.routed and plan.local_response is None:
+    note(plan.disposition)
+    if plan.refusal is not None:
+        assert plan.route is not None and plan.upstream_url is None  # refused, with its route kept
+        strict_json(plan.refusal_response().body)
+    elif plan.routed and plan.local_response is None:
         assert plan.upstream_url is not None
         strict_json(plan.upstream_body)
     if plan.local_response is not None:
