@@ -31,9 +31,14 @@ from .system_placement import KEEP, resolve_placement
 __all__ = ["IGNORED_FIELDS", "OPUS_4_7_PLUS_MODEL_GLOBS", "THINKING_BUDGETS", "openai_request_to_anthropic"]
 
 # Upstream models (matched case-insensitively) that answer 400 to temperature/top_p ("`temperature`
-# is deprecated for this model", P16) and accept only adaptive thinking, no budget_tokens (§3.1).
+# is deprecated for this model", P16) and accept only adaptive thinking, no budget_tokens (§3.1):
+# Opus 4.7 and later, and the Claude 5.5 models and Fable 5 (their migration guides: thinking is
+# adaptive, a budget and non-default sampling parameters are rejected; docs/clients/claude-code.md#thinking).
 # The leading * also matches provider-prefixed ids such as "us.anthropic.claude-opus-4-7-v1:0".
-OPUS_4_7_PLUS_MODEL_GLOBS = ("*claude-opus-4-7*", "*claude-opus-4-8*", "*claude-opus-5*")
+OPUS_4_7_PLUS_MODEL_GLOBS = (
+    "*claude-opus-4-7*", "*claude-opus-4-8*", "*claude-opus-5*", "*claude-fable-5*", "*claude-sonnet-5-5*",
+    "*claude-haiku-5-5*",
+)
 
 # reasoning_effort → budget_tokens for models with budget thinking. Anthropic's floor is 1024
 # (§3.1; LiteLLM's "minimal" of 128 is below it, P15).

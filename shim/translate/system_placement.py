@@ -43,10 +43,13 @@ HOIST = "hoist"
 MID_CONVERSATION_SYSTEM_SETTINGS = (AUTO, KEEP, HOIST)
 
 # Anthropic models that accept ``role: "system"`` inside ``messages`` (docs/system-messages.md#anthropic):
-# documented for Claude Opus 4.8; Claude Code 2.1.332 sends them to its default claude-opus-5-5.
-# Matched case-insensitively; the leading * admits provider prefixes. A model not listed is hoisted
-# (always valid); a backend's ``mid_conversation_system = "keep"`` admits any model.
-ANTHROPIC_MID_CONVERSATION_SYSTEM_MODEL_GLOBS: Tuple[str, ...] = ("*claude-opus-4-8*", "*claude-opus-5*")
+# Claude Opus 4.8 and the later Opus models, Fable 5 and the Claude 5.5 models; Claude Code 2.1.332
+# sends them to its default claude-opus-5-5. Matched case-insensitively; the leading * admits
+# provider prefixes. A model not listed is hoisted (always valid); a backend's
+# ``mid_conversation_system = "keep"`` admits any model.
+ANTHROPIC_MID_CONVERSATION_SYSTEM_MODEL_GLOBS: Tuple[str, ...] = (
+    "*claude-opus-4-8*", "*claude-opus-5*", "*claude-fable-5*", "*claude-sonnet-5-5*", "*claude-haiku-5-5*",
+)
 
 SYSTEM_JOINER = "\n"
 

@@ -496,7 +496,8 @@ def test_top_p_is_passed_through() -> None:
 
 
 @pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-opus-4-7-20260101", "CLAUDE-OPUS-4-8",
-                                   "claude-opus-5", "us.anthropic.claude-opus-4-7-v1:0"])
+                                   "claude-opus-5", "us.anthropic.claude-opus-4-7-v1:0", "claude-opus-5-5",
+                                   "claude-fable-5-2", "claude-sonnet-5-5", "claude-haiku-5-5"])
 def test_p16_sampling_params_are_dropped_for_opus_4_7_and_later(model: str) -> None:
     translated = translate(options=RequestOptions(model), temperature=0.2, top_p=0.5)
     assert "temperature" not in translated.body and "top_p" not in translated.body
@@ -699,6 +700,13 @@ def test_reasoning_effort_on_opus_4_7_is_adaptive_with_effort(effort: str, expec
     assert translated.body["output_config"] == {"effort": expected}
     assert translated.body["max_tokens"] == 4096
     assert any("minimal" in note for note in translated.notes) is (effort == "minimal")
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-fable-5-2"])
+def test_reasoning_effort_on_the_claude_5_5_models_is_adaptive_never_a_budget(model: str) -> None:
+    translated = translate(options=RequestOptions(model), reasoning_effort="medium")
+    assert translated.body["thinking"] == {"type": "adaptive"}
+    assert translated.body["output_config"] == {"effort": "medium"}
 
 
 def test_reasoning_effort_none_means_no_thinking() -> None:

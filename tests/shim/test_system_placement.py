@@ -51,6 +51,8 @@ def _roles(messages: List[Dict[str, Any]]) -> List[str]:
         (AUTO, OPENAI, "qwen3-coder", KEEP),
         (AUTO, ANTHROPIC, OPUS_48, KEEP),
         (AUTO, ANTHROPIC, "claude-opus-5-5", KEEP),
+        (AUTO, ANTHROPIC, "claude-sonnet-5-5", KEEP),
+        (AUTO, ANTHROPIC, "claude-fable-5-2", KEEP),
         (AUTO, ANTHROPIC, "CLAUDE-OPUS-4-8-20260801", KEEP),
         (AUTO, ANTHROPIC, SONNET, HOIST),
         (AUTO, ANTHROPIC, "claude-opus-4-7", HOIST),
