@@ -23,7 +23,7 @@ What the router does with the limit, and the sources, in words: docs/clients/cla
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 __all__ = ["MODEL_OUTPUT_LIMITS", "ModelLimit", "model_output_limit", "output_limit"]
 
@@ -79,11 +79,41 @@ MODEL_OUTPUT_LIMITS: Tuple[ModelLimit, ...] = (
 )
 
 
+class _LimitCache:
+    """Limits already looked up, for the most recent ``overrides`` mapping (the configuration's, which
+    is not changed once it routes calls): a lookup is a glob match per row, on every translated call.
+    Replaced as a whole, like the route cache, so threads racing on two configurations can lose
+    entries but never read another configuration's limit."""
+
+    _LIMIT = 256  # model names remembered for one configuration; a full cache starts again
+
+    def __init__(self) -> None:
+        self.entry: Tuple[Optional[Mapping[str, int]], Dict[str, Optional[int]]] = (None, {})
+
+    def limits_for(self, overrides: Mapping[str, int]) -> Dict[str, Optional[int]]:
+        entry = self.entry
+        if entry[0] is not overrides or len(entry[1]) >= self._LIMIT:
+            entry = self.entry = (overrides, {})
+        return entry[1]
+
+
+_cache = _LimitCache()
+
+
 def model_output_limit(
     model: str, overrides: Mapping[str, int], table: Tuple[ModelLimit, ...] = MODEL_OUTPUT_LIMITS
 ) -> Optional[int]:
     """The output limit of ``model``: the first matching ``overrides`` glob (the user's), else the
     first matching row of ``table``; None when neither knows the model."""
+    if table is not MODEL_OUTPUT_LIMITS:
+        return _lookup(model, overrides, table)
+    limits = _cache.limits_for(overrides)
+    if model not in limits:
+        limits[model] = _lookup(model, overrides, table)
+    return limits[model]
+
+
+def _lookup(model: str, overrides: Mapping[str, int], table: Tuple[ModelLimit, ...]) -> Optional[int]:
     base = model.rsplit("/", 1)[-1].lower()
     for glob, limit in overrides.items():
         if fnmatchcase(base, glob.lower()) or fnmatchcase(model.lower(), glob.lower()):

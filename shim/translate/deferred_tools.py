@@ -37,7 +37,8 @@ class DeferredTools:
         named = [tool for tool in tools if isinstance(tool, dict) and isinstance(tool.get("name"), str)]
         self.defined: Set[str] = {tool["name"] for tool in named}
         self.deferred: Set[str] = {tool["name"] for tool in named if is_deferred(tool)}
-        self.loaded: Set[str] = self.deferred & set(_names_loaded_by(messages))
+        # Most requests defer nothing: then the history need not be read at all.
+        self.loaded: Set[str] = self.deferred & set(_names_loaded_by(messages)) if self.deferred else set()
 
     @classmethod
     def for_request(cls, body: Dict[str, Any]) -> "DeferredTools":
@@ -60,23 +61,26 @@ class DeferredTools:
 
 
 def _names_loaded_by(messages: List[Any]) -> Iterator[str]:
-    """Tool names a ``tool_reference`` (at any depth of a message's content) or a ``tool_use`` names."""
-    pending: List[Any] = [message.get("content") for message in messages if isinstance(message, dict)]
-    while pending:  # iterative: content may nest deeper than the recursion limit
-        item = pending.pop()
-        if isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict):
-            name = _loaded_name(item)
-            if name:
-                yield name
-            pending.append(item.get("content"))
+    """Tool names the history loads: a ``tool_use`` block's, and a ``tool_reference``'s inside a
+    ``tool_result`` (where Anthropic's tool search puts them)."""
+    for message in messages:
+        for block in _blocks(message):
+            kind = block.get("type")
+            if kind == "tool_use":
+                yield _name(block.get("name"))
+            elif kind == "tool_result":
+                yield from (_name(inner.get("tool_name")) for inner in _blocks(block)
+                            if inner.get("type") == "tool_reference")
 
 
-def _loaded_name(block: Dict[str, Any]) -> str:
-    kind = block.get("type")
-    name = block.get("tool_name") if kind == "tool_reference" else block.get("name") if kind == "tool_use" else None
-    return name if isinstance(name, str) else ""
+def _blocks(holder: Any) -> Iterator[Dict[str, Any]]:
+    """The content blocks (objects) of a message or a tool result; nothing for other shapes."""
+    content = holder.get("content") if isinstance(holder, dict) else None
+    return (block for block in _list(content) if isinstance(block, dict))
+
+
+def _name(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _list(value: Any) -> List[Any]:

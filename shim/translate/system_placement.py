@@ -18,6 +18,7 @@ translators cannot drift apart:
 """
 
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError
@@ -62,6 +63,11 @@ def resolve_placement(setting: str, backend_protocol: str, upstream_model: str) 
         return setting
     if backend_protocol != ANTHROPIC:
         return KEEP
+    return _anthropic_placement(upstream_model)
+
+
+@lru_cache(maxsize=256)  # a glob match per listed model, on every call to an Anthropic backend
+def _anthropic_placement(upstream_model: str) -> str:
     lowered = upstream_model.lower()
     accepted = any(fnmatchcase(lowered, glob) for glob in ANTHROPIC_MID_CONVERSATION_SYSTEM_MODEL_GLOBS)
     return KEEP if accepted else HOIST
