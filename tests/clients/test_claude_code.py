@@ -3,8 +3,8 @@ non-interactively (``claude -p … --output-format json``) the way scripts and C
 
 Each test checks both sides: what the CLI printed and what the fake provider received (path, model,
 key, tools, the tool round trip). The fake plays a model in an agent loop (``provider.agent_loop``):
-it asks for ``Bash`` with ``echo router-ok``, Claude Code runs the command for real, and the fake
-answers once the command's output is back in the conversation.
+it asks for ``Bash`` with ``echo router-$((6*7))``, Claude Code runs the command for real, and the
+fake answers once the command's output (``router-42``) is back in the conversation.
 
 Two routes: ``anthropic`` (a Claude model to an Anthropic backend: the same protocol, forwarded
 unchanged but for the credentials) and ``openai`` (``router route add 'claude-*' openai``: every
@@ -46,13 +46,14 @@ from shim.env_names import PLACEHOLDER_API_KEY
 
 VERSION = "2.1.332"  # tests/clients/node/package.json pins it; the README's "Works with" table names it
 DEFAULT_MODEL = "claude-opus-5-5"  # what 2.1.332 asks for when given no --model (the tests give none)
-TOOL, TOOL_INPUT, TOOL_OUTPUT = "Bash", {"command": "echo router-ok"}, "router-ok"
-FINAL_TEXT = "The command printed router-ok."
-PROMPT = "Run `echo router-ok` with the Bash tool and tell me what it printed."
+# The shell computes the output (6*7): only a command that really ran can send back "router-42".
+TOOL, TOOL_INPUT, TOOL_OUTPUT = "Bash", {"command": "echo router-$((6*7))"}, "router-42"
+FINAL_TEXT = "The command printed router-42."
+PROMPT = "Run `echo router-$((6*7))` with the Bash tool and tell me what it printed."
 # -p refuses tools that would need a permission prompt; this allows Bash alone (the flag that skips
 # every prompt is refused when running as root, as CI containers do).
 ALLOW_BASH = ("--allowedTools", "Bash")
-# The updater would fetch from the internet at start-up; users of -p in scripts turn it off too.
+# The auto-updater would fetch a newer release at start-up: the pinned version is the point.
 CLAUDE_ENV = {"DISABLE_AUTOUPDATER": "1"}
 NEEDS_ENGINE_FIX = pytest.mark.xfail(strict=True, reason="needs the engine's mid-conversation system messages")
 
@@ -102,7 +103,7 @@ def test_claude_code_runs_a_tool_through_the_router(
     _check_every_call(route, calls)
     _check_tool_round_trip(provider, route, calls)
     if route == "openai":
-        _check_system_message_kept_its_place(calls[0].json, workdir / "work")
+        _check_system_message_kept_its_place(calls[0].json, (workdir / "work").resolve())
 
 
 def _check_every_call(route: str, calls: List[Any]) -> None:
