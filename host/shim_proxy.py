@@ -11,6 +11,7 @@ Each call the proxy serves is passed to ``on_event`` (the run's telemetry collec
 summary and ``-v`` cover proxied calls as well.
 """
 
+import os
 import select
 import socket
 import threading
@@ -74,6 +75,7 @@ class BackgroundProxy:
     def _build_server(self) -> Any:
         import uvicorn  # heavy: imported here, on the thread, while the child starts
 
+        from .peer_process import PeerFinder
         from .proxy.app import ProxyApp
         from .proxy.settings import ProxySettings
         from .proxy.stats import ProxyStats
@@ -89,6 +91,7 @@ class BackgroundProxy:
 
         app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0, shim_callers=True))
         app.state.stats = ReportingStats()
+        app.state.peers = PeerFinder(os.getpid())  # its clients are this process's descendants
         config = uvicorn.Config(
             app,
             lifespan="on",
