@@ -124,7 +124,8 @@ def _holds(pid: int, link: str) -> bool:
     return False
 
 
-_INTERPRETERS = ("node", "bun", "deno", "python", "ruby", "perl", "sh", "bash")
+_INTERPRETERS = ("node", "bun", "deno", "python", "pypy", "ruby", "perl", "sh", "bash")
+_INLINE_CODE = frozenset({"-c", "-e", "--eval", "-p", "--print"})  # the program is text, not a file
 
 
 def _program(pid: int) -> str:
@@ -137,7 +138,11 @@ def _program(pid: int) -> str:
     if not argv:
         return ""
     name = os.path.basename(argv[0])
-    script = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
-    if name.startswith(_INTERPRETERS) and script is not None:
-        return f"{name} {os.path.basename(script)}"
+    if not name.startswith(_INTERPRETERS):
+        return name
+    for argument in argv[1:]:
+        if argument in _INLINE_CODE:
+            return name
+        if not argument.startswith("-"):
+            return f"{name} {os.path.basename(argument)}"
     return name
