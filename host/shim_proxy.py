@@ -1,14 +1,16 @@
 """The HTTP proxy ``router shim`` runs for the child's lifetime, on an ephemeral loopback port.
 
-Non-Python children reach the router only through it (``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``);
-Python children use it for the aiohttp hand-off (``ROUTER_SHIM_PROXY_URL``). The listening socket is
+The tree's processes that are not Python reach the router only through it (``OPENAI_BASE_URL`` /
+``ANTHROPIC_BASE_URL`` point at it for every process); Python ones route in-process and use it only
+for the aiohttp hand-off (``ROUTER_SHIM_PROXY_URL``; docs/shim-process-tree.md). The listening socket is
 bound at once (stdlib, a millisecond) so its URL can go into the child's environment. uvicorn and
 the app (~0.3 s of imports) are loaded on a daemon thread only when the first connection arrives,
 which waits in the listen backlog meanwhile: most Python children never use the proxy, and then
 it costs nothing, neither at start nor at exit.
 
 Each call the proxy serves is passed to ``on_event`` (the run's telemetry collector), so the
-summary and ``-v`` cover proxied calls as well.
+summary and ``-v`` cover proxied calls as well, named after the process that made them where the
+kernel says (``host/peer_process.py``).
 """
 
 import os
