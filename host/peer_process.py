@@ -6,21 +6,20 @@ process". On Linux the kernel says who it was: ``/proc/net/tcp`` (and ``tcp6``) 
 with its local and remote port and its inode (proc(5), "/proc/net/tcp"), and ``/proc/PID/fd/N`` of
 the owner links to ``socket:[INODE]``. Only the descendants of this process are searched (``ppid``
 from ``/proc/PID/stat``): the peer is in the tree the host started, and that keeps the search to a
-few processes. It costs a few milliseconds, once per connection (answers are kept per client
-port); elsewhere than Linux, or when anything is unreadable, the answer is None.
+few processes. It costs a few milliseconds once per connection, then a look at one process's
+descriptors per call; elsewhere than Linux, or when anything is unreadable, the answer is None.
 See docs/shim-process-tree.md#telemetry.
 """
 
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["UNKNOWN_PEER", "PeerFinder", "PeerProcess"]
+__all__ = ["PeerFinder", "PeerProcess"]
 
 _PROC = "/proc"
 _TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
-_REMEMBERED = 256  # client ports remembered; a long run with many connections starts again
-UNKNOWN_PEER = object()  # PeerFinder.remembered(): this port was never looked up
+_REMEMBERED = 256  # connections remembered; a long run with many connections starts again
 
 
 @dataclass(frozen=True)
@@ -35,27 +34,27 @@ class PeerFinder:
 
     def __init__(self, root_pid: int) -> None:
         self._root_pid = root_pid
-        self._known: Dict[int, Optional[PeerProcess]] = {}
-
-    def remembered(self, client_port: int) -> object:
-        """The answer :meth:`find` gave for ``client_port`` (a PeerProcess or None), else UNKNOWN_PEER."""
-        return self._known.get(client_port, UNKNOWN_PEER)
+        self._known: Dict[int, Tuple[PeerProcess, str]] = {}  # client port → (its process, "socket:[INODE]")
 
     def find(self, client_port: int, server_port: int) -> Optional[PeerProcess]:
-        """Never raises. A client port seen before gets the same answer: on loopback a port belongs to
-        one connection until it closes, and a connection to one process."""
-        if client_port in self._known:
-            return self._known[client_port]
+        """Never raises. Blocking (file reads under /proc): call it off an event loop. A connection's
+        later calls cost a look at its process's descriptors only, to make sure the port still
+        belongs to that socket (a closed connection's port can be handed out again)."""
         try:
-            peer = self._search(client_port, server_port)
+            known = self._known.get(client_port)
+            if known is not None and _holds(known[0].pid, known[1]):
+                return known[0]
+            found = self._search(client_port, server_port)
         except Exception:  # /proc missing or unreadable: nothing to say
-            peer = None
+            return None
+        if found is None:
+            return None
         if len(self._known) >= _REMEMBERED:
             self._known.clear()
-        self._known[client_port] = peer
-        return peer
+        self._known[client_port] = found
+        return found[0]
 
-    def _search(self, client_port: int, server_port: int) -> Optional[PeerProcess]:
+    def _search(self, client_port: int, server_port: int) -> Optional[Tuple[PeerProcess, str]]:
         inode = _socket_inode(client_port, server_port)
         if inode is None:
             return None
@@ -63,7 +62,7 @@ class PeerFinder:
         parents = _parents()
         for pid in _descendants(self._root_pid, parents):
             if _holds(pid, link):
-                return PeerProcess(pid, parents.get(pid, 0), _program(pid))
+                return PeerProcess(pid, parents.get(pid, 0), _program(pid)), link
         return None
 
 

@@ -20,7 +20,6 @@ from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
 from shim.telemetry import TEXT_LIMIT
 
-from ..peer_process import UNKNOWN_PEER, PeerProcess
 from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
@@ -168,15 +167,13 @@ class ProxyApp:
 
     async def _caller(self, scope: Scope, headers: Mapping[str, str]) -> Optional[Caller]:
         """The process of the tree that made this call: the shim's header says, else the connection
-        does (once per connection, off the event loop: a few milliseconds of /proc reads)."""
+        does (/proc reads, off the event loop: milliseconds for a new connection, less after)."""
         caller = Caller.from_header(headers.get(CALLER_HEADER))
         peers, client, server = self.state.peers, scope.get("client"), scope.get("server")
         if caller is not None or peers is None or not client or not server:
             return caller
-        peer = peers.remembered(client[1])
-        if peer is UNKNOWN_PEER:
-            peer = await asyncio.to_thread(peers.find, client[1], server[1])
-        if not isinstance(peer, PeerProcess):
+        peer = await asyncio.to_thread(peers.find, client[1], server[1])
+        if peer is None:
             return None
         return Caller(peer.pid, peer.ppid, peer.program[:TEXT_LIMIT], source="proxy")
 

@@ -9,7 +9,7 @@ from typing import Iterator, List, Tuple
 
 import pytest
 
-from host.peer_process import UNKNOWN_PEER, PeerFinder, PeerProcess
+from host.peer_process import PeerFinder, PeerProcess
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc")
 
@@ -56,13 +56,13 @@ def test_a_descendant_holding_the_connection_is_found_with_its_program(listener:
     child, port = connect_from([sys.executable, "-u", str(script)], listener)
     try:
         finder = PeerFinder(os.getpid())
-        assert finder.remembered(port) is UNKNOWN_PEER
         peer = finder.find(port, listener.getsockname()[1])
         interpreter = os.path.basename(sys.executable)
         assert peer == PeerProcess(child.pid, os.getpid(), f"{interpreter} client_tool.py")
-        assert finder.remembered(port) == peer  # once per connection
+        assert finder.find(port, listener.getsockname()[1]) == peer  # the connection's next call
     finally:
         stop(child)
+    assert finder.find(port, listener.getsockname()[1]) is None  # gone: the port names nobody now
 
 
 def test_inline_code_is_named_after_the_interpreter_alone(listener: socket.socket) -> None:
