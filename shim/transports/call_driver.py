@@ -7,7 +7,9 @@ steps, and only the I/O differs, so the decisions live here, once:
    ``PASS`` (no route: send the original request untouched), ``ANSWER`` (the router answers by
    itself: a local count_tokens, or a protocol-shaped error for a routed call it refuses — whose
    event still names the route) or ``SEND`` (send :meth:`upstream_request` through the library's
-   own transport).
+   own transport). A call with no route that the program aimed at the host's proxy (its SDK read
+   the base URL ``router shim`` set) is a ``SEND`` too, unchanged, to where it would have gone
+   without the router (:attr:`LLMCall.unrouted_url`).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
    :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
    :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
@@ -54,6 +56,13 @@ __all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "begin_call"
 PASS = "pass"
 ANSWER = "answer"
 SEND = "send"
+
+# Request headers an unrouted call redirected away from the host's proxy does not keep: they describe
+# the connection to the proxy (the library writes its own for the new one). Credentials stay: the call
+# goes where the program would have sent it, with what the program sent.
+_CONNECTION_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
+)
 
 
 class LowerCaseHeaders(Dict[str, str]):
@@ -128,6 +137,9 @@ class LLMCall:
         self._refused_route: Optional[Route] = None  # the route of a call refused before it had a plan
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
+        # A call with no route aimed at the host's proxy: where it goes instead (see _redirect_unrouted).
+        self.unrouted_url: Optional[str] = None
+        self._unrouted_request: Optional[Tuple[Dict[str, str], bytes]] = None
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
 
@@ -143,8 +155,8 @@ class LLMCall:
 
     @property
     def routed(self) -> bool:
-        """The router takes this call (sends it elsewhere or answers it itself)."""
-        return self.action != PASS
+        """The router takes this call (sends it to a backend or answers it itself)."""
+        return self.action != PASS and self.unrouted_url is None
 
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
         call = ClientCall(self.endpoint, headers, body)
@@ -162,6 +174,21 @@ class LLMCall:
             self.action = SEND
         elif self.plan.local_response is not None:
             self.action, self.answer = ANSWER, self.plan.local_response
+        else:
+            self._redirect_unrouted(headers, body)
+
+    def _redirect_unrouted(self, headers: Mapping[str, str], body: bytes) -> None:
+        """No route, and the program aimed the call at the host's proxy only because ``router shim``
+        set its base URL: send it, unchanged, where it would have gone without the router (the
+        user's own base URL, else the vendor's API), not to the proxy, which would refuse it
+        (docs/shim-process-tree.md#calls-with-no-route)."""
+        proxy = self.runtime.host_proxy
+        destination = proxy.unrouted_url(self._url, self.client_protocol) if proxy is not None else None
+        if destination is None:
+            return
+        kept = {name: value for name, value in headers.items() if name.lower() not in _CONNECTION_HEADERS}
+        self.unrouted_url, self._unrouted_request = destination, (kept, body)
+        self.action = SEND
 
     def _refuse(self, body: bytes, error: RouterError) -> None:
         """A request the engine could not plan at all (too large to read). Only a routed model's
@@ -179,6 +206,9 @@ class LLMCall:
 
     def upstream_request(self) -> Tuple[str, Dict[str, str], bytes]:
         """URL, headers and body to send upstream (``SEND`` calls only)."""
+        if self.unrouted_url is not None and self._unrouted_request is not None:
+            headers, body = self._unrouted_request
+            return self.unrouted_url, dict(headers), body
         plan = self._sent_plan()
         assert plan.upstream_url is not None
         return plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body
@@ -394,6 +424,8 @@ class LLMCall:
 
     def _upstream_host(self) -> str:
         plan = self.plan
+        if self.unrouted_url is not None:
+            return _host_of(self.unrouted_url)
         if plan is not None and plan.upstream_url:
             return _host_of(plan.upstream_url)
         answered_here = (plan is not None and plan.routed) or self._refused_route is not None

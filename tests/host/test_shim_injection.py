@@ -176,12 +176,47 @@ def test_child_env_keeps_the_users_own_key_and_litellm_choice() -> None:
     assert child_environment({}, _setup())["LITELLM_RUST"] == "false"
 
 
-def test_child_env_points_only_non_python_children_at_the_proxy() -> None:
-    python_env = child_environment({"OPENAI_BASE_URL": "https://mine/v1"}, _setup(is_python=True))
-    assert python_env["OPENAI_BASE_URL"] == "https://mine/v1" and "ANTHROPIC_BASE_URL" not in python_env
-    other = child_environment({}, _setup(is_python=False))
-    assert other["OPENAI_BASE_URL"] == "http://127.0.0.1:5555/v1"
-    assert other["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:5555"
+PROXY_BASE_URLS = {"OPENAI_BASE_URL": "http://127.0.0.1:5555/v1", "ANTHROPIC_BASE_URL": "http://127.0.0.1:5555"}
+USER_VARIABLES = (env_names.USER_OPENAI_BASE_URL, env_names.USER_ANTHROPIC_BASE_URL)
+
+
+@pytest.mark.parametrize("is_python", [True, False])
+def test_child_env_points_the_whole_tree_at_the_proxy(is_python: bool) -> None:
+    """Python or not, CMD and everything it starts get the proxy's base URLs (Python processes route
+    calls to them in-process); with no user value to remember, no ROUTER_SHIM_USER_* either."""
+    env = child_environment({env_names.USER_OPENAI_BASE_URL: "stale"}, _setup(is_python=is_python))
+    assert {name: env[name] for name in PROXY_BASE_URLS} == PROXY_BASE_URLS
+    assert not any(name in env for name in USER_VARIABLES)
+
+
+def test_child_env_python_cmd_keeps_the_users_own_base_url() -> None:
+    env = child_environment({"OPENAI_BASE_URL": "https://mine/v1"}, _setup(is_python=True))
+    assert env["OPENAI_BASE_URL"] == "https://mine/v1"
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:5555"  # the one the user did not set
+    assert not any(name in env for name in USER_VARIABLES)
+
+
+def test_child_env_non_python_cmd_replaces_the_users_base_url_and_remembers_it() -> None:
+    env = child_environment({"ANTHROPIC_BASE_URL": "https://mine.example"}, _setup(is_python=False))
+    assert {name: env[name] for name in PROXY_BASE_URLS} == PROXY_BASE_URLS
+    assert env[env_names.USER_ANTHROPIC_BASE_URL] == "https://mine.example"
+    assert env_names.USER_OPENAI_BASE_URL not in env
+
+
+@pytest.mark.parametrize("is_python", [True, False])
+def test_child_env_nested_run_replaces_the_outer_runs_base_urls(is_python: bool) -> None:
+    """An inner ``router shim`` inherits the outer run's proxy URLs: they are ours, not the user's, so
+    the inner proxy replaces them, and what the outer run kept of the user's value stays."""
+    outer = {
+        env_names.PROXY_URL: "http://127.0.0.1:4444",
+        "OPENAI_BASE_URL": "http://127.0.0.1:4444/v1",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:4444",
+        env_names.USER_OPENAI_BASE_URL: "https://mine/v1",
+    }
+    env = child_environment(outer, _setup(is_python=is_python))
+    assert {name: env[name] for name in PROXY_BASE_URLS} == PROXY_BASE_URLS
+    assert env[env_names.PROXY_URL] == "http://127.0.0.1:5555"
+    assert env[env_names.USER_OPENAI_BASE_URL] == "https://mine/v1"
 
 
 def test_child_env_without_proxy_drops_an_inherited_proxy_url() -> None:
