@@ -86,7 +86,8 @@ def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakePr
     httpx.post(guarded.url + "/v1/chat/completions", headers={"x-api-key": ROUTER_KEY},
                json={"model": "dead-1", "messages": USER})
     health = httpx.get(guarded.url + "/health").json()
-    assert set(health) == {"status", "version", "backends", "requests_served"} and health["status"] == "ok"
+    assert set(health) == {"status", "version", "backends", "requests_served", "config"} and health["status"] == "ok"
+    assert set(health["config"]) == {"generation", "fingerprint"}
     assert health["backends"] == ["anthropic", "openai", "groq", "dead", "blackhole"]
     stats = httpx.get(guarded.url + "/stats", headers={"x-api-key": ROUTER_KEY}).text
     deadline = time.monotonic() + 2
