@@ -223,13 +223,17 @@ class ProxyApp:
 
     def _health(self) -> Dict[str, Any]:
         generation = self.state.generation
+        # Which configuration serves new calls (the fingerprint is metadata of the files, never content),
+        # and when the files were last looked at (a proxy that follows them).
+        config: Dict[str, Any] = {"generation": generation.number, "fingerprint": generation.fingerprint}
+        if self._live is not None:
+            config["checked_at"] = self._live.checked_at
         return {
             "status": "ok",
             "version": self._version,
             "backends": list(generation.config.backends),
             "requests_served": self.state.stats.requests_served,
-            # which configuration serves new calls (the fingerprint is metadata of the files, never content)
-            "config": {"generation": generation.number, "fingerprint": generation.fingerprint},
+            "config": config,
         }
 
 

@@ -11,6 +11,7 @@ and what was refused, which is what the CLI waits for.
 
 import asyncio
 import sys
+import time
 from typing import Dict, Optional, TextIO
 
 from ..config_source import ConfigReloaded, ConfigWatcher, ReloadOutcome
@@ -33,6 +34,7 @@ class LiveConfig:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._rejected: Optional[Dict[str, str]] = None  # {"fingerprint", "problem"} of the newest refused files
+        self.checked_at = 0.0  # wall-clock time of the last look at the files (/health shows it: the watch is alive)
 
     def start(self, state: ProxyState) -> None:
         self._state = state
@@ -58,6 +60,7 @@ class LiveConfig:
         if self._state is None or self._loop is None:
             return
         outcome = self._watcher.poll()
+        self.checked_at = time.time()
         if outcome is not None:
             self._apply(self._state, outcome)
 

@@ -87,7 +87,7 @@ def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakePr
                json={"model": "dead-1", "messages": USER})
     health = httpx.get(guarded.url + "/health").json()
     assert set(health) == {"status", "version", "backends", "requests_served", "config"} and health["status"] == "ok"
-    assert set(health["config"]) == {"generation", "fingerprint"}
+    assert set(health["config"]) == {"generation", "fingerprint", "checked_at"}
     assert health["backends"] == ["anthropic", "openai", "groq", "dead", "blackhole"]
     stats = httpx.get(guarded.url + "/stats", headers={"x-api-key": ROUTER_KEY}).text
     deadline = time.monotonic() + 2
