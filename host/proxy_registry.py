@@ -56,6 +56,7 @@ class ProxyRecord:
     fingerprint: str  # of the files the serving generation was loaded from
     rejected_fingerprint: Optional[str] = None  # the newest files failed to load (the old generation serves)
     rejected_problem: Optional[str] = None  # why: the file and the problem, one line, never content
+    reload_signal: bool = False  # the process takes SIGUSR1 as "look at the files now" (else: it polls)
 
     @classmethod
     def parse(cls, path: Path, data: Dict[str, Any]) -> "ProxyRecord":
@@ -63,6 +64,7 @@ class ProxyRecord:
         return cls(
             path, str(data["kind"]), int(data["pid"]), int(data["port"]), int(data["generation"]),
             str(data["fingerprint"]), rejected.get("fingerprint"), rejected.get("problem"),
+            data.get("reload_signal") is True,
         )
 
 
@@ -76,14 +78,19 @@ class Registration:
         self.path = self._directory / f"{os.getpid()}-{secrets.token_hex(4)}{_SUFFIX}"
         self._held: Optional[int] = None  # the descriptor whose lock says "alive"
 
-    def publish(self, generation: int, fingerprint: str, rejected: Optional[Dict[str, str]] = None) -> None:
+    def publish(
+        self, generation: int, fingerprint: str, rejected: Optional[Dict[str, str]] = None, *, reload_signal: bool
+    ) -> None:
         """Write the entry for ``generation``; ``rejected``: ``{"fingerprint", "problem"}`` of files
-        that failed to load since. Raises OSError (the caller decides how much that matters)."""
+        that failed to load since; ``reload_signal``: this process handles ``SIGUSR1`` (never say so
+        otherwise: its default action ends a process). Raises OSError (the caller decides how much
+        that matters)."""
         if fcntl is None:  # pragma: no cover - Windows
             return
         data = {
             "kind": self._kind, "pid": os.getpid(), "port": self._port, "generation": generation,
-            "fingerprint": fingerprint, "rejected": rejected, "updated_at": time.time(),
+            "fingerprint": fingerprint, "rejected": rejected, "reload_signal": reload_signal,
+            "updated_at": time.time(),
         }
         ensure_private_dir(self._directory)
         temporary = self._directory / f".{self.path.name}.{secrets.token_hex(4)}.tmp"

@@ -86,8 +86,9 @@ def _answer(before: ProxyRecord, now: Optional[ProxyRecord], expected: str) -> O
 
 
 def _signal(record: ProxyRecord) -> None:
-    """Ask for a check now. The pid is the live owner's: its registry lock is held (see the registry)."""
-    if _RELOAD_SIGNAL is None:
+    """Ask for a check now, if the process says it takes the signal (to any other, SIGUSR1 would be
+    fatal). The pid is the live owner's: its registry lock is held (see the registry)."""
+    if _RELOAD_SIGNAL is None or not record.reload_signal:
         return
     try:
         os.kill(record.pid, _RELOAD_SIGNAL)

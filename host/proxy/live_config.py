@@ -26,9 +26,13 @@ POLL_SECONDS = 1.0
 class LiveConfig:
     """Started at lifespan start-up (on the loop), stopped at shutdown. Never raises into the loop."""
 
-    def __init__(self, watcher: ConfigWatcher, registration: Optional[Registration], log: TextIO = sys.stderr) -> None:
+    def __init__(
+        self, watcher: ConfigWatcher, registration: Optional[Registration], *, reload_signal: bool,
+        log: TextIO = sys.stderr,
+    ) -> None:
         self._watcher = watcher
         self._registration = registration
+        self._reload_signal = reload_signal  # the process calls check_soon on SIGUSR1 (the registry says so)
         self._log = log
         self._state: Optional[ProxyState] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -88,7 +92,9 @@ class LiveConfig:
             return
         generation = self._state.generation
         try:
-            self._registration.publish(generation.number, generation.fingerprint, self._rejected)
+            self._registration.publish(
+                generation.number, generation.fingerprint, self._rejected, reload_signal=self._reload_signal
+            )
         except OSError as exc:  # the proxy serves on; only the CLI's confirmation is lost
             self._say(f"cannot update {self._registration.path}: {exc.strerror or exc}")
 

@@ -134,7 +134,7 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     print_banner(sock, config, sys.stdout, config_path())
     _clean_registry()
     registration = Registration("proxy", sock.getsockname()[1])
-    live = LiveConfig(ConfigWatcher(os.environ, fingerprint), registration)
+    live = LiveConfig(ConfigWatcher(os.environ, fingerprint), registration, reload_signal=RELOAD_SIGNAL is not None)
     app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
     app.state.metrics = ProxyMetrics()
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
