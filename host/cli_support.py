@@ -39,7 +39,11 @@ def save(loaded: LoadedConfig) -> None:
 
 def tell_running_proxies() -> None:
     """After an edit's own line: whether running proxies picked the change up (they follow the files)."""
-    answers = notify_running_proxies()
+    try:
+        answers = notify_running_proxies()
+    except OSError as exc:  # the edit is done; only the news about proxies is missing
+        click.echo(f"cannot tell whether a proxy is running: {exc.strerror or exc}", err=True)
+        return
     if answers is None:
         click.echo("no proxy is running; the next `router proxy` or `router shim` uses this configuration")
         return

@@ -8,7 +8,8 @@ which waits in the listen backlog meanwhile: most Python children never use the 
 it costs nothing, neither at start nor at exit.
 
 Each call the proxy serves is passed to ``on_event`` (the run's telemetry collector), so the
-summary and ``-v`` cover proxied calls as well.
+summary and ``-v`` cover proxied calls as well. The run's configuration follower hands it every new
+configuration (:meth:`BackgroundProxy.adopt_config`), which it serves from the next call on.
 """
 
 import select

@@ -140,6 +140,20 @@ def test_a_broken_edit_keeps_the_old_configuration_serving_with_one_clear_line(
     assert all(key not in live_proxy.output for key in BACKEND_KEYS.values())
 
 
+def test_the_model_list_and_health_follow_the_configuration(live_proxy: ProxyProcess, home: Path,
+                                                           provider: FakeProvider) -> None:
+    def model_ids() -> List[str]:
+        response = httpx.get(live_proxy.url + "/v1/models", timeout=_WAIT)
+        return [model["id"] for model in response.json()["data"]]
+
+    assert "quick" not in model_ids() and "dead" in _health(live_proxy)["backends"]
+    for edit in (("alias", "set", "quick", "groq:llama-3.3-70b"), ("backend", "remove", "dead")):
+        done = router(home, *edit)
+        assert "picked this up" in done.stdout, done.stdout + done.stderr
+    assert "quick" in model_ids()
+    assert _health(live_proxy)["backends"] == ["anthropic", "openai", "groq", "blackhole"]
+
+
 def test_an_edit_with_no_proxy_running_says_so(home: Path) -> None:
     edit = router(home, "alias", "set", "quick", "groq:llama-3.3-70b")
     assert edit.returncode == 0, edit.stderr
