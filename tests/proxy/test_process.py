@@ -77,6 +77,7 @@ def test_right_router_key_works_and_is_not_forwarded(guarded: ProxyProcess, prov
         assert all(ROUTER_KEY not in value for value in request.headers.values())
     health = httpx.get(guarded.url + "/health")  # open without a key
     assert health.status_code == 200 and health.json()["requests_served"] >= 2
+    assert httpx.head(guarded.url + "/").status_code == 200  # so is the root probe: it says no more
 
 
 def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakeProvider) -> None:
