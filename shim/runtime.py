@@ -3,7 +3,7 @@
 Loaded lazily (the first time a patched library needs it, never during start-up) and PID-aware:
 after ``fork`` the child gets its own :class:`Runtime` — same configuration (the snapshot file may
 be gone by then), a new sender, a new hello — because the parent's socket and counters are not
-its own (SHIM.md §2.6).
+its own (docs/shim.md#subprocesses-and-fork).
 
 The configuration follows the host's: ``router shim`` replaces the snapshot (an atomic rename) when
 the user's files change, and :func:`current_runtime` looks at the snapshot's ``stat`` at most once
