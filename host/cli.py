@@ -12,6 +12,7 @@ import click
 
 from .cli_backend import backend
 from .cli_demo import demo
+from .cli_doctor import doctor
 from .cli_proxy import proxy
 from .cli_routing import alias, route
 from .cli_shim import shim
@@ -57,7 +58,7 @@ def config_path_command() -> None:
     click.echo(str(config_path()))
 
 
-for group in (backend, route, alias, proxy, shim, stats, demo):
+for group in (backend, route, alias, proxy, shim, stats, demo, doctor):
     cli.add_command(group)
 
 
