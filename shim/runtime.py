@@ -10,7 +10,7 @@ from __future__ import annotations  # RouterConfig is imported lazily (see load_
 
 import os
 import threading
-from typing import Optional
+from typing import Callable, Optional
 
 from .call_ids import CallIds
 from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .telemetry import CallFields
     from .usage import Usage
 
-__all__ = ["Runtime", "current_runtime", "load_snapshot", "reset_runtime"]
+__all__ = ["InProcessHost", "Runtime", "current_runtime", "load_snapshot", "reset_runtime", "use_in_process_host"]
 
 class Runtime:
     """What every shim transport needs, for one process.
@@ -33,7 +33,8 @@ class Runtime:
     the configuration, the host table and the telemetry schema are imported when a runtime is first
     built (the program's first HTTP request) or first reports a call, not before."""
 
-    def __init__(self, config: RouterConfig, proxy_url: Optional[str]) -> None:
+    def __init__(self, config: RouterConfig, proxy_url: Optional[str], sender: Optional[TelemetrySender] = None
+                 ) -> None:
         from .llm_calls import LLMHosts
         from .telemetry import EventHead, write_call_event
 
@@ -46,7 +47,7 @@ class Runtime:
         # writing these four fields cost ~2 µs of a call's telemetry budget). A runtime is per PID, so
         # a forked child gets its own. ppid is the parent that started this process, as the hello said,
         # also after a reparenting (to init, or a subreaper) that would say nothing about who called.
-        self.sender: TelemetrySender = process_sender()
+        self.sender: TelemetrySender = sender if sender is not None else process_sender()
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
         self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
@@ -76,8 +77,31 @@ class Runtime:
             report_failure("telemetry event", error, once=True)
 
 
+class InProcessHost:
+    """What a host running *inside* this process hands the shim instead of the environment's files
+    (library mode, ``router.activate()``): the configuration, the URL of its proxy for the aiohttp
+    hand-off, and a factory of the sender call events go to. The factory is called again in a forked
+    child, whose runtime is its own (the parent's sender may rely on threads the child does not have)."""
+
+    def __init__(self, config: RouterConfig, proxy_url: Optional[str],
+                 new_sender: Callable[[], TelemetrySender]) -> None:
+        self.config = config
+        self.proxy_url = proxy_url
+        self.new_sender = new_sender
+
+
 _lock = threading.Lock()
 _runtime: Optional[Runtime] = None
+_in_process_host: Optional[InProcessHost] = None
+
+
+def use_in_process_host(host: Optional[InProcessHost]) -> None:
+    """Take the configuration and the telemetry sender from ``host`` (None: from the environment
+    again, as under ``router shim``); the next call builds a new runtime."""
+    global _in_process_host
+    with _lock:
+        _in_process_host = host
+    reset_runtime()
 
 
 def current_runtime() -> Runtime:
@@ -100,6 +124,9 @@ def reset_runtime() -> None:
 
 
 def _new_runtime(parent: Optional[Runtime]) -> Runtime:
+    host = _in_process_host
+    if host is not None:
+        return Runtime(host.config, host.proxy_url, host.new_sender())
     if parent is not None:  # forked: the parent's configuration is ours too (the fork hook said hello)
         return Runtime(parent.config, parent.proxy_url)
     return Runtime(load_snapshot(os.environ.get(CONFIG_SNAPSHOT)), os.environ.get(PROXY_URL) or None)
