@@ -13,6 +13,7 @@ import click
 from .cli_backend import backend
 from .cli_demo import demo
 from .cli_doctor import doctor
+from .cli_mcp import mcp
 from .cli_proxy import proxy
 from .cli_routing import alias, route
 from .cli_shim import shim
@@ -58,7 +59,7 @@ def config_path_command() -> None:
     click.echo(str(config_path()))
 
 
-for group in (backend, route, alias, proxy, shim, stats, demo, doctor):
+for group in (backend, route, alias, proxy, shim, stats, demo, doctor, mcp):
     cli.add_command(group)
 
 
