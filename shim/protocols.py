@@ -1,9 +1,9 @@
 """Names shared by every module: the two wire protocols and the endpoints each one serves.
 
 A *protocol* is what a client speaks or a backend answers in; an *endpoint* is one API operation.
-Paths are relative to a backend's base URL, following each SDK's convention (TRANSLATION.md §3.8
-and the engine issue): OpenAI base URLs end in ``/v1`` and the SDK appends ``/chat/completions``;
-Anthropic base URLs are the host root and the SDK appends ``/v1/messages``.
+Paths are relative to a backend's base URL, following each SDK's convention
+(docs/protocol-rules.md#endpoints): OpenAI base URLs end in ``/v1`` and the SDK appends
+``/chat/completions``; Anthropic base URLs are the host root and the SDK appends ``/v1/messages``.
 """
 
 from typing import Dict, Optional, Tuple
