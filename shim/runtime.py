@@ -4,13 +4,21 @@ Loaded lazily (the first time a patched library needs it, never during start-up)
 after ``fork`` the child gets its own :class:`Runtime` — same configuration (the snapshot file may
 be gone by then), a new sender, a new hello — because the parent's socket and counters are not
 its own (docs/shim.md#subprocesses-and-fork).
+
+The configuration follows the host's: ``router shim`` replaces the snapshot (an atomic rename) when
+the user's files change, and :func:`current_runtime` looks at the snapshot's ``stat`` at most once
+per :data:`RECHECK_SECONDS`, on a call; between two looks a call costs one clock read. A changed
+snapshot gives a new :class:`Runtime` with the same sender and call ids: a call that already holds
+the old one finishes on it (docs/configuration.md#shimmed-programs).
 """
 
 from __future__ import annotations  # RouterConfig is imported lazily (see load_snapshot)
 
+import copy
 import os
 import threading
-from typing import Callable, Optional
+import time
+from typing import Callable, Optional, Tuple
 
 from .call_ids import CallIds
 from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION
@@ -24,7 +32,13 @@ if TYPE_CHECKING:
     from .telemetry import CallFields
     from .usage import Usage
 
-__all__ = ["InProcessHost", "Runtime", "current_runtime", "load_snapshot", "reset_runtime", "use_in_process_host"]
+__all__ = [
+    "RECHECK_SECONDS", "InProcessHost", "Runtime", "current_runtime", "load_snapshot", "reset_runtime",
+    "use_in_process_host",
+]
+
+RECHECK_SECONDS = 1.0
+Stamp = Tuple[int, int, int]  # (inode, size, mtime_ns) of the snapshot a configuration was read from
 
 class Runtime:
     """What every shim transport needs, for one process.
@@ -33,8 +47,10 @@ class Runtime:
     the configuration, the host table and the telemetry schema are imported when a runtime is first
     built (the program's first HTTP request) or first reports a call, not before."""
 
-    def __init__(self, config: RouterConfig, proxy_url: Optional[str], sender: Optional[TelemetrySender] = None
-                 ) -> None:
+    def __init__(
+        self, config: RouterConfig, proxy_url: Optional[str], snapshot: Optional[str] = None,
+        stamp: Optional[Stamp] = None, sender: Optional[TelemetrySender] = None,
+    ) -> None:
         from .llm_calls import LLMHosts
         from .telemetry import EventHead, write_call_event
 
@@ -42,6 +58,9 @@ class Runtime:
         self.config = config
         self.llm_hosts = LLMHosts(backend.base_url for backend in config.backends.values())
         self.proxy_url = proxy_url
+        self.snapshot = snapshot  # the file the configuration follows (None: fixed)
+        self.stamp = stamp  # the version of it ``config`` was read from
+        self.recheck_at = time.monotonic() + RECHECK_SECONDS
         self.program = program_name()
         # Looked up and written once per process, not per event (reading the environment, getppid and
         # writing these four fields cost ~2 µs of a call's telemetry budget). A runtime is per PID, so
@@ -62,6 +81,16 @@ class Runtime:
 
         head = self._event_head.fields
         return json.dumps({"pid": head["pid"], "ppid": head["ppid"], "program": head["program"][:TEXT_LIMIT]})
+
+    def with_config(self, config: RouterConfig, stamp: Optional[Stamp]) -> Runtime:
+        """This process's runtime with another configuration: same sender, event head and call ids."""
+        from .llm_calls import LLMHosts
+
+        successor = copy.copy(self)
+        successor.config = config
+        successor.llm_hosts = LLMHosts(backend.base_url for backend in config.backends.values())
+        successor.stamp = stamp
+        return successor
 
     def new_call_id(self) -> str:
         """A unique id for a call (translated responses are named after it)."""
@@ -105,15 +134,39 @@ def use_in_process_host(host: Optional[InProcessHost]) -> None:
 
 
 def current_runtime() -> Runtime:
-    """This process's runtime, created on first use and again after a fork."""
+    """This process's runtime, created on first use and again after a fork; a new one when the
+    host replaced the snapshot (looked at once per :data:`RECHECK_SECONDS` at most)."""
     global _runtime
     runtime = _runtime
     if runtime is not None and runtime.pid == os.getpid():
-        return runtime
+        if time.monotonic() < runtime.recheck_at:
+            return runtime
+        return _rechecked(runtime)
     with _lock:
         if _runtime is None or _runtime.pid != os.getpid():
             _runtime = _new_runtime(_runtime)
         return _runtime
+
+
+def _rechecked(runtime: Runtime) -> Runtime:
+    """``runtime``, or its successor when the snapshot changed since it was read."""
+    global _runtime
+    with _lock:
+        current = _runtime if _runtime is not None and _runtime.pid == runtime.pid else runtime
+        current.recheck_at = time.monotonic() + RECHECK_SECONDS
+        if current.snapshot is None:
+            return current
+        try:
+            seen = _stamp(os.stat(current.snapshot))
+        except OSError:  # gone (the host ended before this process): keep what we have
+            return current
+        if seen != current.stamp:
+            config, stamp = _read_snapshot(current.snapshot)
+            if config is None:  # reported once; this version is not read again
+                current.stamp = seen
+            else:
+                current = _runtime = current.with_config(config, stamp)
+        return current
 
 
 def reset_runtime() -> None:
@@ -126,30 +179,50 @@ def reset_runtime() -> None:
 def _new_runtime(parent: Optional[Runtime]) -> Runtime:
     host = _in_process_host
     if host is not None:
-        return Runtime(host.config, host.proxy_url, host.new_sender())
+        return Runtime(host.config, host.proxy_url, sender=host.new_sender())  # no snapshot: a fixed configuration
     if parent is not None:  # forked: the parent's configuration is ours too (the fork hook said hello)
-        return Runtime(parent.config, parent.proxy_url)
-    return Runtime(load_snapshot(os.environ.get(CONFIG_SNAPSHOT)), os.environ.get(PROXY_URL) or None)
+        return Runtime(parent.config, parent.proxy_url, parent.snapshot, parent.stamp)
+    path = os.environ.get(CONFIG_SNAPSHOT) or None
+    config, stamp = _read_snapshot(path)
+    return Runtime(config if config is not None else _empty_config(), os.environ.get(PROXY_URL) or None, path, stamp)
 
 
 def load_snapshot(path: Optional[str]) -> RouterConfig:
     """The configuration in the host's snapshot file; an empty one (nothing routed) on any problem."""
+    config, _ = _read_snapshot(path)
+    return config if config is not None else _empty_config()
+
+
+def _read_snapshot(path: Optional[str]) -> Tuple[Optional[RouterConfig], Optional[Stamp]]:
+    """The configuration in the snapshot and the version of the file it came from (``fstat`` of the
+    file read, so the two always match); ``(None, None)`` on any problem, which is reported."""
     import json
 
     from .config import RouterConfig
 
     if not path:
-        return RouterConfig()
+        return None, None
     try:
         with open(path, "rb") as snapshot:
+            stamp = _stamp(os.fstat(snapshot.fileno()))
             data = json.loads(snapshot.read())
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             report_failure("config snapshot", detail="unknown snapshot version")
-            return RouterConfig()
-        return RouterConfig.from_dict(data.get("config", {}))
+            return None, None
+        return RouterConfig.from_dict(data.get("config", {})), stamp
     except Exception as error:
         # ConfigError messages name fields, never values; other errors are reported by class only.
         detail = str(error) if type(error).__name__ == "ConfigError" else ""
         report_failure("config snapshot", error, detail=detail)
-        return RouterConfig()
+        return None, None
+
+
+def _empty_config() -> RouterConfig:
+    from .config import RouterConfig
+
+    return RouterConfig()
+
+
+def _stamp(info: os.stat_result) -> Stamp:
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
