@@ -13,8 +13,11 @@ With :attr:`FakeProvider.accepted_keys` set, a request whose ``x-api-key`` / bea
 them gets the provider's 401, whose message quotes part of the key as OpenAI's does
 (``Incorrect API key provided: sk-wro****1234``), so tests can prove that text never reaches a user.
 
-Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order) and
-inspect :attr:`FakeProvider.exchanges`: every request received (headers, parsed body) and the exact
+Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order), or
+hand every call without a queued reply to a *responder* that decides from the request:
+:meth:`FakeProvider.agent_loop` (a model running one tool, then answering: what real agents need,
+see :mod:`.agent_loop`) or any :meth:`FakeProvider.respond_with`. They inspect
+:attr:`FakeProvider.exchanges`: every request received (headers, parsed body) and the exact
 body bytes sent back. Streams go out with chunked transfer-encoding, one HTTP chunk per SSE event —
 or one per byte with ``byte_by_byte`` — flushed at once, so the engine sees the upstream as it is
 written.
@@ -30,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Set, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
 from host.demo.wire_anthropic import AnthropicWire
 from host.demo.wire_openai import openai_error_body
@@ -39,9 +42,10 @@ from host.demo.wire_server import error_body as _error_body
 from host.demo.wire_server import model_list as _model_list
 from host.demo.wire_server import wire_for as _wire
 
+from .agent_loop import AgentLoop
 from .scenario import Reply
 
-__all__ = ["Exchange", "FakeProvider", "RecordedRequest"]
+__all__ = ["Exchange", "FakeProvider", "RecordedRequest", "Responder"]
 
 _HOLD_TIMEOUT = 5.0
 _HOLD_SLICE = 0.01  # how often a hold looks at its connection
@@ -69,9 +73,14 @@ class Exchange:
     stream: bool = False
 
 
+# Decides the answer to a call from its protocol and parsed body.
+Responder = Callable[[str, Dict[str, Any]], Reply]
+
+
 @dataclass
 class _Script:
     replies: List[Reply] = field(default_factory=list)
+    responder: Optional[Responder] = None  # answers the calls no queued reply is left for
     exchanges: List[Exchange] = field(default_factory=list)
     serial: int = 0
 
@@ -105,8 +114,20 @@ class FakeProvider(WireServer):
             self._script.replies.append(scripted)
         return scripted
 
+    def respond_with(self, responder: Responder) -> None:
+        """Answer every call no queued reply is left for with ``responder(protocol, body)``."""
+        with self._lock:
+            self._script.responder = responder
+
+    def agent_loop(self, tool: str, arguments: Mapping[str, Any], final_text: str, **options: Any) -> AgentLoop:
+        """Play a model that calls ``tool`` with ``arguments``, then answers ``final_text`` once the
+        tool's result is in the conversation; every protocol, every call (:class:`.AgentLoop`)."""
+        loop = AgentLoop(tool, arguments, final_text, **options)
+        self.respond_with(loop)
+        return loop
+
     def reset(self) -> None:
-        """Forget queued replies and recorded exchanges (between tests)."""
+        """Forget queued replies, the responder and recorded exchanges (between tests)."""
         with self._lock:
             self._script = _Script()
         self.byte_by_byte = False
@@ -144,11 +165,14 @@ class FakeProvider(WireServer):
             self._script.exchanges.append(exchange)
         return exchange
 
-    def _next_reply(self) -> "tuple[Optional[Reply], int]":
+    def _next_reply(self, protocol: str, body: Dict[str, Any]) -> "tuple[Optional[Reply], int]":
         with self._lock:
             self._script.serial += 1
-            reply = self._script.replies.pop(0) if self._script.replies else None
-            return reply, self._script.serial
+            serial, responder = self._script.serial, self._script.responder
+            if self._script.replies:
+                return self._script.replies.pop(0), serial
+        # outside the lock: a responder only reads the request
+        return (responder(protocol, body) if responder is not None else None), serial
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -222,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         return RecordedRequest(self.command, self.path, headers, raw, parsed)
 
     def _answer(self, exchange: Exchange, body: Dict[str, Any], protocol: str) -> None:
-        reply, serial = self.provider._next_reply()
+        reply, serial = self.provider._next_reply(protocol, body)
         if reply is None:
             message = "fake provider: no reply scripted for this call"
             self._send_json(exchange, 500, _error_body(protocol, 500, message))
