@@ -17,9 +17,11 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -49,9 +51,12 @@ class Chromium:
     """One browser, one page. Use as a context manager."""
 
     def __init__(self, width: int = 1280, height: int = 1000) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="router-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="router-chromium-", ignore_cleanup_errors=True)
+        # Its own process group: the renderer and utility processes go with the browser at close,
+        # instead of writing into the profile while it is being removed.
         self.process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)
         self._closing = contextlib.ExitStack()
         self._socket: ClientConnection = self._closing.enter_context(
             connect(self._devtools_url(), max_size=None, open_timeout=_START_TIMEOUT))
@@ -181,6 +186,8 @@ class Chromium:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # the group this browser leads, and only it
             self._profile.cleanup()
 
     def __enter__(self) -> "Chromium":
