@@ -5,6 +5,14 @@ returns a :class:`Plan`: the upstream URL, headers and body (in the backend's pr
 way back — :meth:`Plan.translate_response` for whole bodies, :meth:`Plan.stream_translator` for
 streams, :meth:`Plan.error_response` for errors the driver itself hits (dead host, timeout).
 
+:attr:`Plan.disposition` names what the driver does with the call: :data:`UNTOUCHED` (no route),
+:data:`FORWARD` (send the upstream request), :data:`ANSWER_LOCALLY` (:attr:`Plan.local_response`)
+or :data:`REFUSED` (a routed call the engine cannot plan, for instance a request the backend's
+protocol cannot express: :attr:`Plan.refusal` says why). A refused call keeps its route, so its
+telemetry names the model, the backend and the upstream model like any other call.
+``plan_call`` raises only when no route can be known: a body that is too large to read, not JSON,
+or without a model.
+
 Drivers do the I/O; nothing here touches a socket, a clock or the environment. Every failure is a
 :class:`~shim.errors.RouterError` that the driver renders with :meth:`Plan.error_response` (or
 :func:`render_error` before a plan exists).
@@ -25,6 +33,7 @@ from .errors import (
     UpstreamProtocolError,
     error_from_upstream,
 )
+from .model_limits import output_limit
 from .protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, ENDPOINT_PROTOCOL, MESSAGES, OPENAI, upstream_path
 from .routing import Route, resolve_route
 from .token_estimate import estimate_anthropic_input_tokens
@@ -39,9 +48,27 @@ from .translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
 from .translate.stream_passthrough import PassthroughStream
 from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai
 
-__all__ = ["MAX_BODY_BYTES", "ClientCall", "ClientResponse", "Plan", "client_headers", "plan_call", "render_error"]
+__all__ = [
+    "ANSWER_LOCALLY",
+    "FORWARD",
+    "MAX_BODY_BYTES",
+    "REFUSED",
+    "UNTOUCHED",
+    "ClientCall",
+    "ClientResponse",
+    "Plan",
+    "client_headers",
+    "plan_call",
+    "render_error",
+]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# What a driver does with a planned call (:attr:`Plan.disposition`).
+UNTOUCHED = "untouched"  # no route: the call goes where the client sent it
+FORWARD = "forward"  # send upstream_body to upstream_url
+ANSWER_LOCALLY = "answer_locally"  # the router answers itself: local_response
+REFUSED = "refused"  # a routed call the engine cannot plan: refusal is the client's error
 
 # Anthropic API version for requests the router itself writes (translated from OpenAI clients).
 # 2023-06-01 is accepted by every current model and, unlike 2026-10-21, still accepts the
@@ -97,6 +124,8 @@ class Plan:
     notes: List[str] = field(default_factory=list)
     # Set when the router answers by itself (count_tokens on an OpenAI backend).
     local_response: Optional[ClientResponse] = None
+    # Set when a routed call cannot be planned (bad or untranslatable input): the client's error.
+    refusal: Optional[RouterError] = None
     context: Optional[ResponseContext] = None
     _response_translator: Optional[ResponseTranslator] = None
     _stream_factory: Optional[StreamFactory] = None
@@ -104,6 +133,28 @@ class Plan:
     @property
     def routed(self) -> bool:
         return self.route is not None
+
+    @property
+    def disposition(self) -> str:
+        """:data:`UNTOUCHED`, :data:`REFUSED`, :data:`ANSWER_LOCALLY` or :data:`FORWARD` (module docstring)."""
+        if self.route is None:
+            return UNTOUCHED
+        if self.refusal is not None:
+            return REFUSED
+        return FORWARD if self.local_response is None else ANSWER_LOCALLY
+
+    def refuse(self, error: RouterError) -> None:
+        """Turn this routed call into a refusal: nothing of a half-made upstream request is kept."""
+        self.refusal = error
+        self.upstream_url, self.upstream_headers, self.upstream_body = None, {}, b""
+        self.local_response, self.context = None, None
+        self._response_translator = self._stream_factory = None
+        self.translated = self.route is not None and self.route.backend.protocol != self.client_protocol
+
+    def refusal_response(self) -> ClientResponse:
+        """The client's answer to a :data:`REFUSED` call."""
+        assert self.refusal is not None
+        return self.error_response(self.refusal)
 
     @property
     def upstream_protocol(self) -> str:
@@ -193,7 +244,8 @@ def render_error(protocol: str, error: RouterError) -> ClientResponse:
 def plan_call(
     config: RouterConfig, call: ClientCall, *, now: float, call_id: str, max_body_bytes: int = MAX_BODY_BYTES
 ) -> Plan:
-    """Plan one call. Raises :class:`RouterError` for input that no backend could accept."""
+    """Plan one call. A routed call that cannot be planned is a :data:`REFUSED` plan; raises
+    :class:`RouterError` only when no route can be known (too large, not JSON, no model)."""
     client_protocol = ENDPOINT_PROTOCOL.get(call.endpoint)
     if client_protocol is None:
         raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")
@@ -206,8 +258,19 @@ def plan_call(
     plan = Plan(client_protocol, call.endpoint, model, stream, route)
     if route is None:
         return plan
+    context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
+    try:
+        _plan_routed(plan, config, route, call, body, context)
+    except RouterError as error:
+        plan.refuse(error)
+    return plan
+
+
+def _plan_routed(
+    plan: Plan, config: RouterConfig, route: Route, call: ClientCall, body: Dict[str, Any], context: ResponseContext
+) -> None:
     headers = _lower(call.headers)
-    if route.backend.protocol == client_protocol:
+    if route.backend.protocol == plan.client_protocol:
         _plan_same_protocol(plan, route, call.body, body, headers)
     elif call.endpoint == COUNT_TOKENS:
         _plan_local_count_tokens(plan, body)
@@ -216,9 +279,7 @@ def plan_call(
             f"embeddings need an OpenAI-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
         )
     else:
-        context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
         _plan_translated(plan, config, route, body, headers, context)
-    return plan
 
 
 def parse_json_object(raw: bytes) -> Dict[str, Any]:
@@ -319,12 +380,14 @@ def _plan_translated(
 
 
 def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
+    backend = route.backend
     return RequestOptions(
         upstream_model=route.upstream_model,
         default_max_tokens=config.default_max_tokens,
-        max_output_tokens=route.backend.max_output_tokens,
-        max_tokens_field=route.backend.max_tokens_field,
-        replay_reasoning=route.backend.replay_reasoning,
+        max_output_tokens=output_limit(route.upstream_model, backend.max_output_tokens, config.model_max_output_tokens),
+        max_tokens_field=backend.max_tokens_field,
+        replay_reasoning=backend.replay_reasoning,
+        mid_conversation_system=backend.mid_conversation_system,
     )
 
 

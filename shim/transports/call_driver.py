@@ -5,8 +5,9 @@ steps, and only the I/O differs, so the decisions live here, once:
 
 1. :meth:`LLMCall.begin` plans the call and sets :attr:`LLMCall.action`:
    ``PASS`` (no route: send the original request untouched), ``ANSWER`` (the router answers by
-   itself: a local count_tokens, or a protocol-shaped error) or ``SEND`` (send
-   :meth:`upstream_request` through the library's own transport).
+   itself: a local count_tokens, or a protocol-shaped error for a routed call it refuses — whose
+   event still names the route) or ``SEND`` (send :meth:`upstream_request` through the library's
+   own transport).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
    :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
    :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
@@ -32,8 +33,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, Plan, client_headers, parse_json_object, plan_call, render_error
-    from ..routing import resolve_route
+    from ..plan import (
+        FORWARD,
+        REFUSED,
+        ClientCall,
+        ClientResponse,
+        Plan,
+        client_headers,
+        parse_json_object,
+        plan_call,
+        render_error,
+    )
+    from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
     from ..usage import Usage
@@ -74,10 +85,19 @@ def _import_engine() -> None:
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
-    global resolve_route
+    global resolve_route, FORWARD, REFUSED
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
+    from ..plan import (
+        FORWARD,
+        REFUSED,
+        ClientCall,
+        ClientResponse,
+        client_headers,
+        parse_json_object,
+        plan_call,
+        render_error,
+    )
     from ..routing import resolve_route
 
     _engine_imported = True
@@ -105,6 +125,7 @@ class LLMCall:
         self.action = PASS
         self.reportable = False  # an event is due (no event for /v1/models or unreadable calls)
         self.plan: Optional[Plan] = None
+        self._refused_route: Optional[Route] = None  # the route of a call refused before it had a plan
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
@@ -134,18 +155,24 @@ class LLMCall:
             return
         self.requested_model = self.plan.requested_model
         self.reportable = True
-        if self.plan.local_response is not None:
-            self.action, self.answer = ANSWER, self.plan.local_response
-        elif self.plan.routed:
+        disposition = self.plan.disposition
+        if disposition == REFUSED:
+            self.action, self.answer = ANSWER, terminal(self.plan.refusal_response())
+        elif disposition == FORWARD:
             self.action = SEND
+        elif self.plan.local_response is not None:
+            self.action, self.answer = ANSWER, self.plan.local_response
 
     def _refuse(self, body: bytes, error: RouterError) -> None:
-        """A request the engine cannot plan. Only a routed model's call is answered with the error;
-        anything else (no model, unknown model) goes where it was going, as if the shim were absent."""
+        """A request the engine could not plan at all (too large to read). Only a routed model's
+        call is answered with the error; anything else (no model, unknown model) goes where it was
+        going, as if the shim were absent."""
         model = _model_of(body)
-        if model is None or resolve_route(self.runtime.config, model) is None:
+        route = None if model is None else resolve_route(self.runtime.config, model)
+        if model is None or route is None:
             return
         self.requested_model = model
+        self._refused_route = route
         self.reportable = True
         self.action = ANSWER
         self.answer = terminal(render_error(self.client_protocol, error))
@@ -346,7 +373,7 @@ class LLMCall:
     def _event_fields(self, status: int, error: Optional[str]) -> CallFields:
         now = time.perf_counter()
         plan = self.plan
-        route = plan.route if plan is not None else None
+        route = plan.route if plan is not None else self._refused_route
         first_byte = self._first_byte if self._first_byte is not None else now
         return {
             "time": self.started,
@@ -369,7 +396,8 @@ class LLMCall:
         plan = self.plan
         if plan is not None and plan.upstream_url:
             return _host_of(plan.upstream_url)
-        return "" if plan is not None and plan.routed else self.original_host  # "": answered locally
+        answered_here = (plan is not None and plan.routed) or self._refused_route is not None
+        return "" if answered_here else self.original_host  # "": answered by the router itself
 
     def _note_upstream(self, headers: Mapping[str, str]) -> None:
         try:

@@ -1,5 +1,6 @@
 """The injected directory, the run directory and the child's environment (router shim, host side)."""
 
+import dataclasses
 import json
 import os
 import stat
@@ -10,11 +11,13 @@ from typing import List
 
 import pytest
 
+from host import config_store
 from host.child_env import ChildSetup, child_environment
 from host.injection import PACKAGE_PLACEHOLDER, InjectionDir, ShimSources, ensure_injection_dir, find_sources
+from host.paths import config_path
 from host.run_dir import RunDir, snapshot_document
 from shim import env_names
-from shim.config import RouterConfig
+from shim.config import Backend, RouterConfig
 
 TEMPLATE = f"import {PACKAGE_PLACEHOLDER}.bootstrap  # rendered\nNAME = '{PACKAGE_PLACEHOLDER}'\n"
 REAL_KEY = "sk-REAL-never-in-env"
@@ -184,3 +187,38 @@ def test_child_env_points_only_non_python_children_at_the_proxy() -> None:
 def test_child_env_without_proxy_drops_an_inherited_proxy_url() -> None:
     env = child_environment({env_names.PROXY_URL: "http://127.0.0.1:1"}, _setup(is_python=False, proxy=""))
     assert env_names.PROXY_URL not in env and "OPENAI_BASE_URL" not in env
+
+
+# A value other than the default for every Backend field: a field added to Backend without a value
+# here fails the test below, which proves it reaches config.toml and the shim's snapshot.
+_EVERY_BACKEND_FIELD = {
+    "name": "local",
+    "protocol": "openai",
+    "base_url": "http://127.0.0.1:9/v1",
+    "api_key": REAL_KEY,
+    "models": ("qwen*",),
+    "max_tokens_field": "max_completion_tokens",
+    "max_output_tokens": 2048,
+    "replay_reasoning": True,
+    "mid_conversation_system": "hoist",
+}
+
+
+def test_a_backend_with_every_field_round_trips_through_config_toml_and_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(_EVERY_BACKEND_FIELD) == {field.name for field in dataclasses.fields(Backend)}
+    defaults = Backend(name="x", protocol="openai", base_url="http://x")
+    changed = [name for name in _EVERY_BACKEND_FIELD if name not in ("name", "protocol", "base_url", "api_key")]
+    assert all(getattr(defaults, name) != _EVERY_BACKEND_FIELD[name] for name in changed)
+    table = {key: list(value) if isinstance(value, tuple) else value for key, value in _EVERY_BACKEND_FIELD.items()
+             if key not in ("name", "api_key")}
+    monkeypatch.setenv("ROUTER_HOME", str(tmp_path))
+    limits = {"qwen3-*": 32768}
+    document = {"backends": {"local": {**table, "key_env": "LOCAL_KEY"}}, "model_max_output_tokens": limits}
+    config_store.save_document(config_path(), document, {})
+    loaded = config_store.load_config({"LOCAL_KEY": REAL_KEY}).config
+    assert loaded.backends["local"] == Backend(**_EVERY_BACKEND_FIELD)  # type: ignore[arg-type]
+    snapshot = json.loads(json.dumps(snapshot_document(loaded)))
+    assert RouterConfig.from_dict(snapshot["config"]) == loaded
+    assert snapshot["config"]["model_max_output_tokens"] == {"qwen3-*": 32768}
