@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 from fakes import FakeProvider, UsageSpec
 from shim_support import BACKEND_KEYS, ShimResult, base_env, run_shim, write_router_home, write_script
 
+from host.config_store import BACKEND_FIELDS
 from host.telemetry_store import DB_FILENAME
 
 ACTIVATE_AND_CALL = """
@@ -116,8 +117,8 @@ def test_a_broken_configuration_raises_one_line(tmp_path: Path, workdir: Path) -
     """)
     run = run_python(script, home)
     message, active = run.result()
-    assert message == f"{home / 'config.toml'}: backends.x: unknown field 'base-url' (known: protocol, base_url, " \
-                      "key_env, models, max_tokens_field, max_output_tokens, replay_reasoning)"
+    known = ", ".join(BACKEND_FIELDS)
+    assert message == f"{home / 'config.toml'}: backends.x: unknown field 'base-url' (known: {known})"
     assert active is False
 
 

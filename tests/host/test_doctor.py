@@ -17,6 +17,7 @@ from fakes import FakeProvider
 from host_cli_helpers import write_config
 from pinned_envs import pinned_python
 
+from host.config_store import BACKEND_FIELDS
 from host.credentials import store_key
 
 # Random-looking keys: no five characters of them occur in anything else the doctor prints.
@@ -191,8 +192,7 @@ def test_an_invalid_config_value_is_named(invoke: Invoke, home: Path, free_port:
     path = write_config(home, '[backends.openai]\nprotocol = "openai"\nbase-url = "https://api.openai.com/v1"\n')
     result = doctor(invoke, free_port, code=1)
     assert lines_with(result, "✗") == [
-        f"✗ config: {path}: backends.openai: unknown field 'base-url' (known: protocol, base_url, key_env, models, "
-        "max_tokens_field, max_output_tokens, replay_reasoning)"]
+        f"✗ config: {path}: backends.openai: unknown field 'base-url' (known: {', '.join(BACKEND_FIELDS)})"]
 
 
 def test_a_port_in_use_by_another_program(invoke: Invoke, healthy: FakeProvider, listening_port: int) -> None:
