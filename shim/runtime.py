@@ -18,7 +18,7 @@ import copy
 import os
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from .call_ids import CallIds
 from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION, USER_ANTHROPIC_BASE_URL, USER_OPENAI_BASE_URL
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from .usage import Usage
 
 __all__ = [
-    "RECHECK_SECONDS", "Runtime", "current_runtime", "host_proxy_from_environment", "load_snapshot", "reset_runtime",
+    "RECHECK_SECONDS", "InProcessHost", "Runtime", "current_runtime", "host_proxy_from_environment", "load_snapshot",
+    "reset_runtime", "use_in_process_host",
 ]
 
 RECHECK_SECONDS = 1.0
@@ -50,7 +51,7 @@ class Runtime:
 
     def __init__(
         self, config: RouterConfig, host_proxy: Optional[HostProxy], snapshot: Optional[str] = None,
-        stamp: Optional[Stamp] = None,
+        stamp: Optional[Stamp] = None, sender: Optional[TelemetrySender] = None,
     ) -> None:
         from .telemetry import EventHead, write_call_event
 
@@ -66,7 +67,7 @@ class Runtime:
         # writing these four fields cost ~2 µs of a call's telemetry budget). A runtime is per PID, so
         # a forked child gets its own. ppid is the parent that started this process, as the hello said,
         # also after a reparenting (to init, or a subreaper) that would say nothing about who called.
-        self.sender: TelemetrySender = process_sender()
+        self.sender: TelemetrySender = sender if sender is not None else process_sender()
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
         self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
@@ -109,8 +110,31 @@ class Runtime:
             report_failure("telemetry event", error, once=True)
 
 
+class InProcessHost:
+    """What a host running *inside* this process hands the shim instead of the environment's files
+    (library mode, ``router.activate()``): the configuration, the URL of its proxy for the aiohttp
+    hand-off, and a factory of the sender call events go to. The factory is called again in a forked
+    child, whose runtime is its own (the parent's sender may rely on threads the child does not have)."""
+
+    def __init__(self, config: RouterConfig, proxy_url: Optional[str],
+                 new_sender: Callable[[], TelemetrySender]) -> None:
+        self.config = config
+        self.proxy_url = proxy_url
+        self.new_sender = new_sender
+
+
 _lock = threading.Lock()
 _runtime: Optional[Runtime] = None
+_in_process_host: Optional[InProcessHost] = None
+
+
+def use_in_process_host(host: Optional[InProcessHost]) -> None:
+    """Take the configuration and the telemetry sender from ``host`` (None: from the environment
+    again, as under ``router shim``); the next call builds a new runtime."""
+    global _in_process_host
+    with _lock:
+        _in_process_host = host
+    reset_runtime()
 
 
 def current_runtime() -> Runtime:
@@ -157,6 +181,14 @@ def reset_runtime() -> None:
 
 
 def _new_runtime(parent: Optional[Runtime]) -> Runtime:
+    host = _in_process_host
+    if host is not None:
+        # No snapshot: a fixed configuration. Its proxy serves only the aiohttp hand-off (no base URL
+        # points programs at it), so no user base URL is known for unrouted calls.
+        from .host_proxy import HostProxy
+
+        proxy = HostProxy(host.proxy_url, {}) if host.proxy_url else None
+        return Runtime(host.config, proxy, sender=host.new_sender())
     if parent is not None:  # forked: the parent's configuration is ours too (the fork hook said hello)
         return Runtime(parent.config, parent.host_proxy, parent.snapshot, parent.stamp)
     path = os.environ.get(CONFIG_SNAPSHOT) or None

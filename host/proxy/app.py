@@ -32,6 +32,7 @@ from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
 
 if TYPE_CHECKING:
+    from ..dashboard.site import DashboardSite
     from .live_config import LiveConfig
 
 __all__ = ["ProxyApp", "root_answer", "router_version", "settings_upstream"]
@@ -88,7 +89,9 @@ class ProxyApp:
         self._loop: Optional[asyncio.AbstractEventLoop] = None  # set at start-up: where adopt_config runs
         self._store_batcher: Optional[StoreBatcher] = None
         self._version = router_version()
-        self.root = root_answer  # GET/HEAD /: replaceable (a dashboard may serve there later)
+        self.root = root_answer  # GET/HEAD /: replaceable
+        # router proxy's dashboard: the page at / for browsers, its files and API under /dashboard/.
+        self.dashboard: Optional[DashboardSite] = None
 
     def adopt_config(self, config: RouterConfig, fingerprint: str) -> None:
         """From any thread: calls that start after this use ``config`` (calls under way keep theirs)."""
@@ -137,6 +140,9 @@ class ProxyApp:
         if path == "/health" and method == "GET":
             await writer.whole(_json_response(200, self._health()))
             return
+        if self.dashboard is not None and _is_dashboard_request(path, headers):
+            await self._dashboard(scope, writer, headers)  # the page is open; its API checks the key itself
+            return
         if path == "/" and method in ("GET", "HEAD"):  # open like /health: it says no more than it
             await writer.whole(self.root(self._version))  # uvicorn sends no body for HEAD
             return
@@ -158,6 +164,14 @@ class ProxyApp:
         else:
             error = NotFoundError(f"no such endpoint: {method} {path}")
             await writer.whole(render_error(protocol, error))
+
+    async def _dashboard(self, scope: Scope, writer: ResponseWriter, headers: Dict[str, str]) -> None:
+        assert self.dashboard is not None
+        if self._store_batcher is not None:
+            self._store_batcher.flush()  # the calls already answered reach the store the page reads
+        response = await asyncio.to_thread(  # SQLite reads off the event loop
+            self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
+        await writer.whole(response)
 
     async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
         catalog = self.state.generation.catalog
@@ -301,6 +315,14 @@ def root_answer(version: str) -> ClientResponse:
     """``GET /`` and ``HEAD /``: one line saying a router proxy answers here. Clients probe the root
     before their first call (Claude Code sends ``HEAD /``) and expect 200 from a gateway."""
     return _json_response(200, {"status": "ok", "service": "router proxy", "version": version})
+
+
+def _is_dashboard_request(path: str, headers: Mapping[str, str]) -> bool:
+    """The dashboard's own paths; and the root for a browser (it asks for HTML), while a client probing
+    the root (``HEAD /`` from Claude Code, ``*/*``) still gets :func:`root_answer`."""
+    if path.startswith("/dashboard/"):
+        return True
+    return path == "/" and "text/html" in headers.get("accept", "")
 
 
 def _client_protocol(path: str, headers: Mapping[str, str]) -> str:

@@ -13,20 +13,23 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Generator, Optional, TextIO
+from typing import TYPE_CHECKING, Callable, Generator, Optional, TextIO
 
 import uvicorn
 
 from shim.config import RouterConfig
 
 from ..config_source import ConfigWatcher
-from ..event_sink import open_sink
+from ..event_sink import EventSink, open_sink
 from ..paths import config_path
 from ..proxy_registry import Registration, live_records
 from .app import ProxyApp
 from .live_config import LiveConfig
 from .metrics import ProxyMetrics
 from .settings import ProxySettings
+
+if TYPE_CHECKING:
+    from ..dashboard.site import DashboardSite
 
 __all__ = ["BindRefused", "bind_socket", "check_bind_allowed", "is_loopback", "print_banner", "run_proxy"]
 
@@ -138,11 +141,28 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
     app.state.metrics = ProxyMetrics()
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
+    app.dashboard = _dashboard_site(app.state.sink, settings)
     try:
         _ProxyServer(_uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
     finally:
         registration.remove()  # also when start-up failed after registering
         app.state.sink.close()  # what is still queued is stored before the process ends
+
+
+def _dashboard_site(sink: EventSink, settings: ProxySettings) -> "DashboardSite":
+    """The dashboard at ``/``, behind the proxy's own key; it reads the store this proxy writes, after the
+    events still on their way to it are written (bounded: a busy store cannot hold a page up)."""
+    from ..dashboard.site import DashboardSite
+    from .stats_view import STORE_FLUSH_SECONDS
+
+    store = sink.store
+    if store is None:
+        return DashboardSite(api_key=settings.api_key)
+
+    def written() -> None:
+        store.flush(STORE_FLUSH_SECONDS)
+
+    return DashboardSite(api_key=settings.api_key, home=store.home, before_read=written)
 
 
 def _clean_registry() -> None:
