@@ -29,6 +29,7 @@ from .state import ProxyState
 from .stats_view import stored_stats
 from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
+from .websocket_refusal import refuse_websocket
 
 __all__ = ["ProxyApp", "router_version", "settings_upstream"]
 
@@ -77,6 +78,8 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send, self.state.settings.api_key)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
