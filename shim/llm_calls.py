@@ -9,6 +9,7 @@ Everything else is left byte-identical (issue #3, "Only LLM API calls are touche
 from typing import Dict, FrozenSet, Hashable, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .platform_calls import platform_endpoint
 from .protocols import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS
 
 __all__ = ["PROVIDER_PATHS", "WELL_KNOWN_HOSTS", "LLMHosts", "split_url"]
@@ -64,11 +65,14 @@ class LLMHosts:
         return endpoint
 
     def endpoint(self, scheme: str, host: str, port: Optional[int], path: str) -> Optional[str]:
-        """The endpoint (``chat``, ``messages`` …) this request calls, or None when it is not an LLM call."""
+        """The endpoint (``chat``, ``messages`` …) this request calls, or None when it is not an LLM call.
+
+        One platform call is also named (a trace upload to OpenAI, docs/platform-calls.md): it is
+        not an LLM call, but a keyless program's upload needs the same seam."""
         host = host.lower().rstrip(".")
         if host not in self.well_known and (host, port or _DEFAULT_PORTS.get(scheme, 0)) not in self.backends:
             return None
-        return _endpoint_for(path)
+        return _endpoint_for(path) or platform_endpoint(host, path)
 
     def endpoint_for_url(self, url: str) -> Optional[str]:
         scheme, host, port, path = split_url(url)

@@ -24,7 +24,15 @@ import time
 from typing import Dict, Mapping, Optional, Tuple
 
 from ..failures import report_failure
-from ..protocols import ENDPOINT_PROTOCOL
+from ..platform_calls import (
+    PLATFORM_ENDPOINTS,
+    backend_url,
+    forwarded_headers,
+    has_no_key_of_its_own,
+    report_local_answer,
+    trace_backend,
+)
+from ..protocols import ENDPOINT_PROTOCOL, OPENAI
 from ..runtime import Runtime, current_runtime
 from .body_observer import BodyObserver, content_encoding, observable_encoding
 
@@ -32,7 +40,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, Plan, client_headers, parse_json_object, plan_call, render_error
+    from ..plan import (
+        ClientCall,
+        ClientResponse,
+        Plan,
+        client_headers,
+        credential_headers,
+        parse_json_object,
+        plan_call,
+        render_error,
+    )
     from ..routing import resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
@@ -73,11 +90,20 @@ def _import_engine() -> None:
     HTTP library (every ``import openai``) pay nothing for the router until they call a model.
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
-    global ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
-    global resolve_route
+    global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
+    global render_error, resolve_route
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
+    from ..plan import (
+        ClientCall,
+        ClientResponse,
+        Plan,
+        client_headers,
+        credential_headers,
+        parse_json_object,
+        plan_call,
+        render_error,
+    )
     from ..routing import resolve_route
 
     _engine_imported = True
@@ -109,6 +135,8 @@ class LLMCall:
         self.answer: Optional[ClientResponse] = None
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
+        elif endpoint in PLATFORM_ENDPOINTS:
+            self._platform_call(headers, body)
 
     # Step 1: the decision ------------------------------------------------------------------
     @property
@@ -138,6 +166,23 @@ class LLMCall:
             self.action, self.answer = ANSWER, self.plan.local_response
         elif self.plan.routed:
             self.action = SEND
+
+    def _platform_call(self, headers: Mapping[str, str], body: bytes) -> None:
+        """A keyless program's trace upload: to the ``openai`` backend with its key, else answered
+        here (docs/platform-calls.md). Either way it is not an LLM call: no event (``reportable``
+        stays False). A program with a key of its own is left alone (``PASS``)."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if not has_no_key_of_its_own(lowered):
+            return
+        backend = trace_backend(self.runtime.config)
+        if backend is None:
+            self.action, self.answer = ANSWER, ClientResponse(204, {}, b"")
+            report_local_answer(self.endpoint)
+            return
+        upstream_headers = {**forwarded_headers(lowered), **credential_headers(backend)}
+        self.plan = Plan(OPENAI, self.endpoint, "", False, None, upstream_url=backend_url(backend, self.endpoint),
+                         upstream_headers=upstream_headers, upstream_body=body)
+        self.action = SEND
 
     def _refuse(self, body: bytes, error: RouterError) -> None:
         """A request the engine cannot plan. Only a routed model's call is answered with the error;

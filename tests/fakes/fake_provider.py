@@ -7,7 +7,8 @@ serves both protocols under the same root, because backend base URLs follow the 
 * ``POST /v1/chat/completions`` — OpenAI (``host.demo.wire_openai``),
 * ``POST /v1/messages`` — Anthropic (``host.demo.wire_anthropic``),
 * ``POST /v1/messages/count_tokens`` — ``{"input_tokens": provider.count_tokens_result}``,
-* ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``).
+* ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``),
+* ``POST /v1/traces/ingest`` — ``204`` (OpenAI's trace upload, which the OpenAI Agents SDK makes).
 
 Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order) and
 inspect :attr:`FakeProvider.exchanges`: every request received (headers, parsed body) and the exact
@@ -180,6 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(exchange, body, "anthropic")
         elif path == "/v1/chat/completions":
             self._answer(exchange, body, "openai")
+        elif path == "/v1/traces/ingest":
+            self._send_no_content(exchange)
         else:
             self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
 
@@ -229,6 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_no_content(self, exchange: Exchange) -> None:
+        exchange.status = 204
+        self.send_response(204)
+        self.end_headers()
 
     def _send_stream(self, exchange: Exchange, wire: Wire, reply: Reply) -> None:
         events = wire.stream_events()
