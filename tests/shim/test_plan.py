@@ -5,7 +5,6 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import pytest
 
-from shim import plan as plan_module
 from shim.config import RouterConfig
 from shim.errors import (
     InvalidRequestError,
@@ -16,7 +15,8 @@ from shim.errors import (
 )
 from shim.plan import ClientCall, Plan, plan_call, render_error, replace_model
 from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI
-from shim.translate import stream_passthrough
+from shim.translate import directions, stream_passthrough
+from shim.translate.compose import Translation
 from shim.translate.context import RequestOptions, TranslatedRequest
 from shim.translate.stream_passthrough import PassthroughStream
 from shim.usage import Usage
@@ -413,8 +413,11 @@ def fake_translators(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
         seen.append(context)
         return {"echo": body}
 
-    table = {key: (fake_request_translator, response, value[2]) for key, value in plan_module._TRANSLATIONS.items()}
-    monkeypatch.setattr(plan_module, "_TRANSLATIONS", table)
+    table = {
+        key: Translation(fake_request_translator, response, value.stream)
+        for key, value in directions.TRANSLATIONS.items()
+    }
+    monkeypatch.setattr(directions, "TRANSLATIONS", table)
     return seen
 
 
@@ -480,8 +483,10 @@ def test_translator_recursion_is_a_400(monkeypatch: pytest.MonkeyPatch) -> None:
     def recursing(body: Dict[str, Any], options: RequestOptions) -> TranslatedRequest:
         raise RecursionError
 
-    table = {key: (recursing, *value[1:]) for key, value in plan_module._TRANSLATIONS.items()}
-    monkeypatch.setattr(plan_module, "_TRANSLATIONS", table)
+    table = {
+        key: Translation(recursing, value.response, value.stream) for key, value in directions.TRANSLATIONS.items()
+    }
+    monkeypatch.setattr(directions, "TRANSLATIONS", table)
     with pytest.raises(InvalidRequestError):
         plan_for(CHAT, chat("claude-opus-4-7"))
 
