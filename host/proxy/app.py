@@ -1,7 +1,7 @@
 """The raw ASGI application: lifespan (the shared upstream client), routing of paths, auth,
 the body limit, the client-disconnect watch, telemetry and ``-v``.
 
-No framework: the proxy has five routes and measured per-request overhead matters more than
+No framework: the proxy has a handful of routes and measured per-request overhead matters more than
 routing conveniences (the whole app is a few hundred lines of plain ASGI).
 """
 
@@ -18,6 +18,7 @@ from shim.env_names import CALLER_HEADER
 from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError
 from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
+from shim.response_lookup import deleted_response, missing_response, stored_response_answer, stored_response_id
 
 from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
@@ -120,6 +121,8 @@ class ProxyApp:
         endpoint = endpoint_for_path(path)
         if endpoint in ENDPOINT_PROTOCOL and method == "POST":
             await self._call(scope, receive, writer, headers, endpoint)
+        elif method in ("GET", "DELETE") and (response_id := stored_response_id(path)) is not None:
+            await writer.whole(await self._stored_response(method, response_id))
         elif endpoint == MODELS and method == "GET":
             await self._models(writer, headers)
         elif path == "/stats" and method == "GET":
@@ -130,6 +133,18 @@ class ProxyApp:
         else:
             error = NotFoundError(f"no such endpoint: {method} {path}")
             await writer.whole(render_error(protocol, error))
+
+    async def _stored_response(self, method: str, response_id: str) -> ClientResponse:
+        """``GET``/``DELETE /v1/responses/{id}`` from the proxy's store (the read is a primary-key
+        lookup, on the loop; the delete is a write, off it)."""
+        store = self.state.responses
+        if method == "GET":
+            answer = stored_response_answer(store, response_id, time.time())
+        else:
+            answer = deleted_response(response_id) if await asyncio.to_thread(store.delete, response_id) else None
+        answer = answer or missing_response(response_id)
+        self.state.stats.count_request(answer.status)
+        return answer
 
     async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
         assert self._catalog is not None

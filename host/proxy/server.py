@@ -18,8 +18,10 @@ import uvicorn
 from shim.config import RouterConfig
 
 from ..event_sink import open_sink
+from ..paths import router_home
 from .app import ProxyApp
 from .metrics import ProxyMetrics
+from .response_store import SQLiteResponseStore, open_response_store
 from .settings import ProxySettings
 
 __all__ = ["BindRefused", "bind_socket", "check_bind_allowed", "is_loopback", "print_banner", "run_proxy"]
@@ -111,10 +113,13 @@ def run_proxy(config: RouterConfig, settings: ProxySettings) -> None:
     app = ProxyApp(config, settings)
     app.state.metrics = ProxyMetrics()
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
+    app.state.responses = responses = open_response_store(router_home())
     try:
         _ProxyServer(_uvicorn_config(app, settings)).run(sockets=[sock])
     finally:
         app.state.sink.close()  # what is still queued is stored before the process ends
+        if isinstance(responses, SQLiteResponseStore):
+            responses.close()
 
 
 def _uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:

@@ -21,7 +21,7 @@ library raises while talking upstream (connect, read) are not ours: the transpor
 from __future__ import annotations  # the annotated engine types are imported lazily
 
 import time
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..failures import report_failure
 from ..platform_calls import (
@@ -32,7 +32,8 @@ from ..platform_calls import (
     report_local_answer,
     trace_backend,
 )
-from ..protocols import ENDPOINT_PROTOCOL, OPENAI
+from ..protocols import ENDPOINT_PROTOCOL, OPENAI, RESPONSES
+from ..response_lookup import STORED_RESPONSE
 from ..runtime import Runtime, current_runtime
 from .body_observer import BodyObserver, content_encoding, observable_encoding
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
         plan_call,
         render_error,
     )
+    from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
@@ -91,7 +93,7 @@ def _import_engine() -> None:
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
-    global render_error, resolve_route
+    global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
     from ..plan import (
@@ -104,6 +106,7 @@ def _import_engine() -> None:
         plan_call,
         render_error,
     )
+    from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
 
     _engine_imported = True
@@ -133,8 +136,11 @@ class LLMCall:
         self.plan: Optional[Plan] = None
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
+        self._kept = False  # a Responses call's record went to the store (or there was none)
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
+        elif endpoint == STORED_RESPONSE:
+            self._stored_response(method.upper(), url)
         elif endpoint in PLATFORM_ENDPOINTS:
             self._platform_call(headers, body)
 
@@ -155,8 +161,11 @@ class LLMCall:
 
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
         call = ClientCall(self.endpoint, headers, body)
+        responses = self.runtime.responses if self.endpoint == RESPONSES else None
         try:
-            self.plan = plan_call(self.runtime.config, call, now=self.started, call_id=self.runtime.new_call_id())
+            self.plan = plan_call(
+                self.runtime.config, call, now=self.started, call_id=self.runtime.new_call_id(), responses=responses
+            )
         except RouterError as error:
             self._refuse(body, error)
             return
@@ -166,6 +175,35 @@ class LLMCall:
             self.action, self.answer = ANSWER, self.plan.local_response
         elif self.plan.routed:
             self.action = SEND
+
+    def _stored_response(self, method: str, url: str) -> None:
+        """``GET``/``DELETE …/v1/responses/{id}`` for a response this process stored: answered here
+        (not an LLM call: no event). Any other id, or method, goes where the program sent it."""
+        response_id = stored_response_id(split_url(url)[3].rstrip("/"))
+        if response_id is None or method not in ("GET", "DELETE"):
+            return
+        store = self.runtime.responses
+        answer = stored_response_answer(store, response_id, self.started)
+        if answer is None:
+            return
+        if method == "DELETE":
+            store.delete(response_id)
+            answer = deleted_response(response_id)
+        self.action, self.answer = ANSWER, answer
+
+    def _keep_response(self, response: Union[bytes, Mapping[str, Any]]) -> None:
+        """Store a Responses call's record (the client body, or a stream's final Response) before
+        the client can see the call complete, so that its next call may name it. Once per call."""
+        plan = self.plan
+        if self._kept or plan is None or plan.endpoint != RESPONSES:
+            return
+        self._kept = True
+        try:
+            record = plan.response_record(response)
+            if record is not None:
+                self.runtime.responses.put(record)
+        except Exception as error:
+            report_failure("store response", error, once=True)
 
     def _platform_call(self, headers: Mapping[str, str], body: bytes) -> None:
         """A keyless program's trace upload: to the ``openai`` backend with its key, else answered
@@ -234,6 +272,7 @@ class LLMCall:
             usage = _usage_or_none(plan, body)  # an untranslated body still reaches the client as it is
         if 200 <= status < 300 and 200 <= response.status < 300:
             self._usage = usage
+            self._keep_response(response.body)
         self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
 
@@ -275,6 +314,7 @@ class LLMCall:
         (:meth:`body_observer` noted the response's headers already)."""
         if 200 <= status < 300:
             self._usage = _usage_or_none(self._sent_plan(), body)
+            self._keep_response(body)
         self.finish(status, _error_kind(self, status, body))
 
     def _untranslatable(self, error: Exception, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
@@ -304,6 +344,8 @@ class LLMCall:
             return self._stream_bug(error, chunk)
         if out and self._first_byte is None:
             self._first_byte = time.perf_counter()
+        if translator.final_response is not None and not self._kept:
+            self._keep_response(translator.final_response)  # before the program sees response.completed
         if translator.complete and not self._reported:
             # SDKs stop at message_stop / [DONE] and may never read to EOF or close: count the call
             # now, with its latency at the last event, instead of waiting for an end that may not come.
@@ -346,6 +388,8 @@ class LLMCall:
     def _finish_stream(self, error: Optional[str] = None) -> None:
         translator = self._translator
         if translator is not None:
+            if translator.final_response is not None:
+                self._keep_response(translator.final_response)
             self._usage = translator.usage
             if error is None and translator.error is not None:
                 error = translator.error.kind_name
