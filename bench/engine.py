@@ -6,7 +6,7 @@ history, a ~1 KB response, and a 200-event stream. A baseline measured in the sa
 ``json.loads`` + ``json.dumps`` of the same request, the least any JSON router must do — puts the
 numbers in proportion on a noisy machine.
 
-Targets (engine issue, 2-core machine): same-protocol plan ≤ 30 µs; request + response
+Targets (2-core machine): same-protocol plan ≤ 30 µs; request + response
 translation ≤ 200 µs each way; ≤ 10 µs per stream event.
 """
 

@@ -13,7 +13,7 @@ baseline first, against the same loopback fake provider (``tests/fakes``):
     apart, the first call after an idle pause;
 (c) time to the first streamed body byte, with and without the shim (same-protocol).
 
-Targets (issue 3): start-up +5 ms or less when no HTTP library is imported; added per call
+Targets (docs/shim.md#start-up-budget): start-up +5 ms or less when no HTTP library is imported; added per call
 ≤ 100 µs same-protocol and ≤ 300 µs translated.
 
 On a busy machine the figures drift by more than what they measure, so the runs with and without

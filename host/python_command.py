@@ -8,7 +8,7 @@ Python means: an interpreter (``python``, ``python3.12``, ``pypy3``, or a path t
 shebang runs Python (scripts, and console scripts such as ``pytest``); or a project runner
 (``uv run``, ``poetry run`` …) whose command is one of those or cannot be found yet (it lives in the
 environment the runner is about to create). ``-I``, ``-E`` and ``-S`` make Python ignore
-``PYTHONPATH`` or ``site`` (SHIM.md §2.6), so the shim cannot load: we say so before starting.
+``PYTHONPATH`` or ``site`` (docs/shim.md#subprocesses-and-fork), so the shim cannot load: we say so before starting.
 """
 
 import os

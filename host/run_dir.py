@@ -1,7 +1,7 @@
 """The private per-run directory of ``router shim``: the config snapshot and the telemetry socket.
 
 ``mkdtemp`` creates it 0700 under ``/tmp`` (a short base: an AF_UNIX ``sun_path`` holds at most
-104 bytes on macOS and 108 on Linux, and macOS's ``$TMPDIR`` is long — SHIM.md §8). Only this user
+104 bytes on macOS and 108 on Linux, and macOS's ``$TMPDIR`` is long — docs/shim.md#telemetry-socket). Only this user
 can read the snapshot (it holds the backends' keys; the file is 0600 too) or connect to the socket.
 The directory is removed when the run ends.
 """

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 # Anthropic requires max_tokens; OpenAI clients often omit it. LiteLLM uses the same fallback
-# (DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS=4096, TRANSLATION.md §3.1).
+# (DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS=4096): docs/protocol-rules.md#default-output-limit.
 DEFAULT_MAX_TOKENS = 4096
 
 # The shortcuts a user can type instead of a full Claude id. Configurable in config.toml

@@ -1,7 +1,7 @@
 """The environment variables the host sets for a shimmed child, in one place.
 
 Configuration reaches descendants through variables that *name files*, never through the keys
-themselves (DESIGN.md "The shim"): the snapshot file and the telemetry socket live in a private
+themselves (docs/shim.md#subprocesses-and-fork): the snapshot file and the telemetry socket live in a private
 0700 run directory that the host removes at exit.
 """
 

@@ -3,7 +3,7 @@
 A request qualifies when its host is a configured backend's host (host *and* port) or a well-known
 provider's host, and its path ends in one of the provider paths. Matching the path's tail lets
 ``https://api.groq.com/openai/v1/chat/completions`` qualify; the query string is not part of it.
-Everything else is left byte-identical (issue #3, "Only LLM API calls are touched").
+Everything else is left byte-identical: the shim touches LLM API calls only (docs/architecture.md#drivers).
 """
 
 from typing import Dict, FrozenSet, Hashable, Iterable, Optional, Tuple

@@ -65,7 +65,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 # Anthropic API version for requests the router itself writes (translated from OpenAI clients).
 # 2023-06-01 is accepted by every current model and, unlike 2026-10-21, still accepts the
-# sampling parameters OpenAI clients send (TRANSLATION.md §7 decision 1). Same-protocol calls
+# sampling parameters OpenAI clients send (docs/protocol-rules.md#translated-api-version). Same-protocol calls
 # forward the client's own version.
 TRANSLATED_ANTHROPIC_VERSION = "2023-06-01"
 
@@ -437,7 +437,7 @@ def _translated_request_headers(
 
 def credential_headers(backend: Backend) -> Dict[str, str]:
     """The backend's own key in the header its protocol uses; nothing for keyless local servers.
-    ``x-api-key`` works under both Anthropic API versions (TRANSLATION.md §3.8)."""
+    ``x-api-key`` works under both Anthropic API versions (docs/protocol-rules.md#credentials)."""
     if not backend.api_key:
         return {}
     if backend.protocol == ANTHROPIC:

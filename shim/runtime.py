@@ -3,7 +3,7 @@
 Loaded lazily (the first time a patched library needs it, never during start-up) and PID-aware:
 after ``fork`` the child gets its own :class:`Runtime` — same configuration (the snapshot file may
 be gone by then), a new sender, a new hello — because the parent's socket and counters are not
-its own (SHIM.md §2.6).
+its own (docs/shim.md#subprocesses-and-fork).
 """
 
 from __future__ import annotations  # RouterConfig is imported lazily (see load_snapshot)

@@ -1,6 +1,6 @@
-"""Anthropic ``system`` and ``messages`` → OpenAI Chat ``messages`` (TRANSLATION.md §3.1, §3.2).
+"""Anthropic ``system`` and ``messages`` → OpenAI Chat ``messages`` (docs/protocol-rules.md#messages).
 
-The shape changes, not just the names:
+The shape changes, not just the names (pitfall numbers: docs/pitfalls.md):
 
 * ``tool_result`` blocks inside a user message become ``role:"tool"`` messages placed *before*
   whatever else that user message said, which follows as a separate user message (P10): OpenAI
@@ -8,7 +8,7 @@ The shape changes, not just the names:
 * OpenAI tool messages carry text only, so images and documents returned by a tool move to that
   follow-up user message, introduced by a line naming the tool call they came from (P12).
 * Assistant ``thinking`` becomes ``reasoning_content``: DeepSeek's thinking mode requires it to be
-  replayed on later turns (§2.5).
+  replayed on later turns (docs/protocol-rules.md#reasoning-history).
 * Consecutive same-role messages are merged into one turn, as Anthropic does.
 * Empty text is dropped (P9); ``cache_control`` is dropped everywhere (P17).
 
@@ -31,7 +31,7 @@ Part = Dict[str, Any]
 Block = Tuple[Any, str]  # a content block and its JSON path (for error params)
 
 TEXT_JOINER = "\n"
-# OpenAI tool messages have no error flag (§3.2): the model learns it from the text.
+# OpenAI tool messages have no error flag (docs/protocol-rules.md#tool-results): the model learns it from the text.
 TOOL_ERROR_PREFIX = "[tool error] "
 CACHE_CONTROL_NOTE = "dropped cache_control (OpenAI-compatible backends reject it)"
 
@@ -85,7 +85,8 @@ def anthropic_messages_to_openai(
 
 
 def _turns(messages: List[Any]) -> List[Tuple[str, List[Block]]]:
-    """Consecutive same-role messages merged into one turn, as Anthropic itself does (§3.2).
+    """Consecutive same-role messages merged into one turn, as Anthropic itself does
+    (docs/protocol-rules.md#consecutive-roles).
     Otherwise a tool call answered in the second of two user messages, or two assistant messages
     whose calls are answered together, would break OpenAI's "tool messages right after" rule (P10)."""
     turns: List[Tuple[str, List[Block]]] = []

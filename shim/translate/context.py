@@ -48,7 +48,7 @@ class TranslatedRequest:
     body: Dict[str, Any]
     stream: bool = False
     include_usage: bool = False  # OpenAI client asked for stream_options.include_usage
-    # Backend tool name → the client's original name, for names that had to change (P18).
+    # Backend tool name → the client's original name, for names that had to change (docs/pitfalls.md#p18).
     tool_names: Dict[str, str] = field(default_factory=dict)
     # Human-readable notes: fields dropped for lack of a counterpart, clamps applied.
     notes: List[str] = field(default_factory=list)

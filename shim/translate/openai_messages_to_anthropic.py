@@ -1,6 +1,6 @@
-"""OpenAI Chat ``messages`` → Anthropic ``system`` + ``messages`` (TRANSLATION.md §3.1, §3.2).
+"""OpenAI Chat ``messages`` → Anthropic ``system`` + ``messages`` (docs/protocol-rules.md#messages).
 
-The conversation is rebuilt in one pass:
+The conversation is rebuilt in one pass (pitfall numbers: docs/pitfalls.md):
 
 * system/developer messages, wherever they stand, are hoisted into one ``system`` string (P22);
 * assistant ``tool_calls`` become ``tool_use`` blocks with ids Anthropic accepts (P11);
@@ -21,11 +21,12 @@ __all__ = ["MISSING_TOOL_RESULT_TEXT", "TranslatedMessages", "openai_messages_to
 
 Block = Dict[str, Any]
 
-# Anthropic tool ids must match this (400 "String should match pattern" otherwise, §3.2).
+# Anthropic tool ids must match this (400 "String should match pattern" otherwise,
+# docs/protocol-rules.md#tool-ids).
 _ILLEGAL_TOOL_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 # Sent as an is_error tool_result for a call the client never answered: every tool_use must have
 # its tool_result in the next message, or Anthropic rejects the whole request (P10). Synthesizing
-# keeps the conversation usable (LiteLLM PR #21464 does the same) and tells the model plainly why.
+# keeps the conversation usable and tells the model plainly why (docs/protocol-rules.md#tool-results).
 MISSING_TOOL_RESULT_TEXT = "No result was provided for this tool call: the client's history did not include one."
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 _ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -37,7 +38,8 @@ class TranslatedMessages:
 
     system: Optional[str]
     messages: List[Block]
-    # The last assistant message made tool calls: the request continues a tool loop (§7 decision 4).
+    # The last assistant message made tool calls: the request continues a tool loop
+    # (docs/protocol-rules.md#thinking-round-trips).
     last_assistant_called_tools: bool
 
 
@@ -142,7 +144,8 @@ class _ConversationBuilder:
         return TranslatedMessages("\n".join(self._system) or None, self._messages, self._last_assistant_called_tools)
 
     def _add_system(self, message: Dict[str, Any], param: str) -> None:
-        # P22 / §3.1: hoisted wherever it stands; it does not interrupt a run of tool messages.
+        # P22, docs/protocol-rules.md#system-messages: hoisted wherever it stands; it does not interrupt
+        # a run of tool messages.
         blocks = content_blocks(message.get("content"), f"{param}.content", TEXT_PARTS)
         self._system.extend(block["text"] for block in blocks)
 
@@ -231,7 +234,8 @@ class _ConversationBuilder:
             self._pending = []
 
     def _append(self, role: str, blocks: List[Block]) -> None:
-        """Add a message, merged into the previous one when the role repeats (§3.2)."""
+        """Add a message, merged into the previous one when the role repeats
+        (docs/protocol-rules.md#consecutive-roles)."""
         if not blocks:
             add_note(self._notes, "dropped messages left without content (Anthropic rejects empty text blocks)")
             return

@@ -1,10 +1,12 @@
-"""Anthropic Messages client request → OpenAI Chat Completions backend request (TRANSLATION.md §3.1).
+"""Anthropic Messages client request → OpenAI Chat Completions backend request
+(docs/protocol-rules.md#request-parameters; pitfall numbers: docs/pitfalls.md).
 
 The backend is any OpenAI-compatible server (OpenAI, Groq, DeepSeek, vLLM, Ollama…), so the
-output uses only what they all accept, plus ``reasoning_content`` on assistant history (§2.5) and
-``reasoning_effort`` for models that look like OpenAI reasoning models. Messages and content
-blocks are translated in :mod:`.anthropic_messages_to_openai`; this module handles the top-level
-parameters. Anything without a counterpart is dropped with one note per field.
+output uses only what they all accept, plus ``reasoning_content`` on assistant history
+(docs/protocol-rules.md#reasoning-history) and ``reasoning_effort`` for models that look like
+OpenAI reasoning models. Messages and content blocks are translated in
+:mod:`.anthropic_messages_to_openai`; this module handles the top-level parameters. Anything
+without a counterpart is dropped with one note per field.
 
 Leniency, by decision: Anthropic requires ``max_tokens``, but when a client omits it the
 backend's own default is better than a guess of ours, so no limit is sent.
@@ -40,7 +42,7 @@ __all__ = [
 REASONING_MODEL_GLOBS: Tuple[str, ...] = ("o1*", "o3*", "o4*", "gpt-5*")
 # Reasoning models known to accept "xhigh"; Anthropic's "max"/"xhigh" become "high" elsewhere.
 XHIGH_EFFORT_MODEL_GLOBS: Tuple[str, ...] = ("gpt-5.1-codex-max*", "gpt-5.2*")
-# OpenAI rejects more than 4 stop sequences (§3.1).
+# OpenAI rejects more than 4 stop sequences (docs/protocol-rules.md#stop-sequences).
 MAX_STOP_SEQUENCES = 4
 
 _PASSED_EFFORTS = ("none", "minimal", "low", "medium", "high")
@@ -53,7 +55,7 @@ _HANDLED_FIELDS = frozenset({
     "model", "messages", "system", "max_tokens", "temperature", "top_p", "stop_sequences", "stream",
     "tools", "tool_choice", "thinking", "output_config", "output_format", "metadata",
 })
-# Anthropic-only request fields with no OpenAI counterpart (§3.1).
+# Anthropic-only request fields with no OpenAI counterpart (docs/protocol-rules.md#dropped-fields).
 _ANTHROPIC_ONLY_FIELDS = frozenset({
     "top_k", "container", "mcp_servers", "context_management", "service_tier", "speed", "inference_geo",
     "cache_control",
@@ -97,7 +99,7 @@ def _set_max_tokens(body: Dict[str, Any], options: RequestOptions, out: Dict[str
 
 
 def _set_sampling(body: Dict[str, Any], out: Dict[str, Any]) -> None:
-    # Anthropic's ranges (0–1) are subsets of OpenAI's: pass through unchanged (§3.1).
+    # Anthropic's ranges (0–1) are subsets of OpenAI's: pass through unchanged (docs/protocol-rules.md#sampling).
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
             out[key] = expect_number(body[key], key)
@@ -120,7 +122,7 @@ def _set_stream(body: Dict[str, Any], out: Dict[str, Any]) -> bool:
     if body.get("stream") is None or not expect_bool(body["stream"], "stream"):
         return False
     out["stream"] = True
-    # Without include_usage an OpenAI stream carries no usage at all (§3.1, P8).
+    # Without include_usage an OpenAI stream carries no usage at all (docs/protocol-rules.md#openai-stream, P8).
     out["stream_options"] = {"include_usage": True}
     return True
 

@@ -1,4 +1,4 @@
-"""aiohttp: routed LLM calls are handed to the host's proxy by rewriting the URL (SHIM.md §5).
+"""aiohttp: routed LLM calls are handed to the host's proxy by rewriting the URL (docs/shim.md#aiohttp).
 
 ``ClientSession._request`` is wrapped. Fabricating aiohttp ``ClientResponse`` objects broke
 aioresponses on four aiohttp releases, so the shim never builds one: a call whose model has a

@@ -12,7 +12,7 @@ steps, and only the I/O differs, so the decisions live here, once:
    :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
 3. One telemetry event per call (:meth:`finish`, idempotent), also for calls left untouched.
 
-Failure rules (issue #3): a :class:`RouterError` becomes a response in the client's protocol; a
+Failure rules (docs/shim.md#failures): a :class:`RouterError` becomes a response in the client's protocol; a
 translation failure carries ``x-should-retry: false`` so the SDK does not retry it; an internal
 failure (a bug here) on a call that needed no translation passes it through unchanged. Errors the
 library raises while talking upstream (connect, read) are not ours: the transport re-raises them.
@@ -69,7 +69,7 @@ class LowerCaseHeaders(Dict[str, str]):
 
 
 def terminal(response: ClientResponse) -> ClientResponse:
-    """``response`` marked as final: the SDKs must not retry a router-made error (SHIM.md §6)."""
+    """``response`` marked as final: the SDKs must not retry a router-made error (docs/shim.md#sdk-parsers)."""
     response.headers["x-should-retry"] = "false"
     return response
 

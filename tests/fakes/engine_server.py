@@ -1,7 +1,7 @@
 """TEST-ONLY driver: a loopback HTTP server that runs the real engine between an SDK and the fake.
 
-This is the "loopback server you write in tests/" the engine issue allows, so that the official
-SDKs can be pointed at the engine over real sockets before the real proxy exists. It does exactly
+A loopback server written for the tests, so that the official SDKs can be pointed at the engine
+over real sockets without the real proxy (docs/architecture.md#the-tests). It does exactly
 what a driver must do and nothing more:
 
 1. read the client request; ``endpoint_for_path`` (query removed); ``plan_call``;

@@ -1,4 +1,5 @@
-"""Anthropic Messages client request → OpenAI Chat Completions backend request.
+"""Anthropic Messages client request → OpenAI Chat Completions backend request
+(docs/protocol-rules.md#request-parameters, docs/protocol-rules.md#messages; P-numbers: docs/pitfalls.md).
 
 Outputs are validated against the openai SDK's request TypedDicts (pydantic, every nested
 iterable forced) so a shape the SDK itself would not send fails the test.

@@ -1,5 +1,6 @@
 """OpenAI Chat Completions request → Anthropic Messages request (shim/translate/request_openai_to_anthropic.py
-and the openai_* helper modules; TRANSLATION.md §3.1, §3.2 and pitfalls P9–P16, P22).
+and the openai_* helper modules; docs/protocol-rules.md#request-parameters, docs/protocol-rules.md#messages
+and pitfalls P9–P16, P22 of docs/pitfalls.md).
 
 Every translated body is checked against the anthropic SDK's own request types (MessageCreateParams).
 """
