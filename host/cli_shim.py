@@ -81,7 +81,7 @@ def _run(
         proxy = BackgroundProxy(loaded.config, collector.record_event).start()
         setup = ChildSetup(injection_dir, str(run.snapshot_path), str(run.socket_path), proxy.url, info.is_python)
         if not info.is_python:  # Codex ignores OPENAI_BASE_URL: it is pointed at the proxy on its command line
-            command = with_codex_overrides(command, proxy.url, environ)
+            command = with_codex_overrides(command, proxy.url, environ, loaded.config)
         try:
             code = gate.run(command, child_environment(environ, setup))
         except CommandNotRunnable as exc:

@@ -10,13 +10,29 @@ inherits them.
 
 CMD is Codex when it is the ``codex`` executable (the npm package's ``bin/codex.js``, or a native
 build named ``codex``), ``node …/codex.js``, or ``npx [options] codex|@openai/codex[@version]``.
+
+Web search: Codex offers the model OpenAI's built-in ``web_search`` tool, which only OpenAI's own
+Responses API runs; the engine refuses it for any other backend (docs/responses-api.md#known-limits).
+When the command line names the model (``-m``/``--model``, or ``-c model=…``) and the router sends
+that model anywhere but a native Responses backend, the shim also turns Codex's web search off
+(``-c web_search="disabled"``), so that the run works instead of failing on its first request.
 """
 
 import os
 import shutil
 from typing import List, Mapping, Optional, Sequence
 
-__all__ = ["PROVIDER_NAME", "codex_overrides", "is_codex", "with_codex_overrides"]
+import tomllib
+
+from shim.config import RouterConfig
+from shim.plan import upstream_endpoint
+from shim.protocols import RESPONSES
+from shim.routing import resolve_route
+
+__all__ = [
+    "PROVIDER_NAME", "WEB_SEARCH_OFF", "codex_overrides", "is_codex", "requested_model", "runs_openai_tools",
+    "with_codex_overrides",
+]
 
 PROVIDER_NAME = "router"
 _PACKAGE = "@openai/codex"
@@ -42,12 +58,52 @@ def codex_overrides(proxy_url: str) -> List[str]:
     return [argument for setting in settings for argument in ("-c", setting)]
 
 
-def with_codex_overrides(argv: Sequence[str], proxy_url: str, environ: Mapping[str, str]) -> List[str]:
-    """``argv`` with :func:`codex_overrides` right after the Codex program; unchanged when it is not Codex."""
+WEB_SEARCH_OFF = ("-c", 'web_search="disabled"')
+
+
+def with_codex_overrides(
+    argv: Sequence[str], proxy_url: str, environ: Mapping[str, str], config: RouterConfig
+) -> List[str]:
+    """``argv`` with :func:`codex_overrides` right after the Codex program (and web search off when
+    the model named there cannot run it); unchanged when it is not Codex."""
     position = _codex_position(argv, environ)
     if position is None:
         return list(argv)
-    return [*argv[: position + 1], *codex_overrides(proxy_url), *argv[position + 1 :]]
+    overrides = codex_overrides(proxy_url)
+    model = requested_model(argv[position + 1 :])
+    if model is not None and not runs_openai_tools(config, model):
+        overrides += WEB_SEARCH_OFF
+    return [*argv[: position + 1], *overrides, *argv[position + 1 :]]
+
+
+def runs_openai_tools(config: RouterConfig, model: str) -> bool:
+    """Does ``model`` reach a backend that serves the Responses API itself (OpenAI's built-in tools
+    run there)? A model with no route goes nowhere through the proxy: nothing to turn off for it."""
+    route = resolve_route(config, model)
+    return route is None or upstream_endpoint(RESPONSES, route.backend, route.upstream_model) == RESPONSES
+
+
+def requested_model(arguments: Sequence[str]) -> Optional[str]:
+    """The model Codex's arguments name (the last one wins, as in Codex), or None."""
+    model: Optional[str] = None
+    for position, argument in enumerate(arguments):
+        following = arguments[position + 1] if position + 1 < len(arguments) else None
+        if argument in ("-m", "--model") and following is not None:
+            model = following
+        elif argument.startswith("--model="):
+            model = argument.partition("=")[2]
+        elif argument in ("-c", "--config") and following is not None and following.startswith("model="):
+            model = _toml_value(following.partition("=")[2])
+    return model or None
+
+
+def _toml_value(text: str) -> str:
+    """A ``-c`` value as Codex reads it: TOML, else the raw string."""
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+    return value if isinstance(value, str) else text
 
 
 def is_codex(argv: Sequence[str], environ: Mapping[str, str]) -> bool:

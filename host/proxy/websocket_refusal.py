@@ -37,7 +37,7 @@ async def refuse_websocket(scope: Scope, receive: Receive, send: Send, api_key: 
     body = error.render(OPENAI)
     headers = {**error.headers_for(OPENAI), "content-length": str(len(body))}
     if status == UPGRADE_REQUIRED:
-        headers["upgrade"] = "HTTP/1.1"  # RFC 9110 §15.5.22: name the protocol this endpoint does speak
+        headers["upgrade"] = "HTTP/1.1"  # RFC 9110 section 15.5.22: name the protocol this endpoint does speak
     await send({
         "type": "websocket.http.response.start",
         "status": status,
