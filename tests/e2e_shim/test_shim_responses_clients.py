@@ -8,6 +8,7 @@ an Anthropic Messages request, for the Claude model, with the Anthropic backend'
 tool's real result and (for ``previous_response_id``) the conversation the shim stored.
 """
 
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -181,3 +182,70 @@ def test_langchain_chat_openai_on_the_responses_api(
     assert _texts(invoke.json) == ["hello"] and stream.json["stream"] is True
     assert _tool_names(tool_call.json) == ["get_weather"]
     _assert_counted(ran, 3)
+
+
+# The openai SDK's responses resource, both SDK majors (httpx2 and httpx) ---------------------
+SDK_SCRIPT = """
+import openai
+
+client = openai.OpenAI(max_retries=0)
+created = client.responses.create(model="claude-sonnet-4-6", input="hello")
+out = {"text": created.output_text, "retrieved": client.responses.retrieve(created.id).output_text}
+client.responses.delete(created.id)
+try:  # gone from the shim's store: the lookup goes where the program sent it (api.openai.com)
+    client.responses.retrieve(created.id)
+    out["after_delete"] = "found"
+except openai.APIConnectionError:
+    out["after_delete"] = "passed through"
+with client.responses.stream(model="claude-sonnet-4-6", input="stream please") as stream:
+    out["stream"] = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+report(out)
+"""
+
+
+@pytest.mark.parametrize("program", ["sdks", "legacy"])
+def test_openai_sdk_responses_retrieve_and_delete_in_the_program(
+    router_home: Path, workdir: Path, provider: FakeProvider, program: str
+) -> None:
+    provider.reply(text="Hello from Claude.")
+    provider.reply(text="Streamed words, several of them.")
+    ran = _run(program, SDK_SCRIPT, router_home, workdir)
+
+    assert ran.result() == {"text": "Hello from Claude.", "retrieved": "Hello from Claude.",
+                            "after_delete": "passed through", "stream": "Streamed words, several of them."}
+    assert len(_messages_calls(provider)) == 2  # retrieve and delete were answered in the program
+    assert [r.method for r in provider.requests] == ["POST", "POST"]
+    _assert_counted(ran, 2)  # lookups are not LLM calls
+
+
+# Plain requests and aiohttp -----------------------------------------------------------------
+PLAIN_SCRIPT = """
+import asyncio, aiohttp, requests
+
+URL = "https://api.openai.com/v1/responses"
+body = {"model": "claude-sonnet-4-6", "input": "hello"}
+out = {"requests": requests.post(URL, json=body, timeout=10).json()["output"][0]["content"][0]["text"]}
+with requests.post(URL, json={**body, "stream": True}, stream=True, timeout=10) as streamed:
+    out["requests_stream"] = [line for line in streamed.iter_lines() if line.startswith(b"event: ")][-1].decode()
+
+async def via_aiohttp():
+    async with aiohttp.ClientSession() as session:
+        async with session.post(URL, json=body) as response:
+            return (await response.json())["output"][0]["content"][0]["text"]
+
+out["aiohttp"] = asyncio.run(via_aiohttp())
+report(out)
+"""
+
+
+def test_plain_requests_and_aiohttp_responses_calls_are_routed(
+    router_home: Path, workdir: Path, provider: FakeProvider
+) -> None:
+    for text in ("via requests", "streamed via requests", "via aiohttp"):
+        provider.reply(text=text)
+    ran = run_shim([sys.executable, str(write_script(workdir, PLAIN_SCRIPT))], router_home, cwd=workdir)
+    assert ran.returncode == 0, ran.explain()
+    assert ran.result() == {"requests": "via requests", "requests_stream": "event: response.completed",
+                            "aiohttp": "via aiohttp"}
+    assert len(_messages_calls(provider)) == 3
+    _assert_counted(ran, 3)  # the aiohttp call through the shim's proxy, reported as well
