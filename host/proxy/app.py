@@ -135,13 +135,13 @@ class ProxyApp:
             await writer.whole(render_error(protocol, error))
 
     async def _stored_response(self, method: str, response_id: str) -> ClientResponse:
-        """``GET``/``DELETE /v1/responses/{id}`` from the proxy's store (the read is a primary-key
-        lookup, on the loop; the delete is a write, off it)."""
+        """``GET``/``DELETE /v1/responses/{id}`` from the proxy's store (a primary-key lookup at most:
+        the SQLite store writes a deletion on its own thread)."""
         store = self.state.responses
         if method == "GET":
             answer = stored_response_answer(store, response_id, time.time())
         else:
-            answer = deleted_response(response_id) if await asyncio.to_thread(store.delete, response_id) else None
+            answer = deleted_response(response_id) if store.delete(response_id) else None
         answer = answer or missing_response(response_id)
         self.state.stats.count_request(answer.status)
         return answer

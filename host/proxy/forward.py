@@ -7,7 +7,6 @@ failures are in-band (``translator.abort``), never a hang and never a stream tha
 
 import asyncio
 import contextlib
-import sys
 from typing import Any, Mapping, Union
 
 from shim.call_ids import CallIds
@@ -119,7 +118,7 @@ async def _relay_whole(
     if 200 <= response.status < 300:
         trace.usage = plan.usage_from_response(body)
         if 200 <= answer.status < 300:
-            await _store_record(state, plan, answer.body)
+            _store_record(state, plan, answer.body)
     else:
         trace.error = error_from_upstream(plan.upstream_protocol, response.status, body, response.headers).kind_name
     await writer.whole(answer)
@@ -144,7 +143,7 @@ async def _relay_stream(
                 last += translator.feed(chunk)  # no more chunks can come: it goes out with the end
             else:
                 out = translator.feed(chunk)
-                await keeper.keep(translator)
+                keeper.keep(translator)
                 await writer.body(out)
         tail = last + translator.close()
     except UpstreamFailure as failure:
@@ -154,7 +153,7 @@ async def _relay_stream(
         raise
     finally:
         _note_stream_outcome(trace, translator)
-    await keeper.keep(translator)
+    keeper.keep(translator)
     await writer.body(tail, more=False)
 
 
@@ -175,35 +174,18 @@ class _RecordKeeper:
         self._state, self._plan = state, plan
         self._pending = plan.endpoint == RESPONSES
 
-    async def keep(self, translator: StreamTranslator) -> None:
+    def keep(self, translator: StreamTranslator) -> None:
         if self._pending and translator.final_response is not None:
             self._pending = False
-            await _store_record(self._state, self._plan, translator.final_response)
+            _store_record(self._state, self._plan, translator.final_response)
 
 
-async def _store_record(state: ProxyState, plan: Plan, response: Union[bytes, Mapping[str, Any]]) -> None:
-    """Keep what the engine says to keep of a Responses call (nothing for ``store: false``). The
-    write runs off the event loop; a store that fails costs the record, never the answer."""
+def _store_record(state: ProxyState, plan: Plan, response: Union[bytes, Mapping[str, Any]]) -> None:
+    """Keep what the engine says to keep of a Responses call (nothing for ``store: false``). Both
+    stores take a record in memory at once (SQLite writes it later, on its own thread)."""
     record = plan.response_record(response)
-    if record is None:
-        return
-    try:
-        await asyncio.to_thread(state.responses.put, record)
-    except Exception as problem:  # sqlite3.Error, OSError (a full disk …)
-        _StoreFailure.report(problem)
-
-
-class _StoreFailure:
-    """One stderr line for the first record the store refused; later ones would say the same."""
-
-    reported = False
-
-    @classmethod
-    def report(cls, problem: Exception) -> None:
-        if not cls.reported:
-            cls.reported = True
-            detail = " ".join(f"{type(problem).__name__}: {problem}".split())
-            sys.stderr.write(f"router proxy: warning: responses cannot be stored ({detail}); calls are still served\n")
+    if record is not None:
+        state.responses.put(record)
 
 
 def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None:

@@ -1,5 +1,6 @@
 """The proxy's SQLite store of responses: the engine's ResponseStore contract, its bounds, its file
-modes, and reads that a writer (this proxy's, or another process's) never blocks."""
+modes, records readable as soon as ``put`` returns (the file is written behind, in batches), and
+reads that a writer (this proxy's, or another process's) never blocks."""
 
 import io
 import sqlite3
@@ -38,16 +39,26 @@ def store(tmp_path: Path) -> SQLiteResponseStore:
 def test_put_get_delete_round_trip(store: SQLiteResponseStore) -> None:
     stored = _record(1)
     store.put(stored)
-    assert store.get("resp_1", NOW + 1) == stored
+    assert store.get("resp_1", NOW + 1) == stored  # at once, written or not
+    assert store.flush()
+    assert store.get("resp_1", NOW + 1) == stored  # from the file
     assert store.get("resp_2", NOW + 1) is None
     assert store.delete("resp_1") is True
     assert store.delete("resp_1") is False
     assert store.get("resp_1", NOW + 1) is None
+    assert store.flush() and _ids(store) == []
 
+
+def test_a_record_put_and_deleted_before_the_writer_ran_is_gone(store: SQLiteResponseStore) -> None:
+    store.put(_record(1))
+    assert store.delete("resp_1") is True
+    assert store.get("resp_1", NOW) is None
+    assert store.flush() and _ids(store) == []
 
 def test_put_replaces_a_record_with_the_same_id(store: SQLiteResponseStore) -> None:
     store.put(_record(1, text="first"))
     store.put(_record(1, text="second"))
+    store.flush()
     got = store.get("resp_1", NOW)
     assert got is not None and got.response["output"][0]["content"][0]["text"] == "second"
     assert _totals(store) == (1, len(_record(1, text="second").to_json()))
@@ -59,6 +70,7 @@ def test_records_expire_and_are_evicted_by_later_writes(tmp_path: Path) -> None:
     assert store.get("resp_1", NOW + 59) is not None
     assert store.get("resp_1", NOW + 61) is None  # expired: not served even before eviction
     store.put(_record(2, created_at=NOW + 61))
+    store.flush()
     assert _ids(store) == ["resp_2"]  # the write removed the expired row
     store.close()
 
@@ -67,6 +79,7 @@ def test_the_oldest_go_first_past_the_entry_bound(tmp_path: Path) -> None:
     store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_entries=3))
     for number in range(5):
         store.put(_record(number, created_at=NOW + number))
+        store.flush()
     assert _ids(store) == ["resp_2", "resp_3", "resp_4"]
     assert _totals(store)[0] == 3
     store.close()
@@ -77,6 +90,7 @@ def test_the_oldest_go_first_past_the_byte_bound(tmp_path: Path) -> None:
     store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_bytes=size * 2 + size // 2))
     for number in range(4):
         store.put(_record(number, created_at=NOW + number))
+    store.flush()  # one batch or several: the bounds hold after each
     assert _ids(store) == ["resp_2", "resp_3"]
     assert _totals(store)[1] <= store.limits.max_bytes
     store.close()
@@ -85,7 +99,9 @@ def test_the_oldest_go_first_past_the_byte_bound(tmp_path: Path) -> None:
 def test_a_record_larger_than_the_byte_bound_is_not_kept(tmp_path: Path) -> None:
     store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_bytes=400))
     store.put(_record(1))
-    store.put(_record(1, text="x" * 1000))  # the larger version replaces nothing: both are gone
+    store.flush()
+    store.put(_record(1, text="x" * 1000))  # the larger version replaces it, and is not kept
+    store.flush()
     assert store.get("resp_1", NOW) is None and _totals(store) == (0, 0)
     store.close()
 
@@ -95,6 +111,7 @@ def test_files_are_private(tmp_path: Path) -> None:
     store = open_response_store(home)
     assert isinstance(store, SQLiteResponseStore)
     store.put(_record(1))
+    store.flush()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     files = sorted(path.name for path in home.iterdir())
     assert files == [RESPONSES_DB_FILENAME, RESPONSES_DB_FILENAME + "-shm", RESPONSES_DB_FILENAME + "-wal"]
@@ -114,6 +131,7 @@ def test_records_outlive_the_store_and_are_shared_between_processes(tmp_path: Pa
     first = SQLiteResponseStore(tmp_path / "r.db")
     second = SQLiteResponseStore(tmp_path / "r.db")  # another proxy on the same home
     first.put(_record(1))
+    assert first.flush()
     assert second.get("resp_1", NOW) == _record(1)
     first.close()
     second.close()
@@ -125,6 +143,7 @@ def test_records_outlive_the_store_and_are_shared_between_processes(tmp_path: Pa
 def test_a_read_is_not_blocked_by_an_open_write(tmp_path: Path) -> None:
     store = SQLiteResponseStore(tmp_path / "r.db")
     store.put(_record(1))
+    store.flush()
     other = sqlite3.connect(str(tmp_path / "r.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock, uncommitted
     other.execute("DELETE FROM responses")
@@ -140,9 +159,27 @@ def test_a_read_is_not_blocked_by_an_open_write(tmp_path: Path) -> None:
 
 def test_a_broken_record_reads_as_absent(store: SQLiteResponseStore) -> None:
     store.put(_record(1))
+    store.flush()
     with sqlite3.connect(str(store.path)) as raw:
         raw.execute("UPDATE responses SET record = ? WHERE id = 'resp_1'", (b"not json",))
     assert store.get("resp_1", NOW) is None
+
+
+def test_a_write_that_fails_costs_the_record_and_one_warning(tmp_path: Path) -> None:
+    warnings = io.StringIO()
+    store = SQLiteResponseStore(tmp_path / "r.db", warn=warnings)
+    blocker = sqlite3.connect(str(tmp_path / "r.db"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock past the writer's busy timeout
+    store.put(_record(1))
+    store.put(_record(2))
+    assert store.flush(timeout=30)  # pending changes drain even when they cannot be written
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert warnings.getvalue().count("\n") == 1 and "responses cannot be stored" in warnings.getvalue()
+    assert store.get("resp_1", NOW) is None  # lost, not kept in memory without bound
+    store.put(_record(3))
+    assert store.flush() and _ids(store) == ["resp_3"]  # later writes work again
+    store.close()
 
 
 def test_an_unusable_home_falls_back_to_memory_with_one_warning(tmp_path: Path) -> None:
@@ -157,11 +194,13 @@ def test_an_unusable_home_falls_back_to_memory_with_one_warning(tmp_path: Path) 
 
 
 def _ids(store: SQLiteResponseStore) -> list:
+    store.flush()
     with sqlite3.connect(str(store.path)) as raw:
         return [row[0] for row in raw.execute("SELECT id FROM responses ORDER BY created_at")]
 
 
 def _totals(store: SQLiteResponseStore) -> tuple:
+    store.flush()
     with sqlite3.connect(str(store.path)) as raw:
         entries, size = raw.execute("SELECT entries, bytes FROM totals").fetchone()
         assert (entries, size) == raw.execute("SELECT count(*), coalesce(sum(size), 0) FROM responses").fetchone()
