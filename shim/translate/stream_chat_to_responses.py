@@ -106,7 +106,9 @@ class ChatToResponsesStream(StreamTranslator):
         return self._finish()
 
     def _render_error(self, error: RouterError) -> bytes:
-        return self._events.error(error)
+        # The SDK's stream helper reads nothing before response.created, not even an error.
+        start = b"" if self._started else self._start()
+        return start + self._events.error(error)
 
     # Upstream chunks ------------------------------------------------------------------------
     def _on_done(self) -> bytes:
@@ -298,8 +300,10 @@ class ChatToResponsesStream(StreamTranslator):
     def _close_call(self) -> Tuple[bytes, Dict[str, Any]]:
         call = self._open_call
         assert call is not None
+        if not call.arguments and not call.sent_arguments:
+            call.arguments = ["{}"]  # a no-argument call streams "{}", never "" (P6)
         out = self._flush_arguments(call)
-        arguments = "".join(self._sent.pop(call.index, []) + call.arguments) or "{}"
+        arguments = "".join(self._sent.pop(call.index, []) + call.arguments)
         call.done = True
         self._open_call = None
         item = self._call_item(call, arguments, "completed")
