@@ -94,21 +94,32 @@ class ChatToResponsesStream(StreamTranslator):
 
     # StreamTranslator hooks ----------------------------------------------------------------
     def _on_event(self, event: SSEEvent) -> bytes:
-        data = event.data
-        if data.startswith("[DONE]"):
-            return self._on_done()
-        text = data.strip()
-        return self._on_chunk(parse_chunk(text)) if text else b""
+        self._events.mark()
+        out = self._on_data(event.data)
+        self._events.mark()  # not reached when the event fails: _render_error sends what it wrote
+        return out
 
     def _on_eof(self) -> bytes:
         if self._finish_reason is None:
             return self.abort(truncated_stream_error())  # neither a finish reason nor [DONE]: cut
-        return self._finish()
+        self._events.mark()
+        out = self._finish()
+        self._events.mark()
+        return out
 
     def _render_error(self, error: RouterError) -> bytes:
-        # The SDK's stream helper reads nothing before response.created, not even an error.
-        start = b"" if self._started else self._start()
-        return start + self._events.error(error)
+        # What the failing event had already written comes first, so the numbers have no gap;
+        # the SDK's stream helper reads nothing before response.created, not even an error.
+        out = self._events.unsent()
+        if not self._started:
+            out += self._start()
+        return out + self._events.error(error)
+
+    def _on_data(self, data: str) -> bytes:
+        if data.startswith("[DONE]"):
+            return self._on_done()
+        text = data.strip()
+        return self._on_chunk(parse_chunk(text)) if text else b""
 
     # Upstream chunks ------------------------------------------------------------------------
     def _on_done(self) -> bytes:

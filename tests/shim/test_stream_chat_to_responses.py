@@ -208,6 +208,18 @@ def test_errors_end_the_stream_with_one_error_event_and_no_completion(raw: bytes
         sdk_final_response(out)
 
 
+def test_a_chunk_that_fails_halfway_still_delivers_what_it_had_written() -> None:
+    """Found by the property test: a first chunk with a bad ``usage`` opened the response and then
+    failed; the opening events were numbered but lost, so the client saw an error numbered 2."""
+    raw = b'data: {"id": "c1", "object": "chat.completion.chunk", "choices": null, "usage": []}'
+    out, _ = feed_all_chunkings(lambda: ChatToResponsesStream(CONTEXT), raw)
+    stream = check_responses_stream(out)
+    assert stream.types == ["response.created", "response.in_progress", "error"]
+    partial = chat_sse(ROLE, text("Hi"), chat_chunk({"content": "there"}, usage=[]), done=False)
+    stream = check_responses_stream(feed_all_chunkings(lambda: ChatToResponsesStream(CONTEXT), partial)[0])
+    assert stream.text == "Hithere" and stream.error is not None
+
+
 def test_abort_from_the_driver_continues_the_sequence_numbers() -> None:
     translator = ChatToResponsesStream(CONTEXT)
     from shim.errors import UpstreamProtocolError
