@@ -8,7 +8,7 @@ router reports in-band is an ``error`` event — ``{"type": "error", "code", "me
 """
 
 import json
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import RouterError, UpstreamError, error_from_stream_payload
 from ..protocols import OPENAI
@@ -30,12 +30,27 @@ def responses_error_code(error: RouterError) -> str:
 
 
 class ResponsesEventWriter:
-    """Numbers and frames the events of one Responses stream."""
+    """Numbers and frames the events of one Responses stream.
 
-    __slots__ = ("next_sequence",)
+    It also remembers what it wrote since :meth:`mark`: when a translator fails halfway through an
+    upstream event, the events it already numbered must still reach the client before the error
+    (:meth:`unsent`), or the client would see a gap in the sequence numbers."""
+
+    __slots__ = ("_written", "next_sequence")
 
     def __init__(self, first_sequence: int = 0) -> None:
         self.next_sequence = first_sequence
+        self._written: List[bytes] = []
+
+    def mark(self) -> None:
+        """Everything written so far has been handed on."""
+        self._written.clear()
+
+    def unsent(self) -> bytes:
+        """What was written since the last :meth:`mark` (and forget it)."""
+        out = b"".join(self._written)
+        self._written.clear()
+        return out
 
     def event(self, kind: str, fields: Mapping[str, Any]) -> bytes:
         """One event of type ``kind`` carrying ``fields`` (JSON-ready values)."""
@@ -47,7 +62,9 @@ class ResponsesEventWriter:
         sequence = self.next_sequence
         self.next_sequence = sequence + 1
         head = '{"type":"' + kind + '","sequence_number":' + str(sequence)
-        return encode_event(head + ("," + fields_json if fields_json else "") + "}", kind)
+        event = encode_event(head + ("," + fields_json if fields_json else "") + "}", kind)
+        self._written.append(event)
+        return event
 
     def error(self, error: RouterError) -> bytes:
         """The in-band ``error`` event for ``error`` (the last event of the stream)."""

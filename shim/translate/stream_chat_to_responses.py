@@ -94,19 +94,32 @@ class ChatToResponsesStream(StreamTranslator):
 
     # StreamTranslator hooks ----------------------------------------------------------------
     def _on_event(self, event: SSEEvent) -> bytes:
-        data = event.data
-        if data.startswith("[DONE]"):
-            return self._on_done()
-        text = data.strip()
-        return self._on_chunk(parse_chunk(text)) if text else b""
+        self._events.mark()
+        out = self._on_data(event.data)
+        self._events.mark()  # not reached when the event fails: _render_error sends what it wrote
+        return out
 
     def _on_eof(self) -> bytes:
         if self._finish_reason is None:
             return self.abort(truncated_stream_error())  # neither a finish reason nor [DONE]: cut
-        return self._finish()
+        self._events.mark()
+        out = self._finish()
+        self._events.mark()
+        return out
 
     def _render_error(self, error: RouterError) -> bytes:
-        return self._events.error(error)
+        # What the failing event had already written comes first, so the numbers have no gap;
+        # the SDK's stream helper reads nothing before response.created, not even an error.
+        out = self._events.unsent()
+        if not self._started:
+            out += self._start()
+        return out + self._events.error(error)
+
+    def _on_data(self, data: str) -> bytes:
+        if data.startswith("[DONE]"):
+            return self._on_done()
+        text = data.strip()
+        return self._on_chunk(parse_chunk(text)) if text else b""
 
     # Upstream chunks ------------------------------------------------------------------------
     def _on_done(self) -> bytes:
@@ -298,8 +311,10 @@ class ChatToResponsesStream(StreamTranslator):
     def _close_call(self) -> Tuple[bytes, Dict[str, Any]]:
         call = self._open_call
         assert call is not None
+        if not call.arguments and not call.sent_arguments:
+            call.arguments = ["{}"]  # a no-argument call streams "{}", never "" (P6)
         out = self._flush_arguments(call)
-        arguments = "".join(self._sent.pop(call.index, []) + call.arguments) or "{}"
+        arguments = "".join(self._sent.pop(call.index, []) + call.arguments)
         call.done = True
         self._open_call = None
         item = self._call_item(call, arguments, "completed")

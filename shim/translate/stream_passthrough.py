@@ -22,7 +22,7 @@ from ..protocols import ANTHROPIC, RESPONSES
 from ..sse import MAX_EVENT_BYTES, SSEDecoder, SSEEvent
 from ..usage import usage_from_anthropic, usage_from_openai, usage_from_responses
 from .responses_events import ResponsesEventWriter, error_from_failed_response, error_from_responses_event
-from .stream_base import StreamTranslator, render_stream_error
+from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
 
 __all__ = ["PassthroughStream"]
 
@@ -36,7 +36,7 @@ _MARKERS = {
     "openai": (_USAGE_KEY, b'"error"', b"[DONE]"),
     # Every Response object carries "error" (null until it fails): the lifecycle events are
     # decoded, the many delta events are not.
-    RESPONSES: (_USAGE_KEY, b'"error"'),
+    RESPONSES: (_USAGE_KEY, b'"error"', b"response.completed", b"response.incomplete", b"response.failed"),
 }
 _RESPONSES_FINAL = ("response.completed", "response.incomplete")
 _SEQUENCE_KEY = b'"sequence_number":'
@@ -73,9 +73,14 @@ class PassthroughStream(StreamTranslator):
         return chunk
 
     def close(self) -> bytes:
-        if not self.finished:
-            self._scan(bytes(self._unscanned))  # a last event without its blank line still counts
-            self._unscanned.clear()
+        if self.finished:
+            return b""
+        self._scan(bytes(self._unscanned))  # a last event without its blank line still counts
+        self._unscanned.clear()
+        if self._protocol == RESPONSES and not self._end_seen and self.error is None:
+            # A Responses stream cut before its terminal event ends with the router's in-band
+            # error, as translated streams do: the SDK then reports an error, not a silent end.
+            return self.abort(truncated_stream_error())
         self.finished = True
         return b""
 
