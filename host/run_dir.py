@@ -34,6 +34,7 @@ def snapshot_document(config: RouterConfig) -> Dict[str, Any]:
         "routes": [{"match": rule.match, "backend": rule.backend} for rule in config.routes],
         "shortcuts": dict(config.shortcuts),
         "default_max_tokens": config.default_max_tokens,
+        "model_max_output_tokens": dict(config.model_max_output_tokens),
     }
     if config.default_backend is not None:
         engine["default_backend"] = config.default_backend
@@ -47,6 +48,7 @@ def _backend_table(config: RouterConfig, name: str) -> Dict[str, Any]:
         "base_url": backend.base_url,
         "models": list(backend.models),
         "max_tokens_field": backend.max_tokens_field,
+        "mid_conversation_system": backend.mid_conversation_system,
     }
     if backend.api_key is not None:
         table["api_key"] = backend.api_key

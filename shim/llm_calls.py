@@ -13,7 +13,7 @@ from .platform_calls import platform_endpoint
 from .protocols import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, RESPONSES
 from .response_lookup import STORED_RESPONSE, stored_response_id
 
-__all__ = ["PROVIDER_PATHS", "WELL_KNOWN_HOSTS", "LLMHosts", "split_url"]
+__all__ = ["PROVIDER_PATHS", "WELL_KNOWN_HOSTS", "HostPort", "LLMHosts", "host_port", "split_url"]
 
 WELL_KNOWN_HOSTS: FrozenSet[str] = frozenset(
     {
@@ -54,7 +54,7 @@ class LLMHosts:
 
     def __init__(self, backend_urls: Iterable[str] = (), well_known: FrozenSet[str] = WELL_KNOWN_HOSTS) -> None:
         self.well_known = well_known
-        self.backends: FrozenSet[HostPort] = frozenset(_host_port(url) for url in backend_urls)
+        self.backends: FrozenSet[HostPort] = frozenset(host_port(url) for url in backend_urls)
         # Answers of endpoint() by a library's raw URL parts: a program calls few URLs, many times,
         # and taking them apart (decoding the host and path) costs more than the lookup.
         self.known: Dict[Hashable, Optional[str]] = {}
@@ -100,6 +100,7 @@ def _endpoint_for(path: str) -> Optional[str]:
     return STORED_RESPONSE if stored_response_id(trimmed) is not None else None
 
 
-def _host_port(url: str) -> HostPort:
+def host_port(url: str) -> HostPort:
+    """(host, port) of ``url`` as :meth:`LLMHosts.endpoint` compares them: lower case, default port filled in."""
     scheme, host, port, _ = split_url(url)
-    return host.lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+    return host.lower().rstrip("."), port or _DEFAULT_PORTS.get(scheme, 0)

@@ -77,6 +77,11 @@ ENVIRONMENTS: Dict[str, PinnedEnvironment] = {
             "langchain-responses", ("langchain-openai",),
             "LangChain's ChatOpenAI with use_responses_api=True, on the current openai SDK",
         ),
+        PinnedEnvironment(
+            "claude-agent", ("claude-agent-sdk",),
+            "claude-agent-sdk runs the Claude Code CLI (bundled in its wheel: a native binary, not Python) as a "
+            "subprocess: the process-tree case, where a non-Python grandchild must reach the router",
+        ),
     )
 }
 

@@ -12,6 +12,7 @@ from .upstream import BackendLimiter, UpstreamClient
 
 if TYPE_CHECKING:  # the telemetry modules load only for a proxy that records (router proxy)
     from ..event_sink import EventSink
+    from ..peer_process import PeerFinder
     from .metrics import ProxyMetrics
 
 __all__ = ["ProxyState"]
@@ -32,6 +33,8 @@ class ProxyState:
     # Responses calls it answered (previous_response_id, GET/DELETE /v1/responses/{id}): SQLite under
     # ROUTER_HOME for ``router proxy`` (response_store.py), in memory for the proxy ``router shim`` runs.
     responses: ResponseStore = field(default_factory=MemoryResponseStore)
+    # Who sent a call that carries no caller header (router shim's proxy only: its clients are the tree's).
+    peers: "Optional[PeerFinder]" = None
 
     @property
     def client(self) -> UpstreamClient:

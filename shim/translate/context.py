@@ -13,6 +13,8 @@ of the client-side step with the upstream-side step's context as :attr:`Response
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .system_placement import AUTO
+
 __all__ = ["ClientTool", "RequestOptions", "ResponseContext", "TranslatedRequest"]
 
 
@@ -22,9 +24,12 @@ class RequestOptions:
 
     upstream_model: str
     default_max_tokens: int = 4096  # used when the client sent no limit and the backend needs one
-    max_output_tokens: Optional[int] = None  # the backend's clamp, if configured
+    max_output_tokens: Optional[int] = None  # the output limit for this backend and model (model_limits.py)
     max_tokens_field: str = "max_tokens"  # for OpenAI-protocol backends: or "max_completion_tokens"
     replay_reasoning: bool = False  # OpenAI-protocol backends: send history thinking as reasoning_content
+    # The backend's setting for mid-conversation system messages; each translator resolves it with
+    # system_placement.resolve_placement (docs/system-messages.md).
+    mid_conversation_system: str = AUTO
     # The body goes to another translator (the Chat hub of a composition), not to a backend: keep
     # every field the next step can read instead of only what any Chat server accepts.
     intermediate: bool = False

@@ -15,6 +15,7 @@ import fnmatch
 from typing import Any, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..protocols import ANTHROPIC
 from .context import RequestOptions, TranslatedRequest
 from .openai_messages_to_anthropic import TranslatedMessages, openai_messages_to_anthropic
 from .openai_tools_to_anthropic import openai_tools_to_anthropic
@@ -27,14 +28,19 @@ from .request_checks import (
     expect_positive_int,
     expect_str,
 )
+from .system_placement import KEEP, resolve_placement
 
 __all__ = ["IGNORED_FIELDS", "OPUS_4_7_PLUS_MODEL_GLOBS", "THINKING_BUDGETS", "openai_request_to_anthropic"]
 
 # Upstream models (matched case-insensitively) that answer 400 to temperature/top_p ("`temperature`
 # is deprecated for this model", P16) and accept only adaptive thinking, no budget_tokens
-# (docs/protocol-rules.md#sampling, docs/protocol-rules.md#thinking).
+# (docs/protocol-rules.md#sampling, docs/protocol-rules.md#thinking): Opus 4.7 and later, and the
+# Claude 5.5 models and Fable 5 (docs/clients/claude-code.md#thinking).
 # The leading * also matches provider-prefixed ids such as "us.anthropic.claude-opus-4-7-v1:0".
-OPUS_4_7_PLUS_MODEL_GLOBS = ("*claude-opus-4-7*", "*claude-opus-4-8*", "*claude-opus-5*")
+OPUS_4_7_PLUS_MODEL_GLOBS = (
+    "*claude-opus-4-7*", "*claude-opus-4-8*", "*claude-opus-5*", "*claude-fable-5*", "*claude-sonnet-5-5*",
+    "*claude-haiku-5-5*",
+)
 
 # reasoning_effort → budget_tokens for models with budget thinking. Anthropic's floor is 1024
 # (docs/protocol-rules.md#thinking; a smaller budget is a 400, P15).
@@ -70,7 +76,8 @@ def openai_request_to_anthropic(body: Dict[str, Any], options: RequestOptions) -
     """
     notes: List[str] = []
     _reject_unsupported(body)
-    conversation = openai_messages_to_anthropic(body.get("messages"), notes)
+    keep_in_place = resolve_placement(options.mid_conversation_system, ANTHROPIC, options.upstream_model) == KEEP
+    conversation = openai_messages_to_anthropic(body.get("messages"), notes, keep_in_place)
     out: Dict[str, Any] = {"model": options.upstream_model, "max_tokens": _max_tokens(body, options, notes)}
     if conversation.system is not None:
         out["system"] = conversation.system

@@ -5,8 +5,11 @@ steps, and only the I/O differs, so the decisions live here, once:
 
 1. :meth:`LLMCall.begin` plans the call and sets :attr:`LLMCall.action`:
    ``PASS`` (no route: send the original request untouched), ``ANSWER`` (the router answers by
-   itself: a local count_tokens, or a protocol-shaped error) or ``SEND`` (send
-   :meth:`upstream_request` through the library's own transport).
+   itself: a local count_tokens, or a protocol-shaped error for a routed call it refuses — whose
+   event still names the route) or ``SEND`` (send :meth:`upstream_request` through the library's
+   own transport). A call with no route that the program aimed at the host's proxy (its SDK read
+   the base URL ``router shim`` set) is a ``SEND`` too, unchanged, to where it would have gone
+   without the router (:attr:`LLMCall.unrouted_url`).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
    :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
    :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
@@ -42,6 +45,8 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
     from ..plan import (
+        FORWARD,
+        REFUSED,
         ClientCall,
         ClientResponse,
         Plan,
@@ -52,7 +57,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
         render_error,
     )
     from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
-    from ..routing import resolve_route
+    from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
     from ..usage import Usage
@@ -62,6 +67,13 @@ __all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "begin_call"
 PASS = "pass"
 ANSWER = "answer"
 SEND = "send"
+
+# Request headers an unrouted call redirected away from the host's proxy does not keep: they describe
+# the connection to the proxy (the library writes its own for the new one). Credentials stay: the call
+# goes where the program would have sent it, with what the program sent.
+_CONNECTION_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
+)
 
 
 class LowerCaseHeaders(Dict[str, str]):
@@ -94,9 +106,12 @@ def _import_engine() -> None:
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
+    global FORWARD, REFUSED
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
     from ..plan import (
+        FORWARD,
+        REFUSED,
         ClientCall,
         ClientResponse,
         Plan,
@@ -134,13 +149,18 @@ class LLMCall:
         self.action = PASS
         self.reportable = False  # an event is due (no event for /v1/models or unreadable calls)
         self.plan: Optional[Plan] = None
+        self._refused_route: Optional[Route] = None  # the route of a call refused before it had a plan
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
         self._kept = False  # a Responses call's record went to the store (or there was none)
+        self.upstream_method = "POST"  # a stored-response lookup redirected away from the host's proxy keeps its own
+        # A call with no route aimed at the host's proxy: where it goes instead (see _redirect_unrouted).
+        self.unrouted_url: Optional[str] = None
+        self._unrouted_request: Optional[Tuple[Dict[str, str], bytes]] = None
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
         elif endpoint == STORED_RESPONSE:
-            self._stored_response(method.upper(), url)
+            self._stored_response(method.upper(), url, headers)
         elif endpoint in PLATFORM_ENDPOINTS:
             self._platform_call(headers, body)
 
@@ -156,8 +176,8 @@ class LLMCall:
 
     @property
     def routed(self) -> bool:
-        """The router takes this call (sends it elsewhere or answers it itself)."""
-        return self.action != PASS
+        """The router takes this call (sends it to a backend or answers it itself)."""
+        return self.action != PASS and self.unrouted_url is None
 
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
         call = ClientCall(self.endpoint, headers, body)
@@ -171,25 +191,59 @@ class LLMCall:
             return
         self.requested_model = self.plan.requested_model
         self.reportable = True
-        if self.plan.local_response is not None:
-            self.action, self.answer = ANSWER, self.plan.local_response
-        elif self.plan.routed:
+        disposition = self.plan.disposition
+        if disposition == REFUSED:
+            self.action, self.answer = ANSWER, terminal(self.plan.refusal_response())
+        elif disposition == FORWARD:
             self.action = SEND
+        elif self.plan.local_response is not None:
+            self.action, self.answer = ANSWER, self.plan.local_response
+        else:
+            self._redirect_unrouted(headers, body)
 
-    def _stored_response(self, method: str, url: str) -> None:
+    def _redirect_unrouted(self, headers: Mapping[str, str], body: bytes) -> None:
+        """No route, and the program aimed the call at the host's proxy only because ``router shim``
+        set its base URL: send it, unchanged, where it would have gone without the router (the
+        user's own base URL, else the vendor's API), not to the proxy, which would refuse it
+        (docs/shim-process-tree.md#calls-with-no-route)."""
+        proxy = self.runtime.host_proxy
+        destination = proxy.unrouted_url(self._url, self.client_protocol) if proxy is not None else None
+        if destination is None:
+            return
+        kept = {name: value for name, value in headers.items() if name.lower() not in _CONNECTION_HEADERS}
+        self.unrouted_url, self._unrouted_request = destination, (kept, body)
+        self.action = SEND
+
+    def _stored_response(self, method: str, url: str, headers: Mapping[str, str]) -> None:
         """``GET``/``DELETE …/v1/responses/{id}`` for a response this process stored: answered here
-        (not an LLM call: no event). Any other id, or method, goes where the program sent it."""
+        (not an LLM call: no event). Any other id goes where the program sent it — or, when that is
+        the host's proxy, where it would have gone without the router (the proxy holds none of this
+        process's responses). Other methods are left alone."""
         response_id = stored_response_id(split_url(url)[3].rstrip("/"))
         if response_id is None or method not in ("GET", "DELETE"):
             return
         store = self.runtime.responses
         answer = stored_response_answer(store, response_id, self.started)
         if answer is None:
+            self._redirect_lookup(method, url, headers)
             return
         if method == "DELETE":
             store.delete(response_id)
             answer = deleted_response(response_id)
         self.action, self.answer = ANSWER, answer
+
+    def _redirect_lookup(self, method: str, url: str, headers: Mapping[str, str]) -> None:
+        """A lookup of an id this process does not hold, aimed at the host's proxy only because
+        ``router shim`` set the base URL: sent, with the program's own headers, to the user's base
+        URL or OpenAI's API (docs/shim-process-tree.md#calls-with-no-route). Not an LLM call: the
+        plan only carries the request (no route, no event)."""
+        proxy = self.runtime.host_proxy
+        destination = proxy.unrouted_url(url, OPENAI) if proxy is not None else None
+        if destination is None:
+            return
+        kept = {name: value for name, value in headers.items() if name.lower() not in _CONNECTION_HEADERS}
+        self.plan = Plan(OPENAI, self.endpoint, "", False, None, upstream_url=destination, upstream_headers=kept)
+        self.action, self.upstream_method = SEND, method
 
     def _keep_response(self, response: Union[bytes, Mapping[str, Any]]) -> None:
         """Store a Responses call's record (the client body, or a stream's final Response) before
@@ -223,18 +277,24 @@ class LLMCall:
         self.action = SEND
 
     def _refuse(self, body: bytes, error: RouterError) -> None:
-        """A request the engine cannot plan. Only a routed model's call is answered with the error;
-        anything else (no model, unknown model) goes where it was going, as if the shim were absent."""
+        """A request the engine could not plan at all (too large to read). Only a routed model's
+        call is answered with the error; anything else (no model, unknown model) goes where it was
+        going, as if the shim were absent."""
         model = _model_of(body)
-        if model is None or resolve_route(self.runtime.config, model) is None:
+        route = None if model is None else resolve_route(self.runtime.config, model)
+        if model is None or route is None:
             return
         self.requested_model = model
+        self._refused_route = route
         self.reportable = True
         self.action = ANSWER
         self.answer = terminal(render_error(self.client_protocol, error))
 
     def upstream_request(self) -> Tuple[str, Dict[str, str], bytes]:
         """URL, headers and body to send upstream (``SEND`` calls only)."""
+        if self.unrouted_url is not None and self._unrouted_request is not None:
+            headers, body = self._unrouted_request
+            return self.unrouted_url, dict(headers), body
         plan = self._sent_plan()
         assert plan.upstream_url is not None
         return plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body
@@ -435,7 +495,7 @@ class LLMCall:
     def _event_fields(self, status: int, error: Optional[str]) -> CallFields:
         now = time.perf_counter()
         plan = self.plan
-        route = plan.route if plan is not None else None
+        route = plan.route if plan is not None else self._refused_route
         first_byte = self._first_byte if self._first_byte is not None else now
         return {
             "time": self.started,
@@ -456,9 +516,12 @@ class LLMCall:
 
     def _upstream_host(self) -> str:
         plan = self.plan
+        if self.unrouted_url is not None:
+            return _host_of(self.unrouted_url)
         if plan is not None and plan.upstream_url:
             return _host_of(plan.upstream_url)
-        return "" if plan is not None and plan.routed else self.original_host  # "": answered locally
+        answered_here = (plan is not None and plan.routed) or self._refused_route is not None
+        return "" if answered_here else self.original_host  # "": answered by the router itself
 
     def _note_upstream(self, headers: Mapping[str, str]) -> None:
         try:
