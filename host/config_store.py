@@ -55,6 +55,7 @@ __all__ = [
 CONFIG_MODE = 0o600  # not secret, but the directory is private anyway; no reason to widen it
 BACKEND_FIELDS = (
     "protocol", "base_url", "key_env", "models", "max_tokens_field", "max_output_tokens", "replay_reasoning",
+    "responses_api", "responses_only_models",
     "mid_conversation_system",
 )
 # The engine-level keys of the document passed to RouterConfig.from_dict as they are.

@@ -6,9 +6,10 @@ validator. Secrets live only in :attr:`Backend.api_key`, which ``repr`` never sh
 """
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .protocols import PROTOCOLS
+from .protocols import OPENAI, PROTOCOLS
 from .translate.system_placement import AUTO, MID_CONVERSATION_SYSTEM_SETTINGS
 
 __all__ = [
@@ -55,12 +56,22 @@ class Backend:
     # Send earlier turns' thinking back as reasoning_content (DeepSeek requires it; strict servers
     # such as Mistral reject the unknown field, so it is off unless a backend asks for it).
     replay_reasoning: bool = False
+    # OpenAI protocol only (docs/responses-api.md#upstream-endpoint-choice): the backend serves
+    # POST /responses itself, so Responses clients reach it unchanged (the ``openai`` preset: yes).
+    responses_api: bool = False
+    # Globs of upstream model names served *only* on /responses (OpenAI's *-pro and codex models):
+    # every client's calls for them are translated to Responses.
+    responses_only_models: Tuple[str, ...] = ()
     # Where system messages from the middle of a conversation go: "auto", "keep" or "hoist"
     # (docs/system-messages.md). "hoist" is for servers whose chat template takes only a leading one.
     mid_conversation_system: str = AUTO
 
     def url_for(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def responses_only(self, upstream_model: str) -> bool:
+        """``upstream_model`` is served only on this backend's /responses endpoint."""
+        return any(fnmatchcase(upstream_model, glob) for glob in self.responses_only_models)
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,7 @@ class RouterConfig:
 
         ``data["backends"]`` maps a name to a table with ``protocol``, ``base_url`` and optional
         ``api_key``, ``models``, ``max_tokens_field``, ``max_output_tokens``, ``replay_reasoning``,
-        ``mid_conversation_system``.
+        ``responses_api``, ``responses_only_models``, ``mid_conversation_system``.
         """
         if not isinstance(data, Mapping):
             raise ConfigError("the configuration must be a table")
@@ -136,6 +147,10 @@ def _parse_backend(name: str, table: Any) -> Backend:
     if max_tokens_field not in MAX_TOKENS_FIELDS:
         raise ConfigError(f"{where}.max_tokens_field must be one of {', '.join(MAX_TOKENS_FIELDS)}")
     limit = table.get("max_output_tokens")
+    responses_api = _bool(table.get("responses_api", False), f"{where}.responses_api")
+    responses_only = tuple(_parse_str_list(table.get("responses_only_models", []), f"{where}.responses_only_models"))
+    if protocol != OPENAI and (responses_api or responses_only):
+        raise ConfigError(f"{where}: responses_api and responses_only_models are for OpenAI-protocol backends")
     return Backend(
         name=name,
         protocol=protocol,
@@ -145,6 +160,8 @@ def _parse_backend(name: str, table: Any) -> Backend:
         max_tokens_field=max_tokens_field,
         max_output_tokens=None if limit is None else _positive_int(limit, f"{where}.max_output_tokens"),
         replay_reasoning=_bool(table.get("replay_reasoning", False), f"{where}.replay_reasoning"),
+        responses_api=responses_api,
+        responses_only_models=responses_only,
         mid_conversation_system=_choice(
             table.get("mid_conversation_system", AUTO), MID_CONVERSATION_SYSTEM_SETTINGS,
             f"{where}.mid_conversation_system",

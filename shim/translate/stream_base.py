@@ -10,7 +10,7 @@ complete.
 """
 
 import json
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from ..errors import RouterError, UpstreamProtocolError
 from ..protocols import ANTHROPIC
@@ -29,6 +29,9 @@ class StreamTranslator:
         self.finished = False  # the client stream is complete (normally, or by an in-band error)
         self.error: Optional[RouterError] = None  # set when the stream ended in an error
         self._end_seen = False  # the upstream sent its protocol's end marker (pass-through only)
+        # Responses clients: the Response object of the stream's terminal event, once it went by
+        # (what a driver stores for previous_response_id, docs/responses-api.md#state-previous_response_id).
+        self.final_response: Optional[Dict[str, Any]] = None
 
     @property
     def complete(self) -> bool:
