@@ -46,3 +46,9 @@ def workdir(tmp_path: Path) -> Path:
     for name in ("home", "work"):
         (tmp_path / name).mkdir()
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def qwen_bin() -> str:
+    """Qwen Code as ``tests/clients/node/package-lock.json`` pins it (installed on first use)."""
+    return pinned_node_bin("qwen")
