@@ -70,12 +70,33 @@ ENVIRONMENTS: Dict[str, PinnedEnvironment] = {
             "the OpenAI Agents SDK: its default model speaks the Responses API, and it exports traces to OpenAI",
         ),
         PinnedEnvironment(
-            "pydantic-ai", ("pydantic-ai-slim[openai]",),
-            "pydantic-ai's OpenAI provider: 'openai:MODEL' is a Responses model",
+            "pydantic-ai", ("pydantic-ai-slim[openai,anthropic]",),
+            "pydantic-ai's OpenAI and Anthropic providers: 'openai:MODEL' is a Responses model, 'openai-chat:' a "
+            "Chat Completions one, 'anthropic:' the Messages API",
         ),
         PinnedEnvironment(
-            "langchain-responses", ("langchain-openai",),
-            "LangChain's ChatOpenAI with use_responses_api=True, on the current openai SDK",
+            "langgraph", ("langgraph", "langchain-openai", "langchain-anthropic"),
+            "LangGraph's react agent over ChatOpenAI and ChatAnthropic, and ChatOpenAI with use_responses_api=True, "
+            "on the current SDKs",
+        ),
+        PinnedEnvironment(
+            "instructor-llm", ("instructor[anthropic]", "llm"),
+            "instructor's from_openai and from_anthropic (its anthropic extra pins the SDK it supports: a 0.x "
+            "release, on legacy httpx) and simonw's llm (the openai SDK on httpx2): two small libraries that resolve "
+            "together",
+        ),
+        PinnedEnvironment(
+            "smolagents", ("smolagents[openai]",),
+            "smolagents' ToolCallingAgent over OpenAIServerModel",
+        ),
+        PinnedEnvironment(
+            "aider", ("aider-chat",),
+            "aider, the command-line program: it pins every dependency exactly (LiteLLM among them), so it gets a "
+            "venv of its own",
+        ),
+        PinnedEnvironment(
+            "dspy", ("dspy",),
+            "DSPy's LM (LiteLLM underneath) with Predict, streaming and ReAct: heavy, so a venv of its own",
         ),
         PinnedEnvironment(
             "claude-agent", ("claude-agent-sdk",),

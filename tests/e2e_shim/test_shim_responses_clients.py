@@ -173,7 +173,7 @@ def test_langchain_chat_openai_on_the_responses_api(
     for reply in ({"text": "Hello from Claude."}, {"text": "Streamed words, several of them."},
                   {"tool_calls": [WEATHER]}):
         provider.reply(**reply)
-    ran = _run("langchain-responses", LANGCHAIN_SCRIPT, router_home, workdir)
+    ran = _run("langgraph", LANGCHAIN_SCRIPT, router_home, workdir)
 
     out = ran.result()
     assert (out["invoke"], out["stream"]) == ("Hello from Claude.", "Streamed words, several of them.")

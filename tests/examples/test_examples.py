@@ -11,11 +11,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Dict, Iterator, List, Sequence
 
 import pytest
+from fakes.netguard import write_netguard
 from pinned_envs import pinned_python
 
 from host.demo.home import child_env, router_argv, write_demo_home
@@ -25,22 +25,6 @@ from host.demo.proxy_calls import RunningProxy
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VIA_ANTHROPIC = "answered in the Anthropic Messages format"
 VIA_OPENAI = "answered in the OpenAI Chat Completions format"
-LOOPBACK_ONLY = textwrap.dedent(
-    """
-    import socket as _socket
-
-    _real = _socket.getaddrinfo
-
-
-    def _loopback_only(host, *args, **kwargs):
-        if host not in ("127.0.0.1", "localhost", "::1", None, b"127.0.0.1", b"localhost"):
-            raise OSError("examples test: refusing to resolve %r (the router did not route this call)" % (host,))
-        return _real(host, *args, **kwargs)
-
-
-    _socket.getaddrinfo = _loopback_only
-    """
-)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +37,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def env(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
-    guard = tmp_path_factory.mktemp("netguard")
-    (guard / "sitecustomize.py").write_text(LOOPBACK_ONLY)
+    guard = write_netguard(tmp_path_factory.mktemp("netguard"))
     # LiteLLM fetches its price list from GitHub at import unless told to use its bundled copy.
     return {**child_env(demo_home, os.environ), "PYTHONPATH": str(guard), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
