@@ -16,7 +16,7 @@ Anthropic backend), an Anthropic-based one for :data:`GPT` (answered by the Open
 import json
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 from clients_support import (
     BACKEND_KEYS,
