@@ -42,6 +42,7 @@ __all__ = [
     "GPT",
     "WEATHER",
     "WEATHER_RESULT",
+    "WEATHER_SOURCE",
     "backend_calls",
     "console_script",
     "run_script",
@@ -92,7 +93,8 @@ def console_script(venv: str, name: str) -> str:
 
 def shim_summary(run: ClientRun, calls: int) -> None:
     """The shim's exit summary counts the program's calls, none failed."""
-    assert f"router shim: {calls} calls, 0 errors" in run.stderr, run.explain()
+    counted = f"{calls} call" if calls == 1 else f"{calls} calls"
+    assert f"router shim: {counted}, 0 errors" in run.stderr, run.explain()
 
 
 def backend_calls(provider: FakeProvider, model: str, run: ClientRun) -> List[RecordedRequest]:

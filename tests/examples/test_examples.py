@@ -129,8 +129,9 @@ def test_curl_against_the_proxy(proxy_env: Dict[str, str]) -> None:
 
 
 def test_every_example_is_tested_and_says_how_to_run_it() -> None:
+    # llm_extra_openai_models.yaml is not a program: tests/clients/test_llm.py runs llm with it.
     tested = {"openai_sdk.py", "anthropic_sdk.py", "requests_plain.py", "litellm_completion.py", "langchain_chat.py",
-              "node_fetch.mjs", "curl.sh"}
+              "node_fetch.mjs", "curl.sh", "llm_extra_openai_models.yaml"}
     assert {path.name for path in EXAMPLES.iterdir() if path.is_file()} == tested
     for name in tested:
         header = (EXAMPLES / name).read_text()[:800]
