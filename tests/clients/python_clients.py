@@ -56,12 +56,16 @@ CLAUDE = "claude-sonnet-4-6"  # what an OpenAI-based library asks for: the Anthr
 GPT = "gpt-5.1"  # what an Anthropic-based library asks for: the OpenAI-protocol backend answers
 BACKEND_OF = {CLAUDE: "anthropic", GPT: "openai"}
 # The tool every program defines: its result is computed from the argument, so only a tool that
-# really ran can send it back.
+# really ran can send it back. Its docstring documents the argument: smolagents requires it.
 WEATHER = ("get_weather", {"city": "Paris"})
 WEATHER_RESULT = "weather in Paris: sunny-5"
 WEATHER_SOURCE = '''
 def get_weather(city: str) -> str:
-    """Weather for a city."""
+    """Weather for a city.
+
+    Args:
+        city: the city's name
+    """
     return f"weather in {city}: sunny-{len(city)}"
 '''
 _ROUTE_HOME = "anthropic"  # claude-* to the Anthropic backend; gpt-* to the OpenAI one (built-in families)
