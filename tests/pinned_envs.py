@@ -72,7 +72,8 @@ ENVIRONMENTS: Dict[str, PinnedEnvironment] = {
         PinnedEnvironment(
             "pydantic-ai", ("pydantic-ai-slim[openai,anthropic]",),
             "pydantic-ai's OpenAI and Anthropic providers: 'openai:MODEL' is a Responses model, 'openai-chat:' a "
-            "Chat Completions one, 'anthropic:' the Messages API",
+            "Chat Completions one, 'anthropic:' the Messages API. anthropic is not capped: pydantic-ai 2.38 with "
+            "anthropic 2.17 raised 'Cannot instantiate typing.Union' (router or not), the pinned 2.78 does not",
         ),
         PinnedEnvironment(
             "langgraph", ("langgraph", "langchain-openai", "langchain-anthropic"),
