@@ -29,6 +29,7 @@ __all__ = [
     "first_choice",
     "parse_chunk",
     "reasoning_delta",
+    "text_only_delta",
 ]
 
 # Upstream names of the reasoning text, in order of preference (P14).
@@ -66,6 +67,18 @@ def first_choice(chunk: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
             raise UpstreamProtocolError(f"upstream stream field `choices[{position}]` should be an object")
         if choice.get("index", 0) == 0:
             return choice
+    return None
+
+
+def text_only_delta(choice: Mapping[str, Any]) -> Optional[str]:
+    """The text of a choice whose delta carries text and nothing else (most chunks of a stream),
+    so translators can skip the general path's field-by-field checks; None for any other choice."""
+    delta = choice.get("delta")
+    if type(delta) is not dict or choice.get("finish_reason") is not None:
+        return None
+    content = delta.get("content")
+    if type(content) is str and (len(delta) == 1 or (len(delta) == 2 and "role" in delta)):
+        return content
     return None
 
 

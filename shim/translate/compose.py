@@ -92,7 +92,8 @@ class ComposedStream(StreamTranslator):
     def feed(self, chunk: bytes) -> bytes:
         if self.finished:
             return b""
-        out = self._outer.feed(self._inner.feed(chunk))
+        hub = self._inner.feed(chunk)
+        out = self._outer.feed(hub) if hub else b""
         return self._synced(out)
 
     def close(self) -> bytes:

@@ -27,7 +27,14 @@ from ..errors import RouterError, UpstreamProtocolError, error_from_stream_paylo
 from ..protocols import OPENAI
 from ..sse import SSEEvent
 from ..usage import Usage, usage_from_openai
-from .chat_chunks import StreamedToolCall, absorb_tool_delta, first_choice, parse_chunk, reasoning_delta
+from .chat_chunks import (
+    StreamedToolCall,
+    absorb_tool_delta,
+    first_choice,
+    parse_chunk,
+    reasoning_delta,
+    text_only_delta,
+)
 from .context import ResponseContext
 from .response_common import fallback_tool_id, optional_field
 from .responses_events import ResponsesEventWriter
@@ -142,7 +149,18 @@ class ChatToResponsesStream(StreamTranslator):
         return out
 
     def _on_choice(self, choice: Mapping[str, Any]) -> bytes:
+        text = text_only_delta(choice)
+        if text is not None:
+            return self._text_delta(_TEXT, text)  # the hot path: a text delta and nothing else
         delta = optional_field(choice, "delta", dict, "choices[0]") or {}
+        out = self._other_delta(delta)
+        finish_reason = optional_field(choice, "finish_reason", str, "choices[0]")
+        if finish_reason:
+            self._finish_reason = finish_reason
+        return out
+
+    def _other_delta(self, delta: Mapping[str, Any]) -> bytes:
+        """A delta's pieces in the order a model produces them: reasoning, text, refusal, calls."""
         out = self._reasoning_delta(reasoning_delta(delta))
         out += self._text_delta(_TEXT, optional_field(delta, "content", str, "choices[0].delta"))
         out += self._text_delta(_REFUSAL, optional_field(delta, "refusal", str, "choices[0].delta"))
@@ -152,9 +170,6 @@ class ChatToResponsesStream(StreamTranslator):
                 raise UpstreamProtocolError(f"upstream stream field `choices[0].delta.tool_calls[{position}]` "
                                             "should be an object")
             out += self._on_tool_delta(absorb_tool_delta(self._calls, call, position))
-        finish_reason = optional_field(choice, "finish_reason", str, "choices[0]")
-        if finish_reason:
-            self._finish_reason = finish_reason
         return out
 
     # The response envelope -----------------------------------------------------------------------

@@ -39,7 +39,14 @@ from ..protocols import ANTHROPIC, OPENAI
 from ..sse import SSEEvent, encode_event
 from ..stop_reasons import matched_stop_from_openai_choice, stop_reason_from_openai
 from ..usage import Usage, usage_from_openai, usage_to_anthropic
-from .chat_chunks import StreamedToolCall, absorb_tool_delta, first_choice, parse_chunk, reasoning_delta
+from .chat_chunks import (
+    StreamedToolCall,
+    absorb_tool_delta,
+    first_choice,
+    parse_chunk,
+    reasoning_delta,
+    text_only_delta,
+)
 from .context import ResponseContext
 from .response_common import anthropic_message_id, client_tool_name, fallback_tool_id, optional_field, sanitize_tool_id
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
@@ -126,6 +133,9 @@ class OpenAIToAnthropicStream(StreamTranslator):
         return out
 
     def _on_choice(self, choice: Mapping[str, Any]) -> bytes:
+        text = text_only_delta(choice)
+        if text is not None:
+            return self._text_like(_TEXT, text)  # the hot path: a text delta and nothing else
         delta = optional_field(choice, "delta", dict, "choices[0]") or {}
         # The pieces of one chunk in the order a model produces them (LiteLLM's combined-chunk split).
         out = self._text_like(_THINKING, reasoning_delta(delta))
