@@ -1,4 +1,4 @@
-"""How much does ``router proxy`` add, next to its peers? One run, one table (issue #4's bench).
+"""How much does ``router proxy`` add, next to its peers? One run, one table.
 
 Run: ``python bench/proxy.py [--seconds 5] [--json out.json] [--targets direct,router,…] [--profile auto]``
 with the project's interpreter (the one ``router`` is installed in).

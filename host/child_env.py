@@ -6,9 +6,19 @@ socket, the proxy URL when a proxy runs, ``LITELLM_RUST=false`` unless the user 
 placeholder for ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` when the user has none, so SDK
 constructors start. Real keys are never added: they reach the shim through the 0600 snapshot.
 
-A non-Python CMD cannot be routed in-process, so it gets ``OPENAI_BASE_URL`` /
-``ANTHROPIC_BASE_URL`` pointing at the proxy (overriding the user's: the proxy is the only way
-the router sees those calls).
+``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` point at the proxy, so that every process of the tree
+reaches the router, also one that is not Python (the ``claude`` CLI claude-agent-sdk starts, ``codex``,
+Node tools, ``curl``): a Python process routes calls to that URL in-process all the same (the shim
+counts the proxy among the LLM hosts). Whose value wins (docs/shim-process-tree.md):
+
+* a non-Python CMD: ours, always (the proxy is the only way the router sees its calls);
+* a Python CMD: the user's, when they set one themselves: their Python code keeps calling what they
+  chose (and an unrouted model still reaches it), at the price that the non-Python processes it
+  starts inherit that URL and bypass the router.
+
+A value an outer ``router shim`` set counts as ours, not the user's. When ours replaces the user's, the
+user's is kept in ``ROUTER_SHIM_USER_*_BASE_URL``: a Python process sends a call with no route there,
+as it would have gone without the router.
 """
 
 import os
@@ -16,6 +26,8 @@ from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
 
 from shim import env_names
+from shim.host_proxy import proxy_base_url
+from shim.protocols import ANTHROPIC, OPENAI
 
 __all__ = ["ChildSetup", "child_environment"]
 
@@ -40,17 +52,43 @@ def child_environment(environ: Mapping[str, str], setup: ChildSetup) -> Dict[str
     env[env_names.SHIM_DIR] = setup.injection_dir
     env[env_names.CONFIG_SNAPSHOT] = setup.snapshot_path
     env[env_names.TELEMETRY_SOCKET] = setup.socket_path
-    env.pop(env_names.PROXY_URL, None)  # a nested run must not inherit the outer run's proxy
+    outer_proxy = env.pop(env_names.PROXY_URL, None)  # a nested run must not inherit the outer run's proxy
     if setup.proxy_url:
         env[env_names.PROXY_URL] = setup.proxy_url
-        if not setup.is_python:
-            env[env_names.OPENAI_BASE_URL] = setup.proxy_url.rstrip("/") + "/v1"
-            env[env_names.ANTHROPIC_BASE_URL] = setup.proxy_url.rstrip("/")
+        for protocol, variable, user_variable in _BASE_URL_VARIABLES:
+            value = proxy_base_url(setup.proxy_url, protocol)
+            outer = proxy_base_url(outer_proxy, protocol) if outer_proxy else None
+            _point_at_proxy(env, variable, user_variable, value, outer, override_user=not setup.is_python)
     env.setdefault(env_names.LITELLM_RUST, _LITELLM_RUST_OFF)
     for name in (env_names.OPENAI_API_KEY, env_names.ANTHROPIC_API_KEY):
         if not env.get(name):
             env[name] = env_names.PLACEHOLDER_API_KEY
     return env
+
+
+_BASE_URL_VARIABLES = (
+    (OPENAI, env_names.OPENAI_BASE_URL, env_names.USER_OPENAI_BASE_URL),
+    (ANTHROPIC, env_names.ANTHROPIC_BASE_URL, env_names.USER_ANTHROPIC_BASE_URL),
+)
+
+
+def _point_at_proxy(
+    env: Dict[str, str], variable: str, user_variable: str, value: str, outer: Optional[str], override_user: bool
+) -> None:
+    """Set ``variable`` to the proxy's ``value`` unless the user's own wins (module docstring);
+    ``user_variable`` then names the user's value, or is removed when there was none."""
+    current = env.get(variable, "")
+    if current and current == outer:  # an outer run's: still ours, and what it kept of the user's stays
+        env[variable] = value
+        return
+    if current and not override_user:  # the user's, and it wins
+        env.pop(user_variable, None)
+        return
+    if current:
+        env[user_variable] = current
+    else:
+        env.pop(user_variable, None)
+    env[variable] = value
 
 
 def _python_path(injection_dir: str, user_value: str) -> str:

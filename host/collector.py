@@ -1,7 +1,7 @@
 """The host end of the telemetry socket: receive datagrams from every shimmed process, aggregate.
 
-Children send, fire and forget, to an ``AF_UNIX`` socket in the private run directory (DESIGN.md
-"Telemetry"). Three kinds of message arrive:
+Children send, fire and forget, to an ``AF_UNIX`` socket in the private run directory
+(docs/architecture.md#telemetry). Three kinds of message arrive:
 
 * ``{"v":1,"kind":"hello","pid","ppid","program","python","executable"}`` — a process loaded the shim;
 * a call event, :func:`shim.telemetry.encode_event` of a :class:`~shim.telemetry.CallEvent`;
@@ -9,7 +9,7 @@ Children send, fire and forget, to an ``AF_UNIX`` socket in the private run dire
 * ``{"v":1,"kind":"dropped","pid","count"}`` — at a process's exit, the events it dropped that no
   later event reported.
 
-Which socket (SHIM.md §8): Linux queues only ``net.unix.max_dgram_qlen`` (10) datagrams on a
+Which socket (docs/shim.md#telemetry-socket): Linux queues only ``net.unix.max_dgram_qlen`` (10) datagrams on a
 ``SOCK_DGRAM`` receiver *shared by every sender*, so a 5 ms GIL hold-up of the reader loses events at
 a few thousand per second. On Linux the collector therefore listens with ``SOCK_SEQPACKET``: each
 process connects once (per PID) and gets its own queue, bounded by its send buffer (hundreds of

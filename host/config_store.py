@@ -8,13 +8,16 @@ The file (in the state directory, see :mod:`host.paths`)::
     protocol = "openai"                 # openai | anthropic
     base_url = "https://api.groq.com/openai/v1"
     key_env = "GROQ_API_KEY"            # optional: the key is read from this variable
-    models = ["llama-*"]                # optional globs; also max_tokens_field, max_output_tokens
+    models = ["llama-*"]                # optional globs; also max_tokens_field, max_output_tokens,
+                                        # replay_reasoning, mid_conversation_system (auto | keep | hoist)
     [aliases]
     fast = "groq:llama-3.1-8b-instant"
     [[routes]]
     match = "mistral-*"
     backend = "groq"
     [shortcuts]                         # optional: opus / sonnet / haiku → full Claude ids
+    [model_max_output_tokens]           # optional: model glob → output limit (shim/model_limits.py)
+    "qwen3-*" = 32768
 
 Keys never live here: a backend's key comes from ``key_env`` or, without it, from the
 credentials file (:mod:`host.credentials`). The engine's :meth:`RouterConfig.from_dict` is the one
@@ -52,10 +55,11 @@ __all__ = [
 CONFIG_MODE = 0o600  # not secret, but the directory is private anyway; no reason to widen it
 BACKEND_FIELDS = (
     "protocol", "base_url", "key_env", "models", "max_tokens_field", "max_output_tokens", "replay_reasoning",
+    "mid_conversation_system",
     "responses_api", "responses_only_models",
 )
 # The engine-level keys of the document passed to RouterConfig.from_dict as they are.
-_ENGINE_KEYS = ("aliases", "routes", "default_backend", "shortcuts", "default_max_tokens")
+_ENGINE_KEYS = ("aliases", "routes", "default_backend", "shortcuts", "default_max_tokens", "model_max_output_tokens")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -1,6 +1,6 @@
 """The directory ``router shim`` puts first on a child's ``PYTHONPATH``.
 
-It holds exactly two things (SHIM.md §2.4: nothing with a generic top-level name):
+It holds exactly two things (docs/shim.md#name-collisions: nothing with a generic top-level name):
 
 * ``sitecustomize.py`` — rendered from ``sitecustomize_template/sitecustomize.py`` by replacing the
   placeholder :data:`PACKAGE_PLACEHOLDER` with the private package name;

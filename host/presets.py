@@ -52,7 +52,8 @@ PRESETS: Dict[str, Preset] = {
         Preset("anthropic", ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
         Preset("groq", OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
         Preset("openrouter", OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-        # DeepSeek's thinking mode requires reasoning_content on later turns (TRANSLATION.md §2.5).
+        # DeepSeek's thinking mode requires reasoning_content on later turns
+        # (docs/protocol-rules.md#reasoning-history).
         Preset("deepseek", OPENAI, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", replay_reasoning=True),
         Preset("mistral", OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
         Preset("together", OPENAI, "https://api.together.xyz/v1", "TOGETHER_API_KEY"),

@@ -1,14 +1,15 @@
 """Is CMD a Python program, and will the shim be able to load in it?
 
-The answer decides two things in ``router shim``: a non-Python CMD gets ``OPENAI_BASE_URL`` /
-``ANTHROPIC_BASE_URL`` pointing at the proxy (a Python one is routed in-process and keeps its own
-base URLs), and a Python CMD that never loads the shim earns a one-line warning instead of silence.
+The answer decides two things in ``router shim``: whose ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``
+wins when the user set one (the proxy's for a non-Python CMD, the user's for a Python one:
+``host/child_env.py``), and a Python CMD that never loads the shim earns a one-line warning instead
+of silence.
 
 Python means: an interpreter (``python``, ``python3.12``, ``pypy3``, or a path to one); a file whose
 shebang runs Python (scripts, and console scripts such as ``pytest``); or a project runner
 (``uv run``, ``poetry run`` …) whose command is one of those or cannot be found yet (it lives in the
 environment the runner is about to create). ``-I``, ``-E`` and ``-S`` make Python ignore
-``PYTHONPATH`` or ``site`` (SHIM.md §2.6), so the shim cannot load: we say so before starting.
+``PYTHONPATH`` or ``site`` (docs/shim.md#subprocesses-and-fork), so the shim cannot load: we say so before starting.
 """
 
 import os

@@ -1,7 +1,7 @@
 """The private per-run directory of ``router shim``: the config snapshot and the telemetry socket.
 
 ``mkdtemp`` creates it 0700 under ``/tmp`` (a short base: an AF_UNIX ``sun_path`` holds at most
-104 bytes on macOS and 108 on Linux, and macOS's ``$TMPDIR`` is long — SHIM.md §8). Only this user
+104 bytes on macOS and 108 on Linux, and macOS's ``$TMPDIR`` is long — docs/shim.md#telemetry-socket). Only this user
 can read the snapshot (it holds the backends' keys; the file is 0600 too) or connect to the socket.
 The directory is removed when the run ends.
 """
@@ -34,6 +34,7 @@ def snapshot_document(config: RouterConfig) -> Dict[str, Any]:
         "routes": [{"match": rule.match, "backend": rule.backend} for rule in config.routes],
         "shortcuts": dict(config.shortcuts),
         "default_max_tokens": config.default_max_tokens,
+        "model_max_output_tokens": dict(config.model_max_output_tokens),
     }
     if config.default_backend is not None:
         engine["default_backend"] = config.default_backend
@@ -47,6 +48,7 @@ def _backend_table(config: RouterConfig, name: str) -> Dict[str, Any]:
         "base_url": backend.base_url,
         "models": list(backend.models),
         "max_tokens_field": backend.max_tokens_field,
+        "mid_conversation_system": backend.mid_conversation_system,
     }
     if backend.api_key is not None:
         table["api_key"] = backend.api_key

@@ -1,16 +1,19 @@
 """The HTTP proxy ``router shim`` runs for the child's lifetime, on an ephemeral loopback port.
 
-Non-Python children reach the router only through it (``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``);
-Python children use it for the aiohttp hand-off (``ROUTER_SHIM_PROXY_URL``). The listening socket is
+The tree's processes that are not Python reach the router only through it (``OPENAI_BASE_URL`` /
+``ANTHROPIC_BASE_URL`` point at it for every process); Python ones route in-process and use it only
+for the aiohttp hand-off (``ROUTER_SHIM_PROXY_URL``; docs/shim-process-tree.md). The listening socket is
 bound at once (stdlib, a millisecond) so its URL can go into the child's environment. uvicorn and
 the app (~0.3 s of imports) are loaded on a daemon thread only when the first connection arrives,
 which waits in the listen backlog meanwhile: most Python children never use the proxy, and then
 it costs nothing, neither at start nor at exit.
 
 Each call the proxy serves is passed to ``on_event`` (the run's telemetry collector), so the
-summary and ``-v`` cover proxied calls as well.
+summary and ``-v`` cover proxied calls as well, named after the process that made them where the
+kernel says (``host/peer_process.py``).
 """
 
+import os
 import select
 import socket
 import threading
@@ -74,6 +77,7 @@ class BackgroundProxy:
     def _build_server(self) -> Any:
         import uvicorn  # heavy: imported here, on the thread, while the child starts
 
+        from .peer_process import PeerFinder
         from .proxy.app import ProxyApp
         from .proxy.settings import ProxySettings
         from .proxy.stats import ProxyStats
@@ -89,6 +93,7 @@ class BackgroundProxy:
 
         app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0, shim_callers=True))
         app.state.stats = ReportingStats()
+        app.state.peers = PeerFinder(os.getpid())  # its clients are this process's descendants
         config = uvicorn.Config(
             app,
             lifespan="on",

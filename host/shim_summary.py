@@ -6,6 +6,11 @@ Summary (nothing with ``--quiet``)::
       anthropic   claude-sonnet-4-6               3 calls            in 111 / out 54   p50 40 ms, p95 52 ms
       (no route)  my-local-model                  1 call   1 error   in 37 / out 18    p50 120 ms, p95 120 ms
     router shim: shimmed 2 processes: 4242 agent.py (python 3.12.1); 4250 worker.py (python 3.12.1, child of 4242)
+    router shim: 2 calls came through the proxy from processes without the shim: 4301 claude (2 calls, child of 4242)
+
+The last line covers the tree's processes that are not Python (or could not load the shim): their
+calls reach the router through the proxy ``router shim`` runs, which names the process on Linux
+(``host/peer_process.py``) and otherwise says it could not.
 """
 
 import math
@@ -19,6 +24,7 @@ from .collector import ProcessInfo, RunTelemetry
 __all__ = ["NO_ROUTE", "call_line", "percentile", "summary_lines"]
 
 NO_ROUTE = "(no route)"
+PROXY_SOURCE = "proxy"  # CallEvent.source of a call the proxy served for a process without the shim
 _PREFIX = "router shim:"
 _MAX_LISTED_PROCESSES = 6
 
@@ -53,6 +59,9 @@ def summary_lines(data: RunTelemetry) -> List[str]:
     lines += [_group_line(key, events) for key, events in _groups(data.events)]
     if data.processes:  # none: the caller decides whether that deserves a warning (python_command)
         lines.append(_processes_line(list(data.processes.values())))
+    proxied = [event for event in data.events if event.source == PROXY_SOURCE]
+    if proxied:
+        lines.append(_proxy_clients_line(proxied, set(data.processes)))
     if data.dropped:
         lines.append(f"{_PREFIX} {data.dropped} call events were dropped on the way (counts above are short)")
     if data.shim_errors:
@@ -98,6 +107,31 @@ def _processes_line(processes: List[ProcessInfo]) -> str:
     shown = "; ".join(_describe_process(info, pids) for info in processes[:_MAX_LISTED_PROCESSES])
     more = f"; … {len(processes) - _MAX_LISTED_PROCESSES} more" if len(processes) > _MAX_LISTED_PROCESSES else ""
     return f"{_PREFIX} shimmed {_count(len(processes), 'process', 'processes')}: {shown}{more}"
+
+
+def _proxy_clients_line(events: List[CallEvent], shimmed: AbstractSet[int]) -> str:
+    """Who sent the calls the proxy served without a shim in the caller (pid and program, when known)."""
+    calls: Dict[Tuple[int, int, str], int] = defaultdict(int)
+    for event in events:
+        calls[(event.pid, event.ppid, event.program)] += 1
+    named = sorted(key for key in calls if key[2])
+    unnamed = sum(count for key, count in calls.items() if not key[2])
+    described = [_describe_client(key, calls[key], shimmed) for key in named[:_MAX_LISTED_PROCESSES]]
+    if len(named) > _MAX_LISTED_PROCESSES:
+        described.append(f"… {len(named) - _MAX_LISTED_PROCESSES} more")
+    if unnamed:
+        described.append(f"{_count(unnamed, 'call')} from a process it could not name")
+    came = "call came" if len(events) == 1 else "calls came"
+    return f"{_PREFIX} {len(events)} {came} through the proxy from processes without the shim: {'; '.join(described)}"
+
+
+def _describe_client(key: Tuple[int, int, str], calls: int, shimmed: AbstractSet[int]) -> str:
+    pid, ppid, program = key
+    details = [_count(calls, "call")] if calls > 1 else []
+    if ppid in shimmed:
+        details.append(f"child of {ppid}")
+    suffix = f" ({', '.join(details)})" if details else ""
+    return f"{pid} {program}{suffix}"
 
 
 def _describe_process(info: ProcessInfo, pids: AbstractSet[int]) -> str:

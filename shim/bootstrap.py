@@ -4,7 +4,8 @@
 ``aiohttp`` (patching at once any that is already imported), says hello to the host, and arranges
 a hello from forked children. It imports no HTTP library, ``ssl``, ``asyncio``, ``json`` or
 ``typing``: it runs inside ``sitecustomize``, before the program, in every Python process the
-program starts (SHIM.md §2.5, §2.7). The patch modules are imported only when their library is.
+program starts (docs/shim.md#lazy-import-hooks, docs/shim.md#start-up-budget). The patch modules are
+imported only when their library is.
 
 Both functions are idempotent and never raise; ``deactivate`` restores every patched attribute.
 """
@@ -126,8 +127,9 @@ def _loaded_submodules() -> "set[str]":
 
 
 def _install_fork_hook() -> None:
-    """A forked child is a new process for the host: it says hello (SHIM.md §2.6). The hook
-    cannot be unregistered, so it checks whether the shim is still active."""
+    """A forked child is a new process for the host: it says hello
+    (docs/shim.md#subprocesses-and-fork). The hook cannot be unregistered, so it checks whether
+    the shim is still active."""
     if _State.fork_hook_installed or not hasattr(os, "register_at_fork"):
         return
     os.register_at_fork(after_in_child=_after_fork_in_child)

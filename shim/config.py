@@ -10,6 +10,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .protocols import OPENAI, PROTOCOLS
+from .translate.system_placement import AUTO, MID_CONVERSATION_SYSTEM_SETTINGS
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 # Anthropic requires max_tokens; OpenAI clients often omit it. LiteLLM uses the same fallback
-# (DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS=4096, TRANSLATION.md §3.1).
+# (DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS=4096): docs/protocol-rules.md#default-output-limit.
 DEFAULT_MAX_TOKENS = 4096
 
 # The shortcuts a user can type instead of a full Claude id. Configurable in config.toml
@@ -61,6 +62,9 @@ class Backend:
     # Globs of upstream model names served *only* on /responses (OpenAI's *-pro and codex models):
     # every client's calls for them are translated to Responses.
     responses_only_models: Tuple[str, ...] = ()
+    # Where system messages from the middle of a conversation go: "auto", "keep" or "hoist"
+    # (docs/system-messages.md). "hoist" is for servers whose chat template takes only a leading one.
+    mid_conversation_system: str = AUTO
 
     def url_for(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -86,6 +90,8 @@ class RouterConfig:
     default_backend: Optional[str] = None
     shortcuts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SHORTCUTS))
     default_max_tokens: int = DEFAULT_MAX_TOKENS
+    # Model glob → output limit, overriding shim/model_limits.py's table (first match in file order).
+    model_max_output_tokens: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RouterConfig":
@@ -93,7 +99,7 @@ class RouterConfig:
 
         ``data["backends"]`` maps a name to a table with ``protocol``, ``base_url`` and optional
         ``api_key``, ``models``, ``max_tokens_field``, ``max_output_tokens``, ``replay_reasoning``,
-        ``responses_api``, ``responses_only_models``.
+        ``mid_conversation_system``, ``responses_api``, ``responses_only_models``.
         """
         if not isinstance(data, Mapping):
             raise ConfigError("the configuration must be a table")
@@ -105,6 +111,7 @@ class RouterConfig:
             default_backend=_optional_str(data.get("default_backend"), "default_backend"),
             shortcuts={**DEFAULT_SHORTCUTS, **_parse_str_map(data.get("shortcuts", {}), "shortcuts")},
             default_max_tokens=_positive_int(data.get("default_max_tokens", DEFAULT_MAX_TOKENS), "default_max_tokens"),
+            model_max_output_tokens=_parse_limits(data.get("model_max_output_tokens", {}), "model_max_output_tokens"),
         )
         config.check_references()
         return config
@@ -153,6 +160,10 @@ def _parse_backend(name: str, table: Any) -> Backend:
         max_tokens_field=max_tokens_field,
         max_output_tokens=None if limit is None else _positive_int(limit, f"{where}.max_output_tokens"),
         replay_reasoning=_bool(table.get("replay_reasoning", False), f"{where}.replay_reasoning"),
+        mid_conversation_system=_choice(
+            table.get("mid_conversation_system", AUTO), MID_CONVERSATION_SYSTEM_SETTINGS,
+            f"{where}.mid_conversation_system",
+        ),
         responses_api=responses_api,
         responses_only_models=responses_only,
     )
@@ -189,6 +200,18 @@ def _parse_str_list(raw: Any, where: str) -> List[str]:
     if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
         raise ConfigError(f"{where} must be a list of non-empty strings")
     return list(raw)
+
+
+def _parse_limits(raw: Any, where: str) -> Dict[str, int]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table of model globs to positive integers")
+    return {str(glob): _positive_int(limit, f"{where}.{glob}") for glob, limit in raw.items()}
+
+
+def _choice(raw: Any, choices: Tuple[str, ...], where: str) -> str:
+    if raw not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}, not {raw!r}")
+    return str(raw)
 
 
 def _optional_str(raw: Any, where: str) -> Optional[str]:

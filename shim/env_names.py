@@ -1,7 +1,7 @@
 """The environment variables the host sets for a shimmed child, in one place.
 
 Configuration reaches descendants through variables that *name files*, never through the keys
-themselves (DESIGN.md "The shim"): the snapshot file and the telemetry socket live in a private
+themselves (docs/shim.md#subprocesses-and-fork): the snapshot file and the telemetry socket live in a private
 0700 run directory that the host removes at exit.
 """
 
@@ -13,11 +13,17 @@ __all__ = [
     "SHIM_DIR",
     "SNAPSHOT_VERSION",
     "TELEMETRY_SOCKET",
+    "USER_ANTHROPIC_BASE_URL",
+    "USER_OPENAI_BASE_URL",
 ]
 
 CONFIG_SNAPSHOT = "ROUTER_SHIM_CONFIG"  # path of the JSON config snapshot (mode 0600)
 TELEMETRY_SOCKET = "ROUTER_TELEMETRY_SOCK"  # path of the host's AF_UNIX datagram socket
-PROXY_URL = "ROUTER_SHIM_PROXY_URL"  # http://127.0.0.1:PORT of the host's proxy (aiohttp hand-off)
+PROXY_URL = "ROUTER_SHIM_PROXY_URL"  # http://127.0.0.1:PORT of the host's proxy (an LLM host to the shim)
+# The user's own OPENAI_BASE_URL / ANTHROPIC_BASE_URL when the host replaced it with the proxy's: where
+# the shim sends a call aimed at the proxy whose model has no route (docs/shim-process-tree.md).
+USER_OPENAI_BASE_URL = "ROUTER_SHIM_USER_OPENAI_BASE_URL"
+USER_ANTHROPIC_BASE_URL = "ROUTER_SHIM_USER_ANTHROPIC_BASE_URL"
 SHIM_DEBUG = "ROUTER_SHIM_DEBUG"  # "1": print shim tracebacks to stderr
 SHIM_DIR = "ROUTER_SHIM_DIR"  # the injected directory (to tell it apart from the user's PYTHONPATH)
 
@@ -33,8 +39,8 @@ SNAPSHOT_VERSION = 1
 PYTHONPATH = "PYTHONPATH"  # the injected directory first, then the user's entries in order
 OPENAI_API_KEY = "OPENAI_API_KEY"  # set to PLACEHOLDER_API_KEY only when absent
 ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"  # set to PLACEHOLDER_API_KEY only when absent
-OPENAI_BASE_URL = "OPENAI_BASE_URL"  # non-Python children only: http://127.0.0.1:PORT/v1 (the proxy)
-ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL"  # non-Python children only: http://127.0.0.1:PORT (the proxy)
+OPENAI_BASE_URL = "OPENAI_BASE_URL"  # http://127.0.0.1:PORT/v1 (the proxy): see host/child_env.py for when
+ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL"  # http://127.0.0.1:PORT (the proxy): likewise
 LITELLM_RUST = "LITELLM_RUST"  # "false" unless the user set it: LiteLLM's Rust core is out of reach in-process
 
 # What the SDK constructors see when the user has no key of their own: obviously not a real key.

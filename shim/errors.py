@@ -14,7 +14,7 @@ Tree::
 
 Every error has a *kind* (``invalid_request``, ``rate_limit``, ``overloaded`` …) and renders
 itself as the body and status each protocol uses for that kind. The status and type pairs follow
-TRANSLATION.md §1.7, §2.7 and §3.7 (e.g. Anthropic 529 ``overloaded_error`` ⇄ OpenAI 503
+docs/protocol-rules.md#error-kinds (e.g. Anthropic 529 ``overloaded_error`` ⇄ OpenAI 503
 ``service_unavailable_error``/``server_is_overloaded``, Anthropic 402 ``billing_error`` ⇄ OpenAI
 429 ``insufficient_quota``). Only this hierarchy may escape the engine.
 """
@@ -51,7 +51,7 @@ class ErrorKind(NamedTuple):
     retryable: bool
 
 
-# TRANSLATION.md §3.7. "retryable" is what both SDKs would decide from the status (408, 409, 429,
+# docs/protocol-rules.md#error-kinds. "retryable" is what both SDKs would decide from the status (408, 409, 429,
 # >=500 are retried); we state it explicitly so synthesized errors can carry x-should-retry.
 KINDS: Dict[str, ErrorKind] = {
     "invalid_request": ErrorKind(400, "invalid_request_error", 400, "invalid_request_error", None, False),
@@ -176,7 +176,7 @@ def error_from_upstream(
     """Translate a backend's non-2xx answer (in ``protocol``'s shape) into an :class:`UpstreamError`.
 
     ``retry-after`` and ``x-should-retry`` (looked up case-insensitively) are carried over: both SDKs
-    obey them (TRANSLATION.md §3.7 rules 4 and 5)."""
+    obey them (docs/protocol-rules.md#retry-hints)."""
     return _error_from_parsed(protocol, status, _parse_error_body(body), body, headers)
 
 
@@ -269,7 +269,7 @@ def _openai_code(error: Mapping[str, Any]) -> Optional[str]:
     return code if isinstance(code, str) else None
 
 
-# OpenAI error codes and types that name a kind (TRANSLATION.md §2.7). An in-band stream error
+# OpenAI error codes and types that name a kind (docs/protocol-rules.md#error-kinds). An in-band stream error
 # arrives with HTTP 200, so for it they are the only clue; with a real status they refine 429.
 _KIND_BY_OPENAI_CODE = {
     "rate_limit_exceeded": "rate_limit",

@@ -1,6 +1,6 @@
 """Failures of the shim itself: reported to the host, printed only on request, never raised.
 
-The program must never break because of the shim (SHIM.md §2.2 rec. 4), but silent failures are
+The program must never break because of the shim (docs/shim.md#failures), but silent failures are
 invisible, so each one sends a ``shim_error`` datagram (a place and an exception class, never a
 message that could carry a key or a body) and, with ``ROUTER_SHIM_DEBUG=1``, prints a traceback.
 """

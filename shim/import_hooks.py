@@ -1,7 +1,7 @@
 """A post-import hook finder: run a callback once a target module has finished executing.
 
-The stdlib equivalent of ``wrapt.when_imported`` (SHIM.md §2.5; wrapt itself is not available in
-foreign venvs and costs 20–90 ms to import). Installed at ``sys.meta_path[0]``, it asks the other
+The stdlib equivalent of ``wrapt.when_imported`` (docs/shim.md#lazy-import-hooks; wrapt itself is not
+available in foreign venvs: docs/shim.md#foreign-interpreters). Installed at ``sys.meta_path[0]``, it asks the other
 finders for the target's spec and wraps the loader: after the real ``exec_module`` the module is
 complete (``httpx.Client`` exists) and the callback runs. The real loader is put back on the module
 and its spec first, so ``inspect.getsource`` and ``importlib.resources`` keep working.

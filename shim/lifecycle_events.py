@@ -5,8 +5,8 @@ Python versions were shimmed; ``shim_error`` reports a failure of the shim itsel
 a place and an exception class); ``dropped``, at exit, counts the call events this process could
 not send and no later event reported (their count normally rides on the next event). They are
 encoded by hand rather than with :mod:`json` because the hello is sent while ``sitecustomize``
-runs, where every imported module counts against the start-up budget (SHIM.md §2.7: ≤ 5 ms,
-≤ 10 modules).
+runs, where every imported module counts against the start-up budget (≤ 5 ms,
+≤ 10 modules: docs/shim.md#start-up-budget).
 """
 
 import os
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 LIFECYCLE_VERSION = 1
-_TEXT_LIMIT = 300  # keeps every datagram far below macOS's 2048-byte limit (SHIM.md §8)
+_TEXT_LIMIT = 300  # keeps every datagram far below macOS's 2048-byte limit (docs/shim.md#telemetry-socket)
 
 
 def hello_datagram(pid: int, ppid: int, program: str, python: str, executable: str) -> bytes:

@@ -3,7 +3,7 @@
 A request qualifies when its host is a configured backend's host (host *and* port) or a well-known
 provider's host, and its path ends in one of the provider paths. Matching the path's tail lets
 ``https://api.groq.com/openai/v1/chat/completions`` qualify; the query string is not part of it.
-Everything else is left byte-identical (issue #3, "Only LLM API calls are touched").
+Everything else is left byte-identical: the shim touches LLM API calls only (docs/architecture.md#drivers).
 """
 
 from typing import Dict, FrozenSet, Hashable, Iterable, Optional, Tuple
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .protocols import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS
 
-__all__ = ["PROVIDER_PATHS", "WELL_KNOWN_HOSTS", "LLMHosts", "split_url"]
+__all__ = ["PROVIDER_PATHS", "WELL_KNOWN_HOSTS", "HostPort", "LLMHosts", "host_port", "split_url"]
 
 WELL_KNOWN_HOSTS: FrozenSet[str] = frozenset(
     {
@@ -51,7 +51,7 @@ class LLMHosts:
 
     def __init__(self, backend_urls: Iterable[str] = (), well_known: FrozenSet[str] = WELL_KNOWN_HOSTS) -> None:
         self.well_known = well_known
-        self.backends: FrozenSet[HostPort] = frozenset(_host_port(url) for url in backend_urls)
+        self.backends: FrozenSet[HostPort] = frozenset(host_port(url) for url in backend_urls)
         # Answers of endpoint() by a library's raw URL parts: a program calls few URLs, many times,
         # and taking them apart (decoding the host and path) costs more than the lookup.
         self.known: Dict[Hashable, Optional[str]] = {}
@@ -93,6 +93,7 @@ def _endpoint_for(path: str) -> Optional[str]:
     return None
 
 
-def _host_port(url: str) -> HostPort:
+def host_port(url: str) -> HostPort:
+    """(host, port) of ``url`` as :meth:`LLMHosts.endpoint` compares them: lower case, default port filled in."""
     scheme, host, port, _ = split_url(url)
-    return host.lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+    return host.lower().rstrip("."), port or _DEFAULT_PORTS.get(scheme, 0)

@@ -8,6 +8,14 @@ upstream URL, headers and body (in the backend's format), and the way back —
 Responses clients :meth:`Plan.response_record`, the record a driver stores so that a later call
 can continue this one (docs/responses-api.md#state-previous_response_id).
 
+:attr:`Plan.disposition` names what the driver does with the call: :data:`UNTOUCHED` (no route),
+:data:`FORWARD` (send the upstream request), :data:`ANSWER_LOCALLY` (:attr:`Plan.local_response`)
+or :data:`REFUSED` (a routed call the engine cannot plan, for instance a request the backend's
+protocol cannot express: :attr:`Plan.refusal` says why). A refused call keeps its route, so its
+telemetry names the model, the backend and the upstream model like any other call.
+``plan_call`` raises only when no route can be known: a body that is too large to read, not JSON,
+or without a model.
+
 Drivers do the I/O; nothing here touches a socket, a clock or the environment. Every failure is a
 :class:`~shim.errors.RouterError` that the driver renders with :meth:`Plan.error_response` (or
 :func:`render_error` before a plan exists).
@@ -29,6 +37,7 @@ from .errors import (
     UpstreamProtocolError,
     error_from_upstream,
 )
+from .model_limits import output_limit
 from .protocols import (
     ANTHROPIC,
     CHAT,
@@ -51,7 +60,11 @@ from .translate.stream_passthrough import PassthroughStream
 from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
 
 __all__ = [
+    "ANSWER_LOCALLY",
+    "FORWARD",
     "MAX_BODY_BYTES",
+    "REFUSED",
+    "UNTOUCHED",
     "ClientCall",
     "ClientResponse",
     "Plan",
@@ -63,9 +76,15 @@ __all__ = [
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
+# What a driver does with a planned call (:attr:`Plan.disposition`).
+UNTOUCHED = "untouched"  # no route: the call goes where the client sent it
+FORWARD = "forward"  # send upstream_body to upstream_url
+ANSWER_LOCALLY = "answer_locally"  # the router answers itself: local_response
+REFUSED = "refused"  # a routed call the engine cannot plan: refusal is the client's error
+
 # Anthropic API version for requests the router itself writes (translated from OpenAI clients).
 # 2023-06-01 is accepted by every current model and, unlike 2026-10-21, still accepts the
-# sampling parameters OpenAI clients send (TRANSLATION.md §7 decision 1). Same-protocol calls
+# sampling parameters OpenAI clients send (docs/protocol-rules.md#translated-api-version). Same-protocol calls
 # forward the client's own version.
 TRANSLATED_ANTHROPIC_VERSION = "2023-06-01"
 
@@ -113,6 +132,8 @@ class Plan:
     notes: List[str] = field(default_factory=list)
     # Set when the router answers by itself (count_tokens on an OpenAI backend).
     local_response: Optional[ClientResponse] = None
+    # Set when a routed call cannot be planned (bad or untranslatable input): the client's error.
+    refusal: Optional[RouterError] = None
     context: Optional[ResponseContext] = None
     # The endpoint the backend is called on (chat, messages, responses…); None without a route.
     upstream_endpoint: Optional[str] = None
@@ -126,6 +147,39 @@ class Plan:
     @property
     def routed(self) -> bool:
         return self.route is not None
+
+    @property
+    def disposition(self) -> str:
+        """:data:`UNTOUCHED`, :data:`REFUSED`, :data:`ANSWER_LOCALLY` or :data:`FORWARD` (module docstring)."""
+        if self.route is None:
+            return UNTOUCHED
+        if self.refusal is not None:
+            return REFUSED
+        return FORWARD if self.local_response is None else ANSWER_LOCALLY
+
+    def refuse(self, error: RouterError) -> None:
+        """Turn this routed call into a refusal: nothing of a half-made upstream request is kept."""
+        self.refusal = error
+        self.upstream_url, self.upstream_headers, self.upstream_body = None, {}, b""
+        self.local_response, self.context = None, None
+        self._response_translator = self._stream_factory = None
+        self._store_response = False
+        self.translated = self._crosses_formats()
+
+    def _crosses_formats(self) -> bool:
+        """Whether this call is translated: its endpoint differs from the upstream's (generation
+        calls), or its protocol from the backend's (count_tokens, embeddings)."""
+        route = self.route
+        if route is None:
+            return False
+        if self.endpoint in GENERATION_ENDPOINTS:
+            return upstream_endpoint(self.endpoint, route.backend, route.upstream_model) != self.endpoint
+        return route.backend.protocol != self.client_protocol
+
+    def refusal_response(self) -> ClientResponse:
+        """The client's answer to a :data:`REFUSED` call."""
+        assert self.refusal is not None
+        return self.error_response(self.refusal)
 
     @property
     def upstream_protocol(self) -> str:
@@ -235,7 +289,8 @@ def plan_call(
     max_body_bytes: int = MAX_BODY_BYTES,
     responses: Optional[ResponseStore] = None,
 ) -> Plan:
-    """Plan one call. Raises :class:`RouterError` for input that no backend could accept.
+    """Plan one call. A routed call that cannot be planned is a :data:`REFUSED` plan; raises
+    :class:`RouterError` only when no route can be known (too large, not JSON, no model).
 
     ``responses`` is where the driver keeps the Responses calls it stored (see
     :meth:`Plan.response_record`); without it a ``previous_response_id`` can only go to a backend
@@ -252,10 +307,27 @@ def plan_call(
     plan = Plan(client_protocol, call.endpoint, model, stream, route, _now=now)
     if route is None:
         return plan
+    context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
+    try:
+        _plan_routed(plan, config, route, call, body, context, responses)
+    except RouterError as error:
+        plan.refuse(error)
+    return plan
+
+
+def _plan_routed(
+    plan: Plan,
+    config: RouterConfig,
+    route: Route,
+    call: ClientCall,
+    body: Dict[str, Any],
+    context: ResponseContext,
+    responses: Optional[ResponseStore],
+) -> None:
     headers = _lower(call.headers)
     if call.endpoint not in GENERATION_ENDPOINTS:
         _plan_other_endpoint(plan, route, call.body, body, headers)
-        return plan
+        return
     plan.upstream_endpoint = target = upstream_endpoint(call.endpoint, route.backend, route.upstream_model)
     raw = call.body
     if call.endpoint == RESPONSES:
@@ -264,9 +336,7 @@ def plan_call(
     if target == call.endpoint:
         _plan_same_protocol(plan, route, raw, body, headers)
     else:
-        context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
         _plan_translated(plan, config, route, body, headers, context)
-    return plan
 
 
 def upstream_endpoint(client_endpoint: str, backend: Backend, upstream_model: str) -> str:
@@ -409,12 +479,14 @@ def _response_context(base: ResponseContext, translated: TranslatedRequest) -> R
 
 
 def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
+    backend = route.backend
     return RequestOptions(
         upstream_model=route.upstream_model,
         default_max_tokens=config.default_max_tokens,
-        max_output_tokens=route.backend.max_output_tokens,
-        max_tokens_field=route.backend.max_tokens_field,
-        replay_reasoning=route.backend.replay_reasoning,
+        max_output_tokens=output_limit(route.upstream_model, backend.max_output_tokens, config.model_max_output_tokens),
+        max_tokens_field=backend.max_tokens_field,
+        replay_reasoning=backend.replay_reasoning,
+        mid_conversation_system=backend.mid_conversation_system,
     )
 
 
@@ -437,7 +509,7 @@ def _translated_request_headers(
 
 def credential_headers(backend: Backend) -> Dict[str, str]:
     """The backend's own key in the header its protocol uses; nothing for keyless local servers.
-    ``x-api-key`` works under both Anthropic API versions (TRANSLATION.md §3.8)."""
+    ``x-api-key`` works under both Anthropic API versions (docs/protocol-rules.md#credentials)."""
     if not backend.api_key:
         return {}
     if backend.protocol == ANTHROPIC:

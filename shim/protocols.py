@@ -6,9 +6,10 @@ its errors); an *endpoint* is one API operation. The three generation endpoints 
 translation is keyed by (docs/responses-api.md#endpoints-and-formats): Chat and Responses are
 both OpenAI-protocol endpoints, with different bodies and streams.
 
-Paths are relative to a backend's base URL, following each SDK's convention: OpenAI base URLs end
-in ``/v1`` and the SDK appends ``/chat/completions`` or ``/responses``; Anthropic base URLs are the
-host root and the SDK appends ``/v1/messages``.
+Paths are relative to a backend's base URL, following each SDK's convention
+(docs/protocol-rules.md#endpoints): OpenAI base URLs end in ``/v1`` and the SDK appends
+``/chat/completions`` or ``/responses``; Anthropic base URLs are the host root and the SDK appends
+``/v1/messages``.
 """
 
 from typing import Dict, Optional, Tuple

@@ -3,7 +3,7 @@
 Loaded lazily (the first time a patched library needs it, never during start-up) and PID-aware:
 after ``fork`` the child gets its own :class:`Runtime` — same configuration (the snapshot file may
 be gone by then), a new sender, a new hello — because the parent's socket and counters are not
-its own (SHIM.md §2.6).
+its own (docs/shim.md#subprocesses-and-fork).
 """
 
 from __future__ import annotations  # RouterConfig is imported lazily (see load_snapshot)
@@ -13,7 +13,7 @@ import threading
 from typing import Optional
 
 from .call_ids import CallIds
-from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION
+from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION, USER_ANTHROPIC_BASE_URL, USER_OPENAI_BASE_URL
 from .failures import report_failure
 from .lifecycle_events import program_name
 from .telemetry_sender import TelemetrySender, process_sender
@@ -21,10 +21,11 @@ from .telemetry_sender import TelemetrySender, process_sender
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .config import RouterConfig
+    from .host_proxy import HostProxy
     from .telemetry import CallFields
     from .usage import Usage
 
-__all__ = ["Runtime", "current_runtime", "load_snapshot", "reset_runtime"]
+__all__ = ["Runtime", "current_runtime", "host_proxy_from_environment", "load_snapshot", "reset_runtime"]
 
 class Runtime:
     """What every shim transport needs, for one process.
@@ -33,14 +34,18 @@ class Runtime:
     the configuration, the host table and the telemetry schema are imported when a runtime is first
     built (the program's first HTTP request) or first reports a call, not before."""
 
-    def __init__(self, config: RouterConfig, proxy_url: Optional[str]) -> None:
+    def __init__(self, config: RouterConfig, host_proxy: Optional[HostProxy]) -> None:
         from .llm_calls import LLMHosts
         from .telemetry import EventHead, write_call_event
 
         self.pid = os.getpid()
         self.config = config
-        self.llm_hosts = LLMHosts(backend.base_url for backend in config.backends.values())
-        self.proxy_url = proxy_url
+        # The host's proxy is an LLM host too: the base URLs the host sets for the tree point there,
+        # and a call this process makes to it is routed here, not sent on an extra hop
+        # (docs/shim-process-tree.md).
+        urls = [backend.base_url for backend in config.backends.values()]
+        self.llm_hosts = LLMHosts([*urls, host_proxy.url] if host_proxy else urls)
+        self.host_proxy = host_proxy
         self.program = program_name()
         # Looked up and written once per process, not per event (reading the environment, getppid and
         # writing these four fields cost ~2 µs of a call's telemetry budget). A runtime is per PID, so
@@ -50,6 +55,11 @@ class Runtime:
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
         self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
+
+    @property
+    def proxy_url(self) -> Optional[str]:
+        """The host's proxy (``http://127.0.0.1:PORT``), or None when the host runs none."""
+        return self.host_proxy.url if self.host_proxy else None
 
     @property
     def caller(self) -> str:
@@ -101,8 +111,21 @@ def reset_runtime() -> None:
 
 def _new_runtime(parent: Optional[Runtime]) -> Runtime:
     if parent is not None:  # forked: the parent's configuration is ours too (the fork hook said hello)
-        return Runtime(parent.config, parent.proxy_url)
-    return Runtime(load_snapshot(os.environ.get(CONFIG_SNAPSHOT)), os.environ.get(PROXY_URL) or None)
+        return Runtime(parent.config, parent.host_proxy)
+    return Runtime(load_snapshot(os.environ.get(CONFIG_SNAPSHOT)), host_proxy_from_environment())
+
+
+def host_proxy_from_environment() -> Optional[HostProxy]:
+    """The host's proxy as ``router shim`` described it in this process's environment, or None."""
+    url = os.environ.get(PROXY_URL)
+    if not url:
+        return None
+    from .host_proxy import HostProxy
+    from .protocols import ANTHROPIC, OPENAI
+
+    user_base_urls = {OPENAI: os.environ.get(USER_OPENAI_BASE_URL, ""),
+                      ANTHROPIC: os.environ.get(USER_ANTHROPIC_BASE_URL, "")}
+    return HostProxy(url, user_base_urls)
 
 
 def load_snapshot(path: Optional[str]) -> RouterConfig:

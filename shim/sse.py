@@ -142,7 +142,7 @@ def _find_line_end(buffer: bytearray, start: int) -> int:
 
 
 def encode_event(data: str, event: Optional[str] = None) -> bytes:
-    """One SSE event, terminated by its blank line (TRANSLATION.md §1.1: the SDKs drop an
+    """One SSE event, terminated by its blank line (docs/protocol-rules.md#sse-framing: the SDKs drop an
     unterminated last event). ``data`` is normally single-line JSON or ``[DONE]``; text with line
     breaks is sent as several ``data:`` lines, which decoders join with ``\\n`` again. Lone
     surrogates (possible in Python strings, impossible in UTF-8) become "?" instead of raising."""

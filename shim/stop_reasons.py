@@ -1,6 +1,6 @@
-"""Anthropic ``stop_reason`` ⇄ OpenAI ``finish_reason`` (TRANSLATION.md §3.4).
+"""Anthropic ``stop_reason`` ⇄ OpenAI ``finish_reason`` (docs/protocol-rules.md#stop-reasons).
 
-Two rules other translators got wrong (pitfall P7): a response that called a tool is *always*
+Two rules other translators got wrong (pitfall P7, docs/pitfalls.md#p7): a response that called a tool is *always*
 ``tool_use``/``tool_calls``, whatever the backend said (Ollama, Gemini and others say ``stop``);
 and a stop sequence is reported as ``stop_sequence`` with the matched string when the backend
 tells us which one matched (vLLM ``stop_reason``, SGLang ``matched_stop``, both strings).

@@ -1,10 +1,10 @@
 """One telemetry event per LLM call: the schema shared by the shim and the proxy.
 
-DESIGN.md "Telemetry": one event per call, the same versioned schema from both drivers, well
-under 2 KB (macOS caps AF_UNIX datagrams at 2048 bytes, SHIM.md §8), never bodies or keys. The
-driver fills an event from its :class:`~shim.plan.Plan`, its own clock and the stream
-translator's usage; the host collector decodes it with :func:`decode_event`. Cost is not here:
-the child knows no prices; the host computes it from the token counts when it stores the event.
+One event per call, the same versioned schema from both drivers (docs/architecture.md#telemetry),
+well under 2 KB (macOS caps AF_UNIX datagrams at 2048 bytes, docs/shim.md#telemetry-socket), never
+bodies or keys. The driver fills an event from its :class:`~shim.plan.Plan`, its own clock and the
+stream translator's usage; the host collector decodes it with :func:`decode_event`. Cost is not
+here: the child knows no prices; the host computes it from the token counts when it stores the event.
 """
 
 import json

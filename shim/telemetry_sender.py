@@ -1,4 +1,4 @@
-"""Fire-and-forget messages from a shimmed process to the host's collector (SHIM.md §8).
+"""Fire-and-forget messages from a shimmed process to the host's collector (docs/shim.md#telemetry-socket).
 
 ``AF_UNIX``, non-blocking, connected lazily and again whenever the PID changes (a forked child must
 not share its parent's socket object). ``SOCK_SEQPACKET`` where the host listens with it (Linux):

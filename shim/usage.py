@@ -3,8 +3,8 @@
 Canonical form follows Anthropic's semantics because they are the finer ones:
 ``input_tokens`` *excludes* cache reads and writes ("Total input tokens in a request is the
 summation of input_tokens, cache_creation_input_tokens, and cache_read_input_tokens"), while
-OpenAI's ``prompt_tokens`` *includes* them (``cached_tokens`` is a subset). Formulas: TRANSLATION.md
-§3.5 — getting these wrong is pitfall P8.
+OpenAI's ``prompt_tokens`` *includes* them (``cached_tokens`` is a subset). Formulas:
+docs/protocol-rules.md#usage — getting these wrong is pitfall P8 (docs/pitfalls.md#p8).
 """
 
 import json
@@ -51,8 +51,8 @@ def usage_from_anthropic(usage: Mapping[str, Any], previous: Optional[Usage] = N
     """Read an Anthropic ``usage`` object.
 
     With ``previous`` (streaming), fields absent or null here keep their earlier value:
-    ``message_delta`` usage is cumulative and overwrites only the fields it carries (TRANSLATION.md
-    §1.3; the SDK's accumulator also skips ``None``).
+    ``message_delta`` usage is cumulative and overwrites only the fields it carries
+    (docs/protocol-rules.md#usage; the SDK's accumulator also skips ``None``).
     """
     base = previous or Usage()
     thinking = _details(usage, "output_tokens_details").get("thinking_tokens")

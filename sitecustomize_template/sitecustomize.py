@@ -6,8 +6,8 @@ directory first on PYTHONPATH.
    ``activate()``, which only installs lazy import hooks and says hello to the host.
 2. Chain the ``sitecustomize`` this file hides (a venv's, Debian's apport hook, ddtrace's…):
    find the next one with our directory removed from ``sys.path`` and execute it under the name
-   ``sitecustomize`` (SHIM.md §2.3). Its own errors propagate, so ``site`` reports them exactly as
-   it would without the shim.
+   ``sitecustomize`` (docs/shim.md#chaining-sitecustomize). Its own errors propagate, so ``site``
+   reports them exactly as it would without the shim.
 
 Our own failures are swallowed (printed with ROUTER_SHIM_DEBUG=1). Standard library only and
 old syntax on purpose: this file runs in whatever Python the program uses.

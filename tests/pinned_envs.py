@@ -65,6 +65,11 @@ ENVIRONMENTS: Dict[str, PinnedEnvironment] = {
             "litellm-openai3", ("litellm", "openai>=3"),
             "LiteLLM on openai 3.x: LiteLLM hands legacy httpx clients to an httpx2 SDK",
         ),
+        PinnedEnvironment(
+            "claude-agent", ("claude-agent-sdk",),
+            "claude-agent-sdk runs the Claude Code CLI (bundled in its wheel: a native binary, not Python) as a "
+            "subprocess: the process-tree case, where a non-Python grandchild must reach the router",
+        ),
     )
 }
 

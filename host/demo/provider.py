@@ -14,8 +14,9 @@ the router injected the right credentials. :attr:`DemoProvider.calls` counts ans
 
 import json
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
+from .conversation import read_conversation
 from .reply import Reply
 from .wire_server import ANTHROPIC, OPENAI, WireHandler, WireServer, error_body, model_list, wire_for
 
@@ -48,37 +49,12 @@ class DemoProvider(WireServer):
 
 def demo_reply(protocol: str, body: Dict[str, Any]) -> Reply:
     """What the demo "model" answers to ``body`` (see the module docstring)."""
-    tool = _first_tool_name(protocol, body.get("tools"))
-    if tool is not None and not _has_tool_result(protocol, body.get("messages")):
-        return Reply.build(text="Let me check the weather.", tool_calls=[(tool, TOOL_ARGUMENTS)])
+    conversation = read_conversation(protocol, body)
+    if conversation.first_tool is not None and not conversation.has_tool_result:
+        return Reply.build(text="Let me check the weather.", tool_calls=[(conversation.first_tool, TOOL_ARGUMENTS)])
     model = body.get("model")
     return Reply.build(text=f"It is 18 degrees and sunny in Paris. ({model} answered in the "
                             f"{PROTOCOL_LABELS[protocol]} format.)")
-
-
-def _first_tool_name(protocol: str, tools: Any) -> Optional[str]:
-    if not isinstance(tools, list) or not tools or not isinstance(tools[0], dict):
-        return None
-    holder = tools[0].get("function") if protocol == OPENAI else tools[0]
-    name = holder.get("name") if isinstance(holder, dict) else None
-    return name if isinstance(name, str) else None
-
-
-def _has_tool_result(protocol: str, messages: Any) -> bool:
-    if not isinstance(messages, list):
-        return False
-    if protocol == OPENAI:
-        return any(isinstance(m, dict) and m.get("role") == "tool" for m in messages)
-    return any(_is_tool_result(block) for m in messages if isinstance(m, dict) for block in _blocks(m))
-
-
-def _blocks(message: Dict[str, Any]) -> List[Any]:
-    content = message.get("content")
-    return content if isinstance(content, list) else []
-
-
-def _is_tool_result(block: Any) -> bool:
-    return isinstance(block, dict) and block.get("type") == "tool_result"
 
 
 def _authorized(protocol: str, headers: Any) -> bool:

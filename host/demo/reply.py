@@ -10,8 +10,8 @@ The wire writers (``wire_anthropic`` / ``wire_openai``) render the same reply in
 test scripts one scenario and the path the engine calls decides the format.
 
 Usage is given in Anthropic's canonical terms (``input`` excludes cache reads/writes, ``output``
-includes reasoning — TRANSLATION.md §1.5); the OpenAI writer derives ``prompt_tokens`` from it
-(§3.5), so a translated call must give the client exactly these numbers back.
+includes reasoning — docs/protocol-rules.md#usage); the OpenAI writer derives ``prompt_tokens``
+from it with the same formulas, so a translated call must give the client exactly these numbers back.
 """
 
 from dataclasses import dataclass, field
@@ -35,7 +35,7 @@ class UsageSpec:
 
     @property
     def prompt_tokens(self) -> int:
-        """OpenAI ``prompt_tokens``: includes cached reads and writes (TRANSLATION.md §3.5)."""
+        """OpenAI ``prompt_tokens``: includes cached reads and writes (docs/protocol-rules.md#usage)."""
         return self.input + self.cache_read + self.cache_write
 
 
@@ -58,7 +58,7 @@ class Reply:
     # Protocol-neutral stop: "end", "max_tokens", "stop_sequence"; tool calls force "tool".
     stop: str = "end"
     # The stop/finish reason written verbatim, whatever the content (backend quirks: "stop" with tool
-    # calls, P7). None: derived from ``stop`` and the tool calls.
+    # calls, docs/pitfalls.md#p7). None: derived from ``stop`` and the tool calls.
     wire_stop: Optional[str] = None
     error: Optional[ErrorSpec] = None  # HTTP error before the first byte: (status, body or None)
     fail_midstream: bool = False  # in-band error event after the first content delta

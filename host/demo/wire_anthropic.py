@@ -1,6 +1,7 @@
-"""A :class:`Reply` in the Anthropic Messages wire format (TRANSLATION.md §1.1–1.4, §1.7).
+"""A :class:`Reply` in the Anthropic Messages wire format (docs/protocol-rules.md#anthropic-stream,
+docs/protocol-rules.md#responses, docs/protocol-rules.md#errors).
 
-Shapes follow real captures (§6): ``message_start`` with input-side usage and a placeholder
+Shapes follow real captures (docs/protocol-rules.md#sources): ``message_start`` with input-side usage and a placeholder
 ``output_tokens: 1``, a ``ping`` after it, thinking blocks with ``thinking_delta``s then an empty
 ``thinking_delta`` and one ``signature_delta`` just before the stop, tool_use blocks whose start
 carries ``input: {}`` and whose first ``input_json_delta`` is ``""``, a ``message_delta`` with the
@@ -173,7 +174,7 @@ def _block(index: int, start: Dict[str, Any], deltas: List[Dict[str, Any]]) -> L
 
 
 def anthropic_error_body(status: int, message: Optional[str] = None) -> Dict[str, Any]:
-    """The body Anthropic sends for ``status`` (TRANSLATION.md §1.7)."""
+    """The body Anthropic sends for ``status`` (docs/protocol-rules.md#error-kinds)."""
     error_type = _ERROR_TYPES.get(status, "api_error")
     text = message or {529: "Overloaded", 429: "Number of request tokens has exceeded your rate limit"}.get(
         status, f"fake {error_type}"

@@ -1,10 +1,12 @@
-"""A :class:`Reply` in the OpenAI Chat Completions wire format (TRANSLATION.md §2.1–2.7).
+"""A :class:`Reply` in the OpenAI Chat Completions wire format (docs/protocol-rules.md#openai-stream,
+docs/protocol-rules.md#responses, docs/protocol-rules.md#errors).
 
-Stream shape follows the openai-python recordings (§6): a role chunk ``{"role":"assistant",
-"content":"","refusal":null}``, content / ``reasoning_content`` deltas (DeepSeek-style, §2.5),
-tool-call deltas where ``id``/``type``/``name`` appear only on the first delta of each index, a finish
-chunk with an empty delta, then — only when the request asked ``stream_options.include_usage`` — a
-usage chunk with ``choices: []`` (every earlier chunk then carries ``usage: null``), and ``[DONE]``.
+Stream shape follows the openai-python recordings (docs/protocol-rules.md#sources): a role chunk
+``{"role":"assistant","content":"","refusal":null}``, content / ``reasoning_content`` deltas
+(DeepSeek-style, docs/protocol-rules.md#reasoning-fields), tool-call deltas where
+``id``/``type``/``name`` appear only on the first delta of each index, a finish chunk with an empty
+delta, then — only when the request asked ``stream_options.include_usage`` — a usage chunk with
+``choices: []`` (every earlier chunk then carries ``usage: null``), and ``[DONE]``.
 """
 
 import json
@@ -17,7 +19,7 @@ __all__ = ["OpenAIWire", "openai_error_body"]
 _FINISH_REASONS = {"end": "stop", "max_tokens": "length", "stop_sequence": "stop", "tool": "tool_calls"}
 CREATED = 1_770_000_000
 
-# (type, code, message) per status, as the OpenAI API answers (TRANSLATION.md §2.7).
+# (type, code, message) per status, as the OpenAI API answers (docs/protocol-rules.md#error-kinds).
 _ERRORS = {
     400: ("invalid_request_error", None, "Invalid value for 'messages'."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
@@ -155,6 +157,6 @@ class OpenAIWire:
 
 
 def openai_error_body(status: int, message: Optional[str] = None) -> Dict[str, Any]:
-    """The body OpenAI sends for ``status`` (TRANSLATION.md §2.7)."""
+    """The body OpenAI sends for ``status`` (docs/protocol-rules.md#error-kinds)."""
     error_type, code, default_message = _ERRORS.get(status, ("server_error", None, f"fake error {status}"))
     return {"error": {"message": message or default_message, "type": error_type, "param": None, "code": code}}

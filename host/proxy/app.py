@@ -18,6 +18,7 @@ from shim.env_names import CALLER_HEADER
 from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError
 from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
+from shim.telemetry import TEXT_LIMIT
 
 from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
@@ -139,7 +140,7 @@ class ProxyApp:
     ) -> None:
         trace = CallTrace.begin(scope["method"], scope["path"], endpoint)
         if self.state.settings.shim_callers:
-            trace.caller = Caller.from_header(headers.get(CALLER_HEADER))
+            trace.caller = await self._caller(scope, headers)
         try:
             body = await read_body(receive, headers, self.state.settings.max_body_bytes)
         except RequestTooLargeError as error:
@@ -163,6 +164,18 @@ class ProxyApp:
         finally:
             watch.stop()
             self._finish(trace, writer)
+
+    async def _caller(self, scope: Scope, headers: Mapping[str, str]) -> Optional[Caller]:
+        """The process of the tree that made this call: the shim's header says, else the connection
+        does (/proc reads, off the event loop: milliseconds for a new connection, less after)."""
+        caller = Caller.from_header(headers.get(CALLER_HEADER))
+        peers, client, server = self.state.peers, scope.get("client"), scope.get("server")
+        if caller is not None or peers is None or not client or not server:
+            return caller
+        peer = await asyncio.to_thread(peers.find, client[1], server[1])
+        if peer is None:
+            return None
+        return Caller(peer.pid, peer.ppid, peer.program[:TEXT_LIMIT], source="proxy")
 
     def _finish(self, trace: CallTrace, writer: ResponseWriter) -> None:
         now = time.perf_counter()

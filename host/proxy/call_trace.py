@@ -49,7 +49,7 @@ class CallTrace:
         caller = self.caller
         return CallEvent(
             time=self.started_wall,
-            source="shim" if caller else "proxy",
+            source=caller.source if caller else "proxy",
             pid=caller.pid if caller else os.getpid(),
             ppid=caller.ppid if caller else os.getppid(),
             program=caller.program if caller else "",
@@ -80,11 +80,13 @@ class CallTrace:
 
 @dataclass(frozen=True)
 class Caller:
-    """The shimmed process a call came from (``CALLER_HEADER``)."""
+    """The process a call came from: a shimmed one (``CALLER_HEADER``, source ``shim``), or one of the
+    tree that is not (found from its connection, source ``proxy``: see ``host/peer_process.py``)."""
 
     pid: int
     ppid: int
     program: str
+    source: str = "shim"
 
     @classmethod
     def from_header(cls, value: Optional[str]) -> Optional["Caller"]:

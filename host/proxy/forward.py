@@ -10,7 +10,7 @@ import contextlib
 
 from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
-from shim.plan import ClientCall, Plan, plan_call, render_error
+from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
 from shim.protocols import ENDPOINT_PROTOCOL
 from shim.translate.stream_base import StreamTranslator
 
@@ -44,13 +44,18 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
             state.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
             max_body_bytes=state.settings.max_body_bytes,
         )
-    except RouterError as error:
+    except RouterError as error:  # no route can be known: too large, not JSON, no model
         await send_error(writer, trace, ENDPOINT_PROTOCOL[call.endpoint], error)
         return
-    trace.plan = plan
-    if plan.local_response is not None:
+    trace.plan = plan  # from here on the call's event names its model, route and backend
+    disposition = plan.disposition
+    if disposition == REFUSED:
+        assert plan.refusal is not None
+        await send_error(writer, trace, plan.client_protocol, plan.refusal)
+    elif disposition == ANSWER_LOCALLY:
+        assert plan.local_response is not None
         await writer.whole(plan.local_response)
-    elif plan.route is None:
+    elif disposition == UNTOUCHED:
         await send_error(writer, trace, plan.client_protocol, no_route_error(plan.requested_model))
     else:
         await _forward_limited(state, plan, trace, writer)

@@ -11,6 +11,7 @@ from .upstream import BackendLimiter, UpstreamClient
 
 if TYPE_CHECKING:  # the telemetry modules load only for a proxy that records (router proxy)
     from ..event_sink import EventSink
+    from ..peer_process import PeerFinder
     from .metrics import ProxyMetrics
 
 __all__ = ["ProxyState"]
@@ -28,6 +29,8 @@ class ProxyState:
     upstream: Optional[UpstreamClient] = None
     sink: "Optional[EventSink]" = None  # the store/metrics/OTel fan-out; None: events stay in ``stats`` only
     metrics: "Optional[ProxyMetrics]" = None  # GET /metrics; None: 404
+    # Who sent a call that carries no caller header (router shim's proxy only: its clients are the tree's).
+    peers: "Optional[PeerFinder]" = None
 
     @property
     def client(self) -> UpstreamClient:

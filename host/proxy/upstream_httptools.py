@@ -4,8 +4,8 @@ transports, every response parsed by httptools (llhttp, the parser uvicorn serve
 Why not a general-purpose client: at concurrency 1 a relay's time is mostly per-request overhead,
 and aiohttp's client spends ~0.1 ms of it per call on things the proxy never uses (request and
 response objects built for every feature, cookie and trace hooks, timer contexts, a stream reader
-per response). Measured with ``bench/proxy.py`` (the floor relay, on aiohttp and on this client):
-see the module's closing note in issue 4. This client does only what a call to a backend needs and
+per response). Measured with ``bench/proxy.py`` (the floor relay, on aiohttp and on this client,
+same run). This client does only what a call to a backend needs and
 keeps every behaviour of :class:`~.upstream_aiohttp.AiohttpUpstream` the proxy relies on:
 
 - bodies stream chunk by chunk as they arrive (what arrived together is handed over together),

@@ -1,6 +1,6 @@
-"""Anthropic ``system`` and ``messages`` → OpenAI Chat ``messages`` (TRANSLATION.md §3.1, §3.2).
+"""Anthropic ``system`` and ``messages`` → OpenAI Chat ``messages`` (docs/protocol-rules.md#messages).
 
-The shape changes, not just the names:
+The shape changes, not just the names (pitfall numbers: docs/pitfalls.md):
 
 * ``tool_result`` blocks inside a user message become ``role:"tool"`` messages placed *before*
   whatever else that user message said, which follows as a separate user message (P10): OpenAI
@@ -8,8 +8,13 @@ The shape changes, not just the names:
 * OpenAI tool messages carry text only, so images and documents returned by a tool move to that
   follow-up user message, introduced by a line naming the tool call they came from (P12).
 * Assistant ``thinking`` becomes ``reasoning_content``: DeepSeek's thinking mode requires it to be
-  replayed on later turns (§2.5).
+  replayed on later turns (docs/protocol-rules.md#reasoning-history).
 * Consecutive same-role messages are merged into one turn, as Anthropic does.
+* A ``role: "system"`` message inside ``messages`` becomes a Chat system message at the same
+  position (turns are never merged across it); the request translator hoists it when the backend
+  asks for that (docs/system-messages.md).
+* A ``tool_reference`` (a tool search result) becomes a line of text; the tool it loads joins the
+  backend's tool list (:mod:`.deferred_tools`, docs/clients/claude-code.md#deferred-tools).
 * Empty text is dropped (P9); ``cache_control`` is dropped everywhere (P17).
 
 Content that is text only is sent as a plain string: every OpenAI-compatible server accepts that,
@@ -22,16 +27,18 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
 from .anthropic_tool_names import ToolNameMap
+from .deferred_tools import DeferredTools
 from .request_checks import add_note, block_type, expect_list, expect_object, expect_str
+from .system_placement import anthropic_system_texts
 
-__all__ = ["TEXT_JOINER", "TOOL_ERROR_PREFIX", "anthropic_messages_to_openai", "system_messages"]
+__all__ = ["CACHE_CONTROL_NOTE", "TEXT_JOINER", "TOOL_ERROR_PREFIX", "anthropic_messages_to_openai", "system_messages"]
 
 Message = Dict[str, Any]
 Part = Dict[str, Any]
 Block = Tuple[Any, str]  # a content block and its JSON path (for error params)
 
 TEXT_JOINER = "\n"
-# OpenAI tool messages have no error flag (§3.2): the model learns it from the text.
+# OpenAI tool messages have no error flag (docs/protocol-rules.md#tool-results): the model learns it from the text.
 TOOL_ERROR_PREFIX = "[tool error] "
 CACHE_CONTROL_NOTE = "dropped cache_control (OpenAI-compatible backends reject it)"
 
@@ -39,6 +46,7 @@ CACHE_CONTROL_NOTE = "dropped cache_control (OpenAI-compatible backends reject i
 @dataclass
 class _Conversion:
     names: ToolNameMap
+    deferred: DeferredTools
     notes: List[str] = field(default_factory=list)
     replay_reasoning: bool = False  # send history thinking as reasoning_content (DeepSeek needs it)
 
@@ -50,47 +58,49 @@ def system_messages(system: Any, notes: List[str]) -> List[Message]:
     """Anthropic ``system`` (string or text blocks) → zero or one leading system message."""
     if system is None:
         return []
-    if isinstance(system, str):
-        texts = [system]
-    else:
-        texts = [_system_text(block, f"system[{i}]", notes) for i, block in enumerate(expect_list(system, "system"))]
+    return _system_message(system, "system", notes)
+
+
+def _system_message(content: Any, param: str, notes: List[str]) -> List[Message]:
+    """System content (the top-level field or a system message's) → zero or one system message."""
+    texts, cached = anthropic_system_texts(content, param)
+    if cached:
+        add_note(notes, CACHE_CONTROL_NOTE)
     joined = TEXT_JOINER.join(text for text in texts if text)
     return [{"role": "system", "content": joined}] if joined else []
 
 
-def _system_text(block: Any, param: str, notes: List[str]) -> str:
-    if block_type(block, param) != "text":
-        raise InvalidRequestError(f"{param}.type: system blocks must be text blocks", param=f"{param}.type")
-    if "cache_control" in block:
-        add_note(notes, CACHE_CONTROL_NOTE)
-    return expect_str(block.get("text"), f"{param}.text")
-
-
 def anthropic_messages_to_openai(
-    messages: Any, names: ToolNameMap, notes: List[str], replay_reasoning: bool = False
+    messages: Any, names: ToolNameMap, notes: List[str], replay_reasoning: bool = False,
+    deferred: Optional[DeferredTools] = None,
 ) -> List[Message]:
     """Translate the ``messages`` array; tool names go through ``names`` (P18). History thinking is
     replayed as ``reasoning_content`` only when ``replay_reasoning``: DeepSeek requires it, while
-    strict servers (Mistral: 422 "Extra inputs are not permitted") reject the unknown field."""
-    conversion = _Conversion(names, notes, replay_reasoning)
+    strict servers (Mistral: 422 "Extra inputs are not permitted") reject the unknown field.
+    ``deferred`` words ``tool_reference`` blocks (default: the tools of no request)."""
+    conversion = _Conversion(names, deferred or DeferredTools([], []), notes, replay_reasoning)
     translated: List[Message] = []
-    for role, blocks in _turns(expect_list(messages, "messages")):
+    for role, blocks in _turns(expect_list(messages, "messages"), notes):
         if role == "user":
             translated.extend(_user_messages(blocks, conversion))
-            continue
-        assistant = _assistant_message(blocks, conversion)
-        if assistant:
-            translated.append(assistant)
+        elif role == "system":
+            translated.extend(_system_turn(blocks))
+        else:
+            assistant = _assistant_message(blocks, conversion)
+            if assistant:
+                translated.append(assistant)
     return translated
 
 
-def _turns(messages: List[Any]) -> List[Tuple[str, List[Block]]]:
-    """Consecutive same-role messages merged into one turn, as Anthropic itself does (§3.2).
+def _turns(messages: List[Any], notes: List[str]) -> List[Tuple[str, List[Block]]]:
+    """Consecutive same-role messages merged into one turn, as Anthropic itself does
+    (docs/protocol-rules.md#consecutive-roles).
     Otherwise a tool call answered in the second of two user messages, or two assistant messages
-    whose calls are answered together, would break OpenAI's "tool messages right after" rule (P10)."""
+    whose calls are answered together, would break OpenAI's "tool messages right after" rule (P10).
+    A system message is a turn of its own, so user or assistant turns are never merged across it."""
     turns: List[Tuple[str, List[Block]]] = []
     for i, message in enumerate(messages):
-        role, blocks = _role_and_blocks(message, f"messages[{i}]")
+        role, blocks = _role_and_blocks(message, f"messages[{i}]", notes)
         if turns and turns[-1][0] == role:
             turns[-1][1].extend(blocks)
         else:
@@ -98,12 +108,26 @@ def _turns(messages: List[Any]) -> List[Tuple[str, List[Block]]]:
     return turns
 
 
-def _role_and_blocks(message: Any, param: str) -> Tuple[str, List[Block]]:
+def _system_turn(blocks: List[Block]) -> List[Message]:
+    """A mid-conversation system message (docs/system-messages.md): one Chat system message here,
+    unless it says nothing. Its blocks are text blocks already (see :func:`_role_and_blocks`)."""
+    joined = TEXT_JOINER.join(block["text"] for block, _ in blocks if block["text"])
+    return [{"role": "system", "content": joined}] if joined else []
+
+
+def _role_and_blocks(message: Any, param: str, notes: List[str]) -> Tuple[str, List[Block]]:
     expect_object(message, param)
     role = message.get("role")
-    if role not in ("user", "assistant"):
-        raise InvalidRequestError(f"{param}.role: must be 'user' or 'assistant', got {role!r}", param=f"{param}.role")
+    if role not in ("user", "assistant", "system"):
+        raise InvalidRequestError(
+            f"{param}.role: must be 'user', 'assistant' or 'system', got {role!r}", param=f"{param}.role"
+        )
     content = message.get("content")
+    if role == "system":  # Anthropic allows text only there (docs/system-messages.md#anthropic)
+        texts, cached = anthropic_system_texts(content, f"{param}.content")
+        if cached:
+            add_note(notes, CACHE_CONTROL_NOTE)
+        return role, [({"type": "text", "text": text}, f"{param}.content") for text in texts]
     if isinstance(content, str):
         return role, [({"type": "text", "text": content}, f"{param}.content")]
     if not isinstance(content, list):
@@ -154,8 +178,19 @@ def _content_parts(block: Dict[str, Any], kind: str, param: str, conversion: _Co
         return [_image_part(block.get("source"), f"{param}.source")]
     if kind == "document":
         return _document_parts(block, f"{param}.source", conversion)
+    if kind == "tool_reference":
+        return [{"type": "text", "text": _tool_reference_text(block, param, conversion)}]
     conversion.note(f"dropped {kind!r} content blocks (no OpenAI counterpart in user content)")
     return []
+
+
+def _tool_reference_text(block: Dict[str, Any], param: str, conversion: _Conversion) -> str:
+    """A tool search result's reference → text; the tool itself joins the backend's tool list
+    (:mod:`.deferred_tools`). A reference to a tool the request lacks is said, not refused."""
+    name = expect_str(block.get("tool_name"), f"{param}.tool_name", non_empty=True)
+    if name not in conversion.deferred.defined:
+        conversion.note("a tool_reference names a tool the request does not define: told the model so")
+    return conversion.deferred.reference_text(name, conversion.names.backend_name(name))
 
 
 def _image_part(raw_source: Any, param: str) -> Part:

@@ -1,4 +1,5 @@
-"""Tool names an OpenAI-compatible backend accepts, reversibly (TRANSLATION.md §3.1, pitfall P18).
+"""Tool names an OpenAI-compatible backend accepts, reversibly (docs/protocol-rules.md#tool-names,
+docs/pitfalls.md#p18).
 
 OpenAI enforces ``^[a-zA-Z0-9_-]{1,64}$`` on function names; Anthropic clients use longer names
 (Claude Code's MCP tools are ``mcp__<server>__<tool>``, often past 64 characters). A name that does

@@ -13,6 +13,8 @@ of the client-side step with the upstream-side step's context as :attr:`Response
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .system_placement import AUTO
+
 __all__ = ["ClientTool", "RequestOptions", "ResponseContext", "TranslatedRequest"]
 
 
@@ -22,9 +24,12 @@ class RequestOptions:
 
     upstream_model: str
     default_max_tokens: int = 4096  # used when the client sent no limit and the backend needs one
-    max_output_tokens: Optional[int] = None  # the backend's clamp, if configured
+    max_output_tokens: Optional[int] = None  # the output limit for this backend and model (model_limits.py)
     max_tokens_field: str = "max_tokens"  # for OpenAI-protocol backends: or "max_completion_tokens"
     replay_reasoning: bool = False  # OpenAI-protocol backends: send history thinking as reasoning_content
+    # The backend's setting for mid-conversation system messages; each translator resolves it with
+    # system_placement.resolve_placement (docs/system-messages.md).
+    mid_conversation_system: str = AUTO
     # The body goes to another translator (the Chat hub of a composition), not to a backend: keep
     # every field the next step can read instead of only what any Chat server accepts.
     intermediate: bool = False
@@ -48,7 +53,7 @@ class TranslatedRequest:
     body: Dict[str, Any]
     stream: bool = False
     include_usage: bool = False  # OpenAI client asked for stream_options.include_usage
-    # Backend tool name → the client's original name, for names that had to change (P18).
+    # Backend tool name → the client's original name, for names that had to change (docs/pitfalls.md#p18).
     tool_names: Dict[str, str] = field(default_factory=dict)
     # Human-readable notes: fields dropped for lack of a counterpart, clamps applied.
     notes: List[str] = field(default_factory=list)

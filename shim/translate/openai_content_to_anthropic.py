@@ -1,4 +1,5 @@
-"""OpenAI message ``content`` (a string or content parts) → Anthropic content blocks (TRANSLATION.md §3.2).
+"""OpenAI message ``content`` (a string or content parts) → Anthropic content blocks
+(docs/protocol-rules.md#messages; pitfall numbers: docs/pitfalls.md).
 
 Which part types a message may carry depends on its role, so callers pass one of the converter
 tables below: :data:`USER_PARTS`, :data:`ASSISTANT_PARTS` or :data:`TEXT_PARTS` (system,
@@ -130,7 +131,8 @@ def _file_part(part: Dict[str, Any], param: str) -> Block:
 
 
 def _audio_part(part: Dict[str, Any], param: str) -> Block:
-    # Anthropic has no audio input; its own OpenAI-compat layer strips audio silently (§3.2),
+    # Anthropic has no audio input; its own OpenAI-compat layer strips audio silently
+    # (docs/protocol-rules.md#documents),
     # which would make the model answer a question it never heard. Refuse instead.
     raise UnsupportedFeatureError(
         f"'{param}.input_audio': audio input has no Anthropic counterpart", param=f"{param}.input_audio"

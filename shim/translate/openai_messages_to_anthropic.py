@@ -1,8 +1,10 @@
-"""OpenAI Chat ``messages`` → Anthropic ``system`` + ``messages`` (TRANSLATION.md §3.1, §3.2).
+"""OpenAI Chat ``messages`` → Anthropic ``system`` + ``messages`` (docs/protocol-rules.md#messages).
 
-The conversation is rebuilt in one pass:
+The conversation is rebuilt in one pass (pitfall numbers: docs/pitfalls.md):
 
-* system/developer messages, wherever they stand, are hoisted into one ``system`` string (P22);
+* leading system/developer messages become the ``system`` string; later ones stay where they are
+  as Anthropic ``role: "system"`` messages when the model accepts them and Anthropic's placement
+  rules allow, and are hoisted into ``system`` otherwise (docs/system-messages.md);
 * assistant ``tool_calls`` become ``tool_use`` blocks with ids Anthropic accepts (P11);
 * the tool messages answering them become ONE user message that starts with the ``tool_result``
   blocks in the assistant's call order, followed by any user content that comes next (P10);
@@ -16,19 +18,22 @@ from typing import Any, Callable, Dict, List, Optional
 from ..errors import InvalidRequestError, UnsupportedFeatureError
 from .openai_content_to_anthropic import ASSISTANT_PARTS, TEXT_PARTS, USER_PARTS, content_blocks
 from .request_checks import add_note, decode_json_object, describe, expect_list, expect_object, expect_str
+from .system_placement import place_anthropic_system_messages
 
 __all__ = ["MISSING_TOOL_RESULT_TEXT", "TranslatedMessages", "openai_messages_to_anthropic"]
 
 Block = Dict[str, Any]
 
-# Anthropic tool ids must match this (400 "String should match pattern" otherwise, §3.2).
+# Anthropic tool ids must match this (400 "String should match pattern" otherwise,
+# docs/protocol-rules.md#tool-ids).
 _ILLEGAL_TOOL_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 # Sent as an is_error tool_result for a call the client never answered: every tool_use must have
 # its tool_result in the next message, or Anthropic rejects the whole request (P10). Synthesizing
-# keeps the conversation usable (LiteLLM PR #21464 does the same) and tells the model plainly why.
+# keeps the conversation usable and tells the model plainly why (docs/protocol-rules.md#tool-results).
 MISSING_TOOL_RESULT_TEXT = "No result was provided for this tool call: the client's history did not include one."
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 _ROLES = ("system", "developer", "user", "assistant", "tool")
+_HOISTED_NOTE = "hoisted mid-conversation system messages into 'system' (the model takes them there)"
 
 
 @dataclass
@@ -37,13 +42,17 @@ class TranslatedMessages:
 
     system: Optional[str]
     messages: List[Block]
-    # The last assistant message made tool calls: the request continues a tool loop (§7 decision 4).
+    # The last assistant message made tool calls: the request continues a tool loop
+    # (docs/protocol-rules.md#thinking-round-trips).
     last_assistant_called_tools: bool
 
 
-def openai_messages_to_anthropic(messages: Any, notes: List[str]) -> TranslatedMessages:
-    """Translate an OpenAI ``messages`` array; notes about dropped fields are appended to ``notes``."""
-    builder = _ConversationBuilder(notes)
+def openai_messages_to_anthropic(
+    messages: Any, notes: List[str], keep_system_in_place: bool = False
+) -> TranslatedMessages:
+    """Translate an OpenAI ``messages`` array; notes about dropped fields are appended to ``notes``.
+    ``keep_system_in_place``: the upstream model accepts mid-conversation system messages."""
+    builder = _ConversationBuilder(notes, keep_system_in_place)
     for index, message in enumerate(expect_list(messages, "messages")):
         param = f"messages[{index}]"
         builder.add(expect_object(message, param), param)
@@ -99,10 +108,12 @@ class _ToolIdAllocator:
 
 
 class _ConversationBuilder:
-    def __init__(self, notes: List[str]) -> None:
+    def __init__(self, notes: List[str], keep_system_in_place: bool) -> None:
         self._notes = notes
+        self._keep_system_in_place = keep_system_in_place
         self._system: List[str] = []
         self._messages: List[Block] = []
+        self._system_after_tool_results: List[Block] = []  # met inside a run of tool messages
         self._pending: List[_ToolCall] = []  # calls of the latest assistant message, awaiting results
         self._tool_ids = _ToolIdAllocator(notes)
         self._last_assistant_called_tools = False
@@ -132,6 +143,7 @@ class _ConversationBuilder:
 
     def finish(self) -> TranslatedMessages:
         self._flush_tool_results()
+        self._place_system_messages()
         _strip_prefill_trailing_whitespace(self._messages)
         if not self._messages:
             raise InvalidRequestError(
@@ -142,9 +154,28 @@ class _ConversationBuilder:
         return TranslatedMessages("\n".join(self._system) or None, self._messages, self._last_assistant_called_tools)
 
     def _add_system(self, message: Dict[str, Any], param: str) -> None:
-        # P22 / §3.1: hoisted wherever it stands; it does not interrupt a run of tool messages.
+        """Leading ones (and all of them, for a model that takes them only there) go to ``system``
+        (P22, docs/protocol-rules.md#system-messages). A later one stays in place; inside a run of
+        tool messages it waits until the run's tool results are written, which it must not
+        interrupt (docs/system-messages.md)."""
         blocks = content_blocks(message.get("content"), f"{param}.content", TEXT_PARTS)
-        self._system.extend(block["text"] for block in blocks)
+        if not self._messages or not self._keep_system_in_place:
+            if self._messages:
+                add_note(self._notes, _HOISTED_NOTE)
+            self._system.extend(block["text"] for block in blocks)
+        elif self._pending:
+            self._system_after_tool_results.extend(blocks)
+        else:
+            self._append("system", blocks)
+
+    def _place_system_messages(self) -> None:
+        """Hoist the kept system messages that Anthropic's placement rules do not allow where they stand."""
+        if not self._keep_system_in_place:
+            return
+        self._messages, hoisted = place_anthropic_system_messages(self._messages)
+        if hoisted:
+            add_note(self._notes, "hoisted system messages Anthropic does not accept at their position into 'system'")
+            self._system.extend(hoisted)
 
     def _add_user(self, message: Dict[str, Any], param: str) -> None:
         self._flush_tool_results()
@@ -229,9 +260,13 @@ class _ConversationBuilder:
         if self._pending:
             self._append("user", [call.result_block(self._notes) for call in self._pending])
             self._pending = []
+        if self._system_after_tool_results:
+            self._append("system", self._system_after_tool_results)
+            self._system_after_tool_results = []
 
     def _append(self, role: str, blocks: List[Block]) -> None:
-        """Add a message, merged into the previous one when the role repeats (§3.2)."""
+        """Add a message, merged into the previous one when the role repeats
+        (docs/protocol-rules.md#consecutive-roles)."""
         if not blocks:
             add_note(self._notes, "dropped messages left without content (Anthropic rejects empty text blocks)")
             return

@@ -1,5 +1,5 @@
 """OpenAI ``tools`` / ``tool_choice`` / ``parallel_tool_calls`` → Anthropic ``tools`` / ``tool_choice``
-(TRANSLATION.md §3.1)."""
+(docs/protocol-rules.md#tools, docs/protocol-rules.md#tool-choice)."""
 
 from typing import Any, Dict, List, Optional, Tuple
 

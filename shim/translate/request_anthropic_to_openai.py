@@ -1,22 +1,29 @@
-"""Anthropic Messages client request → OpenAI Chat Completions backend request (TRANSLATION.md §3.1).
+"""Anthropic Messages client request → OpenAI Chat Completions backend request
+(docs/protocol-rules.md#request-parameters; pitfall numbers: docs/pitfalls.md).
 
 The backend is any OpenAI-compatible server (OpenAI, Groq, DeepSeek, vLLM, Ollama…), so the
-output uses only what they all accept, plus ``reasoning_content`` on assistant history (§2.5) and
-``reasoning_effort`` for models that look like OpenAI reasoning models. Messages and content
-blocks are translated in :mod:`.anthropic_messages_to_openai`; this module handles the top-level
-parameters. Anything without a counterpart is dropped with one note per field.
+output uses only what they all accept, plus ``reasoning_content`` on assistant history
+(docs/protocol-rules.md#reasoning-history) and ``reasoning_effort`` for models that look like
+OpenAI reasoning models. Messages and content blocks are translated in
+:mod:`.anthropic_messages_to_openai`; this module handles the top-level parameters. Anything
+without a counterpart is dropped with one note per field.
 
 Leniency, by decision: Anthropic requires ``max_tokens``, but when a client omits it the
 backend's own default is better than a guess of ours, so no limit is sent.
+
+What Claude Code's default request carries and what becomes of each field:
+docs/clients/claude-code.md. Mid-conversation system messages: docs/system-messages.md.
 """
 
 from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError
+from ..protocols import OPENAI
 from .anthropic_messages_to_openai import CACHE_CONTROL_NOTE, anthropic_messages_to_openai, system_messages
 from .anthropic_tool_names import ToolNameMap
 from .context import RequestOptions, TranslatedRequest
+from .deferred_tools import DeferredTools
 from .request_checks import (
     add_note,
     expect_bool,
@@ -26,6 +33,8 @@ from .request_checks import (
     expect_positive_int,
     expect_str,
 )
+from .system_placement import HOIST, hoist_system_messages, resolve_placement
+from .user_identity import openai_user_id
 
 __all__ = [
     "MAX_STOP_SEQUENCES",
@@ -40,7 +49,7 @@ __all__ = [
 REASONING_MODEL_GLOBS: Tuple[str, ...] = ("o1*", "o3*", "o4*", "gpt-5*")
 # Reasoning models known to accept "xhigh"; Anthropic's "max"/"xhigh" become "high" elsewhere.
 XHIGH_EFFORT_MODEL_GLOBS: Tuple[str, ...] = ("gpt-5.1-codex-max*", "gpt-5.2*")
-# OpenAI rejects more than 4 stop sequences (§3.1).
+# OpenAI rejects more than 4 stop sequences (docs/protocol-rules.md#stop-sequences).
 MAX_STOP_SEQUENCES = 4
 
 _PASSED_EFFORTS = ("none", "minimal", "low", "medium", "high")
@@ -53,7 +62,7 @@ _HANDLED_FIELDS = frozenset({
     "model", "messages", "system", "max_tokens", "temperature", "top_p", "stop_sequences", "stream",
     "tools", "tool_choice", "thinking", "output_config", "output_format", "metadata",
 })
-# Anthropic-only request fields with no OpenAI counterpart (§3.1).
+# Anthropic-only request fields with no OpenAI counterpart (docs/protocol-rules.md#dropped-fields).
 _ANTHROPIC_ONLY_FIELDS = frozenset({
     "top_k", "container", "mcp_servers", "context_management", "service_tier", "speed", "inference_geo",
     "cache_control",
@@ -64,22 +73,37 @@ def anthropic_request_to_openai(body: Dict[str, Any], options: RequestOptions) -
     """Translate a Messages request body; raises :class:`InvalidRequestError` for malformed input."""
     notes: List[str] = []
     names = ToolNameMap.for_request(body)
+    deferred = DeferredTools.for_request(body)
     if "messages" not in body:
         raise InvalidRequestError("'messages' is required", param="messages")
     out: Dict[str, Any] = {"model": options.upstream_model}
-    out["messages"] = system_messages(body.get("system"), notes) + anthropic_messages_to_openai(
-        body["messages"], names, notes, options.replay_reasoning
-    )
+    out["messages"] = _messages(body, names, deferred, options, notes)
     _set_max_tokens(body, options, out, notes)
     _set_sampling(body, out)
     _set_stop(body, out, notes)
     stream = _set_stream(body, out)
-    _set_tools(body, names, out, notes)
+    _set_tools(body, names, deferred, out, notes)
     _set_reasoning_effort(body, options.upstream_model, out, notes)
     _set_response_format(body, out, notes)
     _set_user(body, out, notes)
     _note_dropped_fields(body, notes)
     return TranslatedRequest(body=out, stream=stream, notes=notes, tool_names=dict(names.renamed))
+
+
+def _messages(
+    body: Dict[str, Any], names: ToolNameMap, deferred: DeferredTools, options: RequestOptions, notes: List[str]
+) -> List[Dict[str, Any]]:
+    """The leading system message, then the conversation with its system messages in place —
+    or hoisted into the leading one when the backend's setting says so (docs/system-messages.md)."""
+    messages = system_messages(body.get("system"), notes) + anthropic_messages_to_openai(
+        body["messages"], names, notes, options.replay_reasoning, deferred
+    )
+    if resolve_placement(options.mid_conversation_system, OPENAI, options.upstream_model) != HOIST:
+        return messages
+    hoisted = hoist_system_messages(messages)
+    if hoisted != messages:
+        add_note(notes, "hoisted mid-conversation system messages into the leading one (mid_conversation_system)")
+    return hoisted
 
 
 # --- scalar parameters ---------------------------------------------------------------------------
@@ -91,13 +115,13 @@ def _set_max_tokens(body: Dict[str, Any], options: RequestOptions, out: Dict[str
     requested = expect_positive_int(body["max_tokens"], "max_tokens")
     limit = options.max_output_tokens
     if limit is not None and requested > limit:
-        add_note(notes, f"clamped max_tokens {requested} to the backend's limit {limit}")
+        add_note(notes, f"clamped max_tokens {requested} to {limit}, the output limit of {options.upstream_model}")
         requested = limit
     out[options.max_tokens_field] = requested
 
 
 def _set_sampling(body: Dict[str, Any], out: Dict[str, Any]) -> None:
-    # Anthropic's ranges (0–1) are subsets of OpenAI's: pass through unchanged (§3.1).
+    # Anthropic's ranges (0–1) are subsets of OpenAI's: pass through unchanged (docs/protocol-rules.md#sampling).
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
             out[key] = expect_number(body[key], key)
@@ -120,7 +144,7 @@ def _set_stream(body: Dict[str, Any], out: Dict[str, Any]) -> bool:
     if body.get("stream") is None or not expect_bool(body["stream"], "stream"):
         return False
     out["stream"] = True
-    # Without include_usage an OpenAI stream carries no usage at all (§3.1, P8).
+    # Without include_usage an OpenAI stream carries no usage at all (docs/protocol-rules.md#openai-stream, P8).
     out["stream_options"] = {"include_usage": True}
     return True
 
@@ -130,7 +154,10 @@ def _set_user(body: Dict[str, Any], out: Dict[str, Any], notes: List[str]) -> No
         return
     metadata = expect_object(body["metadata"], "metadata")
     if metadata.get("user_id") is not None:
-        out["user"] = expect_str(metadata["user_id"], "metadata.user_id")
+        user_id = expect_str(metadata["user_id"], "metadata.user_id")
+        out["user"] = openai_user_id(user_id)
+        if out["user"] != user_id:
+            add_note(notes, "sent metadata.user_id as a 64-character hash of its session-independent part")
     for key in metadata:
         if key != "user_id":
             add_note(notes, f"dropped metadata.{key} (only user_id has an OpenAI counterpart)")
@@ -146,9 +173,17 @@ def _note_dropped_fields(body: Dict[str, Any], notes: List[str]) -> None:
 
 # --- tools ---------------------------------------------------------------------------------------
 
-def _set_tools(body: Dict[str, Any], names: ToolNameMap, out: Dict[str, Any], notes: List[str]) -> None:
+def _set_tools(
+    body: Dict[str, Any], names: ToolNameMap, deferred: DeferredTools, out: Dict[str, Any], notes: List[str]
+) -> None:
     tools = [] if body.get("tools") is None else expect_list(body["tools"], "tools")
-    functions = [f for f in (_function_tool(t, f"tools[{i}]", names, notes) for i, t in enumerate(tools)) if f]
+    functions: List[Dict[str, Any]] = []
+    for i, tool in enumerate(tools):
+        function = _function_tool(tool, f"tools[{i}]", names, notes)  # validated even when left out
+        if function is not None and deferred.reaches_backend(tool):
+            functions.append(function)
+    if deferred.left_out:
+        add_note(notes, "left deferred tools out of the tool list until a tool search loads them (defer_loading)")
     if functions:
         out["tools"] = functions
     if body.get("tool_choice") is not None:
@@ -220,7 +255,7 @@ def reasoning_effort_for_budget(budget_tokens: int) -> str:
 def _set_reasoning_effort(body: Dict[str, Any], model: str, out: Dict[str, Any], notes: List[str]) -> None:
     """``thinking`` / ``output_config.effort`` → ``reasoning_effort``, only for reasoning models:
     OpenAI-compatible servers without reasoning support reject the field."""
-    effort = _requested_effort(body)
+    effort = _requested_effort(body, notes)
     if effort is None:
         return
     if not _model_matches(model, REASONING_MODEL_GLOBS):
@@ -231,9 +266,9 @@ def _set_reasoning_effort(body: Dict[str, Any], model: str, out: Dict[str, Any],
     out["reasoning_effort"] = effort
 
 
-def _requested_effort(body: Dict[str, Any]) -> Optional[str]:
+def _requested_effort(body: Dict[str, Any], notes: List[str]) -> Optional[str]:
     """The effort the client asked for; an explicit ``output_config.effort`` wins over a budget."""
-    explicit, from_budget = _explicit_effort(body), _thinking_effort(body)  # both validated
+    explicit, from_budget = _explicit_effort(body), _thinking_effort(body, notes)  # both validated
     return explicit if explicit is not None else from_budget
 
 
@@ -247,11 +282,14 @@ def _explicit_effort(body: Dict[str, Any]) -> Optional[str]:
     return effort
 
 
-def _thinking_effort(body: Dict[str, Any]) -> Optional[str]:
+def _thinking_effort(body: Dict[str, Any], notes: List[str]) -> Optional[str]:
     if body.get("thinking") is None:
         return None
     thinking = expect_object(body["thinking"], "thinking")
     kind = expect_str(thinking.get("type"), "thinking.type")
+    if thinking.get("display") is not None:
+        # Claude Code sends display "omitted"; a backend's reasoning text is passed on as it comes.
+        add_note(notes, "ignored thinking.display: the backend's reasoning text, if any, is passed on as it is")
     if kind == "enabled":
         return reasoning_effort_for_budget(expect_positive_int(thinking.get("budget_tokens"), "thinking.budget_tokens"))
     if kind in ("adaptive", "disabled"):

@@ -1,18 +1,21 @@
-"""OpenAI Chat Completions request → Anthropic Messages request (TRANSLATION.md §3.1, §3.2).
+"""OpenAI Chat Completions request → Anthropic Messages request (docs/protocol-rules.md#request-parameters;
+pitfall numbers: docs/pitfalls.md).
 
 Messages and content blocks are translated in :mod:`.openai_messages_to_anthropic`, tools in
 :mod:`.openai_tools_to_anthropic`; this module handles the top-level parameters and the rules that
 tie them together (max_tokens vs. thinking budget, thinking vs. sampling and forced tool use).
 Every field that is dropped, clamped or ignored leaves one human-readable note.
 
-The request is sent with ``anthropic-version: 2023-06-01`` (plan.py, §7 decision 1), under which
-sampling parameters are still accepted — except by the models in :data:`OPUS_4_7_PLUS_MODEL_GLOBS`.
+The request is sent with ``anthropic-version: 2023-06-01`` (plan.py,
+docs/protocol-rules.md#translated-api-version), under which sampling parameters are still accepted
+— except by the models in :data:`OPUS_4_7_PLUS_MODEL_GLOBS`.
 """
 
 import fnmatch
 from typing import Any, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..protocols import ANTHROPIC
 from .context import RequestOptions, TranslatedRequest
 from .openai_messages_to_anthropic import TranslatedMessages, openai_messages_to_anthropic
 from .openai_tools_to_anthropic import openai_tools_to_anthropic
@@ -25,22 +28,29 @@ from .request_checks import (
     expect_positive_int,
     expect_str,
 )
+from .system_placement import KEEP, resolve_placement
 
 __all__ = ["IGNORED_FIELDS", "OPUS_4_7_PLUS_MODEL_GLOBS", "THINKING_BUDGETS", "openai_request_to_anthropic"]
 
 # Upstream models (matched case-insensitively) that answer 400 to temperature/top_p ("`temperature`
-# is deprecated for this model", P16) and accept only adaptive thinking, no budget_tokens (§3.1).
+# is deprecated for this model", P16) and accept only adaptive thinking, no budget_tokens
+# (docs/protocol-rules.md#sampling, docs/protocol-rules.md#thinking): Opus 4.7 and later, and the
+# Claude 5.5 models and Fable 5 (docs/clients/claude-code.md#thinking).
 # The leading * also matches provider-prefixed ids such as "us.anthropic.claude-opus-4-7-v1:0".
-OPUS_4_7_PLUS_MODEL_GLOBS = ("*claude-opus-4-7*", "*claude-opus-4-8*", "*claude-opus-5*")
+OPUS_4_7_PLUS_MODEL_GLOBS = (
+    "*claude-opus-4-7*", "*claude-opus-4-8*", "*claude-opus-5*", "*claude-fable-5*", "*claude-sonnet-5-5*",
+    "*claude-haiku-5-5*",
+)
 
 # reasoning_effort → budget_tokens for models with budget thinking. Anthropic's floor is 1024
-# (§3.1; LiteLLM's "minimal" of 128 is below it, P15).
+# (docs/protocol-rules.md#thinking; a smaller budget is a 400, P15).
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 _MIN_THINKING_BUDGET = 1024
 # reasoning_effort → output_config.effort for adaptive thinking; Anthropic has no "minimal".
 _ADAPTIVE_EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
 
-# OpenAI fields Anthropic has no counterpart for; its own compat layer ignores them too (§3.1).
+# OpenAI fields Anthropic has no counterpart for; its own compat layer ignores them too
+# (docs/protocol-rules.md#dropped-fields).
 IGNORED_FIELDS = frozenset(
     {
         "seed", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "prediction",
@@ -66,7 +76,8 @@ def openai_request_to_anthropic(body: Dict[str, Any], options: RequestOptions) -
     """
     notes: List[str] = []
     _reject_unsupported(body)
-    conversation = openai_messages_to_anthropic(body.get("messages"), notes)
+    keep_in_place = resolve_placement(options.mid_conversation_system, ANTHROPIC, options.upstream_model) == KEEP
+    conversation = openai_messages_to_anthropic(body.get("messages"), notes, keep_in_place)
     out: Dict[str, Any] = {"model": options.upstream_model, "max_tokens": _max_tokens(body, options, notes)}
     if conversation.system is not None:
         out["system"] = conversation.system
@@ -87,7 +98,8 @@ def openai_request_to_anthropic(body: Dict[str, Any], options: RequestOptions) -
 def _reject_unsupported(body: Dict[str, Any]) -> None:
     n = body.get("n")
     if n is not None and expect_positive_int(n, "n") != 1:
-        # Anthropic returns one completion per request; its compat layer: "Must be exactly 1" (§3.1).
+        # Anthropic returns one completion per request; its compat layer: "Must be exactly 1"
+        # (docs/protocol-rules.md#choices-and-legacy-fields).
         raise UnsupportedFeatureError(f"'n' is {n}; an Anthropic backend returns exactly one choice", param="n")
     for legacy in ("functions", "function_call"):
         if body.get(legacy) is not None:
@@ -116,7 +128,7 @@ def _requested_max_tokens(body: Dict[str, Any]) -> Optional[int]:
 
 def _add_stop_sequences(out: Dict[str, Any], raw: Any, notes: List[str]) -> None:
     """``stop`` → ``stop_sequences`` without whitespace-only entries, which Anthropic rejects
-    ("All non-whitespace stop sequences work", §3.1)."""
+    ("All non-whitespace stop sequences work", docs/protocol-rules.md#stop-sequences)."""
     if raw is None:
         return
     if not isinstance(raw, (str, list)):
@@ -169,19 +181,20 @@ def _reasoning_effort(raw: Any) -> Optional[str]:
 def _thinking_blocker(out: Dict[str, Any], conversation: TranslatedMessages) -> Optional[str]:
     """Why thinking cannot be turned on for this request, if it cannot."""
     if out.get("tool_choice", {}).get("type") in ("any", "tool"):
-        # "Thinking isn't compatible with … forced tool use" (§3.1): the tool choice is the harder
-        # constraint for the client's program, so it wins over reasoning.
+        # "Thinking isn't compatible with … forced tool use" (docs/protocol-rules.md#tool-choice): the
+        # tool choice is the harder constraint for the client's program, so it wins over reasoning.
         return "Anthropic does not allow thinking with a forced tool_choice"
     if conversation.last_assistant_called_tools:
-        # §7 decision 4: continuing a tool loop with thinking on requires the assistant turn's signed
-        # thinking blocks, which an OpenAI client never sends back.
+        # docs/protocol-rules.md#thinking-round-trips: continuing a tool loop with thinking on requires
+        # the assistant turn's signed thinking blocks, which an OpenAI client never sends back.
         return "the history continues a tool loop without the signed thinking blocks Anthropic requires"
     return None
 
 
 def _add_budget_thinking(out: Dict[str, Any], budget: int, cap: Optional[int], notes: List[str]) -> None:
-    """Budget thinking needs 1024 <= budget < max_tokens (§3.1, P15): raise max_tokens to budget + 1024
-    when needed; if the backend's cap forbids that, shrink the budget, or drop thinking below 1024."""
+    """Budget thinking needs 1024 <= budget < max_tokens (docs/protocol-rules.md#thinking, P15): raise
+    max_tokens to budget + 1024 when needed; if the backend's cap forbids that, shrink the budget, or
+    drop thinking below 1024."""
     max_tokens = out["max_tokens"]
     if max_tokens <= budget:
         wanted = budget + _MIN_THINKING_BUDGET
@@ -219,7 +232,8 @@ def _add_sampling(out: Dict[str, Any], body: Dict[str, Any], model: str, notes: 
 
 
 def _clamped_temperature(value: float, notes: List[str]) -> float:
-    # OpenAI's range is 0–2; Anthropic's is 0–1 (its own compat layer caps values above 1, §3.1).
+    # OpenAI's range is 0–2; Anthropic's is 0–1 (its own compat layer caps values above 1,
+    # docs/protocol-rules.md#sampling).
     clamped = min(max(value, 0.0), 1.0)
     if clamped != value:
         notes.append(f"clamped 'temperature' from {value:g} to {clamped:g}, Anthropic's range is 0 to 1")
@@ -247,7 +261,7 @@ def _add_response_format(out: Dict[str, Any], raw: Any, notes: List[str]) -> Non
 
 def _add_metadata(out: Dict[str, Any], body: Dict[str, Any], notes: List[str]) -> None:
     """``safety_identifier`` (or the older ``user``) → ``metadata.user_id``; OpenAI ``metadata`` is
-    dropped because Anthropic's metadata holds only ``user_id`` (§3.1)."""
+    dropped because Anthropic's metadata holds only ``user_id`` (docs/protocol-rules.md#metadata)."""
     if body.get("metadata") is not None:
         notes.append("dropped 'metadata': Anthropic metadata holds only a user id")
     for field in ("safety_identifier", "user"):

@@ -1,13 +1,14 @@
-"""An Anthropic backend's Messages response → an OpenAI ``chat.completion`` (TRANSLATION.md §3.3).
+"""An Anthropic backend's Messages response → an OpenAI ``chat.completion`` (docs/protocol-rules.md#responses).
 
 Block by block: ``text`` blocks are concatenated into ``message.content``; ``tool_use`` blocks
 become ``tool_calls`` in order (their position there, not their block index, is what counts —
-P3); ``thinking`` text goes to the ``reasoning_content`` extension field (§2.5), which the OpenAI
-SDK keeps as an extra field even in strict mode. ``redacted_thinking``, signatures, server-tool
-blocks and unknown block types have no OpenAI slot and are skipped (§1.3: "skip unknown block
-types"; §7 decision 6: drop rather than fail a whole answer).
+P3, docs/pitfalls.md#p3); ``thinking`` text goes to the ``reasoning_content`` extension field
+(docs/protocol-rules.md#reasoning-fields), which the OpenAI SDK keeps as an extra field even in
+strict mode. ``redacted_thinking``, signatures, server-tool blocks and unknown block types have no
+OpenAI slot and are skipped (docs/protocol-rules.md#blocks-without-a-slot: drop rather than fail a
+whole answer).
 
-Refusal (§3.4, §7 decision 3): ``stop_reason: "refusal"`` becomes ``finish_reason:
+Refusal (docs/protocol-rules.md#refusal): ``stop_reason: "refusal"`` becomes ``finish_reason:
 "content_filter"`` with ``message.refusal`` set. That is the honest mapping, although it makes the
 OpenAI SDK's ``.parse()`` and ``get_final_completion()`` raise ``ContentFilterFinishReasonError``;
 answering ``stop`` would hide from the client that the model refused.
@@ -59,7 +60,7 @@ def anthropic_response_to_openai(body: Dict[str, Any], context: ResponseContext)
         "index": 0,
         "message": _message(parts, finish_reason, body),
         "finish_reason": finish_reason,
-        "logprobs": None,  # Anthropic has no logprobs (§2.6)
+        "logprobs": None,  # Anthropic has no logprobs (docs/protocol-rules.md#responses)
     }
     return {
         "id": openai_completion_id(body.get("id"), context.call_id),
@@ -86,7 +87,8 @@ def _read_text(block: Mapping[str, Any], where: str, parts: _Parts, context: Res
 
 
 def _read_thinking(block: Mapping[str, Any], where: str, parts: _Parts, context: ResponseContext) -> None:
-    # Signed blocks may have empty text (display "omitted", §3.2); only the text has a slot here.
+    # Signed blocks may have empty text (display "omitted", docs/protocol-rules.md#reasoning-history);
+    # only the text has a slot here.
     parts.reasoning.append(optional_field(block, "thinking", str, where) or "")
 
 
@@ -120,8 +122,9 @@ def _json_arguments(tool_input: Dict[str, Any]) -> str:
 
 
 def _message(parts: _Parts, finish_reason: str, body: Mapping[str, Any]) -> Dict[str, Any]:
-    # Stream parity (§3.6.2): text and thinking deltas are concatenated with no separator there,
-    # so they are here too. Empty text counts as no text: content is null then, as OpenAI sends.
+    # Stream parity (docs/protocol-rules.md#anthropic-to-openai-stream): text and thinking deltas are
+    # concatenated with no separator there, so they are here too. Empty text counts as no text:
+    # content is null then, as OpenAI sends.
     text = "".join(parts.texts) or None
     message: Dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     if finish_reason == "content_filter":

@@ -3,7 +3,7 @@
 Upstream bodies are untrusted: a backend may answer ``200`` with something that is not its
 protocol. Every field a translator reads goes through :func:`required_field` or
 :func:`optional_field`, so a missing or mistyped field becomes an :class:`UpstreamProtocolError`
-that names the field, never a ``KeyError``/``TypeError`` (DESIGN.md, "Errors").
+that names the field, never a ``KeyError``/``TypeError`` (docs/architecture.md#errors).
 
 The id helpers are public so the stream translators can derive the same ids: a client must see
 the same shapes whether it streamed or not.
@@ -35,7 +35,7 @@ OPENAI_ID_PREFIX = "chatcmpl-"
 ANTHROPIC_ID_PREFIX = "msg_"
 
 # Anthropic rejects tool ids outside this alphabet when they come back in a later request
-# (TRANSLATION.md §3.2, P11: Kimi/DeepSeek-style ids such as ``functions.Bash:0``).
+# (docs/protocol-rules.md#tool-ids, P11 in docs/pitfalls.md: Kimi-style ids such as ``functions.Bash:0``).
 _TOOL_ID_ILLEGAL = re.compile(r"[^a-zA-Z0-9_-]")
 
 _TYPE_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
@@ -75,7 +75,7 @@ def upstream_object(body: Any, protocol: str) -> Dict[str, Any]:
     """Check a 2xx upstream body is a JSON object that is not an error in disguise.
 
     Some backends answer ``200`` with an error body; that is an upstream *error* (translated with
-    its kind, §3.7), not a malformed response.
+    its kind, docs/protocol-rules.md#errors), not a malformed response.
     """
     if not isinstance(body, dict):
         raise UpstreamProtocolError("upstream response is not a JSON object")
@@ -105,7 +105,8 @@ def optional_field(obj: Mapping[str, Any], key: str, kind: type, where: str) -> 
 
 def usage_object(body: Mapping[str, Any]) -> Dict[str, Any]:
     """The body's ``usage`` object; ``{}`` (all zeros) when absent — a response always carries usage
-    for the client, even when the backend did not report it (§1.4: usage is required)."""
+    for the client, even when the backend did not report it (docs/protocol-rules.md#usage: usage is
+    required)."""
     usage = optional_field(body, "usage", dict, "")
     return usage if usage is not None else {}
 
@@ -121,7 +122,7 @@ def array_items(values: List[Any], where: str) -> List[Dict[str, Any]]:
 def _is_error_body(body: Mapping[str, Any], protocol: str) -> bool:
     if protocol == ANTHROPIC:
         return body.get("type") == "error"
-    # The OpenAI SDK treats any truthy top-level "error" as an error (TRANSLATION.md §2.1).
+    # The OpenAI SDK treats any truthy top-level "error" as an error (docs/protocol-rules.md#in-band-errors).
     return protocol == OPENAI and bool(body.get("error"))
 
 

@@ -1,6 +1,8 @@
-"""An OpenAI(-compatible) backend's ``chat.completion`` → an Anthropic ``message`` (TRANSLATION.md §3.3).
+"""An OpenAI(-compatible) backend's ``chat.completion`` → an Anthropic ``message``
+(docs/protocol-rules.md#responses; pitfall numbers: docs/pitfalls.md).
 
-Only ``choices[0]`` is read: requests with ``n > 1`` are rejected before they go upstream (§3.1).
+Only ``choices[0]`` is read: requests with ``n > 1`` are rejected before they go upstream
+(docs/protocol-rules.md#choices-and-legacy-fields).
 Content blocks come out in the order an Anthropic model produces them: a ``thinking`` block
 (from ``reasoning_content``, or vLLM's ``reasoning`` — P14), a ``text`` block for the content, a
 ``text`` block for a refusal, then one ``tool_use`` block per tool call (P5). Empty strings make
@@ -112,7 +114,7 @@ def _tool_use_block(call: Mapping[str, Any], position: int, context: ResponseCon
 def tool_input_from_arguments(arguments: Any) -> Dict[str, Any]:
     """The ``tool_use.input`` object for an OpenAI ``function.arguments`` value.
 
-    Decision (TRANSLATION.md leaves it open for responses; §3.2 rules the same for requests):
+    Decision (docs/protocol-rules.md#arguments-that-are-not-an-object; requests follow the same rule):
     anything that does not yield a JSON object becomes ``{}``. Anthropic requires ``input`` to be
     an object, and wrapping the raw text under an invented key would hand the client's tool a
     parameter its schema does not declare; with ``{}`` the tool reports its missing arguments and
@@ -139,13 +141,13 @@ def _json_or_none(text: Any) -> Any:
 def _stop(choice: Mapping[str, Any], called_tool: bool, refused: bool) -> Tuple[str, Optional[str]]:
     finish_reason = optional_field(choice, "finish_reason", str, "choices[0]")
     if refused and not called_tool:
-        # A refusal may finish with "stop"; the refusal field is the stronger signal (§3.3).
+        # A refusal may finish with "stop"; the refusal field is the stronger signal (docs/protocol-rules.md#refusal).
         return "refusal", None
     return stop_reason_from_openai(finish_reason, called_tool, matched_stop_from_openai_choice(choice))
 
 
 def _stop_details(stop_reason: str, refusal: Optional[str]) -> Optional[Dict[str, Any]]:
-    # §3.4: content_filter → refusal with stop_details; OpenAI gives no category.
+    # docs/protocol-rules.md#refusal: content_filter → refusal with stop_details; OpenAI gives no category.
     if stop_reason != "refusal":
         return None
     return {"type": "refusal", "category": None, "explanation": refusal}

@@ -1,7 +1,8 @@
 """Anthropic Messages stream (backend) → OpenAI ``chat.completion.chunk`` stream (client).
 
-The state machine of TRANSLATION.md §3.6.2, emitting the chunk grammar of §2.2 so that the
-OpenAI SDK's accumulator builds the right message (§5.2):
+The state machine of docs/protocol-rules.md#anthropic-to-openai-stream, emitting the chunk grammar
+of docs/protocol-rules.md#openai-stream so that the OpenAI SDK's accumulator builds the right
+message (docs/protocol-rules.md#sdk-conformance; P-numbers: docs/pitfalls.md):
 
 * ``message_start`` → the one chunk carrying ``role`` (repeating it garbles the role, P4);
 * ``tool_use`` blocks → ``tool_calls`` entries numbered 0, 1, … in order of appearance, never by
@@ -36,7 +37,8 @@ Payload = Dict[str, Any]
 
 _COMPACT = (",", ":")
 _JSON_DECODER = json.JSONDecoder()  # decode() directly: skips json.loads' argument checks per event
-# Events that only make sense inside a message (an error may come at any point, §1.2).
+# Events that only make sense inside a message (an error may come at any point,
+# docs/protocol-rules.md#anthropic-stream).
 _MESSAGE_EVENTS = ("content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop")
 
 
@@ -95,7 +97,8 @@ class AnthropicToOpenAIStream(StreamTranslator):
         return self._dispatch(kind, payload)
 
     def _on_eof(self) -> bytes:
-        if self._saw_message_delta:  # §3.6.2: EOF after message_delta finishes as message_stop
+        # EOF after message_delta finishes as message_stop (docs/protocol-rules.md#anthropic-to-openai-stream)
+        if self._saw_message_delta:
             return self._finish()
         return self.abort(truncated_stream_error())
 
@@ -106,14 +109,15 @@ class AnthropicToOpenAIStream(StreamTranslator):
     def _dispatch(self, kind: Optional[str], payload: Payload) -> bytes:
         handler = self._handlers.get(kind) if kind is not None else None
         if handler is None:
-            return b""  # unknown event type: "handle unknown event types gracefully" (§1.2)
+            # Unknown event type: "handle unknown event types gracefully" (docs/protocol-rules.md#anthropic-stream).
+            return b""
         if not self._started and kind in _MESSAGE_EVENTS:
             raise UpstreamProtocolError(f"upstream stream sent {kind} before message_start")
         return handler(payload)
 
     def _on_message_start(self, payload: Payload) -> bytes:
         if self._started:
-            return b""  # a duplicate message_start (LiteLLM #32357) must not repeat the role (P4)
+            return b""  # a duplicate message_start must not repeat the role (P4)
         message = _field(payload, "message", dict)
         message_id = message.get("id")
         if not isinstance(message_id, str) or not message_id:
@@ -152,7 +156,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         if kind == "input_json_delta":
             return self._arguments_chunk(tool, _field(delta, "partial_json", str))
         if kind == "thinking_delta":
-            # Extension field both OpenAI SDKs keep in model_extra (§2.5).
+            # Extension field both OpenAI SDKs keep in model_extra (docs/protocol-rules.md#reasoning-fields).
             return self._chunks.text("reasoning_content", _field(delta, "thinking", str))
         return b""  # signature_delta, citations_delta, compaction_delta, unknown: no slot (P2)
 
@@ -183,7 +187,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         stop_details = delta.get("stop_details")
         if isinstance(stop_details, dict):
             self._stop_details = stop_details
-        self._record_usage(payload)  # cumulative: overwrites only the fields present (§1.3)
+        self._record_usage(payload)  # cumulative: overwrites only the fields present (docs/protocol-rules.md#usage)
         self._saw_message_delta = True
         return b""
 
@@ -207,7 +211,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         return out + self._chunks.done()
 
     def _refusal_chunk(self) -> bytes:
-        """A refusal's explanation as ``delta.refusal`` (§3.4: ``message.refusal``)."""
+        """A refusal's explanation as ``delta.refusal`` (docs/protocol-rules.md#refusal: ``message.refusal``)."""
         if self._stop_reason != "refusal" or self._stop_details is None:
             return b""
         explanation = self._stop_details.get("explanation")

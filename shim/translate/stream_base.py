@@ -3,9 +3,10 @@
 A translator is fed upstream bytes as they arrive and returns the bytes to send to the client
 right away; it never holds a whole stream. Subclasses implement three hooks: one upstream event,
 upstream end-of-file, and how an error looks in-band for their client. Whatever goes wrong
-inside a hook becomes an in-band error in the client's protocol (TRANSLATION.md §3.7 rule 2:
-once headers are out, errors are in-band only), and the translator then ignores further input,
-so a client never sees a half-finished stream that looks complete.
+inside a hook becomes an in-band error in the client's protocol
+(docs/protocol-rules.md#in-band-errors: once headers are out, errors are in-band only), and the
+translator then ignores further input, so a client never sees a half-finished stream that looks
+complete.
 """
 
 import json

@@ -1,13 +1,15 @@
 """An OpenAI(-compatible) ``chat.completion.chunk`` stream → an Anthropic Messages event stream.
 
-TRANSLATION.md §3.6.1, emitting the grammar of §1.2/§1.3 under the SDK constraints listed there:
+docs/protocol-rules.md#openai-to-anthropic-stream, emitting the grammar of
+docs/protocol-rules.md#anthropic-stream under the SDK constraints listed there (P-numbers:
+docs/pitfalls.md):
 
-* exactly one ``message_start``, sent as soon as the first upstream chunk arrives (P2, LiteLLM's
-  duplicate); its usage is all zeros because nothing is pre-counted, so the *real* input, cache and
-  output numbers go into ``message_delta.usage`` (P8: never a fake constant);
+* exactly one ``message_start``, sent as soon as the first upstream chunk arrives (P2); its usage
+  is all zeros because nothing is pre-counted, so the *real* input, cache and output numbers go
+  into ``message_delta.usage`` (P8: never a fake constant);
 * content blocks get indexes 0..n-1 in emission order, each is start → deltas → stop, blocks never
   interleave and a stopped block is never re-opened (P2); no text block is opened for ``""`` or
-  null content (P9); the delta that opens a block is emitted with it (LiteLLM #30014);
+  null content (P9); the delta that opens a block is emitted with it (P2);
 * ``reasoning_content`` (DeepSeek) or ``reasoning`` (vLLM, OpenRouter) → a ``thinking`` block (P14)
   with ``signature: ""`` and **no** ``signature_delta``: the router never forges signatures (P13) —
   a made-up one would be rejected by real Anthropic ("Invalid signature") if the client later
@@ -24,11 +26,12 @@ TRANSLATION.md §3.6.1, emitting the grammar of §1.2/§1.3 under the SDK constr
   becomes ``stop_sequence``.
 
 End of stream (P20): ``[DONE]`` ends the message even without a finish chunk, because some backends
-(Cerebras) never send one [I:9j/claude-code-mux PR#11] — ``end_turn``, or ``tool_use`` if a tool was
-called. End of file with neither a finish reason nor ``[DONE]`` is a cut stream and ends in an
-in-band ``api_error``, never a fake clean end. End of file after a finish reason ends normally (the
-OpenAI SDK also treats ``[DONE]`` as optional). An upstream ``data: {"error": …}`` becomes an
-``event: error`` with the translated type (§3.7) and no ``message_stop``.
+(Cerebras) never send one (https://github.com/9j/claude-code-mux/pull/11) — ``end_turn``, or
+``tool_use`` if a tool was called. End of file with neither a finish reason nor ``[DONE]`` is a cut
+stream and ends in an in-band ``api_error``, never a fake clean end. End of file after a finish
+reason ends normally (the OpenAI SDK also treats ``[DONE]`` as optional). An upstream
+``data: {"error": …}`` becomes an ``event: error`` with the translated type
+(docs/protocol-rules.md#in-band-errors) and no ``message_stop``.
 """
 
 import json
@@ -62,7 +65,8 @@ _EMPTY_BLOCKS = {
     _TEXT: {"type": "text", "text": ""},
     _THINKING: {"type": "thinking", "thinking": "", "signature": ""},  # no signature is ever forged (P13)
 }
-# The JSON after the index of each text-like block's delta: the delta type must match the block (§1.2).
+# The JSON after the index of each text-like block's delta: the delta type must match the block
+# (docs/protocol-rules.md#anthropic-stream).
 _DELTA_PREFIXES = {
     _TEXT: ',"delta":{"type":"text_delta","text":',
     _THINKING: ',"delta":{"type":"thinking_delta","thinking":',
@@ -104,7 +108,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
 
     # Upstream events -----------------------------------------------------------------------
     def _on_data(self, data: str) -> bytes:
-        if data.startswith("[DONE]"):  # the OpenAI SDK's own test (TRANSLATION.md §2.1)
+        if data.startswith("[DONE]"):  # the OpenAI SDK's own test (docs/protocol-rules.md#sse-framing)
             return self._on_done()
         text = data.strip()
         if not text:
@@ -117,7 +121,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
         return self._finish_message()
 
     def _on_chunk(self, chunk: Dict[str, Any]) -> bytes:
-        if chunk.get("error"):  # truthy, as the OpenAI SDK tests it (§2.1)
+        if chunk.get("error"):  # truthy, as the OpenAI SDK tests it (docs/protocol-rules.md#in-band-errors)
             raise error_from_stream_payload(OPENAI, chunk)
         out = b"" if self._started else self._message_start(chunk)
         choice = first_choice(chunk)
@@ -151,7 +155,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
     def _on_refusal(self, refusal: Optional[str]) -> bytes:
         if not refusal:
             return b""
-        self._refusal.append(refusal)  # decides the stop reason at the end (§3.3)
+        self._refusal.append(refusal)  # decides the stop reason at the end (docs/protocol-rules.md#refusal)
         return self._text_like(_TEXT, refusal)
 
     def _on_tool_calls(self, calls: Optional[List[Any]]) -> bytes:
@@ -174,7 +178,8 @@ class OpenAIToAnthropicStream(StreamTranslator):
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            # Not pre-counted (§7 decision 5): zeros here, the real numbers in message_delta (P8).
+            # Not pre-counted (docs/protocol-rules.md#input-tokens-at-message-start): zeros here, the real
+            # numbers in message_delta (P8).
             "usage": dict(_ZERO_USAGE),
         }
         return _event({"type": "message_start", "message": message})
@@ -183,7 +188,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
         out = self._close_block() + self._emit_buffered_tools()
         stop_reason, stop_sequence = self._stop_reason()
         delta: Dict[str, Any] = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
-        if stop_reason == "refusal":  # §3.4: content_filter → refusal with stop_details
+        if stop_reason == "refusal":  # docs/protocol-rules.md#refusal: refusal with stop_details
             delta["stop_details"] = {"type": "refusal", "category": None, "explanation": "".join(self._refusal) or None}
         # No usage chunk (a backend that ignores include_usage): zeros, and self.usage stays None
         # so telemetry knows the numbers are unknown.
@@ -195,7 +200,8 @@ class OpenAIToAnthropicStream(StreamTranslator):
     def _stop_reason(self) -> Tuple[str, Optional[str]]:
         finish_reason = self._finish_reason
         if self._refusal and finish_reason in (None, "stop"):
-            # OpenAI finishes a refusal with "stop"; the refusal field is the stronger signal (§3.3).
+            # OpenAI finishes a refusal with "stop"; the refusal field is the stronger signal
+            # (docs/protocol-rules.md#refusal).
             finish_reason = "content_filter"
         return stop_reason_from_openai(finish_reason, bool(self._tools), self._matched_stop)
 
@@ -223,7 +229,8 @@ class OpenAIToAnthropicStream(StreamTranslator):
         tool = self._open_tool
         if tool is not None:
             if not tool.sent_arguments:
-                out += self._arguments_delta("")  # ≥1 delta, as native no-argument calls stream (§1.3)
+                # ≥1 delta, as native no-argument calls stream (docs/protocol-rules.md#anthropic-stream)
+                out += self._arguments_delta("")
             tool.done = True
             self._open_tool = None
         self._open_kind = None
@@ -244,7 +251,8 @@ class OpenAIToAnthropicStream(StreamTranslator):
             "type": "tool_use",
             "id": sanitize_tool_id(tool.id) if tool.id else fallback_tool_id(self._context.call_id, tool.index),
             "name": client_tool_name(tool.name or "", self._context),  # P18 reverse mapping
-            "input": {},  # the real input arrives only through input_json_delta (§1.3)
+            # The real input arrives only through input_json_delta (docs/protocol-rules.md#anthropic-stream).
+            "input": {},
         }
         out += self._open_block(_TOOL_USE, block)
         self._open_tool = tool
@@ -275,5 +283,6 @@ class OpenAIToAnthropicStream(StreamTranslator):
 
 
 def _event(payload: Dict[str, Any]) -> bytes:
-    """One Anthropic SSE event: ``event:`` equals ``data.type`` (P1), blank line included (§1.1)."""
+    """One Anthropic SSE event: ``event:`` equals ``data.type`` (P1), blank line included
+    (docs/protocol-rules.md#sse-framing)."""
     return encode_event(_compact_json(payload), payload["type"])

@@ -1,11 +1,11 @@
 """Same-format streams: forward the upstream bytes unchanged, only watching them for usage.
 
-DESIGN.md "same-protocol fast path": when client and backend speak the same protocol the bytes
-go through untouched. Most events carry text and nothing the call's event needs, so the bytes are
-not decoded as they pass: they are only cut at event boundaries (blank lines), and of each run of
-whole events only those that can hold what is watched — usage, an error, the end marker
-(``_MARKERS``, found at C speed) — are decoded. Decoding every event was an eighth of the proxy's
-time on a pass-through stream.
+The same-protocol fast path (docs/protocol-rules.md#same-protocol): when client and backend speak
+the same format the bytes go through untouched. Most events carry text and nothing the call's
+event needs, so the bytes are not decoded as they pass: they are only cut at event boundaries
+(blank lines), and of each run of whole events only those that can hold what is watched — usage,
+an error, the end marker (``_MARKERS``, found at C speed) — are decoded. Decoding every event was
+an eighth of the proxy's time on a pass-through stream.
 
 The format is a protocol (``anthropic``, ``openai`` for Chat) or ``responses``: a Responses stream
 holds its usage, its final Response object and its errors in ``response.completed`` /

@@ -1,11 +1,15 @@
-"""aiohttp: routed LLM calls are handed to the host's proxy by rewriting the URL (SHIM.md §5).
+"""aiohttp: routed LLM calls are handed to the host's proxy by rewriting the URL (docs/shim.md#aiohttp).
 
 ``ClientSession._request`` is wrapped. Fabricating aiohttp ``ClientResponse`` objects broke
 aioresponses on four aiohttp releases, so the shim never builds one: a call whose model has a
 route is sent, unchanged but for its URL, to ``ROUTER_SHIM_PROXY_URL`` + the original path and
 query, and aiohttp's own machinery streams the proxy's answer (which is already translated and
-reported by the proxy). A call with no route goes where it was going and is reported here. With
-no proxy URL, routed calls are left untouched too and the host gets one ``shim_error``.
+reported by the proxy). A call with no route goes where it was going and is reported here — except
+one aimed at the host's proxy itself (its base URL came from ``router shim``), which goes where it
+would have gone without the router (``LLMCall.unrouted_url``, docs/shim-process-tree.md). A routed
+call aimed at the proxy is handed to it like any other: the same URL, one hop, no loop (the proxy
+runs in the host, which is not shimmed). With no proxy URL, routed calls are left untouched too and
+the host gets one ``shim_error``.
 
 aiohttp used *inside* an httpx transport (the SDKs' ``DefaultAioHttpClient``) is routed at the
 httpx layer, which sets the bypass before calling down, so such calls are not seen twice.
@@ -35,6 +39,8 @@ def _routing_request(original: RequestMethod) -> RequestMethod:
         call, target = _route(method, _absolute_url(self, str_or_url), kwargs)
         if target is not None:
             return await original(self, method, target, **_with_caller(kwargs))
+        if call is not None and call.unrouted_url is not None:
+            str_or_url = call.unrouted_url
         try:
             response = await original(self, method, str_or_url, **kwargs)
         except BaseException as error:

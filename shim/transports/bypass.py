@@ -3,7 +3,7 @@
 Whenever a shim transport hands a request to a lower layer (the client's own transport for a
 routed call, or the inner transport for a pass-through), it sets the switch; every patched seam
 checks it first. This matters when layers stack: openai's ``DefaultAioHttpClient`` is an httpx2
-client whose transport calls aiohttp, which is patched too (DESIGN.md "Executor").
+client whose transport calls aiohttp, which is patched too (docs/shim.md#httpx-and-httpx2).
 """
 
 from contextvars import ContextVar, Token

@@ -5,14 +5,17 @@ steps, and only the I/O differs, so the decisions live here, once:
 
 1. :meth:`LLMCall.begin` plans the call and sets :attr:`LLMCall.action`:
    ``PASS`` (no route: send the original request untouched), ``ANSWER`` (the router answers by
-   itself: a local count_tokens, or a protocol-shaped error) or ``SEND`` (send
-   :meth:`upstream_request` through the library's own transport).
+   itself: a local count_tokens, or a protocol-shaped error for a routed call it refuses — whose
+   event still names the route) or ``SEND`` (send :meth:`upstream_request` through the library's
+   own transport). A call with no route that the program aimed at the host's proxy (its SDK read
+   the base URL ``router shim`` set) is a ``SEND`` too, unchanged, to where it would have gone
+   without the router (:attr:`LLMCall.unrouted_url`).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
    :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
    :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
 3. One telemetry event per call (:meth:`finish`, idempotent), also for calls left untouched.
 
-Failure rules (issue #3): a :class:`RouterError` becomes a response in the client's protocol; a
+Failure rules (docs/shim.md#failures): a :class:`RouterError` becomes a response in the client's protocol; a
 translation failure carries ``x-should-retry: false`` so the SDK does not retry it; an internal
 failure (a bug here) on a call that needed no translation passes it through unchanged. Errors the
 library raises while talking upstream (connect, read) are not ours: the transport re-raises them.
@@ -32,8 +35,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, Plan, client_headers, parse_json_object, plan_call, render_error
-    from ..routing import resolve_route
+    from ..plan import (
+        FORWARD,
+        REFUSED,
+        ClientCall,
+        ClientResponse,
+        Plan,
+        client_headers,
+        parse_json_object,
+        plan_call,
+        render_error,
+    )
+    from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
     from ..usage import Usage
@@ -44,13 +57,20 @@ PASS = "pass"
 ANSWER = "answer"
 SEND = "send"
 
+# Request headers an unrouted call redirected away from the host's proxy does not keep: they describe
+# the connection to the proxy (the library writes its own for the new one). Credentials stay: the call
+# goes where the program would have sent it, with what the program sent.
+_CONNECTION_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
+)
+
 
 class LowerCaseHeaders(Dict[str, str]):
     """A plain dict of headers whose names a transport wrote in lower case (see :func:`_request_id`)."""
 
 
 def terminal(response: ClientResponse) -> ClientResponse:
-    """``response`` marked as final: the SDKs must not retry a router-made error (SHIM.md §6)."""
+    """``response`` marked as final: the SDKs must not retry a router-made error (docs/shim.md#sdk-parsers)."""
     response.headers["x-should-retry"] = "false"
     return response
 
@@ -74,10 +94,19 @@ def _import_engine() -> None:
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
-    global resolve_route
+    global resolve_route, FORWARD, REFUSED
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..llm_calls import split_url
-    from ..plan import ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
+    from ..plan import (
+        FORWARD,
+        REFUSED,
+        ClientCall,
+        ClientResponse,
+        client_headers,
+        parse_json_object,
+        plan_call,
+        render_error,
+    )
     from ..routing import resolve_route
 
     _engine_imported = True
@@ -105,8 +134,12 @@ class LLMCall:
         self.action = PASS
         self.reportable = False  # an event is due (no event for /v1/models or unreadable calls)
         self.plan: Optional[Plan] = None
+        self._refused_route: Optional[Route] = None  # the route of a call refused before it had a plan
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
+        # A call with no route aimed at the host's proxy: where it goes instead (see _redirect_unrouted).
+        self.unrouted_url: Optional[str] = None
+        self._unrouted_request: Optional[Tuple[Dict[str, str], bytes]] = None
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
 
@@ -122,8 +155,8 @@ class LLMCall:
 
     @property
     def routed(self) -> bool:
-        """The router takes this call (sends it elsewhere or answers it itself)."""
-        return self.action != PASS
+        """The router takes this call (sends it to a backend or answers it itself)."""
+        return self.action != PASS and self.unrouted_url is None
 
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
         call = ClientCall(self.endpoint, headers, body)
@@ -134,24 +167,48 @@ class LLMCall:
             return
         self.requested_model = self.plan.requested_model
         self.reportable = True
-        if self.plan.local_response is not None:
-            self.action, self.answer = ANSWER, self.plan.local_response
-        elif self.plan.routed:
+        disposition = self.plan.disposition
+        if disposition == REFUSED:
+            self.action, self.answer = ANSWER, terminal(self.plan.refusal_response())
+        elif disposition == FORWARD:
             self.action = SEND
+        elif self.plan.local_response is not None:
+            self.action, self.answer = ANSWER, self.plan.local_response
+        else:
+            self._redirect_unrouted(headers, body)
+
+    def _redirect_unrouted(self, headers: Mapping[str, str], body: bytes) -> None:
+        """No route, and the program aimed the call at the host's proxy only because ``router shim``
+        set its base URL: send it, unchanged, where it would have gone without the router (the
+        user's own base URL, else the vendor's API), not to the proxy, which would refuse it
+        (docs/shim-process-tree.md#calls-with-no-route)."""
+        proxy = self.runtime.host_proxy
+        destination = proxy.unrouted_url(self._url, self.client_protocol) if proxy is not None else None
+        if destination is None:
+            return
+        kept = {name: value for name, value in headers.items() if name.lower() not in _CONNECTION_HEADERS}
+        self.unrouted_url, self._unrouted_request = destination, (kept, body)
+        self.action = SEND
 
     def _refuse(self, body: bytes, error: RouterError) -> None:
-        """A request the engine cannot plan. Only a routed model's call is answered with the error;
-        anything else (no model, unknown model) goes where it was going, as if the shim were absent."""
+        """A request the engine could not plan at all (too large to read). Only a routed model's
+        call is answered with the error; anything else (no model, unknown model) goes where it was
+        going, as if the shim were absent."""
         model = _model_of(body)
-        if model is None or resolve_route(self.runtime.config, model) is None:
+        route = None if model is None else resolve_route(self.runtime.config, model)
+        if model is None or route is None:
             return
         self.requested_model = model
+        self._refused_route = route
         self.reportable = True
         self.action = ANSWER
         self.answer = terminal(render_error(self.client_protocol, error))
 
     def upstream_request(self) -> Tuple[str, Dict[str, str], bytes]:
         """URL, headers and body to send upstream (``SEND`` calls only)."""
+        if self.unrouted_url is not None and self._unrouted_request is not None:
+            headers, body = self._unrouted_request
+            return self.unrouted_url, dict(headers), body
         plan = self._sent_plan()
         assert plan.upstream_url is not None
         return plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body
@@ -346,7 +403,7 @@ class LLMCall:
     def _event_fields(self, status: int, error: Optional[str]) -> CallFields:
         now = time.perf_counter()
         plan = self.plan
-        route = plan.route if plan is not None else None
+        route = plan.route if plan is not None else self._refused_route
         first_byte = self._first_byte if self._first_byte is not None else now
         return {
             "time": self.started,
@@ -367,9 +424,12 @@ class LLMCall:
 
     def _upstream_host(self) -> str:
         plan = self.plan
+        if self.unrouted_url is not None:
+            return _host_of(self.unrouted_url)
         if plan is not None and plan.upstream_url:
             return _host_of(plan.upstream_url)
-        return "" if plan is not None and plan.routed else self.original_host  # "": answered locally
+        answered_here = (plan is not None and plan.routed) or self._refused_route is not None
+        return "" if answered_here else self.original_host  # "": answered by the router itself
 
     def _note_upstream(self, headers: Mapping[str, str]) -> None:
         try:

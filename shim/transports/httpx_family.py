@@ -1,4 +1,4 @@
-"""httpx and httpx2, sync and async, with one implementation (SHIM.md §1, §3).
+"""httpx and httpx2, sync and async, with one implementation (docs/shim.md#httpx-and-httpx2).
 
 The seam is ``Client._transport_for_url`` / ``AsyncClient._transport_for_url``: the one place where
 a client picks among ``transport=``, ``mounts=``, proxies and environment proxies, for every
@@ -12,7 +12,7 @@ A routed call goes upstream through the transport *the client itself* picks for 
 settings apply to the backend exactly as if the program had called it directly, and the shim
 never sees its own request again (plus the context-variable bypass, for transports that call
 another patched library). Responses are built from the same module's classes: httpx2 rejects
-httpx's objects and the other way round (SHIM.md §3.3).
+httpx's objects and the other way round (docs/shim.md#building-responses).
 """
 
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple

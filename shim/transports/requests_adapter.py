@@ -1,4 +1,4 @@
-"""requests: ``Session.get_adapter`` returns a :class:`RouterAdapter` for LLM URLs (SHIM.md §4).
+"""requests: ``Session.get_adapter`` returns a :class:`RouterAdapter` for LLM URLs (docs/shim.md#requests).
 
 The same idea as httpx's ``_transport_for_url``: it covers every mounted adapter (custom
 ``HTTPAdapter`` subclasses with retries, proxies) and redirects. A routed call goes upstream
@@ -7,7 +7,7 @@ through the adapter the session itself picks for the upstream URL (the original,
 
 The program's response is built by ``HTTPAdapter.build_response`` on a urllib3 ``HTTPResponse``
 subclass whose ``stream()`` yields each piece as it arrives: a stock urllib3 response over a file
-buffers a whole SSE stream (SHIM.md §4 experiment). Closing it closes the upstream response.
+buffers a whole SSE stream (docs/shim.md#requests). Closing it closes the upstream response.
 """
 
 import io
@@ -271,7 +271,7 @@ _RAW_CLASS: Dict[int, Any] = {}
 
 
 def _raw_class() -> Any:
-    """urllib3 ``HTTPResponse`` with a ``stream()`` that yields as data arrives (SHIM.md §4)."""
+    """urllib3 ``HTTPResponse`` with a ``stream()`` that yields as data arrives (docs/shim.md#requests)."""
     from urllib3.response import HTTPResponse
 
     cls = _RAW_CLASS.get(id(HTTPResponse))

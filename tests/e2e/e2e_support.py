@@ -82,21 +82,22 @@ def anthropic_create(engine: EngineServer, mode: str, **params: Any) -> Any:
 
 def assert_upstream_credentials(request: RecordedRequest, backend: str) -> None:
     """The backend's own key arrived in its protocol's header style; the client's placeholder key
-    ("router") reached the provider nowhere (TRANSLATION.md §3.8, P21)."""
+    ("router") reached the provider nowhere (docs/protocol-rules.md#credentials, docs/pitfalls.md#p21)."""
     for name, value in request.headers.items():
         assert not re.search(r"\brouter\b", value), f"placeholder key leaked upstream in {name}: {value!r}"
     key = BACKEND_KEYS[backend]
     if backend == "anthropic":
         assert request.header("x-api-key") == key
         assert request.header("authorization") is None
-        assert request.header("anthropic-version"), "Anthropic requires anthropic-version (§1.8)"
+        assert request.header("anthropic-version"), "Anthropic requires anthropic-version"
     else:
         assert request.header("authorization") == f"Bearer {key}"
         assert request.header("x-api-key") is None
 
 
 def accumulate_openai_chunks(chunks: List[Any]) -> Dict[str, Any]:
-    """Fold SDK ``ChatCompletionChunk`` objects, asserting what strict mode does not check (§5.2):
+    """Fold SDK ``ChatCompletionChunk`` objects, asserting what strict mode does not check
+    (docs/protocol-rules.md#sdk-conformance):
     role only first, id/name only on a tool call's first delta, tool indexes 0..k-1."""
     content, reasoning, calls = [], [], {}  # type: ignore[var-annotated]
     finish_reason, usage = None, None

@@ -1,4 +1,4 @@
-"""Official-SDK clients pointed at the test engine server (TRANSLATION.md §5).
+"""Official-SDK clients pointed at the test engine server (docs/protocol-rules.md#sdk-conformance).
 
 Every client validates strictly (``_strict_response_validation=True``: responses and every stream
 chunk/event go through pydantic), never retries (a retried 529 would consume the next scripted

@@ -30,7 +30,7 @@ check_responses_stream: Callable[..., Any] = _load("responses_stream_grammar").c
 
 def anthropic_final_usage(events: Any) -> Dict[str, Any]:
     """The usage a client ends up with: ``message_start`` usage overwritten by each
-    ``message_delta``'s fields (cumulative, §1.3)."""
+    ``message_delta``'s fields (cumulative, docs/protocol-rules.md#usage)."""
     usage: Dict[str, Any] = {}
     for event in events:
         if event["type"] == "message_start":

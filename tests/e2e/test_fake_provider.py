@@ -2,7 +2,8 @@
 own pydantic models and the stream grammars — so the end-to-end tests measure the engine, not
 a lenient fake."""
 
-from typing import Any, Dict
+import json
+from typing import Any, Dict, List
 
 import anthropic
 import httpx
@@ -72,3 +73,81 @@ def test_records_requests_and_models(direct: httpx.Client, provider: FakeProvide
 def test_unscripted_call_is_a_loud_error(direct: httpx.Client, provider: FakeProvider) -> None:
     response = direct.post("/v1/messages", json={"model": "claude-x", "max_tokens": 5, "messages": USER_MESSAGES})
     assert response.status_code == 500 and "no reply scripted" in response.text
+
+
+# The agent-loop mode: the same decisions in each protocol, from the request alone.
+AGENT_TOOL, AGENT_INPUT, AGENT_ANSWER = "Bash", {"command": "echo router-ok"}, "It printed router-ok."
+
+
+def _anthropic_turn(tools: List[str], with_result: bool) -> Dict[str, Any]:
+    messages: List[Dict[str, Any]] = [{"role": "user", "content": "run it"}]
+    if with_result:
+        messages += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": AGENT_TOOL,
+                                               "input": AGENT_INPUT}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "router-ok"}]},
+        ]
+    schema = {"type": "object", "properties": {}}
+    return {"model": "claude-sonnet-4-6", "max_tokens": 50, "messages": messages,
+            "tools": [{"name": name, "input_schema": schema} for name in tools]}
+
+
+def _openai_turn(tools: List[str], with_result: bool) -> Dict[str, Any]:
+    messages: List[Dict[str, Any]] = [{"role": "user", "content": "run it"}]
+    if with_result:
+        call = {"id": "call_1", "type": "function", "function": {"name": AGENT_TOOL, "arguments": "{}"}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": "call_1", "content": "router-ok"}]
+    return {"model": "gpt-5.1", "messages": messages,
+            "tools": [{"type": "function", "function": {"name": name, "parameters": {}}} for name in tools]}
+
+
+def _anthropic_outcome(response: httpx.Response) -> Any:
+    if response.status_code != 200:
+        return response.status_code, response.json()["error"]["message"]
+    message = anthropic.types.Message.model_validate(response.json())
+    calls = [(block.name, block.input) for block in message.content if block.type == "tool_use"]
+    return calls or "".join(block.text for block in message.content if block.type == "text")
+
+
+def _openai_outcome(response: httpx.Response) -> Any:
+    if response.status_code != 200:
+        return response.status_code, response.json()["error"]["message"]
+    message = openai.types.chat.ChatCompletion.model_validate(response.json()).choices[0].message
+    calls = [(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls or ()
+             if call.type == "function"]
+    return calls or message.content
+
+
+AGENT_PROTOCOLS = {
+    "anthropic": ("/v1/messages", _anthropic_turn, _anthropic_outcome),
+    "openai": ("/v1/chat/completions", _openai_turn, _openai_outcome),
+}
+
+
+@pytest.mark.parametrize("protocol", sorted(AGENT_PROTOCOLS))
+def test_agent_loop_calls_the_tool_then_answers(direct: httpx.Client, provider: FakeProvider, protocol: str) -> None:
+    path, turn, outcome = AGENT_PROTOCOLS[protocol]
+    provider.agent_loop(AGENT_TOOL, AGENT_INPUT, AGENT_ANSWER, side_text="a title")
+    first = outcome(direct.post(path, json=turn(["Read", AGENT_TOOL], with_result=False)))
+    final = outcome(direct.post(path, json=turn(["Read", AGENT_TOOL], with_result=True)))
+    side = outcome(direct.post(path, json=turn([], with_result=False)))
+    assert (first, final, side) == ([(AGENT_TOOL, AGENT_INPUT)], AGENT_ANSWER, "a title")
+
+
+@pytest.mark.parametrize("protocol", sorted(AGENT_PROTOCOLS))
+def test_agent_loop_refuses_a_request_without_its_tool(
+    direct: httpx.Client, provider: FakeProvider, protocol: str
+) -> None:
+    path, turn, outcome = AGENT_PROTOCOLS[protocol]
+    provider.agent_loop(AGENT_TOOL, AGENT_INPUT, AGENT_ANSWER)
+    status, message = outcome(direct.post(path, json=turn(["Read", "Write"], with_result=False)))
+    assert status == 400 and "'Bash' is not among the request's tools (Read, Write)" in message
+
+
+def test_queued_replies_go_before_the_agent_loop(direct: httpx.Client, provider: FakeProvider) -> None:
+    provider.agent_loop(AGENT_TOOL, AGENT_INPUT, AGENT_ANSWER)
+    provider.reply(text="scripted first")
+    answers = [_openai_outcome(direct.post("/v1/chat/completions", json=_openai_turn([AGENT_TOOL], True)))
+               for _ in range(2)]
+    assert answers == ["scripted first", AGENT_ANSWER]

@@ -1,4 +1,4 @@
-"""The previous SDK majors (openai 2.x on httpx, anthropic 0.x with ``x-api-key`` — P21) against the
+"""The previous SDK majors (openai 2.x on httpx, anthropic 0.x with ``x-api-key`` — docs/pitfalls.md#p21) against the
 engine server, through ``legacy_client.py`` running in a separate interpreter.
 
 The interpreter is the pinned ``legacy`` environment (``tests/pinned_envs.py``). One worker process
@@ -245,7 +245,8 @@ def test_anthropic_stream_helper(legacy: Legacy, provider: FakeProvider, chunkin
 
 
 def test_anthropic_raw_stream_events(legacy: Legacy, provider: FakeProvider, chunking: str) -> None:
-    """0.x whitelists event names (§1.1): an unknown or missing name would drop events."""
+    """0.x whitelists event names (docs/protocol-rules.md#sse-framing): an unknown or missing name would
+    drop events."""
     provider.reply(text="Hello.", tool_calls=WEATHER_CALLS[:1])
     events = _ok(legacy.anthropic("create_stream", model="gpt-5.1", max_tokens=300, messages=USER_MESSAGES))
     kinds = [event["type"] for event in events]

@@ -1,8 +1,8 @@
 """Same-protocol routes (OpenAI client → OpenAI backend, Anthropic client → Anthropic backend).
 
-DESIGN.md "same-protocol fast path": only the model field and the credentials change; request and
-response bytes — stream bytes included — go through unchanged. Compared here byte for byte with
-what the client sent and what the fake provider wrote.
+The same-protocol fast path (docs/architecture.md#plan_call-and-plan): only the model field and the
+credentials change; request and response bytes — stream bytes included — go through unchanged.
+Compared here byte for byte with what the client sent and what the fake provider wrote.
 """
 
 import json
@@ -59,7 +59,7 @@ def test_openai_prefix_route_changes_only_the_model(raw_http: httpx.Client, prov
 def test_p21_anthropic_accepts_both_credential_styles(
     raw_http: httpx.Client, provider: FakeProvider, auth: Any
 ) -> None:
-    """anthropic 0.x sends x-api-key, 2.x sends Authorization: Bearer — both replaced (P21)."""
+    """anthropic 0.x sends x-api-key, 2.x sends Authorization: Bearer — both replaced (docs/pitfalls.md#p21)."""
     provider.reply(text="Bonjour.")
     response = raw_http.post("/v1/messages", content=ANTHROPIC_BODY, headers={**ANTHROPIC_HEADERS, **auth})
     assert response.status_code == 200
@@ -67,7 +67,7 @@ def test_p21_anthropic_accepts_both_credential_styles(
     assert request.path == "/v1/messages"
     assert request.raw_body == ANTHROPIC_BODY
     assert_upstream_credentials(request, "anthropic")
-    assert request.header("anthropic-version") == "2023-06-01", "the client's version is forwarded (§7.1)"
+    assert request.header("anthropic-version") == "2023-06-01", "the client's version is forwarded"
     assert request.header("anthropic-beta") == "prompt-caching-2024-07-31"
     assert response.content == provider.last.sent_body
 

@@ -1,4 +1,5 @@
-"""OpenAI SDK (current major) → engine → Anthropic backend, over real loopback sockets.
+"""OpenAI SDK (current major) → engine → Anthropic backend, over real loopback sockets (P-numbers:
+docs/pitfalls.md).
 
 The ``claude-*`` model routes an OpenAI-protocol client to the Anthropic fake, so every call here
 is translated both ways. Clients validate strictly; stream tests run with the upstream written one
@@ -27,7 +28,7 @@ MODES = ("sync", "async")
 
 
 def _assert_rich_usage(usage: Any) -> None:
-    """TRANSLATION.md §3.5 A→O: prompt_tokens includes cache reads and writes."""
+    """docs/protocol-rules.md#usage, A→O: prompt_tokens includes cache reads and writes."""
     prompt = RICH_USAGE.input + RICH_USAGE.cache_read + RICH_USAGE.cache_write
     assert usage.prompt_tokens == prompt
     assert usage.completion_tokens == RICH_USAGE.output
@@ -71,7 +72,7 @@ def test_text_stream(engine: EngineServer, provider: FakeProvider, chunking: str
     folded = accumulate_openai_chunks(chunks)
     assert folded["content"] == "It is sunny in Paris today."
     assert folded["finish_reason"] == "stop"
-    assert chunks[-1].choices == [], "the usage chunk comes last, with choices: [] (§2.4)"
+    assert chunks[-1].choices == [], "the usage chunk comes last, with choices: []"
     _assert_rich_usage(folded["usage"])
     assert {chunk.id for chunk in chunks} == {chunks[0].id}, "one id for the whole stream"
     _assert_translated_upstream(provider, stream=True)
@@ -81,7 +82,7 @@ def test_stream_without_include_usage_has_no_usage(engine: EngineServer, provide
     provider.reply(text="Hello!")
     chunks = openai_create(engine, "sync", model=MODEL, messages=USER_MESSAGES, stream=True)
     assert accumulate_openai_chunks(chunks)["content"] == "Hello!"
-    assert all(chunk.usage is None for chunk in chunks), "no usage unless the client asked (§2.4)"
+    assert all(chunk.usage is None for chunk in chunks), "no usage unless the client asked"
 
 
 def test_stream_helper_get_final_completion(oai: openai.OpenAI, provider: FakeProvider, chunking: str) -> None:
@@ -196,14 +197,15 @@ def test_upstream_error_before_first_byte(
     oai: openai.OpenAI, provider: FakeProvider, stream: bool,
     upstream_status: int, error_class: type, status: int, error_type: Any,
 ) -> None:
-    """§3.7 rule 1: an upstream error before the first byte is a real HTTP status, mapped (529 → 503)."""
+    """docs/protocol-rules.md#in-band-errors: an upstream error before the first byte is a real HTTP
+    status, mapped (529 → 503)."""
     provider.reply(error=(upstream_status, None), headers={"retry-after": "7"})
     with pytest.raises(error_class) as caught:
         result = oai.chat.completions.create(model=MODEL, messages=USER_MESSAGES, stream=stream)
         list(result) if stream else None
     assert caught.value.status_code == status
     assert caught.value.response.headers.get("content-type", "").startswith("application/json")
-    assert caught.value.response.headers.get("retry-after") == "7", "retry-after is preserved (§3.7 rule 5)"
+    assert caught.value.response.headers.get("retry-after") == "7", "retry-after is preserved"
     if error_type is not None:
         assert caught.value.type == error_type
     assert isinstance(caught.value.body, dict) and caught.value.message
@@ -213,14 +215,15 @@ def test_midstream_error_raises_api_error(engine: EngineServer, provider: FakePr
     provider.reply(text="This answer will be cut off", fail_midstream=True)
     with pytest.raises(openai.APIError) as caught:
         openai_create(engine, "sync", model=MODEL, messages=USER_MESSAGES, stream=True)
-    assert not isinstance(caught.value, openai.APIStatusError), "after the headers, errors are in-band (§3.7 rule 2)"
+    assert not isinstance(caught.value, openai.APIStatusError), "after the headers, errors are in-band"
 
 
 @pytest.mark.parametrize("drop_connection", [False, True], ids=["clean_eof", "connection_dropped"])
 def test_truncated_upstream_stream_is_an_error(
     engine: EngineServer, provider: FakeProvider, chunking: str, drop_connection: bool
 ) -> None:
-    """An upstream that stops mid-message must not become a silently complete answer (§3.6.2)."""
+    """An upstream that stops mid-message must not become a silently complete answer
+    (docs/protocol-rules.md#anthropic-to-openai-stream)."""
     provider.reply(text="This answer never ends", truncate_after_events=5, drop_connection=drop_connection)
     with pytest.raises(openai.APIError):
         openai_create(engine, "sync", model=MODEL, messages=USER_MESSAGES, stream=True)

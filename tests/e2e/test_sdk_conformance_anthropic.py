@@ -1,4 +1,5 @@
-"""Anthropic SDK (current major) → engine → OpenAI-protocol backends, over real loopback sockets.
+"""Anthropic SDK (current major) → engine → OpenAI-protocol backends, over real loopback sockets
+(P-numbers: docs/pitfalls.md).
 
 ``gpt-*`` routes to the ``openai`` backend by family, ``groq:llama-3.3-70b`` to ``groq`` by prefix
 (the upstream sees ``llama-3.3-70b``). Both are the OpenAI fake, so every call is translated.
@@ -30,7 +31,7 @@ MODES = ("sync", "async")
 
 
 def _assert_rich_usage(usage: Any) -> None:
-    """TRANSLATION.md §3.5 O→A: input_tokens excludes cache reads and writes (P8)."""
+    """docs/protocol-rules.md#usage, O→A: input_tokens excludes cache reads and writes (P8)."""
     assert usage.input_tokens == RICH_USAGE.input
     assert usage.cache_read_input_tokens == RICH_USAGE.cache_read
     assert usage.cache_creation_input_tokens == RICH_USAGE.cache_write
@@ -45,7 +46,7 @@ def _assert_translated_upstream(provider: FakeProvider, route: Any = ROUTES[0], 
     assert request.header("anthropic-version") is None and request.header("anthropic-beta") is None
     body = request.json
     assert body["model"] == upstream_model
-    assert body[limit_field] == 300, f"max_tokens goes upstream as {limit_field} (§3.1)"
+    assert body[limit_field] == 300, f"max_tokens goes upstream as {limit_field}"
     assert body.get("stream", False) is stream
     if stream:
         assert body["stream_options"]["include_usage"] is True, "include_usage must be forced upstream (P8)"
@@ -89,7 +90,7 @@ def test_stream_raw_events(engine: EngineServer, provider: FakeProvider, chunkin
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
     assert kinds.count("message_start") == 1, "exactly one message_start"
     delta = [event for event in events if event.type == "message_delta"][-1]
-    assert delta.usage.input_tokens == RICH_USAGE.input, "the real input count reaches the client (§3.6.1)"
+    assert delta.usage.input_tokens == RICH_USAGE.input, "the real input count reaches the client"
     assert delta.usage.output_tokens == RICH_USAGE.output
 
 
@@ -169,7 +170,8 @@ def test_upstream_error_before_first_byte(
     ant: anthropic.Anthropic, provider: FakeProvider, stream: bool,
     upstream_status: int, error_class: type, status: int, error_type: str,
 ) -> None:
-    """§3.7: OpenAI 503 → Anthropic 529 overloaded_error (§1.7 correction: 503 would be ServiceUnavailable)."""
+    """docs/protocol-rules.md#error-kinds: OpenAI 503 → Anthropic 529 overloaded_error (503 would be
+    the SDK's ServiceUnavailableError, not OverloadedError)."""
     provider.reply(error=(upstream_status, None), headers={"retry-after": "3"})
     with pytest.raises(error_class) as caught:
         if stream:
@@ -190,7 +192,7 @@ def test_midstream_error_raises_api_status_error(
     with pytest.raises(anthropic.APIStatusError) as caught:
         with ant.messages.stream(model=MODEL, max_tokens=300, messages=USER_MESSAGES) as stream:
             stream.get_final_message()
-    assert caught.value.status_code == 200, "after the headers, errors are in-band: event: error (§1.1)"
+    assert caught.value.status_code == 200, "after the headers, errors are in-band: event: error"
     assert caught.value.body["type"] == "error"
 
 

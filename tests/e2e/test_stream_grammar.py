@@ -1,5 +1,6 @@
 """The exact bytes of translated streams, read with a raw HTTP client and checked against the
-grammars of TRANSLATION.md §1.2 / §2.2 — everything the SDKs do not validate (§5)."""
+grammars of docs/protocol-rules.md#anthropic-stream and docs/protocol-rules.md#openai-stream —
+everything the SDKs do not validate (docs/protocol-rules.md#sdk-conformance; P-numbers: docs/pitfalls.md)."""
 
 import json
 from typing import Any, Dict, List
@@ -146,7 +147,7 @@ def test_p20_stream_is_forwarded_as_it_arrives(
     raw_http: httpx.Client, provider: FakeProvider, chunking: str, route: str
 ) -> None:
     """The upstream writes a few events and then stalls: the client must already have bytes (the
-    driver reads with read1 and the translators emit per event — DESIGN.md "streams are incremental")."""
+    driver reads with read1 and the translators emit per event: docs/architecture.md#stream-translators)."""
     path, model, headers, held = INCREMENTAL_ROUTES[route]
     provider.reply(text="First words, then a long pause, then the rest.", hold_after_events=held)
     body = {"model": model, "max_tokens": 300, "messages": USER_MESSAGES, "stream": True}

@@ -34,3 +34,9 @@ def legacy_python() -> str:
 def clean_venv_python() -> str:
     """A venv with openai + anthropic only (neither this project nor wrapt), pinned (tests/constraints/sdks.txt)."""
     return pinned_python("sdks")
+
+
+@pytest.fixture(scope="session")
+def claude_agent_python() -> str:
+    """claude-agent-sdk, whose wheel bundles the Claude Code CLI, pinned (tests/constraints/claude-agent.txt)."""
+    return pinned_python("claude-agent")

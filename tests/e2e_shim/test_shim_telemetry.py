@@ -196,3 +196,40 @@ def test_a_database_that_cannot_be_created_drops_and_counts_events_and_the_calls
     report = router_stats(home)
     assert report["dropped"]["count"] == N
     assert report["dropped"]["reasons"][0].startswith("database unavailable"), report["dropped"]
+
+
+# A call the router refuses keeps its identity -------------------------------------------------
+REFUSED_SCRIPT = """
+import openai
+client = openai.OpenAI(max_retries=0)
+try:
+    client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}], n=2)
+except openai.BadRequestError as error:
+    report(error.status_code)
+"""
+
+
+def test_a_refused_call_is_reported_with_its_model_route_and_backend(
+    provider: FakeProvider, home: Path, workdir: Path
+) -> None:
+    """n=2 cannot be served by an Anthropic backend: the call is refused before anything is sent, and
+    the -v line, the exit summary and ``router stats`` still name the model, route and backend."""
+    path = write_script(workdir, REFUSED_SCRIPT)
+    ran = run_shim([sys.executable, str(path)], home, flags=["-v"], cwd=workdir)
+    assert ran.returncode == 0 and ran.result() == 400, ran.explain()
+    assert provider.requests == []
+    line = next(line for line in ran.stderr.splitlines() if line.startswith("router: pid"))
+    assert "claude-sonnet-4-5 → anthropic/claude-sonnet-4-5" in line and "invalid_request" in line, line
+    summary = [line for line in ran.stderr.splitlines() if "claude-sonnet-4-5" in line and "1 call" in line]
+    assert summary and all("(no route)" not in line for line in summary), ran.stderr
+    by_backend = {group["key"]: group for group in router_stats(home, "--by", "backend")["groups"]}
+    assert list(by_backend) == ["anthropic"] and by_backend["anthropic"]["errors"] == 1
+    row = only_row(home)
+    assert (row["requested_model"], row["backend"], row["upstream_model"], row["status"], row["translated"]) == (
+        "claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5", 400, 1)
+
+
+def only_row(home: Path) -> sqlite3.Row:
+    rows = _events(home)
+    assert len(rows) == 1, [dict(row) for row in rows]
+    return rows[0]

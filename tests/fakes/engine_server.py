@@ -1,12 +1,12 @@
 """TEST-ONLY driver: a loopback HTTP server that runs the real engine between an SDK and the fake.
 
-This is the "loopback server you write in tests/" the engine issue allows, so that the official
-SDKs can be pointed at the engine over real sockets before the real proxy exists. It does exactly
+A loopback server written for the tests, so that the official SDKs can be pointed at the engine
+over real sockets without the real proxy (docs/architecture.md#the-tests). It does exactly
 what a driver must do and nothing more:
 
 1. read the client request; ``endpoint_for_path`` (query removed); ``plan_call`` with the server's
    :class:`MemoryResponseStore`; a :class:`RouterError` → ``render_error`` in the client's protocol;
-2. ``plan.local_response`` → send it; no route → 404 in the client's protocol (tests only);
+2. ``plan.refusal`` → its error; ``plan.local_response`` → send it; no route → 404 (tests only);
 3. forward ``plan.upstream_url/headers/body`` with ``http.client`` (a real socket);
 4. non-2xx or non-stream → ``plan.translate_response``; a 2xx stream → ``plan.stream_headers``, then
    every chunk read from upstream (``read1``: as it arrives, never the whole body) goes through
@@ -168,7 +168,9 @@ class _EngineHandler(BaseHTTPRequestHandler):
             self._send(render_error(protocol, error))
             return
         self.engine._note_plan(plan)
-        if plan.local_response is not None:
+        if plan.refusal is not None:
+            self._send(plan.refusal_response())
+        elif plan.local_response is not None:
             self._send(plan.local_response)
         elif not plan.routed:
             no_route = NotFoundError(f"no route for model {plan.requested_model!r}")

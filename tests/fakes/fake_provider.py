@@ -10,8 +10,11 @@ serves both protocols under the same root, because backend base URLs follow the 
 * ``POST /v1/messages/count_tokens`` — ``{"input_tokens": provider.count_tokens_result}``,
 * ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``).
 
-Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order) and
-inspect :attr:`FakeProvider.exchanges`: every request received (headers, parsed body) and the exact
+Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order), or
+hand every call without a queued reply to a *responder* that decides from the request:
+:meth:`FakeProvider.agent_loop` (a model running one tool, then answering: what real agents need,
+see :mod:`.agent_loop`) or any :meth:`FakeProvider.respond_with`. They inspect
+:attr:`FakeProvider.exchanges`: every request received (headers, parsed body) and the exact
 body bytes sent back. Streams go out with chunked transfer-encoding, one HTTP chunk per SSE event —
 or one per byte with ``byte_by_byte`` — flushed at once, so the engine sees the upstream as it is
 written.
@@ -27,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from host.demo.wire_openai import openai_error_body
 from host.demo.wire_server import Wire, WireServer
@@ -35,9 +38,10 @@ from host.demo.wire_server import error_body as _error_body
 from host.demo.wire_server import model_list as _model_list
 from host.demo.wire_server import wire_for as _wire
 
+from .agent_loop import AgentLoop
 from .scenario import Reply
 
-__all__ = ["Exchange", "FakeProvider", "RecordedRequest"]
+__all__ = ["Exchange", "FakeProvider", "RecordedRequest", "Responder"]
 
 _HOLD_TIMEOUT = 5.0
 _HOLD_SLICE = 0.01  # how often a hold looks at its connection
@@ -65,9 +69,14 @@ class Exchange:
     stream: bool = False
 
 
+# Decides the answer to a call from its protocol and parsed body.
+Responder = Callable[[str, Dict[str, Any]], Reply]
+
+
 @dataclass
 class _Script:
     replies: List[Reply] = field(default_factory=list)
+    responder: Optional[Responder] = None  # answers the calls no queued reply is left for
     exchanges: List[Exchange] = field(default_factory=list)
     serial: int = 0
 
@@ -100,8 +109,20 @@ class FakeProvider(WireServer):
             self._script.replies.append(scripted)
         return scripted
 
+    def respond_with(self, responder: Responder) -> None:
+        """Answer every call no queued reply is left for with ``responder(protocol, body)``."""
+        with self._lock:
+            self._script.responder = responder
+
+    def agent_loop(self, tool: str, arguments: Mapping[str, Any], final_text: str, **options: Any) -> AgentLoop:
+        """Play a model that calls ``tool`` with ``arguments``, then answers ``final_text`` once the
+        tool's result is in the conversation; every protocol, every call (:class:`.AgentLoop`)."""
+        loop = AgentLoop(tool, arguments, final_text, **options)
+        self.respond_with(loop)
+        return loop
+
     def reset(self) -> None:
-        """Forget queued replies and recorded exchanges (between tests)."""
+        """Forget queued replies, the responder and recorded exchanges (between tests)."""
         with self._lock:
             self._script = _Script()
         self.byte_by_byte = False
@@ -138,11 +159,14 @@ class FakeProvider(WireServer):
             self._script.exchanges.append(exchange)
         return exchange
 
-    def _next_reply(self) -> "tuple[Optional[Reply], int]":
+    def _next_reply(self, protocol: str, body: Dict[str, Any]) -> "tuple[Optional[Reply], int]":
         with self._lock:
             self._script.serial += 1
-            reply = self._script.replies.pop(0) if self._script.replies else None
-            return reply, self._script.serial
+            serial, responder = self._script.serial, self._script.responder
+            if self._script.replies:
+                return self._script.replies.pop(0), serial
+        # outside the lock: a responder only reads the request
+        return (responder(protocol, body) if responder is not None else None), serial
 
 
 def _error_protocol(wire_format: str) -> str:
@@ -201,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
         return RecordedRequest(self.command, self.path, headers, raw, parsed)
 
     def _answer(self, exchange: Exchange, body: Dict[str, Any], protocol: str) -> None:
-        reply, serial = self.provider._next_reply()
+        reply, serial = self.provider._next_reply(protocol, body)
         if reply is None:
             message = "fake provider: no reply scripted for this call"
             self._send_json(exchange, 500, _error_body(_error_protocol(protocol), 500, message))

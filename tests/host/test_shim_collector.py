@@ -8,7 +8,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from host.collector import RunTelemetry, TelemetryCollector
+from host.collector import ProcessInfo, RunTelemetry, TelemetryCollector
 from host.run_dir import RunDir
 from host.shim_summary import call_line, percentile, summary_lines
 from shim.telemetry import CallEvent, encode_event
@@ -136,3 +136,20 @@ def test_call_line_names_route_status_latency_and_tokens() -> None:
     assert "152 ms" in line and "in 37 / out 18" in line
     untouched = call_line(make_event(backend=None, upstream_host="api.example.com", error="timeout", status=0))
     assert "(no route) api.example.com" in untouched and "no response timeout" in untouched
+
+
+def test_summary_names_the_processes_whose_calls_came_through_the_proxy() -> None:
+    data = RunTelemetry(events=[
+        make_event(),  # the shimmed agent's own call
+        make_event(source="proxy", pid=300, ppid=100, program="claude"),
+        make_event(source="proxy", pid=300, ppid=100, program="claude"),
+        make_event(source="proxy", pid=301, ppid=7, program="curl"),
+        make_event(source="proxy", pid=1, ppid=0, program=""),  # the proxy could not tell who
+    ])
+    data.processes = {100: ProcessInfo(100, 1, "agent.py", "3.12.1", "/usr/bin/python3")}
+    proxy_lines = [line for line in summary_lines(data) if "through the proxy" in line]
+    assert proxy_lines == [
+        "router shim: 4 calls came through the proxy from processes without the shim: "
+        "300 claude (2 calls, child of 100); 301 curl; 1 call from a process it could not name"
+    ]
+    assert not [line for line in summary_lines(RunTelemetry(events=[make_event()])) if "proxy" in line]

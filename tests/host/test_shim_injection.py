@@ -1,5 +1,6 @@
 """The injected directory, the run directory and the child's environment (router shim, host side)."""
 
+import dataclasses
 import json
 import os
 import stat
@@ -10,11 +11,13 @@ from typing import List
 
 import pytest
 
+from host import config_store
 from host.child_env import ChildSetup, child_environment
 from host.injection import PACKAGE_PLACEHOLDER, InjectionDir, ShimSources, ensure_injection_dir, find_sources
+from host.paths import config_path
 from host.run_dir import RunDir, snapshot_document
 from shim import env_names
-from shim.config import RouterConfig
+from shim.config import Backend, RouterConfig
 
 TEMPLATE = f"import {PACKAGE_PLACEHOLDER}.bootstrap  # rendered\nNAME = '{PACKAGE_PLACEHOLDER}'\n"
 REAL_KEY = "sk-REAL-never-in-env"
@@ -173,14 +176,84 @@ def test_child_env_keeps_the_users_own_key_and_litellm_choice() -> None:
     assert child_environment({}, _setup())["LITELLM_RUST"] == "false"
 
 
-def test_child_env_points_only_non_python_children_at_the_proxy() -> None:
-    python_env = child_environment({"OPENAI_BASE_URL": "https://mine/v1"}, _setup(is_python=True))
-    assert python_env["OPENAI_BASE_URL"] == "https://mine/v1" and "ANTHROPIC_BASE_URL" not in python_env
-    other = child_environment({}, _setup(is_python=False))
-    assert other["OPENAI_BASE_URL"] == "http://127.0.0.1:5555/v1"
-    assert other["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:5555"
+PROXY_BASE_URLS = {"OPENAI_BASE_URL": "http://127.0.0.1:5555/v1", "ANTHROPIC_BASE_URL": "http://127.0.0.1:5555"}
+USER_VARIABLES = (env_names.USER_OPENAI_BASE_URL, env_names.USER_ANTHROPIC_BASE_URL)
+
+
+@pytest.mark.parametrize("is_python", [True, False])
+def test_child_env_points_the_whole_tree_at_the_proxy(is_python: bool) -> None:
+    """Python or not, CMD and everything it starts get the proxy's base URLs (Python processes route
+    calls to them in-process); with no user value to remember, no ROUTER_SHIM_USER_* either."""
+    env = child_environment({env_names.USER_OPENAI_BASE_URL: "stale"}, _setup(is_python=is_python))
+    assert {name: env[name] for name in PROXY_BASE_URLS} == PROXY_BASE_URLS
+    assert not any(name in env for name in USER_VARIABLES)
+
+
+def test_child_env_python_cmd_keeps_the_users_own_base_url() -> None:
+    env = child_environment({"OPENAI_BASE_URL": "https://mine/v1"}, _setup(is_python=True))
+    assert env["OPENAI_BASE_URL"] == "https://mine/v1"
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:5555"  # the one the user did not set
+    assert not any(name in env for name in USER_VARIABLES)
+
+
+def test_child_env_non_python_cmd_replaces_the_users_base_url_and_remembers_it() -> None:
+    env = child_environment({"ANTHROPIC_BASE_URL": "https://mine.example"}, _setup(is_python=False))
+    assert {name: env[name] for name in PROXY_BASE_URLS} == PROXY_BASE_URLS
+    assert env[env_names.USER_ANTHROPIC_BASE_URL] == "https://mine.example"
+    assert env_names.USER_OPENAI_BASE_URL not in env
+
+
+@pytest.mark.parametrize("is_python", [True, False])
+def test_child_env_nested_run_replaces_the_outer_runs_base_urls(is_python: bool) -> None:
+    """An inner ``router shim`` inherits the outer run's proxy URLs: they are ours, not the user's, so
+    the inner proxy replaces them, and what the outer run kept of the user's value stays."""
+    outer = {
+        env_names.PROXY_URL: "http://127.0.0.1:4444",
+        "OPENAI_BASE_URL": "http://127.0.0.1:4444/v1",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:4444",
+        env_names.USER_OPENAI_BASE_URL: "https://mine/v1",
+    }
+    env = child_environment(outer, _setup(is_python=is_python))
+    assert {name: env[name] for name in PROXY_BASE_URLS} == PROXY_BASE_URLS
+    assert env[env_names.PROXY_URL] == "http://127.0.0.1:5555"
+    assert env[env_names.USER_OPENAI_BASE_URL] == "https://mine/v1"
 
 
 def test_child_env_without_proxy_drops_an_inherited_proxy_url() -> None:
     env = child_environment({env_names.PROXY_URL: "http://127.0.0.1:1"}, _setup(is_python=False, proxy=""))
     assert env_names.PROXY_URL not in env and "OPENAI_BASE_URL" not in env
+
+
+# A value other than the default for every Backend field: a field added to Backend without a value
+# here fails the test below, which proves it reaches config.toml and the shim's snapshot.
+_EVERY_BACKEND_FIELD = {
+    "name": "local",
+    "protocol": "openai",
+    "base_url": "http://127.0.0.1:9/v1",
+    "api_key": REAL_KEY,
+    "models": ("qwen*",),
+    "max_tokens_field": "max_completion_tokens",
+    "max_output_tokens": 2048,
+    "replay_reasoning": True,
+    "mid_conversation_system": "hoist",
+}
+
+
+def test_a_backend_with_every_field_round_trips_through_config_toml_and_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set(_EVERY_BACKEND_FIELD) == {field.name for field in dataclasses.fields(Backend)}
+    defaults = Backend(name="x", protocol="openai", base_url="http://x")
+    changed = [name for name in _EVERY_BACKEND_FIELD if name not in ("name", "protocol", "base_url", "api_key")]
+    assert all(getattr(defaults, name) != _EVERY_BACKEND_FIELD[name] for name in changed)
+    table = {key: list(value) if isinstance(value, tuple) else value for key, value in _EVERY_BACKEND_FIELD.items()
+             if key not in ("name", "api_key")}
+    monkeypatch.setenv("ROUTER_HOME", str(tmp_path))
+    limits = {"qwen3-*": 32768}
+    document = {"backends": {"local": {**table, "key_env": "LOCAL_KEY"}}, "model_max_output_tokens": limits}
+    config_store.save_document(config_path(), document, {})
+    loaded = config_store.load_config({"LOCAL_KEY": REAL_KEY}).config
+    assert loaded.backends["local"] == Backend(**_EVERY_BACKEND_FIELD)  # type: ignore[arg-type]
+    snapshot = json.loads(json.dumps(snapshot_document(loaded)))
+    assert RouterConfig.from_dict(snapshot["config"]) == loaded
+    assert snapshot["config"]["model_max_output_tokens"] == {"qwen3-*": 32768}

@@ -1,4 +1,5 @@
-"""A strict checker for Anthropic Messages SSE streams (TRANSLATION.md §1.1, §1.2 EBNF, §5.1).
+"""A strict checker for Anthropic Messages SSE streams (docs/protocol-rules.md#anthropic-stream,
+docs/protocol-rules.md#sdk-conformance; P-numbers: docs/pitfalls.md).
 
 The official SDK's accumulator is not an order validator (it raises only when the index
 arithmetic breaks), so tests of anything that *emits* Anthropic streams run this too::
@@ -22,7 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["StreamSummary", "check_anthropic_stream", "parse_anthropic_sse"]
 
-# Delta types allowed in each block type (§1.3).
+# Delta types allowed in each block type (docs/protocol-rules.md#anthropic-stream).
 _DELTAS_FOR_BLOCK = {
     "text": {"text_delta", "citations_delta"},
     "thinking": {"thinking_delta", "signature_delta"},
@@ -60,7 +61,7 @@ def parse_anthropic_sse(raw: bytes) -> List[Tuple[str, Dict[str, Any]]]:
 
 
 def check_anthropic_stream(raw: bytes) -> StreamSummary:
-    """Assert ``raw`` follows the §1.2 grammar; return what it said."""
+    """Assert ``raw`` follows the grammar of docs/protocol-rules.md#anthropic-stream; return what it said."""
     checker = _GrammarChecker()
     for _, data in parse_anthropic_sse(raw):
         checker.take(data)

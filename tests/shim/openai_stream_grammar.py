@@ -1,9 +1,9 @@
 """A checker for OpenAI ``chat.completion.chunk`` SSE streams, as a client would receive them.
 
-TRANSLATION.md §2.1/§2.2 give the grammar and §5.2 lists what the official SDK does *not* catch
-(it silently concatenates repeated roles and tool ids, loses usage overwritten by a later
-``usage: null``…). :func:`check_openai_stream` asserts all of it and returns the parsed stream, so
-any test that produces OpenAI stream bytes can reuse it::
+docs/protocol-rules.md#openai-stream gives the grammar and docs/protocol-rules.md#sdk-conformance
+lists what the official SDK does *not* catch (it silently concatenates repeated roles and tool ids,
+loses usage overwritten by a later ``usage: null``…). :func:`check_openai_stream` asserts all of
+it and returns the parsed stream, so any test that produces OpenAI stream bytes can reuse it::
 
     stream = check_openai_stream(raw, include_usage=True)
     assert stream.finish_reason == "tool_calls"
@@ -37,7 +37,7 @@ class OpenAIStream:
 def split_sse_data(raw: bytes) -> List[str]:
     """The ``data:`` payload of each event. Our emitters write only ``data: …\\n\\n`` events."""
     text = raw.decode("utf-8")
-    assert text == "" or text.endswith("\n\n"), "every event must end with a blank line (§1.1)"
+    assert text == "" or text.endswith("\n\n"), "every event must end with a blank line"
     events = [event for event in text.split("\n\n") if event]
     payloads = []
     for event in events:
@@ -47,7 +47,8 @@ def split_sse_data(raw: bytes) -> List[str]:
 
 
 def check_openai_stream(raw: bytes, *, include_usage: Optional[bool] = None) -> OpenAIStream:
-    """Parse ``raw`` and assert the §2.2 grammar and §5.2 assertions.
+    """Parse ``raw`` and assert the grammar of docs/protocol-rules.md#openai-stream and what
+    docs/protocol-rules.md#sdk-conformance adds.
 
     ``include_usage``: True → a usage chunk must come last; False → none may appear; None → either.
     A stream ending in an in-band error needs no finish chunk and no ``[DONE]``.
@@ -146,7 +147,7 @@ def _check_finish_and_usage(stream: OpenAIStream, include_usage: Optional[bool])
 
 
 def _check_usage(stream: OpenAIStream, include_usage: Optional[bool]) -> None:
-    """The usage chunk (choices []) is last; no ``usage: null`` after it (P8, §5.2)."""
+    """The usage chunk (choices []) is last; no ``usage: null`` after it (P8, docs/pitfalls.md#p8)."""
     usage_positions = [position for position, chunk in enumerate(stream.chunks) if chunk.get("usage")]
     if usage_positions:
         assert usage_positions == [len(stream.chunks) - 1], "the usage chunk must be the one last chunk"

@@ -1,5 +1,5 @@
-"""The error hierarchy (shim/errors.py): statuses and bodies per protocol (TRANSLATION.md §1.7, §2.7,
-§3.7), translation of upstream errors, and what the official SDKs make of the rendered errors."""
+"""The error hierarchy (shim/errors.py): statuses and bodies per protocol (docs/protocol-rules.md#errors),
+translation of upstream errors, and what the official SDKs make of the rendered errors."""
 
 import json
 from typing import Any, Callable, Dict, List, Optional, Tuple

@@ -1,4 +1,4 @@
-"""P23: model text that *looks* like a tool call stays text (TRANSLATION.md §4; LiteLLM #2435).
+"""P23: model text that *looks* like a tool call stays text (docs/pitfalls.md#p23).
 
 The translators map protocol structures (tool_use blocks, tool_calls deltas) and nothing else:
 text that happens to contain JSON or a ``<tool_call>`` tag must reach the client as text, with a

@@ -13,7 +13,17 @@ from shim.errors import (
     UnsupportedFeatureError,
     UpstreamProtocolError,
 )
-from shim.plan import ClientCall, Plan, plan_call, render_error, replace_model
+from shim.plan import (
+    ANSWER_LOCALLY,
+    FORWARD,
+    REFUSED,
+    UNTOUCHED,
+    ClientCall,
+    Plan,
+    plan_call,
+    render_error,
+    replace_model,
+)
 from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, RESPONSES
 from shim.translate import directions, stream_passthrough
 from shim.translate.compose import Translation
@@ -246,10 +256,13 @@ def test_count_tokens_estimate_survives_deep_nesting() -> None:
     assert plan.local_response is not None
 
 
-def test_embeddings_to_an_anthropic_backend_is_a_400() -> None:
-    with pytest.raises(UnsupportedFeatureError) as caught:
-        plan_for(EMBEDDINGS, {"model": "claude-opus-4-7", "input": "x"})
-    assert caught.value.status_for(OPENAI) == 400
+def test_embeddings_to_an_anthropic_backend_is_a_400_refusal_that_keeps_its_route() -> None:
+    plan = plan_for(EMBEDDINGS, {"model": "claude-opus-4-7", "input": "x"})
+    assert plan.disposition == REFUSED and isinstance(plan.refusal, UnsupportedFeatureError)
+    assert plan.route is not None and plan.route.backend.name == "anthropic"
+    response = plan.refusal_response()
+    assert response.status == 400 and response.headers["x-should-retry"] == "false"
+    assert plan.upstream_url is None and plan.upstream_body == b""
 
 
 def test_embeddings_to_an_openai_backend() -> None:
@@ -487,8 +500,36 @@ def test_translator_recursion_is_a_400(monkeypatch: pytest.MonkeyPatch) -> None:
         key: Translation(recursing, value.response, value.stream) for key, value in directions.TRANSLATIONS.items()
     }
     monkeypatch.setattr(directions, "TRANSLATIONS", table)
-    with pytest.raises(InvalidRequestError):
-        plan_for(CHAT, chat("claude-opus-4-7"))
+    plan = plan_for(CHAT, chat("claude-opus-4-7"))
+    assert isinstance(plan.refusal, InvalidRequestError)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "backend", "upstream_model"),
+    [
+        (MESSAGES, messages("gpt-4o", tool_choice="auto"), "openai", "gpt-4o"),  # tool_choice must be an object
+        (CHAT, chat("claude-opus-4-7", n=3), "anthropic", "claude-opus-4-7"),  # n > 1 cannot be served
+        (CHAT, chat("opus", messages=[{"role": "user", "content": 5}]), "anthropic", "claude-opus-4-7"),
+    ],
+)
+def test_a_routed_call_that_cannot_be_translated_is_refused_with_its_route(
+    endpoint: str, body: Dict[str, Any], backend: str, upstream_model: str
+) -> None:
+    plan = plan_for(endpoint, body)
+    assert plan.disposition == REFUSED
+    assert plan.requested_model == body["model"]
+    assert plan.route is not None and (plan.route.backend.name, plan.route.upstream_model) == (backend, upstream_model)
+    assert plan.translated and plan.upstream_url is None and plan.context is None
+    protocol = OPENAI if endpoint == CHAT else ANTHROPIC
+    assert plan.refusal_response().status == 400
+    assert json.loads(plan.refusal_response().body)["error"]["type"] == "invalid_request_error"
+    assert plan.client_protocol == protocol
+
+
+def test_dispositions_of_the_other_plans() -> None:
+    assert plan_for(CHAT, chat("mistral-large")).disposition == UNTOUCHED
+    assert plan_for(CHAT, chat("gpt-4o")).disposition == FORWARD
+    assert plan_for(COUNT_TOKENS, {"model": "llama-3", "messages": []}).disposition == ANSWER_LOCALLY
 
 
 # PassthroughStream --------------------------------------------------------------------------------------

@@ -56,7 +56,10 @@ CONFIG = RouterConfig.from_dict(
     }
 )
 # Every model name lands on a backend: claude-* → Anthropic, gpt-* → OpenAI, the rest → local (OpenAI).
-MODELS = ["claude-opus-4-7", "gpt-4o", "llama-3", "sonnet", "o3-mini", "anthropic:claude-x", "weird model ☃"]
+MODELS = [
+    "claude-opus-4-7", "claude-opus-5-5", "gpt-4o", "llama-3", "sonnet", "o3-mini", "anthropic:claude-x",
+    "weird model ☃",
+]
 
 
 def note(outcome: str) -> None:
@@ -333,6 +336,31 @@ ANTHROPIC_REQUESTS: List[Dict[str, Any]] = [
         "output_config": {"effort": "high"},
     },
     {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+    {  # Claude Code's shape: a system message inside messages, tool search, deferred tools
+        "model": "gpt-4o",
+        "max_tokens": 128000,
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "output_config": {"effort": "medium"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "metadata": {"user_id": '{"device_id":"ab","account_uuid":"","session_id":"s"}'},
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "<system-reminder>x</system-reminder>"}]},
+            {"role": "system", "content": [{"type": "text", "text": "env", "cache_control": {"type": "ephemeral"}}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "ToolSearch", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t1",
+                 "content": [{"type": "tool_reference", "tool_name": "mcp__demo__get_weather"}]},
+                {"type": "text", "text": "Tool loaded."},
+            ]},
+            {"role": "system", "content": "late"},
+        ],
+        "tools": [
+            {"name": "ToolSearch", "input_schema": {"type": "object"}},
+            {"name": "DeferredToolPlaceholder", "input_schema": {"type": "object"}, "defer_loading": True},
+            {"name": "mcp__demo__get_weather", "input_schema": {"type": "object"}, "defer_loading": True},
+        ],
+        "stream": True,
+    },
     {
         "model": "llama-3",
         "max_tokens": 10,
@@ -348,8 +376,11 @@ def check_plan_call(endpoint: str, raw: bytes) -> None:
     except RouterError as error:
         note(f"plan_call raised {type(error).__name__}")
         return
-    note("translated plan" if plan.translated else "same-protocol plan" if plan.routed else "no route")
-    if plan.routed and plan.local_response is None:
+    note(plan.disposition)
+    if plan.refusal is not None:
+        assert plan.route is not None and plan.upstream_url is None  # refused, with its route kept
+        strict_json(plan.refusal_response().body)
+    elif plan.routed and plan.local_response is None:
         assert plan.upstream_url is not None
         strict_json(plan.upstream_body)
     if plan.local_response is not None:

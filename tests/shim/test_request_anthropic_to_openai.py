@@ -1,4 +1,5 @@
-"""Anthropic Messages client request → OpenAI Chat Completions backend request.
+"""Anthropic Messages client request → OpenAI Chat Completions backend request
+(docs/protocol-rules.md#request-parameters, docs/protocol-rules.md#messages; P-numbers: docs/pitfalls.md).
 
 Outputs are validated against the openai SDK's request TypedDicts (pydantic, every nested
 iterable forced) so a shape the SDK itself would not send fails the test.
@@ -12,33 +13,15 @@ from typing import Any, Dict, List, Optional
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openai.types.chat import completion_create_params
-from pydantic import TypeAdapter
+from request_shapes import assert_valid_openai_request
 
 from shim.errors import InvalidRequestError, RouterError, UnsupportedFeatureError
 from shim.translate.anthropic_tool_names import OPENAI_TOOL_NAME, ToolNameMap
 from shim.translate.context import RequestOptions, TranslatedRequest
 from shim.translate.request_anthropic_to_openai import anthropic_request_to_openai
 
-_NON_STREAMING = TypeAdapter(completion_create_params.CompletionCreateParamsNonStreaming)
-_STREAMING = TypeAdapter(completion_create_params.CompletionCreateParamsStreaming)
-
 LONG_MCP_NAME = "mcp__plugin_playwright_playwright__browser_take_screenshot_of_the_full_page"
 PNG = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
-
-
-def _materialized(value: Any) -> Any:
-    """Iterate every lazily validated iterable pydantic returns, so nested parts are validated too."""
-    if isinstance(value, dict):
-        return {k: _materialized(v) for k, v in value.items()}
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    return [_materialized(v) for v in value]
-
-
-def assert_valid_openai_request(body: Dict[str, Any]) -> None:
-    adapter = _STREAMING if body.get("stream") else _NON_STREAMING
-    _materialized(adapter.validate_python(json.loads(json.dumps(body))))
 
 
 def translate(
@@ -584,7 +567,14 @@ _BAD_INPUTS = [
     ({"messages": None}, "messages", "array"),
     ({"messages": "hi"}, "messages", "array"),
     ({"messages": [1]}, "messages[0]", "object"),
-    ({"messages": [{"role": "system", "content": "x"}]}, "messages[0].role", "user"),
+    ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role", "user"),
+    ({"messages": [_user("a"), {"role": "system", "content": 5}]}, "messages[1].content", "array"),
+    (
+        {"messages": [_user("a"), {"role": "system", "content": [{"type": "image", "source": PNG}]}]},
+        "messages[1].content[0].type",
+        "text",
+    ),
+    ({"messages": [_user([{"type": "tool_reference"}])]}, "messages[0].content[0].tool_name", "string"),
     ({"messages": [{"content": "x"}]}, "messages[0].role", "user"),
     ({"messages": [_user(5)]}, "messages[0].content", "string"),
     ({"messages": [_user(None)]}, "messages[0].content", "string"),

@@ -1,5 +1,6 @@
 """OpenAI Chat Completions request → Anthropic Messages request (shim/translate/request_openai_to_anthropic.py
-and the openai_* helper modules; TRANSLATION.md §3.1, §3.2 and pitfalls P9–P16, P22).
+and the openai_* helper modules; docs/protocol-rules.md#request-parameters, docs/protocol-rules.md#messages
+and pitfalls P9–P16, P22 of docs/pitfalls.md).
 
 Every translated body is checked against the anthropic SDK's own request types (MessageCreateParams).
 """
@@ -7,11 +8,10 @@ Every translated body is checked against the anthropic SDK's own request types (
 import json
 from typing import Any, Dict, Type
 
-import pydantic
 import pytest
-from anthropic.types import message_create_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from request_shapes import assert_valid_anthropic_request
 
 from shim.errors import InvalidRequestError, RouterError, UnsupportedFeatureError
 from shim.protocols import OPENAI
@@ -30,27 +30,6 @@ OPTIONS = RequestOptions(upstream_model=SONNET)
 HI = [{"role": "user", "content": "hi"}]
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 PDF_B64 = "JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
-
-_REQUEST_TYPES = {
-    False: pydantic.TypeAdapter(message_create_params.MessageCreateParamsNonStreaming),
-    True: pydantic.TypeAdapter(message_create_params.MessageCreateParamsStreaming),
-}
-
-
-def _consume(value: Any) -> None:
-    """The SDK types use Iterable[...] fields, which pydantic validates lazily: walk everything."""
-    if isinstance(value, dict):
-        for item in value.values():
-            _consume(item)
-    elif not isinstance(value, (str, bytes, int, float, type(None))):
-        for item in value:
-            _consume(item)
-
-
-def assert_valid_anthropic_request(body: Dict[str, Any]) -> None:
-    json.dumps(body, allow_nan=False)  # must be sendable as strict JSON
-    _consume(_REQUEST_TYPES[body.get("stream") is True].validate_python(body, strict=True))
-
 
 def translate(messages: Any = HI, options: RequestOptions = OPTIONS, **fields: Any) -> TranslatedRequest:
     body = {"model": "gpt-4o", "messages": messages, **fields}
@@ -518,7 +497,8 @@ def test_top_p_is_passed_through() -> None:
 
 
 @pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-opus-4-7-20260101", "CLAUDE-OPUS-4-8",
-                                   "claude-opus-5", "us.anthropic.claude-opus-4-7-v1:0"])
+                                   "claude-opus-5", "us.anthropic.claude-opus-4-7-v1:0", "claude-opus-5-5",
+                                   "claude-fable-5-2", "claude-sonnet-5-5", "claude-haiku-5-5"])
 def test_p16_sampling_params_are_dropped_for_opus_4_7_and_later(model: str) -> None:
     translated = translate(options=RequestOptions(model), temperature=0.2, top_p=0.5)
     assert "temperature" not in translated.body and "top_p" not in translated.body
@@ -721,6 +701,13 @@ def test_reasoning_effort_on_opus_4_7_is_adaptive_with_effort(effort: str, expec
     assert translated.body["output_config"] == {"effort": expected}
     assert translated.body["max_tokens"] == 4096
     assert any("minimal" in note for note in translated.notes) is (effort == "minimal")
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-fable-5-2"])
+def test_reasoning_effort_on_the_claude_5_5_models_is_adaptive_never_a_budget(model: str) -> None:
+    translated = translate(options=RequestOptions(model), reasoning_effort="medium")
+    assert translated.body["thinking"] == {"type": "adaptive"}
+    assert translated.body["output_config"] == {"effort": "medium"}
 
 
 def test_reasoning_effort_none_means_no_thinking() -> None:
@@ -963,6 +950,7 @@ def test_realistic_request_with_tools_and_a_multi_turn_tool_loop() -> None:
         "dropped 'name' on messages: Anthropic messages carry no author name",
         "dropped 'seed': no Anthropic counterpart",
         "dropped 'presence_penalty': no Anthropic counterpart",
+        "hoisted mid-conversation system messages into 'system' (the model takes them there)",
     ])
 
 

@@ -1,4 +1,4 @@
-"""Anthropic backend response → OpenAI client ``chat.completion`` (TRANSLATION.md §3.3–§3.5)."""
+"""Anthropic backend response → OpenAI client ``chat.completion`` (docs/protocol-rules.md#responses)."""
 
 import copy
 import json
@@ -36,7 +36,7 @@ REALISTIC_USAGE = {
 def anthropic_body(
     content: List[Dict[str, Any]], stop_reason: Optional[str] = "end_turn", **extra: Any
 ) -> Dict[str, Any]:
-    """A Messages response shaped like the live body of TRANSLATION.md §1.4."""
+    """A Messages response shaped like a live one (docs/protocol-rules.md#responses)."""
     body: Dict[str, Any] = {
         "id": MESSAGE_ID,
         "type": "message",
@@ -301,7 +301,7 @@ def test_refusal_with_only_an_empty_text_block_gets_a_generic_refusal() -> None:
 
 
 def test_refusal_makes_the_openai_parse_helper_raise_content_filter_error() -> None:
-    """Documented consequence of the honest mapping (TRANSLATION.md §2.2, §3.4)."""
+    """Documented consequence of the honest mapping (docs/protocol-rules.md#refusal)."""
     completion = ChatCompletion.model_validate(translate(anthropic_body([text("No.")], "refusal")), strict=True)
     with pytest.raises(openai.ContentFilterFinishReasonError):
         parse_chat_completion(response_format=openai.omit, input_tools=openai.omit, chat_completion=completion)

@@ -1,4 +1,4 @@
-"""OpenAI(-compatible) backend ``chat.completion`` → Anthropic client ``message`` (TRANSLATION.md §3.3–§3.5)."""
+"""OpenAI(-compatible) backend ``chat.completion`` → Anthropic client ``message`` (docs/protocol-rules.md#responses)."""
 
 import copy
 from typing import Any, Dict, List, Optional
@@ -35,7 +35,7 @@ REALISTIC_USAGE = {
 def openai_body(
     content: Optional[str] = "Hello!", finish_reason: Optional[str] = "stop", **message_extra: Any
 ) -> Dict[str, Any]:
-    """A chat.completion shaped like a live OpenAI answer (TRANSLATION.md §2.7)."""
+    """A chat.completion shaped like a live OpenAI answer (docs/protocol-rules.md#responses)."""
     message: Dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
     message.update(message_extra)
     return {

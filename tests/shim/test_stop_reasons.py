@@ -1,4 +1,4 @@
-"""stop_reason ⇄ finish_reason (shim/stop_reasons.py): TRANSLATION.md §3.4, pitfall P7."""
+"""stop_reason ⇄ finish_reason (shim/stop_reasons.py): docs/protocol-rules.md#stop-reasons, docs/pitfalls.md#p7."""
 
 from typing import Any, Dict, Optional
 

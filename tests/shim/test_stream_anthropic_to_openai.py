@@ -1,6 +1,8 @@
-"""Anthropic backend stream → OpenAI client stream (TRANSLATION.md §3.6.2, §2.2, §5.2).
+"""Anthropic backend stream → OpenAI client stream (docs/protocol-rules.md#anthropic-to-openai-stream;
+P-numbers: docs/pitfalls.md).
 
-Each upstream recording below is written by hand after the shapes of real captures (§1.3, §6:
+Each upstream recording below is written by hand after the shapes of real captures
+(docs/protocol-rules.md#sources:
 the anthropic SDK's ``tests/lib/streaming/fixtures/*.txt``, pydantic-ai cassettes, vercel/ai
 ``anthropic-*.chunks.txt``). Every scenario is fed whole, one event per feed and one byte per
 feed; the client bytes must be identical, obey the OpenAI chunk grammar (our checker), validate
@@ -37,7 +39,7 @@ CONTEXT = ResponseContext(
 
 # Upstream recordings ---------------------------------------------------------------------------
 def event(name: str, data: str) -> str:
-    """One Anthropic SSE event as the API frames it (§1.1)."""
+    """One Anthropic SSE event as the API frames it (docs/protocol-rules.md#sse-framing)."""
     return f"event: {name}\ndata: {data}\n\n"
 
 
@@ -206,7 +208,7 @@ STOP_SEQUENCE = (
     message_start(input_tokens=31) + text_block(0, "1, 2, 3, 4") + message_end("stop_sequence", 9, stop_sequence='"5"')
 )
 
-# Real streams may pad JSON with whitespace (§1.1); the error arrives mid-block.
+# Real streams may pad JSON with whitespace; the error arrives mid-block.
 OVERLOADED_MID_STREAM = (
     message_start(input_tokens=18)
     + block_start(0, {"type": "text", "text": ""})
@@ -381,7 +383,7 @@ def sdk_stream(client_bytes: bytes) -> Any:
 
 def sdk_final_message(client_bytes: bytes, finish_reason: Optional[str]) -> Any:
     """The accumulated completion. ``length``/``content_filter`` make ``get_final_completion``
-    raise (§2.2), so for those the snapshot is returned after checking that it does."""
+    raise (docs/protocol-rules.md#stop-reasons), so for those the snapshot is returned after checking that it does."""
     raises = {"length": openai.LengthFinishReasonError, "content_filter": openai.ContentFilterFinishReasonError}
     with sdk_stream(client_bytes) as stream:
         stream.until_done()
@@ -603,7 +605,7 @@ def test_stream_close_mid_way_aborts_once() -> None:
     assert stream.error is not None and stream.error["message"] == "connection reset"
 
 
-# Pitfall regressions (TRANSLATION.md §4) -------------------------------------------------------
+# Pitfall regressions (docs/pitfalls.md) -------------------------------------------------------
 @pytest.mark.parametrize("chunking", CHUNKINGS)
 def test_p2_unknown_blocks_and_deltas_keep_index_bookkeeping(chunking: str) -> None:
     out, translator = translate(UNKNOWN_BLOCKS, chunking)
@@ -625,7 +627,7 @@ def test_p3_tool_index_is_contiguous_after_text_block(chunking: str) -> None:
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
 def test_p4_role_and_tool_identity_are_sent_once(chunking: str) -> None:
-    duplicated_start = TEXT_THEN_TOOL.replace(PING, message_start())  # LiteLLM #32357: a 2nd message_start
+    duplicated_start = TEXT_THEN_TOOL.replace(PING, message_start())  # a 2nd message_start (P2)
     out, _ = translate(duplicated_start, chunking)
     stream = check_openai_stream(out)
     assert out.count(b'"role"') == 1 and out.count(b"toolu_01NRLabsLyVHZPKxbKvkfSMn") == 1

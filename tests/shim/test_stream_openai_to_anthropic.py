@@ -1,9 +1,10 @@
-"""OpenAI-compatible chunk streams → Anthropic Messages streams (TRANSLATION.md §3.6.1).
+"""OpenAI-compatible chunk streams → Anthropic Messages streams (docs/protocol-rules.md#openai-to-anthropic-stream;
+P-numbers: docs/pitfalls.md).
 
-Upstream streams are written here, modeled on the recordings named in TRANSLATION.md §2.2/§6
+Upstream streams are written here, modeled on the recordings named in docs/protocol-rules.md#sources
 (openai-python inline snapshots, DeepSeek/vLLM captures, pydantic-ai cassettes). Every scenario
 runs under three chunkings (whole, one upstream event per feed, one byte per feed) and must give
-byte-identical output; each output is checked by the §1.2 grammar checker, validated event by
+byte-identical output; each output is checked by the Anthropic grammar checker, validated event by
 event with the SDK's strict pydantic types, and accumulated by the official ``anthropic`` SDK
 (strict response validation) through a mock transport.
 """
@@ -210,7 +211,7 @@ SCENARIOS: Dict[str, Tuple[bytes, Expected]] = {
             finish("stop"), usage_chunk(completion_tokens_details={"reasoning_tokens": 5})),
         Expected(blocks=["thinking", "text"], thinking="Thinking.", text="Answer"),
     ),
-    # vLLM ≥ PR #27752 names the field `reasoning` (P14).
+    # vLLM names the field `reasoning` since https://github.com/vllm-project/vllm/pull/27752 (P14).
     "vllm_reasoning": (
         sse(role_chunk(), chunk({"reasoning": "Hmm"}), chunk({"content": "Yes"}), finish("stop"), usage_chunk()),
         Expected(blocks=["thinking", "text"], thinking="Hmm", text="Yes"),
@@ -452,7 +453,7 @@ def test_any_input_gives_a_well_formed_stream_or_error_never_a_crash(pieces: Lis
 
 
 # --------------------------------------------------------------------------------------------
-# Pitfall regressions (TRANSLATION.md §4)
+# Pitfall regressions (docs/pitfalls.md)
 
 
 def test_p1_every_event_is_named_after_its_type_and_ends_with_a_blank_line() -> None:
@@ -521,7 +522,7 @@ def test_p5_first_call_streams_live_and_later_calls_follow_whole() -> None:
 def test_p6_no_argument_tool_streams_one_empty_delta_like_native_anthropic() -> None:
     events = events_of(translate(SCENARIOS["no_argument_tool"][0])[0])
     deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
-    assert deltas == [{"type": "input_json_delta", "partial_json": ""}]  # §1.3, vercel/ai tool-no-args capture
+    assert deltas == [{"type": "input_json_delta", "partial_json": ""}]  # as the vercel/ai tool-no-args capture
 
 
 def test_p7_any_tool_call_makes_the_stop_reason_tool_use() -> None:

@@ -1,4 +1,4 @@
-"""Usage conversions (shim/usage.py): the exact formulas of TRANSLATION.md §3.5 (pitfall P8)."""
+"""Usage conversions (shim/usage.py): the exact formulas of docs/protocol-rules.md#usage (docs/pitfalls.md#p8)."""
 
 import json
 from typing import Any, Dict

@@ -305,7 +305,12 @@ def test_untranslatable_request_is_a_terminal_protocol_error(shim: ShimSession, 
     assert result.headers["x-should-retry"] == "false"
     assert result.json()["error"]["type"] == "invalid_request_error"
     assert shim.provider.requests == []
-    assert only(shim.telemetry.calls())["error"] == "invalid_request"
+    event = only(shim.telemetry.calls())
+    assert event["error"] == "invalid_request" and event["status"] == 400
+    # refused before anything was sent, the call keeps its identity: model, route, backend
+    assert (event["requested_model"], event["backend"], event["upstream_model"]) == (
+        "claude-sonnet-4-6", "anthropic", "claude-sonnet-4-6")
+    assert event["translated"] is True and event["upstream_host"] == ""
 
 
 def test_untranslatable_upstream_answer_is_a_terminal_protocol_error(shim: ShimSession, lib: str, mode: str) -> None:

@@ -101,3 +101,29 @@ def test_stats_rejects_an_unknown_window(proxy: Tuple[ProxyProcess, Path]) -> No
     process, _ = proxy
     response = httpx.get(process.url + "/stats?since=2h", headers={"x-api-key": CLIENT_KEY})
     assert response.status_code == 400 and "since" in response.json()["error"]["message"]
+
+
+def test_a_refused_call_keeps_its_model_route_and_backend(proxy: Tuple[ProxyProcess, Path],
+                                                          provider: FakeProvider) -> None:
+    """A routed call the engine cannot translate (here a tool_choice that is not an object) is
+    answered 400 before anything is sent; its event, its -v line and /stats still name the
+    requested model, the backend and the upstream model (no "-" and no "(no route)")."""
+    process, home = proxy
+    body = {"model": "gpt-5.1", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+            "tool_choice": "auto"}
+    headers = {"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"}
+    response = httpx.post(process.url + "/v1/messages", json=body, headers=headers, timeout=10)
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    assert provider.requests == []
+    stats = httpx.get(process.url + "/stats?since=1h&by=backend", headers={"x-api-key": CLIENT_KEY}).json()
+    process.stop()  # the -v line and the stored event are complete once the process has ended
+
+    assert [(group["key"], group["calls"], group["errors"]) for group in stats["groups"]] == [("openai", 1, 1)]
+    lines = [line for line in process.stderr_lines if "→" in line]
+    assert lines and lines[-1].startswith("POST /v1/messages gpt-5.1 → openai 400 "), lines
+    connection = sqlite3.connect(home / DB_FILENAME)
+    connection.row_factory = sqlite3.Row
+    (row,) = connection.execute("SELECT * FROM events").fetchall()
+    connection.close()
+    assert (row["requested_model"], row["backend"], row["upstream_model"], row["status"], row["error"]) == (
+        "gpt-5.1", "openai", "gpt-5.1", 400, "invalid_request")
