@@ -3,7 +3,8 @@
 
 Upstream chunks are untrusted JSON: each reader either returns the piece with its type confirmed or
 raises :class:`~shim.errors.UpstreamProtocolError` naming the field. Reasoning text arrives under
-two extension names (``reasoning_content``, DeepSeek; ``reasoning``, vLLM and OpenRouter — P14).
+two extension names (``reasoning_content``, DeepSeek; ``reasoning``, vLLM and OpenRouter — P14;
+pitfall numbers: docs/pitfalls.md).
 
 :class:`ChatChunkWriter` writes the chunk grammar the OpenAI SDK's accumulator needs: the role in
 the first chunk only (P4), tool calls numbered 0, 1, … with id/name/type in their first delta only

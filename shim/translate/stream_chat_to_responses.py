@@ -11,7 +11,7 @@ Emits the grammar of docs/responses-api.md#stream-grammar so that the openai SDK
   ``output_item.added`` before its content and ``output_item.done`` with the whole item after it;
 * tool calls follow the policy of the Anthropic stream translator: the first call whose name is
   known streams live, a call that arrives while another is open is buffered and emitted whole at
-  the end (calls are told apart by their Chat ``index``, P5); a ``custom`` tool's input is sent
+  the end (calls are told apart by their Chat ``index``, P5 in docs/pitfalls.md); a ``custom`` tool's input is sent
   whole when its call ends, since it travels inside JSON arguments;
 * the terminal event waits for the usage chunk that follows the finish chunk (the request always
   asks for it) or for ``[DONE]`` / end of file: ``response.completed``, or

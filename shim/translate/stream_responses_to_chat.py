@@ -8,7 +8,7 @@ Event by event (docs/responses-api.md#stream-grammar), writing the chunk grammar
 * ``response.output_text.delta`` → ``content``; ``response.refusal.delta`` → ``refusal``;
   ``response.reasoning_summary_text.delta`` / ``response.reasoning_text.delta`` →
   ``reasoning_content`` (summary parts after the first are set apart by a blank line);
-* a ``function_call`` item → a tool call numbered 0, 1, … in order of appearance: its id
+* a ``function_call`` item → a tool call numbered 0, 1, … in order of appearance (P3, docs/pitfalls.md): its id
   (``call_id``) and name in the first delta, then its ``function_call_arguments.delta`` fragments;
   a call whose arguments only arrive in ``output_item.done`` gets them there (``"{}"`` if none);
 * ``response.completed`` / ``response.incomplete`` → the finish chunk (``tool_calls`` whenever a

@@ -12,8 +12,8 @@ from responses_support import responses_event, responses_sse, split_upstream
 from host.demo.reply import Reply
 from host.demo.wire_responses import ResponsesWire
 from shim.config import RouterConfig
-from shim.errors import InvalidRequestError, UpstreamProtocolError
-from shim.plan import ClientCall, Plan, plan_call
+from shim.errors import InvalidRequestError, RouterError, UpstreamProtocolError
+from shim.plan import REFUSED, ClientCall, Plan, plan_call
 from shim.protocols import CHAT, RESPONSES
 from shim.responses_store import MemoryResponseStore, StoredResponse
 from shim.translate.stream_passthrough import PassthroughStream
@@ -36,6 +36,14 @@ def stored(response_id: str, created_at: float = NOW, text: str = "x") -> Stored
 def plan(body: Dict[str, Any], store: Optional[MemoryResponseStore] = None, endpoint: str = RESPONSES) -> Plan:
     call = ClientCall(endpoint, {"authorization": "Bearer client"}, json.dumps(body).encode())
     return plan_call(CONFIG, call, now=NOW, call_id="call1", responses=store)
+
+
+def refusal(body: Dict[str, Any], store: Optional[MemoryResponseStore] = None) -> RouterError:
+    """The error of a routed call the engine refused (the driver answers it to the client)."""
+    refused = plan(body, store)
+    assert refused.disposition == REFUSED and refused.refusal is not None
+    assert refused.refusal_response().status == 400
+    return refused.refusal
 
 
 # The store ----------------------------------------------------------------------------------------
@@ -115,16 +123,15 @@ def test_a_known_previous_response_is_expanded_for_every_backend(model: str) -> 
 def test_an_unknown_previous_response_is_a_400_for_stateless_backends(
     model: str, store: Optional[MemoryResponseStore]
 ) -> None:
-    with pytest.raises(InvalidRequestError) as raised:
-        plan({"model": model, "input": "q", "previous_response_id": "resp_gone"}, store)
-    assert raised.value.param == "previous_response_id" and "resp_gone" in raised.value.message
+    error = refusal({"model": model, "input": "q", "previous_response_id": "resp_gone"}, store)
+    assert isinstance(error, InvalidRequestError)
+    assert error.param == "previous_response_id" and "resp_gone" in error.message
 
 
 def test_an_expired_previous_response_is_unknown() -> None:
     store = MemoryResponseStore(max_age_seconds=10)
     store.put(stored("resp_old", NOW - 11))
-    with pytest.raises(InvalidRequestError, match="resp_old"):
-        plan({"model": "llama-3", "input": "q", "previous_response_id": "resp_old"}, store)
+    assert "resp_old" in refusal({"model": "llama-3", "input": "q", "previous_response_id": "resp_old"}, store).message
 
 
 def test_an_unknown_previous_response_goes_to_a_native_backend_unchanged() -> None:
@@ -138,9 +145,8 @@ def test_an_unknown_previous_response_goes_to_a_native_backend_unchanged() -> No
 
 @pytest.mark.parametrize("value", [3, "", ["resp_1"]])
 def test_a_malformed_previous_response_id_is_a_400(value: Any) -> None:
-    with pytest.raises(InvalidRequestError) as raised:
-        plan({"model": "llama-3", "input": "q", "previous_response_id": value}, MemoryResponseStore())
-    assert raised.value.param == "previous_response_id"
+    error = refusal({"model": "llama-3", "input": "q", "previous_response_id": value}, MemoryResponseStore())
+    assert error.param == "previous_response_id"
 
 
 # The record ---------------------------------------------------------------------------------------
