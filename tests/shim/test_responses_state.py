@@ -143,6 +143,14 @@ def test_an_unknown_previous_response_goes_to_a_native_backend_unchanged() -> No
     assert record is None, "the router does not hold that whole conversation"
 
 
+def test_a_native_backend_judges_the_input_itself() -> None:
+    """The same-format path forwards what it cannot make sense of; only the record is skipped."""
+    raw = {"model": "gpt-5.1", "input": 42}
+    result = plan(raw, MemoryResponseStore())
+    assert result.refusal is None and json.loads(result.upstream_body) == raw
+    assert result.response_record(COMPLETED) is None
+
+
 @pytest.mark.parametrize("value", [3, "", ["resp_1"]])
 def test_a_malformed_previous_response_id_is_a_400(value: Any) -> None:
     error = refusal({"model": "llama-3", "input": "q", "previous_response_id": value}, MemoryResponseStore())
