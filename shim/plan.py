@@ -359,10 +359,9 @@ def _plan_other_endpoint(plan: Plan, route: Route, raw: bytes, body: Dict[str, A
         _plan_same_protocol(plan, route, raw, body, headers)
     elif plan.endpoint == COUNT_TOKENS:
         _plan_local_count_tokens(plan, body)
-    else:
+    else:  # embeddings: only OpenAI-protocol backends have them
         raise UnsupportedFeatureError(
-            f"{plan.endpoint} need an {plan.client_protocol}-protocol backend; "
-            f"{route.backend.name!r} speaks {route.backend.protocol}"
+            f"embeddings need an OpenAI-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
         )
 
 
