@@ -106,6 +106,12 @@ class ChatToResponsesStream(StreamTranslator):
         self._events.mark()  # not reached when the event fails: _render_error sends what it wrote
         return out
 
+    def _on_chunk_object(self, chunk: Optional[Dict[str, Any]]) -> bytes:
+        self._events.mark()
+        out = self._on_done() if chunk is None else self._on_chunk(chunk)
+        self._events.mark()
+        return out
+
     def _on_eof(self) -> bytes:
         if self._finish_reason is None:
             return self.abort(truncated_stream_error())  # neither a finish reason nor [DONE]: cut

@@ -115,6 +115,9 @@ class OpenAIToAnthropicStream(StreamTranslator):
             return b""  # an empty data line carries nothing (keep-alive)
         return self._on_chunk(parse_chunk(text))
 
+    def _on_chunk_object(self, chunk: Optional[Dict[str, Any]]) -> bytes:
+        return self._on_done() if chunk is None else self._on_chunk(chunk)
+
     def _on_done(self) -> bytes:
         if not self._started:
             raise truncated_stream_error()  # [DONE] and nothing else: no answer to report

@@ -91,7 +91,9 @@ class ResponsesToChatStream(StreamTranslator):
     def _start(self, payload: Payload) -> bytes:
         response = payload.get("response")
         response_id = response.get("id") if isinstance(response, dict) else None
-        self._chunks = ChatChunkWriter(completion_id(response_id, self._context.call_id), self._context)
+        self._chunks = ChatChunkWriter(
+            completion_id(response_id, self._context.call_id), self._context, self.chunk_sink
+        )
         return self._chunks.role()
 
     @property
