@@ -11,7 +11,10 @@ from typing import Any
 import click
 
 from .cli_backend import backend
+from .cli_dashboard import dashboard
 from .cli_demo import demo
+from .cli_doctor import doctor
+from .cli_mcp import mcp
 from .cli_proxy import proxy
 from .cli_routing import alias, route
 from .cli_shim import shim
@@ -57,7 +60,7 @@ def config_path_command() -> None:
     click.echo(str(config_path()))
 
 
-for group in (backend, route, alias, proxy, shim, stats, demo):
+for group in (backend, route, alias, proxy, shim, stats, dashboard, demo, doctor, mcp):
     cli.add_command(group)
 
 

@@ -17,7 +17,7 @@ import click
 from shim.config import MAX_TOKENS_FIELDS
 from shim.protocols import PROTOCOLS
 
-from .cli_support import NotFound, example, load, save
+from .cli_support import NotFound, example, load, save, tell_running_proxies
 from .config_store import KeySource, LoadedConfig, backend_users, valid_env_name
 from .credentials import check_key, remove_key, store_key
 from .paths import credentials_path
@@ -77,6 +77,7 @@ def backend_add(name: str, key: Optional[str], key_env: Optional[str], **options
     source = KeySource("stored", present=True) if secret else _env_source(key_env)
     verb = "replaced" if replaced else "added"
     click.echo(f"{verb} backend {name!r}: {table['protocol']} at {table['base_url']}; key: {source.describe()}")
+    tell_running_proxies()
 
 
 def _read_key(value: str) -> str:
@@ -165,3 +166,4 @@ def backend_remove(name: str) -> None:
     save(loaded)
     had_key = remove_key(credentials_path(), name)
     click.echo(f"removed backend {name!r}" + (" and its stored key" if had_key else ""))
+    tell_running_proxies()

@@ -9,6 +9,7 @@ import os
 import click
 
 from .cli_support import example, load
+from .config_source import current_fingerprint
 
 __all__ = ["proxy"]
 
@@ -52,6 +53,8 @@ def proxy(host: str, port: int, verbose: bool, max_body_mib: int, upstream_clien
     For clients in any language: point ANTHROPIC_BASE_URL or OPENAI_BASE_URL at it."""
     from .proxy import BindRefused, ProxySettings, run_proxy  # uvicorn/aiohttp load only for this command
 
+    # The fingerprint first: a write landing between the two makes the first reload check load it again.
+    fingerprint = current_fingerprint()
     loaded = load()
     settings = ProxySettings(
         host=host,
@@ -66,6 +69,6 @@ def proxy(host: str, port: int, verbose: bool, max_body_mib: int, upstream_clien
         upstream_client=upstream_client,
     )
     try:
-        run_proxy(loaded.config, settings)
+        run_proxy(loaded.config, settings, fingerprint)
     except BindRefused as exc:
         raise ProxyStartProblem(str(exc)) from None

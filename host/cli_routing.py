@@ -12,7 +12,7 @@ import click
 
 from shim.protocols import OPENAI, PROTOCOLS
 
-from .cli_support import NotFound, example, load, save
+from .cli_support import NotFound, example, load, save, tell_running_proxies
 from .config_store import LoadedConfig
 from .explain import explain_route, explanation_lines
 
@@ -65,6 +65,7 @@ def route_add(glob: str, backend_name: str, first: bool) -> None:
         routes.insert(0 if first else len(routes), {"match": glob, "backend": backend_name})
     save(loaded)
     click.echo(f"{'replaced' if existing else 'added'} route {glob!r} → {backend_name!r}")
+    tell_running_proxies()
 
 
 @route.command("remove", epilog=example("router route remove 'llama-*'"))
@@ -82,6 +83,7 @@ def route_remove(glob: str) -> None:
         del loaded.document["routes"]
     save(loaded)
     click.echo(f"removed route {glob!r}")
+    tell_running_proxies()
 
 
 @route.command("default", epilog=example("router route default groq", "router route default --clear"))
@@ -99,6 +101,7 @@ def route_default(backend_name: Optional[str], clear: bool) -> None:
         loaded.document["default_backend"] = backend_name
     save(loaded)
     click.echo(f"default_backend: {backend_name or '(none)'}")
+    tell_running_proxies()
 
 
 def _require_backend(loaded: LoadedConfig, name: str) -> None:
@@ -122,6 +125,7 @@ def alias_set(name: str, target: str) -> None:
     aliases[name] = target
     save(loaded)
     click.echo(f"{'replaced' if replaced else 'added'} alias {name!r} → {target!r}")
+    tell_running_proxies()
 
 
 @alias.command("remove", epilog=example("router alias remove fast"))
@@ -137,3 +141,4 @@ def alias_remove(name: str) -> None:
         del loaded.document["aliases"]
     save(loaded)
     click.echo(f"removed alias {name!r}")
+    tell_running_proxies()

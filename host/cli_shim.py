@@ -19,12 +19,15 @@ from .child_env import ChildSetup, child_environment
 from .cli_support import example
 from .codex_command import with_codex_overrides
 from .collector import RunTelemetry, TelemetryCollector
+from .config_source import ConfigWatcher, current_fingerprint
 from .config_store import LoadedConfig, load_config
 from .event_sink import open_sink
 from .injection import ensure_injection_dir
 from .launcher import CommandNotRunnable, SignalGate
+from .proxy_registry import Registration
 from .python_command import CommandInfo, classify_command, never_loaded_warning
 from .run_dir import RunDir
+from .shim_follow import ShimConfigFollower
 from .shim_proxy import BackgroundProxy
 from .shim_summary import call_line, summary_lines
 
@@ -51,13 +54,15 @@ def run_shim(command: List[str], *, verbose: bool, quiet: bool, environ: Mapping
     if not hasattr(os, "posix_spawnp"):
         raise click.ClickException("router shim needs a POSIX system (Linux or macOS)")
     say = _say(quiet)
+    fingerprint = current_fingerprint()  # first: a write landing before the load is loaded again at once
     loaded = load_config(environ)
     info = classify_command(command, environ)
     for line in info.warnings():
         say(line)
     injection_dir = str(ensure_injection_dir().path)
     on_event = (lambda event: say(call_line(event))) if verbose else None
-    code, data, proxy_failure = _run(command, info, loaded, injection_dir, environ, on_event)
+    follow = _Follow(fingerprint, say, verbose)
+    code, data, proxy_failure = _run(command, info, loaded, injection_dir, environ, on_event, follow)
     for line in summary_lines(data):
         say(line)
     if proxy_failure:
@@ -74,11 +79,13 @@ def _run(
     injection_dir: str,
     environ: Mapping[str, str],
     on_event: Optional[Callable[[CallEvent], None]],
+    follow: "_Follow",
 ) -> "tuple[int, RunTelemetry, Optional[str]]":
     with SignalGate() as gate, RunDir() as run, open_sink() as sink:
         run.write_snapshot(loaded.config)
         collector = TelemetryCollector(run.socket_path, sink.callback(on_event), sink.lost_callback()).start()
-        proxy = BackgroundProxy(loaded.config, collector.record_event).start()
+        proxy = BackgroundProxy(loaded.config, collector.record_event, follow.fingerprint).start()
+        follower = follow.start(environ, run, proxy)
         setup = ChildSetup(injection_dir, str(run.snapshot_path), str(run.socket_path), proxy.url, info.is_python)
         if not info.is_python:  # Codex ignores OPENAI_BASE_URL: it is pointed at the proxy on its command line
             command = with_codex_overrides(command, proxy.url, environ, loaded.config)
@@ -88,9 +95,24 @@ def _run(
             click.echo(f"router shim: {exc}", err=True)
             code = exc.exit_code
         finally:
+            follower.stop()  # first: no snapshot rewrite while the run directory goes
             proxy.stop()
             data = collector.stop()
         return code, data, proxy.failure
+
+
+class _Follow:
+    """What the run needs to follow the configuration files (see :mod:`.shim_follow`)."""
+
+    def __init__(self, fingerprint: str, say: Say, verbose: bool) -> None:
+        self.fingerprint = fingerprint
+        self._say = say
+        self._verbose = verbose
+
+    def start(self, environ: Mapping[str, str], run: RunDir, proxy: BackgroundProxy) -> ShimConfigFollower:
+        registration = Registration("shim", proxy.port)
+        watcher = ConfigWatcher(environ, self.fingerprint)
+        return ShimConfigFollower(watcher, run, proxy, registration, self._say, self._verbose).start()
 
 
 def _say(quiet: bool) -> Say:

@@ -7,8 +7,9 @@ import click
 from .config_store import LoadedConfig, load_config, save_document
 from .credentials import has_loose_permissions
 from .paths import credentials_path
+from .reload_notice import notify_running_proxies
 
-__all__ = ["NotFound", "example", "load", "save"]
+__all__ = ["NotFound", "example", "load", "save", "tell_running_proxies"]
 
 
 class NotFound(click.ClickException):
@@ -34,3 +35,17 @@ def load() -> LoadedConfig:
 def save(loaded: LoadedConfig) -> None:
     """Write back ``loaded.document`` after the edits a command made (validated, atomic)."""
     save_document(loaded.path, loaded.document, os.environ)
+
+
+def tell_running_proxies() -> None:
+    """After an edit's own line: whether running proxies picked the change up (they follow the files)."""
+    try:
+        answers = notify_running_proxies()
+    except OSError as exc:  # the edit is done; only the news about proxies is missing
+        click.echo(f"cannot tell whether a proxy is running: {exc.strerror or exc}", err=True)
+        return
+    if answers is None:
+        click.echo("no proxy is running; the next `router proxy` or `router shim` uses this configuration")
+        return
+    for answer in answers:
+        click.echo(answer.line())

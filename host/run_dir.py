@@ -8,6 +8,7 @@ The directory is removed when the run ends.
 
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -79,11 +80,19 @@ class RunDir:
 
     def write_snapshot(self, config: RouterConfig) -> Path:
         """Write the snapshot 0600 from its first byte (``O_EXCL`` + mode; never widened)."""
-        data = json.dumps(snapshot_document(config), separators=(",", ":")).encode("utf-8")
-        descriptor = os.open(self.snapshot_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _SNAPSHOT_MODE)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        _write_private(self.snapshot_path, config)
         return self.snapshot_path
+
+    def replace_snapshot(self, config: RouterConfig) -> None:
+        """Replace the snapshot with ``config`` atomically: a child reads the old file or the new one,
+        never half of one, and no second copy of the keys is left (the temporary file is renamed)."""
+        temporary = self.path / f".{SNAPSHOT_FILENAME}.{secrets.token_hex(4)}"
+        try:
+            _write_private(temporary, config)
+            os.replace(temporary, self.snapshot_path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -95,6 +104,13 @@ class RunDir:
         self, kind: Optional[Type[BaseException]], value: Optional[BaseException], trace: Optional[TracebackType]
     ) -> None:
         self.remove()
+
+
+def _write_private(path: Path, config: RouterConfig) -> None:
+    data = json.dumps(snapshot_document(config), separators=(",", ":")).encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _SNAPSHOT_MODE)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
 
 
 def _short_base() -> str:

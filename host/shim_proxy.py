@@ -10,7 +10,8 @@ it costs nothing, neither at start nor at exit.
 
 Each call the proxy serves is passed to ``on_event`` (the run's telemetry collector), so the
 summary and ``-v`` cover proxied calls as well, named after the process that made them where the
-kernel says (``host/peer_process.py``).
+kernel says (``host/peer_process.py``). The run's configuration follower hands it every new
+configuration (:meth:`BackgroundProxy.adopt_config`), which it serves from the next call on.
 """
 
 import os
@@ -32,13 +33,16 @@ _STOP_SECONDS = 3.0
 class BackgroundProxy:
     """``start()`` → :attr:`url` is usable; ``stop()`` shuts the server down (bounded wait)."""
 
-    def __init__(self, config: RouterConfig, on_event: Callable[[CallEvent], None]) -> None:
+    def __init__(self, config: RouterConfig, on_event: Callable[[CallEvent], None], fingerprint: str = "") -> None:
         self._config = config
+        self._fingerprint = fingerprint
+        self._app: Optional[Any] = None  # the ProxyApp, once the thread has built it
         self._on_event = on_event
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind((_LOOPBACK, 0))
         self._socket.listen(_BACKLOG)
-        self.url = f"http://{_LOOPBACK}:{self._socket.getsockname()[1]}"
+        self.port: int = self._socket.getsockname()[1]
+        self.url = f"http://{_LOOPBACK}:{self.port}"
         self._server: Optional[Any] = None  # uvicorn.Server, once the thread has built it
         self._lock = threading.Lock()
         self._stopping = False
@@ -49,6 +53,15 @@ class BackgroundProxy:
     def start(self) -> "BackgroundProxy":
         self._thread.start()
         return self
+
+    def adopt_config(self, config: RouterConfig, fingerprint: str) -> None:
+        """From any thread: calls the proxy starts from now on use ``config`` (also when it is
+        started later, or never)."""
+        with self._lock:
+            self._config, self._fingerprint = config, fingerprint
+            app = self._app
+        if app is not None:
+            app.adopt_config(config, fingerprint)
 
     def stop(self) -> None:
         with self._lock:
@@ -91,7 +104,10 @@ class BackgroundProxy:
                 super().record(event)
                 on_event(event)
 
-        app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0, shim_callers=True))
+        with self._lock:  # adopt_config from here on goes to the app
+            app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0, shim_callers=True),
+                           fingerprint=self._fingerprint)
+            self._app = app
         app.state.stats = ReportingStats()
         app.state.peers = PeerFinder(os.getpid())  # its clients are this process's descendants
         config = uvicorn.Config(

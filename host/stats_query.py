@@ -23,6 +23,7 @@ __all__ = [
     "WINDOWS",
     "GroupStats",
     "StatsReport",
+    "all_drops",
     "percentile",
     "query_stats",
     "window_start",
@@ -139,8 +140,13 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
     groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
     if by == "day":
         groups.sort(key=lambda g: g.key)
-    dropped = _with_sender_drops(read_drops(home), path)
+    dropped = all_drops(home)
     return StatsReport(window, since, by, total.finish(), groups, dropped, str(path), problem)
+
+
+def all_drops(home: Optional[Path] = None) -> DropRecord:
+    """Every event known to be lost: the drop logs, and the children's counts carried by later events."""
+    return _with_sender_drops(read_drops(home), db_path(home))
 
 
 def _with_sender_drops(store_drops: DropRecord, path: Path) -> DropRecord:

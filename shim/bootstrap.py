@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # typing costs ~20 modules on 3.9 and this module loads durin
 
     from .patches import PatchRegistry
 
-__all__ = ["TARGET_MODULES", "activate", "deactivate", "is_active"]
+__all__ = ["TARGET_MODULES", "activate", "deactivate", "is_active", "patched_targets"]
 
 TARGET_MODULES = ("httpx", "httpx2", "requests", "aiohttp")
 
@@ -38,6 +38,11 @@ class _State:
 
 def is_active() -> bool:
     return _State.active
+
+
+def patched_targets() -> "list[str]":
+    """Every attribute the shim has replaced in this process (``httpx.Client._transport_for_url`` …)."""
+    return _State.registry.targets() if _State.registry is not None else []
 
 
 def activate() -> bool:

@@ -58,5 +58,15 @@ class PatchRegistry:
             restored += 1
         return restored
 
+    def targets(self) -> List[str]:
+        """``package.Class.attribute`` of every patch in place, oldest first (``router doctor`` shows them)."""
+        return [f"{_package_of(patch.owner)}.{getattr(patch.owner, '__qualname__', '?')}.{patch.name}"
+                for patch in self._patches]
+
     def __len__(self) -> int:
         return len(self._patches)
+
+
+def _package_of(owner: Any) -> str:
+    """``httpx`` for ``httpx._client.Client``: the name a user imports, not the private module."""
+    return str(getattr(owner, "__module__", "?")).partition(".")[0]

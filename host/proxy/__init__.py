@@ -4,8 +4,9 @@ Modules: :mod:`.app` (raw ASGI app: routing, auth, limits, disconnect watch), :m
 per-call driver), :mod:`.upstream` (the upstream client interface, the httpx client, per-backend limits),
 :mod:`.upstream_httptools` (the default client: asyncio connections, httptools parsing),
 :mod:`.upstream_aiohttp` (aiohttp, also for backends behind an HTTP proxy), :mod:`.store_batch`
-(telemetry to the store in batches), :mod:`.models` (``GET /v1/models``), :mod:`.server` (bind
-checks, banner, uvicorn, signals), :mod:`.stats`.
+(telemetry to the store in batches), :mod:`.models` (``GET /v1/models``), :mod:`.generation` (one
+configuration generation: what is swapped on reload), :mod:`.live_config` (following the files),
+:mod:`.server` (bind checks, banner, uvicorn, signals), :mod:`.stats`.
 """
 
 from .app import ProxyApp

@@ -1,5 +1,5 @@
-"""The raw ASGI application: lifespan (the shared upstream client), routing of paths, auth,
-the body limit, the client-disconnect watch, telemetry and ``-v``.
+"""The raw ASGI application: lifespan (the shared upstream client, following the configuration),
+routing of paths, auth, the body limit, the client-disconnect watch, telemetry and ``-v``.
 
 No framework: the proxy has a handful of routes and measured per-request overhead matters more than
 routing conveniences (the whole app is a few hundred lines of plain ASGI).
@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from importlib import metadata
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
 
 from shim.config import RouterConfig
 from shim.env_names import CALLER_HEADER
@@ -25,7 +25,7 @@ from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
 from .forward import forward_call, send_error
-from .models import ModelCatalog
+from .generation import ConfigGeneration
 from .settings import ProxySettings
 from .state import ProxyState
 from .stats_view import stored_stats
@@ -33,7 +33,11 @@ from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
 from .websocket_refusal import refuse_websocket
 
-__all__ = ["ProxyApp", "router_version", "settings_upstream"]
+if TYPE_CHECKING:
+    from ..dashboard.site import DashboardSite
+    from .live_config import LiveConfig
+
+__all__ = ["ProxyApp", "root_answer", "router_version", "settings_upstream"]
 
 UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
 _AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
@@ -66,16 +70,38 @@ WATCH_AFTER = 0.025  # seconds before a running call starts watching for its cli
 
 
 class ProxyApp:
-    """The ASGI callable. ``upstream_factory`` builds the pooled client at lifespan start-up."""
+    """The ASGI callable. ``upstream_factory`` builds the pooled client at lifespan start-up.
+
+    The configuration changes while it serves: ``live`` (``router proxy``) watches the files and
+    swaps the generation itself; :meth:`adopt_config` lets an owner push one (``router shim``)."""
 
     def __init__(
-        self, config: RouterConfig, settings: ProxySettings, upstream_factory: UpstreamFactory = settings_upstream
+        self,
+        config: RouterConfig,
+        settings: ProxySettings,
+        upstream_factory: UpstreamFactory = settings_upstream,
+        *,
+        fingerprint: str = "",
+        live: "Optional[LiveConfig]" = None,
     ) -> None:
-        self.state = ProxyState(config, settings, BackendLimiter(settings.max_concurrency, settings.queue_timeout))
+        limiter = BackendLimiter(settings.max_concurrency, settings.queue_timeout)
+        self.state = ProxyState(ConfigGeneration.first(config, fingerprint, limiter, time.time()), settings)
         self._upstream_factory = upstream_factory
-        self._catalog: Optional[ModelCatalog] = None
+        self._live = live
+        self._loop: Optional[asyncio.AbstractEventLoop] = None  # set at start-up: where adopt_config runs
         self._store_batcher: Optional[StoreBatcher] = None
         self._version = router_version()
+        self.root = root_answer  # GET/HEAD /: replaceable
+        # router proxy's dashboard: the page at / for browsers, its files and API under /dashboard/.
+        self.dashboard: Optional[DashboardSite] = None
+
+    def adopt_config(self, config: RouterConfig, fingerprint: str) -> None:
+        """From any thread: calls that start after this use ``config`` (calls under way keep theirs)."""
+        loop = self._loop
+        if loop is None:  # not serving yet: nothing can be reading the generation
+            self.state.adopt(config, fingerprint)
+        else:
+            loop.call_soon_threadsafe(self.state.adopt, config, fingerprint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -90,15 +116,19 @@ class ProxyApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                upstream = self._upstream_factory(self.state.settings, len(self.state.config.backends))
-                self.state.upstream = upstream
-                self._catalog = ModelCatalog(self.state.config, upstream, time.time())
+                backend_count = len(self.state.generation.config.backends)
+                self.state.upstream = self._upstream_factory(self.state.settings, backend_count)
                 self._store_batcher = StoreBatcher.install(self.state.sink)
                 # Everything built so far (modules, the engine's tables, the price library) lives as long
                 # as the process: out of the collector's sight, full collections stop walking it.
                 gc.freeze()
+                self._loop = asyncio.get_running_loop()
+                if self._live is not None:
+                    self._live.start(self.state)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._live is not None:
+                    self._live.stop()  # first: the registry entry goes before anything closes
                 if self._store_batcher is not None:
                     self._store_batcher.stop()  # what is buffered goes to the store; later events go direct
                 if self.state.upstream is not None:
@@ -113,6 +143,12 @@ class ProxyApp:
         writer = ResponseWriter(send, time.perf_counter)
         if path == "/health" and method == "GET":
             await writer.whole(_json_response(200, self._health()))
+            return
+        if self.dashboard is not None and _is_dashboard_request(path, headers):
+            await self._dashboard(scope, writer, headers)  # the page is open; its API checks the key itself
+            return
+        if path == "/" and method in ("GET", "HEAD"):  # open like /health: it says no more than it
+            await writer.whole(self.root(self._version))  # uvicorn sends no body for HEAD
             return
         protocol = _client_protocol(path, headers)
         if not is_authorized(headers, self.state.settings.api_key):
@@ -147,9 +183,17 @@ class ProxyApp:
         self.state.stats.count_request(answer.status)
         return answer
 
+    async def _dashboard(self, scope: Scope, writer: ResponseWriter, headers: Dict[str, str]) -> None:
+        assert self.dashboard is not None
+        if self._store_batcher is not None:
+            self._store_batcher.flush()  # the calls already answered reach the store the page reads
+        response = await asyncio.to_thread(  # SQLite reads off the event loop
+            self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
+        await writer.whole(response)
+
     async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
-        assert self._catalog is not None
-        body = await self._catalog.body(anthropic_shape="anthropic-version" in headers)
+        catalog = self.state.generation.catalog
+        body = await catalog.body(self.state.client, anthropic_shape="anthropic-version" in headers)
         await writer.whole(ClientResponse(200, {"content-type": "application/json"}, body))
         self.state.stats.count_request(200)
 
@@ -223,11 +267,18 @@ class ProxyApp:
         return _json_response(200, {**stored, **live})
 
     def _health(self) -> Dict[str, Any]:
+        generation = self.state.generation
+        # Which configuration serves new calls (the fingerprint is metadata of the files, never content),
+        # and when the files were last looked at (a proxy that follows them).
+        config: Dict[str, Any] = {"generation": generation.number, "fingerprint": generation.fingerprint}
+        if self._live is not None:
+            config["checked_at"] = self._live.checked_at
         return {
             "status": "ok",
             "version": self._version,
-            "backends": list(self.state.config.backends),
+            "backends": list(generation.config.backends),
             "requests_served": self.state.stats.requests_served,
+            "config": config,
         }
 
 
@@ -276,6 +327,20 @@ async def _late_error(writer: ResponseWriter, trace: CallTrace, protocol: str, e
         trace.fail(error)  # a stream already began: nothing but cutting it is possible
         return
     await send_error(writer, trace, protocol, error)
+
+
+def root_answer(version: str) -> ClientResponse:
+    """``GET /`` and ``HEAD /``: one line saying a router proxy answers here. Clients probe the root
+    before their first call (Claude Code sends ``HEAD /``) and expect 200 from a gateway."""
+    return _json_response(200, {"status": "ok", "service": "router proxy", "version": version})
+
+
+def _is_dashboard_request(path: str, headers: Mapping[str, str]) -> bool:
+    """The dashboard's own paths; and the root for a browser (it asks for HTML), while a client probing
+    the root (``HEAD /`` from Claude Code, ``*/*``) still gets :func:`root_answer`."""
+    if path.startswith("/dashboard/"):
+        return True
+    return path == "/" and "text/html" in headers.get("accept", "")
 
 
 def _client_protocol(path: str, headers: Mapping[str, str]) -> str:

@@ -18,7 +18,7 @@ from shim.translate.stream_base import StreamTranslator
 from .asgi_io import ResponseWriter
 from .call_trace import CallTrace, url_host
 from .state import ProxyState
-from .upstream import QueueTimeout, UpstreamFailure, UpstreamResponse
+from .upstream import BackendLimiter, QueueTimeout, UpstreamFailure, UpstreamResponse
 
 __all__ = ["ProxyBusyError", "forward_call", "send_error"]
 
@@ -39,10 +39,14 @@ async def send_error(writer: ResponseWriter, trace: CallTrace, protocol: str, er
 
 
 async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, writer: ResponseWriter) -> None:
-    """Serve one LLM call (``call.endpoint`` is one the engine plans) through ``writer``."""
+    """Serve one LLM call (``call.endpoint`` is one the engine plans) through ``writer``.
+
+    The configuration generation is read here, once: the call is planned, limited and finished on
+    it even if a reload installs another meanwhile (docs/configuration.md#live-reload)."""
+    generation = state.generation
     try:
         plan = plan_call(
-            state.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
+            generation.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
             max_body_bytes=state.settings.max_body_bytes, responses=state.responses,
         )
     except RouterError as error:  # no route can be known: too large, not JSON, no model
@@ -59,7 +63,7 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
     elif disposition == UNTOUCHED:
         await send_error(writer, trace, plan.client_protocol, no_route_error(plan.requested_model))
     else:
-        await _forward_limited(state, plan, trace, writer)
+        await _forward_limited(state, generation.limiter, plan, trace, writer)
 
 
 def no_route_error(model: str) -> NotFoundError:
@@ -71,11 +75,13 @@ def no_route_error(model: str) -> NotFoundError:
     )
 
 
-async def _forward_limited(state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter) -> None:
+async def _forward_limited(
+    state: ProxyState, limiter: BackendLimiter, plan: Plan, trace: CallTrace, writer: ResponseWriter
+) -> None:
     assert plan.route is not None
     backend = plan.route.backend.name
     try:
-        await state.limiter.acquire(backend)
+        await limiter.acquire(backend)
     except QueueTimeout:
         busy = ProxyBusyError(
             f"backend {backend!r} is at its limit of {state.settings.max_concurrency} concurrent requests "
@@ -87,7 +93,7 @@ async def _forward_limited(state: ProxyState, plan: Plan, trace: CallTrace, writ
     try:
         await _exchange(state, plan, trace, writer)
     finally:
-        state.limiter.release(backend)
+        limiter.release(backend)
 
 
 async def _exchange(state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter) -> None:

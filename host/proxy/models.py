@@ -31,21 +31,21 @@ Entry = Tuple[str, str]  # (model id as the client should send it, owner: backen
 
 
 class ModelCatalog:
-    """Builds the model list; remembers each backend's own list for :data:`LISTING_TTL`."""
+    """Builds the model list of one configuration; remembers each backend's own list for
+    :data:`LISTING_TTL`. A new configuration gets a new catalog (its backends' lists may differ)."""
 
-    def __init__(self, config: RouterConfig, upstream: UpstreamClient, created: float) -> None:
+    def __init__(self, config: RouterConfig, created: float) -> None:
         self._config = config
-        self._upstream = upstream
         self._created = created
         self._cache: Dict[str, Tuple[float, List[str]]] = {}
 
-    async def body(self, anthropic_shape: bool) -> bytes:
-        entries = await self.entries()
+    async def body(self, upstream: UpstreamClient, anthropic_shape: bool) -> bytes:
+        entries = await self.entries(upstream)
         return json.dumps(render_model_list(entries, anthropic_shape, self._created)).encode()
 
-    async def entries(self) -> List[Entry]:
+    async def entries(self, upstream: UpstreamClient) -> List[Entry]:
         backends = list(self._config.backends.values())
-        listed = await asyncio.gather(*(self._backend_models(backend) for backend in backends))
+        listed = await asyncio.gather(*(self._backend_models(upstream, backend) for backend in backends))
         entries: List[Entry] = []
         for backend, names in zip(backends, listed, strict=True):
             entries.extend(self._routable(backend, name) for name in _plain_globs(backend) + names)
@@ -67,15 +67,15 @@ class ModelCatalog:
                 out.append((name, route.backend.name))
         return out
 
-    async def _backend_models(self, backend: Backend) -> List[str]:
+    async def _backend_models(self, upstream: UpstreamClient, backend: Backend) -> List[str]:
         cached = self._cache.get(backend.name)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        names = await self._fetch(backend)
+        names = await self._fetch(upstream, backend)
         self._cache[backend.name] = (time.monotonic() + LISTING_TTL, names)
         return names
 
-    async def _fetch(self, backend: Backend) -> List[str]:
+    async def _fetch(self, upstream: UpstreamClient, backend: Backend) -> List[str]:
         path = upstream_path(backend.protocol, MODELS)
         if path is None:
             return []
@@ -83,7 +83,7 @@ class ModelCatalog:
         if backend.protocol == ANTHROPIC:
             headers["anthropic-version"] = TRANSLATED_ANTHROPIC_VERSION
         try:
-            status, body = await self._upstream.get(backend.url_for(path), headers, LISTING_TIMEOUT)
+            status, body = await upstream.get(backend.url_for(path), headers, LISTING_TIMEOUT)
         except UpstreamFailure:
             return []
         return _listed_ids(body) if status == 200 else []

@@ -7,24 +7,36 @@ start-up completes wait in the listen backlog.
 
 import contextlib
 import ipaddress
+import os
 import signal
 import socket
 import sys
 import threading
-from typing import Generator, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Generator, Optional, TextIO
 
 import uvicorn
 
 from shim.config import RouterConfig
 
-from ..event_sink import open_sink
-from ..paths import router_home
+from ..config_source import ConfigWatcher
+from ..event_sink import EventSink, open_sink
+from ..paths import config_path, router_home
+from ..proxy_registry import Registration, live_records
 from .app import ProxyApp
+from .live_config import LiveConfig
 from .metrics import ProxyMetrics
 from .response_store import SQLiteResponseStore, open_response_store
 from .settings import ProxySettings
 
+if TYPE_CHECKING:
+    from ..dashboard.site import DashboardSite
+
 __all__ = ["BindRefused", "bind_socket", "check_bind_allowed", "is_loopback", "print_banner", "run_proxy"]
+
+# What the CLI sends after an edit: "look at the configuration files now". Not SIGHUP: a proxy in a
+# terminal that closes must still end (SIGHUP's default), not reload.
+RELOAD_SIGNAL = signal.SIGUSR1 if hasattr(signal, "SIGUSR1") else None
 
 _BACKLOG = 2048
 
@@ -70,7 +82,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO) -> None:
+def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO, config_file: Optional[Path] = None) -> None:
     """The URLs clients should use and the backends served. The first line is stable
     (``router proxy listening on http://HOST:PORT``): scripts and tests parse it."""
     host, port = sock.getsockname()[:2]
@@ -81,15 +93,22 @@ def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO) -> None
         f"  Anthropic clients: ANTHROPIC_BASE_URL={root}",
         f"  OpenAI clients:    OPENAI_BASE_URL={root}/v1",
         "  backends: " + (", ".join(f"{b.name} ({b.protocol})" for b in config.backends.values()) or "none"),
-        "  Ctrl-C to stop",
     ]
+    if config_file is not None:
+        lines.append(f"  follows changes to {config_file} (no restart needed)")
+    lines.append("  Ctrl-C to stop")
     out.write("\n".join(lines) + "\n")
     out.flush()
 
 
 class _ProxyServer(uvicorn.Server):
     """uvicorn's server, but a SIGINT/SIGTERM shutdown ends the process normally (exit 0) instead
-    of re-raising the signal after the graceful shutdown as uvicorn does."""
+    of re-raising the signal after the graceful shutdown as uvicorn does; :data:`RELOAD_SIGNAL`
+    calls ``on_reload_signal``."""
+
+    def __init__(self, config: uvicorn.Config, on_reload_signal: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_reload_signal = on_reload_signal
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -98,28 +117,62 @@ class _ProxyServer(uvicorn.Server):
             return
         handled = (signal.SIGINT, signal.SIGTERM)
         original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        if RELOAD_SIGNAL is not None:
+            signal.signal(RELOAD_SIGNAL, lambda number, frame: self._on_reload_signal())
         try:
             yield
         finally:
             for sig, handler in original.items():
                 signal.signal(sig, handler)
+            if RELOAD_SIGNAL is not None:
+                # Ignored, not the default (which ends the process): a CLI that found the registry
+                # entry just before it was removed may still send one while the process exits.
+                signal.signal(RELOAD_SIGNAL, signal.SIG_IGN)
 
 
-def run_proxy(config: RouterConfig, settings: ProxySettings) -> None:
-    """Bind, print the banner, serve until SIGINT/SIGTERM. Raises :class:`BindRefused`."""
+def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = "") -> None:
+    """Bind, print the banner, serve until SIGINT/SIGTERM, following the configuration files
+    (``fingerprint``: of the files ``config`` was loaded from). Raises :class:`BindRefused`."""
     check_bind_allowed(settings.host, settings.api_key)
     sock = bind_socket(settings.host, settings.port)
-    print_banner(sock, config, sys.stdout)
-    app = ProxyApp(config, settings)
+    print_banner(sock, config, sys.stdout, config_path())
+    _clean_registry()
+    registration = Registration("proxy", sock.getsockname()[1])
+    live = LiveConfig(ConfigWatcher(os.environ, fingerprint), registration, reload_signal=RELOAD_SIGNAL is not None)
+    app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
     app.state.metrics = ProxyMetrics()
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
     app.state.responses = responses = open_response_store(router_home())
+    app.dashboard = _dashboard_site(app.state.sink, settings)
     try:
-        _ProxyServer(_uvicorn_config(app, settings)).run(sockets=[sock])
+        _ProxyServer(_uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
     finally:
+        registration.remove()  # also when start-up failed after registering
         app.state.sink.close()  # what is still queued is stored before the process ends
         if isinstance(responses, SQLiteResponseStore):
             responses.close()
+
+
+def _dashboard_site(sink: EventSink, settings: ProxySettings) -> "DashboardSite":
+    """The dashboard at ``/``, behind the proxy's own key; it reads the store this proxy writes, after the
+    events still on their way to it are written (bounded: a busy store cannot hold a page up)."""
+    from ..dashboard.site import DashboardSite
+    from .stats_view import STORE_FLUSH_SECONDS
+
+    store = sink.store
+    if store is None:
+        return DashboardSite(api_key=settings.api_key)
+
+    def written() -> None:
+        store.flush(STORE_FLUSH_SECONDS)
+
+    return DashboardSite(api_key=settings.api_key, home=store.home, before_read=written)
+
+
+def _clean_registry() -> None:
+    """Entries of proxies that died without removing theirs (SIGKILL, a crash) go now."""
+    with contextlib.suppress(OSError):
+        live_records()
 
 
 def _uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:

@@ -1,14 +1,16 @@
 """Everything the request handlers share for the life of one proxy process."""
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from shim.config import RouterConfig
 from shim.responses_store import MemoryResponseStore, ResponseStore
 
+from .generation import ConfigGeneration
 from .settings import ProxySettings
 from .stats import ProxyStats
-from .upstream import BackendLimiter, UpstreamClient
+from .upstream import UpstreamClient
 
 if TYPE_CHECKING:  # the telemetry modules load only for a proxy that records (router proxy)
     from ..event_sink import EventSink
@@ -20,12 +22,14 @@ __all__ = ["ProxyState"]
 
 @dataclass
 class ProxyState:
-    """The configuration (loaded once at start), the settings, and the shared upstream client
-    (created at lifespan start-up, closed at shutdown)."""
+    """The configuration generation serving new calls, the settings, and the shared upstream client
+    (created at lifespan start-up, closed at shutdown).
 
-    config: RouterConfig
+    ``generation`` is replaced whole by :meth:`adopt` (on the event loop), never edited: a call reads
+    it once at its start (docs/configuration.md#live-reload)."""
+
+    generation: ConfigGeneration
     settings: ProxySettings
-    limiter: BackendLimiter
     stats: ProxyStats = field(default_factory=ProxyStats)
     upstream: Optional[UpstreamClient] = None
     sink: "Optional[EventSink]" = None  # the store/metrics/OTel fan-out; None: events stay in ``stats`` only
@@ -40,3 +44,8 @@ class ProxyState:
     def client(self) -> UpstreamClient:
         assert self.upstream is not None, "the upstream client exists from lifespan start-up on"
         return self.upstream
+
+    def adopt(self, config: RouterConfig, fingerprint: str) -> ConfigGeneration:
+        """Make ``config`` serve every call that starts from now on; returns the new generation."""
+        self.generation = self.generation.successor(config, fingerprint, time.time())
+        return self.generation

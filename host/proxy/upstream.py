@@ -13,7 +13,7 @@ import errno
 import http.cookiejar
 import socket
 import ssl
-from typing import AsyncIterator, Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import AsyncIterator, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
 import httpx
 
@@ -181,12 +181,24 @@ def _causes(exc: BaseException) -> List[BaseException]:
 
 class BackendLimiter:
     """At most ``limit`` upstream requests in flight per backend; the rest wait their turn for
-    up to ``queue_timeout`` seconds (then :class:`QueueTimeout`, which the driver answers 429)."""
+    up to ``queue_timeout`` seconds (then :class:`QueueTimeout`, which the driver answers 429).
+
+    Each configuration generation has its own limiter (docs/configuration.md#live-reload), built by
+    :meth:`for_backends` from the previous one: a backend that stays keeps its very semaphore, so
+    calls still running on the old generation count against the same limit as new ones, and a
+    removed backend's semaphore goes away with the last call that held it."""
 
     def __init__(self, limit: int, queue_timeout: float) -> None:
         self._limit = limit
         self._queue_timeout = queue_timeout
         self._semaphores: Dict[str, asyncio.Semaphore] = {}
+
+    def for_backends(self, names: Iterable[str]) -> "BackendLimiter":
+        """A limiter for exactly ``names``, sharing this one's semaphores for the names they have in common."""
+        successor = BackendLimiter(self._limit, self._queue_timeout)
+        for name in names:
+            successor._semaphores[name] = self._semaphores.get(name) or asyncio.Semaphore(self._limit)
+        return successor
 
     async def acquire(self, backend: str) -> None:
         semaphore = self._semaphores.get(backend)

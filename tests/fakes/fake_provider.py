@@ -11,6 +11,10 @@ serves both protocols under the same root, because backend base URLs follow the 
 * ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``),
 * ``POST /v1/traces/ingest`` — ``204`` (OpenAI's trace upload, which the OpenAI Agents SDK makes).
 
+With :attr:`FakeProvider.accepted_keys` set, a request whose ``x-api-key`` / bearer token is not one of
+them gets the provider's 401, whose message quotes part of the key as OpenAI's does
+(``Incorrect API key provided: sk-wro****1234``), so tests can prove that text never reaches a user.
+
 Tests script answers with :meth:`FakeProvider.reply` (one per upstream call, consumed in order), or
 hand every call without a queued reply to a *responder* that decides from the request:
 :meth:`FakeProvider.agent_loop` (a model running one tool, then answering: what real agents need,
@@ -31,7 +35,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
 from host.demo.wire_openai import openai_error_body
 from host.demo.wire_server import Wire, WireServer
@@ -90,6 +94,7 @@ class FakeProvider(WireServer):
         self._script = _Script()
         self.byte_by_byte = False  # default for replies that do not say
         self.count_tokens_result = 42
+        self.accepted_keys: Optional[Set[str]] = None  # None: any key (or none) is accepted
         self.release = threading.Event()  # opens streams held by ``Reply.hold_after_events``
         self.holding = threading.Event()  # set once a stream has written everything before its hold
         self.hold_timed_out = False  # a held stream gave up waiting for ``release``
@@ -128,6 +133,7 @@ class FakeProvider(WireServer):
             self._script = _Script()
         self.byte_by_byte = False
         self.count_tokens_result = 42
+        self.accepted_keys = None
         self.release.clear()
         self.holding.clear()
         self.hold_timed_out = False
@@ -195,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         exchange = self.provider._record(self._read_request())
+        if self._rejected_key(exchange):
+            return
         if self.path.split("?")[0].rstrip("/") != "/v1/models":
             self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
             return
@@ -202,6 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         exchange = self.provider._record(self._read_request())
+        if self._rejected_key(exchange):
+            return
         path = self.path.split("?")[0].rstrip("/")
         body = exchange.request.json if isinstance(exchange.request.json, dict) else {}
         if path == "/v1/messages/count_tokens":
@@ -216,6 +226,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_no_content(exchange)
         else:
             self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
+
+    def _rejected_key(self, exchange: Exchange) -> bool:
+        """Answer 401 (True) when keys are checked and the request carries none of the accepted ones."""
+        accepted = self.provider.accepted_keys
+        headers = exchange.request.headers
+        presented = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        if accepted is None or presented in accepted:
+            return False
+        anthropic_shaped = "anthropic-version" in headers or "/messages" in self.path
+        masked = f"{presented[:6]}****{presented[-4:]}" if len(presented) > 10 else "****"
+        message = f"Incorrect API key provided: {masked}."
+        if anthropic_shaped:
+            self._send_json(exchange, 401, _error_body("anthropic", 401, "invalid x-api-key " + masked))
+        else:
+            body = openai_error_body(401, message)
+            body["error"]["code"] = "invalid_api_key"
+            self._send_json(exchange, 401, body)
+        return True
 
     def _read_request(self) -> RecordedRequest:
         length = int(self.headers.get("content-length") or 0)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 __all__ = ["BACKEND_KEYS", "CLIENT_KEY", "ProxyProcess", "closed_port", "write_proxy_config"]
 
@@ -80,6 +80,7 @@ class ProxyProcess:
         )
         self.stdout_lines: List[str] = []
         self.stderr_lines: List[str] = []
+        self._new_line = threading.Condition()  # notified for every line, on either stream
         self._first_line: queue.Queue[str] = queue.Queue()
         self._threads = [
             threading.Thread(target=self._pump, args=(self.process.stdout, self.stdout_lines, True), daemon=True),
@@ -91,7 +92,9 @@ class ProxyProcess:
 
     def _pump(self, stream, sink: List[str], announce: bool) -> None:  # type: ignore[no-untyped-def]
         for line in stream:
-            sink.append(line)
+            with self._new_line:
+                sink.append(line)
+                self._new_line.notify_all()
             if announce and len(sink) == 1:
                 self._first_line.put(line)
         if announce and not sink:
@@ -109,6 +112,16 @@ class ProxyProcess:
             raise AssertionError(f"proxy did not start: {line!r} {''.join(self.stderr_lines)}")
         self.url = line[len(prefix) :].strip()
         return self
+
+    def wait_for_stderr(self, wanted: Callable[[str], bool], timeout: float = 10.0) -> str:
+        """The first stderr line ``wanted`` accepts, once the process has printed it; fails after ``timeout``."""
+        def first_wanted() -> Optional[str]:
+            return next((text for text in self.stderr_lines if wanted(text)), None)
+
+        with self._new_line:
+            found = self._new_line.wait_for(first_wanted, timeout)
+        assert found is not None, f"no such line within {timeout}s: {''.join(self.stderr_lines)}"
+        return found
 
     def finish(self, timeout: float = 10.0) -> int:
         """Wait for the process to end by itself; its exit code."""

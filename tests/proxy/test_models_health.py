@@ -1,4 +1,4 @@
-"""``GET /v1/models`` in both shapes (parsed by each SDK) and ``GET /health``."""
+"""``GET /v1/models`` in both shapes (parsed by each SDK), ``GET /health`` and the root (``GET``/``HEAD /``)."""
 
 import anthropic
 import httpx
@@ -38,3 +38,15 @@ def test_health(proxy: ProxyProcess) -> None:
     before = health["requests_served"]
     httpx.post(proxy.url + "/v1/chat/completions", json={"model": "mystery", "messages": []})
     assert httpx.get(proxy.url + "/health").json()["requests_served"] == before + 1
+
+
+def test_the_root_answers_200_to_head_and_get(proxy: ProxyProcess) -> None:
+    """Claude Code sends ``HEAD /`` before its first call and expects a gateway to answer 200."""
+    head = httpx.head(proxy.url + "/")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    got = httpx.get(proxy.url + "/")
+    assert got.status_code == 200 and b"\n" not in got.content.strip()
+    version = httpx.get(proxy.url + "/health").json()["version"]
+    assert got.json() == {"status": "ok", "service": "router proxy", "version": version}
+    assert httpx.post(proxy.url + "/").status_code == 404  # only the probe methods

@@ -77,6 +77,7 @@ def test_right_router_key_works_and_is_not_forwarded(guarded: ProxyProcess, prov
         assert all(ROUTER_KEY not in value for value in request.headers.values())
     health = httpx.get(guarded.url + "/health")  # open without a key
     assert health.status_code == 200 and health.json()["requests_served"] >= 2
+    assert httpx.head(guarded.url + "/").status_code == 200  # so is the root probe: it says no more
 
 
 def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakeProvider) -> None:
@@ -86,7 +87,8 @@ def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakePr
     httpx.post(guarded.url + "/v1/chat/completions", headers={"x-api-key": ROUTER_KEY},
                json={"model": "dead-1", "messages": USER})
     health = httpx.get(guarded.url + "/health").json()
-    assert set(health) == {"status", "version", "backends", "requests_served"} and health["status"] == "ok"
+    assert set(health) == {"status", "version", "backends", "requests_served", "config"} and health["status"] == "ok"
+    assert set(health["config"]) == {"generation", "fingerprint", "checked_at"}
     assert health["backends"] == ["anthropic", "openai", "groq", "dead", "blackhole"]
     stats = httpx.get(guarded.url + "/stats", headers={"x-api-key": ROUTER_KEY}).text
     deadline = time.monotonic() + 2
