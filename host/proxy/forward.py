@@ -7,11 +7,12 @@ failures are in-band (``translator.abort``), never a hang and never a stream tha
 
 import asyncio
 import contextlib
+from typing import Any, Mapping, Union
 
 from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
-from shim.protocols import ENDPOINT_PROTOCOL
+from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
 from shim.translate.stream_base import StreamTranslator
 
 from .asgi_io import ResponseWriter
@@ -46,7 +47,7 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
     try:
         plan = plan_call(
             generation.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
-            max_body_bytes=state.settings.max_body_bytes,
+            max_body_bytes=state.settings.max_body_bytes, responses=state.responses,
         )
     except RouterError as error:  # no route can be known: too large, not JSON, no model
         await send_error(writer, trace, ENDPOINT_PROTOCOL[call.endpoint], error)
@@ -127,6 +128,8 @@ async def _relay_whole(
         return
     if 200 <= response.status < 300:
         trace.usage = plan.usage_from_response(body)
+        if 200 <= answer.status < 300:
+            _store_record(state, plan, answer.body)
     else:
         trace.error = error_from_upstream(plan.upstream_protocol, response.status, body, response.headers).kind_name
     await writer.whole(answer)
@@ -142,6 +145,7 @@ async def _relay_stream(
     instead of two. Nothing is held back for data that has not arrived yet.
     """
     translator = plan.stream_translator()
+    keeper = _RecordKeeper(state, plan)
     await writer.start(response.status, plan.stream_headers(response.headers))
     last = b""
     try:
@@ -149,7 +153,9 @@ async def _relay_stream(
             if response.ended():
                 last += translator.feed(chunk)  # no more chunks can come: it goes out with the end
             else:
-                await writer.body(translator.feed(chunk))
+                out = translator.feed(chunk)
+                keeper.keep(translator)
+                await writer.body(out)
         tail = last + translator.close()
     except UpstreamFailure as failure:
         tail = last + translator.abort(failure_error(state, plan, failure))
@@ -158,6 +164,7 @@ async def _relay_stream(
         raise
     finally:
         _note_stream_outcome(trace, translator)
+    keeper.keep(translator)
     await writer.body(tail, more=False)
 
 
@@ -167,6 +174,29 @@ async def _cut_stream(translator: StreamTranslator, writer: ResponseWriter, unse
     stopping = UpstreamProtocolError("the router proxy is shutting down; the stream was cut", kind_name="overloaded")
     with contextlib.suppress(Exception):
         await asyncio.wait_for(writer.body(unsent + translator.abort(stopping), more=False), _ABORT_SEND_TIMEOUT)
+
+
+class _RecordKeeper:
+    """Stores a Responses stream's record once its final Response went through the translator, and
+    before the bytes that carry it go out: a client that has seen ``response.completed`` may name
+    the response in its very next call (docs/responses-api.md#state-previous_response_id)."""
+
+    def __init__(self, state: ProxyState, plan: Plan) -> None:
+        self._state, self._plan = state, plan
+        self._waiting = plan.endpoint == RESPONSES
+
+    def keep(self, translator: StreamTranslator) -> None:
+        if self._waiting and translator.final_response is not None:
+            self._waiting = False
+            _store_record(self._state, self._plan, translator.final_response)
+
+
+def _store_record(state: ProxyState, plan: Plan, response: Union[bytes, Mapping[str, Any]]) -> None:
+    """Keep what the engine says to keep of a Responses call (nothing for ``store: false``). Both
+    stores take a record in memory at once (SQLite writes it later, on its own thread)."""
+    record = plan.response_record(response)
+    if record is not None:
+        state.responses.put(record)
 
 
 def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None:

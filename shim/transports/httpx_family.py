@@ -254,7 +254,9 @@ class _RouterTransportBase:
         raw = [(b"Host", url.netloc)]
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
-        upstream = mod.Request("POST", url, headers=raw, stream=mod.ByteStream(body), extensions=extensions)
+        upstream = mod.Request(
+            call.upstream_method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
+        )
         upstream.read()  # what content= does: the body is in memory, and hooks or retries may read it
         return upstream, self._select(self._client, url)
 

@@ -104,7 +104,7 @@ class RouterAdapter:
 
     def _upstream(self, call: LLMCall) -> Tuple[Any, Any]:
         url, headers, body = call.upstream_request()
-        prepared = self._mod.Request("POST", url, headers=headers, data=body).prepare()
+        prepared = self._mod.Request(call.upstream_method, url, headers=headers, data=body).prepare()
         return prepared, self._select(self._session, url)
 
     def _pass_through(self, request: Any, call: Optional[LLMCall], stream: bool, kwargs: Dict[str, Any]) -> Any:

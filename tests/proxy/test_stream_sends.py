@@ -31,6 +31,8 @@ class _Response:
 
 class _Plan:
     client_protocol = "openai"
+    endpoint = "chat"
+
     def stream_translator(self) -> PassthroughStream:
         return PassthroughStream("openai")
 
