@@ -55,8 +55,8 @@ __all__ = [
 CONFIG_MODE = 0o600  # not secret, but the directory is private anyway; no reason to widen it
 BACKEND_FIELDS = (
     "protocol", "base_url", "key_env", "models", "max_tokens_field", "max_output_tokens", "replay_reasoning",
-    "responses_api", "responses_only_models",
     "mid_conversation_system",
+    "responses_api", "responses_only_models",
 )
 # The engine-level keys of the document passed to RouterConfig.from_dict as they are.
 _ENGINE_KEYS = ("aliases", "routes", "default_backend", "shortcuts", "default_max_tokens", "model_max_output_tokens")

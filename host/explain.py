@@ -8,6 +8,7 @@ is what the shim and the proxy will do, not a re-implementation. Keys are never 
 from typing import Any, Dict, List
 
 from shim.config import RouterConfig
+from shim.plan import upstream_endpoint
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, upstream_path
 from shim.routing import resolve_route
 
@@ -43,15 +44,19 @@ def explain_route(config: RouterConfig, model: str, client_protocol: str) -> Dic
     if route is None:
         return {**report, "note": UNTOUCHED}
     backend = route.backend
-    path = upstream_path(backend.protocol, _endpoint_of(backend.protocol))
-    assert path is not None  # chat and messages exist on backends of their own protocol
+    # The engine's own choice: a model served only on /responses is translated there
+    # (docs/responses-api.md#upstream-endpoint-choice).
+    endpoint = upstream_endpoint(report["client_endpoint"], backend, route.upstream_model)
+    path = upstream_path(backend.protocol, endpoint)
+    assert path is not None  # every generation endpoint the engine picks exists on its backend
     return {
         **report,
         "rule": route.rule,
         "backend": backend.name,
         "backend_protocol": backend.protocol,
+        "upstream_endpoint": endpoint,
         "upstream_url": backend.url_for(path),
-        "translated": backend.protocol != client_protocol,
+        "translated": endpoint != report["client_endpoint"],
         "upstream_model": route.upstream_model,
     }
 
@@ -62,7 +67,7 @@ def explanation_lines(report: Dict[str, Any]) -> List[str]:
         return [f"{report['model']}: {report['note']}"]
     if report["translated"]:
         translation = (f"yes: {report['client_protocol']} {report['client_endpoint']} → "
-                       f"{report['backend_protocol']} {_endpoint_of(report['backend_protocol'])}")
+                       f"{report['backend_protocol']} {report['upstream_endpoint']}")
     else:
         translation = f"no (client and backend both speak {report['client_protocol']})"
     rows = [

@@ -99,7 +99,7 @@ class RouterConfig:
 
         ``data["backends"]`` maps a name to a table with ``protocol``, ``base_url`` and optional
         ``api_key``, ``models``, ``max_tokens_field``, ``max_output_tokens``, ``replay_reasoning``,
-        ``responses_api``, ``responses_only_models``, ``mid_conversation_system``.
+        ``mid_conversation_system``, ``responses_api``, ``responses_only_models``.
         """
         if not isinstance(data, Mapping):
             raise ConfigError("the configuration must be a table")
@@ -160,12 +160,12 @@ def _parse_backend(name: str, table: Any) -> Backend:
         max_tokens_field=max_tokens_field,
         max_output_tokens=None if limit is None else _positive_int(limit, f"{where}.max_output_tokens"),
         replay_reasoning=_bool(table.get("replay_reasoning", False), f"{where}.replay_reasoning"),
-        responses_api=responses_api,
-        responses_only_models=responses_only,
         mid_conversation_system=_choice(
             table.get("mid_conversation_system", AUTO), MID_CONVERSATION_SYSTEM_SETTINGS,
             f"{where}.mid_conversation_system",
         ),
+        responses_api=responses_api,
+        responses_only_models=responses_only,
     )
 
 

@@ -45,7 +45,6 @@ from .protocols import (
     ENDPOINT_PROTOCOL,
     GENERATION_ENDPOINTS,
     MESSAGES,
-    OPENAI,
     RESPONSES,
     upstream_path,
 )
@@ -164,7 +163,18 @@ class Plan:
         self.upstream_url, self.upstream_headers, self.upstream_body = None, {}, b""
         self.local_response, self.context = None, None
         self._response_translator = self._stream_factory = None
-        self.translated = self.route is not None and self.route.backend.protocol != self.client_protocol
+        self._store_response = False
+        self.translated = self._crosses_formats()
+
+    def _crosses_formats(self) -> bool:
+        """Whether this call is translated: its endpoint differs from the upstream's (generation
+        calls), or its protocol from the backend's (count_tokens, embeddings)."""
+        route = self.route
+        if route is None:
+            return False
+        if self.endpoint in GENERATION_ENDPOINTS:
+            return upstream_endpoint(self.endpoint, route.backend, route.upstream_model) != self.endpoint
+        return route.backend.protocol != self.client_protocol
 
     def refusal_response(self) -> ClientResponse:
         """The client's answer to a :data:`REFUSED` call."""
@@ -306,7 +316,12 @@ def plan_call(
 
 
 def _plan_routed(
-    plan: Plan, config: RouterConfig, route: Route, call: ClientCall, body: Dict[str, Any], context: ResponseContext,
+    plan: Plan,
+    config: RouterConfig,
+    route: Route,
+    call: ClientCall,
+    body: Dict[str, Any],
+    context: ResponseContext,
     responses: Optional[ResponseStore],
 ) -> None:
     headers = _lower(call.headers)
@@ -344,10 +359,9 @@ def _plan_other_endpoint(plan: Plan, route: Route, raw: bytes, body: Dict[str, A
         _plan_same_protocol(plan, route, raw, body, headers)
     elif plan.endpoint == COUNT_TOKENS:
         _plan_local_count_tokens(plan, body)
-    else:
-        wanted = "OpenAI" if plan.client_protocol == OPENAI else "Anthropic"
+    else:  # embeddings: only OpenAI-protocol backends have them
         raise UnsupportedFeatureError(
-            f"{plan.endpoint} need an {wanted}-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
+            f"embeddings need an OpenAI-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
         )
 
 

@@ -42,7 +42,7 @@ def expand_chain(
     keep = body.get("store") is not False
     previous = body.get("previous_response_id")
     if previous is None:
-        return Chain(body, False, input_items(body), keep)
+        return Chain(body, False, _input_or_none(body), keep)
     if not isinstance(previous, str) or not previous:
         raise InvalidRequestError("'previous_response_id' must be a non-empty string", param="previous_response_id")
     stored = store.get(previous, now) if store is not None else None
@@ -58,6 +58,15 @@ def expand_chain(
     expanded = {key: value for key, value in body.items() if key != "previous_response_id"}
     expanded["input"] = conversation
     return Chain(expanded, True, conversation, keep)
+
+
+def _input_or_none(body: Dict[str, Any]) -> Optional[List[Any]]:
+    """The input to keep, or None for one that is not items (no record then): whether it is valid
+    is for the translator — or, on the same-format path, the backend — to say."""
+    try:
+        return input_items(body)
+    except InvalidRequestError:
+        return None
 
 
 def stored_response(

@@ -171,14 +171,6 @@ class ProxyApp:
             error = NotFoundError(f"no such endpoint: {method} {path}")
             await writer.whole(render_error(protocol, error))
 
-    async def _dashboard(self, scope: Scope, writer: ResponseWriter, headers: Dict[str, str]) -> None:
-        assert self.dashboard is not None
-        if self._store_batcher is not None:
-            self._store_batcher.flush()  # the calls already answered reach the store the page reads
-        response = await asyncio.to_thread(  # SQLite reads off the event loop
-            self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
-        await writer.whole(response)
-
     async def _stored_response(self, method: str, response_id: str) -> ClientResponse:
         """``GET``/``DELETE /v1/responses/{id}`` from the proxy's store (a primary-key lookup at most:
         the SQLite store writes a deletion on its own thread)."""
@@ -190,6 +182,14 @@ class ProxyApp:
         answer = answer or missing_response(response_id)
         self.state.stats.count_request(answer.status)
         return answer
+
+    async def _dashboard(self, scope: Scope, writer: ResponseWriter, headers: Dict[str, str]) -> None:
+        assert self.dashboard is not None
+        if self._store_batcher is not None:
+            self._store_batcher.flush()  # the calls already answered reach the store the page reads
+        response = await asyncio.to_thread(  # SQLite reads off the event loop
+            self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
+        await writer.whole(response)
 
     async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
         catalog = self.state.generation.catalog

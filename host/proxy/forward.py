@@ -183,11 +183,11 @@ class _RecordKeeper:
 
     def __init__(self, state: ProxyState, plan: Plan) -> None:
         self._state, self._plan = state, plan
-        self._pending = plan.endpoint == RESPONSES
+        self._waiting = plan.endpoint == RESPONSES
 
     def keep(self, translator: StreamTranslator) -> None:
-        if self._pending and translator.final_response is not None:
-            self._pending = False
+        if self._waiting and translator.final_response is not None:
+            self._waiting = False
             _store_record(self._state, self._plan, translator.final_response)
 
 

@@ -142,8 +142,8 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
     app.state.metrics = ProxyMetrics()
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
-    app.dashboard = _dashboard_site(app.state.sink, settings)
     app.state.responses = responses = open_response_store(router_home())
+    app.dashboard = _dashboard_site(app.state.sink, settings)
     try:
         _ProxyServer(_uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
     finally:

@@ -14,7 +14,7 @@ Responses and Messages never meet directly: Chat Completions is the hub between 
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import RouterError
 from .context import RequestOptions, ResponseContext, TranslatedRequest
@@ -88,19 +88,32 @@ class ComposedStream(StreamTranslator):
         super().__init__()
         self._inner = inner
         self._outer = outer
+        # The hub's chunks pass as objects (translate/chat_chunks.py): encoding them as SSE only
+        # for the next translator to parse them again cost more than either translation.
+        self._hub: List[Optional[Dict[str, Any]]] = []
+        inner.chunk_sink = self._hub
 
     def feed(self, chunk: bytes) -> bytes:
         if self.finished:
             return b""
-        out = self._outer.feed(self._inner.feed(chunk))
-        return self._synced(out)
+        return self._synced(self._hand_over(self._inner.feed(chunk)))
 
     def close(self) -> bytes:
         if self.finished:
             return b""
-        out = self._outer.feed(self._inner.close())
-        out += self._outer.close()
-        return self._synced(out)
+        out = self._hand_over(self._inner.close())
+        return self._synced(out + self._outer.close())
+
+    def _hand_over(self, hub_bytes: bytes) -> bytes:
+        """What ``inner`` produced, to ``outer``: its chunks, then its bytes — only an in-band
+        error is written as bytes, and it is always the last thing ``inner`` says."""
+        out = b""
+        if self._hub:
+            chunks, self._hub[:] = list(self._hub), []
+            out = self._outer.feed_chunks(chunks)
+        if hub_bytes:
+            out += self._outer.feed(hub_bytes)
+        return out
 
     def abort(self, error: RouterError) -> bytes:
         if self.finished:

@@ -19,6 +19,7 @@ dropped with a note.
 from typing import Any, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..protocols import OPENAI
 from .context import RequestOptions, TranslatedRequest
 from .request_checks import (
     add_note,
@@ -30,6 +31,7 @@ from .request_checks import (
     expect_positive_int,
     expect_str,
 )
+from .system_placement import HOIST, hoist_system_messages, resolve_placement
 
 __all__ = ["chat_request_to_responses"]
 
@@ -49,7 +51,8 @@ def chat_request_to_responses(body: Dict[str, Any], options: RequestOptions) -> 
     """Translate a Chat Completions request body for a Responses backend."""
     notes: List[str] = []
     _reject_unsupported(body)
-    out: Dict[str, Any] = {"model": options.upstream_model, "input": _input_items(body.get("messages"), notes)}
+    items = _placed(_input_items(body.get("messages"), notes), options, notes)
+    out: Dict[str, Any] = {"model": options.upstream_model, "input": items}
     _set_max_output_tokens(body, options, out, notes)
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
@@ -66,6 +69,18 @@ def chat_request_to_responses(body: Dict[str, Any], options: RequestOptions) -> 
     out["store"] = expect_bool(body["store"], "store") if body.get("store") is not None else False
     _note_dropped(body, notes)
     return TranslatedRequest(body=out, stream=stream, include_usage=_include_usage(body), notes=notes)
+
+
+def _placed(items: List[Item], options: RequestOptions, notes: List[str]) -> List[Item]:
+    """System and developer messages keep their place (Responses accepts them anywhere), unless the
+    backend's setting hoists them into one leading system item (docs/system-messages.md)."""
+    if resolve_placement(options.mid_conversation_system, OPENAI, options.upstream_model) != HOIST:
+        return items
+    unified = [{**item, "role": "system"} if item.get("role") == "developer" else item for item in items]
+    hoisted = hoist_system_messages(unified)
+    if hoisted != unified:
+        add_note(notes, "hoisted mid-conversation system messages into the leading one (mid_conversation_system)")
+    return hoisted
 
 
 def _reject_unsupported(body: Dict[str, Any]) -> None:

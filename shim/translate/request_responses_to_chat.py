@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..protocols import OPENAI
 from ..responses_store import input_items
 from .context import RequestOptions, TranslatedRequest
 from .request_anthropic_to_openai import REASONING_MODEL_GLOBS, XHIGH_EFFORT_MODEL_GLOBS
@@ -29,6 +30,7 @@ from .request_checks import (
 )
 from .responses_input_to_chat import responses_input_to_chat
 from .responses_tools_to_chat import ToolFlattener, responses_tools_to_chat
+from .system_placement import HOIST, hoist_system_messages, resolve_placement
 
 __all__ = ["ECHOED_FIELDS", "REASONING_EFFORTS", "responses_request_to_chat"]
 
@@ -72,9 +74,9 @@ def responses_request_to_chat(body: Dict[str, Any], options: RequestOptions) -> 
     notes: List[str] = []
     tools = ToolFlattener()
     chat_tools, tool_choice = responses_tools_to_chat(body, tools, options.upstream_model)
-    messages = responses_input_to_chat(
+    messages = _placed(responses_input_to_chat(
         body.get("instructions"), input_items(body), tools, notes, options.replay_reasoning
-    )
+    ), options, notes)
     out: Dict[str, Any] = {"model": options.upstream_model, "messages": messages}
     _set_max_tokens(body, options, out, notes)
     _set_sampling(body, out)
@@ -88,6 +90,17 @@ def responses_request_to_chat(body: Dict[str, Any], options: RequestOptions) -> 
     return TranslatedRequest(
         body=out, stream=stream, include_usage=True, notes=notes, client_tools=tools.client_tools, response_echo=echo
     )
+
+
+def _placed(messages: List[Dict[str, Any]], options: RequestOptions, notes: List[str]) -> List[Dict[str, Any]]:
+    """System and developer items stay where the client put them (Chat accepts system messages
+    anywhere) — unless the backend's setting hoists them into the leading one (docs/system-messages.md)."""
+    if resolve_placement(options.mid_conversation_system, OPENAI, options.upstream_model) != HOIST:
+        return messages
+    hoisted = hoist_system_messages(messages)
+    if hoisted != messages:
+        add_note(notes, "hoisted mid-conversation system messages into the leading one (mid_conversation_system)")
+    return hoisted
 
 
 def _reject_stateful(body: Dict[str, Any]) -> None:

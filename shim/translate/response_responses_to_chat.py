@@ -7,8 +7,9 @@ with nothing between them, as their streamed deltas would be) and the refusal (`
 ``reasoning`` items give ``reasoning_content`` (summary text, else reasoning text). Items of
 OpenAI's built-in tools (never requested by the router) and unknown types are skipped.
 
-``finish_reason``: ``tool_calls`` whenever a function was called; an ``incomplete`` response gives
-``length`` (``max_output_tokens``) or ``content_filter``; otherwise ``stop``. A ``failed`` response,
+``finish_reason``: ``tool_calls`` whenever a function was called (P7, docs/pitfalls.md); an
+``incomplete`` response gives ``length`` (``max_output_tokens``) or ``content_filter``; otherwise
+``stop``. A ``failed`` response,
 or one carrying an ``error``, is an upstream error, translated like any other.
 """
 

@@ -15,6 +15,7 @@ Chat has flat function tools only (docs/responses-api.md#tools), so:
 it named them (:class:`~.context.ClientTool`) and history items are flattened the same way.
 """
 
+import re
 import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -41,6 +42,7 @@ BUILTIN_TOOL_TYPES: Tuple[str, ...] = (
 CUSTOM_INPUT = "input"
 _CHAT_NAME_LIMIT = 64
 _CHAT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_CHAT_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # OpenAI's rule for function names
 _EMPTY_SCHEMA: Dict[str, Any] = {"type": "object", "properties": {}}
 _SIMPLE_CHOICES = ("auto", "none", "required")
 
@@ -236,7 +238,7 @@ def _allowed_tools(
 
 def _valid_chat_name(name: str) -> str:
     """``name`` if Chat accepts it as a function name, else a valid one derived from it."""
-    if 0 < len(name) <= _CHAT_NAME_LIMIT and all(char in _CHAT_NAME_CHARS for char in name):
+    if _CHAT_NAME.fullmatch(name):
         return name
     cleaned = "".join(char if char in _CHAT_NAME_CHARS else "_" for char in name) or "tool"
     return _hashed(cleaned)

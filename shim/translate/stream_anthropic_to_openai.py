@@ -122,7 +122,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         message_id = message.get("id")
         if not isinstance(message_id, str) or not message_id:
             message_id = self._context.call_id
-        self._chunks = ChatChunkWriter("chatcmpl-" + message_id, self._context)
+        self._chunks = ChatChunkWriter("chatcmpl-" + message_id, self._context, self.chunk_sink)
         self._started = True
         self._record_usage(message)
         return self._chunks.role()

@@ -11,7 +11,7 @@ Emits the grammar of docs/responses-api.md#stream-grammar so that the openai SDK
   ``output_item.added`` before its content and ``output_item.done`` with the whole item after it;
 * tool calls follow the policy of the Anthropic stream translator: the first call whose name is
   known streams live, a call that arrives while another is open is buffered and emitted whole at
-  the end (calls are told apart by their Chat ``index``, P5); a ``custom`` tool's input is sent
+  the end (calls are told apart by their Chat ``index``, P5 in docs/pitfalls.md); a ``custom`` tool's input is sent
   whole when its call ends, since it travels inside JSON arguments;
 * the terminal event waits for the usage chunk that follows the finish chunk (the request always
   asks for it) or for ``[DONE]`` / end of file: ``response.completed``, or
@@ -27,7 +27,14 @@ from ..errors import RouterError, UpstreamProtocolError, error_from_stream_paylo
 from ..protocols import OPENAI
 from ..sse import SSEEvent
 from ..usage import Usage, usage_from_openai
-from .chat_chunks import StreamedToolCall, absorb_tool_delta, first_choice, parse_chunk, reasoning_delta
+from .chat_chunks import (
+    StreamedToolCall,
+    absorb_tool_delta,
+    first_choice,
+    parse_chunk,
+    reasoning_delta,
+    text_only_delta,
+)
 from .context import ResponseContext
 from .response_common import fallback_tool_id, optional_field
 from .responses_events import ResponsesEventWriter
@@ -99,6 +106,12 @@ class ChatToResponsesStream(StreamTranslator):
         self._events.mark()  # not reached when the event fails: _render_error sends what it wrote
         return out
 
+    def _on_chunk_object(self, chunk: Optional[Dict[str, Any]]) -> bytes:
+        self._events.mark()
+        out = self._on_done() if chunk is None else self._on_chunk(chunk)
+        self._events.mark()
+        return out
+
     def _on_eof(self) -> bytes:
         if self._finish_reason is None:
             return self.abort(truncated_stream_error())  # neither a finish reason nor [DONE]: cut
@@ -142,7 +155,18 @@ class ChatToResponsesStream(StreamTranslator):
         return out
 
     def _on_choice(self, choice: Mapping[str, Any]) -> bytes:
+        text = text_only_delta(choice)
+        if text is not None:
+            return self._text_delta(_TEXT, text)  # the hot path: a text delta and nothing else
         delta = optional_field(choice, "delta", dict, "choices[0]") or {}
+        out = self._other_delta(delta)
+        finish_reason = optional_field(choice, "finish_reason", str, "choices[0]")
+        if finish_reason:
+            self._finish_reason = finish_reason
+        return out
+
+    def _other_delta(self, delta: Mapping[str, Any]) -> bytes:
+        """A delta's pieces in the order a model produces them: reasoning, text, refusal, calls."""
         out = self._reasoning_delta(reasoning_delta(delta))
         out += self._text_delta(_TEXT, optional_field(delta, "content", str, "choices[0].delta"))
         out += self._text_delta(_REFUSAL, optional_field(delta, "refusal", str, "choices[0].delta"))
@@ -152,9 +176,6 @@ class ChatToResponsesStream(StreamTranslator):
                 raise UpstreamProtocolError(f"upstream stream field `choices[0].delta.tool_calls[{position}]` "
                                             "should be an object")
             out += self._on_tool_delta(absorb_tool_delta(self._calls, call, position))
-        finish_reason = optional_field(choice, "finish_reason", str, "choices[0]")
-        if finish_reason:
-            self._finish_reason = finish_reason
         return out
 
     # The response envelope -----------------------------------------------------------------------

@@ -42,7 +42,14 @@ from ..protocols import ANTHROPIC, OPENAI
 from ..sse import SSEEvent, encode_event
 from ..stop_reasons import matched_stop_from_openai_choice, stop_reason_from_openai
 from ..usage import Usage, usage_from_openai, usage_to_anthropic
-from .chat_chunks import StreamedToolCall, absorb_tool_delta, first_choice, parse_chunk, reasoning_delta
+from .chat_chunks import (
+    StreamedToolCall,
+    absorb_tool_delta,
+    first_choice,
+    parse_chunk,
+    reasoning_delta,
+    text_only_delta,
+)
 from .context import ResponseContext
 from .response_common import anthropic_message_id, client_tool_name, fallback_tool_id, optional_field, sanitize_tool_id
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
@@ -108,6 +115,9 @@ class OpenAIToAnthropicStream(StreamTranslator):
             return b""  # an empty data line carries nothing (keep-alive)
         return self._on_chunk(parse_chunk(text))
 
+    def _on_chunk_object(self, chunk: Optional[Dict[str, Any]]) -> bytes:
+        return self._on_done() if chunk is None else self._on_chunk(chunk)
+
     def _on_done(self) -> bytes:
         if not self._started:
             raise truncated_stream_error()  # [DONE] and nothing else: no answer to report
@@ -130,6 +140,9 @@ class OpenAIToAnthropicStream(StreamTranslator):
         return out
 
     def _on_choice(self, choice: Mapping[str, Any]) -> bytes:
+        text = text_only_delta(choice)
+        if text is not None:
+            return self._text_like(_TEXT, text)  # the hot path: a text delta and nothing else
         delta = optional_field(choice, "delta", dict, "choices[0]") or {}
         # The pieces of one chunk in the order a model produces them (LiteLLM's combined-chunk split).
         out = self._text_like(_THINKING, reasoning_delta(delta))

@@ -8,7 +8,7 @@ Event by event (docs/responses-api.md#stream-grammar), writing the chunk grammar
 * ``response.output_text.delta`` → ``content``; ``response.refusal.delta`` → ``refusal``;
   ``response.reasoning_summary_text.delta`` / ``response.reasoning_text.delta`` →
   ``reasoning_content`` (summary parts after the first are set apart by a blank line);
-* a ``function_call`` item → a tool call numbered 0, 1, … in order of appearance: its id
+* a ``function_call`` item → a tool call numbered 0, 1, … in order of appearance (P3, docs/pitfalls.md): its id
   (``call_id``) and name in the first delta, then its ``function_call_arguments.delta`` fragments;
   a call whose arguments only arrive in ``output_item.done`` gets them there (``"{}"`` if none);
 * ``response.completed`` / ``response.incomplete`` → the finish chunk (``tool_calls`` whenever a
@@ -91,7 +91,9 @@ class ResponsesToChatStream(StreamTranslator):
     def _start(self, payload: Payload) -> bytes:
         response = payload.get("response")
         response_id = response.get("id") if isinstance(response, dict) else None
-        self._chunks = ChatChunkWriter(completion_id(response_id, self._context.call_id), self._context)
+        self._chunks = ChatChunkWriter(
+            completion_id(response_id, self._context.call_id), self._context, self.chunk_sink
+        )
         return self._chunks.role()
 
     @property

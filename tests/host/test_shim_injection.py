@@ -237,7 +237,7 @@ _EVERY_BACKEND_FIELD = {
     "replay_reasoning": True,
     "mid_conversation_system": "hoist",
     "responses_api": True,
-    "responses_only_models": ("*-pro",),
+    "responses_only_models": ("qwen3-coder*",),
 }
 
 

@@ -167,3 +167,36 @@ def test_a_failed_responses_answer_reaches_an_anthropic_client_as_its_error(stre
         plan.translate_response(200, {}, json.dumps(failed).encode())
     client = plan.error_response(raised.value)
     assert client.status == 500 and json.loads(client.body)["error"] == {"type": "api_error", "message": "Broke"}
+
+
+# The hand-over ------------------------------------------------------------------------------------
+
+HAND_OVER_CASES = [
+    (RESPONSES, CODEX_REQUEST, lambda reply: AnthropicWire(reply, "c", 1).stream_events()),
+    (MESSAGES, CLAUDE_CODE_REQUEST, lambda reply: ResponsesWire(reply, "gpt-5.1-codex", 1, {}).stream_events()),
+]
+HAND_OVER_REPLIES = [
+    REPLY,
+    Reply.build(text="Hello", fail_midstream=True),
+    Reply.build(text="Partial", stop="max_tokens"),
+    Reply.build(tool_calls=[ToolCall("mcp__fs__read", {}), ToolCall("Bash", {"cmd": "ls"})]),
+]
+
+
+@pytest.mark.parametrize("reply", HAND_OVER_REPLIES)
+@pytest.mark.parametrize(("endpoint", "request_body", "wire"), HAND_OVER_CASES)
+def test_chunks_handed_over_as_objects_give_what_bytes_would(
+    endpoint: str, request_body: Dict[str, Any], wire: Any, reply: Reply
+) -> None:
+    """A composition passes the hub's Chat chunks as objects; the client must get exactly what the
+    two translators give when the first one's SSE bytes are fed to the second."""
+    plan = plan_for(endpoint, request_body)
+    events = wire(reply)
+    composed = plan.stream_translator()
+    assert isinstance(composed, ComposedStream)
+    inner, outer = composed._inner.__class__(plan.context.inner), composed._outer.__class__(plan.context)
+    by_bytes = b"".join(outer.feed(inner.feed(event)) for event in events)
+    by_bytes += outer.feed(inner.close()) + outer.close()
+    by_objects = b"".join(composed.feed(event) for event in events) + composed.close()
+    assert by_objects == by_bytes
+    assert (composed.error is None) == (outer.error is None) and composed.final_response == outer.final_response

@@ -111,6 +111,11 @@ def check_plan_call(endpoint: str, raw: bytes) -> None:
     except RouterError as error:
         note(f"plan_call raised {type(error).__name__}")
         return
+    if plan.refusal is not None:
+        note(f"refused: {type(plan.refusal).__name__}")
+        assert plan.route is not None and plan.upstream_url is None  # refused, with its route kept
+        strict_json(plan.refusal_response().body)
+        return
     note(f"{endpoint} → {plan.upstream_endpoint}{' translated' if plan.translated else ''}")
     if plan.disposition == FORWARD:  # a refused plan keeps its route but has no upstream request
         strict_json(plan.upstream_body)
@@ -153,7 +158,7 @@ def test_a_realistic_requests_plan() -> None:
             request = {**body, "model": model}
             plan = plan_call(CONFIG, ClientCall(RESPONSES, {}, json.dumps(request).encode()), now=2.0, call_id="c",
                              responses=STORE)
-            assert plan.routed and strict_json(plan.upstream_body)
+            assert plan.routed and plan.refusal is None and strict_json(plan.upstream_body)
 
 
 # (b) streams --------------------------------------------------------------------------------------

@@ -51,6 +51,14 @@ def test_a_conversation_becomes_input_items_in_order() -> None:
     assert out.body["model"] == "gpt-5-pro" and out.body["store"] is False
 
 
+def test_a_backend_set_to_hoist_gets_one_leading_system_item() -> None:
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "one"},
+                {"role": "developer", "content": "Use metric."}, {"role": "user", "content": "two"}]
+    out = translate({"messages": messages}, RequestOptions("gpt-5-pro", mid_conversation_system="hoist"))
+    assert out.body["input"] == [{"role": "system", "content": "Be brief.\nUse metric."},
+                                 {"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
+
+
 def test_files_pass_as_input_files() -> None:
     part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JV", "filename": "a.pdf"}}
     content = translate({"messages": [{"role": "user", "content": [part]}]}).body["input"][0]["content"]

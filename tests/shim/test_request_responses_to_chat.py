@@ -49,6 +49,19 @@ def test_message_items_keep_their_order_and_a_mid_conversation_developer_message
     ]
 
 
+def test_a_backend_set_to_hoist_gets_every_system_instruction_in_the_leading_message() -> None:
+    """docs/system-messages.md: mid_conversation_system = "hoist" for chat templates that accept
+    only a leading system message; the default keeps the position."""
+    items = [{"role": "user", "content": "one"},
+             {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Use metric."}]},
+             {"role": "user", "content": "two"}]
+    out = translate({"input": items, "instructions": "Be brief."},
+                    RequestOptions("qwen3", mid_conversation_system="hoist"))
+    assert out.body["messages"] == [{"role": "system", "content": "Be brief.\nUse metric."},
+                                    {"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
+    assert any("hoisted" in note for note in out.notes)
+
+
 def test_images_and_files_in_user_messages() -> None:
     content = [
         {"type": "input_text", "text": "What is this?"},

@@ -39,9 +39,10 @@ def plan(body: Dict[str, Any], store: Optional[MemoryResponseStore] = None, endp
 
 
 def refusal(body: Dict[str, Any], store: Optional[MemoryResponseStore] = None) -> RouterError:
-    """The error of a routed call the engine refuses (a refused plan keeps its route)."""
+    """The error of a routed call the engine refused (the driver answers it to the client)."""
     refused = plan(body, store)
-    assert refused.disposition == REFUSED and refused.refusal is not None and refused.upstream_body == b""
+    assert refused.disposition == REFUSED and refused.refusal is not None
+    assert refused.refusal_response().status == 400
     return refused.refusal
 
 
@@ -130,8 +131,7 @@ def test_an_unknown_previous_response_is_a_400_for_stateless_backends(
 def test_an_expired_previous_response_is_unknown() -> None:
     store = MemoryResponseStore(max_age_seconds=10)
     store.put(stored("resp_old", NOW - 11))
-    error = refusal({"model": "llama-3", "input": "q", "previous_response_id": "resp_old"}, store)
-    assert isinstance(error, InvalidRequestError) and "resp_old" in error.message
+    assert "resp_old" in refusal({"model": "llama-3", "input": "q", "previous_response_id": "resp_old"}, store).message
 
 
 def test_an_unknown_previous_response_goes_to_a_native_backend_unchanged() -> None:
@@ -143,10 +143,18 @@ def test_an_unknown_previous_response_goes_to_a_native_backend_unchanged() -> No
     assert record is None, "the router does not hold that whole conversation"
 
 
+def test_a_native_backend_judges_the_input_itself() -> None:
+    """The same-format path forwards what it cannot make sense of; only the record is skipped."""
+    raw = {"model": "gpt-5.1", "input": 42}
+    result = plan(raw, MemoryResponseStore())
+    assert result.refusal is None and json.loads(result.upstream_body) == raw
+    assert result.response_record(COMPLETED) is None
+
+
 @pytest.mark.parametrize("value", [3, "", ["resp_1"]])
 def test_a_malformed_previous_response_id_is_a_400(value: Any) -> None:
     error = refusal({"model": "llama-3", "input": "q", "previous_response_id": value}, MemoryResponseStore())
-    assert isinstance(error, InvalidRequestError) and error.param == "previous_response_id"
+    assert error.param == "previous_response_id"
 
 
 # The record ---------------------------------------------------------------------------------------
