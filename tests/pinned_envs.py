@@ -161,17 +161,18 @@ def _install_command(python: Path, lock: Path) -> List[str]:
     """Install exactly ``lock`` into the venv of ``python``, ``--no-deps``: the lock is the whole
     environment, resolved already, and nothing else may come in.
 
-    With uv (a test dependency) when this interpreter has it: on the 2-core CI machine, all twelve
+    With uv (a test dependency) when this interpreter's venv has it: on the 2-core CI machine, all twelve
     environments built four at a time in 55 s with uv against 185 s with pip, download caches warm
     for both (``python tests/pinned_envs.py`` into an empty ``ROUTER_PINNED_VENVS``). pip is the
     fallback, for an interpreter without the test extras; the venv it builds holds the same
     distributions."""
-    try:
-        from uv import find_uv_bin
-    except ImportError:
+    # The uv wheel puts its binary next to this interpreter. (Not uv.find_uv_bin(): it reads
+    # sysconfig, whose first use is not thread-safe on 3.11, and build_all calls this from threads.)
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.is_file():
         return [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
                 "-r", str(lock)]
-    return [find_uv_bin(), "pip", "install", "--quiet", "--no-deps", "--python", str(python), "-r", str(lock)]
+    return [str(uv), "pip", "install", "--quiet", "--no-deps", "--python", str(python), "-r", str(lock)]
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ stream or not, the tool's real result in the prompt after it ran).
 """
 
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict
 
 from clients_support import text_of
 from fakes import FakeProvider
@@ -80,6 +80,6 @@ def test_predict_streamed_predict_and_react_reach_the_anthropic_backend(
     shim_summary(run, 5)
 
 
-def _prompt(body: Dict) -> str:
+def _prompt(body: Dict[str, Any]) -> str:
     """Everything the request said, system prompt included."""
     return text_of(body.get("system")) + "".join(text_of(message["content"]) for message in body["messages"])

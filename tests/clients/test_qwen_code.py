@@ -48,8 +48,9 @@ PROMPT = "Read notes.txt and tell me the token in it."
 # yolo: a headless run cannot ask for approval; without it a tool call that needs one is declined (or
 # sent to Qwen Code's permission classifier, a model call of its own).
 ARGS = ("--approval-mode", "yolo", "-o", "json")
-# No update check, no yolo notice on stderr; telemetry is off unless configured.
-QWEN_ENV = {"QWEN_CODE_SUPPRESS_YOLO_WARNING": "1", "DISABLE_AUTOUPDATER": "1"}
+# No yolo notice on stderr. (Anything Qwen Code would fetch for itself, an update check say, meets the
+# client tier's network guard.)
+QWEN_ENV = {"QWEN_CODE_SUPPRESS_YOLO_WARNING": "1"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ tools, the tool's real result).
 """
 
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict, List
 
 from fakes import FakeProvider
 from python_clients import (
@@ -62,7 +62,7 @@ def test_plain_streamed_and_agent_runs_reach_the_anthropic_backend(
     shim_summary(run, 4)
 
 
-def _observations(body: Dict) -> list:
+def _observations(body: Dict[str, Any]) -> List[str]:
     """smolagents sends a tool's output back as a tool result, or as text in a user turn
     ("Observation: …"): either way, the tool's real output must be in the next request."""
     texts = tool_result_texts(CLAUDE, body)
