@@ -420,6 +420,8 @@ class LLMCall:
             "latency_ms": (now - self._clock_start) * 1000.0,
             "ttfb_ms": (first_byte - self._clock_start) * 1000.0,
             "request_id": self._request_id,
+            "fallbacks": 0,
+            "attempts": None,
         }
 
     def _upstream_host(self) -> str:
