@@ -59,6 +59,7 @@ CONFIG_MODE = 0o600  # not secret, but the directory is private anyway; no reaso
 BACKEND_FIELDS = (
     "protocol", "base_url", "key_env", "models", "max_tokens_field", "max_output_tokens", "replay_reasoning",
     "mid_conversation_system",
+    "responses_api", "responses_only_models",
 )
 # The engine-level keys of the document passed to RouterConfig.from_dict as they are.
 _ENGINE_KEYS = (

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from shim.config import RouterConfig
 from shim.fallback_policy import FallbackPolicy
+from shim.plan import upstream_endpoint
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, upstream_path
 from shim.routing import Route, RouteGroup, RouteTarget, resolve_route
 
@@ -74,9 +75,11 @@ def _targets(route: Route, client_endpoint: str, states: States) -> List[Dict[st
 
 def _target(target: RouteTarget, client_endpoint: str) -> Dict[str, Any]:
     backend = target.backend
-    endpoint = _endpoint_of(backend.protocol)
+    # The engine's own choice: a model served only on /responses is translated there
+    # (docs/responses-api.md#upstream-endpoint-choice).
+    endpoint = upstream_endpoint(client_endpoint, backend, target.upstream_model)
     path = upstream_path(backend.protocol, endpoint)
-    assert path is not None  # chat and messages exist on backends of their own protocol
+    assert path is not None  # every generation endpoint the engine picks exists on its backend
     return {
         "backend": backend.name,
         "backend_protocol": backend.protocol,

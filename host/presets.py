@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 from shim.protocols import ANTHROPIC, OPENAI
 
-__all__ = ["PRESETS", "BackendSpecError", "Preset", "backend_table", "normalize_base_url"]
+__all__ = [
+    "OPENAI_RESPONSES_ONLY_MODELS", "PRESETS", "BackendSpecError", "Preset", "backend_table", "normalize_base_url"
+]
 
 
 @dataclass(frozen=True)
@@ -26,18 +28,27 @@ class Preset:
     key_required: bool = True  # False: the key is optional (litellm) or unused (ollama)
     max_tokens_field: Optional[str] = None  # None: the engine's default, "max_tokens"
     replay_reasoning: bool = False  # the server wants earlier thinking back (shim/config.py Backend)
+    responses_api: bool = False  # the server has POST /responses itself (shim/config.py Backend)
+    responses_only_models: Tuple[str, ...] = ()  # models it serves only there
 
 
 def _local(name: str, base_url: str, key_env: Optional[str] = None) -> Preset:
     return Preset(name, OPENAI, base_url, key_env, key_required=False)
 
 
+# OpenAI models served only by /v1/responses (docs/responses-api.md#upstream-endpoint-choice): the
+# *-pro models (o1-pro, o3-pro, gpt-5-pro, gpt-5.2-pro and dated versions), the codex models
+# (gpt-5-codex, gpt-5.1-codex-max, codex-mini-latest…), the deep-research models and the
+# computer-use preview.
+OPENAI_RESPONSES_ONLY_MODELS = ("*-pro", "*-pro-*", "*codex*", "*deep-research*", "computer-use-preview*")
+
 PRESETS: Dict[str, Preset] = {
     preset.name: preset
     for preset in (
         # OpenAI reasoning models reject "max_tokens" (shim/config.py MAX_TOKENS_FIELDS).
         Preset("openai", OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY",
-               max_tokens_field="max_completion_tokens"),
+               max_tokens_field="max_completion_tokens", responses_api=True,
+               responses_only_models=OPENAI_RESPONSES_ONLY_MODELS),
         Preset("anthropic", ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
         Preset("groq", OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
         Preset("openrouter", OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
@@ -104,6 +115,10 @@ def backend_table(
         table["max_output_tokens"] = max_output_tokens
     if preset is not None and preset.replay_reasoning:
         table["replay_reasoning"] = True
+    if preset is not None and preset.responses_api and chosen == OPENAI:
+        table["responses_api"] = True
+    if preset is not None and preset.responses_only_models and chosen == OPENAI:
+        table["responses_only_models"] = list(preset.responses_only_models)
     return table, notes
 
 

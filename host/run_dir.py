@@ -67,6 +67,10 @@ def _backend_table(config: RouterConfig, name: str) -> Dict[str, Any]:
         table["max_output_tokens"] = backend.max_output_tokens
     if backend.replay_reasoning:
         table["replay_reasoning"] = True
+    if backend.responses_api:
+        table["responses_api"] = True
+    if backend.responses_only_models:
+        table["responses_only_models"] = list(backend.responses_only_models)
     return table
 
 

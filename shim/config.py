@@ -6,10 +6,11 @@ validator. Secrets live only in :attr:`Backend.api_key`, which ``repr`` never sh
 """
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 from .fallback_policy import CooldownPolicy, FallbackPolicy, PolicyError, parse_cooldown, parse_fallback
-from .protocols import PROTOCOLS
+from .protocols import OPENAI, PROTOCOLS
 from .targets import AliasEntry, Chain, TargetSyntaxError, chain_backends, parse_alias_entries, parse_chain
 from .translate.system_placement import AUTO, MID_CONVERSATION_SYSTEM_SETTINGS
 
@@ -57,12 +58,22 @@ class Backend:
     # Send earlier turns' thinking back as reasoning_content (DeepSeek requires it; strict servers
     # such as Mistral reject the unknown field, so it is off unless a backend asks for it).
     replay_reasoning: bool = False
+    # OpenAI protocol only (docs/responses-api.md#upstream-endpoint-choice): the backend serves
+    # POST /responses itself, so Responses clients reach it unchanged (the ``openai`` preset: yes).
+    responses_api: bool = False
+    # Globs of upstream model names served *only* on /responses (OpenAI's *-pro and codex models):
+    # every client's calls for them are translated to Responses.
+    responses_only_models: Tuple[str, ...] = ()
     # Where system messages from the middle of a conversation go: "auto", "keep" or "hoist"
     # (docs/system-messages.md). "hoist" is for servers whose chat template takes only a leading one.
     mid_conversation_system: str = AUTO
 
     def url_for(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def responses_only(self, upstream_model: str) -> bool:
+        """``upstream_model`` is served only on this backend's /responses endpoint."""
+        return any(fnmatchcase(upstream_model, glob) for glob in self.responses_only_models)
 
 
 @dataclass(frozen=True)
@@ -95,8 +106,9 @@ class RouterConfig:
 
         ``data["backends"]`` maps a name to a table with ``protocol``, ``base_url`` and optional
         ``api_key``, ``models``, ``max_tokens_field``, ``max_output_tokens``, ``replay_reasoning``,
-        ``mid_conversation_system``. Routes, aliases and ``default_backend`` name targets and chains
-        (shim/targets.py); ``fallback`` and ``cooldown`` are the tables of shim/fallback_policy.py.
+        ``mid_conversation_system``, ``responses_api``, ``responses_only_models``. Routes, aliases and
+        ``default_backend`` name targets and chains (shim/targets.py); ``fallback`` and ``cooldown`` are
+        the tables of shim/fallback_policy.py.
         """
         if not isinstance(data, Mapping):
             raise ConfigError("the configuration must be a table")
@@ -162,6 +174,10 @@ def _parse_backend(name: str, table: Any) -> Backend:
     if max_tokens_field not in MAX_TOKENS_FIELDS:
         raise ConfigError(f"{where}.max_tokens_field must be one of {', '.join(MAX_TOKENS_FIELDS)}")
     limit = table.get("max_output_tokens")
+    responses_api = _bool(table.get("responses_api", False), f"{where}.responses_api")
+    responses_only = tuple(_parse_str_list(table.get("responses_only_models", []), f"{where}.responses_only_models"))
+    if protocol != OPENAI and (responses_api or responses_only):
+        raise ConfigError(f"{where}: responses_api and responses_only_models are for OpenAI-protocol backends")
     return Backend(
         name=name,
         protocol=protocol,
@@ -175,6 +191,8 @@ def _parse_backend(name: str, table: Any) -> Backend:
             table.get("mid_conversation_system", AUTO), MID_CONVERSATION_SYSTEM_SETTINGS,
             f"{where}.mid_conversation_system",
         ),
+        responses_api=responses_api,
+        responses_only_models=responses_only,
     )
 
 

@@ -1,9 +1,12 @@
 """From a client's call to everything a driver needs to send it upstream and answer the client.
 
-``plan_call(config, call, now=…, call_id=…)`` parses the body once, resolves the route, and
-returns a :class:`Plan`: the upstream URL, headers and body (in the backend's protocol), and the
-way back — :meth:`Plan.translate_response` for whole bodies, :meth:`Plan.stream_translator` for
-streams, :meth:`Plan.error_response` for errors the driver itself hits (dead host, timeout).
+``plan_call(config, call, now=…, call_id=…, responses=…)`` parses the body once, resolves the
+route, picks the upstream endpoint (:func:`upstream_endpoint`), and returns a :class:`Plan`: the
+upstream URL, headers and body (in the backend's format), and the way back —
+:meth:`Plan.translate_response` for whole bodies, :meth:`Plan.stream_translator` for streams,
+:meth:`Plan.error_response` for errors the driver itself hits (dead host, timeout), and for
+Responses clients :meth:`Plan.response_record`, the record a driver stores so that a later call
+can continue this one (docs/responses-api.md#state-previous_response_id).
 
 :attr:`Plan.disposition` names what the driver does with the call: :data:`UNTOUCHED` (no route),
 :data:`FORWARD` (send the upstream request), :data:`ANSWER_LOCALLY` (:attr:`Plan.local_response`)
@@ -18,10 +21,11 @@ Drivers do the I/O; nothing here touches a socket, a clock or the environment. E
 :func:`render_error` before a plan exists).
 """
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from .config import Backend, RouterConfig
 from .env_names import CALLER_HEADER
@@ -34,19 +38,26 @@ from .errors import (
     error_from_upstream,
 )
 from .model_limits import output_limit
-from .protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, ENDPOINT_PROTOCOL, MESSAGES, OPENAI, upstream_path
+from .protocols import (
+    ANTHROPIC,
+    CHAT,
+    COUNT_TOKENS,
+    ENDPOINT_PROTOCOL,
+    GENERATION_ENDPOINTS,
+    MESSAGES,
+    RESPONSES,
+    upstream_path,
+)
+from .responses_chain import Chain, expand_chain, stored_response
+from .responses_store import ResponseStore, StoredResponse
 from .routing import Route, resolve_route
 from .token_estimate import estimate_anthropic_input_tokens
+from .translate.compose import ResponseTranslator, StreamFactory
 from .translate.context import RequestOptions, ResponseContext, TranslatedRequest
-from .translate.request_anthropic_to_openai import anthropic_request_to_openai
-from .translate.request_openai_to_anthropic import openai_request_to_anthropic
-from .translate.response_anthropic_to_openai import anthropic_response_to_openai
-from .translate.response_openai_to_anthropic import openai_response_to_anthropic
-from .translate.stream_anthropic_to_openai import AnthropicToOpenAIStream
+from .translate.directions import translation_for
 from .translate.stream_base import StreamTranslator
-from .translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
 from .translate.stream_passthrough import PassthroughStream
-from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai
+from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
 
 __all__ = [
     "ANSWER_LOCALLY",
@@ -60,6 +71,7 @@ __all__ = [
     "client_headers",
     "plan_call",
     "render_error",
+    "upstream_endpoint",
 ]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -104,10 +116,6 @@ class ClientResponse:
     body: bytes
 
 
-ResponseTranslator = Callable[[Dict[str, Any], ResponseContext], Dict[str, Any]]
-StreamFactory = Callable[[ResponseContext], StreamTranslator]
-
-
 @dataclass
 class Plan:
     """Everything about one call that does not need I/O. See the module docstring."""
@@ -127,8 +135,14 @@ class Plan:
     # Set when a routed call cannot be planned (bad or untranslatable input): the client's error.
     refusal: Optional[RouterError] = None
     context: Optional[ResponseContext] = None
+    # The endpoint the backend is called on (chat, messages, responses…); None without a route.
+    upstream_endpoint: Optional[str] = None
     _response_translator: Optional[ResponseTranslator] = None
     _stream_factory: Optional[StreamFactory] = None
+    # Responses clients: the input to store with the output (None: no complete record possible).
+    _replay_input: Optional[List[Any]] = None
+    _store_response: bool = False
+    _now: float = 0.0
 
     @property
     def routed(self) -> bool:
@@ -149,7 +163,18 @@ class Plan:
         self.upstream_url, self.upstream_headers, self.upstream_body = None, {}, b""
         self.local_response, self.context = None, None
         self._response_translator = self._stream_factory = None
-        self.translated = self.route is not None and self.route.backend.protocol != self.client_protocol
+        self._store_response = False
+        self.translated = self._crosses_formats()
+
+    def _crosses_formats(self) -> bool:
+        """Whether this call is translated: its endpoint differs from the upstream's (generation
+        calls), or its protocol from the backend's (count_tokens, embeddings)."""
+        route = self.route
+        if route is None:
+            return False
+        if self.endpoint in GENERATION_ENDPOINTS:
+            return upstream_endpoint(self.endpoint, route.backend, route.upstream_model) != self.endpoint
+        return route.backend.protocol != self.client_protocol
 
     def refusal_response(self) -> ClientResponse:
         """The client's answer to a :data:`REFUSED` call."""
@@ -189,8 +214,20 @@ class Plan:
     def stream_translator(self) -> StreamTranslator:
         """A fresh incremental translator for this call's upstream stream."""
         if self._stream_factory is None or self.context is None:
-            return PassthroughStream(self.client_protocol)
+            return PassthroughStream(RESPONSES if self.endpoint == RESPONSES else self.client_protocol)
         return self._stream_factory(self.context)
+
+    def response_record(
+        self, response: Union[bytes, Mapping[str, Any], None], *, now: Optional[float] = None
+    ) -> Optional[StoredResponse]:
+        """What a driver stores after a Responses call so that a later ``previous_response_id`` can
+        continue it: give it the client's 2xx body (whole responses) or the stream translator's
+        :attr:`~StreamTranslator.final_response` (streams). None when there is nothing to store:
+        another endpoint, ``store: false``, a response that failed, or a chain the backend keeps
+        (docs/responses-api.md#state-previous_response_id). ``now`` defaults to the call's start."""
+        if self.endpoint != RESPONSES or not self._store_response:
+            return None
+        return stored_response(response, self._replay_input, now=self._now if now is None else now)
 
     def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
         """Headers to send the client before a (2xx) stream's first byte."""
@@ -214,11 +251,13 @@ class Plan:
         return self._usage_from(parsed.get("usage") if isinstance(parsed, dict) else None)
 
     def _usage_from(self, usage: Any) -> Optional[Usage]:
-        """The upstream protocol's ``usage`` member (any JSON value) in canonical form."""
+        """The upstream format's ``usage`` member (any JSON value) in canonical form."""
         if not isinstance(usage, dict):
             return None
         if self.upstream_protocol == ANTHROPIC:
             return usage_from_anthropic(usage)
+        if (self.upstream_endpoint or self.endpoint) == RESPONSES:
+            return usage_from_responses(usage)
         return usage_from_openai(usage)
 
     def _translate_error_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
@@ -242,10 +281,20 @@ def render_error(protocol: str, error: RouterError) -> ClientResponse:
 
 
 def plan_call(
-    config: RouterConfig, call: ClientCall, *, now: float, call_id: str, max_body_bytes: int = MAX_BODY_BYTES
+    config: RouterConfig,
+    call: ClientCall,
+    *,
+    now: float,
+    call_id: str,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    responses: Optional[ResponseStore] = None,
 ) -> Plan:
     """Plan one call. A routed call that cannot be planned is a :data:`REFUSED` plan; raises
-    :class:`RouterError` only when no route can be known (too large, not JSON, no model)."""
+    :class:`RouterError` only when no route can be known (too large, not JSON, no model).
+
+    ``responses`` is where the driver keeps the Responses calls it stored (see
+    :meth:`Plan.response_record`); without it a ``previous_response_id`` can only go to a backend
+    that keeps responses itself."""
     client_protocol = ENDPOINT_PROTOCOL.get(call.endpoint)
     if client_protocol is None:
         raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")
@@ -255,31 +304,74 @@ def plan_call(
     model = _required_model(body)
     stream = body.get("stream") is True
     route = resolve_route(config, model)
-    plan = Plan(client_protocol, call.endpoint, model, stream, route)
+    plan = Plan(client_protocol, call.endpoint, model, stream, route, _now=now)
     if route is None:
         return plan
     context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
     try:
-        _plan_routed(plan, config, route, call, body, context)
+        _plan_routed(plan, config, route, call, body, context, responses)
     except RouterError as error:
         plan.refuse(error)
     return plan
 
 
 def _plan_routed(
-    plan: Plan, config: RouterConfig, route: Route, call: ClientCall, body: Dict[str, Any], context: ResponseContext
+    plan: Plan,
+    config: RouterConfig,
+    route: Route,
+    call: ClientCall,
+    body: Dict[str, Any],
+    context: ResponseContext,
+    responses: Optional[ResponseStore],
 ) -> None:
     headers = _lower(call.headers)
+    if call.endpoint not in GENERATION_ENDPOINTS:
+        _plan_other_endpoint(plan, route, call.body, body, headers)
+        return
+    plan.upstream_endpoint = target = upstream_endpoint(call.endpoint, route.backend, route.upstream_model)
+    raw = call.body
+    if call.endpoint == RESPONSES:
+        chain = _expand_chain(plan, body, responses, native=target == RESPONSES)
+        body, raw = chain.body, (json.dumps(chain.body).encode() if chain.expanded else raw)
+    if target == call.endpoint:
+        _plan_same_protocol(plan, route, raw, body, headers)
+    else:
+        _plan_translated(plan, config, route, body, headers, context)
+
+
+def upstream_endpoint(client_endpoint: str, backend: Backend, upstream_model: str) -> str:
+    """The endpoint a generation call is sent to (docs/responses-api.md#upstream-endpoint-choice):
+    an Anthropic backend's Messages; an OpenAI-protocol backend's Responses for a model served only
+    there, or for a Responses client when the backend serves Responses itself; else its Chat."""
+    if backend.protocol == ANTHROPIC:
+        return MESSAGES
+    if backend.responses_only(upstream_model):
+        return RESPONSES
+    if client_endpoint == RESPONSES and backend.responses_api:
+        return RESPONSES
+    return CHAT
+
+
+def _plan_other_endpoint(plan: Plan, route: Route, raw: bytes, body: Dict[str, Any], headers: Dict[str, str]) -> None:
+    """count_tokens and embeddings: forwarded to a backend of their protocol, or answered here."""
+    plan.upstream_endpoint = plan.endpoint
     if route.backend.protocol == plan.client_protocol:
-        _plan_same_protocol(plan, route, call.body, body, headers)
-    elif call.endpoint == COUNT_TOKENS:
+        _plan_same_protocol(plan, route, raw, body, headers)
+    elif plan.endpoint == COUNT_TOKENS:
         _plan_local_count_tokens(plan, body)
-    elif call.endpoint == EMBEDDINGS:
+    else:  # embeddings: only OpenAI-protocol backends have them
         raise UnsupportedFeatureError(
             f"embeddings need an OpenAI-protocol backend; {route.backend.name!r} speaks {route.backend.protocol}"
         )
-    else:
-        _plan_translated(plan, config, route, body, headers, context)
+
+
+def _expand_chain(plan: Plan, body: Dict[str, Any], store: Optional[ResponseStore], *, native: bool) -> Chain:
+    chain = expand_chain(body, store, now=plan._now, native=native)
+    plan._replay_input = chain.replay_input
+    plan._store_response = chain.store
+    if chain.expanded:
+        plan.notes.append(f"expanded previous_response_id {body.get('previous_response_id')!r} from stored responses")
+    return chain
 
 
 def parse_json_object(raw: bytes) -> Dict[str, Any]:
@@ -326,6 +418,7 @@ def _plan_same_protocol(
     plan: Plan, route: Route, raw: bytes, body: Dict[str, Any], headers: Dict[str, str]
 ) -> None:
     """Forward unchanged but for the model field and the credentials."""
+    plan.upstream_endpoint = plan.endpoint
     path = upstream_path(route.backend.protocol, plan.endpoint)
     assert path is not None  # every client endpoint exists on a backend of its own protocol
     plan.upstream_url = route.backend.url_for(path)
@@ -346,37 +439,42 @@ def _plan_local_count_tokens(plan: Plan, body: Dict[str, Any]) -> None:
     plan.local_response = ClientResponse(200, {"content-type": "application/json"}, answer)
 
 
-RequestTranslator = Callable[[Dict[str, Any], RequestOptions], TranslatedRequest]
-_TRANSLATIONS: Dict[Tuple[str, str], Tuple[RequestTranslator, ResponseTranslator, StreamFactory]] = {
-    (OPENAI, ANTHROPIC): (openai_request_to_anthropic, anthropic_response_to_openai, AnthropicToOpenAIStream),
-    (ANTHROPIC, OPENAI): (anthropic_request_to_openai, openai_response_to_anthropic, OpenAIToAnthropicStream),
-}
-
-
 def _plan_translated(
     plan: Plan, config: RouterConfig, route: Route, body: Dict[str, Any], headers: Dict[str, str],
     context: ResponseContext,
 ) -> None:
     backend = route.backend
-    translate_request, translate_response, stream_factory = _TRANSLATIONS[(plan.client_protocol, backend.protocol)]
-    upstream_endpoint = MESSAGES if backend.protocol == ANTHROPIC else CHAT
-    translated: TranslatedRequest = _guard_depth(lambda: translate_request(body, _request_options(config, route)))
-    path = upstream_path(backend.protocol, upstream_endpoint)
+    assert plan.upstream_endpoint is not None
+    translation = translation_for(plan.endpoint, plan.upstream_endpoint)
+    options = _request_options(config, route)
+    translated: TranslatedRequest = _guard_depth(lambda: translation.request(body, options))
+    path = upstream_path(backend.protocol, plan.upstream_endpoint)
     assert path is not None
     plan.translated = True
     plan.upstream_url = backend.url_for(path)
     plan.upstream_body = json.dumps(translated.body).encode()
     plan.upstream_headers = _translated_request_headers(backend, headers, translated)
     plan.notes.extend(translated.notes)
-    plan.context = ResponseContext(
-        client_model=context.client_model,
-        created=context.created,
-        call_id=context.call_id,
+    plan.context = _response_context(context, translated)
+    plan._response_translator = translation.response
+    plan._stream_factory = translation.stream
+
+
+def _response_context(base: ResponseContext, translated: TranslatedRequest) -> ResponseContext:
+    """The context of the client-side step; for a composed translation (``translated.hub``) it
+    carries the upstream-side step's own as ``inner``."""
+    own = ResponseContext(
+        client_model=base.client_model,
+        created=base.created,
+        call_id=base.call_id,
         include_usage=translated.include_usage,
         tool_names=translated.tool_names,
+        client_tools=translated.client_tools,
+        response_echo=translated.response_echo,
     )
-    plan._response_translator = translate_response
-    plan._stream_factory = stream_factory
+    if translated.hub is None:
+        return own
+    return dataclasses.replace(_response_context(base, translated.hub), inner=own)
 
 
 def _request_options(config: RouterConfig, route: Route) -> RequestOptions:

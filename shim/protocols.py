@@ -1,9 +1,15 @@
 """Names shared by every module: the two wire protocols and the endpoints each one serves.
 
-A *protocol* is what a client speaks or a backend answers in; an *endpoint* is one API operation.
+A *protocol* is what a client speaks or a backend answers in (and how it authenticates and shapes
+its errors); an *endpoint* is one API operation. The three generation endpoints — Chat Completions
+(``chat``), Messages (``messages``) and Responses (``responses``) — are also the three *formats*
+translation is keyed by (docs/responses-api.md#endpoints-and-formats): Chat and Responses are
+both OpenAI-protocol endpoints, with different bodies and streams.
+
 Paths are relative to a backend's base URL, following each SDK's convention
 (docs/protocol-rules.md#endpoints): OpenAI base URLs end in ``/v1`` and the SDK appends
-``/chat/completions``; Anthropic base URLs are the host root and the SDK appends ``/v1/messages``.
+``/chat/completions`` or ``/responses``; Anthropic base URLs are the host root and the SDK appends
+``/v1/messages``.
 """
 
 from typing import Dict, Optional, Tuple
@@ -14,10 +20,12 @@ __all__ = [
     "COUNT_TOKENS",
     "EMBEDDINGS",
     "ENDPOINT_PROTOCOL",
+    "GENERATION_ENDPOINTS",
     "MESSAGES",
     "MODELS",
     "OPENAI",
     "PROTOCOLS",
+    "RESPONSES",
     "endpoint_for_path",
     "upstream_path",
 ]
@@ -29,12 +37,17 @@ PROTOCOLS = (OPENAI, ANTHROPIC)
 # Endpoints. Each belongs to the protocol whose clients call it.
 CHAT = "chat"  # POST /v1/chat/completions
 MESSAGES = "messages"  # POST /v1/messages
+RESPONSES = "responses"  # POST /v1/responses
 COUNT_TOKENS = "count_tokens"  # POST /v1/messages/count_tokens
 EMBEDDINGS = "embeddings"  # POST /v1/embeddings
 MODELS = "models"  # GET /v1/models (both protocols)
 
+# The endpoints that generate: the formats a call is translated between.
+GENERATION_ENDPOINTS = (CHAT, MESSAGES, RESPONSES)
+
 ENDPOINT_PROTOCOL: Dict[str, str] = {
     CHAT: OPENAI,
+    RESPONSES: OPENAI,
     EMBEDDINGS: OPENAI,
     MESSAGES: ANTHROPIC,
     COUNT_TOKENS: ANTHROPIC,
@@ -43,6 +56,7 @@ ENDPOINT_PROTOCOL: Dict[str, str] = {
 # Path appended to a backend's base URL, per (backend protocol, endpoint).
 _UPSTREAM_PATHS: Dict[Tuple[str, str], str] = {
     (OPENAI, CHAT): "/chat/completions",
+    (OPENAI, RESPONSES): "/responses",
     (OPENAI, EMBEDDINGS): "/embeddings",
     (OPENAI, MODELS): "/models",
     (ANTHROPIC, MESSAGES): "/v1/messages",
@@ -57,6 +71,7 @@ _CLIENT_PATH_SUFFIXES: Tuple[Tuple[str, str], ...] = (
     ("/messages/count_tokens", COUNT_TOKENS),
     ("/messages", MESSAGES),
     ("/chat/completions", CHAT),
+    ("/responses", RESPONSES),
     ("/embeddings", EMBEDDINGS),
     ("/models", MODELS),
 )

@@ -52,7 +52,7 @@ class CallEvent:
     ppid: int
     program: str  # script path or argv[0] of the calling process ("" for the proxy's clients)
     client_protocol: str  # "openai" | "anthropic"
-    endpoint: str  # "chat" | "messages" | "count_tokens" | "embeddings" | "models"
+    endpoint: str  # "chat" | "messages" | "responses" | "count_tokens" | "embeddings" | "models"
     backend: Optional[str]  # None: no route, the call went where the client sent it
     upstream_host: str
     requested_model: str

@@ -17,8 +17,10 @@ __all__ = [
     "response_usage",
     "usage_from_anthropic",
     "usage_from_openai",
+    "usage_from_responses",
     "usage_to_anthropic",
     "usage_to_openai",
+    "usage_to_responses",
 ]
 
 
@@ -82,6 +84,39 @@ def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
         cache_write_tokens=cache_write,
         reasoning_tokens=_int(reasoning) if reasoning is not None else None,
     )
+
+
+def usage_from_responses(usage: Mapping[str, Any]) -> Usage:
+    """Read a Responses ``usage`` object: ``input_tokens`` includes cached tokens (and cache writes,
+    where a server reports them), as Chat's ``prompt_tokens`` does (docs/responses-api.md#usage)."""
+    details = _details(usage, "input_tokens_details")
+    cache_read = _int(details.get("cached_tokens"))
+    cache_write = _int(details.get("cache_write_tokens"))
+    reasoning = _details(usage, "output_tokens_details").get("reasoning_tokens")
+    return Usage(
+        input_tokens=max(0, _int(usage.get("input_tokens")) - cache_read - cache_write),
+        output_tokens=_int(usage.get("output_tokens")),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=_int(reasoning) if reasoning is not None else None,
+    )
+
+
+def usage_to_responses(usage: Usage) -> Dict[str, Any]:
+    """A Responses ``usage`` object. Every detail field is present: the openai SDK requires
+    ``cached_tokens``, ``cache_write_tokens`` and ``reasoning_tokens``
+    (``types/responses/response_usage.py``)."""
+    input_tokens = usage.total_input_tokens
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+        "total_tokens": input_tokens + usage.output_tokens,
+    }
 
 
 def usage_to_anthropic(usage: Usage) -> Dict[str, Any]:

@@ -18,7 +18,6 @@ from typing import Any, Dict
 
 from .conversation import read_conversation
 from .reply import Reply
-from .wire_anthropic import AnthropicWire
 from .wire_server import ANTHROPIC, OPENAI, WireHandler, WireServer, error_body, model_list, wire_for
 
 __all__ = ["DEMO_KEYS", "PROTOCOL_LABELS", "DemoProvider", "demo_reply"]
@@ -102,4 +101,4 @@ class _DemoHandler(WireHandler):
         if body.get("stream") is True:
             self.send_stream(wire.stream_events())
         else:
-            self.send_json(200, wire.message() if isinstance(wire, AnthropicWire) else wire.completion())
+            self.send_json(200, wire.body())

@@ -48,6 +48,10 @@ class AnthropicWire:
         self.serial = serial
 
     # Non-streaming -------------------------------------------------------------------------
+    def body(self) -> Dict[str, Any]:
+        """The whole (non-streaming) response body."""
+        return self.message()
+
     def message(self) -> Dict[str, Any]:
         return {
             "id": self.message_id,

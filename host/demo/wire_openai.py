@@ -70,6 +70,10 @@ class OpenAIWire:
         }
 
     # Non-streaming -------------------------------------------------------------------------
+    def body(self) -> Dict[str, Any]:
+        """The whole (non-streaming) response body."""
+        return self.completion()
+
     def completion(self) -> Dict[str, Any]:
         message: Dict[str, Any] = {"role": "assistant", "content": self.reply.text, "refusal": None, "annotations": []}
         if self.reply.thinking is not None:

@@ -17,11 +17,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
 from .reply import Reply
 from .wire_anthropic import AnthropicWire, anthropic_error_body
 from .wire_openai import CREATED, OpenAIWire, openai_error_body
+from .wire_responses import ResponsesWire
 
 __all__ = [
     "ANTHROPIC",
     "MODELS",
     "OPENAI",
+    "RESPONSES",
     "Wire",
     "WireHandler",
     "WireServer",
@@ -32,8 +34,9 @@ __all__ = [
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
+RESPONSES = "responses"  # OpenAI's Responses API: OpenAI's protocol, its own wire format
 MODELS = ("claude-sonnet-4-6", "gpt-5.1", "llama-3.3-70b")
-Wire = Union[AnthropicWire, OpenAIWire]
+Wire = Union[AnthropicWire, OpenAIWire, ResponsesWire]
 
 
 class WireServer:
@@ -140,6 +143,8 @@ def wire_for(protocol: str, reply: Reply, body: Dict[str, Any], serial: int) -> 
     assert isinstance(model, str)
     if protocol == ANTHROPIC:
         return AnthropicWire(reply, model, serial)
+    if protocol == RESPONSES:
+        return ResponsesWire(reply, model, serial, body)
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     return OpenAIWire(reply, model, serial, include_usage=include_usage)

@@ -2,8 +2,12 @@
 
 Request translation is the only step that sees the whole request, so whatever later steps must
 know (the client's model name, a tool-name mapping for names the other side rejects, whether the
-client asked for a usage chunk) travels from it to the response and stream translators through
-:class:`ResponseContext`.
+client asked for a usage chunk, the request fields a Responses client expects echoed back) travels
+from it to the response and stream translators through :class:`ResponseContext`.
+
+A composed translation (two steps through the Chat hub, docs/responses-api.md#composition) returns
+the client-side step's result as :attr:`TranslatedRequest.hub`; the plan then builds the context
+of the client-side step with the upstream-side step's context as :attr:`ResponseContext.inner`.
 """
 
 from dataclasses import dataclass, field
@@ -11,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .system_placement import AUTO
 
-__all__ = ["RequestOptions", "ResponseContext", "TranslatedRequest"]
+__all__ = ["ClientTool", "RequestOptions", "ResponseContext", "TranslatedRequest"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,20 @@ class RequestOptions:
     # The backend's setting for mid-conversation system messages; each translator resolves it with
     # system_placement.resolve_placement (docs/system-messages.md).
     mid_conversation_system: str = AUTO
+    # The body goes to another translator (the Chat hub of a composition), not to a backend: keep
+    # every field the next step can read instead of only what any Chat server accepts.
+    intermediate: bool = False
+
+
+@dataclass(frozen=True)
+class ClientTool:
+    """A Responses client's tool as the client named it, for a backend that knows it under a flat
+    function name (docs/responses-api.md#tools): a tool inside a ``namespace`` group, or a
+    ``custom`` (free-form input) tool. Calls of it go back to the client in this shape."""
+
+    name: str
+    namespace: Optional[str] = None
+    custom: bool = False
 
 
 @dataclass
@@ -41,6 +59,13 @@ class TranslatedRequest:
     notes: List[str] = field(default_factory=list)
     # Headers the backend protocol needs for this body (e.g. anthropic-version).
     headers: Dict[str, str] = field(default_factory=dict)
+    # Responses clients: backend function name → the client's tool, for every tool whose name or
+    # kind changed on the way (namespaced, custom, or renamed).
+    client_tools: Dict[str, ClientTool] = field(default_factory=dict)
+    # Responses clients: the request fields a Response object echoes (tools, tool_choice…).
+    response_echo: Dict[str, Any] = field(default_factory=dict)
+    # A composed translation: the client-side step's own result (see the module docstring).
+    hub: Optional["TranslatedRequest"] = None
 
 
 @dataclass(frozen=True)
@@ -52,3 +77,7 @@ class ResponseContext:
     call_id: str  # unique per call (driver-generated); seeds ids the backend did not give
     include_usage: bool = False
     tool_names: Mapping[str, str] = field(default_factory=dict)
+    client_tools: Mapping[str, ClientTool] = field(default_factory=dict)
+    response_echo: Mapping[str, Any] = field(default_factory=dict)
+    # A composed translation: the context of the upstream-side step (see the module docstring).
+    inner: Optional["ResponseContext"] = None

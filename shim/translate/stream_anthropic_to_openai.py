@@ -24,9 +24,10 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from ..errors import RouterError, UpstreamProtocolError, error_from_stream_payload
 from ..protocols import ANTHROPIC, OPENAI
-from ..sse import SSEEvent, encode_event
+from ..sse import SSEEvent
 from ..stop_reasons import finish_reason_from_anthropic
-from ..usage import Usage, usage_from_anthropic, usage_to_openai
+from ..usage import Usage, usage_from_anthropic
+from .chat_chunks import ChatChunkWriter
 from .context import ResponseContext
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
 
@@ -35,9 +36,6 @@ __all__ = ["AnthropicToOpenAIStream"]
 Payload = Dict[str, Any]
 
 _COMPACT = (",", ":")
-_ROLE_DELTA = '{"role":"assistant","content":""}'
-_EMPTY_DELTA = "{}"
-_CHOICE_TAIL = ',"finish_reason":null}]}'
 _JSON_DECODER = json.JSONDecoder()  # decode() directly: skips json.loads' argument checks per event
 # Events that only make sense inside a message (an error may come at any point,
 # docs/protocol-rules.md#anthropic-stream).
@@ -69,8 +67,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
     def __init__(self, context: ResponseContext) -> None:
         super().__init__()
         self._context = context
-        self._head = ""  # '{"id":…,"object":…,"created":…,"model":…' — set by message_start
-        self._delta_head = ""  # self._head + ',"choices":[{"index":0,"delta":'
+        self._chunks = ChatChunkWriter("", context)  # replaced at message_start, with the message id
         self._started = False
         # Anthropic block index → its tool call, or None for every other block type (P2).
         self._open_blocks: Dict[int, Optional[_ToolCall]] = {}
@@ -125,11 +122,10 @@ class AnthropicToOpenAIStream(StreamTranslator):
         message_id = message.get("id")
         if not isinstance(message_id, str) or not message_id:
             message_id = self._context.call_id
-        self._head = self._chunk_head("chatcmpl-" + message_id)
-        self._delta_head = self._head + ',"choices":[{"index":0,"delta":'
+        self._chunks = ChatChunkWriter("chatcmpl-" + message_id, self._context, self.chunk_sink)
         self._started = True
         self._record_usage(message)
-        return self._delta_chunk(_ROLE_DELTA)
+        return self._chunks.role()
 
     def _on_block_start(self, payload: Payload) -> bytes:
         index = _block_index(payload)
@@ -149,25 +145,19 @@ class AnthropicToOpenAIStream(StreamTranslator):
         tool = _ToolCall(self._tool_count, block.get("input"))
         self._tool_count += 1
         self._open_blocks[index] = tool
-        first = {
-            "index": tool.index,
-            "id": call_id,
-            "type": "function",
-            "function": {"name": self._context.tool_names.get(name, name), "arguments": ""},
-        }
-        return self._delta_chunk('{"tool_calls":[' + json.dumps(first, separators=_COMPACT) + "]}")
+        return self._chunks.tool_start(tool.index, call_id, self._context.tool_names.get(name, name))
 
     def _on_block_delta(self, payload: Payload) -> bytes:
         tool = self._open_block(_block_index(payload))
         delta = _field(payload, "delta", dict)
         kind = delta.get("type")
         if kind == "text_delta":
-            return self._text_chunk("content", _field(delta, "text", str))
+            return self._chunks.text("content", _field(delta, "text", str))
         if kind == "input_json_delta":
             return self._arguments_chunk(tool, _field(delta, "partial_json", str))
         if kind == "thinking_delta":
             # Extension field both OpenAI SDKs keep in model_extra (docs/protocol-rules.md#reasoning-fields).
-            return self._text_chunk("reasoning_content", _field(delta, "thinking", str))
+            return self._chunks.text("reasoning_content", _field(delta, "thinking", str))
         return b""  # signature_delta, citations_delta, compaction_delta, unknown: no slot (P2)
 
     def _arguments_chunk(self, tool: Optional[_ToolCall], fragment: str) -> bytes:
@@ -176,7 +166,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
             # fragment of a call: nothing to forward.
             return b""
         tool.has_arguments = True
-        return self._arguments_delta(tool.index, json.dumps(fragment))
+        return self._chunks.arguments(tool.index, fragment)
 
     def _on_block_stop(self, payload: Payload) -> bytes:
         index = _block_index(payload)
@@ -187,7 +177,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
     def _close_tool_call(self, tool: Optional[_ToolCall]) -> bytes:
         if tool is None or tool.has_arguments:
             return b""
-        return self._arguments_delta(tool.index, json.dumps(tool.fallback_arguments()))
+        return self._chunks.arguments(tool.index, tool.fallback_arguments())
 
     def _on_message_delta(self, payload: Payload) -> bytes:
         delta = _field(payload, "delta", dict)
@@ -214,11 +204,11 @@ class AnthropicToOpenAIStream(StreamTranslator):
         self._open_blocks.clear()
         out += self._refusal_chunk()
         finish_reason = finish_reason_from_anthropic(self._stop_reason, self._tool_count > 0)
-        out += self._finish_chunk(finish_reason)
+        out += self._chunks.finish(finish_reason)
         if self._context.include_usage:
-            out += self._usage_chunk(self.usage or Usage())
+            out += self._chunks.usage(self.usage or Usage())
         self.finished = True
-        return out + encode_event("[DONE]")
+        return out + self._chunks.done()
 
     def _refusal_chunk(self) -> bytes:
         """A refusal's explanation as ``delta.refusal`` (docs/protocol-rules.md#refusal: ``message.refusal``)."""
@@ -227,7 +217,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         explanation = self._stop_details.get("explanation")
         if not isinstance(explanation, str) or not explanation:
             return b""
-        return self._text_chunk("refusal", explanation)
+        return self._chunks.text("refusal", explanation)
 
     # Helpers ---------------------------------------------------------------------------------
     def _record_usage(self, holder: Payload) -> None:
@@ -244,38 +234,6 @@ class AnthropicToOpenAIStream(StreamTranslator):
         except KeyError:
             message = f"upstream stream referenced content block {index}, which is not open"
             raise UpstreamProtocolError(message) from None
-
-    def _chunk_head(self, chunk_id: str) -> str:
-        head = {
-            "id": chunk_id,
-            "object": "chat.completion.chunk",
-            "created": self._context.created,
-            "model": self._context.client_model,
-        }
-        return json.dumps(head, separators=_COMPACT)[:-1]  # without "}": choices/usage follow
-
-    def _text_chunk(self, field: str, text: str) -> bytes:
-        if not text:
-            return b""  # an empty fragment changes nothing for the client
-        return self._delta_chunk('{"' + field + '":' + json.dumps(text) + "}")
-
-    def _arguments_delta(self, tool_index: int, arguments_json: str) -> bytes:
-        return self._delta_chunk(
-            '{"tool_calls":[{"index":' + str(tool_index) + ',"function":{"arguments":' + arguments_json + "}}]}"
-        )
-
-    def _delta_chunk(self, delta_json: str) -> bytes:
-        """The hot path: one chunk carrying ``delta_json`` and no finish reason."""
-        return encode_event(self._delta_head + delta_json + _CHOICE_TAIL)
-
-    def _finish_chunk(self, finish_reason: str) -> bytes:
-        return encode_event(self._delta_head + _EMPTY_DELTA + ',"finish_reason":' + json.dumps(finish_reason) + "}]}")
-
-    def _usage_chunk(self, usage: Usage) -> bytes:
-        # "the choices field will always be an empty array" (docs/protocol-rules.md#openai-stream); nothing may
-        # follow but [DONE].
-        usage_json = json.dumps(usage_to_openai(usage), separators=_COMPACT)
-        return encode_event(self._head + ',"choices":[],"usage":' + usage_json + "}")
 
 
 def _parse_payload(data: str) -> Payload:

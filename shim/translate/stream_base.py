@@ -10,7 +10,7 @@ complete.
 """
 
 import json
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import RouterError, UpstreamProtocolError
 from ..protocols import ANTHROPIC
@@ -29,6 +29,12 @@ class StreamTranslator:
         self.finished = False  # the client stream is complete (normally, or by an in-band error)
         self.error: Optional[RouterError] = None  # set when the stream ended in an error
         self._end_seen = False  # the upstream sent its protocol's end marker (pass-through only)
+        # Responses clients: the Response object of the stream's terminal event, once it went by
+        # (what a driver stores for previous_response_id, docs/responses-api.md#state-previous_response_id).
+        self.final_response: Optional[Dict[str, Any]] = None
+        # Translators that write Chat chunks: set by a composition, chunks go there as objects
+        # for the next translator instead of out as bytes (translate/chat_chunks.py).
+        self.chunk_sink: Optional[List[Optional[Dict[str, Any]]]] = None
 
     @property
     def complete(self) -> bool:
@@ -72,13 +78,23 @@ class StreamTranslator:
         self.error = error
         return self._render_error(error)
 
+    def feed_chunks(self, chunks: List[Optional[Dict[str, Any]]]) -> bytes:
+        """Chat chunks as objects (None: ``[DONE]``) from the translator before this one in a
+        composition, for translators that read Chat streams: as if their bytes had been fed."""
+        if self.finished:
+            return b""
+        return self._translate(chunks, self._on_chunk_object)
+
     def _translate_events(self, events: List[SSEEvent]) -> bytes:
+        return self._translate(events, self._on_event)
+
+    def _translate(self, items: List[Any], handle: Callable[[Any], bytes]) -> bytes:
         # An error in one event keeps what the events before it produced: otherwise the client
         # would see different bytes depending on how the upstream split its writes.
         out = bytearray()
-        for event in events:
+        for item in items:
             try:
-                out += self._on_event(event)
+                out += handle(item)
             except RouterError as error:
                 out += self.abort(error)
             if self.finished:
@@ -94,6 +110,9 @@ class StreamTranslator:
 
     def _render_error(self, error: RouterError) -> bytes:
         raise NotImplementedError
+
+    def _on_chunk_object(self, chunk: Optional[Dict[str, Any]]) -> bytes:
+        raise UpstreamProtocolError(f"{type(self).__name__} reads no Chat chunks")
 
 
 def render_stream_error(protocol: str, error: RouterError) -> bytes:

@@ -42,6 +42,14 @@ from ..protocols import ANTHROPIC, OPENAI
 from ..sse import SSEEvent, encode_event
 from ..stop_reasons import matched_stop_from_openai_choice, stop_reason_from_openai
 from ..usage import Usage, usage_from_openai, usage_to_anthropic
+from .chat_chunks import (
+    StreamedToolCall,
+    absorb_tool_delta,
+    first_choice,
+    parse_chunk,
+    reasoning_delta,
+    text_only_delta,
+)
 from .context import ResponseContext
 from .response_common import anthropic_message_id, client_tool_name, fallback_tool_id, optional_field, sanitize_tool_id
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
@@ -64,30 +72,11 @@ _DELTA_PREFIXES = {
     _THINKING: ',"delta":{"type":"thinking_delta","thinking":',
 }
 
-# Upstream names of the reasoning text, in order of preference (P14).
-_REASONING_KEYS = ("reasoning_content", "reasoning")
-
 _ZERO_USAGE = {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
-_raw_decode = json.JSONDecoder().raw_decode
 # The C string encoder behind json.dumps: the text-delta hot path serializes one string, not a dict.
 _json_string = json.encoder.encode_basestring_ascii
-
-
-class _ToolCall:
-    """One upstream tool call, keyed by its OpenAI ``index``, on its way to a ``tool_use`` block."""
-
-    __slots__ = ("arguments", "done", "id", "index", "name", "sent_arguments", "started")
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.id: Optional[str] = None
-        self.name: Optional[str] = None
-        self.arguments: List[str] = []  # fragments received but not yet emitted
-        self.started = False  # its content_block_start was emitted
-        self.sent_arguments = False  # at least one input_json_delta was emitted
-        self.done = False  # its content_block_stop was emitted; it can never be re-opened
 
 
 class OpenAIToAnthropicStream(StreamTranslator):
@@ -99,8 +88,8 @@ class OpenAIToAnthropicStream(StreamTranslator):
         self._started = False  # message_start was emitted
         self._block_count = 0  # blocks opened so far: the next block's index (P2)
         self._open_kind: Optional[str] = None  # type of the open block, None when no block is open
-        self._open_tool: Optional[_ToolCall] = None  # the call whose block is open
-        self._tools: Dict[int, _ToolCall] = {}  # OpenAI tool index → call, in order of arrival (P5)
+        self._open_tool: Optional[StreamedToolCall] = None  # the call whose block is open
+        self._tools: Dict[int, StreamedToolCall] = {}  # OpenAI tool index → call, in order of arrival (P5)
         self._refusal: List[str] = []  # refusal text seen (it is also streamed as text)
         self._finish_reason: Optional[str] = None
         self._matched_stop: Optional[str] = None
@@ -124,7 +113,10 @@ class OpenAIToAnthropicStream(StreamTranslator):
         text = data.strip()
         if not text:
             return b""  # an empty data line carries nothing (keep-alive)
-        return self._on_chunk(_parse_chunk(text))
+        return self._on_chunk(parse_chunk(text))
+
+    def _on_chunk_object(self, chunk: Optional[Dict[str, Any]]) -> bytes:
+        return self._on_done() if chunk is None else self._on_chunk(chunk)
 
     def _on_done(self) -> bytes:
         if not self._started:
@@ -135,7 +127,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
         if chunk.get("error"):  # truthy, as the OpenAI SDK tests it (docs/protocol-rules.md#in-band-errors)
             raise error_from_stream_payload(OPENAI, chunk)
         out = b"" if self._started else self._message_start(chunk)
-        choice = _first_choice(chunk)
+        choice = first_choice(chunk)
         if choice is not None:
             out += self._on_choice(choice)
         usage = optional_field(chunk, "usage", dict, "")
@@ -148,9 +140,12 @@ class OpenAIToAnthropicStream(StreamTranslator):
         return out
 
     def _on_choice(self, choice: Mapping[str, Any]) -> bytes:
+        text = text_only_delta(choice)
+        if text is not None:
+            return self._text_like(_TEXT, text)  # the hot path: a text delta and nothing else
         delta = optional_field(choice, "delta", dict, "choices[0]") or {}
         # The pieces of one chunk in the order a model produces them (LiteLLM's combined-chunk split).
-        out = self._text_like(_THINKING, _reasoning_text(delta))
+        out = self._text_like(_THINKING, reasoning_delta(delta))
         out += self._text_like(_TEXT, optional_field(delta, "content", str, "choices[0].delta"))
         out += self._on_refusal(optional_field(delta, "refusal", str, "choices[0].delta"))
         out += self._on_tool_calls(optional_field(delta, "tool_calls", list, "choices[0].delta"))
@@ -172,7 +167,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
             if not isinstance(call, dict):
                 raise UpstreamProtocolError(f"upstream stream field `choices[0].delta.tool_calls[{position}]` "
                                             "should be an object")
-            out += self._on_tool_delta(self._absorb_tool_delta(call, position))
+            out += self._on_tool_delta(absorb_tool_delta(self._tools, call, position))
         return out
 
     # Message envelope ----------------------------------------------------------------------
@@ -245,34 +240,14 @@ class OpenAIToAnthropicStream(StreamTranslator):
         return out + _event({"type": "content_block_stop", "index": self._block_count - 1})
 
     # Tool calls ----------------------------------------------------------------------------
-    def _absorb_tool_delta(self, call: Mapping[str, Any], position: int) -> _ToolCall:
-        """Record one ``tool_calls[]`` delta on its call (new index = new call, P5)."""
-        where = f"choices[0].delta.tool_calls[{position}]"
-        index = call.get("index", position)  # a few servers omit it: position in the list then
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise UpstreamProtocolError(f"upstream stream field `{where}.index` should be an integer")
-        tool = self._tools.get(index)
-        if tool is None:
-            tool = self._tools[index] = _ToolCall(index)
-        function = optional_field(call, "function", dict, where) or {}
-        # First id and name win: some servers repeat them in every delta (P4 seen from upstream).
-        tool.id = tool.id or optional_field(call, "id", str, where) or None
-        tool.name = tool.name or optional_field(function, "name", str, f"{where}.function") or None
-        arguments = _arguments_text(function.get("arguments"), where)
-        if arguments:
-            if tool.done:
-                raise UpstreamProtocolError(f"upstream sent arguments for tool call {index} after it ended")
-            tool.arguments.append(arguments)
-        return tool
-
-    def _on_tool_delta(self, tool: _ToolCall) -> bytes:
+    def _on_tool_delta(self, tool: StreamedToolCall) -> bytes:
         if tool is self._open_tool:
             return self._flush_arguments(tool)
         if not tool.started and tool.name is not None and self._open_tool is None:
             return self._start_tool(tool)  # no other call is open: this one streams live
         return b""  # buffered: name unknown yet, or another call's block is open
 
-    def _start_tool(self, tool: _ToolCall) -> bytes:
+    def _start_tool(self, tool: StreamedToolCall) -> bytes:
         out = self._close_block()
         tool.started = True
         block = {
@@ -286,7 +261,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
         self._open_tool = tool
         return out + self._flush_arguments(tool)
 
-    def _flush_arguments(self, tool: _ToolCall) -> bytes:
+    def _flush_arguments(self, tool: StreamedToolCall) -> bytes:
         if not tool.arguments:
             return b""
         fragment = "".join(tool.arguments)
@@ -314,50 +289,3 @@ def _event(payload: Dict[str, Any]) -> bytes:
     """One Anthropic SSE event: ``event:`` equals ``data.type`` (P1), blank line included
     (docs/protocol-rules.md#sse-framing)."""
     return encode_event(_compact_json(payload), payload["type"])
-
-
-def _parse_chunk(text: str) -> Dict[str, Any]:
-    """The JSON object of one ``data:`` payload (already stripped of surrounding whitespace)."""
-    try:
-        # raw_decode skips json.loads' whitespace passes (measurably faster per event); the
-        # payload is stripped, so anything after the value is trailing garbage.
-        chunk, end = _raw_decode(text)
-    except (ValueError, RecursionError) as error:
-        raise UpstreamProtocolError(f"upstream stream sent a chunk that is not JSON: {text[:200]!r}") from error
-    if end != len(text):
-        raise UpstreamProtocolError(f"upstream stream sent a chunk with data after its JSON: {text[:200]!r}")
-    if not isinstance(chunk, dict):
-        raise UpstreamProtocolError("upstream stream sent a chunk that is not a JSON object")
-    return chunk
-
-
-def _first_choice(chunk: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    """The choice with index 0, if this chunk has one. Chunks of other choices (n>1, which the
-    request side rejects anyway) are ignored; ``choices: []`` is the usage chunk."""
-    choices = optional_field(chunk, "choices", list, "") or ()
-    for position, choice in enumerate(choices):
-        if not isinstance(choice, dict):
-            raise UpstreamProtocolError(f"upstream stream field `choices[{position}]` should be an object")
-        if choice.get("index", 0) == 0:
-            return choice
-    return None
-
-
-def _reasoning_text(delta: Mapping[str, Any]) -> Optional[str]:
-    """``reasoning_content`` (DeepSeek) or else ``reasoning`` (vLLM, OpenRouter) — P14. These are
-    extensions: a non-string value under such a name is ignored, not a protocol error."""
-    for key in _REASONING_KEYS:
-        value = delta.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _arguments_text(arguments: Any, where: str) -> str:
-    """A ``function.arguments`` fragment. Some servers send the whole arguments as an object
-    instead of a JSON string; that is serialized rather than rejected."""
-    if arguments is None or isinstance(arguments, str):
-        return arguments or ""
-    if isinstance(arguments, dict):
-        return _compact_json(arguments)
-    raise UpstreamProtocolError(f"upstream stream field `{where}.function.arguments` should be a string")

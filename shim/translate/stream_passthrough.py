@@ -1,11 +1,16 @@
-"""Same-protocol streams: forward the upstream bytes unchanged, only watching them for usage.
+"""Same-format streams: forward the upstream bytes unchanged, only watching them for usage.
 
 The same-protocol fast path (docs/protocol-rules.md#same-protocol): when client and backend speak
-the same protocol the bytes go through untouched. Most events carry text and nothing the call's
+the same format the bytes go through untouched. Most events carry text and nothing the call's
 event needs, so the bytes are not decoded as they pass: they are only cut at event boundaries
 (blank lines), and of each run of whole events only those that can hold what is watched — usage,
 an error, the end marker (``_MARKERS``, found at C speed) — are decoded. Decoding every event was
 an eighth of the proxy's time on a pass-through stream.
+
+The format is a protocol (``anthropic``, ``openai`` for Chat) or ``responses``: a Responses stream
+holds its usage, its final Response object and its errors in ``response.completed`` /
+``response.incomplete`` / ``response.failed`` and ``error`` events, and an error the router adds
+itself continues the upstream's ``sequence_number`` (docs/responses-api.md#stream-grammar).
 """
 
 import json
@@ -13,10 +18,11 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import RouterError, error_from_stream_payload
-from ..protocols import ANTHROPIC
+from ..protocols import ANTHROPIC, RESPONSES
 from ..sse import MAX_EVENT_BYTES, SSEDecoder, SSEEvent
-from ..usage import usage_from_anthropic, usage_from_openai
-from .stream_base import StreamTranslator, render_stream_error
+from ..usage import usage_from_anthropic, usage_from_openai, usage_from_responses
+from .responses_events import ResponsesEventWriter, error_from_failed_response, error_from_responses_event
+from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
 
 __all__ = ["PassthroughStream"]
 
@@ -25,7 +31,16 @@ _ANTHROPIC_USAGE_EVENTS = ("message_start", "message_delta", "error")
 # bytes.find, at C speed). OpenAI sends "usage":null in every chunk once include_usage is on:
 # those are skipped (_NULL_AFTER_KEY), not decoded.
 _USAGE_KEY = b'"usage"'
-_MARKERS = {ANTHROPIC: (b"message_", b"error"), "openai": (_USAGE_KEY, b'"error"', b"[DONE]")}
+_MARKERS = {
+    ANTHROPIC: (b"message_", b"error"),
+    "openai": (_USAGE_KEY, b'"error"', b"[DONE]"),
+    # Every Response object carries "error" (null until it fails): the lifecycle events are
+    # decoded, the many delta events are not.
+    RESPONSES: (_USAGE_KEY, b'"error"', b"response.completed", b"response.incomplete", b"response.failed"),
+}
+_RESPONSES_FINAL = ("response.completed", "response.incomplete")
+_SEQUENCE_KEY = b'"sequence_number":'
+_DIGITS = re.compile(rb"\s*(\d+)")
 _NULL_AFTER_KEY = re.compile(rb"\s*:\s*null\b")
 _COMPACT_NULL_USAGE = b'"usage":null'
 # A blank line ends an event: two line ends (LF, CRLF or CR) in a row. An LF-then-CRLF pair is
@@ -37,9 +52,10 @@ _LONGEST_BOUNDARY = 4
 class PassthroughStream(StreamTranslator):
     def __init__(self, protocol: str) -> None:
         super().__init__()
-        self._protocol = protocol
-        self._markers = _MARKERS[ANTHROPIC if protocol == ANTHROPIC else "openai"]
+        self._protocol = protocol  # anthropic, openai (Chat) or responses: see the module docstring
+        self._markers = _MARKERS[protocol if protocol in (ANTHROPIC, RESPONSES) else "openai"]
         self._unscanned = bytearray()  # bytes after the last event boundary (no whole event in it)
+        self._last_sequence = -1  # responses: the highest sequence_number forwarded so far
 
     def feed(self, chunk: bytes) -> bytes:
         if self.finished:
@@ -57,14 +73,21 @@ class PassthroughStream(StreamTranslator):
         return chunk
 
     def close(self) -> bytes:
-        if not self.finished:
-            self._scan(bytes(self._unscanned))  # a last event without its blank line still counts
-            self._unscanned.clear()
+        if self.finished:
+            return b""
+        self._scan(bytes(self._unscanned))  # a last event without its blank line still counts
+        self._unscanned.clear()
+        if self._protocol == RESPONSES and not self._end_seen and self.error is None:
+            # A Responses stream cut before its terminal event ends with the router's in-band
+            # error, as translated streams do: the SDK then reports an error, not a silent end.
+            return self.abort(truncated_stream_error())
         self.finished = True
         return b""
 
     def _scan(self, events: bytes) -> None:
         """Watch the events in ``events`` (whole events, from a boundary on) that can matter."""
+        if self._protocol == RESPONSES:
+            self._note_sequence(events)
         for start, end in self._watched_spans(events):
             decoder = SSEDecoder()
             try:
@@ -89,9 +112,42 @@ class PassthroughStream(StreamTranslator):
     def _on_event(self, event: SSEEvent) -> bytes:
         if self._protocol == ANTHROPIC:
             self._watch_anthropic(event)
+        elif self._protocol == RESPONSES:
+            self._watch_responses(event)
         else:
             self._watch_openai(event)
         return b""
+
+    def _watch_responses(self, event: SSEEvent) -> None:
+        payload = _loads(event.data)
+        if payload is None:
+            return
+        kind = payload.get("type")
+        if kind == "error":
+            self.error = error_from_responses_event(payload)
+            return
+        response = payload.get("response")
+        if not isinstance(response, dict):
+            return
+        usage = response.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage_from_responses(usage)
+        if kind in _RESPONSES_FINAL:
+            self._end_seen = True
+            self.final_response = response
+        elif kind == "response.failed":
+            self._end_seen = True
+            self.error = error_from_failed_response(response)
+
+    def _note_sequence(self, events: bytes) -> None:
+        """Remember the last ``sequence_number`` of these whole events (one reverse search, at C
+        speed), so that an error this stream adds keeps the client's numbers increasing."""
+        at = events.rfind(_SEQUENCE_KEY)
+        if at < 0:
+            return
+        digits = _DIGITS.match(events, at + len(_SEQUENCE_KEY))
+        if digits is not None:
+            self._last_sequence = max(self._last_sequence, int(digits.group(1)))
 
     def _watch_anthropic(self, event: SSEEvent) -> None:
         if event.event == "message_stop":
@@ -134,6 +190,8 @@ class PassthroughStream(StreamTranslator):
         return b""
 
     def _render_error(self, error: RouterError) -> bytes:
+        if self._protocol == RESPONSES:
+            return ResponsesEventWriter(self._last_sequence + 1).error(error)
         return render_stream_error(self._protocol, error)
 
 

@@ -6,7 +6,8 @@ Standalone on purpose: it runs under another interpreter (the pinned ``legacy`` 
 A scenario is a JSON object::
 
     {"sdk": "openai" | "anthropic", "base_url": "http://127.0.0.1:PORT[/v1]",
-     "call": "create" | "create_stream" | "stream_helper" | "count_tokens", "params": {...}}
+     "call": "create" | "create_stream" | "stream_helper" | "count_tokens"
+             | "responses_create" | "responses_create_stream" | "responses_stream_helper", "params": {...}}
 
 Usage: ``python legacy_client.py '<scenario json>'`` (or the scenario on stdin) prints one JSON
 result; ``python legacy_client.py --serve`` reads one scenario per stdin line and answers each
@@ -51,6 +52,13 @@ def _openai_call(client: Any, call: str, params: Dict[str, Any]) -> Any:
     if call == "stream_helper":
         with client.chat.completions.stream(**params) as stream:
             return _dump(stream.get_final_completion())
+    if call == "responses_create":
+        return _dump(client.responses.create(**params))
+    if call == "responses_create_stream":
+        return [_dump(event) for event in client.responses.create(stream=True, **params)]
+    if call == "responses_stream_helper":
+        with client.responses.stream(**params) as stream:
+            return _dump(stream.get_final_response())
     raise ValueError(f"unknown openai call {call!r}")
 
 

@@ -1,6 +1,6 @@
 """The stream grammar checkers of the engine's unit tests, reused on what the engine server sends.
 
-They live in ``tests/shim/{openai,anthropic}_stream_grammar.py``. ``tests/shim`` is not a package
+They live in ``tests/shim/{openai,anthropic,responses}_stream_grammar.py``. ``tests/shim`` is not a package
 and is on ``sys.path`` only when pytest collects it, so they are loaded here by file path.
 """
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Dict
 
-__all__ = ["anthropic_final_usage", "check_anthropic_stream", "check_openai_stream"]
+__all__ = ["anthropic_final_usage", "check_anthropic_stream", "check_openai_stream", "check_responses_stream"]
 
 _SHIM_TESTS = Path(__file__).resolve().parent.parent / "shim"
 
@@ -25,6 +25,7 @@ def _load(name: str) -> ModuleType:
 
 check_openai_stream: Callable[..., Any] = _load("openai_stream_grammar").check_openai_stream
 check_anthropic_stream: Callable[..., Any] = _load("anthropic_stream_grammar").check_anthropic_stream
+check_responses_stream: Callable[..., Any] = _load("responses_stream_grammar").check_responses_stream
 
 
 def anthropic_final_usage(events: Any) -> Dict[str, Any]:

@@ -159,6 +159,64 @@ def test_openai_translated_error(legacy: Legacy, provider: FakeProvider) -> None
     assert not outcome["ok"] and outcome["error_class"] == "InternalServerError" and outcome["status"] == 503
 
 
+# OpenAI 2.x, Responses ----------------------------------------------------------------------------
+# Every backend kind: Anthropic (composed through Chat), Chat (groq), a backend serving Responses.
+RESPONSES_MODELS = ["claude-sonnet-4-6", "groq:llama-3.3-70b", "gpt-5.1"]
+RESPONSES_TOOLS = [
+    {"type": "function", "name": tool["function"]["name"], "parameters": tool["function"]["parameters"],
+     "strict": False}
+    for tool in openai_tools("get_weather", "get_time")
+]
+
+
+@pytest.mark.parametrize("model", RESPONSES_MODELS)
+def test_openai_responses_create_and_function_call_output(
+    legacy: Legacy, provider: FakeProvider, model: str
+) -> None:
+    provider.reply(text="Checking both.", tool_calls=WEATHER_CALLS, usage=RICH_USAGE)
+    first = _ok(legacy.openai("responses_create", model=model, input=USER_MESSAGES, tools=RESPONSES_TOOLS))
+    calls = [item for item in first["output"] if item["type"] == "function_call"]
+    assert [(call["name"], json.loads(call["arguments"])) for call in calls] == WEATHER_CALLS
+    assert first["usage"]["input_tokens"] == RICH_USAGE.prompt_tokens
+    provider.reply(text="Sunny, 14:00.")
+    outputs = [{"type": "function_call_output", "call_id": call["call_id"], "output": "done"} for call in calls]
+    history = [{key: value for key, value in item.items() if value is not None} for item in first["output"]]
+    second = _ok(legacy.openai("responses_create", model=model, input=[*USER_MESSAGES, *history, *outputs],
+                               tools=RESPONSES_TOOLS))
+    assert [part["text"] for item in second["output"] if item["type"] == "message" for part in item["content"]] == [
+        "Sunny, 14:00."
+    ]
+
+
+@pytest.mark.parametrize("model", RESPONSES_MODELS)
+def test_openai_responses_stream_helper(legacy: Legacy, provider: FakeProvider, chunking: str, model: str) -> None:
+    provider.reply(thinking="Two tools.", text="Checking.", tool_calls=WEATHER_CALLS, usage=RICH_USAGE)
+    final = _ok(legacy.openai("responses_stream_helper", model=model, input=USER_MESSAGES, tools=RESPONSES_TOOLS))
+    assert [item["type"] for item in final["output"]] == ["reasoning", "message", "function_call", "function_call"]
+    assert [(item["name"], json.loads(item["arguments"])) for item in final["output"][2:]] == WEATHER_CALLS
+    assert final["status"] == "completed" and final["usage"]["output_tokens"] == RICH_USAGE.output
+
+
+@pytest.mark.parametrize("model", RESPONSES_MODELS)
+def test_openai_responses_previous_response_id_chain(legacy: Legacy, provider: FakeProvider, model: str) -> None:
+    previous = None
+    for text, user in [("Hi Ada.", "I am Ada."), ("You are Ada.", "Who am I?"), ("Asked twice.", "Again?")]:
+        provider.reply(text=text)
+        extra = {"previous_response_id": previous} if previous else {}
+        previous = _ok(legacy.openai("responses_stream_helper", model=model, input=user, **extra))["id"]
+    upstream = json.dumps(provider.last.request.json)
+    for earlier in ("I am Ada.", "Hi Ada.", "Who am I?", "You are Ada."):
+        assert earlier in upstream, "turns 1 and 2 were replayed in front of turn 3"
+
+
+def test_openai_responses_raw_stream_events(legacy: Legacy, provider: FakeProvider, chunking: str) -> None:
+    provider.reply(text="Hello.")
+    events = _ok(legacy.openai("responses_create_stream", model="claude-sonnet-4-6", input="Hi"))
+    kinds = [event["type"] for event in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed"
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+
+
 # Anthropic 0.x ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("model", "backend"), [("gpt-5.1", "openai"), ("claude-sonnet-4-6", "anthropic")])
 def test_anthropic_non_stream(legacy: Legacy, provider: FakeProvider, model: str, backend: str) -> None:

@@ -4,14 +4,16 @@ A loopback server written for the tests, so that the official SDKs can be pointe
 over real sockets without the real proxy (docs/architecture.md#the-tests). It does exactly
 what a driver must do and nothing more:
 
-1. read the client request; ``endpoint_for_path`` (query removed); ``plan_call``;
-   a :class:`RouterError` → ``render_error`` in the client's protocol;
+1. read the client request; ``endpoint_for_path`` (query removed); ``plan_call`` with the server's
+   :class:`MemoryResponseStore`; a :class:`RouterError` → ``render_error`` in the client's protocol;
 2. ``plan.refusal`` → its error; ``plan.local_response`` → send it; no route → 404 (tests only);
 3. forward ``plan.upstream_url/headers/body`` with ``http.client`` (a real socket);
 4. non-2xx or non-stream → ``plan.translate_response``; a 2xx stream → ``plan.stream_headers``, then
    every chunk read from upstream (``read1``: as it arrives, never the whole body) goes through
    ``translator.feed`` and out as one HTTP chunk; ``translator.close()`` at EOF; a connection error
-   mid-stream → ``translator.abort(UpstreamProtocolError(...))``.
+   mid-stream → ``translator.abort(UpstreamProtocolError(...))``;
+5. a Responses call that went well → ``plan.response_record(...)`` (the client body, or the stream
+   translator's ``final_response``) into the store (docs/responses-api.md, "State").
 
 Anything unexpected (a translator raising something outside the engine's hierarchy) is logged,
 answered with 500 (or the stream is cut) and kept in :attr:`EngineServer.unexpected_errors`, which
@@ -32,6 +34,7 @@ from shim.config import RouterConfig
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError
 from shim.plan import ClientCall, ClientResponse, Plan, plan_call, render_error
 from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, OPENAI, endpoint_for_path
+from shim.responses_store import MemoryResponseStore, StoredResponse
 
 __all__ = ["BACKEND_KEYS", "EngineServer", "engine_config"]
 
@@ -41,7 +44,9 @@ _READ_SIZE = 65536
 
 
 def engine_config(provider_root: str) -> RouterConfig:
-    """Three backends on the fake: ``anthropic`` (root), ``openai`` and ``groq`` (root + /v1)."""
+    """Three backends on the fake: ``anthropic`` (root), ``openai`` and ``groq`` (root + /v1).
+    ``openai`` is set up as the ``openai`` preset sets it up: it serves Responses itself, and its
+    ``*-pro`` and ``*codex*`` models only there."""
     root = provider_root.rstrip("/")
     return RouterConfig.from_dict(
         {
@@ -52,6 +57,8 @@ def engine_config(provider_root: str) -> RouterConfig:
                     "base_url": root + "/v1",
                     "api_key": BACKEND_KEYS["openai"],
                     "max_tokens_field": "max_completion_tokens",
+                    "responses_api": True,
+                    "responses_only_models": ["*-pro", "*codex*"],
                 },
                 "groq": {"protocol": OPENAI, "base_url": root + "/v1", "api_key": BACKEND_KEYS["groq"]},
             }
@@ -68,6 +75,8 @@ class EngineServer(WireServer):
         self.unexpected_errors: List[str] = []
         self.plans: List[Plan] = []  # every plan made, in order (tests may inspect notes/routes)
         self.read_sizes: List[List[int]] = []  # per relayed stream: the size of each upstream read
+        self.responses = MemoryResponseStore()  # what Responses clients may continue
+        self.stored: List[StoredResponse] = []  # every record stored, in order
         self._lock = threading.Lock()
         super().__init__(_EngineHandler, "engine-server")
         self._server.engine = self  # type: ignore[attr-defined]  # how _EngineHandler reaches the engine
@@ -98,6 +107,12 @@ class EngineServer(WireServer):
     def _note_plan(self, plan: Plan) -> None:
         with self._lock:
             self.plans.append(plan)
+
+    def _store(self, record: Optional[StoredResponse]) -> None:
+        if record is not None:
+            self.responses.put(record)
+            with self._lock:
+                self.stored.append(record)
 
 
 class _EngineHandler(BaseHTTPRequestHandler):
@@ -146,7 +161,9 @@ class _EngineHandler(BaseHTTPRequestHandler):
             return
         call = ClientCall(endpoint, dict(self.headers.items()), body)
         try:
-            plan = plan_call(self.engine.config, call, now=time.time(), call_id=uuid.uuid4().hex)
+            plan = plan_call(
+                self.engine.config, call, now=time.time(), call_id=uuid.uuid4().hex, responses=self.engine.responses
+            )
         except RouterError as error:
             self._send(render_error(protocol, error))
             return
@@ -182,6 +199,8 @@ class _EngineHandler(BaseHTTPRequestHandler):
             response = plan.translate_response(status, headers, body)
         except RouterError as error:
             response = plan.error_response(error)
+        if 200 <= response.status < 300:
+            self.engine._store(plan.response_record(response.body))
         self._send(response)
 
     def _relay_stream(self, plan: Plan, upstream: http.client.HTTPResponse, headers: Mapping[str, str]) -> None:
@@ -197,6 +216,7 @@ class _EngineHandler(BaseHTTPRequestHandler):
                 break
             if not chunk:
                 self._write_chunk(translator.close())
+                self.engine._store(plan.response_record(translator.final_response))
                 break
             read_sizes.append(len(chunk))
             self._write_chunk(translator.feed(chunk))

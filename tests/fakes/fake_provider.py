@@ -5,6 +5,7 @@ serves both protocols under the same root, because backend base URLs follow the 
 (OpenAI ``<root>/v1`` + ``/chat/completions``; Anthropic ``<root>`` + ``/v1/messages``):
 
 * ``POST /v1/chat/completions`` — OpenAI (``host.demo.wire_openai``),
+* ``POST /v1/responses`` — OpenAI's Responses API (``host.demo.wire_responses``),
 * ``POST /v1/messages`` — Anthropic (``host.demo.wire_anthropic``),
 * ``POST /v1/messages/count_tokens`` — ``{"input_tokens": provider.count_tokens_result}``,
 * ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``).
@@ -35,7 +36,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
-from host.demo.wire_anthropic import AnthropicWire
 from host.demo.wire_openai import openai_error_body
 from host.demo.wire_server import Wire, WireServer
 from host.demo.wire_server import error_body as _error_body
@@ -175,6 +175,11 @@ class FakeProvider(WireServer):
         return (responder(protocol, body) if responder is not None else None), serial
 
 
+def _error_protocol(wire_format: str) -> str:
+    """The protocol whose error bodies a wire format uses (Responses errors are OpenAI's)."""
+    return "anthropic" if wire_format == "anthropic" else "openai"
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked responses
     disable_nagle_algorithm = True  # one tiny chunk must not wait for the previous one's ACK
@@ -214,6 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(exchange, body, "anthropic")
         elif path == "/v1/chat/completions":
             self._answer(exchange, body, "openai")
+        elif path == "/v1/responses":
+            self._answer(exchange, body, "responses")
         else:
             self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
 
@@ -249,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply, serial = self.provider._next_reply(protocol, body)
         if reply is None:
             message = "fake provider: no reply scripted for this call"
-            self._send_json(exchange, 500, _error_body(protocol, 500, message))
+            self._send_json(exchange, 500, _error_body(_error_protocol(protocol), 500, message))
             return
         if reply.error is not None:
             self._send_error(exchange, protocol, reply)
@@ -258,14 +265,13 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream") is True:
             self._send_stream(exchange, wire, reply)
         else:
-            payload = wire.message() if isinstance(wire, AnthropicWire) else wire.completion()
-            self._send_json(exchange, 200, payload, reply.headers)
+            self._send_json(exchange, 200, wire.body(), reply.headers)
 
     def _send_error(self, exchange: Exchange, protocol: str, reply: Reply) -> None:
         assert reply.error is not None
         status, body = reply.error
         if body is None:
-            body = _error_body(protocol, status)
+            body = _error_body(_error_protocol(protocol), status)
         self._send_json(exchange, status, body, reply.headers)
 
     def _send_json(

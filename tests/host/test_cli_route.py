@@ -103,6 +103,17 @@ def test_explain_defaults_to_the_openai_client(invoke, home: Path) -> None:
     assert "translation:    yes: openai chat → anthropic messages" in invoke("route", "explain", "opus").stdout
 
 
+def test_explain_says_when_a_model_is_served_only_on_responses(invoke, home: Path) -> None:
+    """docs/responses-api.md#upstream-endpoint-choice: the openai preset's *-pro models."""
+    invoke("backend", "add", "openai")
+    report = json.loads(invoke("route", "explain", "gpt-5-pro", "--json").stdout)
+    assert report["upstream_url"] == "https://api.openai.com/v1/responses" and report["translated"] is True
+    assert report["upstream_endpoint"] == "responses"
+    text = invoke("route", "explain", "gpt-5-pro", "--protocol", "anthropic").stdout
+    assert "translation:    yes: anthropic messages → openai responses" in text
+    assert json.loads(invoke("route", "explain", "gpt-5.1", "--json").stdout)["upstream_endpoint"] == "chat"
+
+
 def test_explain_shows_the_key_source_not_the_key(invoke, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_config(home, CONFIG)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-SECRET789")

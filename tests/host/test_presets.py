@@ -8,7 +8,10 @@ from typing import Optional
 import pytest
 from host_cli_helpers import load_toml
 
+from host.config_store import load_config
 from host.presets import PRESETS, BackendSpecError, backend_table, normalize_base_url
+from host.run_dir import snapshot_document
+from shim.config import RouterConfig
 
 # (name, protocol, base URL, default key env, max_tokens_field) as the issue specifies them.
 EXPECTED_PRESETS = [
@@ -55,6 +58,33 @@ def test_only_deepseek_gets_reasoning_replayed(invoke, home: Path) -> None:
         invoke("backend", "add", name)
     backends = load_toml(home / "config.toml")["backends"]
     assert [name for name, table in backends.items() if table.get("replay_reasoning")] == ["deepseek"]
+
+
+def test_only_openai_serves_responses_itself(invoke, home: Path) -> None:
+    """Only OpenAI's own API has /v1/responses for certain (docs/responses-api.md); other servers
+    that have it (vLLM, OpenRouter) say so with responses_api = true by hand."""
+    for name in PRESETS:
+        invoke("backend", "add", name)
+    backends = load_toml(home / "config.toml")["backends"]
+    assert [name for name, table in backends.items() if table.get("responses_api")] == ["openai"]
+    assert [name for name, table in backends.items() if table.get("responses_only_models")] == ["openai"]
+
+
+def test_responses_settings_round_trip_from_config_toml_to_the_shim(invoke, home: Path) -> None:
+    """config.toml (as ``backend add openai`` wrote it, plus a hand-edited vLLM) → load_config →
+    the shim's snapshot → the engine: the Responses settings survive every step."""
+    invoke("backend", "add", "openai")
+    with open(home / "config.toml", "a", encoding="utf-8") as handle:
+        handle.write('[backends.vllm]\nprotocol = "openai"\nbase_url = "http://127.0.0.1:8000/v1"\n'
+                     'responses_api = true\nresponses_only_models = ["gpt-oss-*"]\n')
+    loaded = load_config({})
+    snapshot = json.loads(json.dumps(snapshot_document(loaded.config)))
+    engine = RouterConfig.from_dict(snapshot["config"])
+    assert engine == loaded.config
+    openai, vllm = engine.backends["openai"], engine.backends["vllm"]
+    assert openai.responses_api and openai.responses_only("gpt-5-pro") and openai.responses_only("gpt-5.1-codex")
+    assert not openai.responses_only("gpt-5.1")
+    assert vllm.responses_api and vllm.responses_only_models == ("gpt-oss-*",)
 
 
 def test_litellm_key_is_optional_and_said_so(invoke) -> None:

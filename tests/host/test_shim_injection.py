@@ -236,6 +236,8 @@ _EVERY_BACKEND_FIELD = {
     "max_output_tokens": 2048,
     "replay_reasoning": True,
     "mid_conversation_system": "hoist",
+    "responses_api": True,
+    "responses_only_models": ("qwen3-coder*",),
 }
 
 

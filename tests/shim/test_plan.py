@@ -5,8 +5,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import pytest
 
-from shim import plan as plan_module
-from shim.config import RouterConfig
+from shim.config import ConfigError, RouterConfig
 from shim.errors import (
     InvalidRequestError,
     RequestTooLargeError,
@@ -25,8 +24,9 @@ from shim.plan import (
     render_error,
     replace_model,
 )
-from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI
-from shim.translate import stream_passthrough
+from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, RESPONSES
+from shim.translate import directions, stream_passthrough
+from shim.translate.compose import Translation
 from shim.translate.context import RequestOptions, TranslatedRequest
 from shim.translate.stream_passthrough import PassthroughStream
 from shim.usage import Usage
@@ -426,8 +426,11 @@ def fake_translators(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
         seen.append(context)
         return {"echo": body}
 
-    table = {key: (fake_request_translator, response, value[2]) for key, value in plan_module._TRANSLATIONS.items()}
-    monkeypatch.setattr(plan_module, "_TRANSLATIONS", table)
+    table = {
+        key: Translation(fake_request_translator, response, value.stream)
+        for key, value in directions.TRANSLATIONS.items()
+    }
+    monkeypatch.setattr(directions, "TRANSLATIONS", table)
     return seen
 
 
@@ -493,8 +496,10 @@ def test_translator_recursion_is_a_400(monkeypatch: pytest.MonkeyPatch) -> None:
     def recursing(body: Dict[str, Any], options: RequestOptions) -> TranslatedRequest:
         raise RecursionError
 
-    table = {key: (recursing, *value[1:]) for key, value in plan_module._TRANSLATIONS.items()}
-    monkeypatch.setattr(plan_module, "_TRANSLATIONS", table)
+    table = {
+        key: Translation(recursing, value.response, value.stream) for key, value in directions.TRANSLATIONS.items()
+    }
+    monkeypatch.setattr(directions, "TRANSLATIONS", table)
     plan = plan_for(CHAT, chat("claude-opus-4-7"))
     assert isinstance(plan.refusal, InvalidRequestError)
 
@@ -708,3 +713,44 @@ def test_translated_response_nested_too_deeply_is_an_upstream_protocol_error(fak
     plan = plan_for(CHAT, chat("claude-opus-4-7"))
     with pytest.raises(UpstreamProtocolError):
         plan.translate_response(200, {}, b"[" * 100_000)
+
+
+# Upstream endpoint choice (docs/responses-api.md#upstream-endpoint-choice) -------------------------
+
+ENDPOINT_CONFIG = RouterConfig.from_dict({"backends": {
+    "openai": {"protocol": "openai", "base_url": "https://api.openai.com/v1", "responses_api": True,
+               "responses_only_models": ["*-pro", "*codex*"]},
+    "vllm": {"protocol": "openai", "base_url": "http://127.0.0.1:8000/v1", "models": ["qwen*"]},
+    "anthropic": {"protocol": "anthropic", "base_url": "https://api.anthropic.com"},
+}})
+
+
+@pytest.mark.parametrize(("endpoint", "model", "upstream"), [
+    (RESPONSES, "gpt-5.1", RESPONSES),  # a native Responses backend: the fast path
+    (CHAT, "gpt-5.1", CHAT),
+    (MESSAGES, "gpt-5.1", CHAT),
+    (CHAT, "gpt-5-pro", RESPONSES),  # served only on /responses: every client is translated there
+    (MESSAGES, "openai:gpt-5.1-codex", RESPONSES),
+    (RESPONSES, "qwen3", CHAT),  # a backend without /responses
+    (RESPONSES, "claude-sonnet-4-6", MESSAGES),
+])
+def test_upstream_endpoint_choice(endpoint: str, model: str, upstream: str) -> None:
+    body = {"model": model, "input": "hi"} if endpoint == RESPONSES else (
+        chat(model) if endpoint == CHAT else messages(model))
+    call = ClientCall(endpoint, {}, json.dumps(body).encode())
+    plan = plan_call(ENDPOINT_CONFIG, call, now=1.0, call_id="c")
+    assert plan.upstream_endpoint == upstream
+    assert plan.translated is (endpoint != upstream)
+    assert plan.upstream_url is not None and plan.upstream_url.endswith(
+        {CHAT: "/chat/completions", MESSAGES: "/v1/messages", RESPONSES: "/responses"}[upstream])
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"protocol": "anthropic", "base_url": "https://x", "responses_api": True}, "OpenAI-protocol"),
+    ({"protocol": "anthropic", "base_url": "https://x", "responses_only_models": ["*"]}, "OpenAI-protocol"),
+    ({"protocol": "openai", "base_url": "https://x/v1", "responses_api": "yes"}, "responses_api"),
+    ({"protocol": "openai", "base_url": "https://x/v1", "responses_only_models": "*-pro"}, "responses_only_models"),
+])
+def test_responses_settings_are_validated(table: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RouterConfig.from_dict({"backends": {"x": table}})

@@ -22,7 +22,6 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from shim import plan as plan_module
 from shim.config import RouterConfig
 from shim.errors import RouterError
 from shim.plan import ClientCall, Plan, plan_call
@@ -30,6 +29,7 @@ from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, 
 from shim.routing import resolve_route
 from shim.sse import SSEDecoder, encode_event
 from shim.translate.context import ResponseContext
+from shim.translate.directions import translation_for
 from shim.translate.stream_anthropic_to_openai import AnthropicToOpenAIStream
 from shim.translate.stream_base import StreamTranslator
 from shim.translate.stream_openai_to_anthropic import OpenAIToAnthropicStream
@@ -894,8 +894,9 @@ def translated_plan(client_protocol: str, ctx: ResponseContext) -> Plan:
     backend_name = "anthropic" if client_protocol == OPENAI else "openai"
     route = resolve_route(CONFIG, f"{backend_name}:upstream-model")
     assert route is not None and route.backend.protocol != client_protocol
-    _, response_translator, stream_factory = plan_module._TRANSLATIONS[(client_protocol, route.backend.protocol)]
     endpoint = CHAT if client_protocol == OPENAI else MESSAGES
+    translation = translation_for(endpoint, MESSAGES if endpoint == CHAT else CHAT)
+    response_translator, stream_factory = translation.response, translation.stream
     return Plan(
         client_protocol,
         endpoint,

@@ -1,0 +1,99 @@
+"""``previous_response_id`` on the way in, and the record to store on the way out.
+
+On the way in (:func:`expand_chain`): a Responses request naming a previous response the router
+stored gets that response's conversation put in front of its own input, and the id removed, so
+any backend — stateless or not — sees the whole history. An id the store does not know is a clear
+400 for a stateless backend; a native Responses backend gets the request unchanged, since the id
+may be one it issued itself (docs/responses-api.md#state-previous_response_id).
+
+On the way out (:func:`stored_response`): the Response the client received, with the input items
+the call actually had, becomes the :class:`~shim.responses_store.StoredResponse` a driver keeps.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from .errors import InvalidRequestError
+from .responses_store import ResponseStore, StoredResponse, input_items
+
+__all__ = ["Chain", "expand_chain", "stored_response"]
+
+# Statuses of a response a later call may continue (a failed one has nothing to continue).
+_CONTINUABLE = ("completed", "incomplete")
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A Responses request after :func:`expand_chain`."""
+
+    body: Dict[str, Any]  # the request to translate or forward (expanded when the id was known)
+    expanded: bool  # ``body`` is not the client's: the stored conversation was put in
+    # The whole input the call has, to store with its output; None when part of the history is
+    # held by the backend alone (an id passed through), so no complete record can be made.
+    replay_input: Optional[List[Any]]
+    store: bool  # the client did not say ``store: false``
+
+
+def expand_chain(
+    body: Dict[str, Any], store: Optional[ResponseStore], *, now: float, native: bool
+) -> Chain:
+    """Expand ``previous_response_id`` from ``store`` (see the module docstring)."""
+    keep = body.get("store") is not False
+    previous = body.get("previous_response_id")
+    if previous is None:
+        return Chain(body, False, _input_or_none(body), keep)
+    if not isinstance(previous, str) or not previous:
+        raise InvalidRequestError("'previous_response_id' must be a non-empty string", param="previous_response_id")
+    stored = store.get(previous, now) if store is not None else None
+    if stored is None:
+        if native:
+            return Chain(body, False, None, keep)
+        raise InvalidRequestError(
+            f"previous response {previous!r} is unknown or has expired: the router keeps the responses it "
+            "returned for a limited time, and this backend keeps none, so send the whole conversation as input",
+            param="previous_response_id",
+        )
+    conversation = list(stored.conversation) + input_items(body)
+    expanded = {key: value for key, value in body.items() if key != "previous_response_id"}
+    expanded["input"] = conversation
+    return Chain(expanded, True, conversation, keep)
+
+
+def _input_or_none(body: Dict[str, Any]) -> Optional[List[Any]]:
+    """The input to keep, or None for one that is not items (no record then): whether it is valid
+    is for the translator — or, on the same-format path, the backend — to say."""
+    try:
+        return input_items(body)
+    except InvalidRequestError:
+        return None
+
+
+def stored_response(
+    response: Union[bytes, Mapping[str, Any], None], replay_input: Optional[List[Any]], *, now: float
+) -> Optional[StoredResponse]:
+    """The record for a Response the client received, or None when there is nothing to keep: no
+    complete input (see :class:`Chain`), a body that is not a continuable Response object."""
+    if replay_input is None or response is None:
+        return None
+    parsed = _response_object(response)
+    if parsed is None:
+        return None
+    response_id, output = parsed.get("id"), parsed.get("output")
+    if not isinstance(response_id, str) or not response_id or not isinstance(output, list):
+        return None
+    if parsed.get("status", "completed") not in _CONTINUABLE:
+        return None
+    items = [item for item in list(replay_input) + output if isinstance(item, dict)]
+    return StoredResponse(response_id, now, parsed, tuple(items))
+
+
+def _response_object(response: Union[bytes, Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    if isinstance(response, (bytes, bytearray)):
+        try:
+            response = json.loads(response)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(response, dict) or response.get("object") != "response":
+        return None
+    return response

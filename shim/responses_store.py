@@ -1,0 +1,175 @@
+"""Stored responses, so that Responses clients can chain calls with ``previous_response_id``.
+
+The Responses API is stateful where the other two are not: a client may send only its new input
+and name the response it continues (``previous_response_id``); the server replays that response's
+conversation in front of it. Stateless backends (every Chat or Messages backend) know nothing of
+earlier calls, so the router keeps what it returned and expands the chain itself
+(docs/responses-api.md#state-previous_response_id).
+
+The engine defines the record and the interface; drivers own the storage: the shim keeps a
+:class:`MemoryResponseStore` in its process, the proxy a SQLite table. Every call is fast and
+synchronous (a primary-key lookup), and the driver passes the time in (the engine reads no clock).
+"""
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
+
+from .errors import InvalidRequestError
+
+__all__ = [
+    "DEFAULT_MAX_AGE_SECONDS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_ENTRIES",
+    "MemoryResponseStore",
+    "ResponseStore",
+    "StoredResponse",
+    "input_items",
+]
+
+DEFAULT_MAX_ENTRIES = 1000
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_AGE_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """One response a client may continue.
+
+    ``response`` is the Response object exactly as the client received it; ``conversation`` is what
+    a later call continuing it replays: the request's input items (after its own chain was
+    expanded) followed by the response's output items. ``instructions`` are not part of it: the
+    Responses API does not carry them over to the next response."""
+
+    response_id: str
+    created_at: float  # the driver's clock (unix seconds) when the call was made
+    response: Dict[str, Any]
+    conversation: Tuple[Dict[str, Any], ...]
+
+    def to_json(self) -> bytes:
+        """The record as one JSON document (what a persistent store keeps)."""
+        record = {
+            "response_id": self.response_id,
+            "created_at": self.created_at,
+            "response": self.response,
+            "conversation": list(self.conversation),
+        }
+        return json.dumps(record, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "StoredResponse":
+        """The inverse of :meth:`to_json`; ``ValueError`` for anything it did not write."""
+        record = json.loads(raw)
+        if not isinstance(record, dict):
+            raise ValueError("a stored response is a JSON object")
+        response_id, created_at = record.get("response_id"), record.get("created_at")
+        response, conversation = record.get("response"), record.get("conversation")
+        if not isinstance(response_id, str) or not isinstance(created_at, (int, float)) or isinstance(created_at, bool):
+            raise ValueError("a stored response needs response_id and created_at")
+        if not isinstance(response, dict) or not isinstance(conversation, list):
+            raise ValueError("a stored response needs response and conversation")
+        if not all(isinstance(item, dict) for item in conversation):
+            raise ValueError("a stored conversation holds JSON objects")
+        return cls(response_id, float(created_at), response, tuple(conversation))
+
+
+class ResponseStore(Protocol):
+    """Where a driver keeps :class:`StoredResponse` records. Calls are fast and synchronous."""
+
+    def get(self, response_id: str, now: float) -> Optional[StoredResponse]:
+        """The record, or None when it is unknown or has expired at ``now``."""
+        ...
+
+    def put(self, stored: StoredResponse) -> None:
+        """Keep ``stored`` (replacing a record with the same id)."""
+        ...
+
+    def delete(self, response_id: str) -> bool:
+        """Forget a record; True when there was one."""
+        ...
+
+
+class MemoryResponseStore:
+    """An in-process :class:`ResponseStore` bounded by entries, total bytes and age.
+
+    The oldest records go first when a bound is reached; a record larger than the byte bound is not
+    kept at all. Thread-safe: a shimmed program may call from many threads."""
+
+    def __init__(
+        self,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_seconds
+        self._records: OrderedDict[str, Tuple[StoredResponse, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, response_id: str, now: float) -> Optional[StoredResponse]:
+        with self._lock:
+            entry = self._records.get(response_id)
+            if entry is None:
+                return None
+            if self._expired(entry[0], now):
+                self._remove(response_id)
+                return None
+            return entry[0]
+
+    def put(self, stored: StoredResponse) -> None:
+        size = len(stored.to_json())
+        with self._lock:
+            if stored.response_id in self._records:
+                self._remove(stored.response_id)
+            if size > self.max_bytes:
+                return
+            self._records[stored.response_id] = (stored, size)
+            self._bytes += size
+            self._evict(stored.created_at)
+
+    def delete(self, response_id: str) -> bool:
+        with self._lock:
+            if response_id not in self._records:
+                return False
+            self._remove(response_id)
+            return True
+
+    def _expired(self, stored: StoredResponse, now: float) -> bool:
+        return now - stored.created_at >= self.max_age_seconds
+
+    def _evict(self, now: float) -> None:
+        """Oldest first: past the age limit, then until both size bounds hold."""
+        while self._records:
+            oldest_id, (oldest, _) = next(iter(self._records.items()))
+            over = len(self._records) > self.max_entries or self._bytes > self.max_bytes
+            if not over and not self._expired(oldest, now):
+                return
+            self._remove(oldest_id)
+
+    def _remove(self, response_id: str) -> None:
+        _, size = self._records.pop(response_id)
+        self._bytes -= size
+
+
+def input_items(body: Mapping[str, Any]) -> List[Any]:
+    """A Responses request's ``input`` as a list of items: a string is one user message, a missing
+    or null input none. The items themselves are checked by whoever translates them."""
+    raw = body.get("input")
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    if isinstance(raw, list):
+        return raw
+    raise InvalidRequestError("'input' must be a string or an array of input items", param="input")
