@@ -15,7 +15,7 @@ The engine decides, the drivers (the proxy, the shim's transports) do the I/O. A
 
 States (named; each method says which it expects)::
 
-    IDLE ─start─► ATTEMPTING ─outcome─► ATTEMPTING (next Attempt) │ ANSWERING (Deliver)
+    IDLE ─start─► ATTEMPTING ─outcome/unplannable─► ATTEMPTING (next Attempt) │ ANSWERING (Deliver)
     ANSWERING ─failed_before_first_byte─► ATTEMPTING │ ANSWERING
     ANSWERING ─committed─► COMMITTED          any ─close─► CLOSED
 
@@ -218,6 +218,29 @@ class FallbackSession:
         else:
             record.failure = type(outcome.error).__name__
         return self._after(outcome, now)
+
+    def unplannable(self, error: BaseException, now: float) -> Step:
+        """The attempt's target cannot take this request (its plan was refused: something its format
+        cannot express): it is skipped without a request, and does not count against its backend."""
+        self._expect(ATTEMPTING, "unplannable")
+        if self._sent_at is not None:
+            raise FallbackStateError("unplannable() after sending()")
+        self.records[-1].failure = type(error).__name__
+        step = None
+        if len(self.records) < self.policy.max_attempts:
+            step = self._other_member(now) or self._enter_next_group(now, FALLBACK) or self._soonest(now, FALLBACK)
+        if step is not None:
+            return step
+        self.state = ANSWERING
+        return Deliver(False)  # the refusal is the client's answer: its request, not a backend, failed
+
+    def answered_locally(self) -> Deliver:
+        """The attempt's target needs no request: the engine answers for it (count_tokens on a backend
+        that has no such endpoint)."""
+        self._expect(ATTEMPTING, "answered_locally")
+        self.records[-1].status = 200
+        self.state = ANSWERING
+        return Deliver(False)
 
     def failed_before_first_byte(self, error: BaseException, now: float) -> Step:
         """The delivered answer failed before any of it reached the client (a stream cut or stalled
