@@ -21,7 +21,8 @@ States (named; each method says which it expects)::
 
 What falls back (docs/routing.md#what-falls-back): an answer whose status is in the policy's
 ``statuses`` or that carries ``x-should-retry: true``; a failure before the answer reached the client
-that another try may not hit (connection refused, TLS, timeouts, a cut connection). The same target is
+that another try may not hit (connection refused, TLS, timeouts, a cut connection:
+:func:`failure_falls_back`). The same target is
 retried after a capped, jittered backoff (or its ``retry-after``, when longer) as long as the call's
 wait budget allows and the backend did not say ``x-should-retry: false``; a balanced group's other
 members come first, without waiting. Then the next group. A call never makes more than
@@ -33,12 +34,12 @@ The session reads no clock and draws no random number of its own: ``now`` (monot
 
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, FrozenSet, List, Mapping, Optional, Union
 
 from .affinity import ConversationKey
 from .balancing import RandomSource, member_order
 from .cooldown import HealthBook
-from .errors import RouterError
+from .errors import RouterError, UpstreamError
 from .routing import Route, RouteTarget
 
 __all__ = [
@@ -123,8 +124,10 @@ class Attempt:
 @dataclass(frozen=True)
 class Deliver:
     """The last attempt's answer, or its failure, goes to the client. ``exhausted``: it is a failure
-    that would have fallen back but the policy is spent (the client's SDK must not retry it either:
-    docs/routing.md#sdk-retries)."""
+    that would have fallen back, on a route that offered other tries (another target, or retries),
+    and they are spent: the client's SDK must not retry it on top (docs/routing.md#sdk-retries). A
+    route of one target and no retries offers none: its failures reach the SDK as the backend sent
+    them, and the SDK's retries are the only ones, as without the router."""
 
     exhausted: bool
 
@@ -144,13 +147,20 @@ class AttemptRecord:
     wait_ms: float = 0.0  # waited before sending
 
 
-# Failure classes that another try may not hit (filled with the typed upstream failures' classes).
-_FALLING_BACK_FAILURES: Tuple[type, ...] = ()
+def failure_falls_back(error: BaseException, statuses: FrozenSet[int]) -> bool:
+    """A failure without a (whole) answer that another try may not hit (docs/routing.md#what-falls-back).
 
-
-def failure_falls_back(error: BaseException) -> bool:
-    """A failure without an answer that is worth another try (docs/routing.md#what-falls-back)."""
-    return isinstance(error, _FALLING_BACK_FAILURES)
+    The engine's own verdicts do not: an answer that broke its protocol, a request a target cannot
+    take. An error the backend sent in-band follows its kind's status, like an answer with that
+    status. Anything else a driver reports is its transport failing — connection refused or reset,
+    TLS, a timeout before the answer or between two reads, a connection cut — which both official
+    SDKs retry, and so does the router."""
+    if isinstance(error, UpstreamError):
+        kind = error.kind
+        return error.should_retry is True or kind.anthropic_status in statuses or kind.openai_status in statuses
+    if isinstance(error, RouterError):
+        return False
+    return isinstance(error, Exception)
 
 
 class FallbackSession:
@@ -277,12 +287,12 @@ class FallbackSession:
             if step is not None:
                 return step
         self.state = ANSWERING
-        self.exhausted = falls_back
-        return Deliver(falls_back)
+        self.exhausted = falls_back and (self.route.has_alternatives or self.policy.retries > 0)
+        return Deliver(self.exhausted)
 
     def _falls_back(self, outcome: Outcome) -> bool:
         if isinstance(outcome, Failed):
-            return failure_falls_back(outcome.error)
+            return failure_falls_back(outcome.error, self.policy.statuses)
         if outcome.status < 400:
             return False
         return outcome.should_retry is True or outcome.status in self.policy.statuses

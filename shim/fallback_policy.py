@@ -31,13 +31,15 @@ class FallbackPolicy:
     """What one call does when an attempt fails before its answer reached the client.
 
     ``retries``: further tries of the same target (after a backoff) before the next one; a balanced
-    group's other members are tried first, without waiting. ``backoff``/``max_backoff``: the first wait
-    and its cap (doubling, full jitter); a ``retry-after`` longer than the backoff is waited instead.
+    group's other members are tried first, without waiting. None by default: a chain moves on at
+    once, and a single target keeps the client SDK's own retries (docs/routing.md#sdk-retries).
+    ``backoff``/``max_backoff``: the first wait and its cap (doubling, each wait cut by up to a
+    quarter at random); a ``retry-after`` longer than the backoff is waited instead.
     ``max_wait``: all the waiting one call may do; a wait that does not fit moves on instead.
     ``max_attempts``: upstream requests one call may make. ``statuses``: the upstream statuses that
     fall back (besides any answer carrying ``x-should-retry: true``)."""
 
-    retries: int = 1
+    retries: int = 0
     backoff: float = 0.5
     max_backoff: float = 8.0
     max_wait: float = 15.0

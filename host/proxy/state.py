@@ -1,5 +1,6 @@
 """Everything the request handlers share for the life of one proxy process."""
 
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
@@ -39,6 +40,8 @@ class ProxyState:
     # Each backend's cooldown state and calls in flight: the process's, across configuration generations
     # (docs/routing.md#state-per-process). Built from the first generation's [cooldown] by __post_init__.
     health: Optional[CooldownBook] = None
+    # Balancing draws and backoff jitter (the engine draws no random number of its own).
+    rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
         if self.health is None:

@@ -10,6 +10,7 @@ import pytest
 from routing_support import Clock, backends_of, route_for, run_call, session
 
 from shim.cooldown import CLOSED, COOLING, CooldownBook
+from shim.errors import InvalidRequestError, UpstreamError, UpstreamProtocolError
 from shim.fallback import (
     FALLBACK,
     FIRST,
@@ -130,6 +131,14 @@ def test_exhausted_chain_delivers_the_last_failure_marked_final() -> None:
     assert call.exhausted and call.target is not None and call.target.backend.name == "b"
 
 
+def test_a_lone_target_without_retries_leaves_retrying_to_the_client() -> None:
+    # nothing else was offered: the failure goes out as the backend sent it (the SDK may retry it)
+    attempts, deliver = run_call(session(route_for("a")), [529], Clock())
+    assert backends_of(attempts) == ["a"] and deliver == Deliver(exhausted=False)
+    attempts, deliver = run_call(session(route_for("a", {"retries": 1, "backoff": 0.01})), [529, 529], Clock())
+    assert backends_of(attempts) == ["a", "a"] and deliver == Deliver(exhausted=True)
+
+
 def test_max_attempts_bounds_the_call() -> None:
     route = route_for(["a", "b", "c", "d"], {"retries": 2, "backoff": 0.01, "max_attempts": 5})
     attempts, deliver = run_call(session(route), [503] * 20, Clock())
@@ -200,9 +209,13 @@ def test_a_failure_before_the_first_byte_can_still_fall_back() -> None:
     call.start(clock.now)
     call.sending(clock.now)
     assert call.outcome(Answered(200), clock.now) == Deliver(False)
-    cut = ConnectionResetError()
-    # an error class the fallback policy does not know is delivered, not retried
-    assert call.failed_before_first_byte(cut, clock.now) == Deliver(False)
+    # the stream was cut before the client saw a byte of it: b, as if a had never answered
+    step = call.failed_before_first_byte(ConnectionResetError(), clock.now)
+    assert step.target.backend.name == "b" and step.reason == FALLBACK
+    call.sending(clock.now)
+    assert call.outcome(Answered(200), clock.now) == Deliver(False)
+    assert [(r.backend, r.status, r.failure) for r in call.records] == [
+        ("a", 200, "ConnectionResetError"), ("b", 200, None)]
 
 
 def test_after_the_first_byte_nothing_changes() -> None:
@@ -245,9 +258,25 @@ def test_in_flight_counts_follow_attempts_and_the_delivered_call() -> None:
     assert book.in_flight("b") == 0
 
 
-def test_unknown_failures_are_delivered_not_retried() -> None:
-    attempts, deliver = run_call(session(route_for(["a", "b"])), [Failed(ValueError("x"))], Clock())
+@pytest.mark.parametrize(
+    "error", [ConnectionRefusedError(), TimeoutError(), ConnectionResetError(), OSError("TLS")])
+def test_transport_failures_fall_back(error: Exception) -> None:
+    attempts, _ = run_call(session(route_for(["a", "b"], NO_RETRIES)), [Failed(error)], Clock())
+    assert backends_of(attempts) == ["a", "b"]
+
+
+@pytest.mark.parametrize("error", [UpstreamProtocolError("not JSON"), InvalidRequestError("bad")])
+def test_the_engines_own_verdicts_do_not_fall_back(error: Exception) -> None:
+    attempts, deliver = run_call(session(route_for(["a", "b"])), [Failed(error)], Clock())
     assert backends_of(attempts) == ["a"] and deliver == Deliver(False)
+
+
+@pytest.mark.parametrize(("kind", "falls_back"), [("overloaded", True), ("rate_limit", True), ("api_error", True),
+                                                  ("invalid_request", False), ("authentication", False)])
+def test_an_in_band_error_falls_back_like_its_status(kind: str, falls_back: bool) -> None:
+    error = UpstreamError("upstream said so", kind_name=kind, upstream_status=200)
+    attempts, _ = run_call(session(route_for(["a", "b"], NO_RETRIES)), [Failed(error)], Clock())
+    assert backends_of(attempts) == (["a", "b"] if falls_back else ["a"])
 
 
 @pytest.mark.parametrize(
