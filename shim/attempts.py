@@ -18,8 +18,7 @@ then ``failed_before_first_byte`` if the delivered answer breaks before the clie
 only in how they wait and send.
 """
 
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from .balancing import RandomSource
 from .cooldown import HealthBook
@@ -29,8 +28,7 @@ from .plan import ANSWER_LOCALLY, REFUSED, ClientResponse, Plan
 __all__ = ["CallAttempts", "Finish", "Send"]
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):
     """Wait ``wait`` seconds, then send ``plan``'s upstream request."""
 
     plan: Plan
@@ -38,8 +36,7 @@ class Send:
     number: int  # 1 for the call's first attempt
 
 
-@dataclass(frozen=True)
-class Finish:
+class Finish(NamedTuple):
     """The call's outcome goes to the client: ``answer`` when the engine made it (a refusal, a local
     answer), else the last attempt's answer or failure, rendered with ``plan``. ``exhausted``: a
     failure the policy gave up on; the client must not retry it (docs/routing.md#sdk-retries)."""

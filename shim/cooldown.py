@@ -143,6 +143,10 @@ class CooldownBook:
                 record.state, record.probe_started = PROBING, now
 
     def attempt_ended(self, backend: str, now: float, *, failed: bool, retry_after: Optional[float]) -> None:
+        if not failed:
+            record = self._records.get(backend)
+            if record is not None and record.state == CLOSED and not record.failures:
+                return  # the usual answer: nothing changes (read without the lock: a miss takes it below)
         with self._lock:
             record = self._record(backend)
             if failed:

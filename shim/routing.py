@@ -30,7 +30,7 @@ call; a program uses a handful of model names). The cache assumes what every cal
 built once by ``RouterConfig.from_dict``).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -89,11 +89,12 @@ class Route:
     rule: str  # human-readable: which rule matched, e.g. "route 'llama-*'"
     groups: Tuple[RouteGroup, ...] = ()  # (): the one target above
     policy: FallbackPolicy = _DEFAULT_POLICY
+    # Every group, in the order they are tried: built once (every routed call reads it).
+    chain: Tuple[RouteGroup, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def chain(self) -> Tuple[RouteGroup, ...]:
-        """Every group, in the order they are tried (one group of one target for a plain route)."""
-        return self.groups or (RouteGroup((RouteTarget(self.backend, self.upstream_model),)),)
+    def __post_init__(self) -> None:
+        chain = self.groups or (RouteGroup((RouteTarget(self.backend, self.upstream_model),)),)
+        object.__setattr__(self, "chain", chain)
 
     @property
     def targets(self) -> Tuple[RouteTarget, ...]:
