@@ -386,7 +386,7 @@ def _key(target: RouteTarget) -> TargetKey:
 
 def retry_after_seconds(headers: Mapping[str, str], *, wall_now: float) -> Optional[float]:
     """The wait a backend asked for: ``retry-after-ms``, else ``retry-after`` in seconds or as an
-    HTTP date (RFC 9110 §10.2.3) — the order both official SDKs read them in. None when absent,
+    HTTP date (RFC 9110, section 10.2.3) — the order both official SDKs read them in. None when absent,
     unreadable or not positive."""
     milliseconds = _number(_header(headers, "retry-after-ms"))
     if milliseconds is not None:
