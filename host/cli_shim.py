@@ -17,6 +17,7 @@ from shim.telemetry import CallEvent
 
 from .child_env import ChildSetup, child_environment
 from .cli_support import example
+from .codex_command import with_codex_overrides
 from .collector import RunTelemetry, TelemetryCollector
 from .config_source import ConfigWatcher, current_fingerprint
 from .config_store import LoadedConfig, load_config
@@ -86,6 +87,8 @@ def _run(
         proxy = BackgroundProxy(loaded.config, collector.record_event, follow.fingerprint).start()
         follower = follow.start(environ, run, proxy)
         setup = ChildSetup(injection_dir, str(run.snapshot_path), str(run.socket_path), proxy.url, info.is_python)
+        if not info.is_python:  # Codex ignores OPENAI_BASE_URL: it is pointed at the proxy on its command line
+            command = with_codex_overrides(command, proxy.url, environ, loaded.config)
         try:
             code = gate.run(command, child_environment(environ, setup))
         except CommandNotRunnable as exc:

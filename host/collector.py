@@ -7,7 +7,9 @@ Children send, fire and forget, to an ``AF_UNIX`` socket in the private run dire
 * a call event, :func:`shim.telemetry.encode_event` of a :class:`~shim.telemetry.CallEvent`;
 * ``{"v":1,"kind":"shim_error","pid","message"}`` — the shim failed somewhere and stood aside;
 * ``{"v":1,"kind":"dropped","pid","count"}`` — at a process's exit, the events it dropped that no
-  later event reported.
+  later event reported;
+* ``{"v":1,"kind":"local_answer","pid","endpoint"}`` — a process answered a non-LLM platform call
+  itself (a keyless trace upload, docs/platform-calls.md).
 
 Which socket (docs/shim.md#telemetry-socket): Linux queues only ``net.unix.max_dgram_qlen`` (10) datagrams on a
 ``SOCK_DGRAM`` receiver *shared by every sender*, so a 5 ms GIL hold-up of the reader loses events at
@@ -80,6 +82,7 @@ class RunTelemetry:
     shim_errors: List[ShimError] = field(default_factory=list)
     dropped: int = 0  # events the senders reported as dropped (their queue was full)
     malformed: int = 0  # messages we could not read (and callbacks that raised)
+    local_answers: Dict[str, int] = field(default_factory=dict)  # platform endpoint → calls answered in-process
 
 
 class TelemetryCollector:
@@ -132,7 +135,8 @@ class TelemetryCollector:
         with self._lock:
             data = self._data
             return RunTelemetry(
-                list(data.events), dict(data.processes), list(data.shim_errors), data.dropped, data.malformed
+                list(data.events), dict(data.processes), list(data.shim_errors), data.dropped, data.malformed,
+                dict(data.local_answers),
             )
 
     def record_event(self, event: CallEvent) -> None:
@@ -237,6 +241,8 @@ class TelemetryCollector:
             self._add_shim_error(message)
         elif kind == "dropped" and message.get("v") == _LIFECYCLE_VERSION:
             self._add_lost(_int(message.get("count")))
+        elif kind == "local_answer" and message.get("v") == _LIFECYCLE_VERSION:
+            self._add_local_answer(str(message.get("endpoint") or "")[:_NAME_LIMIT])
         else:
             event = event_from_message(message) if kind is None else None
             if event is None:
@@ -282,11 +288,19 @@ class TelemetryCollector:
             except Exception:  # a bad callback must never stop the collection
                 self._count_malformed()
 
+    def _add_local_answer(self, endpoint: str) -> None:
+        with self._lock:
+            answers = self._data.local_answers
+            if endpoint in answers or len(answers) < _LOCAL_ANSWER_KINDS:
+                answers[endpoint] = answers.get(endpoint, 0) + 1
+
     def _count_malformed(self) -> None:
         with self._lock:
             self._data.malformed += 1
 
 
+_NAME_LIMIT = 64  # a platform endpoint's name (the shim sends a handful of fixed ones)
+_LOCAL_ANSWER_KINDS = 16  # distinct names kept: children cannot grow the host's memory
 _LIFECYCLE_VERSION = 1  # shim/lifecycle_events.py LIFECYCLE_VERSION (not imported: it is the child's module)
 _WAKE, _LISTENER, _DGRAM, _CONNECTION = "wake", "listener", "dgram", "connection"
 _ROUND_LIMIT = 256  # messages taken from one socket per round, so one busy sender cannot starve the others

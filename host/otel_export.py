@@ -10,8 +10,9 @@ Attributes follow the OpenTelemetry GenAI semantic conventions (gen-ai-spans.md)
 ``gen_ai.provider.name`` (and the older ``gen_ai.system``, still read by many back ends),
 ``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.usage.input_tokens`` — which the
 conventions say includes cached tokens, so it is our input + cache reads + cache writes — and
-``gen_ai.usage.output_tokens``, ``error.type`` on failures, ``server.address``. Start and end times
-come from the event, not from the moment of export.
+``gen_ai.usage.output_tokens``, ``error.type`` on failures, ``server.address``; ``router.endpoint``
+names the API the client called (``chat``, ``messages``, ``responses`` …: all three are "chat"
+operations). Start and end times come from the event, not from the moment of export.
 """
 
 import os
@@ -50,6 +51,7 @@ def span_attributes(event: CallEvent, cost: Optional[float]) -> Dict[str, Any]:
         "server.address": event.upstream_host or None,
         "http.response.status_code": event.status or None,
         "router.source": event.source,
+        "router.endpoint": event.endpoint,
         "router.program": event.program or None,
         "router.stream": event.stream,
         "router.translated": event.translated,

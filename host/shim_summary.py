@@ -7,8 +7,9 @@ Summary (nothing with ``--quiet``)::
       (no route)  my-local-model                  1 call   1 error   in 37 / out 18    p50 120 ms, p95 120 ms
     router shim: shimmed 2 processes: 4242 agent.py (python 3.12.1); 4250 worker.py (python 3.12.1, child of 4242)
     router shim: 2 calls came through the proxy from processes without the shim: 4301 claude (2 calls, child of 4242)
+    router shim: answered 3 OpenAI trace uploads in the program: no OpenAI key is configured (…)
 
-The last line covers the tree's processes that are not Python (or could not load the shim): their
+The proxy line covers the tree's processes that are not Python (or could not load the shim): their
 calls reach the router through the proxy ``router shim`` runs, which names the process on Linux
 (``host/peer_process.py``) and otherwise says it could not.
 """
@@ -17,6 +18,7 @@ import math
 from collections import defaultdict
 from typing import AbstractSet, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from shim.platform_calls import TRACE_INGEST
 from shim.telemetry import CallEvent
 
 from .attempt_chain import chain_text
@@ -66,6 +68,7 @@ def summary_lines(data: RunTelemetry) -> List[str]:
     proxied = [event for event in data.events if event.source == PROXY_SOURCE]
     if proxied:
         lines.append(_proxy_clients_line(proxied, set(data.processes)))
+    lines += [_local_answer_line(endpoint, count) for endpoint, count in sorted(data.local_answers.items())]
     if data.dropped:
         lines.append(f"{_PREFIX} {data.dropped} call events were dropped on the way (counts above are short)")
     if data.shim_errors:
@@ -73,6 +76,19 @@ def summary_lines(data: RunTelemetry) -> List[str]:
         more = f" (and {len(data.shim_errors) - 1} more)" if len(data.shim_errors) > 1 else ""
         lines.append(f"{_PREFIX} shim error in pid {first.pid}: {first.message}{more}")
     return lines
+
+
+# What the program was told, and what the user can do about it (docs/platform-calls.md).
+_LOCAL_ANSWERS = {
+    TRACE_INGEST: (
+        "OpenAI trace upload", "no OpenAI key is configured (`router backend add openai` sends them to OpenAI)"
+    ),
+}
+
+
+def _local_answer_line(endpoint: str, count: int) -> str:
+    what, why = _LOCAL_ANSWERS.get(endpoint, (f"{endpoint} call", "no key is configured for it"))
+    return f"{_PREFIX} answered {_count(count, what)} in the program: {why}"
 
 
 def _headline(events: List[CallEvent]) -> str:

@@ -32,10 +32,10 @@ __all__ = [
 ]
 
 WINDOWS: Dict[str, Optional[float]] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0, "all": None}
-GROUPINGS = ("model", "backend", "program", "day")
+GROUPINGS = ("model", "backend", "endpoint", "program", "day")
 NO_BACKEND = "(no route)"
 _COLUMNS = (
-    "time, backend, upstream_model, requested_model, program, status, error, latency_ms, "
+    "time, backend, upstream_model, requested_model, endpoint, program, status, error, latency_ms, "
     "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd"
 )
 # Event schema 2's columns; a database no router of that version has opened yet lacks them.
@@ -231,6 +231,8 @@ def _group_key(row: sqlite3.Row, by: str) -> str:
         return str(row["upstream_model"] or row["requested_model"] or "?")
     if by == "backend":
         return str(row["backend"] or NO_BACKEND)
+    if by == "endpoint":  # chat, messages, responses …: which API the clients called
+        return str(row["endpoint"] or "?")
     if by == "program":
         return str(row["program"] or "(proxy client)")
     return datetime.fromtimestamp(row["time"], timezone.utc).strftime("%Y-%m-%d")

@@ -3,7 +3,8 @@
 ``hello`` (once per process, on activation or after a fork) tells the host which processes and
 Python versions were shimmed; ``shim_error`` reports a failure of the shim itself (never a secret:
 a place and an exception class); ``dropped``, at exit, counts the call events this process could
-not send and no later event reported (their count normally rides on the next event). They are
+not send and no later event reported (their count normally rides on the next event);
+``local_answer`` says the process answered a non-LLM platform call itself (docs/platform-calls.md). They are
 encoded by hand rather than with :mod:`json` because the hello is sent while ``sitecustomize``
 runs, where every imported module counts against the start-up budget (≤ 5 ms,
 ≤ 10 modules: docs/shim.md#start-up-budget).
@@ -21,8 +22,8 @@ if TYPE_CHECKING:  # typing costs ~20 modules on 3.9: only the type checker impo
     Field = Tuple[str, Union[int, str]]
 
 __all__ = [
-    "LIFECYCLE_VERSION", "dropped_datagram", "hello_datagram", "program_name", "report_drops_at_exit", "send_hello",
-    "shim_error_datagram",
+    "LIFECYCLE_VERSION", "dropped_datagram", "hello_datagram", "local_answer_datagram", "program_name",
+    "report_drops_at_exit", "send_hello", "shim_error_datagram",
 ]
 
 LIFECYCLE_VERSION = 1
@@ -45,6 +46,11 @@ def shim_error_datagram(pid: int, message: str) -> bytes:
 def dropped_datagram(pid: int, count: int) -> bytes:
     """``{"v":1,"kind":"dropped","pid","count"}``."""
     return _json_object((("v", LIFECYCLE_VERSION), ("kind", "dropped"), ("pid", pid), ("count", count)))
+
+
+def local_answer_datagram(pid: int, endpoint: str) -> bytes:
+    """``{"v":1,"kind":"local_answer","pid","endpoint"}``."""
+    return _json_object((("v", LIFECYCLE_VERSION), ("kind", "local_answer"), ("pid", pid), ("endpoint", endpoint)))
 
 
 def report_drops_at_exit() -> None:

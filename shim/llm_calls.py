@@ -9,7 +9,9 @@ Everything else is left byte-identical: the shim touches LLM API calls only (doc
 from typing import Dict, FrozenSet, Hashable, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
-from .protocols import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS
+from .platform_calls import platform_endpoint
+from .protocols import CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, RESPONSES
+from .response_lookup import STORED_RESPONSE, stored_response_id
 
 __all__ = ["PROVIDER_PATHS", "WELL_KNOWN_HOSTS", "HostPort", "LLMHosts", "host_port", "split_url"]
 
@@ -37,6 +39,7 @@ PROVIDER_PATHS: Tuple[Tuple[str, str], ...] = (
     ("/v1/messages/count_tokens", COUNT_TOKENS),
     ("/v1/messages", MESSAGES),
     ("/v1/chat/completions", CHAT),
+    ("/v1/responses", RESPONSES),
     ("/v1/embeddings", EMBEDDINGS),
     ("/v1/models", MODELS),
 )
@@ -64,11 +67,15 @@ class LLMHosts:
         return endpoint
 
     def endpoint(self, scheme: str, host: str, port: Optional[int], path: str) -> Optional[str]:
-        """The endpoint (``chat``, ``messages`` …) this request calls, or None when it is not an LLM call."""
+        """The endpoint (``chat``, ``messages`` …) this request calls, or None when it is not an LLM call.
+
+        Two more are named, which are not LLM calls but need the same seam: ``stored_response``
+        (``…/v1/responses/{id}``: a response the shim may hold itself) and a trace upload to OpenAI
+        (docs/platform-calls.md)."""
         host = host.lower().rstrip(".")
         if host not in self.well_known and (host, port or _DEFAULT_PORTS.get(scheme, 0)) not in self.backends:
             return None
-        return _endpoint_for(path)
+        return _endpoint_for(path) or platform_endpoint(host, path)
 
     def endpoint_for_url(self, url: str) -> Optional[str]:
         scheme, host, port, path = split_url(url)
@@ -90,7 +97,7 @@ def _endpoint_for(path: str) -> Optional[str]:
     for suffix, endpoint in PROVIDER_PATHS:
         if trimmed.endswith(suffix):
             return endpoint
-    return None
+    return STORED_RESPONSE if stored_response_id(trimmed) is not None else None
 
 
 def host_port(url: str) -> HostPort:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .config import RouterConfig
     from .host_proxy import HostProxy
     from .llm_calls import LLMHosts
+    from .responses_store import MemoryResponseStore
     from .telemetry import CallFields
     from .usage import Usage
 
@@ -72,6 +73,8 @@ class Runtime:
         self._write_call_event = write_call_event
         self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
         self._routing: Optional[RoutingState] = None  # made on the first routed call (see routing_state)
+        self._responses: Optional[MemoryResponseStore] = None
+        self._responses_lock = threading.Lock()
 
     @property
     def routing_state(self) -> RoutingState:
@@ -84,6 +87,22 @@ class Runtime:
                     self._routing = RoutingState(self.config)
                 state = self._routing
         return state
+
+    @property
+    def responses(self) -> MemoryResponseStore:
+        """The Responses calls this process answered, for ``previous_response_id`` and
+        ``GET``/``DELETE /v1/responses/{id}``: the engine's in-process store, bounded by entries,
+        bytes and age (docs/responses-api.md#state-previous_response_id). Created on first use; a
+        forked child starts with an empty one (its parent's records stay the parent's)."""
+        store = self._responses
+        if store is None:
+            with self._responses_lock:
+                if self._responses is None:
+                    from .responses_store import MemoryResponseStore
+
+                    self._responses = MemoryResponseStore()
+                store = self._responses
+        return store
 
     @property
     def proxy_url(self) -> Optional[str]:

@@ -66,6 +66,18 @@ ENVIRONMENTS: Dict[str, PinnedEnvironment] = {
             "LiteLLM on openai 3.x: LiteLLM hands legacy httpx clients to an httpx2 SDK",
         ),
         PinnedEnvironment(
+            "openai-agents", ("openai-agents",),
+            "the OpenAI Agents SDK: its default model speaks the Responses API, and it exports traces to OpenAI",
+        ),
+        PinnedEnvironment(
+            "pydantic-ai", ("pydantic-ai-slim[openai]",),
+            "pydantic-ai's OpenAI provider: 'openai:MODEL' is a Responses model",
+        ),
+        PinnedEnvironment(
+            "langchain-responses", ("langchain-openai",),
+            "LangChain's ChatOpenAI with use_responses_api=True, on the current openai SDK",
+        ),
+        PinnedEnvironment(
             "claude-agent", ("claude-agent-sdk",),
             "claude-agent-sdk runs the Claude Code CLI (bundled in its wheel: a native binary, not Python) as a "
             "subprocess: the process-tree case, where a non-Python grandchild must reach the router",

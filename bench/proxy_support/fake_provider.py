@@ -6,6 +6,7 @@ httptools' C parser (the same parser uvicorn uses), and every response is encode
 - ``POST …/chat/completions``: an OpenAI ``chat.completion``, or with ``"stream": true`` a chunked
   SSE stream (role, 10 content chunks, finish, usage, ``[DONE]``);
 - ``POST …/messages``: an Anthropic ``message``, or its SSE stream (10 text deltas);
+- ``POST …/responses``: an OpenAI Responses ``response``, or its SSE stream (10 text deltas);
 - ``GET …/models``: a one-model OpenAI list (some proxies probe it); anything else: 404.
 
 Each SSE event is its own HTTP chunk, like a real provider. The request body is parsed as JSON
@@ -21,7 +22,15 @@ from typing import Dict, List, Optional, Tuple
 
 import httptools
 
-from .wire_bodies import OPENAI_MODEL, anthropic_message, anthropic_stream, openai_completion, openai_stream
+from .wire_bodies import (
+    OPENAI_MODEL,
+    anthropic_message,
+    anthropic_stream,
+    openai_completion,
+    openai_stream,
+    responses_object,
+    responses_stream,
+)
 
 __all__ = ["FakeProviderProtocol", "Responses", "build_responses", "main", "serve"]
 
@@ -47,12 +56,17 @@ def build_responses() -> Responses:
     anthropic_events = [
         b"event: %s\ndata: %s\n\n" % (name.encode(), data.encode()) for name, data in anthropic_stream()
     ]
+    responses_events = [
+        b"event: %s\ndata: %s\n\n" % (name.encode(), data.encode()) for name, data in responses_stream()
+    ]
     models = {"object": "list", "data": [{"id": OPENAI_MODEL, "object": "model", "created": 0, "owned_by": "fake"}]}
     return {
         "openai": _json_response("200 OK", openai_completion()),
         "openai_stream": _sse_response(openai_events),
         "anthropic": _json_response("200 OK", anthropic_message()),
         "anthropic_stream": _sse_response(anthropic_events),
+        "responses": _json_response("200 OK", responses_object()),
+        "responses_stream": _sse_response(responses_events),
         "models": _json_response("200 OK", models),
         "not_found": _json_response("404 Not Found", {"error": {"message": "not found", "type": "not_found"}}),
         "bad_request": _json_response("400 Bad Request", {"error": {"message": "bad json", "type": "invalid"}}),
@@ -77,6 +91,8 @@ def choose_response(method: bytes, path: bytes, body: bytes) -> str:
         family = "openai"
     elif path.endswith(b"/messages"):
         family = "anthropic"
+    elif path.endswith(b"/responses"):
+        family = "responses"
     else:
         return "not_found"
     stream = _wants_stream(body)

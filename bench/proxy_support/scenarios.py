@@ -1,13 +1,16 @@
-"""The four scenarios and the correctness check each target must pass before it is timed.
+"""The scenarios and the correctness check each target must pass before it is timed.
 
-Scenarios: an OpenAI client calling an OpenAI backend (pass-through) and an Anthropic client calling
-the same OpenAI backend (translated), each non-streaming and streaming. Direct-to-fake answers each
-client in its own protocol, which is the baseline "added latency" is measured against.
+Scenarios, each non-streaming and streaming: an OpenAI Chat client calling an OpenAI backend
+(pass-through), an Anthropic client calling the same OpenAI backend (translated), and a Chat client
+and a Responses client calling an Anthropic backend (translated; Responses goes through the Chat
+hub). Direct-to-fake answers each client in its own protocol, which is the baseline "added
+latency" is measured against.
 
 A check sends one real request and parses the answer: a non-streaming body must be a valid
-``chat.completion`` / Anthropic ``message`` (validated with the official SDKs' models when they are
-importable) carrying the expected text; a stream must decode as SSE, carry the expected text in
-its deltas, and end properly (``[DONE]`` / ``message_stop``).
+``chat.completion`` / Anthropic ``message`` / Responses ``response`` (validated with the official
+SDKs' models when they are importable) carrying the expected text; a stream must decode as SSE,
+carry the expected text in its deltas, and end properly (``[DONE]`` / ``message_stop`` /
+``response.completed``).
 """
 
 import json
@@ -16,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .wire_bodies import ANSWER_TEXT, anthropic_request, openai_request
+from .wire_bodies import ANSWER_TEXT, ANTHROPIC_BACKEND_MODEL, anthropic_request, openai_request, responses_request
 
 __all__ = ["SCENARIOS", "CheckFailed", "Scenario", "check_scenario", "request_headers"]
 
@@ -30,20 +33,29 @@ class Scenario:
     """One client request shape: which protocol the client speaks, streaming or not."""
 
     name: str
-    client: str  # "openai" | "anthropic"
+    client: str  # "openai" (Chat Completions) | "anthropic" | "responses"
     stream: bool
-    translated: bool  # the client's protocol differs from the backend's (OpenAI)
+    translated: bool  # the client's format differs from the backend's
+    backend: str = "openai"  # the protocol of the backend the model is routed to
 
     @property
     def path(self) -> str:
-        return "/v1/chat/completions" if self.client == "openai" else "/v1/messages"
+        return _PATHS[self.client]
 
     def body(self, model: Optional[str] = None) -> str:
         """The JSON request body; ``model`` replaces the default model name (a peer's own syntax)."""
-        request = openai_request(self.stream) if self.client == "openai" else anthropic_request(self.stream)
+        request = _REQUESTS[self.client](self.stream)
+        if self.backend == "anthropic" and self.client != "anthropic":
+            request["model"] = ANTHROPIC_BACKEND_MODEL
         if model is not None:
             request["model"] = model
         return json.dumps(request, separators=(",", ":"))
+
+
+_PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages", "responses": "/v1/responses"}
+_REQUESTS: Dict[str, Callable[[bool], Dict[str, Any]]] = {
+    "openai": openai_request, "anthropic": anthropic_request, "responses": responses_request,
+}
 
 
 SCENARIOS: Tuple[Scenario, ...] = (
@@ -51,12 +63,16 @@ SCENARIOS: Tuple[Scenario, ...] = (
     Scenario("openai→openai stream", "openai", stream=True, translated=False),
     Scenario("anthropic→openai", "anthropic", stream=False, translated=True),
     Scenario("anthropic→openai stream", "anthropic", stream=True, translated=True),
+    Scenario("chat→anthropic", "openai", stream=False, translated=True, backend="anthropic"),
+    Scenario("chat→anthropic stream", "openai", stream=True, translated=True, backend="anthropic"),
+    Scenario("responses→anthropic", "responses", stream=False, translated=True, backend="anthropic"),
+    Scenario("responses→anthropic stream", "responses", stream=True, translated=True, backend="anthropic"),
 )
 
 
 def request_headers(scenario: Scenario, api_key: str) -> Dict[str, str]:
     """The headers the scenario's client sends (its usual auth header, JSON content type)."""
-    if scenario.client == "openai":
+    if scenario.client in ("openai", "responses"):
         return {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"}
     return {"Content-Type": "application/json", "x-api-key": api_key, "anthropic-version": "2023-06-01"}
 
@@ -106,6 +122,15 @@ def _validate(kind: str, payload: Any) -> None:
             from pydantic import TypeAdapter
 
             TypeAdapter(RawMessageStreamEvent).validate_python(payload)
+        elif kind == "responses":
+            from openai.types.responses import Response
+
+            Response.model_validate(payload)
+        elif kind == "responses_event":
+            from openai.types.responses import ResponseStreamEvent
+            from pydantic import TypeAdapter
+
+            TypeAdapter(ResponseStreamEvent).validate_python(payload)
     except ImportError:
         return
     except Exception as exc:  # pydantic.ValidationError, without importing pydantic when absent
@@ -160,11 +185,44 @@ def _check_anthropic_stream(raw: bytes) -> None:
     _expect_text(text)
 
 
+def _output_text(response: Dict[str, Any]) -> str:
+    return "".join(part.get("text", "") for item in response.get("output", []) if item.get("type") == "message"
+                   for part in item.get("content", []) if part.get("type") == "output_text")
+
+
+def _check_responses(raw: bytes) -> None:
+    body = json.loads(raw)
+    _validate("responses", body)
+    if body.get("object") != "response" or body.get("status") != "completed":
+        raise CheckFailed(f"not a completed response: {raw[:200]!r}")
+    _expect_text(_output_text(body))
+
+
+def _check_responses_stream(raw: bytes) -> None:
+    events = _sse_events(raw)
+    text, sequence = "", -1
+    for name, data in events:
+        event = json.loads(data)
+        if name and name != event.get("type"):
+            raise CheckFailed(f"event name {name!r} differs from its data type {event.get('type')!r}")
+        if event.get("sequence_number", -1) <= sequence:
+            raise CheckFailed("sequence_number does not increase")
+        sequence = event["sequence_number"]
+        _validate("responses_event", event)
+        text += event.get("delta", "") if event["type"] == "response.output_text.delta" else ""
+    if not events or json.loads(events[-1][1]).get("type") != "response.completed":
+        raise CheckFailed("Responses stream does not end with response.completed")
+    _expect_text(text)
+    _expect_text(_output_text(json.loads(events[-1][1])["response"]))
+
+
 _CHECKERS: Dict[Tuple[str, bool], Callable[[bytes], None]] = {
     ("openai", False): _check_openai,
     ("openai", True): _check_openai_stream,
     ("anthropic", False): _check_anthropic,
     ("anthropic", True): _check_anthropic_stream,
+    ("responses", False): _check_responses,
+    ("responses", True): _check_responses_stream,
 }
 
 

@@ -4,6 +4,9 @@ Every proxy is configured against the same fake provider (an OpenAI-protocol bac
 ``http://127.0.0.1:FAKE/v1``) so that ``gpt-4o-mini`` and ``claude-sonnet-4-5`` both go there, and
 started pinned to the proxy core in its own process group, with a private home/config directory
 under the run's work directory (nothing of the user's configuration is read or touched).
+``router proxy`` also has the fake as an Anthropic backend (``http://127.0.0.1:FAKE``) for
+``claude-haiku-4-5``: the Chat→Anthropic and Responses→Anthropic scenarios; the peers are set up
+for the OpenAI backend only and report those scenarios n/a.
 """
 
 import json
@@ -17,7 +20,7 @@ from typing import Dict, List, Optional
 
 from .processes import ManagedProcess, free_port, pinned, start_process, wait_for_port
 from .scenarios import Scenario
-from .wire_bodies import ANTHROPIC_MODEL, OPENAI_MODEL
+from .wire_bodies import ANTHROPIC_BACKEND_MODEL, ANTHROPIC_MODEL, OPENAI_MODEL
 
 __all__ = [
     "DirectTarget",
@@ -30,6 +33,7 @@ __all__ = [
     "router_target",
 ]
 
+_PEERS_WITHOUT_ANTHROPIC = {"anthropic": "configured with the OpenAI-protocol fake only in this bench"}
 _START_TIMEOUT = 90.0  # LiteLLM imports for a long time on a small machine
 
 
@@ -97,6 +101,8 @@ class ProcessTarget(Target):
     process: Optional[ManagedProcess] = None
     # client protocol → why this peer cannot serve that client at all (the scenario is reported n/a)
     unsupported: Dict[str, str] = field(default_factory=dict)
+    # backend protocol → why the bench did not configure this peer for such a backend (n/a as well)
+    unsupported_backends: Dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -111,7 +117,7 @@ class ProcessTarget(Target):
             raise TargetUnavailable(f"did not start listening on port {self.port}: {tail[-400:]}")
 
     def unsupported_reason(self, scenario: Scenario) -> Optional[str]:
-        return self.unsupported.get(scenario.client)
+        return self.unsupported.get(scenario.client) or self.unsupported_backends.get(scenario.backend)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -154,7 +160,12 @@ def _router_config(fake_port: int) -> str:
         f'base_url = "http://127.0.0.1:{fake_port}/v1"\n'
         'key_env = "BENCH_FAKE_KEY"\n\n'
         f'[[routes]]\nmatch = "{OPENAI_MODEL}"\nbackend = "fake"\n\n'
-        f'[[routes]]\nmatch = "{ANTHROPIC_MODEL}"\nbackend = "fake"\n'
+        f'[[routes]]\nmatch = "{ANTHROPIC_MODEL}"\nbackend = "fake"\n\n'
+        "[backends.fake-anthropic]\n"
+        'protocol = "anthropic"\n'
+        f'base_url = "http://127.0.0.1:{fake_port}"\n'
+        'key_env = "BENCH_FAKE_KEY"\n\n'
+        f'[[routes]]\nmatch = "{ANTHROPIC_BACKEND_MODEL}"\nbackend = "fake-anthropic"\n'
     )
 
 
@@ -213,7 +224,8 @@ def litellm_target(exe: Path, fake_port: int, work: Path, core: int) -> ProcessT
         # scenario is an OpenAI Chat Completions backend, so use that (the fake serves only it).
         "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True",
     }
-    return ProcessTarget("litellm proxy", pinned(core, argv), port, work, env=env, api_key=master_key)
+    return ProcessTarget("litellm proxy", pinned(core, argv), port, work, env=env, api_key=master_key,
+                         unsupported_backends=_PEERS_WITHOUT_ANTHROPIC)
 
 
 def _ccr_config(fake_port: int, port: int, api_key: str) -> Dict[str, object]:
@@ -252,4 +264,5 @@ def ccr_target(cli: Path, fake_port: int, work: Path, core: int) -> ProcessTarge
     # /v1/chat/completions route then finds no provider and answers 404 "Provider 'undefined' not
     # found", whatever model name is sent (checked with 2.0.0's dist/cli.js).
     unsupported = {"openai": "serves Anthropic clients only (/v1/chat/completions: 404 Provider 'undefined')"}
-    return ProcessTarget("claude-code-router", argv, port, work, env=env, unsupported=unsupported)
+    return ProcessTarget("claude-code-router", argv, port, work, env=env, unsupported=unsupported,
+                         unsupported_backends=_PEERS_WITHOUT_ANTHROPIC)

@@ -1,7 +1,7 @@
 """The raw ASGI application: lifespan (the shared upstream client, following the configuration),
 routing of paths, auth, the body limit, the client-disconnect watch, telemetry and ``-v``.
 
-No framework: the proxy has five routes and measured per-request overhead matters more than
+No framework: the proxy has a handful of routes and measured per-request overhead matters more than
 routing conveniences (the whole app is a few hundred lines of plain ASGI).
 """
 
@@ -19,6 +19,7 @@ from shim.env_names import CALLER_HEADER
 from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError
 from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
+from shim.response_lookup import deleted_response, missing_response, stored_response_answer, stored_response_id
 from shim.telemetry import TEXT_LIMIT
 
 from ..backend_states import HEALTH_PATH
@@ -32,6 +33,7 @@ from .state import ProxyState
 from .stats_view import stored_stats
 from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
+from .websocket_refusal import refuse_websocket
 
 if TYPE_CHECKING:
     from ..dashboard.site import DashboardSite
@@ -106,6 +108,8 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send, self.state.settings.api_key)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -156,6 +160,8 @@ class ProxyApp:
         endpoint = endpoint_for_path(path)
         if endpoint in ENDPOINT_PROTOCOL and method == "POST":
             await self._call(scope, receive, writer, headers, endpoint)
+        elif method in ("GET", "DELETE") and (response_id := stored_response_id(path)) is not None:
+            await writer.whole(await self._stored_response(method, response_id))
         elif endpoint == MODELS and method == "GET":
             await self._models(writer, headers)
         elif path == "/stats" and method == "GET":
@@ -168,6 +174,18 @@ class ProxyApp:
         else:
             error = NotFoundError(f"no such endpoint: {method} {path}")
             await writer.whole(render_error(protocol, error))
+
+    async def _stored_response(self, method: str, response_id: str) -> ClientResponse:
+        """``GET``/``DELETE /v1/responses/{id}`` from the proxy's store (a primary-key lookup at most:
+        the SQLite store writes a deletion on its own thread)."""
+        store = self.state.responses
+        if method == "GET":
+            answer = stored_response_answer(store, response_id, time.time())
+        else:
+            answer = deleted_response(response_id) if store.delete(response_id) else None
+        answer = answer or missing_response(response_id)
+        self.state.stats.count_request(answer.status)
+        return answer
 
     async def _dashboard(self, scope: Scope, writer: ResponseWriter, headers: Dict[str, str]) -> None:
         assert self.dashboard is not None

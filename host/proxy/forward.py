@@ -14,13 +14,13 @@ then can still fall back to the next target: the client never sees a trace of th
 import asyncio
 import contextlib
 import time
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 from shim.attempts import CallAttempts, Finish, Send
 from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
-from shim.protocols import ENDPOINT_PROTOCOL
+from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
 from shim.translate.stream_base import StreamTranslator
 
 from .asgi_io import ResponseWriter
@@ -55,7 +55,7 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
     try:
         plan = plan_call(
             generation.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
-            max_body_bytes=state.settings.max_body_bytes,
+            max_body_bytes=state.settings.max_body_bytes, responses=state.responses,
         )
     except RouterError as error:  # no route can be known: too large, not JSON, no model
         await send_error(writer, trace, ENDPOINT_PROTOCOL[call.endpoint], error)
@@ -181,6 +181,8 @@ class _ForwardedCall:
             return None
         if 200 <= response.status < 300:
             self.trace.usage = plan.usage_from_response(body)
+            if 200 <= answer.status < 300:
+                _store_record(self.state, plan, answer.body)
         else:
             self.trace.error = error_from_upstream(plan.upstream_protocol, response.status, body,
                                                    response.headers).kind_name
@@ -198,6 +200,7 @@ class _ForwardedCall:
         answer comes in one TCP segment) goes out together with the stream's end: one ASGI send and
         one write instead of two. Nothing is held back for data that has not arrived yet."""
         translator = plan.stream_translator()
+        keeper = _RecordKeeper(self.state, plan)
         writer, last = self.writer, b""
         try:
             async for chunk in response.chunks():
@@ -209,6 +212,7 @@ class _ForwardedCall:
                 if response.ended():
                     last += out  # no more chunks can come: it goes out with the end
                 else:
+                    keeper.keep(translator)
                     await writer.body(out)
             tail = last + translator.close()
         except UpstreamFailure as failure:
@@ -224,6 +228,7 @@ class _ForwardedCall:
             _note_stream_outcome(self.trace, translator)
         if not writer.started:
             await self._start_stream(plan, response)
+        keeper.keep(translator)
         await writer.body(tail, more=False)
         return None
 
@@ -249,6 +254,29 @@ async def _cut_stream(translator: StreamTranslator, writer: ResponseWriter, unse
     stopping = UpstreamProtocolError("the router proxy is shutting down; the stream was cut", kind_name="overloaded")
     with contextlib.suppress(Exception):
         await asyncio.wait_for(writer.body(unsent + translator.abort(stopping), more=False), _ABORT_SEND_TIMEOUT)
+
+
+class _RecordKeeper:
+    """Stores a Responses stream's record once its final Response went through the translator, and
+    before the bytes that carry it go out: a client that has seen ``response.completed`` may name
+    the response in its very next call (docs/responses-api.md#state-previous_response_id)."""
+
+    def __init__(self, state: ProxyState, plan: Plan) -> None:
+        self._state, self._plan = state, plan
+        self._waiting = plan.endpoint == RESPONSES
+
+    def keep(self, translator: StreamTranslator) -> None:
+        if self._waiting and translator.final_response is not None:
+            self._waiting = False
+            _store_record(self._state, self._plan, translator.final_response)
+
+
+def _store_record(state: ProxyState, plan: Plan, response: Union[bytes, Mapping[str, Any]]) -> None:
+    """Keep what the engine says to keep of a Responses call (nothing for ``store: false``). Both
+    stores take a record in memory at once (SQLite writes it later, on its own thread)."""
+    record = plan.response_record(response)
+    if record is not None:
+        state.responses.put(record)
 
 
 def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None:

@@ -2,9 +2,10 @@
 
 A private :class:`~prometheus_client.CollectorRegistry` (never the global one: two proxies in one
 process, or tests, must not share or collide). Labels are bounded by the configuration: backend,
-the model actually sent upstream, the HTTP status, and the token kind. Attempts and fallbacks are
-counted per backend (docs/routing.md#telemetry): the outcome of an attempt is its HTTP status or the
-class of its failure, both from small fixed sets.
+the model actually sent upstream, the HTTP status, the token kind, and (for requests and their
+durations) the endpoint the client called: ``chat``, ``messages``, ``responses`` …. Attempts and
+fallbacks are counted per backend (docs/routing.md#telemetry): the outcome of an attempt is its HTTP
+status or the class of its failure, both from small fixed sets.
 """
 
 from dataclasses import dataclass
@@ -31,12 +32,12 @@ class ProxyMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "router_requests", "LLM calls answered, by backend, upstream model and HTTP status",
-            ("backend", "model", "status"), registry=self.registry,
+            "router_requests", "LLM calls answered, by backend, upstream model, client endpoint and HTTP status",
+            ("backend", "model", "endpoint", "status"), registry=self.registry,
         )
         self.latency = Histogram(
             "router_request_duration_seconds", "Time until the last byte reached the client",
-            ("backend", "model", "status"), buckets=_LATENCY_BUCKETS, registry=self.registry,
+            ("backend", "model", "endpoint", "status"), buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
         self.tokens = Counter(
             "router_tokens", "Tokens reported by the backends, by kind (input excludes cache reads/writes)",
@@ -58,8 +59,8 @@ class ProxyMetrics:
             "router_fallbacks", "Times a call left a backend for another target of its route",
             ("backend",), registry=self.registry,
         )
-        # Bounded like the labels: configured backends × the models sent to them × statuses seen.
-        self._series: Dict[Tuple[str, str, int], _Series] = {}
+        # Bounded like the labels: configured backends × the models sent to them × endpoints × statuses seen.
+        self._series: Dict[Tuple[str, str, str, int], _Series] = {}
         self._attempt_series: Dict[Tuple[str, str], Any] = {}
 
     def observe(self, event: CallEvent, cost: Optional[float]) -> None:
@@ -92,16 +93,16 @@ class ProxyMetrics:
                 self.fallbacks.labels(backend).inc()
 
     def _series_for(self, event: CallEvent) -> "_Series":
-        """The labelled children for this event's backend, model and status, looked up once per
-        combination: ``labels()`` validates and locks on every call, ~8 of them per event."""
+        """The labelled children for this event's backend, model, endpoint and status, looked up once
+        per combination: ``labels()`` validates and locks on every call, ~8 of them per event."""
         backend, model = _labels(event)
-        key = (backend, model, event.status)
+        key = (backend, model, event.endpoint, event.status)
         series = self._series.get(key)
         if series is None:
             status = str(event.status)
             series = self._series[key] = _Series(
-                requests=self.requests.labels(backend, model, status),
-                latency=self.latency.labels(backend, model, status),
+                requests=self.requests.labels(backend, model, event.endpoint, status),
+                latency=self.latency.labels(backend, model, event.endpoint, status),
                 tokens=tuple(self.tokens.labels(backend, model, kind) for kind in TOKEN_KINDS),
                 cost=self.cost.labels(backend, model),
                 unpriced=self.unpriced.labels(backend, model),

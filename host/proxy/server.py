@@ -21,11 +21,12 @@ from shim.config import RouterConfig
 
 from ..config_source import ConfigWatcher
 from ..event_sink import EventSink, open_sink
-from ..paths import config_path
+from ..paths import config_path, router_home
 from ..proxy_registry import Registration, live_records
 from .app import ProxyApp
 from .live_config import LiveConfig
 from .metrics import ProxyMetrics
+from .response_store import SQLiteResponseStore, open_response_store
 from .settings import ProxySettings
 
 if TYPE_CHECKING:
@@ -141,12 +142,15 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
     app.state.metrics = ProxyMetrics()
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
+    app.state.responses = responses = open_response_store(router_home())
     app.dashboard = _dashboard_site(app.state.sink, settings)
     try:
         _ProxyServer(_uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
     finally:
         registration.remove()  # also when start-up failed after registering
         app.state.sink.close()  # what is still queued is stored before the process ends
+        if isinstance(responses, SQLiteResponseStore):
+            responses.close()
 
 
 def _dashboard_site(sink: EventSink, settings: ProxySettings) -> "DashboardSite":

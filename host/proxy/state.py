@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 from shim.config import RouterConfig
 from shim.cooldown import CooldownBook
+from shim.responses_store import MemoryResponseStore, ResponseStore
 
 from .generation import ConfigGeneration
 from .settings import ProxySettings
@@ -35,6 +36,9 @@ class ProxyState:
     upstream: Optional[UpstreamClient] = None
     sink: "Optional[EventSink]" = None  # the store/metrics/OTel fan-out; None: events stay in ``stats`` only
     metrics: "Optional[ProxyMetrics]" = None  # GET /metrics; None: 404
+    # Responses calls it answered (previous_response_id, GET/DELETE /v1/responses/{id}): SQLite under
+    # ROUTER_HOME for ``router proxy`` (response_store.py), in memory for the proxy ``router shim`` runs.
+    responses: ResponseStore = field(default_factory=MemoryResponseStore)
     # Who sent a call that carries no caller header (router shim's proxy only: its clients are the tree's).
     peers: "Optional[PeerFinder]" = None
     # Each backend's cooldown state and calls in flight: the process's, across configuration generations

@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
 
 from ..env_names import CALLER_HEADER
 from ..failures import report_failure
+from ..platform_calls import PLATFORM_ENDPOINTS
 from ..runtime import current_runtime
 from .bypass import is_bypassed
 from .call_driver import LLMCall, begin_call
@@ -74,6 +75,8 @@ def _route(method: str, url: str, kwargs: Mapping[str, Any]) -> Tuple[Optional[L
             return None, None
         runtime = current_runtime()
         endpoint = runtime.llm_hosts.endpoint_for_url(url)
+        if endpoint in PLATFORM_ENDPOINTS:
+            return None, None  # answered or re-keyed only on the httpx/requests seams: the proxy has no such path
         body = _body_of(kwargs) if endpoint is not None else None
         if endpoint is None or body is None:
             return None, None

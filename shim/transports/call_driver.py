@@ -32,10 +32,19 @@ in the client's protocol, ``x-should-retry: false`` (docs/routing.md#sdk-retries
 from __future__ import annotations  # the annotated engine types are imported lazily
 
 import time
-from typing import Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..failures import report_failure
-from ..protocols import ENDPOINT_PROTOCOL
+from ..platform_calls import (
+    PLATFORM_ENDPOINTS,
+    backend_url,
+    forwarded_headers,
+    has_no_key_of_its_own,
+    report_local_answer,
+    trace_backend,
+)
+from ..protocols import ENDPOINT_PROTOCOL, OPENAI, RESPONSES
+from ..response_lookup import STORED_RESPONSE
 from ..runtime import Runtime, current_runtime
 from .body_observer import BodyObserver, content_encoding, observable_encoding
 
@@ -52,10 +61,12 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
         ClientResponse,
         Plan,
         client_headers,
+        credential_headers,
         parse_json_object,
         plan_call,
         render_error,
     )
+    from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
@@ -89,6 +100,7 @@ class UpstreamRequest(NamedTuple):
     headers: Dict[str, str]
     body: bytes
     wait: float = 0.0
+    method: str = "POST"
 
 
 def first_output(call: LLMCall, chunks: Iterator[bytes]) -> Tuple[bytes, bool]:
@@ -125,8 +137,9 @@ def _import_engine() -> None:
     HTTP library (every ``import openai``) pay nothing for the router until they call a model.
     The names become this module's globals, so the per-call code reads them at global speed."""
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
-    global ClientCall, ClientResponse, client_headers, parse_json_object, plan_call, render_error
-    global resolve_route, FORWARD, REFUSED, CallAttempts, Send, ANSWERING
+    global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
+    global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
+    global FORWARD, REFUSED, CallAttempts, Send, ANSWERING
     from ..attempts import CallAttempts, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
@@ -136,11 +149,14 @@ def _import_engine() -> None:
         REFUSED,
         ClientCall,
         ClientResponse,
+        Plan,
         client_headers,
+        credential_headers,
         parse_json_object,
         plan_call,
         render_error,
     )
+    from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
 
     _engine_imported = True
@@ -171,6 +187,8 @@ class LLMCall:
         self._refused_route: Optional[Route] = None  # the route of a call refused before it had a plan
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
+        self._kept = False  # a Responses call's record went to the store (or there was none)
+        self.upstream_method = "POST"  # a stored-response lookup redirected away from the host's proxy keeps its own
         # A call with no route aimed at the host's proxy: where it goes instead (see _redirect_unrouted).
         self.unrouted_url: Optional[str] = None
         self._unrouted_request: Optional[Tuple[Dict[str, str], bytes]] = None
@@ -178,6 +196,10 @@ class LLMCall:
         self._finish: Optional[Finish] = None  # how the attempts ended, once they have
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
+        elif endpoint == STORED_RESPONSE:
+            self._stored_response(method.upper(), url, headers)
+        elif endpoint in PLATFORM_ENDPOINTS:
+            self._platform_call(headers, body)
 
     # Step 1: the decision ------------------------------------------------------------------
     @property
@@ -196,8 +218,11 @@ class LLMCall:
 
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
         call = ClientCall(self.endpoint, headers, body)
+        responses = self.runtime.responses if self.endpoint == RESPONSES else None
         try:
-            self.plan = plan_call(self.runtime.config, call, now=self.started, call_id=self.runtime.new_call_id())
+            self.plan = plan_call(
+                self.runtime.config, call, now=self.started, call_id=self.runtime.new_call_id(), responses=responses
+            )
         except RouterError as error:
             self._refuse(body, error)
             return
@@ -227,6 +252,68 @@ class LLMCall:
         self.unrouted_url, self._unrouted_request = destination, (kept, body)
         self.action = SEND
 
+    def _stored_response(self, method: str, url: str, headers: Mapping[str, str]) -> None:
+        """``GET``/``DELETE …/v1/responses/{id}`` for a response this process stored: answered here
+        (not an LLM call: no event). Any other id goes where the program sent it — or, when that is
+        the host's proxy, where it would have gone without the router (the proxy holds none of this
+        process's responses). Other methods are left alone."""
+        response_id = stored_response_id(split_url(url)[3].rstrip("/"))
+        if response_id is None or method not in ("GET", "DELETE"):
+            return
+        store = self.runtime.responses
+        answer = stored_response_answer(store, response_id, self.started)
+        if answer is None:
+            self._redirect_lookup(method, url, headers)
+            return
+        if method == "DELETE":
+            store.delete(response_id)
+            answer = deleted_response(response_id)
+        self.action, self.answer = ANSWER, answer
+
+    def _redirect_lookup(self, method: str, url: str, headers: Mapping[str, str]) -> None:
+        """A lookup of an id this process does not hold, aimed at the host's proxy only because
+        ``router shim`` set the base URL: sent, with the program's own headers, to the user's base
+        URL or OpenAI's API (docs/shim-process-tree.md#calls-with-no-route). Not an LLM call: the
+        plan only carries the request (no route, no event)."""
+        proxy = self.runtime.host_proxy
+        destination = proxy.unrouted_url(url, OPENAI) if proxy is not None else None
+        if destination is None:
+            return
+        kept = {name: value for name, value in headers.items() if name.lower() not in _CONNECTION_HEADERS}
+        self.plan = Plan(OPENAI, self.endpoint, "", False, None, upstream_url=destination, upstream_headers=kept)
+        self.action, self.upstream_method = SEND, method
+
+    def _keep_response(self, response: Union[bytes, Mapping[str, Any]]) -> None:
+        """Store a Responses call's record (the client body, or a stream's final Response) before
+        the client can see the call complete, so that its next call may name it. Once per call."""
+        plan = self.plan
+        if self._kept or plan is None or plan.endpoint != RESPONSES:
+            return
+        self._kept = True
+        try:
+            record = plan.response_record(response)
+            if record is not None:
+                self.runtime.responses.put(record)
+        except Exception as error:
+            report_failure("store response", error, once=True)
+
+    def _platform_call(self, headers: Mapping[str, str], body: bytes) -> None:
+        """A keyless program's trace upload: to the ``openai`` backend with its key, else answered
+        here (docs/platform-calls.md). Either way it is not an LLM call: no event (``reportable``
+        stays False). A program with a key of its own is left alone (``PASS``)."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if not has_no_key_of_its_own(lowered):
+            return
+        backend = trace_backend(self.runtime.config)
+        if backend is None:
+            self.action, self.answer = ANSWER, ClientResponse(204, {}, b"")
+            report_local_answer(self.endpoint)
+            return
+        upstream_headers = {**forwarded_headers(lowered), **credential_headers(backend)}
+        self.plan = Plan(OPENAI, self.endpoint, "", False, None, upstream_url=backend_url(backend, self.endpoint),
+                         upstream_headers=upstream_headers, upstream_body=body)
+        self.action = SEND
+
     def _refuse(self, body: bytes, error: RouterError) -> None:
         """A request the engine could not plan at all (too large to read). Only a routed model's
         call is answered with the error; anything else (no model, unknown model) goes where it was
@@ -254,8 +341,9 @@ class LLMCall:
     def first_request(self) -> Optional[UpstreamRequest]:
         """The first attempt's request; None when the call is answered without one (:attr:`answer`:
         every target of the chain refused it, or answers it locally)."""
-        if self.unrouted_url is not None:
-            return UpstreamRequest(*self.upstream_request())
+        if self.unrouted_url is not None or self.plan is None or self.plan.route is None:
+            # not a routed LLM call (no route, a stored-response lookup, a trace upload): one request
+            return UpstreamRequest(*self.upstream_request(), method=self.upstream_method)
         state = self.runtime.routing_state
         self._attempts = CallAttempts(self._sent_plan(), state.book, state.random)
         return self._take(self._attempts.start(time.monotonic()))
@@ -359,6 +447,7 @@ class LLMCall:
             usage = _usage_or_none(plan, body)  # an untranslated body still reaches the client as it is
         if 200 <= status < 300 and 200 <= response.status < 300:
             self._usage = usage
+            self._keep_response(response.body)
         elif self._finish is not None and self._finish.exhausted:
             terminal(response)  # the route's tries are spent: the client's SDK must not retry on top
         self.committed()
@@ -405,6 +494,7 @@ class LLMCall:
         (:meth:`body_observer` noted the response's headers already)."""
         if 200 <= status < 300:
             self._usage = _usage_or_none(self._sent_plan(), body)
+            self._keep_response(body)
         self.finish(status, _error_kind(self, status, body))
 
     def _untranslatable(self, error: Exception, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
@@ -434,6 +524,8 @@ class LLMCall:
             return self._stream_bug(error, chunk)
         if out and self._first_byte is None:
             self._first_byte = time.perf_counter()
+        if translator.final_response is not None and not self._kept:
+            self._keep_response(translator.final_response)  # before the program sees response.completed
         if translator.complete and not self._reported:
             # SDKs stop at message_stop / [DONE] and may never read to EOF or close: count the call
             # now, with its latency at the last event, instead of waiting for an end that may not come.
@@ -476,6 +568,8 @@ class LLMCall:
     def _finish_stream(self, error: Optional[str] = None) -> None:
         translator = self._translator
         if translator is not None:
+            if translator.final_response is not None:
+                self._keep_response(translator.final_response)
             self._usage = translator.usage
             if error is None and translator.error is not None:
                 error = translator.error.kind_name

@@ -285,14 +285,16 @@ class _RouterTransportBase:
         ``content=`` httpx would re-derive Host and Content-Length through its case-insensitive
         header lookups, a third of the shim's own work on a same-protocol call. The headers are
         exactly those ``Request(content=...)`` sends: Host first, then ours, then Content-Length."""
-        url_text, headers, body, _ = attempt
+        url_text, headers, body = attempt.url, attempt.headers, attempt.body
         timeout = request.extensions.get("timeout")
         extensions = {} if timeout is None else {"timeout": timeout}
         mod, url = self._kinds.mod, self._kinds.url(url_text)
         raw = [(b"Host", url.netloc)]
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
-        upstream = mod.Request("POST", url, headers=raw, stream=mod.ByteStream(body), extensions=extensions)
+        upstream = mod.Request(
+            attempt.method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
+        )
         upstream.read()  # what content= does: the body is in memory, and hooks or retries may read it
         return upstream, self._select(self._client, url)
 

@@ -165,8 +165,8 @@ class RouterAdapter:
         return begin_call(request.method or "", str(request.url), self._endpoint, request.headers, body)
 
     def _upstream(self, attempt: UpstreamRequest) -> Tuple[Any, Any]:
-        url, headers, body, _ = attempt
-        prepared = self._mod.Request("POST", url, headers=headers, data=body).prepare()
+        url, headers, body = attempt.url, attempt.headers, attempt.body
+        prepared = self._mod.Request(attempt.method, url, headers=headers, data=body).prepare()
         return prepared, self._select(self._session, url)
 
     def _pass_through(self, request: Any, call: Optional[LLMCall], stream: bool, kwargs: Dict[str, Any]) -> Any:

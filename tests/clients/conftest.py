@@ -20,6 +20,12 @@ def claude_bin() -> str:
     return pinned_node_bin("claude")
 
 
+@pytest.fixture(scope="session")
+def codex_bin() -> str:
+    """Codex CLI as ``tests/clients/node/package-lock.json`` pins it (installed on first use)."""
+    return pinned_node_bin("codex")
+
+
 @pytest.fixture(scope="module")
 def homes(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider) -> Dict[str, Path]:
     root = _fake_provider_session.root_url

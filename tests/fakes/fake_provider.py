@@ -8,7 +8,8 @@ serves both protocols under the same root, because backend base URLs follow the 
 * ``POST /v1/responses`` — OpenAI's Responses API (``host.demo.wire_responses``),
 * ``POST /v1/messages`` — Anthropic (``host.demo.wire_anthropic``),
 * ``POST /v1/messages/count_tokens`` — ``{"input_tokens": provider.count_tokens_result}``,
-* ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``).
+* ``GET /v1/models`` — a model list in the caller's shape (Anthropic if it sent ``anthropic-version``),
+* ``POST /v1/traces/ingest`` — ``204`` (OpenAI's trace upload, which the OpenAI Agents SDK makes).
 
 With :attr:`FakeProvider.accepted_keys` set, a request whose ``x-api-key`` / bearer token is not one of
 them gets the provider's 401, whose message quotes part of the key as OpenAI's does
@@ -222,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(exchange, body, "openai")
         elif path == "/v1/responses":
             self._answer(exchange, body, "responses")
+        elif path == "/v1/traces/ingest":
+            self._send_no_content(exchange)
         else:
             self._send_json(exchange, 404, openai_error_body(404, f"no such path {self.path}"))
 
@@ -291,6 +294,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_no_content(self, exchange: Exchange) -> None:
+        exchange.status = 204
+        self.send_response(204)
+        self.end_headers()
 
     def _send_stream(self, exchange: Exchange, wire: Wire, reply: Reply) -> None:
         events = wire.stream_events()

@@ -46,7 +46,7 @@ from host.demo.reply import Reply, ToolCall
 from host.demo.wire_responses import ResponsesWire
 from shim.config import RouterConfig
 from shim.errors import RouterError
-from shim.plan import ClientCall, Plan, plan_call
+from shim.plan import FORWARD, ClientCall, Plan, plan_call
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, OPENAI, RESPONSES
 from shim.responses_store import MemoryResponseStore, StoredResponse
 from shim.sse import SSEDecoder
@@ -117,7 +117,7 @@ def check_plan_call(endpoint: str, raw: bytes) -> None:
         strict_json(plan.refusal_response().body)
         return
     note(f"{endpoint} → {plan.upstream_endpoint}{' translated' if plan.translated else ''}")
-    if plan.routed:
+    if plan.disposition == FORWARD:  # a refused plan keeps its route but has no upstream request
         strict_json(plan.upstream_body)
 
 

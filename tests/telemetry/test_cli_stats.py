@@ -34,7 +34,8 @@ def _events() -> List[CallEvent]:
                    requested_model="my-local-model", upstream_model="my-local-model", input_tokens=10,
                    output_tokens=5),
         call_event(time=NOW - 3 * 24 * HOUR, backend="openai", upstream_host="api.openai.com", latency_ms=400.0,
-                   requested_model="gpt-4o", upstream_model="gpt-4o", input_tokens=100, output_tokens=10),
+                   requested_model="gpt-4o", upstream_model="gpt-4o", input_tokens=100, output_tokens=10,
+                   endpoint="responses"),
     ]
 
 
@@ -90,6 +91,7 @@ def test_since_selects_the_window(home: Path, stored: Dict[int, Optional[float]]
     ("by", "keys"),
     [("backend", {"anthropic": 3, "ollama": 1, "openai": 1}),
      ("program", {"agent.py": 4, "worker.py": 1}),
+     ("endpoint", {"chat": 4, "responses": 1}),
      ("model", {"claude-sonnet-4-5": 3, "my-local-model": 1, "gpt-4o": 1})],
 )
 def test_by_groups(home: Path, stored: Dict[int, Optional[float]], by: str, keys: Dict[str, int]) -> None:

@@ -31,20 +31,24 @@ def test_metrics_count_requests_tokens_latency_and_cost() -> None:
     sink.record(call_event(status=529, error="overloaded", input_tokens=None, output_tokens=None))
     samples = _samples(metrics)
     labels = (("backend", "anthropic"), ("model", "claude-sonnet-4-5"))
-    assert samples[("router_requests_total", (*labels, ("status", "200")))] == 3
-    assert samples[("router_requests_total", (*labels, ("status", "529")))] == 1
+    sink.record(call_event(endpoint="responses", input_tokens=None, output_tokens=None))
+    samples = _samples(metrics)
+    per_call = (labels[0], ("endpoint", "chat"), labels[1])
+    assert samples[("router_requests_total", (*per_call, ("status", "200")))] == 3
+    assert samples[("router_requests_total", (*per_call, ("status", "529")))] == 1
+    assert samples[("router_requests_total", (labels[0], ("endpoint", "responses"), labels[1], ("status", "200")))] == 1
     assert samples[("router_tokens_total", (*labels[:1], ("kind", "input"), *labels[1:]))] == 3000
     assert samples[("router_tokens_total", (*labels[:1], ("kind", "output"), *labels[1:]))] == 600
     assert samples[("router_tokens_total", (("backend", "anthropic"), ("kind", "cache_read"),
                                             ("model", "claude-sonnet-4-5")))] == 120
-    histogram = (*labels, ("status", "200"))
+    histogram = (*per_call, ("status", "200"))
     assert samples[("router_request_duration_seconds_count", histogram)] == 3
     assert samples[("router_request_duration_seconds_sum", histogram)] == pytest.approx(0.75)
-    assert samples[("router_request_duration_seconds_bucket", (*labels[:1], ("le", "0.25"), *labels[1:],
-                                                                ("status", "200")))] == 3
+    bucket = (*per_call[:2], ("le", "0.25"), per_call[2], ("status", "200"))
+    assert samples[("router_request_duration_seconds_bucket", bucket)] == 3
     one = PriceBook().cost(call_event(input_tokens=1000, output_tokens=200, cache_read_tokens=40))
     assert samples[("router_cost_usd_total", labels)] == pytest.approx(3 * one)  # type: ignore[operator]
-    assert samples[("router_unpriced_requests_total", labels)] == 1
+    assert samples[("router_unpriced_requests_total", labels)] == 2  # the failed call, the one without usage
 
 
 def test_metrics_count_attempts_and_fallbacks_per_backend() -> None:
@@ -95,6 +99,16 @@ def test_span_follows_genai_conventions() -> None:
         "server.address": "api.anthropic.com", "router.cost_usd": 0.25,
     }
     assert "error.type" not in attributes and span.status.status_code == StatusCode.UNSET
+    assert attributes["router.endpoint"] == "chat"
+
+
+def test_a_responses_call_is_a_chat_operation_with_its_endpoint_named() -> None:
+    exporter, memory = _exporter()
+    exporter.observe(call_event(endpoint="responses", requested_model="gpt-5.1"), None)
+    (span,) = memory.get_finished_spans()
+    attributes = dict(span.attributes or {})
+    assert span.name == "chat gpt-5.1" and attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["router.endpoint"] == "responses"
 
 
 def test_failed_call_span_has_error_type_and_no_unknown_attributes() -> None:

@@ -23,6 +23,8 @@ KINDS = [
     ("/v1/messages", "anthropic", "claude-sonnet-4-6", False),
     ("/v1/messages", "anthropic", "claude-sonnet-4-6", True),
     ("/v1/chat/completions", "openai", "gpt-5.1", True),
+    ("/v1/responses", "anthropic", "claude-sonnet-4-6", False),
+    ("/v1/responses", "anthropic", "claude-sonnet-4-6", True),
 ]
 
 
@@ -36,6 +38,8 @@ def proxy(tmp_path: Path, provider: FakeProvider) -> Iterator[Tuple[ProxyProcess
 
 
 def _body(path: str, model: str, stream: bool) -> Dict[str, object]:
+    if path == "/v1/responses":
+        return {"model": model, "max_output_tokens": 50, "input": "hi", "stream": stream}
     body: Dict[str, object] = {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
                                "stream": stream}
     if stream and path.endswith("completions"):
@@ -57,8 +61,11 @@ def test_every_call_is_stored_measured_and_priced(proxy: Tuple[ProxyProcess, Pat
             _call(process.url, path, model, stream)
     calls = CALLS_PER_KIND * len(KINDS)
     stats = httpx.get(process.url + "/stats?since=1h&by=backend", headers={"x-api-key": CLIENT_KEY}).json()
+    by_endpoint = httpx.get(process.url + "/stats?since=1h&by=endpoint", headers={"x-api-key": CLIENT_KEY}).json()
     metrics = httpx.get(process.url + "/metrics", headers={"x-api-key": CLIENT_KEY}).text
     process.stop()
+    assert {group["key"]: group["calls"] for group in by_endpoint["groups"]} == {
+        "chat": 3 * CALLS_PER_KIND, "messages": 2 * CALLS_PER_KIND, "responses": 2 * CALLS_PER_KIND}
 
     connection = sqlite3.connect(home / DB_FILENAME)
     connection.row_factory = sqlite3.Row
@@ -71,12 +78,13 @@ def test_every_call_is_stored_measured_and_priced(proxy: Tuple[ProxyProcess, Pat
             USAGE.input, USAGE.output, USAGE.cache_read, USAGE.cache_write)
         event = CallEvent(**{key: row[key] for key in row.keys() if key not in ("id", "cost_usd")})
         assert row["cost_usd"] is not None and row["cost_usd"] == prices.cost(event)
-    assert [(r["backend"], r["stream"]) for r in rows] == [
-        (backend, int(stream)) for _, backend, _, stream in KINDS for _ in range(CALLS_PER_KIND)]
+    assert [(r["endpoint"], r["backend"], r["stream"]) for r in rows] == [
+        (path.rsplit("/", 1)[-1].replace("completions", "chat"), backend, int(stream))
+        for path, backend, _, stream in KINDS for _ in range(CALLS_PER_KIND)]
 
     by_backend = {group["key"]: group for group in stats["groups"]}
     assert stats["total"]["calls"] == calls and stats["requests_served"] == calls
-    assert by_backend["anthropic"]["calls"] == 4 * CALLS_PER_KIND
+    assert by_backend["anthropic"]["calls"] == 6 * CALLS_PER_KIND
     assert stats["total"]["input_tokens"] == calls * USAGE.input
     assert stats["total"]["cost_usd"] == pytest.approx(sum(row["cost_usd"] for row in rows))
 
@@ -84,6 +92,7 @@ def test_every_call_is_stored_measured_and_priced(proxy: Tuple[ProxyProcess, Pat
                for family in text_string_to_metric_families(metrics) for s in family.samples}
     requests = {labels: value for (name, labels), value in samples.items() if name == "router_requests_total"}
     assert sum(requests.values()) == calls
+    assert sum(value for labels, value in requests.items() if ("endpoint", "responses") in labels) == 2 * CALLS_PER_KIND
     tokens = {dict(labels)["kind"]: 0.0 for (name, labels) in samples if name == "router_tokens_total"}
     for (name, labels), value in samples.items():
         if name == "router_tokens_total":

@@ -1,0 +1,179 @@
+"""The proxy's stored responses: a SQLite file under ``$ROUTER_HOME``, bounded by age, count and size.
+
+The engine asks for a :class:`~shim.responses_store.ResponseStore` (``get``/``put``/``delete``, all
+synchronous) and expands ``previous_response_id`` chains with it while it plans a call; the proxy
+stores what each call returned. Why SQLite: stored responses must outlive the process (a client may
+continue a conversation after ``router proxy`` restarted), and several proxies may share one home.
+
+Cost rules (the proxy is one event loop, and every call goes through here): nothing slower than a
+primary-key lookup runs on the loop. ``put`` and ``delete`` only note the change in a small map of
+pending writes and wake the writer thread, which serialises the records and commits them in
+batches (a burst of calls shares one transaction). ``get`` looks in that map first, so a record is
+readable the moment ``put`` returns — the proxy stores a call's record before the client sees the
+call complete — and then in the file, on a connection of its own (WAL: a reader never waits for
+the writer). A record reaches the file milliseconds later; other proxies on the same home see it
+from then on.
+
+Privacy and bounds: :mod:`.response_table` (a 0600 file in the 0700 home; never keys or headers;
+a week, 20 000 records, 256 MiB). Failures cost records, never calls: a home that cannot hold the
+file gives an in-memory store, a write that fails one warning line (docs/response-store.md).
+"""
+
+import queue
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+from typing import Dict, List, Optional, Set, TextIO, Union
+
+from shim.responses_store import MemoryResponseStore, StoredResponse
+
+from ..paths import ensure_private_dir
+from .response_table import DEFAULT_LIMITS, ResponseStoreLimits, ResponseTable, Write
+
+__all__ = ["RESPONSES_DB_FILENAME", "ResponseStoreLimits", "SQLiteResponseStore", "open_response_store"]
+
+RESPONSES_DB_FILENAME = "responses.db"
+_BATCH = 256  # pending changes written per transaction, at most
+_DELETED = None  # a pending change that removes the record
+_STOP = ""  # the writer thread's stop signal on its queue (never a response id)
+_ABSENT = object()
+_FLUSH_TIMEOUT = 10.0
+
+
+class SQLiteResponseStore:
+    """A :class:`~shim.responses_store.ResponseStore` in one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: Path, limits: ResponseStoreLimits = DEFAULT_LIMITS,
+                 warn: TextIO = sys.stderr) -> None:
+        self.path = path
+        self.limits = limits
+        self._table = ResponseTable(path, limits)
+        self._warn = warn
+        self._warned = False
+        self._read_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: Dict[str, Optional[StoredResponse]] = {}  # id → record to write, or _DELETED
+        self._changes: queue.SimpleQueue[str] = queue.SimpleQueue()  # ids whose change waits
+        self._idle = threading.Condition(self._pending_lock)  # notified when nothing is pending
+        self._writer = threading.Thread(target=self._write_loop, name="router-response-store", daemon=True)
+        self._writer.start()
+
+    def get(self, response_id: str, now: float) -> Optional[StoredResponse]:
+        """The record, or None when it is unknown, expired or unreadable."""
+        with self._pending_lock:
+            if response_id in self._pending:
+                stored = self._pending[response_id]
+                return stored if stored is not None and not self._expired(stored, now) else None
+        try:
+            with self._read_lock:
+                raw = self._table.read(response_id, now)
+        except sqlite3.Error:
+            return None
+        if raw is None:
+            return None
+        try:
+            return StoredResponse.from_json(raw)
+        except ValueError:
+            return None  # written by something else: as good as absent
+
+    def put(self, stored: StoredResponse) -> None:
+        """Keep ``stored`` (readable at once; written to the file by the writer thread)."""
+        self._change(stored.response_id, stored)
+
+    def delete(self, response_id: str) -> bool:
+        """Forget a record; True when there was one (pending, or in the file: a primary-key lookup)."""
+        with self._pending_lock:
+            pending = self._pending.get(response_id, _DELETED)
+            was_pending = response_id in self._pending
+        if was_pending:
+            existed = pending is not None
+        else:
+            existed = self._exists(response_id)
+        if existed:
+            self._change(response_id, _DELETED)
+        return existed
+
+    def flush(self, timeout: float = _FLUSH_TIMEOUT) -> bool:
+        """Wait until every change so far is in the file; False when ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._pending, timeout)
+
+    def close(self) -> None:
+        """Write what is pending, stop the writer, close the file."""
+        self._changes.put(_STOP)
+        self._writer.join(_FLUSH_TIMEOUT)
+        with self._read_lock:
+            self._table.close()
+
+    # Internals ---------------------------------------------------------------------------------
+    def _expired(self, stored: StoredResponse, now: float) -> bool:
+        return now - stored.created_at >= self.limits.max_age_seconds
+
+    def _exists(self, response_id: str) -> bool:
+        try:
+            with self._read_lock:
+                return self._table.exists(response_id)
+        except sqlite3.Error:
+            return False
+
+    def _change(self, response_id: str, stored: Optional[StoredResponse]) -> None:
+        with self._pending_lock:
+            self._pending[response_id] = stored
+        self._changes.put(response_id)
+
+    def _write_loop(self) -> None:
+        while True:
+            ids = [self._changes.get()]
+            while len(ids) < _BATCH:
+                try:
+                    ids.append(self._changes.get_nowait())
+                except queue.Empty:
+                    break
+            stop = _STOP in ids
+            self._write({response_id for response_id in ids if response_id != _STOP})
+            if stop:
+                return
+
+    def _write(self, ids: Set[str]) -> None:
+        with self._pending_lock:
+            changes = {response_id: self._pending[response_id] for response_id in ids if response_id in self._pending}
+        if changes:
+            try:
+                self._table.write(_rows(changes))
+            except (sqlite3.Error, OSError) as problem:  # a full disk, a file another program broke …
+                self._report(problem)
+        with self._pending_lock:
+            for response_id, change in changes.items():
+                if self._pending.get(response_id, _ABSENT) is change:  # unchanged since: it is written
+                    del self._pending[response_id]
+            if not self._pending:
+                self._idle.notify_all()
+
+    def _report(self, problem: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            detail = " ".join(f"{type(problem).__name__}: {problem}".split())
+            self._warn.write(f"router proxy: warning: responses cannot be stored ({detail}); calls are still served\n")
+
+
+def _rows(changes: Dict[str, Optional[StoredResponse]]) -> List[Write]:
+    """The table writes for ``changes``: records serialised here, on the writer thread."""
+    return [
+        (response_id, None, None) if stored is None else (response_id, stored.created_at, stored.to_json())
+        for response_id, stored in changes.items()
+    ]
+
+
+def open_response_store(
+    home: Path, limits: ResponseStoreLimits = DEFAULT_LIMITS, warn: TextIO = sys.stderr
+) -> Union[SQLiteResponseStore, MemoryResponseStore]:
+    """The SQLite store in ``home``; when it cannot be opened (a read-only or broken home), an
+    in-memory one with the same limits and one warning line: the proxy serves calls either way."""
+    try:
+        ensure_private_dir(home)
+        return SQLiteResponseStore(home / RESPONSES_DB_FILENAME, limits, warn)
+    except (sqlite3.Error, OSError) as exc:
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())
+        warn.write(f"router proxy: warning: stored responses are kept in memory only ({problem})\n")
+        return MemoryResponseStore(limits.max_entries, limits.max_bytes, limits.max_age_seconds)

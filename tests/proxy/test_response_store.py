@@ -1,0 +1,207 @@
+"""The proxy's SQLite store of responses: the engine's ResponseStore contract, its bounds, its file
+modes, records readable as soon as ``put`` returns (the file is written behind, in batches), and
+reads that a writer (this proxy's, or another process's) never blocks."""
+
+import io
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+from host.proxy.response_store import (
+    RESPONSES_DB_FILENAME,
+    ResponseStoreLimits,
+    SQLiteResponseStore,
+    open_response_store,
+)
+from shim.responses_store import MemoryResponseStore, StoredResponse
+
+NOW = 1_800_000_000.0
+
+
+def _record(number: int, created_at: float = NOW, text: str = "hello") -> StoredResponse:
+    response: Dict[str, Any] = {"id": f"resp_{number}", "object": "response", "output": [{"type": "message",
+                                "role": "assistant", "content": [{"type": "output_text", "text": text}]}]}
+    conversation = ({"role": "user", "content": f"question {number}"}, response["output"][0])
+    return StoredResponse(f"resp_{number}", created_at, response, conversation)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteResponseStore:
+    opened = SQLiteResponseStore(tmp_path / RESPONSES_DB_FILENAME)
+    yield opened
+    opened.close()
+
+
+def test_put_get_delete_round_trip(store: SQLiteResponseStore) -> None:
+    stored = _record(1)
+    store.put(stored)
+    assert store.get("resp_1", NOW + 1) == stored  # at once, written or not
+    assert store.flush()
+    assert store.get("resp_1", NOW + 1) == stored  # from the file
+    assert store.get("resp_2", NOW + 1) is None
+    assert store.delete("resp_1") is True
+    assert store.delete("resp_1") is False
+    assert store.get("resp_1", NOW + 1) is None
+    assert store.flush() and _ids(store) == []
+
+
+def test_a_record_put_and_deleted_before_the_writer_ran_is_gone(store: SQLiteResponseStore) -> None:
+    store.put(_record(1))
+    assert store.delete("resp_1") is True
+    assert store.get("resp_1", NOW) is None
+    assert store.flush() and _ids(store) == []
+
+def test_put_replaces_a_record_with_the_same_id(store: SQLiteResponseStore) -> None:
+    store.put(_record(1, text="first"))
+    store.put(_record(1, text="second"))
+    store.flush()
+    got = store.get("resp_1", NOW)
+    assert got is not None and got.response["output"][0]["content"][0]["text"] == "second"
+    assert _totals(store) == (1, len(_record(1, text="second").to_json()))
+
+
+def test_records_expire_and_are_evicted_by_later_writes(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_age_seconds=60))
+    store.put(_record(1, created_at=NOW))
+    assert store.get("resp_1", NOW + 59) is not None
+    assert store.get("resp_1", NOW + 61) is None  # expired: not served even before eviction
+    store.put(_record(2, created_at=NOW + 61))
+    store.flush()
+    assert _ids(store) == ["resp_2"]  # the write removed the expired row
+    store.close()
+
+
+def test_the_oldest_go_first_past_the_entry_bound(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_entries=3))
+    for number in range(5):
+        store.put(_record(number, created_at=NOW + number))
+        store.flush()
+    assert _ids(store) == ["resp_2", "resp_3", "resp_4"]
+    assert _totals(store)[0] == 3
+    store.close()
+
+
+def test_the_oldest_go_first_past_the_byte_bound(tmp_path: Path) -> None:
+    size = len(_record(0).to_json())
+    store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_bytes=size * 2 + size // 2))
+    for number in range(4):
+        store.put(_record(number, created_at=NOW + number))
+    store.flush()  # one batch or several: the bounds hold after each
+    assert _ids(store) == ["resp_2", "resp_3"]
+    assert _totals(store)[1] <= store.limits.max_bytes
+    store.close()
+
+
+def test_a_record_larger_than_the_byte_bound_is_not_kept(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_bytes=400))
+    store.put(_record(1))
+    store.flush()
+    store.put(_record(1, text="x" * 1000))  # the larger version replaces it, and is not kept
+    store.flush()
+    assert store.get("resp_1", NOW) is None and _totals(store) == (0, 0)
+    store.close()
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = open_response_store(home)
+    assert isinstance(store, SQLiteResponseStore)
+    store.put(_record(1))
+    store.flush()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    files = sorted(path.name for path in home.iterdir())
+    assert files == [RESPONSES_DB_FILENAME, RESPONSES_DB_FILENAME + "-shm", RESPONSES_DB_FILENAME + "-wal"]
+    assert {stat.S_IMODE((home / name).stat().st_mode) for name in files} == {0o600}
+    store.close()
+
+
+def test_an_existing_file_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / RESPONSES_DB_FILENAME
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    SQLiteResponseStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_records_outlive_the_store_and_are_shared_between_processes(tmp_path: Path) -> None:
+    first = SQLiteResponseStore(tmp_path / "r.db")
+    second = SQLiteResponseStore(tmp_path / "r.db")  # another proxy on the same home
+    first.put(_record(1))
+    assert first.flush()
+    assert second.get("resp_1", NOW) == _record(1)
+    first.close()
+    second.close()
+    reopened = SQLiteResponseStore(tmp_path / "r.db")
+    assert reopened.get("resp_1", NOW) == _record(1)
+    reopened.close()
+
+
+def test_a_read_is_not_blocked_by_an_open_write(tmp_path: Path) -> None:
+    store = SQLiteResponseStore(tmp_path / "r.db")
+    store.put(_record(1))
+    store.flush()
+    other = sqlite3.connect(str(tmp_path / "r.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock, uncommitted
+    other.execute("DELETE FROM responses")
+    answered = threading.Event()
+    reader = threading.Thread(target=lambda: store.get("resp_1", NOW) is not None and answered.set())
+    reader.start()
+    reader.join(timeout=5)
+    assert answered.is_set()  # the committed record, read at once
+    other.execute("ROLLBACK")
+    other.close()
+    store.close()
+
+
+def test_a_broken_record_reads_as_absent(store: SQLiteResponseStore) -> None:
+    store.put(_record(1))
+    store.flush()
+    with sqlite3.connect(str(store.path)) as raw:
+        raw.execute("UPDATE responses SET record = ? WHERE id = 'resp_1'", (b"not json",))
+    assert store.get("resp_1", NOW) is None
+
+
+def test_a_write_that_fails_costs_the_record_and_one_warning(tmp_path: Path) -> None:
+    warnings = io.StringIO()
+    store = SQLiteResponseStore(tmp_path / "r.db", warn=warnings)
+    blocker = sqlite3.connect(str(tmp_path / "r.db"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock past the writer's busy timeout
+    store.put(_record(1))
+    store.put(_record(2))
+    assert store.flush(timeout=30)  # pending changes drain even when they cannot be written
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert warnings.getvalue().count("\n") == 1 and "responses cannot be stored" in warnings.getvalue()
+    assert store.get("resp_1", NOW) is None  # lost, not kept in memory without bound
+    store.put(_record(3))
+    assert store.flush() and _ids(store) == ["resp_3"]  # later writes work again
+    store.close()
+
+
+def test_an_unusable_home_falls_back_to_memory_with_one_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the directory should be")
+    warnings = io.StringIO()
+    store = open_response_store(blocker, ResponseStoreLimits(max_entries=7), warn=warnings)
+    assert isinstance(store, MemoryResponseStore) and store.max_entries == 7
+    assert warnings.getvalue().count("\n") == 1 and "kept in memory only" in warnings.getvalue()
+    store.put(_record(1))
+    assert store.get("resp_1", NOW) == _record(1)
+
+
+def _ids(store: SQLiteResponseStore) -> list:
+    store.flush()
+    with sqlite3.connect(str(store.path)) as raw:
+        return [row[0] for row in raw.execute("SELECT id FROM responses ORDER BY created_at")]
+
+
+def _totals(store: SQLiteResponseStore) -> tuple:
+    store.flush()
+    with sqlite3.connect(str(store.path)) as raw:
+        entries, size = raw.execute("SELECT entries, bytes FROM totals").fetchone()
+        assert (entries, size) == raw.execute("SELECT count(*), coalesce(sum(size), 0) FROM responses").fetchone()
+        return entries, size

@@ -1,0 +1,170 @@
+"""``POST /v1/responses`` through a real ``router proxy`` process, with the official SDK: whole and
+streamed answers on the three upstream paths (Anthropic Messages, an OpenAI-protocol server's Chat,
+a server with its own Responses API), and the proxy's part of the state — a response is stored
+before the client sees it complete, a later call continues it (also after the proxy restarted),
+``store: false`` keeps nothing.
+
+The proxy here has a home of its own (``native`` serves Responses itself), so the shared proxy's
+configuration stays as the other proxy tests expect it.
+"""
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import openai
+import pytest
+from fakes import FakeProvider, RecordedRequest, UsageSpec
+from proxy_process import BACKEND_KEYS, KEY_ENV, ProxyProcess
+
+USAGE = UsageSpec(input=120, output=30, cache_read=40)
+TEXT = "Sunny, 21 degrees, light wind from the west."
+# (model the client asks for, backend, the path the backend is called on, the model it sees)
+ROUTES = [
+    ("claude-sonnet-4-6", "anthropic", "/v1/messages", "claude-sonnet-4-6"),
+    ("gpt-5.1", "openai", "/v1/chat/completions", "gpt-5.1"),
+    ("native-1", "native", "/v1/responses", "native-1"),
+]
+MODEL_PATHS = {path for _, _, path, _ in ROUTES}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider) -> Path:
+    home = tmp_path_factory.mktemp("responses-proxy-home")
+    root = _fake_provider_session.root_url.rstrip("/")
+    (home / "config.toml").write_text(textwrap.dedent(f"""
+        [backends.anthropic]
+        protocol = "anthropic"
+        base_url = "{root}"
+        key_env = "{KEY_ENV['anthropic']}"
+
+        [backends.openai]
+        protocol = "openai"
+        base_url = "{root}/v1"
+        key_env = "{KEY_ENV['openai']}"
+
+        [backends.native]
+        protocol = "openai"
+        base_url = "{root}/v1"
+        key_env = "{KEY_ENV['groq']}"
+        models = ["native-*"]
+        responses_api = true
+    """))
+    return home
+
+
+@pytest.fixture(scope="module")
+def responses_proxy(home: Path) -> Iterator[ProxyProcess]:
+    proxy = ProxyProcess(home).wait_ready()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def client(responses_proxy: ProxyProcess, provider: FakeProvider) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=responses_proxy.url + "/v1", api_key="unused", max_retries=0, timeout=10) as sdk:
+        yield sdk
+
+
+def _model_calls(provider: FakeProvider) -> List[RecordedRequest]:
+    return [request for request in provider.requests if request.path.split("?")[0] in MODEL_PATHS]
+
+
+def _check_forwarded(request: RecordedRequest, backend: str, path: str, model: str) -> None:
+    key = {"anthropic": BACKEND_KEYS["anthropic"], "openai": BACKEND_KEYS["openai"], "native": BACKEND_KEYS["groq"]}
+    assert request.path.split("?")[0] == path and request.json["model"] == model
+    credential = request.header("x-api-key") if backend == "anthropic" else request.header("authorization")
+    assert credential == (key[backend] if backend == "anthropic" else f"Bearer {key[backend]}")
+    assert "unused" not in json.dumps(request.headers)
+
+
+@pytest.mark.parametrize(("model", "backend", "path", "upstream"), ROUTES, ids=[r[1] for r in ROUTES])
+def test_whole_response(client: openai.OpenAI, provider: FakeProvider, model: str, backend: str, path: str,
+                        upstream: str) -> None:
+    provider.reply(text=TEXT, usage=USAGE)
+    response = client.responses.create(model=model, input="weather?", instructions="be brief")
+    assert response.output_text == TEXT and response.status == "completed"
+    assert response.usage is not None and response.usage.input_tokens == USAGE.prompt_tokens
+    assert response.usage.output_tokens == USAGE.output
+    [request] = _model_calls(provider)
+    _check_forwarded(request, backend, path, upstream)
+
+
+@pytest.mark.parametrize(("model", "backend", "path", "upstream"), ROUTES, ids=[r[1] for r in ROUTES])
+def test_stream(client: openai.OpenAI, provider: FakeProvider, chunking: str, model: str, backend: str, path: str,
+                upstream: str) -> None:
+    provider.reply(text=TEXT, usage=USAGE)
+    with client.responses.stream(model=model, input="weather?") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == TEXT and final.output_text == TEXT
+    assert final.usage is not None and final.usage.output_tokens == USAGE.output
+    [request] = _model_calls(provider)
+    _check_forwarded(request, backend, path, upstream)
+    assert request.json["stream"] is True
+
+
+def _texts(body: Dict[str, Any]) -> List[str]:
+    """Every text of a Messages conversation, in order."""
+    out: List[str] = []
+    for message in body["messages"]:
+        content = message["content"]
+        out += [content] if isinstance(content, str) else [b["text"] for b in content if b["type"] == "text"]
+    return out
+
+
+def test_a_chain_continues_from_what_the_proxy_stored(client: openai.OpenAI, provider: FakeProvider) -> None:
+    provider.reply(text="First answer.")
+    provider.reply(text="Second answer.")
+    first = client.responses.create(model="claude-sonnet-4-6", input="first question")
+    second = client.responses.create(model="claude-sonnet-4-6", input="second question",
+                                     previous_response_id=first.id)
+    assert second.output_text == "Second answer."
+    assert _texts(_model_calls(provider)[1].json) == ["first question", "First answer.", "second question"]
+    assert client.responses.retrieve(first.id).output_text == "First answer."
+
+
+def test_a_streamed_response_is_stored_before_the_client_sees_it_complete(
+    client: openai.OpenAI, provider: FakeProvider, chunking: str
+) -> None:
+    """The moment ``response.completed`` reaches the client, the response can be read back and
+    continued: the record was written before those bytes went out."""
+    provider.reply(text="Streamed answer.")
+    provider.reply(text="Continued.")
+    with client.responses.stream(model="claude-sonnet-4-6", input="question") as stream:
+        for event in stream:
+            if event.type == "response.completed":
+                response_id = event.response.id
+                assert client.responses.retrieve(response_id).output_text == "Streamed answer."
+                break
+    follow_up = client.responses.create(model="claude-sonnet-4-6", input="more", previous_response_id=response_id)
+    assert follow_up.output_text == "Continued."
+
+
+def test_store_false_keeps_nothing(client: openai.OpenAI, provider: FakeProvider) -> None:
+    provider.reply(text="Not kept.")
+    response = client.responses.create(model="claude-sonnet-4-6", input="question", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(response.id)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model="claude-sonnet-4-6", input="more", previous_response_id=response.id)
+    assert refused.value.body["param"] == "previous_response_id"  # type: ignore[index]
+    assert len(_model_calls(provider)) == 1  # the refused call never went upstream
+
+
+def test_a_chain_survives_a_proxy_restart(home: Path, provider: FakeProvider) -> None:
+    provider.reply(text="Before the restart.")
+    provider.reply(text="After the restart.")
+    first_proxy = ProxyProcess(home).wait_ready()
+    with openai.OpenAI(base_url=first_proxy.url + "/v1", api_key="unused", max_retries=0, timeout=10) as sdk:
+        first = sdk.responses.create(model="claude-sonnet-4-6", input="remember this")
+    assert first_proxy.stop() == 0
+    second_proxy = ProxyProcess(home).wait_ready()
+    try:
+        with openai.OpenAI(base_url=second_proxy.url + "/v1", api_key="unused", max_retries=0, timeout=10) as sdk:
+            second = sdk.responses.create(model="claude-sonnet-4-6", input="and now?", previous_response_id=first.id)
+    finally:
+        second_proxy.stop()
+    assert second.output_text == "After the restart."
+    assert _texts(_model_calls(provider)[1].json) == ["remember this", "Before the restart.", "and now?"]

@@ -1,0 +1,59 @@
+"""``GET``/``DELETE /v1/responses/{id}`` through ``router proxy``, with the official SDK: what the
+proxy stored is read back and deleted; anything else is a 404 in OpenAI's shape."""
+
+import time
+from pathlib import Path
+
+import openai
+import pytest
+from proxy_process import ProxyProcess
+
+from host.proxy.response_store import RESPONSES_DB_FILENAME, SQLiteResponseStore
+from shim.responses_store import StoredResponse
+
+
+def _stored(response_id: str) -> StoredResponse:
+    response = {
+        "id": response_id, "object": "response", "created_at": int(time.time()), "status": "completed",
+        "model": "claude-sonnet-4-6", "output": [{
+            "id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": "stored answer", "annotations": []}],
+        }],
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 2,
+                  "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 7},
+    }
+    return StoredResponse(response_id, time.time(), response, ({"role": "user", "content": "q"}, response["output"][0]))
+
+
+@pytest.fixture
+def stored_id(proxy: ProxyProcess, proxy_home: Path, request: pytest.FixtureRequest) -> str:
+    """A record written to the proxy's store file by another connection (as a second proxy would)."""
+    response_id = f"resp_{request.node.name[:40]}"
+    store = SQLiteResponseStore(proxy_home / RESPONSES_DB_FILENAME)
+    store.put(_stored(response_id))
+    store.close()
+    return response_id
+
+
+def test_retrieve_returns_the_stored_response(oai: openai.OpenAI, stored_id: str) -> None:
+    response = oai.responses.retrieve(stored_id)
+    assert response.id == stored_id and response.output_text == "stored answer"
+    assert response.usage is not None and response.usage.total_tokens == 7
+
+
+def test_delete_removes_it(oai: openai.OpenAI, stored_id: str) -> None:
+    oai.responses.delete(stored_id)
+    with pytest.raises(openai.NotFoundError) as missing:
+        oai.responses.retrieve(stored_id)
+    assert stored_id in missing.value.message
+    with pytest.raises(openai.NotFoundError):
+        oai.responses.delete(stored_id)
+
+
+def test_an_unknown_id_is_a_404_in_openai_shape(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
+        oai.responses.retrieve("resp_never_stored")
+    assert missing.value.status_code == 404
+    assert missing.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "resp_never_stored" in missing.value.message
