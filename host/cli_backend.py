@@ -159,7 +159,7 @@ def backend_remove(name: str) -> None:
     backends = loaded.document.get("backends", {})
     if name not in backends:
         raise NotFound(f"no backend named {name!r} (see: router backend list)")
-    users = backend_users(loaded.document, name)
+    users = backend_users(loaded.config, name)
     if users:
         raise NotFound(f"backend {name!r} is still used by {', '.join(users)}; change those first")
     del backends[name]

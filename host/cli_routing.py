@@ -1,17 +1,20 @@
-"""``router route …`` and ``router alias …``: which backend serves which model.
+"""``router route …`` and ``router alias …``: which backends serve which model.
 
 ``route explain`` asks the engine's own resolver (via :mod:`host.explain`), so it shows exactly
-what the shim and the proxy will do. Edits keep rule order (first match wins): ``route add``
-appends unless ``--first``, and replaces a rule with the same glob in place.
+what the shim and the proxy will do, and asks running proxies which backends cool down. Edits keep
+rule order (first match wins): ``route add`` appends unless ``--first``, and replaces a rule with the
+same glob in place. Several targets make a chain, tried in order (docs/routing.md#the-cli).
 """
 
 import json
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
 from shim.protocols import OPENAI, PROTOCOLS
+from shim.targets import TargetSyntaxError, describe_chain, parse_chain
 
+from .backend_states import running_states
 from .cli_support import NotFound, example, load, save, tell_running_proxies
 from .config_store import LoadedConfig
 from .explain import explain_route, explanation_lines
@@ -30,41 +33,66 @@ def route() -> None:
               help="The protocol the client speaks (openai: chat completions, anthropic: messages).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def route_explain(model: str, protocol: str, as_json: bool) -> None:
-    """Show which rule, backend, URL and upstream model a call for MODEL would get."""
+    """Show which rule matched and, for each target of the chain in order, its backend, URL, upstream
+    model, whether the call is translated and whether a running proxy has it cooling down."""
     loaded = load()
-    report = explain_route(loaded.config, model, protocol)
-    if report["backend"] is not None:
-        report["key"] = loaded.key_sources[report["backend"]].describe()
+    running = running_states()
+    report = explain_route(loaded.config, model, protocol, running.states)
+    if report["routed"]:
+        for target in report["targets"]:
+            target["key"] = loaded.key_sources[target["backend"]].describe()
+        report["key"] = report["targets"][0]["key"]
+        report["states_note"] = running.note()
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else "\n".join(explanation_lines(report)))
 
 
 @route.command("list", epilog=example("router route list"))
 def route_list() -> None:
-    """Show the [[routes]] rules in match order, and the default backend."""
-    document = load().document
-    for rule in document.get("routes", []):
-        click.echo(f"{rule['match']}  →  {rule['backend']}")
-    click.echo(f"default_backend: {document.get('default_backend', '(none)')}")
+    """Show the [[routes]] rules in match order (each chain in the order it is tried), and the default."""
+    config = load().config
+    for rule in config.routes:
+        policy = "  (own fallback policy)" if rule.policy is not None else ""
+        click.echo(f"{rule.match}  →  {describe_chain(rule.chain)}{policy}")
+    default = describe_chain(config.default_backend) if config.default_backend else "(none)"
+    click.echo(f"default_backend: {default}")
 
 
-@route.command("add", epilog=example("router route add 'llama-*' groq",
-                                     "router route add 'gpt-4o*' openrouter --first"))
+@route.command("add", epilog=example(
+    "router route add 'llama-*' groq",
+    "router route add 'gpt-4o*' openrouter --first",
+    "router route add 'claude-sonnet-*' anthropic openrouter:anthropic/claude-sonnet-4.5 openai:gpt-5.1",
+    "router route add 'claude-*' anthropic=3,anthropic-eu=1 openai:gpt-5.1 --retries 0",
+))
 @click.argument("glob")
-@click.argument("backend_name", metavar="BACKEND")
+@click.argument("targets", metavar="BACKEND [BACKEND…]", nargs=-1, required=True)
 @click.option("--first", is_flag=True, help="Check this rule before the existing ones (default: after them).")
-def route_add(glob: str, backend_name: str, first: bool) -> None:
-    """Send models matching GLOB to BACKEND (replaces a rule with the same GLOB)."""
+@click.option("--retries", type=click.IntRange(min=0),
+              help="This route's retries of the same target (default: [fallback]'s).")
+@click.option("--statuses", metavar="CODES",
+              help="This route's statuses that fall back, comma-separated (e.g. 429,500,503,529,401).")
+def route_add(
+    glob: str, targets: Tuple[str, ...], first: bool, retries: Optional[int], statuses: Optional[str]
+) -> None:
+    """Send models matching GLOB to BACKEND, and when it fails, to each further BACKEND in order
+    (replaces a rule with the same GLOB). A BACKEND is a name or NAME:MODEL; A,B is a balanced group
+    of equivalent backends (A=3,B=1 with weights)."""
     loaded = load()
-    _require_backend(loaded, backend_name)
-    routes: List[Dict[str, str]] = loaded.document.setdefault("routes", [])
-    existing = next((rule for rule in routes if rule["match"] == glob), None)
+    value = _chain_value(loaded, targets, "BACKEND")
+    rule: Dict[str, Any] = {"match": glob, "backend": value}
+    fallback = _fallback_table(retries, statuses)
+    if fallback:
+        rule["fallback"] = fallback
+    routes: List[Dict[str, Any]] = loaded.document.setdefault("routes", [])
+    existing = next((old for old in routes if old["match"] == glob), None)
     if existing is not None and not first:
-        existing["backend"] = backend_name
+        existing.clear()
+        existing.update(rule)
     else:
-        routes[:] = [rule for rule in routes if rule is not existing]
-        routes.insert(0 if first else len(routes), {"match": glob, "backend": backend_name})
+        routes[:] = [old for old in routes if old is not existing]
+        routes.insert(0 if first else len(routes), rule)
     save(loaded)
-    click.echo(f"{'replaced' if existing else 'added'} route {glob!r} → {backend_name!r}")
+    shown = describe_chain(parse_chain(value, "route"))
+    click.echo(f"{'replaced' if existing else 'added'} route {glob!r} → {shown}")
     tell_running_proxies()
 
 
@@ -86,22 +114,72 @@ def route_remove(glob: str) -> None:
     tell_running_proxies()
 
 
-@route.command("default", epilog=example("router route default groq", "router route default --clear"))
-@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@route.command("default", epilog=example("router route default groq", "router route default groq openai:gpt-4o-mini",
+                                         "router route default --clear"))
+@click.argument("targets", metavar="[BACKEND…]", nargs=-1)
 @click.option("--clear", is_flag=True, help="No default: unmatched models are left untouched.")
-def route_default(backend_name: Optional[str], clear: bool) -> None:
-    """Set (or --clear) the backend for models no other rule matches."""
-    if clear == (backend_name is not None):
+def route_default(targets: Tuple[str, ...], clear: bool) -> None:
+    """Set (or --clear) the backends, tried in order, for models no other rule matches."""
+    if clear == bool(targets):
         raise click.UsageError("give a BACKEND or --clear")
     loaded = load()
-    if backend_name is None:
+    shown = "(none)"
+    if clear:
         loaded.document.pop("default_backend", None)
     else:
-        _require_backend(loaded, backend_name)
-        loaded.document["default_backend"] = backend_name
+        value = _chain_value(loaded, targets, "BACKEND")
+        loaded.document["default_backend"] = value
+        shown = describe_chain(parse_chain(value, "default_backend"))
     save(loaded)
-    click.echo(f"default_backend: {backend_name or '(none)'}")
+    click.echo(f"default_backend: {shown}")
     tell_running_proxies()
+
+
+def _chain_value(loaded: LoadedConfig, words: Tuple[str, ...], what: str) -> Any:
+    """The ``config.toml`` value for targets given on the command line: a string for one target,
+    else a list (a word with commas is a balanced group, ``NAME=WEIGHT`` for its weights)."""
+    steps = [_step(word, what) for word in words]
+    for step in steps:
+        for target in step["balance"] if isinstance(step, dict) else [step]:
+            _require_backend(loaded, target.partition(":")[0])
+    value = steps[0] if len(steps) == 1 and isinstance(steps[0], str) else steps
+    try:
+        parse_chain(value, what)
+    except TargetSyntaxError as problem:
+        raise click.BadParameter(str(problem), param_hint=what) from None
+    return value
+
+
+def _step(word: str, what: str) -> Any:
+    if "," not in word:
+        return word
+    members, weights = [], []
+    for part in word.split(","):
+        target, sep, weight = part.partition("=")
+        members.append(target)
+        if sep:
+            try:
+                weights.append(int(weight) if weight.isdigit() else float(weight))
+            except ValueError:
+                raise click.BadParameter(f"{part!r}: a weight is a number", param_hint=what) from None
+    group: Dict[str, Any] = {"balance": members}
+    if weights:
+        if len(weights) != len(members):
+            raise click.BadParameter(f"{word!r}: give every member a weight, or none", param_hint=what)
+        group["weights"] = weights
+    return group
+
+
+def _fallback_table(retries: Optional[int], statuses: Optional[str]) -> Dict[str, Any]:
+    table: Dict[str, Any] = {}
+    if retries is not None:
+        table["retries"] = retries
+    if statuses is not None:
+        try:
+            table["statuses"] = [int(code) for code in statuses.split(",") if code.strip()]
+        except ValueError:
+            raise click.BadParameter("comma-separated HTTP statuses, e.g. 429,503", param_hint="--statuses") from None
+    return table
 
 
 def _require_backend(loaded: LoadedConfig, name: str) -> None:
@@ -114,17 +192,19 @@ def alias() -> None:
     """Name models: an alias is replaced by its target before routing."""
 
 
-@alias.command("set", epilog=example("router alias set fast groq:llama-3.1-8b-instant"))
+@alias.command("set", epilog=example("router alias set fast groq:llama-3.1-8b-instant",
+                                     "router alias set smart claude-opus-4-7 openai:gpt-5.1"))
 @click.argument("name")
-@click.argument("target")
-def alias_set(name: str, target: str) -> None:
-    """Make model NAME mean TARGET (which may carry a BACKEND: prefix)."""
+@click.argument("targets", metavar="TARGET [TARGET…]", nargs=-1, required=True)
+def alias_set(name: str, targets: Tuple[str, ...]) -> None:
+    """Make model NAME mean TARGET (which may carry a BACKEND: prefix); with several, a chain: each
+    is routed as its own name would be, and they are tried in order."""
     loaded = load()
     aliases = loaded.document.setdefault("aliases", {})
     replaced = name in aliases
-    aliases[name] = target
+    aliases[name] = targets[0] if len(targets) == 1 else list(targets)
     save(loaded)
-    click.echo(f"{'replaced' if replaced else 'added'} alias {name!r} → {target!r}")
+    click.echo(f"{'replaced' if replaced else 'added'} alias {name!r} → {' → '.join(map(repr, targets))}")
     tell_running_proxies()
 
 

@@ -89,18 +89,30 @@ def _print_table(report: StatsReport) -> None:
         console.print("no calls recorded in this window", markup=False)
         return
     table = Table(show_edge=False, pad_edge=False)
-    for title in (report.by, "calls", "errors", "in", "out", "cache r/w", "cost", "p50", "p95"):
+    fallbacks = _fallback_titles(report)
+    for title in (report.by, "calls", "errors", *fallbacks, "in", "out", "cache r/w", "cost", "p50", "p95"):
         table.add_column(title, justify="left" if title == report.by else "right", no_wrap=True)
     for group in [*report.groups, report.total] if len(report.groups) > 1 else report.groups:
-        table.add_row(*_row_cells(group), end_section=group is report.groups[-1] and len(report.groups) > 1)
+        table.add_row(*_row_cells(group, len(fallbacks)),
+                      end_section=group is report.groups[-1] and len(report.groups) > 1)
     console.print(table)
 
 
-def _row_cells(group: GroupStats) -> Tuple[str, ...]:
+def _fallback_titles(report: StatsReport) -> Tuple[str, ...]:
+    """Fallback columns, only when the window had any: ``fallbacks`` (calls answered after one) and,
+    by backend, ``left`` (calls that moved from this backend to another)."""
+    if not report.total.fallbacks:
+        return ()
+    return ("fallbacks", "left") if report.by == "backend" else ("fallbacks",)
+
+
+def _row_cells(group: GroupStats, fallback_columns: int = 0) -> Tuple[str, ...]:
+    fallbacks = (str(group.fallbacks), str(group.left_for_another))[:fallback_columns]
     return (
         group.key,
         str(group.calls),
         str(group.errors),
+        *fallbacks,
         f"{group.input_tokens:,}",
         f"{group.output_tokens:,}",
         f"{group.cache_read_tokens:,}/{group.cache_write_tokens:,}",

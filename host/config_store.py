@@ -14,7 +14,9 @@ The file (in the state directory, see :mod:`host.paths`)::
     fast = "groq:llama-3.1-8b-instant"
     [[routes]]
     match = "mistral-*"
-    backend = "groq"
+    backend = "groq"                    # or a chain: ["groq", "openai:gpt-4o-mini"] (docs/routing.md)
+    [fallback]                          # optional: retries, backoff, max_wait … (docs/routing.md)
+    [cooldown]                          # optional: the circuit breaker of each backend
     [shortcuts]                         # optional: opus / sonnet / haiku → full Claude ids
     [model_max_output_tokens]           # optional: model glob → output limit (shim/model_limits.py)
     "qwen3-*" = 32768
@@ -37,6 +39,7 @@ import tomli_w
 
 from shim.config import ConfigError, RouterConfig
 from shim.protocols import ANTHROPIC
+from shim.targets import TargetGroup, chain_backends
 
 from .credentials import load_keys
 from .paths import StateFileError, atomic_write, config_path, credentials_path, read_toml
@@ -59,7 +62,10 @@ BACKEND_FIELDS = (
     "responses_api", "responses_only_models",
 )
 # The engine-level keys of the document passed to RouterConfig.from_dict as they are.
-_ENGINE_KEYS = ("aliases", "routes", "default_backend", "shortcuts", "default_max_tokens", "model_max_output_tokens")
+_ENGINE_KEYS = (
+    "aliases", "routes", "default_backend", "shortcuts", "default_max_tokens", "model_max_output_tokens", "fallback",
+    "cooldown",
+)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -109,10 +115,15 @@ def save_document(path: Path, document: Dict[str, Any], environ: Mapping[str, st
         raise StateFileError(path, f"cannot be written: {exc.strerror or exc}") from None
 
 
-def backend_users(document: Mapping[str, Any], name: str) -> List[str]:
-    """What in the document refers to backend ``name`` (routes, default_backend)."""
-    users = [f"route {rule['match']!r}" for rule in document.get("routes", []) if rule.get("backend") == name]
-    if document.get("default_backend") == name:
+def backend_users(config: RouterConfig, name: str) -> List[str]:
+    """What in the configuration names backend ``name`` as a target (routes, alias groups,
+    default_backend): what would no longer load without it."""
+    users = [f"route {rule.match!r}" for rule in config.routes if name in chain_backends(rule.chain)]
+    for alias, entries in config.aliases.items():
+        groups = tuple(entry for entry in entries if isinstance(entry, TargetGroup))
+        if name in chain_backends(groups):
+            users.append(f"alias {alias!r}")
+    if config.default_backend is not None and name in chain_backends(config.default_backend):
         users.append("default_backend")
     return users
 

@@ -8,6 +8,7 @@ model families with the backend each reaches (or None when no backend has that n
 from typing import Any, Dict, List
 
 from shim.routing import BUILTIN_FAMILIES
+from shim.targets import alias_entries_data, chain_data
 
 from .config_store import LoadedConfig
 
@@ -27,9 +28,9 @@ def routing_table(loaded: LoadedConfig) -> Dict[str, Any]:
     return {
         "config": str(loaded.path),
         "backends": backends,
-        "aliases": dict(config.aliases),
-        "routes": [{"match": rule.match, "backend": rule.backend} for rule in config.routes],
-        "default_backend": config.default_backend,
+        "aliases": {name: alias_entries_data(entries) for name, entries in config.aliases.items()},
+        "routes": [{"match": rule.match, "backend": chain_data(rule.chain)} for rule in config.routes],
+        "default_backend": None if config.default_backend is None else chain_data(config.default_backend),
         "families": [{"patterns": patterns, "backend": name if name in config.backends else None}
                      for name, patterns in families.items()],
         "shortcuts": {name: {"model": model, "backend": "anthropic" if "anthropic" in config.backends else None}

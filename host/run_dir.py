@@ -15,8 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, Optional, Type
 
-from shim.config import RouterConfig
+from shim.config import RouterConfig, RouteRule
 from shim.env_names import SNAPSHOT_VERSION
+from shim.targets import alias_entries_data, chain_data
 
 __all__ = ["SNAPSHOT_FILENAME", "SOCKET_FILENAME", "RunDir", "snapshot_document"]
 
@@ -31,15 +32,24 @@ def snapshot_document(config: RouterConfig) -> Dict[str, Any]:
     keys included, so the child rebuilds exactly the host's configuration."""
     engine: Dict[str, Any] = {
         "backends": {name: _backend_table(config, name) for name in config.backends},
-        "aliases": dict(config.aliases),
-        "routes": [{"match": rule.match, "backend": rule.backend} for rule in config.routes],
+        "aliases": {name: alias_entries_data(entries) for name, entries in config.aliases.items()},
+        "routes": [_route_table(rule) for rule in config.routes],
         "shortcuts": dict(config.shortcuts),
         "default_max_tokens": config.default_max_tokens,
         "model_max_output_tokens": dict(config.model_max_output_tokens),
+        "fallback": config.fallback.as_data(),
+        "cooldown": config.cooldown.as_data(),
     }
     if config.default_backend is not None:
-        engine["default_backend"] = config.default_backend
+        engine["default_backend"] = chain_data(config.default_backend)
     return {"version": SNAPSHOT_VERSION, "config": engine}
+
+
+def _route_table(rule: RouteRule) -> Dict[str, Any]:
+    table: Dict[str, Any] = {"match": rule.match, "backend": chain_data(rule.chain)}
+    if rule.policy is not None:
+        table["fallback"] = rule.policy.as_data()
+    return table
 
 
 def _backend_table(config: RouterConfig, name: str) -> Dict[str, Any]:

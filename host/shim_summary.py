@@ -21,6 +21,7 @@ from typing import AbstractSet, Dict, Iterable, List, Optional, Sequence, Tuple
 from shim.platform_calls import TRACE_INGEST
 from shim.telemetry import CallEvent
 
+from .attempt_chain import chain_text
 from .collector import ProcessInfo, RunTelemetry
 
 __all__ = ["NO_ROUTE", "call_line", "percentile", "summary_lines"]
@@ -43,6 +44,9 @@ def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
 def call_line(event: CallEvent) -> str:
     """One line for ``-v``: who called what, where it went, how it went."""
     where = f"{event.backend}/{event.upstream_model}" if event.backend else f"{NO_ROUTE} {event.upstream_host}"
+    chain = chain_text(event.attempts)
+    if chain is not None:
+        where = f"{chain} ({event.backend}/{event.upstream_model})"
     traits = [trait for trait, present in (("translated", event.translated), ("stream", event.stream)) if present]
     parts = [
         f"router: pid {event.pid} {event.client_protocol} {event.endpoint} {event.requested_model} → {where}",

@@ -6,6 +6,8 @@ Cost is the sum of the known costs; ``cost_unknown_calls`` says how many calls h
 total is never silently short.
 """
 
+import itertools
+import json
 import math
 import sqlite3
 import time
@@ -36,6 +38,9 @@ _COLUMNS = (
     "time, backend, upstream_model, requested_model, endpoint, program, status, error, latency_ms, "
     "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd"
 )
+# Event schema 2's columns; a database no router of that version has opened yet lacks them.
+_FALLBACK_COLUMNS = ", fallbacks, attempts"
+_NO_FALLBACK_COLUMNS = ", 0 AS fallbacks, NULL AS attempts"
 
 
 @dataclass
@@ -52,6 +57,8 @@ class GroupStats:
     reasoning_tokens: int = 0
     cost_usd: float = 0.0  # the sum of the known costs
     cost_unknown_calls: int = 0  # calls whose cost is unknown (unknown model or no token counts)
+    fallbacks: int = 0  # calls of this group answered after moving off another target
+    left_for_another: int = 0  # --by backend: times a call moved from this backend to another one
     latency_p50_ms: Optional[float] = None
     latency_p95_ms: Optional[float] = None
     _latencies: List[float] = field(default_factory=list, repr=False)
@@ -59,6 +66,7 @@ class GroupStats:
     def add(self, row: sqlite3.Row) -> None:
         self.calls += 1
         self.errors += _is_error(row["status"], row["error"])
+        self.fallbacks += bool(row["fallbacks"])
         for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
             setattr(self, name, getattr(self, name) + (row[name] or 0))
         if row["cost_usd"] is None:
@@ -137,6 +145,8 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
         key = _group_key(row, by)
         grouped[key].key = key
         grouped[key].add(row)
+        if row["fallbacks"]:
+            _count_departures(row, total, grouped if by == "backend" else None)
     groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
     if by == "day":
         groups.sort(key=lambda g: g.key)
@@ -188,13 +198,32 @@ def _rows(path: Path, since: Optional[float]) -> Tuple[List[sqlite3.Row], Option
     try:
         connection.row_factory = sqlite3.Row
         where, params = ("WHERE time >= ?", (since,)) if since is not None else ("", ())
-        return connection.execute(f"SELECT {_COLUMNS} FROM events {where} ORDER BY time", params).fetchall(), None
+        present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+        columns = _COLUMNS + (_FALLBACK_COLUMNS if "attempts" in present else _NO_FALLBACK_COLUMNS)
+        return connection.execute(f"SELECT {columns} FROM events {where} ORDER BY time", params).fetchall(), None
     except sqlite3.Error as exc:
         if "no such table" in str(exc):
             return [], None  # created, never written to
         return [], " ".join(str(exc).split())
     finally:
         connection.close()
+
+
+def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[Dict[str, GroupStats]]) -> None:
+    """Each move of the call from one backend to another, counted against the backend it left (in the
+    row of that backend when grouping by backend: it may not have answered a single call)."""
+    try:
+        attempts = json.loads(row["attempts"] or "[]")
+        backends = [str(attempt["backend"]) for attempt in attempts]
+    except (ValueError, TypeError, KeyError):
+        return  # not what a router wrote: the call still counts as a fallback, only not per backend
+    for left, went in itertools.pairwise(backends):
+        if left == went:
+            continue
+        total.left_for_another += 1
+        if by_backend is not None:
+            by_backend[left].key = left
+            by_backend[left].left_for_another += 1
 
 
 def _group_key(row: sqlite3.Row, by: str) -> str:

@@ -26,7 +26,7 @@ import typing
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from shim.telemetry import CallEvent
 
@@ -50,7 +50,9 @@ __all__ = [
 
 DB_FILENAME = "telemetry.db"
 DROPS_FILENAME = "telemetry-drops.log"
-STORE_SCHEMA_VERSION = 1
+# 2: the ``fallbacks`` and ``attempts`` columns (call event schema 2); a version 1 database gets them
+# when it is opened (existing rows: 0 and NULL).
+STORE_SCHEMA_VERSION = 2
 BATCH_SIZE = 500
 BATCH_SECONDS = 0.1
 QUEUE_SIZE = 100_000
@@ -66,8 +68,13 @@ CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, {columns});
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
 """
-_EVENT_VALUES = attrgetter(*EVENT_COLUMNS[:-1])  # much cheaper than dataclasses.astuple (no deep copy)
-_INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+# Every column but the attempts (a list, stored as JSON text) and the cost, read at once: much cheaper
+# than dataclasses.astuple (no deep copy).
+_PLAIN_COLUMNS = tuple(name for name in EVENT_COLUMNS[:-1] if name != "attempts")
+_EVENT_VALUES = attrgetter(*_PLAIN_COLUMNS)
+_INSERT = (f"INSERT INTO events ({', '.join((*_PLAIN_COLUMNS, 'attempts', 'cost_usd'))}) "
+           f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 Connect = Callable[[str], sqlite3.Connection]
 Row = Tuple[Any, ...]
@@ -84,10 +91,14 @@ def drop_log_paths(home: Optional[Path] = None) -> List[Path]:
     return [directory / DROPS_FILENAME, Path(tempfile.gettempdir()) / f"router-{os.getuid()}-{tag}-drops.log"]
 
 
-def _column_sql() -> str:
+def _column_types() -> Dict[str, str]:
     hints = typing.get_type_hints(CallEvent)
     declared = {name: _sql_type(hints[name]) for name in EVENT_COLUMNS[:-1]}
-    return ", ".join(f"{name} {declared.get(name, 'REAL')}" for name in EVENT_COLUMNS)
+    return {name: declared.get(name, "REAL") for name in EVENT_COLUMNS}
+
+
+def _column_sql() -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in _column_types().items())
 
 
 def _sql_type(hint: Any) -> str:
@@ -105,12 +116,32 @@ def connect_database(path: Path, connect: Connect = sqlite3.connect) -> sqlite3.
         connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, no fsync per batch
         with connection:
             connection.executescript(_SCHEMA.format(columns=_column_sql()))
-            if connection.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+            _add_missing_columns(connection)
+            version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            if version is None:
                 connection.execute("INSERT INTO schema_version (version) VALUES (?)", (STORE_SCHEMA_VERSION,))
+            elif version < STORE_SCHEMA_VERSION:  # written only when migrating: opening must not need a write
+                connection.execute("UPDATE schema_version SET version = ?", (STORE_SCHEMA_VERSION,))
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """A database an older router created lacks the newer event fields: add them (NULL, or the
+    field's default for the counts, in the rows it holds)."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+    for name, kind in _column_types().items():
+        if name not in present:
+            default = " NOT NULL DEFAULT 0" if name == "fallbacks" else ""
+            connection.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}{default}")
+
+
+def event_row(event: CallEvent, cost: Optional[float]) -> Row:
+    """The values :data:`_INSERT` takes for ``event``."""
+    attempts = None if event.attempts is None else _COMPACT.encode(event.attempts)
+    return (*_EVENT_VALUES(event), attempts, cost)
 
 
 @dataclass(frozen=True)
@@ -194,7 +225,7 @@ class TelemetryStore:
         for pair in events:
             try:
                 event, cost = pair
-                rows.append((*_EVENT_VALUES(event), cost))
+                rows.append(event_row(event, cost))
             except Exception:  # never on the caller: a bad event is a dropped event
                 self._count_drop(1, "invalid event", in_flight=False)
         if not rows:

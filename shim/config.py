@@ -7,9 +7,11 @@ validator. Secrets live only in :attr:`Backend.api_key`, which ``repr`` never sh
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
+from .fallback_policy import CooldownPolicy, FallbackPolicy, PolicyError, parse_cooldown, parse_fallback
 from .protocols import OPENAI, PROTOCOLS
+from .targets import AliasEntry, Chain, TargetSyntaxError, chain_backends, parse_alias_entries, parse_chain
 from .translate.system_placement import AUTO, MID_CONVERSATION_SYSTEM_SETTINGS
 
 __all__ = [
@@ -76,22 +78,27 @@ class Backend:
 
 @dataclass(frozen=True)
 class RouteRule:
-    """A user route: the first rule whose glob matches the model name picks the backend."""
+    """A user route: the first rule whose glob matches the model name picks the targets, tried in
+    order (shim/targets.py); ``policy``: this route's own fallback policy (None: the global one)."""
 
     match: str
-    backend: str
+    chain: Chain
+    policy: Optional[FallbackPolicy] = None
 
 
 @dataclass(frozen=True)
 class RouterConfig:
     backends: Mapping[str, Backend] = field(default_factory=dict)
-    aliases: Mapping[str, str] = field(default_factory=dict)
+    # Alias name → model names (and balanced groups) it stands for, in fallback order.
+    aliases: Mapping[str, Tuple[AliasEntry, ...]] = field(default_factory=dict)
     routes: Tuple[RouteRule, ...] = ()
-    default_backend: Optional[str] = None
+    default_backend: Optional[Chain] = None
     shortcuts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SHORTCUTS))
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     # Model glob → output limit, overriding shim/model_limits.py's table (first match in file order).
     model_max_output_tokens: Mapping[str, int] = field(default_factory=dict)
+    fallback: FallbackPolicy = field(default_factory=FallbackPolicy)  # [fallback]: every chain's policy
+    cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)  # [cooldown]: each backend's breaker
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RouterConfig":
@@ -99,30 +106,50 @@ class RouterConfig:
 
         ``data["backends"]`` maps a name to a table with ``protocol``, ``base_url`` and optional
         ``api_key``, ``models``, ``max_tokens_field``, ``max_output_tokens``, ``replay_reasoning``,
-        ``mid_conversation_system``, ``responses_api``, ``responses_only_models``.
+        ``mid_conversation_system``, ``responses_api``, ``responses_only_models``. Routes, aliases and
+        ``default_backend`` name targets and chains (shim/targets.py); ``fallback`` and ``cooldown`` are
+        the tables of shim/fallback_policy.py.
         """
         if not isinstance(data, Mapping):
             raise ConfigError("the configuration must be a table")
-        backends = _parse_backends(data.get("backends", {}))
-        config = cls(
-            backends=backends,
-            aliases=_parse_str_map(data.get("aliases", {}), "aliases"),
-            routes=_parse_routes(data.get("routes", [])),
-            default_backend=_optional_str(data.get("default_backend"), "default_backend"),
-            shortcuts={**DEFAULT_SHORTCUTS, **_parse_str_map(data.get("shortcuts", {}), "shortcuts")},
-            default_max_tokens=_positive_int(data.get("default_max_tokens", DEFAULT_MAX_TOKENS), "default_max_tokens"),
-            model_max_output_tokens=_parse_limits(data.get("model_max_output_tokens", {}), "model_max_output_tokens"),
-        )
+        try:
+            config = _parse(cls, data)
+        except (TargetSyntaxError, PolicyError) as problem:
+            raise ConfigError(str(problem)) from None
         config.check_references()
         return config
 
     def check_references(self) -> None:
-        """Every route and the default must name a configured backend."""
+        """Every target of a route, an alias group and the default must name a configured backend."""
         for rule in self.routes:
-            if rule.backend not in self.backends:
-                raise ConfigError(f"route {rule.match!r} names unknown backend {rule.backend!r}")
-        if self.default_backend is not None and self.default_backend not in self.backends:
-            raise ConfigError(f"default_backend names unknown backend {self.default_backend!r}")
+            self._check_chain(rule.chain, f"route {rule.match!r}")
+        for name, entries in self.aliases.items():
+            for entry in entries:
+                if not isinstance(entry, str):
+                    self._check_chain((entry,), f"alias {name!r}")
+        if self.default_backend is not None:
+            self._check_chain(self.default_backend, "default_backend")
+
+    def _check_chain(self, chain: Chain, where: str) -> None:
+        for backend in chain_backends(chain):
+            if backend not in self.backends:
+                raise ConfigError(f"{where} names unknown backend {backend!r}")
+
+
+def _parse(cls: Type[RouterConfig], data: Mapping[str, Any]) -> RouterConfig:
+    fallback = parse_fallback(data.get("fallback", {}), "fallback", FallbackPolicy())
+    default = data.get("default_backend")
+    return cls(
+        backends=_parse_backends(data.get("backends", {})),
+        aliases=_parse_aliases(data.get("aliases", {})),
+        routes=_parse_routes(data.get("routes", []), fallback),
+        default_backend=None if default is None else parse_chain(default, "default_backend"),
+        shortcuts={**DEFAULT_SHORTCUTS, **_parse_str_map(data.get("shortcuts", {}), "shortcuts")},
+        default_max_tokens=_positive_int(data.get("default_max_tokens", DEFAULT_MAX_TOKENS), "default_max_tokens"),
+        model_max_output_tokens=_parse_limits(data.get("model_max_output_tokens", {}), "model_max_output_tokens"),
+        fallback=fallback,
+        cooldown=parse_cooldown(data.get("cooldown", {}), "cooldown"),
+    )
 
 
 def _parse_backends(raw: Any) -> Dict[str, Backend]:
@@ -169,7 +196,7 @@ def _parse_backend(name: str, table: Any) -> Backend:
     )
 
 
-def _parse_routes(raw: Any) -> Tuple[RouteRule, ...]:
+def _parse_routes(raw: Any, fallback: FallbackPolicy) -> Tuple[RouteRule, ...]:
     if not isinstance(raw, list):
         raise ConfigError("routes must be an array of tables ([[routes]])")
     rules: List[RouteRule] = []
@@ -177,14 +204,24 @@ def _parse_routes(raw: Any) -> Tuple[RouteRule, ...]:
         where = f"routes[{position}]"
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table with match and backend")
+        unknown = sorted(set(table) - {"match", "backend", "fallback"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown field {unknown[0]!r} (a route has match, backend, fallback)")
         match = table.get("match")
-        backend = table.get("backend")
         if not isinstance(match, str) or not match:
             raise ConfigError(f"{where}.match must be a non-empty glob")
-        if not isinstance(backend, str) or not backend:
-            raise ConfigError(f"{where}.backend must name a backend")
-        rules.append(RouteRule(match=match, backend=backend))
+        if table.get("backend") in (None, ""):
+            raise ConfigError(f"{where}.backend must name a backend (or a list of them)")
+        chain = parse_chain(table["backend"], f"{where}.backend")
+        policy = None if "fallback" not in table else parse_fallback(table["fallback"], f"{where}.fallback", fallback)
+        rules.append(RouteRule(match=match, chain=chain, policy=policy))
     return tuple(rules)
+
+
+def _parse_aliases(raw: Any) -> Dict[str, Tuple[AliasEntry, ...]]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("aliases must be a table of model names (or lists of them)")
+    return {str(name): parse_alias_entries(entries, f"aliases.{name}") for name, entries in raw.items()}
 
 
 def _parse_str_map(raw: Any, where: str) -> Dict[str, str]:

@@ -8,6 +8,11 @@ upstream URL, headers and body (in the backend's format), and the way back —
 Responses clients :meth:`Plan.response_record`, the record a driver stores so that a later call
 can continue this one (docs/responses-api.md#state-previous_response_id).
 
+A route with several targets (a fallback chain, a balanced group) is planned for its first target;
+:meth:`Plan.for_target` plans the same call for another target of the route without parsing the
+body again, and :meth:`Plan.conversation` tells a balanced group which conversation the call is
+part of (docs/routing.md#drivers).
+
 :attr:`Plan.disposition` names what the driver does with the call: :data:`UNTOUCHED` (no route),
 :data:`FORWARD` (send the upstream request), :data:`ANSWER_LOCALLY` (:attr:`Plan.local_response`)
 or :data:`REFUSED` (a routed call the engine cannot plan, for instance a request the backend's
@@ -27,6 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from .affinity import ConversationKey
 from .config import Backend, RouterConfig
 from .env_names import CALLER_HEADER
 from .errors import (
@@ -50,7 +56,7 @@ from .protocols import (
 )
 from .responses_chain import Chain, expand_chain, stored_response
 from .responses_store import ResponseStore, StoredResponse
-from .routing import Route, resolve_route
+from .routing import Route, RouteTarget, resolve_route
 from .token_estimate import estimate_anthropic_input_tokens
 from .translate.compose import ResponseTranslator, StreamFactory
 from .translate.context import RequestOptions, ResponseContext, TranslatedRequest
@@ -143,6 +149,34 @@ class Plan:
     _replay_input: Optional[List[Any]] = None
     _store_response: bool = False
     _now: float = 0.0
+    # What planning for another target of the route needs (routes with alternatives only).
+    _source: "Optional[_PlanSource]" = None
+
+    def for_target(self, target: RouteTarget) -> "Plan":
+        """This call planned for ``target``, one of its route's targets (a fallback, or a balanced
+        group's choice): the parsed body is reused, never parsed again. ``self`` for its own target."""
+        route, source = self.route, self._source
+        if route is None or (target.backend is route.backend and target.upstream_model == route.upstream_model):
+            return self
+        if source is None:
+            raise InvalidRequestError("this call's route has no other target")  # a driver bug: never for users
+        retargeted = route.to(target)
+        plan = Plan(self.client_protocol, self.endpoint, self.requested_model, self.stream, retargeted,
+                    _now=self._now, _source=source)
+        try:
+            _plan_routed(plan, source.config, retargeted, source.call, source.body, source.context, source.responses)
+        except RouterError as error:
+            plan.refuse(error)
+        return plan
+
+    def conversation(self) -> Optional[ConversationKey]:
+        """The conversation this call belongs to, for sticky balanced groups (None: no alternatives)."""
+        source = self._source
+        return None if source is None else ConversationKey(_lower(source.call.headers), source.body)
+
+    def forget_alternatives(self) -> None:
+        """The call is committed to this plan: let the parsed body go (a stream may run for minutes)."""
+        self._source = None
 
     @property
     def routed(self) -> bool:
@@ -275,6 +309,17 @@ class Plan:
         return kept
 
 
+@dataclass(frozen=True)
+class _PlanSource:
+    """The parsed call, kept by a plan whose route has other targets: what :meth:`Plan.for_target` needs."""
+
+    config: RouterConfig
+    call: ClientCall
+    body: Dict[str, Any]
+    context: ResponseContext
+    responses: Optional[ResponseStore]
+
+
 def render_error(protocol: str, error: RouterError) -> ClientResponse:
     """``error`` as an HTTP response a ``protocol`` client understands."""
     return ClientResponse(error.status_for(protocol), error.headers_for(protocol), error.render(protocol))
@@ -308,6 +353,8 @@ def plan_call(
     if route is None:
         return plan
     context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
+    if route.has_alternatives:
+        plan._source = _PlanSource(config, call, body, context, responses)
     try:
         _plan_routed(plan, config, route, call, body, context, responses)
     except RouterError as error:

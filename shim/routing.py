@@ -17,19 +17,28 @@ Order (first hit wins):
 
 Otherwise there is no route, and the call goes where the client sent it, untouched.
 
+A route, an alias and ``default_backend`` may name a chain of targets (shim/targets.py): the
+:class:`Route` then carries every group of it (:attr:`Route.chain`), in order, each target resolved
+to its backend and upstream model, and the fallback policy that applies (the route's own, else the
+configuration's ``[fallback]``). An alias that lists several names resolves each one and chains the
+results in order (a target reached twice is tried once, where it first appears). :attr:`Route.backend`
+and :attr:`Route.upstream_model` are the first target's, so a single-target route reads as it always did.
+
 Results are cached per configuration object and model name (:func:`resolve_route` runs on every
 call; a program uses a handful of model names). The cache assumes what every caller does: a
 ``RouterConfig`` is not changed in place once it routes calls (it is frozen; its mappings are
 built once by ``RouterConfig.from_dict``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from .config import Backend, RouterConfig
+from .fallback_policy import FallbackPolicy
+from .targets import Chain, TargetGroup
 
-__all__ = ["BUILTIN_FAMILIES", "Route", "resolve_route"]
+__all__ = ["BUILTIN_FAMILIES", "Route", "RouteGroup", "RouteTarget", "resolve_route"]
 
 # (glob, backend name) pairs for step 5.
 BUILTIN_FAMILIES: Tuple[Tuple[str, str], ...] = (
@@ -44,13 +53,63 @@ BUILTIN_FAMILIES: Tuple[Tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
+class RouteTarget:
+    """One place a call can go: a backend and the model to ask it for."""
+
+    backend: Backend
+    upstream_model: str
+
+    def __str__(self) -> str:
+        return f"{self.backend.name}:{self.upstream_model}"
+
+
+@dataclass(frozen=True)
+class RouteGroup:
+    """One step of a route's chain: one target, or equivalent ones balanced by weight (shim/balancing.py)."""
+
+    targets: Tuple[RouteTarget, ...]
+    weights: Tuple[float, ...] = ()  # one per target; (): equal
+    sticky: bool = True
+
+    def weight_of(self, index: int) -> float:
+        return self.weights[index] if self.weights else 1.0
+
+
+_DEFAULT_POLICY = FallbackPolicy()
+
+
+@dataclass(frozen=True)
 class Route:
-    """Where one model name goes and why."""
+    """Where one model name goes and why: the first target (``backend``, ``upstream_model``), and
+    the whole chain when there is more than one (:attr:`chain`)."""
 
     requested_model: str
     backend: Backend
     upstream_model: str
     rule: str  # human-readable: which rule matched, e.g. "route 'llama-*'"
+    groups: Tuple[RouteGroup, ...] = ()  # (): the one target above
+    policy: FallbackPolicy = _DEFAULT_POLICY
+    # Every group, in the order they are tried: built once (every routed call reads it).
+    chain: Tuple[RouteGroup, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        chain = self.groups or (RouteGroup((RouteTarget(self.backend, self.upstream_model),)),)
+        object.__setattr__(self, "chain", chain)
+
+    @property
+    def targets(self) -> Tuple[RouteTarget, ...]:
+        return tuple(target for group in self.chain for target in group.targets)
+
+    @property
+    def has_alternatives(self) -> bool:
+        """More than one target: there is somewhere to fall back to or to balance over."""
+        return len(self.groups) > 1 or (len(self.groups) == 1 and len(self.groups[0].targets) > 1)
+
+    def to(self, target: RouteTarget) -> "Route":
+        """This route aimed at ``target`` (one of its chain's): what a plan for that attempt uses."""
+        if target.backend is self.backend and target.upstream_model == self.upstream_model:
+            return self
+        return replace(self, backend=target.backend, upstream_model=target.upstream_model)
 
 
 _CACHE_LIMIT = 256  # model names remembered for one configuration; a full cache starts again
@@ -90,17 +149,70 @@ def _resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
     prefixed = _by_prefix(config, model)  # step 1 comes before the aliases, even for an alias key
     if prefixed is not None:
         return prefixed
-    alias_target = config.aliases.get(model)
-    if alias_target is not None:
-        route = _resolve_name(config, alias_target)
-        if route is None:
-            return None
-        rule = f"alias {model!r} → {alias_target!r}, then {route.rule}"
-        return Route(model, route.backend, route.upstream_model, rule)
+    entries = config.aliases.get(model)
+    if entries is not None:
+        return _by_alias(config, model, entries)
     route = _resolve_name(config, model)
     if route is None:
         return None
-    return Route(model, route.backend, route.upstream_model, route.rule)
+    return replace(route, requested_model=model)
+
+
+def _by_alias(config: RouterConfig, model: str, entries: Tuple[object, ...]) -> Optional[Route]:
+    """Each entry resolved (a name through steps 1 and 3–6, a group as written), chained in order."""
+    groups: List[RouteGroup] = []
+    rules: List[str] = []
+    policy: Optional[FallbackPolicy] = None
+    for entry in entries:
+        if isinstance(entry, TargetGroup):
+            groups.append(_group(config, entry, model))
+            rules.append(str(entry))
+            continue
+        route = _resolve_name(config, str(entry))
+        if route is None:
+            continue  # this name has no route: the others may
+        groups.extend(route.chain)
+        rules.append(route.rule if len(entries) == 1 else f"{entry!r} by {route.rule}")
+        policy = route.policy if policy is None else policy
+    chain = _without_repeats(groups)
+    if not chain:
+        return None
+    shown = repr(entries[0]) if len(entries) == 1 else repr(list(map(str, entries)))
+    rule = f"alias {model!r} → {shown}, then " + "; ".join(rules)
+    return _route(model, chain, rule, policy or config.fallback)
+
+
+def _without_repeats(groups: List[RouteGroup]) -> Tuple[RouteGroup, ...]:
+    """A target reached twice is tried where it first appears (retries are the policy's business)."""
+    seen: Set[Tuple[str, str]] = set()
+    kept: List[RouteGroup] = []
+    for group in groups:
+        members = [(i, t) for i, t in enumerate(group.targets) if (t.backend.name, t.upstream_model) not in seen]
+        seen.update((t.backend.name, t.upstream_model) for _, t in members)
+        if len(members) == len(group.targets):
+            kept.append(group)
+        elif members:
+            weights = tuple(group.weight_of(i) for i, _ in members) if group.weights else ()
+            kept.append(RouteGroup(tuple(t for _, t in members), weights, group.sticky))
+    return tuple(kept)
+
+
+def _route(model: str, chain: Tuple[RouteGroup, ...], rule: str, policy: FallbackPolicy) -> Route:
+    first = chain[0].targets[0]
+    groups = chain if len(chain) > 1 or len(chain[0].targets) > 1 else ()
+    return Route(model, first.backend, first.upstream_model, rule, groups, policy)
+
+
+def _group(config: RouterConfig, group: TargetGroup, model: str) -> RouteGroup:
+    targets = tuple(
+        RouteTarget(config.backends[target.backend], model if target.model is None else target.model)
+        for target in group.targets
+    )
+    return RouteGroup(targets, group.weights, group.sticky)
+
+
+def _chain_route(config: RouterConfig, model: str, chain: Chain, rule: str, policy: FallbackPolicy) -> Route:
+    return _route(model, tuple(_group(config, group, model) for group in chain), rule, policy)
 
 
 def _resolve_name(config: RouterConfig, model: str) -> Optional[Route]:
@@ -118,13 +230,13 @@ def _by_prefix(config: RouterConfig, model: str) -> Optional[Route]:
     backend = config.backends.get(prefix) if sep else None
     if backend is None or not rest:
         return None
-    return Route(model, backend, rest, f"prefix '{prefix}:'")
+    return Route(model, backend, rest, f"prefix '{prefix}:'", policy=config.fallback)
 
 
 def _by_user_route(config: RouterConfig, model: str) -> Optional[Route]:
     for rule in config.routes:
         if fnmatchcase(model, rule.match):
-            return Route(model, config.backends[rule.backend], model, f"route {rule.match!r}")
+            return _chain_route(config, model, rule.chain, f"route {rule.match!r}", rule.policy or config.fallback)
     return None
 
 
@@ -132,22 +244,24 @@ def _by_backend_models(config: RouterConfig, model: str) -> Optional[Route]:
     for backend in config.backends.values():
         for pattern in backend.models:
             if fnmatchcase(model, pattern):
-                return Route(model, backend, model, f"backend {backend.name!r} models {pattern!r}")
+                return Route(model, backend, model, f"backend {backend.name!r} models {pattern!r}",
+                             policy=config.fallback)
     return None
 
 
 def _by_family(config: RouterConfig, model: str) -> Optional[Route]:
     shortcut = config.shortcuts.get(model)
     if shortcut is not None and "anthropic" in config.backends:
-        return Route(model, config.backends["anthropic"], shortcut, f"shortcut {model!r} → {shortcut!r}")
+        return Route(model, config.backends["anthropic"], shortcut, f"shortcut {model!r} → {shortcut!r}",
+                     policy=config.fallback)
     for pattern, backend_name in BUILTIN_FAMILIES:
         backend = config.backends.get(backend_name)
         if backend is not None and fnmatchcase(model, pattern):
-            return Route(model, backend, model, f"built-in family {pattern!r}")
+            return Route(model, backend, model, f"built-in family {pattern!r}", policy=config.fallback)
     return None
 
 
 def _by_default(config: RouterConfig, model: str) -> Optional[Route]:
     if config.default_backend is None:
         return None
-    return Route(model, config.backends[config.default_backend], model, "default_backend")
+    return _chain_route(config, model, config.default_backend, "default_backend", config.fallback)

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from .usage import Usage
 
 __all__ = [
-    "RECHECK_SECONDS", "InProcessHost", "Runtime", "current_runtime", "host_proxy_from_environment", "load_snapshot",
-    "reset_runtime", "use_in_process_host",
+    "RECHECK_SECONDS", "InProcessHost", "RoutingState", "Runtime", "current_runtime", "host_proxy_from_environment",
+    "load_snapshot", "reset_runtime", "use_in_process_host",
 ]
 
 RECHECK_SECONDS = 1.0
@@ -72,8 +72,21 @@ class Runtime:
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
         self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
+        self._routing: Optional[RoutingState] = None  # made on the first routed call (see routing_state)
         self._responses: Optional[MemoryResponseStore] = None
         self._responses_lock = threading.Lock()
+
+    @property
+    def routing_state(self) -> RoutingState:
+        """This process's cooldown book and random source (docs/routing.md#state-per-process): shared
+        by every runtime of the process (a new configuration keeps them), a forked child's its own."""
+        state = self._routing
+        if state is None:
+            with _lock:
+                if self._routing is None:
+                    self._routing = RoutingState(self.config)
+                state = self._routing
+        return state
 
     @property
     def responses(self) -> MemoryResponseStore:
@@ -113,6 +126,8 @@ class Runtime:
         successor.config = config
         successor.llm_hosts = _llm_hosts(config, self.host_proxy)
         successor.stamp = stamp
+        successor._routing = self.routing_state  # the backends' health outlives a configuration
+        successor._routing.book.use_policy(config.cooldown)
         return successor
 
     def new_call_id(self) -> str:
@@ -127,6 +142,18 @@ class Runtime:
             sender.send(event, carries_drop_count=True)
         except Exception as error:
             report_failure("telemetry event", error, once=True)
+
+
+class RoutingState:
+    """The backends' cooldown book and the random source of one process's routed calls."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        import random
+
+        from .cooldown import CooldownBook
+
+        self.book = CooldownBook(config.cooldown)
+        self.random = random.Random()
 
 
 class InProcessHost:

@@ -5,22 +5,29 @@ well under 2 KB (macOS caps AF_UNIX datagrams at 2048 bytes, docs/shim.md#teleme
 bodies or keys. The driver fills an event from its :class:`~shim.plan.Plan`, its own clock and the
 stream translator's usage; the host collector decodes it with :func:`decode_event`. Cost is not
 here: the child knows no prices; the host computes it from the token counts when it stores the event.
+
+Schema versions: 2 added ``fallbacks`` and ``attempts`` (a call that tried more than one target, or
+one target more than once: docs/routing.md#telemetry). Readers take version 1 events too, with
+those fields at their defaults; writers write version 2.
 """
 
 import json
 from dataclasses import MISSING, dataclass, fields
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Dict, Mapping, Optional, TypedDict
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypedDict
 
 from .usage import Usage
 
 __all__ = [
+    "MAX_EVENT_ATTEMPTS",
     "MAX_EVENT_BYTES",
+    "READ_VERSIONS",
     "SCHEMA_VERSION",
     "TEXT_LIMIT",
     "CallEvent",
     "CallFields",
     "EventHead",
+    "bounded_attempts",
     "decode_event",
     "encode_event",
     "encode_fields",
@@ -29,9 +36,12 @@ __all__ = [
     "write_call_event",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READ_VERSIONS = frozenset({1, SCHEMA_VERSION})  # 1: no fallbacks/attempts (they take their defaults)
 MAX_EVENT_BYTES = 2048
 TEXT_LIMIT = 200  # program paths, model names and error text are cut to keep events small
+MAX_EVENT_ATTEMPTS = 8  # attempts an event lists: the first seven and the last (a policy allows 8 by default)
+_ATTEMPT_TEXT_LIMIT = 60  # backend and model names inside an attempt
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,10 @@ class CallEvent:
     reasoning_tokens: Optional[int] = None
     request_id: Optional[str] = None
     dropped_before: int = 0  # events this process dropped since its last delivered one
+    fallbacks: int = 0  # times the call moved to another target (v2)
+    # Every attempt, when there was more than one (v2; None: the one attempt is the event itself):
+    # {"backend", "model", "status" (0: no answer), "failure" (a class name or null), "ms", "wait_ms"}.
+    attempts: Optional[List[Dict[str, Any]]] = None
     v: int = SCHEMA_VERSION
 
 
@@ -69,7 +83,7 @@ _DEFAULTS = {f.name: f.default for f in fields(CallEvent) if f.default is not MI
 _TRUNCATED_FIELDS = ("program", "requested_model", "upstream_model", "error", "upstream_host", "request_id")
 
 
-def _compact_encoder() -> Callable[[Dict[str, Any]], str]:
+def _compact_encoder() -> Callable[[Any], str]:
     """``_COMPACT_JSON.encode`` without its per-call cost: ``JSONEncoder.encode`` builds a C encoder
     (and a circular-reference memo) for every object; an event is a flat dict of scalars, so one C
     encoder without the memo serves every event (~1 µs of the child's per-event budget). Used only
@@ -139,6 +153,8 @@ class CallFields(TypedDict):
     latency_ms: float
     ttfb_ms: Optional[float]
     request_id: Optional[str]
+    fallbacks: int
+    attempts: Optional[List[Dict[str, Any]]]
 
 
 class EventHead:
@@ -169,7 +185,7 @@ def write_call_event(head: EventHead, call: CallFields, usage: Optional[Usage], 
         return encoded
     return encode_fields({**head.fields, **call, **usage_fields(usage), "dropped_before": dropped_before,
                           "time": round(call["time"], 6), "latency_ms": _rounded(call["latency_ms"]),
-                          "ttfb_ms": _rounded(call["ttfb_ms"])})
+                          "ttfb_ms": _rounded(call["ttfb_ms"]), "attempts": bounded_attempts(call["attempts"])})
 
 
 def _write(head: EventHead, call: CallFields, usage: Optional[Usage], dropped_before: int) -> str:
@@ -187,8 +203,33 @@ def _write(head: EventHead, call: CallFields, usage: Optional[Usage], dropped_be
         f'{head.text}"time":{started:.6f},{_route_text(call)}"status":{call["status"]:d},'
         f'"error":{_text(call["error"])},"latency_ms":{latency:.3f},'
         f'"ttfb_ms":{"null" if ttfb is None else f"{ttfb:.3f}"},{tokens}"request_id":{_text(call["request_id"])},'
-        f'"dropped_before":{dropped_before:d}}}'
+        f'"dropped_before":{dropped_before:d},"fallbacks":{call["fallbacks"]:d},'
+        f'"attempts":{"null" if call["attempts"] is None else _attempts_text(call["attempts"])}}}'
     )
+
+
+def _attempts_text(attempts: List[Dict[str, Any]]) -> str:
+    for attempt in attempts:
+        if attempt["ms"] - attempt["ms"] or attempt["wait_ms"] - attempt["wait_ms"]:
+            raise _UnusualValue  # inf or nan: the general path writes them
+    return _encode_json(bounded_attempts(attempts))
+
+
+def bounded_attempts(attempts: Optional[List[Dict[str, Any]]]) -> Optional[List[Dict[str, Any]]]:
+    """``attempts`` as an event carries them: at most :data:`MAX_EVENT_ATTEMPTS` (the first ones and the
+    last), names cut, times rounded to the µs. ``attempts`` itself is left alone."""
+    if attempts is None:
+        return None
+    kept = attempts if len(attempts) <= MAX_EVENT_ATTEMPTS else [*attempts[: MAX_EVENT_ATTEMPTS - 1], attempts[-1]]
+    return [
+        {"backend": _cut(attempt["backend"]), "model": _cut(attempt["model"]), "status": attempt["status"],
+         "failure": _cut(attempt["failure"]), "ms": round(attempt["ms"], 3), "wait_ms": round(attempt["wait_ms"], 3)}
+        for attempt in kept
+    ]
+
+
+def _cut(text: Optional[str]) -> Optional[str]:
+    return text if text is None or len(text) <= _ATTEMPT_TEXT_LIMIT else text[:_ATTEMPT_TEXT_LIMIT]
 
 
 def _route_text(call: CallFields) -> str:
@@ -243,6 +284,8 @@ def _encode_data(data: Dict[str, Any]) -> bytes:
     encoded = _encode_json(data).encode()
     if len(encoded) > MAX_EVENT_BYTES:  # only possible with pathological unicode; cut harder
         encoded = _encode_json(_cut_texts(data, 40)).encode()
+    if len(encoded) > MAX_EVENT_BYTES and data.get("attempts"):  # the attempts go before the event does
+        encoded = _encode_json({**_cut_texts(data, 40), "attempts": None}).encode()
     return encoded
 
 
@@ -282,7 +325,10 @@ def event_from_message(message: Any) -> Optional[CallEvent]:
     budget per event at 20,000 events/s. ``CallEvent`` has no ``__post_init__`` and no slots, so
     giving it its ``__dict__`` makes the very same object. A message with every field and nothing
     else (what our senders send) becomes that ``__dict__`` itself."""
-    if not isinstance(message, Mapping) or message.get("v") != SCHEMA_VERSION:
+    if not isinstance(message, Mapping):
+        return None
+    version = message.get("v")
+    if type(version) is not int or version not in READ_VERSIONS:
         return None
     if type(message) is dict and message.keys() == _FIELD_NAMES:
         data = message

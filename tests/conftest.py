@@ -16,6 +16,20 @@ def _fake_provider_session() -> Iterator[FakeProvider]:
 
 
 @pytest.fixture(scope="session")
+def _second_provider_session() -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def second(_second_provider_session: FakeProvider) -> Iterator[FakeProvider]:
+    """Another fake provider on another port: a second backend, for fallbacks and balancing."""
+    _second_provider_session.reset()
+    yield _second_provider_session
+    _second_provider_session.reset()
+
+
+@pytest.fixture(scope="session")
 def _engine_session(_fake_provider_session: FakeProvider) -> Iterator[EngineServer]:
     with EngineServer(engine_config(_fake_provider_session.root_url)) as engine:
         yield engine

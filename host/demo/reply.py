@@ -64,6 +64,7 @@ class Reply:
     fail_midstream: bool = False  # in-band error event after the first content delta
     truncate_after_events: Optional[int] = None  # end the stream (clean EOF) after N SSE events
     drop_connection: bool = False  # with truncate_after_events: close the socket without the last chunk
+    reset: bool = False  # read the request, then reset the connection without answering at all
     # Write N events, then wait for ``provider.release`` before the rest: proves the engine forwards
     # what it has without waiting for the end of the upstream stream.
     hold_after_events: Optional[int] = None

@@ -8,6 +8,7 @@ names the file and the problem, never a value from the credentials file.
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from shim.routing import BUILTIN_FAMILIES
+from shim.targets import describe_chain
 
 from ..config_store import LoadedConfig, load_config
 from ..credentials import has_loose_permissions
@@ -44,11 +45,11 @@ def _describe(section: Section, loaded: LoadedConfig) -> None:
         section.add(FAIL, "backends", "none configured, so nothing is routed",
                     fix="router backend add openai (or anthropic, groq, ollama …)")
     for rule in config.routes:
-        section.add(INFO, f"route {rule.match!r}", f"→ {rule.backend}")
-    for alias, target in config.aliases.items():
-        section.add(INFO, f"alias {alias!r}", f"→ {target}")
+        section.add(INFO, f"route {rule.match!r}", f"→ {describe_chain(rule.chain)}")
+    for alias, entries in config.aliases.items():
+        section.add(INFO, f"alias {alias!r}", "→ " + " → ".join(map(str, entries)))
     if config.default_backend:
-        section.add(INFO, "default backend", config.default_backend)
+        section.add(INFO, "default backend", describe_chain(config.default_backend))
     for backend, patterns in _families().items():
         what = f"built-in {', '.join(patterns)}"
         if backend in config.backends:

@@ -6,6 +6,7 @@ routing conveniences (the whole app is a few hundred lines of plain ASGI).
 """
 
 import asyncio
+import dataclasses
 import gc
 import json
 import sys
@@ -21,6 +22,7 @@ from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoin
 from shim.response_lookup import deleted_response, missing_response, stored_response_answer, stored_response_id
 from shim.telemetry import TEXT_LIMIT
 
+from ..backend_states import HEALTH_PATH
 from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
@@ -164,6 +166,8 @@ class ProxyApp:
             await self._models(writer, headers)
         elif path == "/stats" and method == "GET":
             await writer.whole(await self._stats(scope))
+        elif path == HEALTH_PATH and method == "GET":
+            await writer.whole(_json_response(200, self._backend_health()))
         elif path == "/metrics" and method == "GET" and self.state.metrics is not None:
             metrics = self.state.metrics
             await writer.whole(ClientResponse(200, {"content-type": metrics.content_type}, metrics.render()))
@@ -265,6 +269,13 @@ class ProxyApp:
         except ValueError as problem:
             return _json_response(400, {"error": {"type": "invalid_request_error", "message": str(problem)}})
         return _json_response(200, {**stored, **live})
+
+    def _backend_health(self) -> Dict[str, Any]:
+        """``GET /backends/health``: each configured backend's cooldown state in this process, for
+        ``router route explain`` (docs/routing.md#route-explain). Names and numbers only."""
+        now, book = time.monotonic(), self.state.book
+        names = self.state.generation.config.backends
+        return {"backends": {name: dataclasses.asdict(book.status(name, now)) for name in names}}
 
     def _health(self) -> Dict[str, Any]:
         generation = self.state.generation

@@ -4,14 +4,16 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
 from shim.errors import RouterError
 from shim.plan import Plan
 from shim.protocols import ENDPOINT_PROTOCOL, OPENAI
-from shim.telemetry import TEXT_LIMIT, CallEvent, usage_fields
+from shim.telemetry import TEXT_LIMIT, CallEvent, bounded_attempts, usage_fields
 from shim.usage import Usage
+
+from ..attempt_chain import chain_text
 
 __all__ = ["CallTrace", "Caller", "url_host"]
 
@@ -32,6 +34,8 @@ class CallTrace:
     usage: Optional[Usage] = None
     request_id: Optional[str] = None
     caller: Optional["Caller"] = None  # a shimmed process that handed this call over (router shim only)
+    fallbacks: int = 0  # times the call moved to another target
+    attempts: Optional[List[Dict[str, Any]]] = None  # every attempt, when there was more than one
 
     @classmethod
     def begin(cls, method: str, path: str, endpoint: str) -> "CallTrace":
@@ -66,14 +70,17 @@ class CallTrace:
             latency_ms=self.latency_ms(now),
             ttfb_ms=round((self.first_byte_at - self.started) * 1000, 3) if self.first_byte_at else None,
             request_id=self.request_id,
+            fallbacks=self.fallbacks,
+            attempts=bounded_attempts(self.attempts),
             **usage_fields(self.usage),  # type: ignore[arg-type]  # Optional[int] fields, all of them
         )
 
     def log_line(self, now: float) -> str:
-        """``-v``: method, path, model → backend, status, latency. Never a key, never a body."""
+        """``-v``: method, path, model → backend (or the chain of attempts: ``anthropic 529 → openai ✓``),
+        status, latency. Never a key, never a body."""
         plan = self.plan
         model = plan.requested_model if plan else "-"
-        backend = plan.route.backend.name if plan and plan.route else "-"
+        backend = chain_text(self.attempts) or (plan.route.backend.name if plan and plan.route else "-")
         line = f"{self.method} {self.path} {model} → {backend} {self.status} {self.latency_ms(now):.1f}ms"
         return f"{line} {self.error}" if self.error else line
 

@@ -1,14 +1,22 @@
-"""The per-call driver: plan → upstream → response or stream, every failure in the client's shape.
+"""The per-call driver: plan → attempts upstream → response or stream, every failure in the client's shape.
 
 Follows the engine's driver contract (``shim/plan.py``): a :class:`RouterError` before anything
-was sent becomes a real HTTP status in the client's protocol; once a stream's headers are out,
+was sent becomes a real HTTP status in the client's protocol; once a stream's first byte is out,
 failures are in-band (``translator.abort``), never a hang and never a stream that looks complete.
+
+A routed call is carried out as the engine's :class:`~shim.attempts.CallAttempts` says
+(docs/routing.md#drivers): each attempt is sent to its target with that target's plan; an answer
+that falls back is closed unread and the next attempt goes; the final answer or failure goes to the
+client. A stream's headers go out with its first translated bytes, so a stream that breaks before
+then can still fall back to the next target: the client never sees a trace of the first one.
 """
 
 import asyncio
 import contextlib
-from typing import Any, Mapping, Union
+import time
+from typing import Any, Mapping, Optional, Union
 
+from shim.attempts import CallAttempts, Finish, Send
 from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
@@ -54,7 +62,8 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
         return
     trace.plan = plan  # from here on the call's event names its model, route and backend
     disposition = plan.disposition
-    if disposition == REFUSED:
+    alternatives = plan.route is not None and plan.route.has_alternatives
+    if disposition == REFUSED and not alternatives:
         assert plan.refusal is not None
         await send_error(writer, trace, plan.client_protocol, plan.refusal)
     elif disposition == ANSWER_LOCALLY:
@@ -62,8 +71,8 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
         await writer.whole(plan.local_response)
     elif disposition == UNTOUCHED:
         await send_error(writer, trace, plan.client_protocol, no_route_error(plan.requested_model))
-    else:
-        await _forward_limited(state, generation.limiter, plan, trace, writer)
+    else:  # FORWARD, or a refusal another target of the chain may not share
+        await _ForwardedCall(state, generation.limiter, plan, trace, writer).run()
 
 
 def no_route_error(model: str) -> NotFoundError:
@@ -75,97 +84,168 @@ def no_route_error(model: str) -> NotFoundError:
     )
 
 
-async def _forward_limited(
-    state: ProxyState, limiter: BackendLimiter, plan: Plan, trace: CallTrace, writer: ResponseWriter
-) -> None:
-    assert plan.route is not None
-    backend = plan.route.backend.name
-    try:
-        await limiter.acquire(backend)
-    except QueueTimeout:
-        busy = ProxyBusyError(
-            f"backend {backend!r} is at its limit of {state.settings.max_concurrency} concurrent requests "
-            f"and none finished within {state.settings.queue_timeout:g}s",
+Step = Union[Send, Finish, None]  # None: the call is answered
+
+
+class _ForwardedCall:
+    """One routed call's attempts and delivery; see the module docstring."""
+
+    def __init__(
+        self, state: ProxyState, limiter: BackendLimiter, plan: Plan, trace: CallTrace, writer: ResponseWriter
+    ) -> None:
+        self.state, self.limiter, self.trace, self.writer = state, limiter, trace, writer
+        self.attempts = CallAttempts(plan, state.book, state.rng)
+        self.response: Optional[UpstreamResponse] = None  # the latest attempt's answer, not relayed yet
+        self.failure: Optional[UpstreamFailure] = None  # or its failure
+        self.slot: Optional[str] = None  # the backend whose concurrency slot this call holds
+
+    async def run(self) -> None:
+        try:
+            step: Step = self.attempts.start(time.monotonic())
+            while step is not None:
+                step = await (self._send(step) if isinstance(step, Send) else self._deliver(step))
+        finally:
+            await self._drop_response()  # on cancellation too: closes the upstream connection at once
+            self._release()
+            self.attempts.close()
+            self.trace.plan = self.attempts.plan  # the event names the target that answered
+            self.trace.attempts, self.trace.fallbacks = self.attempts.attempts(), self.attempts.fallbacks
+
+    # Attempts ----------------------------------------------------------------------------------
+    async def _send(self, step: Send) -> Step:
+        await self._drop_response()  # an earlier answer that fell back goes nowhere
+        self._release()
+        if step.wait > 0:
+            await asyncio.sleep(step.wait)
+        plan = step.plan
+        assert plan.route is not None and plan.upstream_url is not None
+        backend = plan.route.backend.name
+        try:
+            await self.limiter.acquire(backend)
+        except QueueTimeout:
+            await send_error(self.writer, self.trace, plan.client_protocol, self._busy(backend))
+            return None
+        self.slot = backend
+        self.attempts.sending(time.monotonic())
+        try:
+            response = await self.state.client.post(plan.upstream_url, plan.upstream_headers, plan.upstream_body)
+        except UpstreamFailure as failure:
+            self.failure = failure
+            return self.attempts.failed(failure, time.monotonic())
+        self.response, self.failure = response, None
+        self.trace.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+        return self.attempts.answered(response.status, response.headers, now=time.monotonic(), wall_now=time.time())
+
+    def _busy(self, backend: str) -> ProxyBusyError:
+        settings = self.state.settings
+        return ProxyBusyError(
+            f"backend {backend!r} is at its limit of {settings.max_concurrency} concurrent requests "
+            f"and none finished within {settings.queue_timeout:g}s",
             retry_after="1",
         )
-        await send_error(writer, trace, plan.client_protocol, busy)
-        return
-    try:
-        await _exchange(state, plan, trace, writer)
-    finally:
-        limiter.release(backend)
 
+    def _failed_unsent(self, failure: UpstreamFailure) -> Union[Send, Finish]:
+        """The delivered answer failed before the client saw any of it: perhaps another target."""
+        self.failure = failure
+        return self.attempts.failed_before_first_byte(failure, time.monotonic())
 
-async def _exchange(state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter) -> None:
-    assert plan.upstream_url is not None
-    try:
-        response = await state.client.post(plan.upstream_url, plan.upstream_headers, plan.upstream_body)
-    except UpstreamFailure as failure:
-        await send_error(writer, trace, plan.client_protocol, failure_error(state, plan, failure))
-        return
-    try:
-        trace.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
-        if plan.stream and 200 <= response.status < 300:
-            await _relay_stream(state, plan, trace, writer, response)
+    # Delivery ----------------------------------------------------------------------------------
+    async def _deliver(self, finish: Finish) -> Step:
+        plan, protocol = finish.plan, finish.plan.client_protocol
+        if finish.answer is not None:  # the engine's own: a refusal, or a local answer
+            if plan.refusal is not None:
+                self.trace.fail(plan.refusal)
+            self.attempts.committed()
+            await self.writer.whole(finish.answer)
+            return None
+        if self.failure is not None or self.response is None:
+            assert self.failure is not None
+            await send_error(self.writer, self.trace, protocol, failure_error(self.state, plan, self.failure,
+                                                                             final=finish.exhausted))
+            return None
+        if plan.stream and 200 <= self.response.status < 300:
+            return await self._relay_stream(plan, self.response)
+        return await self._relay_whole(plan, self.response, final=finish.exhausted)
+
+    async def _relay_whole(self, plan: Plan, response: UpstreamResponse, *, final: bool) -> Step:
+        try:
+            body = await response.read()
+        except UpstreamFailure as failure:
+            step = self._failed_unsent(failure)
+            return step if isinstance(step, Send) else await self._deliver(step)
+        try:
+            answer = plan.translate_response(response.status, response.headers, body)
+        except RouterError as error:
+            self.attempts.committed()
+            await send_error(self.writer, self.trace, plan.client_protocol, error)
+            return None
+        if 200 <= response.status < 300:
+            self.trace.usage = plan.usage_from_response(body)
+            if 200 <= answer.status < 300:
+                _store_record(self.state, plan, answer.body)
         else:
-            await _relay_whole(state, plan, trace, writer, response)
-    finally:
-        await response.close()  # on cancellation too: closes the upstream connection at once
+            self.trace.error = error_from_upstream(plan.upstream_protocol, response.status, body,
+                                                   response.headers).kind_name
+            if final:  # the router's policy already retried: the client's SDK must not (docs/routing.md#sdk-retries)
+                answer.headers["x-should-retry"] = "false"
+        self.attempts.committed()
+        await self.writer.whole(answer)
+        return None
 
+    async def _relay_stream(self, plan: Plan, response: UpstreamResponse) -> Step:
+        """Each upstream chunk goes through the translator and out as soon as it arrives; the headers
+        go with the first translated bytes (until then, a failure can still fall back).
 
-async def _relay_whole(
-    state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter, response: UpstreamResponse
-) -> None:
-    try:
-        body = await response.read()
-    except UpstreamFailure as failure:
-        await send_error(writer, trace, plan.client_protocol, failure_error(state, plan, failure))
-        return
-    try:
-        answer = plan.translate_response(response.status, response.headers, body)
-    except RouterError as error:
-        await send_error(writer, trace, plan.client_protocol, error)
-        return
-    if 200 <= response.status < 300:
-        trace.usage = plan.usage_from_response(body)
-        if 200 <= answer.status < 300:
-            _store_record(state, plan, answer.body)
-    else:
-        trace.error = error_from_upstream(plan.upstream_protocol, response.status, body, response.headers).kind_name
-    await writer.whole(answer)
-
-
-async def _relay_stream(
-    state: ProxyState, plan: Plan, trace: CallTrace, writer: ResponseWriter, response: UpstreamResponse
-) -> None:
-    """Each upstream chunk goes through the translator and out as soon as it arrives.
-
-    A chunk read when the upstream body is already complete (often the whole stream: a short answer
-    comes in one TCP segment) goes out together with the stream's end: one ASGI send and one write
-    instead of two. Nothing is held back for data that has not arrived yet.
-    """
-    translator = plan.stream_translator()
-    keeper = _RecordKeeper(state, plan)
-    await writer.start(response.status, plan.stream_headers(response.headers))
-    last = b""
-    try:
-        async for chunk in response.chunks():
-            if response.ended():
-                last += translator.feed(chunk)  # no more chunks can come: it goes out with the end
-            else:
+        A chunk read when the upstream body is already complete (often the whole stream: a short
+        answer comes in one TCP segment) goes out together with the stream's end: one ASGI send and
+        one write instead of two. Nothing is held back for data that has not arrived yet."""
+        translator = plan.stream_translator()
+        keeper = _RecordKeeper(self.state, plan)
+        writer, last = self.writer, b""
+        try:
+            async for chunk in response.chunks():
                 out = translator.feed(chunk)
-                keeper.keep(translator)
-                await writer.body(out)
-        tail = last + translator.close()
-    except UpstreamFailure as failure:
-        tail = last + translator.abort(failure_error(state, plan, failure))
-    except asyncio.CancelledError:
-        await _cut_stream(translator, writer, last)  # shutdown, or the client left (then this sends nothing)
-        raise
-    finally:
-        _note_stream_outcome(trace, translator)
-    keeper.keep(translator)
-    await writer.body(tail, more=False)
+                if not writer.started:
+                    if not out:
+                        continue
+                    await self._start_stream(plan, response)
+                if response.ended():
+                    last += out  # no more chunks can come: it goes out with the end
+                else:
+                    keeper.keep(translator)
+                    await writer.body(out)
+            tail = last + translator.close()
+        except UpstreamFailure as failure:
+            if not writer.started:
+                step = self._failed_unsent(failure)
+                return step if isinstance(step, Send) else await self._deliver(step)
+            tail = last + translator.abort(failure_error(self.state, plan, failure, final=True))
+        except asyncio.CancelledError:
+            if writer.started:  # shutdown, or the client left (then this sends nothing)
+                await _cut_stream(translator, writer, last)
+            raise
+        finally:
+            _note_stream_outcome(self.trace, translator)
+        if not writer.started:
+            await self._start_stream(plan, response)
+        keeper.keep(translator)
+        await writer.body(tail, more=False)
+        return None
+
+    async def _start_stream(self, plan: Plan, response: UpstreamResponse) -> None:
+        self.attempts.committed()
+        await self.writer.start(response.status, plan.stream_headers(response.headers))
+
+    # Resources ---------------------------------------------------------------------------------
+    async def _drop_response(self) -> None:
+        response, self.response = self.response, None
+        if response is not None:
+            await response.close()
+
+    def _release(self) -> None:
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            self.limiter.release(slot)
 
 
 async def _cut_stream(translator: StreamTranslator, writer: ResponseWriter, unsent: bytes) -> None:
@@ -205,13 +285,17 @@ def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None
         trace.error = translator.error.kind_name
 
 
-def failure_error(state: ProxyState, plan: Plan, failure: UpstreamFailure) -> RouterError:
-    """A transport failure as an error naming the backend and its host (never a key or a path)."""
+def failure_error(state: ProxyState, plan: Plan, failure: UpstreamFailure, *, final: bool = True) -> RouterError:
+    """A transport failure as an error naming the backend and its host (never a key or a path).
+    ``final``: the routing policy gave up on it, so the client's SDK must not retry it either."""
     assert plan.route is not None
     where = f"backend {plan.route.backend.name!r} ({url_host(plan.upstream_url)})"
+    should_retry = False if final else None
     if failure.kind == "timeout":
         limit = state.settings.read_timeout if "data" in failure.reason else state.settings.connect_timeout
-        return UpstreamProtocolError(f"{where} {failure.reason} (limit {limit:g}s)", kind_name="timeout")
+        return UpstreamProtocolError(f"{where} {failure.reason} (limit {limit:g}s)", kind_name="timeout",
+                                     should_retry=should_retry)
     if failure.kind == "connect":
-        return UpstreamProtocolError(f"{where} could not be reached: {failure.reason}", kind_name="api_error")
-    return UpstreamProtocolError(f"{where}: {failure.reason}", kind_name="api_error")
+        return UpstreamProtocolError(f"{where} could not be reached: {failure.reason}", kind_name="api_error",
+                                     should_retry=should_retry)
+    return UpstreamProtocolError(f"{where}: {failure.reason}", kind_name="api_error", should_retry=should_retry)

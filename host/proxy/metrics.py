@@ -3,7 +3,9 @@
 A private :class:`~prometheus_client.CollectorRegistry` (never the global one: two proxies in one
 process, or tests, must not share or collide). Labels are bounded by the configuration: backend,
 the model actually sent upstream, the HTTP status, the token kind, and (for requests and their
-durations) the endpoint the client called: ``chat``, ``messages``, ``responses`` ….
+durations) the endpoint the client called: ``chat``, ``messages``, ``responses`` …. Attempts and
+fallbacks are counted per backend (docs/routing.md#telemetry): the outcome of an attempt is its HTTP
+status or the class of its failure, both from small fixed sets.
 """
 
 from dataclasses import dataclass
@@ -49,8 +51,17 @@ class ProxyMetrics:
             "router_unpriced_requests", "Calls whose cost is unknown (model not in the price library, or no usage)",
             ("backend", "model"), registry=self.registry,
         )
+        self.attempts = Counter(
+            "router_attempts", "Upstream attempts, by backend and outcome (an HTTP status or a failure class)",
+            ("backend", "outcome"), registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "router_fallbacks", "Times a call left a backend for another target of its route",
+            ("backend",), registry=self.registry,
+        )
         # Bounded like the labels: configured backends × the models sent to them × endpoints × statuses seen.
         self._series: Dict[Tuple[str, str, str, int], _Series] = {}
+        self._attempt_series: Dict[Tuple[str, str], Any] = {}
 
     def observe(self, event: CallEvent, cost: Optional[float]) -> None:
         series = self._series_for(event)
@@ -64,6 +75,22 @@ class ProxyMetrics:
             series.unpriced.inc()
         elif cost > 0:
             series.cost.inc(cost)
+        self._observe_attempts(event)
+
+    def _observe_attempts(self, event: CallEvent) -> None:
+        if event.backend is None:
+            return  # no route: no attempt of the router's
+        attempts = event.attempts or [{"backend": event.backend, "status": event.status, "failure": None}]
+        for index, attempt in enumerate(attempts):
+            backend = str(attempt.get("backend") or _NO_BACKEND)
+            outcome = str(attempt.get("failure") or attempt.get("status") or "no_answer")
+            child = self._attempt_series.get((backend, outcome))
+            if child is None:
+                child = self._attempt_series[(backend, outcome)] = self.attempts.labels(backend, outcome)
+            child.inc()
+            following = attempts[index + 1] if index + 1 < len(attempts) else None
+            if following is not None and following.get("backend") != attempt.get("backend"):
+                self.fallbacks.labels(backend).inc()
 
     def _series_for(self, event: CallEvent) -> "_Series":
         """The labelled children for this event's backend, model, endpoint and status, looked up once

@@ -1,10 +1,12 @@
 """Everything the request handlers share for the life of one proxy process."""
 
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from shim.config import RouterConfig
+from shim.cooldown import CooldownBook
 from shim.responses_store import MemoryResponseStore, ResponseStore
 
 from .generation import ConfigGeneration
@@ -39,6 +41,20 @@ class ProxyState:
     responses: ResponseStore = field(default_factory=MemoryResponseStore)
     # Who sent a call that carries no caller header (router shim's proxy only: its clients are the tree's).
     peers: "Optional[PeerFinder]" = None
+    # Each backend's cooldown state and calls in flight: the process's, across configuration generations
+    # (docs/routing.md#state-per-process). Built from the first generation's [cooldown] by __post_init__.
+    health: Optional[CooldownBook] = None
+    # Balancing draws and backoff jitter (the engine draws no random number of its own).
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.health is None:
+            self.health = CooldownBook(self.generation.config.cooldown)
+
+    @property
+    def book(self) -> CooldownBook:
+        assert self.health is not None  # set by __post_init__
+        return self.health
 
     @property
     def client(self) -> UpstreamClient:
@@ -48,4 +64,5 @@ class ProxyState:
     def adopt(self, config: RouterConfig, fingerprint: str) -> ConfigGeneration:
         """Make ``config`` serve every call that starts from now on; returns the new generation."""
         self.generation = self.generation.successor(config, fingerprint, time.time())
+        self.book.use_policy(config.cooldown)
         return self.generation

@@ -6,10 +6,16 @@ steps, and only the I/O differs, so the decisions live here, once:
 1. :meth:`LLMCall.begin` plans the call and sets :attr:`LLMCall.action`:
    ``PASS`` (no route: send the original request untouched), ``ANSWER`` (the router answers by
    itself: a local count_tokens, or a protocol-shaped error for a routed call it refuses — whose
-   event still names the route) or ``SEND`` (send :meth:`upstream_request` through the library's
-   own transport). A call with no route that the program aimed at the host's proxy (its SDK read
-   the base URL ``router shim`` set) is a ``SEND`` too, unchanged, to where it would have gone
-   without the router (:attr:`LLMCall.unrouted_url`).
+   event still names the route) or ``SEND`` (send upstream through the library's own transport).
+   A call with no route that the program aimed at the host's proxy (its SDK read the base URL
+   ``router shim`` set) is a ``SEND`` too, unchanged, to where it would have gone without the
+   router (:attr:`LLMCall.unrouted_url`).
+1b. A ``SEND`` goes out as the engine's attempts say (docs/routing.md#drivers):
+   :meth:`first_request`, then after each answer :meth:`response_arrived` (None: this answer is
+   the call's; else the next attempt's request, once this answer is closed) or after a failure
+   :meth:`send_failed`. A route that can fall back (:attr:`may_fall_back`) has its stream's first
+   bytes read before the response goes to the program, so a stream that breaks before then falls
+   back too (:meth:`failed_before_first_byte`).
 2. The way back: :meth:`whole_response` for a body read whole, or :meth:`stream_headers` +
    :meth:`feed` / :meth:`end` / :meth:`interrupted` for a 2xx stream, as bytes arrive, or — when
    :meth:`keeps_body` — the upstream response itself, its body observed (:meth:`body_observer`).
@@ -18,13 +24,15 @@ steps, and only the I/O differs, so the decisions live here, once:
 Failure rules (docs/shim.md#failures): a :class:`RouterError` becomes a response in the client's protocol; a
 translation failure carries ``x-should-retry: false`` so the SDK does not retry it; an internal
 failure (a bug here) on a call that needed no translation passes it through unchanged. Errors the
-library raises while talking upstream (connect, read) are not ours: the transport re-raises them.
+library raises while talking upstream (connect, read) are not ours: the transport re-raises them —
+unless the route offered other tries and they are spent: then the call is answered with a 502/504
+in the client's protocol, ``x-should-retry: false`` (docs/routing.md#sdk-retries).
 """
 
 from __future__ import annotations  # the annotated engine types are imported lazily
 
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..failures import report_failure
 from ..platform_calls import (
@@ -42,7 +50,9 @@ from .body_observer import BodyObserver, content_encoding, observable_encoding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
+    from ..attempts import CallAttempts, Finish, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+    from ..fallback import ANSWERING
     from ..llm_calls import split_url
     from ..plan import (
         FORWARD,
@@ -62,7 +72,10 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..translate.stream_base import StreamTranslator
     from ..usage import Usage
 
-__all__ = ["ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "begin_call", "terminal"]
+__all__ = [
+    "ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "UpstreamRequest", "begin_call", "first_output",
+    "terminal",
+]
 
 PASS = "pass"
 ANSWER = "answer"
@@ -78,6 +91,26 @@ _CONNECTION_HEADERS = frozenset(
 
 class LowerCaseHeaders(Dict[str, str]):
     """A plain dict of headers whose names a transport wrote in lower case (see :func:`_request_id`)."""
+
+
+class UpstreamRequest(NamedTuple):
+    """What a transport sends for one attempt, after waiting ``wait`` seconds."""
+
+    url: str
+    headers: Dict[str, str]
+    body: bytes
+    wait: float = 0.0
+    method: str = "POST"
+
+
+def first_output(call: LLMCall, chunks: Iterator[bytes]) -> Tuple[bytes, bool]:
+    """Feed upstream ``chunks`` to ``call`` until the client has bytes to see: (those bytes, whether
+    the stream ended meanwhile). The library's read errors go through to the caller."""
+    for chunk in chunks:
+        out = call.feed(chunk)
+        if out:
+            return out, False
+    return call.end(), True
 
 
 def terminal(response: ClientResponse) -> ClientResponse:
@@ -106,8 +139,10 @@ def _import_engine() -> None:
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
-    global FORWARD, REFUSED
+    global FORWARD, REFUSED, CallAttempts, Send, ANSWERING
+    from ..attempts import CallAttempts, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+    from ..fallback import ANSWERING
     from ..llm_calls import split_url
     from ..plan import (
         FORWARD,
@@ -157,6 +192,8 @@ class LLMCall:
         # A call with no route aimed at the host's proxy: where it goes instead (see _redirect_unrouted).
         self.unrouted_url: Optional[str] = None
         self._unrouted_request: Optional[Tuple[Dict[str, str], bytes]] = None
+        self._attempts: Optional[CallAttempts] = None  # a routed SEND's attempts (step 1b)
+        self._finish: Optional[Finish] = None  # how the attempts ended, once they have
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
         elif endpoint == STORED_RESPONSE:
@@ -192,9 +229,10 @@ class LLMCall:
         self.requested_model = self.plan.requested_model
         self.reportable = True
         disposition = self.plan.disposition
-        if disposition == REFUSED:
+        alternatives = self.plan.route is not None and self.plan.route.has_alternatives
+        if disposition == REFUSED and not alternatives:
             self.action, self.answer = ANSWER, terminal(self.plan.refusal_response())
-        elif disposition == FORWARD:
+        elif disposition in (FORWARD, REFUSED):  # a refusal another target of the chain may not share
             self.action = SEND
         elif self.plan.local_response is not None:
             self.action, self.answer = ANSWER, self.plan.local_response
@@ -299,6 +337,83 @@ class LLMCall:
         assert plan.upstream_url is not None
         return plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body
 
+    # Step 1b: the attempts ------------------------------------------------------------------
+    def first_request(self) -> Optional[UpstreamRequest]:
+        """The first attempt's request; None when the call is answered without one (:attr:`answer`:
+        every target of the chain refused it, or answers it locally)."""
+        if self.unrouted_url is not None or self.plan is None or self.plan.route is None:
+            # not a routed LLM call (no route, a stored-response lookup, a trace upload): one request
+            return UpstreamRequest(*self.upstream_request(), method=self.upstream_method)
+        state = self.runtime.routing_state
+        self._attempts = CallAttempts(self._sent_plan(), state.book, state.random)
+        return self._take(self._attempts.start(time.monotonic()))
+
+    @property
+    def may_fall_back(self) -> bool:
+        """A failure could still lead to another attempt (the route offers other targets or retries)."""
+        attempts = self._attempts
+        if attempts is None:
+            return False
+        route = attempts.session.route
+        return route.has_alternatives or route.policy.retries > 0
+
+    def sending(self) -> None:
+        """The request :meth:`first_request` (or the next) gave is being sent now, after its wait."""
+        if self._attempts is not None:
+            self._attempts.sending(time.monotonic())
+
+    def response_arrived(self, status: int, headers: Mapping[str, str]) -> Optional[UpstreamRequest]:
+        """The upstream answered: None when this answer is the call's; else the next attempt's request
+        (the transport closes this answer first)."""
+        if self._attempts is None:
+            return None
+        self._note_upstream(headers)
+        return self._take(self._attempts.answered(status, headers, now=time.monotonic(), wall_now=time.time()))
+
+    def send_failed(self, error: Exception, *, timed_out: bool) -> Optional[UpstreamRequest]:
+        """Sending (or reading the answer) raised the library's ``error``: the next attempt's request,
+        or None — then :attr:`answer` is the call's answer, or None when the transport re-raises."""
+        if self._attempts is None:
+            self.upstream_failed(error)
+            return None
+        return self._after_failure(error, self._attempts.failed(error, time.monotonic()), timed_out)
+
+    def failed_before_first_byte(self, error: Exception, *, timed_out: bool) -> Optional[UpstreamRequest]:
+        """The answer being delivered broke before the program saw a byte of it: as :meth:`send_failed`."""
+        assert self._attempts is not None
+        self._translator, self._first_byte, self._usage = None, None, None
+        return self._after_failure(error, self._attempts.failed_before_first_byte(error, time.monotonic()), timed_out)
+
+    def _after_failure(self, error: Exception, step: Union[Send, Finish], timed_out: bool) -> Optional[UpstreamRequest]:
+        request = self._take(step)
+        if request is not None or self.answer is not None:
+            return request
+        finish = self._finish
+        if finish is not None and finish.exhausted:  # the route's tries are spent: the client must not retry
+            failure = _transport_error(self._sent_plan(), error, timed_out)
+            self.answer = terminal(self._sent_plan().error_response(failure))
+        else:
+            self.upstream_failed(error)  # nothing else was offered: the library's error, as without the router
+        return None
+
+    def _take(self, step: Union[Send, Finish]) -> Optional[UpstreamRequest]:
+        attempts = self._attempts
+        assert attempts is not None
+        self.plan = plan = attempts.plan  # the plan of the current attempt: translation and the event
+        if isinstance(step, Send):
+            assert plan.upstream_url is not None
+            self.answer = None
+            return UpstreamRequest(plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body, step.wait)
+        self._finish = finish = step
+        if finish.answer is not None:
+            self.answer = terminal(finish.answer) if plan.refusal is not None else finish.answer
+        return None
+
+    def committed(self) -> None:
+        """The response goes to the program now: no other attempt from here on."""
+        if self._attempts is not None and self._attempts.session.state == ANSWERING:
+            self._attempts.committed()
+
     def fallback(self, error: BaseException) -> Optional[ClientResponse]:
         """The shim failed before sending: None → pass the original request through (it needed no
         translation), else a terminal error in the client's protocol."""
@@ -333,6 +448,9 @@ class LLMCall:
         if 200 <= status < 300 and 200 <= response.status < 300:
             self._usage = usage
             self._keep_response(response.body)
+        elif self._finish is not None and self._finish.exhausted:
+            terminal(response)  # the route's tries are spent: the client's SDK must not retry on top
+        self.committed()
         self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
 
@@ -347,6 +465,8 @@ class LLMCall:
         plan = self.plan
         if plan is None or plan.translated or self.streams(status):
             return False
+        if self._finish is not None and self._finish.exhausted and status >= 400:
+            return False  # it gets x-should-retry: false on the way (whole_response)
         try:
             return content_encoding(headers) == "identity"
         except Exception:  # an odd header mapping: the whole-body path copes with anything
@@ -487,6 +607,9 @@ class LLMCall:
         if self._reported or not self.reportable:
             return
         self._reported = True
+        attempts = self._attempts
+        if attempts is not None:
+            attempts.close()  # the call leaves its backend's in-flight count
         try:
             self.runtime.report_call(self._event_fields(status, error), self._usage)
         except Exception as bug:
@@ -512,6 +635,8 @@ class LLMCall:
             "latency_ms": (now - self._clock_start) * 1000.0,
             "ttfb_ms": (first_byte - self._clock_start) * 1000.0,
             "request_id": self._request_id,
+            "fallbacks": 0 if self._attempts is None else self._attempts.fallbacks,
+            "attempts": None if self._attempts is None else self._attempts.attempts(),
         }
 
     def _upstream_host(self) -> str:
@@ -546,6 +671,16 @@ def _host_of(url: str) -> str:
             _HOSTS.clear()
         host = _HOSTS[url] = split_url(url)[1]
     return host
+
+
+def _transport_error(plan: Plan, error: BaseException, timed_out: bool) -> RouterError:
+    """The library's failure as the router's final error, naming the backend and host (never a URL's
+    path, a key, or the library's message, which may quote either)."""
+    route = plan.route
+    where = f"backend {route.backend.name!r} ({_host_of(plan.upstream_url or '')})" if route else "the backend"
+    if timed_out:
+        return UpstreamProtocolError(f"{where} timed out ({type(error).__name__})", kind_name="timeout")
+    return UpstreamProtocolError(f"{where} could not be reached ({type(error).__name__})", kind_name="api_error")
 
 
 def _model_of(body: bytes) -> Optional[str]:

@@ -13,15 +13,19 @@ settings apply to the backend exactly as if the program had called it directly, 
 never sees its own request again (plus the context-variable bypass, for transports that call
 another patched library). Responses are built from the same module's classes: httpx2 rejects
 httpx's objects and the other way round (docs/shim.md#building-responses).
+
+A routed call makes the attempts the engine decides (docs/routing.md#drivers): the decisions are
+:class:`~.call_driver.LLMCall`'s; the sync and async transports below only wait and send.
 """
 
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
+import time
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple, Union
 
 from ..failures import report_failure
 from ..runtime import current_runtime
 from .body_observer import BodyObserver
 from .bypass import bypassed, is_bypassed
-from .call_driver import ANSWER, PASS, LLMCall, LowerCaseHeaders, begin_call
+from .call_driver import ANSWER, PASS, LLMCall, LowerCaseHeaders, UpstreamRequest, begin_call, first_output
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with httpx
@@ -181,10 +185,15 @@ class _AsyncObserved(_ObservedBody):
             self._observer.closed()
 
 
-def _sync_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
-    """Upstream bytes (decoded: ``iter_bytes`` undoes content-encoding) through the translator."""
+def _sync_chunks(call: LLMCall, chunks: Iterator[bytes], first: bytes = b"", ended: bool = False) -> Iterator[bytes]:
+    """Upstream bytes (decoded: ``iter_bytes`` undoes content-encoding) through the translator;
+    ``first``: what reading ahead for a fallback already produced (``ended``: and that was all)."""
+    if first:
+        yield first
+    if ended:
+        return
     try:
-        for chunk in upstream.iter_bytes():
+        for chunk in chunks:
             out = call.feed(chunk)
             if out:
                 yield out
@@ -197,9 +206,15 @@ def _sync_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
         yield tail
 
 
-async def _async_chunks(call: LLMCall, upstream: Any) -> AsyncIterator[bytes]:
+async def _async_chunks(
+    call: LLMCall, chunks: AsyncIterator[bytes], first: bytes = b"", ended: bool = False
+) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    if ended:
+        return
     try:
-        async for chunk in upstream.aiter_bytes():
+        async for chunk in chunks:
             out = call.feed(chunk)
             if out:
                 yield out
@@ -210,6 +225,29 @@ async def _async_chunks(call: LLMCall, upstream: Any) -> AsyncIterator[bytes]:
             raise
     if tail:
         yield tail
+
+
+async def _async_first_output(call: LLMCall, chunks: AsyncIterator[bytes]) -> Tuple[bytes, bool]:
+    """:func:`~.call_driver.first_output` for an async stream."""
+    async for chunk in chunks:
+        out = call.feed(chunk)
+        if out:
+            return out, False
+    return call.end(), True
+
+
+async def _async_sleep(seconds: float) -> None:
+    """Wait without blocking the event loop, whichever runs the client (httpx also runs on trio)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        import trio  # type: ignore[import-not-found]
+
+        await trio.sleep(seconds)
+        return
+    await asyncio.sleep(seconds)
 
 
 def _plain_headers(headers: Any) -> Dict[str, str]:
@@ -240,14 +278,14 @@ class _RouterTransportBase:
     def _begin(self, request: Any, body: bytes) -> Optional[LLMCall]:
         return begin_call(request.method, str(request.url), self._endpoint, _plain_headers(request.headers), body)
 
-    def _upstream(self, call: LLMCall, request: Any) -> Tuple[Any, Any]:
+    def _upstream(self, attempt: UpstreamRequest, request: Any) -> Tuple[Any, Any]:
         """The upstream request, and the transport the client itself picks for its URL.
 
         Built from a body stream and complete raw headers, as httpx itself copies requests: with
         ``content=`` httpx would re-derive Host and Content-Length through its case-insensitive
         header lookups, a third of the shim's own work on a same-protocol call. The headers are
         exactly those ``Request(content=...)`` sends: Host first, then ours, then Content-Length."""
-        url_text, headers, body = call.upstream_request()
+        url_text, headers, body = attempt.url, attempt.headers, attempt.body
         timeout = request.extensions.get("timeout")
         extensions = {} if timeout is None else {"timeout": timeout}
         mod, url = self._kinds.mod, self._kinds.url(url_text)
@@ -255,7 +293,7 @@ class _RouterTransportBase:
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
         upstream = mod.Request(
-            call.upstream_method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
+            attempt.method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
         )
         upstream.read()  # what content= does: the body is in memory, and hooks or retries may read it
         return upstream, self._select(self._client, url)
@@ -294,6 +332,20 @@ class _RouterTransportBase:
         upstream.request = request  # never the upstream request: it carries the backend's key
         return upstream
 
+    def _timed_out(self, error: BaseException) -> bool:
+        return isinstance(error, self._kinds.mod.TimeoutException)
+
+    def _after_failure(
+        self, request: Any, call: LLMCall, error: Exception, following: Optional[UpstreamRequest]
+    ) -> Any:
+        """The next attempt's request; or the call's answer (its attempts spent); or the library's
+        ``error`` raised again (the route offered no other try)."""
+        if following is not None:
+            return following
+        if call.answer is None:
+            raise error
+        return self._response(request, call.answered(call.answer))
+
     def close(self) -> None:
         """The client owns the wrapped transports; nothing here holds resources."""
 
@@ -310,17 +362,58 @@ class _SyncRouterTransport(_RouterTransportBase):
             assert call.answer is not None
             return self._response(request, call.answered(call.answer))
         try:
-            upstream_request, transport = self._upstream(call, request)
+            attempt = call.first_request()
         except Exception as error:
             answer = call.fallback(error)
             return self._pass_through(request, call) if answer is None else self._response(request, answer)
-        upstream = self._send(call, transport, upstream_request)
+        while attempt is not None:
+            result = self._attempt(request, call, attempt)
+            if not isinstance(result, UpstreamRequest):
+                return result
+            attempt = result
+        assert call.answer is not None  # no target could take it: the refusal (or a local answer)
+        return self._response(request, call.answered(call.answer))
+
+    def _attempt(self, request: Any, call: LLMCall, attempt: UpstreamRequest) -> Union[Any, UpstreamRequest]:
+        """One attempt: the program's response, or the next attempt's request."""
+        try:
+            upstream_request, transport = self._upstream(attempt, request)
+        except Exception as error:
+            answer = call.fallback(error)
+            return self._pass_through(request, call) if answer is None else self._response(request, answer)
+        if attempt.wait > 0:
+            time.sleep(attempt.wait)
+        call.sending()
+        try:
+            with bypassed():
+                upstream = transport.handle_request(upstream_request)
+        except Exception as error:
+            return self._after_failure(request, call, error, call.send_failed(error, timed_out=self._timed_out(error)))
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
         headers = _plain_headers(upstream.headers)
+        following = call.response_arrived(upstream.status_code, headers)
+        if following is not None:
+            upstream.close()  # an answer that falls back goes nowhere
+            return following
         if call.keeps_body(upstream.status_code, headers):
+            call.committed()
             return self._observed(request, call, upstream, headers, self._kinds.sync_observed)
         if call.streams(upstream.status_code):
             return self._streamed(request, call, upstream, headers)
-        return self._whole(request, call, upstream, headers, self._read(call, upstream))
+        try:
+            body = self._read(upstream)
+        except Exception as error:
+            return self._read_failed(request, call, error)
+        return self._whole(request, call, upstream, headers, body)
+
+    def _read_failed(self, request: Any, call: LLMCall, error: Exception) -> Any:
+        if not call.may_fall_back:
+            call.upstream_failed(error)
+            raise error
+        following = call.failed_before_first_byte(error, timed_out=self._timed_out(error))
+        return self._after_failure(request, call, error, following)
 
     def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
         try:
@@ -334,34 +427,31 @@ class _SyncRouterTransport(_RouterTransportBase):
             return response
         return self._observed(request, call, response, _plain_headers(response.headers), self._kinds.sync_observed)
 
-    def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
-        try:
-            with bypassed():
-                return transport.handle_request(upstream_request)
-        except BaseException as error:
-            call.upstream_failed(error)
-            raise
-
-    def _read(self, call: LLMCall, upstream: Any) -> bytes:
+    def _read(self, upstream: Any) -> bytes:
         try:
             return bytes(upstream.read())
-        except BaseException as error:
-            call.upstream_failed(error)
-            raise
         finally:
             upstream.close()
 
     def _streamed(self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str]) -> Any:
         try:
             client_headers = call.stream_headers(upstream.status_code, headers)
-            stream = self._kinds.sync_stream(_sync_chunks(call, upstream), upstream, call)
-            return self._stream_response(request, upstream, client_headers, stream)
         except Exception as error:
             answer = call.fallback(error)
             if answer is None:
                 return upstream  # untranslated: the upstream response is the right answer as it is
             upstream.close()
             return self._response(request, answer)
+        chunks, first, ended = upstream.iter_bytes(), b"", False
+        if call.may_fall_back:  # read ahead to the first bytes: a stream that breaks before them falls back
+            try:
+                first, ended = first_output(call, chunks)
+            except Exception as error:
+                upstream.close()
+                return self._read_failed(request, call, error)
+        call.committed()
+        stream = self._kinds.sync_stream(_sync_chunks(call, chunks, first, ended), upstream, call)
+        return self._stream_response(request, upstream, client_headers, stream)
 
 
 class _AsyncRouterTransport(_RouterTransportBase):
@@ -373,17 +463,57 @@ class _AsyncRouterTransport(_RouterTransportBase):
             assert call.answer is not None
             return self._response(request, call.answered(call.answer))
         try:
-            upstream_request, transport = self._upstream(call, request)
+            attempt = call.first_request()
         except Exception as error:
             answer = call.fallback(error)
             return await self._pass_through(request, call) if answer is None else self._response(request, answer)
-        upstream = await self._send(call, transport, upstream_request)
+        while attempt is not None:
+            result = await self._attempt(request, call, attempt)
+            if not isinstance(result, UpstreamRequest):
+                return result
+            attempt = result
+        assert call.answer is not None
+        return self._response(request, call.answered(call.answer))
+
+    async def _attempt(self, request: Any, call: LLMCall, attempt: UpstreamRequest) -> Union[Any, UpstreamRequest]:
+        try:
+            upstream_request, transport = self._upstream(attempt, request)
+        except Exception as error:
+            answer = call.fallback(error)
+            return await self._pass_through(request, call) if answer is None else self._response(request, answer)
+        if attempt.wait > 0:
+            await _async_sleep(attempt.wait)
+        call.sending()
+        try:
+            with bypassed():
+                upstream = await transport.handle_async_request(upstream_request)
+        except Exception as error:
+            return self._after_failure(request, call, error, call.send_failed(error, timed_out=self._timed_out(error)))
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
         headers = _plain_headers(upstream.headers)
+        following = call.response_arrived(upstream.status_code, headers)
+        if following is not None:
+            await upstream.aclose()
+            return following
         if call.keeps_body(upstream.status_code, headers):
+            call.committed()
             return self._observed(request, call, upstream, headers, self._kinds.async_observed)
         if call.streams(upstream.status_code):
             return await self._streamed(request, call, upstream, headers)
-        return self._whole(request, call, upstream, headers, await self._read(call, upstream))
+        try:
+            body = await self._read(upstream)
+        except Exception as error:
+            return self._read_failed(request, call, error)
+        return self._whole(request, call, upstream, headers, body)
+
+    def _read_failed(self, request: Any, call: LLMCall, error: Exception) -> Any:
+        if not call.may_fall_back:
+            call.upstream_failed(error)
+            raise error
+        following = call.failed_before_first_byte(error, timed_out=self._timed_out(error))
+        return self._after_failure(request, call, error, following)
 
     async def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
         try:
@@ -397,31 +527,28 @@ class _AsyncRouterTransport(_RouterTransportBase):
             return response
         return self._observed(request, call, response, _plain_headers(response.headers), self._kinds.async_observed)
 
-    async def _send(self, call: LLMCall, transport: Any, upstream_request: Any) -> Any:
-        try:
-            with bypassed():
-                return await transport.handle_async_request(upstream_request)
-        except BaseException as error:
-            call.upstream_failed(error)
-            raise
-
-    async def _read(self, call: LLMCall, upstream: Any) -> bytes:
+    async def _read(self, upstream: Any) -> bytes:
         try:
             return bytes(await upstream.aread())
-        except BaseException as error:
-            call.upstream_failed(error)
-            raise
         finally:
             await upstream.aclose()
 
     async def _streamed(self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str]) -> Any:
         try:
             client_headers = call.stream_headers(upstream.status_code, headers)
-            stream = self._kinds.async_stream(_async_chunks(call, upstream), upstream, call)
-            return self._stream_response(request, upstream, client_headers, stream)
         except Exception as error:
             answer = call.fallback(error)
             if answer is None:
                 return upstream
             await upstream.aclose()
             return self._response(request, answer)
+        chunks, first, ended = upstream.aiter_bytes(), b"", False
+        if call.may_fall_back:
+            try:
+                first, ended = await _async_first_output(call, chunks)
+            except Exception as error:
+                await upstream.aclose()
+                return self._read_failed(request, call, error)
+        call.committed()
+        stream = self._kinds.async_stream(_async_chunks(call, chunks, first, ended), upstream, call)
+        return self._stream_response(request, upstream, client_headers, stream)

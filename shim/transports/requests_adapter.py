@@ -8,17 +8,21 @@ through the adapter the session itself picks for the upstream URL (the original,
 The program's response is built by ``HTTPAdapter.build_response`` on a urllib3 ``HTTPResponse``
 subclass whose ``stream()`` yields each piece as it arrives: a stock urllib3 response over a file
 buffers a whole SSE stream (docs/shim.md#requests). Closing it closes the upstream response.
+
+A routed call makes the attempts the engine decides (docs/routing.md#drivers); the decisions are
+:class:`~.call_driver.LLMCall`'s, this adapter waits and sends.
 """
 
 import io
+import time
 from http.client import responses as reason_phrases
-from typing import Any, Callable, Dict, Generator, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Iterator, Mapping, Optional, Tuple, Union
 
 from ..failures import report_failure
 from ..runtime import current_runtime
 from .body_observer import content_encoding
 from .bypass import bypassed, is_bypassed
-from .call_driver import ANSWER, PASS, LLMCall, begin_call
+from .call_driver import ANSWER, PASS, LLMCall, UpstreamRequest, begin_call, first_output
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with requests
@@ -76,22 +80,80 @@ class RouterAdapter:
             assert call.answer is not None
             return self._response(request, call.answered(call.answer), stream)
         try:
-            upstream_request, adapter = self._upstream(call)
+            attempt = call.first_request()
         except Exception as error:
             answer = call.fallback(error)
             if answer is None:
                 return self._pass_through(request, call, stream, kwargs)
             return self._response(request, answer, stream)
-        upstream = self._send(call, adapter, upstream_request, kwargs)
-        if call.streams(upstream.status_code):
-            return self._streamed(request, call, upstream, stream)
-        body = self._read(call, upstream)
-        return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body), stream)
+        while attempt is not None:
+            result = self._attempt(request, call, attempt, stream, kwargs)
+            if not isinstance(result, UpstreamRequest):
+                return result
+            attempt = result
+        assert call.answer is not None  # no target could take it: the refusal (or a local answer)
+        return self._response(request, call.answered(call.answer), stream)
 
     def close(self) -> None:
         """The session owns the wrapped adapters; nothing here holds resources."""
 
     # Steps ----------------------------------------------------------------------------------
+    def _attempt(
+        self, request: Any, call: LLMCall, attempt: UpstreamRequest, stream: bool, kwargs: Dict[str, Any]
+    ) -> Union[Any, UpstreamRequest]:
+        """One attempt: the program's response, or the next attempt's request."""
+        try:
+            upstream_request, adapter = self._upstream(attempt)
+        except Exception as error:
+            answer = call.fallback(error)
+            if answer is None:
+                return self._pass_through(request, call, stream, kwargs)
+            return self._response(request, answer, stream)
+        if attempt.wait > 0:
+            time.sleep(attempt.wait)
+        call.sending()
+        try:
+            with bypassed():
+                upstream = adapter.send(upstream_request, stream=True, **kwargs)
+        except Exception as error:
+            following = call.send_failed(error, timed_out=self._timed_out(error))
+            return self._after_failure(request, call, error, following, stream)
+        except BaseException as error:
+            call.upstream_failed(error)
+            raise
+        following = call.response_arrived(upstream.status_code, upstream.headers)
+        if following is not None:
+            upstream.close()  # an answer that falls back goes nowhere
+            return following
+        if call.streams(upstream.status_code):
+            return self._streamed(request, call, upstream, stream)
+        try:
+            body = self._read(upstream)
+        except Exception as error:
+            return self._read_failed(request, call, error, stream)
+        return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body), stream)
+
+    def _timed_out(self, error: BaseException) -> bool:
+        return isinstance(error, self._mod.exceptions.Timeout)
+
+    def _after_failure(
+        self, request: Any, call: LLMCall, error: Exception, following: Optional[UpstreamRequest], stream: bool
+    ) -> Any:
+        """The next attempt's request; or the call's answer (its attempts spent); or the library's
+        ``error`` raised again (the route offered no other try)."""
+        if following is not None:
+            return following
+        if call.answer is None:
+            raise error
+        return self._response(request, call.answered(call.answer), stream)
+
+    def _read_failed(self, request: Any, call: LLMCall, error: Exception, stream: bool) -> Any:
+        if not call.may_fall_back:
+            call.upstream_failed(error)
+            raise error
+        following = call.failed_before_first_byte(error, timed_out=self._timed_out(error))
+        return self._after_failure(request, call, error, following, stream)
+
     def _begin(self, request: Any) -> Optional[LLMCall]:
         body = request.body
         if isinstance(body, str):
@@ -102,9 +164,9 @@ class RouterAdapter:
             return None  # a file or generator body: not an SDK call, and reading it would consume it
         return begin_call(request.method or "", str(request.url), self._endpoint, request.headers, body)
 
-    def _upstream(self, call: LLMCall) -> Tuple[Any, Any]:
-        url, headers, body = call.upstream_request()
-        prepared = self._mod.Request(call.upstream_method, url, headers=headers, data=body).prepare()
+    def _upstream(self, attempt: UpstreamRequest) -> Tuple[Any, Any]:
+        url, headers, body = attempt.url, attempt.headers, attempt.body
+        prepared = self._mod.Request(attempt.method, url, headers=headers, data=body).prepare()
         return prepared, self._select(self._session, url)
 
     def _pass_through(self, request: Any, call: Optional[LLMCall], stream: bool, kwargs: Dict[str, Any]) -> Any:
@@ -119,35 +181,32 @@ class RouterAdapter:
             _observe(call, response)
         return response
 
-    def _send(self, call: LLMCall, adapter: Any, upstream_request: Any, kwargs: Dict[str, Any]) -> Any:
-        try:
-            with bypassed():
-                return adapter.send(upstream_request, stream=True, **kwargs)
-        except BaseException as error:
-            call.upstream_failed(error)
-            raise
-
-    def _read(self, call: LLMCall, upstream: Any) -> bytes:
+    def _read(self, upstream: Any) -> bytes:
         try:
             return bytes(upstream.content)
-        except BaseException as error:
-            call.upstream_failed(error)
-            raise
         finally:
             upstream.close()
 
     def _streamed(self, request: Any, call: LLMCall, upstream: Any, stream: bool) -> Any:
         try:
             headers = call.stream_headers(upstream.status_code, upstream.headers)
-            chunks = _translated_chunks(call, upstream)
-            raw = _raw_response(chunks, headers, upstream.status_code, request.method, lambda: _close(call, upstream))
-            return self._built(request, raw, stream)
         except Exception as error:
             answer = call.fallback(error)
             if answer is None:
                 return upstream
             upstream.close()
             return self._response(request, answer, stream)
+        pieces, first, ended = _upstream_pieces(upstream.raw), b"", False
+        if call.may_fall_back:  # read ahead to the first bytes: a stream that breaks before them falls back
+            try:
+                first, ended = first_output(call, pieces)
+            except Exception as error:
+                upstream.close()
+                return self._read_failed(request, call, error, stream)
+        call.committed()
+        chunks = _translated_chunks(call, pieces, first, ended)
+        raw = _raw_response(chunks, headers, upstream.status_code, request.method, lambda: _close(call, upstream))
+        return self._built(request, raw, stream)
 
     def _response(self, request: Any, answer: "ClientResponse", stream: bool) -> Any:
         raw = _raw_response(iter((answer.body,)), answer.headers, answer.status, request.method, None)
@@ -216,9 +275,15 @@ def _upstream_pieces(raw: Any) -> Iterator[bytes]:
         yield from raw.stream(_READ_SIZE, decode_content=True)
 
 
-def _translated_chunks(call: LLMCall, upstream: Any) -> Iterator[bytes]:
+def _translated_chunks(call: LLMCall, pieces: Iterator[bytes], first: bytes, ended: bool) -> Iterator[bytes]:
+    """The upstream pieces through the translator; ``first``: what reading ahead already produced
+    (``ended``: and that was all)."""
+    if first:
+        yield first
+    if ended:
+        return
     try:
-        for chunk in _upstream_pieces(upstream.raw):
+        for chunk in pieces:
             out = call.feed(chunk)
             if out:
                 yield out

@@ -31,6 +31,7 @@ ships (``host.demo``); this module adds the scripting and recording tests need.
 import json
 import select
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -257,6 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, exchange: Exchange, body: Dict[str, Any], protocol: str) -> None:
         reply, serial = self.provider._next_reply(protocol, body)
+        if reply is not None and reply.reset:
+            self._reset_connection()
+            return
         if reply is None:
             message = "fake provider: no reply scripted for this call"
             self._send_json(exchange, 500, _error_body(_error_protocol(protocol), 500, message))
@@ -356,6 +360,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
+
+    def _reset_connection(self) -> None:
+        """Close with a TCP reset (SO_LINGER 0) before a byte of the answer: the client's read fails
+        the way a crashed or overloaded server's does."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
 
     def _drop_connection(self) -> None:
         """Close without the terminating chunk: the reader sees the connection die mid-body."""

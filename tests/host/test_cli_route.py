@@ -212,3 +212,106 @@ def test_every_command_has_a_description_and_an_example(invoke, path: Tuple[str,
     summary = command.get_short_help_str(limit=200)
     assert summary and summary in " ".join(text.split())
     assert re.search(r"\n  Example:\n    \S", text), text
+
+
+# Chains -----------------------------------------------------------------------------------------
+
+
+def test_route_add_with_several_backends_writes_a_chain(invoke, home: Path) -> None:
+    write_config(home, CONFIG)
+    result = invoke("route", "add", "claude-*", "anthropic", "groq:llama-3.3-70b", "local:qwen3")
+    assert result.stdout.startswith("added route 'claude-*' → anthropic → groq:llama-3.3-70b → local:qwen3")
+    assert routes_of(home)[-1] == {"match": "claude-*", "backend": ["anthropic", "groq:llama-3.3-70b", "local:qwen3"]}
+    assert "claude-*  →  anthropic → groq:llama-3.3-70b → local:qwen3" in invoke("route", "list").stdout
+
+
+def test_route_add_with_a_weighted_group_and_a_policy(invoke, home: Path) -> None:
+    write_config(home, CONFIG)
+    invoke("route", "add", "gpt-*", "openai=3,groq:llama-3.3-70b=1", "local", "--retries", "0",
+           "--statuses", "429,503,401")
+    assert routes_of(home)[-1] == {
+        "match": "gpt-*",
+        "backend": [{"balance": ["openai", "groq:llama-3.3-70b"], "weights": [3, 1]}, "local"],
+        "fallback": {"retries": 0, "statuses": [429, 503, 401]},
+    }
+    listed = invoke("route", "list").stdout
+    assert "gpt-*  →  balance(openai×3, groq:llama-3.3-70b×1) → local  (own fallback policy)" in listed
+    # replacing the rule replaces its policy too
+    invoke("route", "add", "gpt-*", "openai")
+    assert routes_of(home)[-1] == {"match": "gpt-*", "backend": "openai"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x*", "local", "ghost:m"), "no backend named 'ghost'"),
+        (("x*", "local,ghost"), "no backend named 'ghost'"),
+        (("x*", "local=2,openai"), "give every member a weight, or none"),
+        (("x*", "local=lots,openai=1"), "a weight is a number"),
+        (("x*", "local=0,openai=1"), "weights must be positive numbers"),
+        (("x*", "local", "local"), "names a target twice"),
+        (("x*", "local", "--statuses", "429,soon"), "comma-separated HTTP statuses"),
+        (("x*", "local", "--statuses", "200"), "must list HTTP error statuses"),
+    ],
+)
+def test_route_add_refuses_bad_chains_and_writes_nothing(
+    invoke, home: Path, args: Tuple[str, ...], message: str
+) -> None:
+    path = write_config(home, CONFIG)
+    result = invoke("route", "add", *args, code=None)
+    assert result.exit_code in (1, 2) and message in result.stderr, result.output
+    assert path.read_text() == CONFIG
+
+
+def test_route_default_and_alias_take_chains(invoke, home: Path) -> None:
+    write_config(home, CONFIG)
+    assert invoke("route", "default", "local", "openai:gpt-4o-mini").stdout.startswith(
+        "default_backend: local → openai:gpt-4o-mini\n")
+    assert load_toml(home / "config.toml")["default_backend"] == ["local", "openai:gpt-4o-mini"]
+    invoke("alias", "set", "smart", "claude-opus-4-7", "gpt-4o")
+    assert load_toml(home / "config.toml")["aliases"]["smart"] == ["claude-opus-4-7", "gpt-4o"]
+    report = json.loads(invoke("route", "explain", "smart", "--json").stdout)
+    assert [(t["position"], t["backend"], t["upstream_model"]) for t in report["targets"]] == [
+        ("1", "anthropic", "claude-opus-4-7"), ("2", "openai", "gpt-4o")]
+
+
+def test_backend_remove_refuses_a_backend_a_chain_needs(invoke, home: Path) -> None:
+    write_config(home, CONFIG)
+    invoke("route", "add", "claude-*", "anthropic", "groq:llama-3.3-70b")
+    assert "route 'claude-*'" in invoke("backend", "remove", "groq", code=1).stderr
+
+
+CHAIN = CONFIG + """
+[[routes]]
+match = "claude-sonnet-*"
+backend = ["anthropic", "groq:llama-3.3-70b", {balance = ["openai:gpt-4o", "local:qwen3"], weights = [3, 1]}]
+fallback = {retries = 0}
+"""
+
+
+def test_explain_a_chain_as_json(invoke, home: Path) -> None:
+    write_config(home, CHAIN)
+    report = json.loads(invoke("route", "explain", "claude-sonnet-4-6", "--protocol", "anthropic", "--json").stdout)
+    # the top level describes the first target, as for a single-target route
+    assert (report["backend"], report["upstream_url"], report["translated"]) == ("anthropic", ANTHROPIC_MESSAGES, False)
+    assert [(t["position"], t["backend"], t["upstream_model"], t["upstream_url"], t["translated"], t["weight"])
+            for t in report["targets"]] == [
+        ("1", "anthropic", "claude-sonnet-4-6", ANTHROPIC_MESSAGES, False, None),
+        ("2", "groq", "llama-3.3-70b", GROQ_CHAT, True, None),
+        ("3a", "openai", "gpt-4o", OPENAI_CHAT, True, 3.0),
+        ("3b", "local", "qwen3", LOCAL_CHAT, True, 1.0),
+    ]
+    assert report["fallback"]["retries"] == 0 and report["fallback"]["statuses"] == [
+        408, 409, 429, 500, 502, 503, 504, 529]
+    assert [t["key"] for t in report["targets"]][:2] == ["none", "none"]
+    assert report["states_note"].startswith("from no running proxy")
+
+
+def test_explain_a_chain_as_text(invoke, home: Path) -> None:
+    write_config(home, CHAIN)
+    text = invoke("route", "explain", "claude-sonnet-4-6").stdout
+    assert "fallback:       on 408 409 429 500 502 503 504 529 or x-should-retry: true; 0 retries per target" in text
+    assert "target 1:       anthropic (anthropic), model claude-sonnet-4-6" in text
+    assert "  translation:  yes: openai chat → anthropic messages" in text
+    assert "target 3a:      openai (openai), model gpt-4o, weight 3 (75%, sticky)" in text
+    assert "states:         from no running proxy; shimmed programs keep their own, in their memory" in text

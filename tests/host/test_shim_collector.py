@@ -138,6 +138,14 @@ def test_call_line_names_route_status_latency_and_tokens() -> None:
     assert "(no route) api.example.com" in untouched and "no response timeout" in untouched
 
 
+def test_call_line_shows_the_chain_a_call_took() -> None:
+    attempts = [{"backend": "anthropic", "model": "claude-x", "status": 529, "failure": None, "ms": 9, "wait_ms": 0},
+                {"backend": "groq", "model": "l", "status": 0, "failure": "ConnectFailure", "ms": 1, "wait_ms": 0},
+                {"backend": "openai", "model": "gpt-x", "status": 200, "failure": None, "ms": 90, "wait_ms": 0}]
+    line = call_line(make_event(backend="openai", upstream_model="gpt-x", fallbacks=2, attempts=attempts))
+    assert "claude-x → anthropic 529 → groq ConnectFailure → openai ✓ (openai/gpt-x) (translated) · 200" in line
+
+
 def test_summary_names_the_processes_whose_calls_came_through_the_proxy() -> None:
     data = RunTelemetry(events=[
         make_event(),  # the shimmed agent's own call

@@ -71,6 +71,7 @@ class ProxyProcess:
     """``python -m host proxy --port 0 -v …``; the URL comes from the banner's first line."""
 
     def __init__(self, home: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None) -> None:
+        self.home = home
         full_env = {k: v for k, v in os.environ.items() if k != "ROUTER_API_KEY"}
         full_env.update({KEY_ENV[name]: key for name, key in BACKEND_KEYS.items()})
         full_env.update({"ROUTER_HOME": str(home), **(env or {})})

@@ -3,12 +3,20 @@ out as soon as it is read, and only a chunk read once the upstream body is compl
 together with the stream's end (one send instead of two)."""
 
 import asyncio
-from typing import Any, AsyncIterator, Dict, List, Mapping, MutableMapping, Sequence, Tuple
+import json
+from typing import Any, AsyncIterator, List, MutableMapping, Sequence, Tuple
 
 from host.proxy.asgi_io import ResponseWriter
 from host.proxy.call_trace import CallTrace
-from host.proxy.forward import _relay_stream
-from shim.translate.stream_passthrough import PassthroughStream
+from host.proxy.forward import _ForwardedCall
+from host.proxy.generation import ConfigGeneration
+from host.proxy.settings import ProxySettings
+from host.proxy.state import ProxyState
+from host.proxy.upstream import BackendLimiter
+from shim.config import RouterConfig
+from shim.plan import ClientCall, plan_call
+
+CONFIG = RouterConfig.from_dict({"backends": {"openai": {"protocol": "openai", "base_url": "http://o.test/v1"}}})
 
 EVENTS = [b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n', b"data: [DONE]\n\n"]
 
@@ -29,26 +37,23 @@ class _Response:
         return self._read > self._ended_from
 
 
-class _Plan:
-    client_protocol = "openai"
-    endpoint = "chat"
-
-    def stream_translator(self) -> PassthroughStream:
-        return PassthroughStream("openai")
-
-    def stream_headers(self, headers: Mapping[str, str]) -> Dict[str, str]:
-        return dict(headers)
-
-
 def _relay(response: _Response) -> List[Tuple[bytes, bool]]:
+    """The sends of relaying ``response``: a same-protocol stream (its bytes pass unchanged)."""
     sent: List[MutableMapping[str, Any]] = []
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    plan = plan_call(CONFIG, ClientCall("chat", {}, json.dumps(body).encode()), now=1.0, call_id="c")
+    limiter = BackendLimiter(4, 1.0)
+    state = ProxyState(ConfigGeneration.first(CONFIG, "", limiter, 1.0), ProxySettings())
     writer = ResponseWriter(send, lambda: 1.0)
-    trace = CallTrace.begin("POST", "/v1/chat/completions", "chat")
-    asyncio.run(_relay_stream(None, _Plan(), trace, writer, response))  # type: ignore[arg-type]
+    call = _ForwardedCall(state, limiter, plan, CallTrace.begin("POST", "/v1/chat/completions", "chat"), writer)
+    call.attempts.start(0.0)
+    call.attempts.sending(0.0)
+    call.attempts.answered(200, response.headers, now=0.0, wall_now=0.0)  # the answer to relay
+    asyncio.run(call._relay_stream(plan, response))  # type: ignore[arg-type]
     assert sent[0]["type"] == "http.response.start"
     return [(m["body"], m["more_body"]) for m in sent[1:]]
 

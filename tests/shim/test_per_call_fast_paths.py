@@ -21,6 +21,7 @@ from shim.telemetry import (
     CallEvent,
     CallFields,
     EventHead,
+    bounded_attempts,
     decode_event,
     encode_event,
     encode_fields,
@@ -82,9 +83,10 @@ CALL: CallFields = {
     "time": 1_700_000_000.123456, "client_protocol": "openai", "endpoint": "chat", "backend": "anthropic",
     "upstream_host": "api.anthropic.com", "requested_model": "claude-x", "upstream_model": "claude-x-1",
     "stream": True, "translated": True, "status": 200, "error": None, "latency_ms": 812.1234567,
-    "ttfb_ms": 301.0004999, "request_id": "req_1",
+    "ttfb_ms": 301.0004999, "request_id": "req_1", "fallbacks": 0, "attempts": None,
 }
 HEAD = EventHead("shim", 42, 1, "/srv/agent.py")
+ATTEMPT = {"backend": "a", "model": "m" * 300, "status": 503, "failure": None, "ms": 1.5, "wait_ms": 0.0}
 
 
 def reference_event(head: EventHead, call: CallFields, usage: Optional[Usage], dropped_before: int) -> bytes:
@@ -92,7 +94,7 @@ def reference_event(head: EventHead, call: CallFields, usage: Optional[Usage], d
     rounded = {name: None if call[name] is None else round(call[name], places)  # type: ignore[literal-required]
                for name, places in (("time", 6), ("latency_ms", 3), ("ttfb_ms", 3))}
     return encode_event(CallEvent(**{**head.fields, **call, **rounded, **usage_fields(usage),  # type: ignore[misc]
-                                     "dropped_before": dropped_before}))
+                                     "dropped_before": dropped_before, "attempts": bounded_attempts(call["attempts"])}))
 
 
 @pytest.mark.parametrize(
@@ -105,6 +107,14 @@ def reference_event(head: EventHead, call: CallFields, usage: Optional[Usage], d
           "error": "é\"\\" * 300}, Usage(reasoning_tokens=0)),
         ({"latency_ms": float("inf"), "ttfb_ms": float("nan")}, None),  # not JSON literals: the general path
         ({"time": float("-inf")}, None),
+        ({"fallbacks": 2, "attempts": [
+            {"backend": "anthropic", "model": "claude-x", "status": 529, "failure": None, "ms": 12.34567,
+             "wait_ms": 0.0},
+            {"backend": "b" * 90, "model": "m", "status": 0, "failure": "ConnectFailure", "ms": 1.0, "wait_ms": 480.1},
+            {"backend": "openai", "model": "gpt-x", "status": 200, "failure": None, "ms": 800.0, "wait_ms": 0.0},
+        ]}, Usage(10, 2, 0, 0, None)),
+        ({"fallbacks": 1, "attempts": [ATTEMPT] * 30}, None),  # more than an event lists: the first 7 and the last
+        ({"fallbacks": 1, "attempts": [{**ATTEMPT, "ms": float("nan")}, ATTEMPT]}, None),
     ],
 )
 def test_write_call_event_writes_what_the_json_encoder_writes(changes: Dict[str, Any], usage: Optional[Usage]) -> None:
@@ -128,7 +138,10 @@ TOKENS = st.integers(min_value=0, max_value=10**9)
         "endpoint": st.sampled_from(["chat", "messages", "embeddings"]), "backend": st.none() | TEXTS,
         "upstream_host": TEXTS, "requested_model": TEXTS, "upstream_model": TEXTS, "stream": st.booleans(),
         "translated": st.booleans(), "status": st.integers(0, 999), "error": st.none() | TEXTS, "latency_ms": FLOATS,
-        "ttfb_ms": st.none() | FLOATS, "request_id": st.none() | TEXTS,
+        "ttfb_ms": st.none() | FLOATS, "request_id": st.none() | TEXTS, "fallbacks": st.integers(0, 16),
+        "attempts": st.none() | st.lists(st.fixed_dictionaries({
+            "backend": TEXTS, "model": TEXTS, "status": st.integers(0, 999), "failure": st.none() | TEXTS,
+            "ms": FLOATS, "wait_ms": FLOATS}), max_size=12),
     }),
     st.none() | st.builds(Usage, TOKENS, TOKENS, TOKENS, TOKENS, st.none() | TOKENS),
     st.text(max_size=300),
@@ -239,3 +252,12 @@ def test_translate_response_with_usage_refuses_what_translate_response_refuses(b
         plan.translate_response(200, {}, body)
     with pytest.raises(UpstreamProtocolError):
         plan.translate_response_with_usage(200, {}, body)
+
+
+def test_version_1_events_are_still_read() -> None:
+    v1 = {**json.loads(write_call_event(HEAD, CALL, None, 0)), "v": 1}
+    del v1["fallbacks"], v1["attempts"]
+    event = decode_event(json.dumps(v1).encode())
+    assert event is not None and (event.v, event.fallbacks, event.attempts) == (1, 0, None)
+    for version in (3, "2", True, [2], None):
+        assert decode_event(json.dumps({**v1, "v": version}).encode()) is None

@@ -223,3 +223,89 @@ def test_no_route_without_a_default() -> None:
 
 def test_alias_to_nowhere_has_no_route() -> None:
     assert resolve_route(make(aliases={"x": "mistral"}), "x") is None
+
+
+# Chains: several targets, tried in order -----------------------------------------------------
+
+
+def chain_of(config: RouterConfig, model: str) -> list:
+    """Each group of the route's chain as [(backend, upstream model, weight), …]."""
+    route = resolve_route(config, model)
+    assert route is not None
+    return [[(t.backend.name, t.upstream_model, group.weight_of(i)) for i, t in enumerate(group.targets)]
+            for group in route.chain]
+
+
+def test_a_plain_route_is_a_chain_of_one() -> None:
+    route = resolve_route(make(routes=[{"match": "m*", "backend": "local"}]), "mistral")
+    assert route is not None and not route.has_alternatives and route.groups == ()
+    assert [(t.backend.name, t.upstream_model) for t in route.targets] == [("local", "mistral")]
+
+
+def test_route_chain_resolves_each_target_in_order() -> None:
+    config = make(routes=[{"match": "claude-sonnet-*", "backend": [
+        "anthropic", "groq:llama-3.3-70b", {"balance": ["openai:gpt-5.1", "local:qwen3"], "weights": [3, 1]}]}])
+    assert chain_of(config, "claude-sonnet-4-6") == [
+        [("anthropic", "claude-sonnet-4-6", 1.0)],
+        [("groq", "llama-3.3-70b", 1.0)],
+        [("openai", "gpt-5.1", 3.0), ("local", "qwen3", 1.0)],
+    ]
+    route = resolve_route(config, "claude-sonnet-4-6")
+    assert route is not None and route.has_alternatives
+    # the first target is the route's backend and model, as for a single-target route
+    assert (route.backend.name, route.upstream_model, route.rule) == ("anthropic", "claude-sonnet-4-6",
+                                                                      "route 'claude-sonnet-*'")
+    second = route.to(route.chain[1].targets[0])
+    assert (second.backend.name, second.upstream_model, second.chain) == ("groq", "llama-3.3-70b", route.chain)
+
+
+def test_a_single_balanced_group_has_alternatives() -> None:
+    route = resolve_route(make(default_backend=[{"balance": ["openai", "local"]}]), "mistral")
+    assert route is not None and route.has_alternatives and route.rule == "default_backend"
+    assert [(t.backend.name, t.upstream_model) for t in route.targets] == [("openai", "mistral"), ("local", "mistral")]
+
+
+def test_alias_list_chains_each_name_as_it_resolves() -> None:
+    config = make(
+        aliases={"smart": ["claude-opus-4-7", "gpt-5.1", "mistral", "groq:llama-3.3"]},
+        routes=[{"match": "gpt-5*", "backend": ["openai", "local:qwen3"]}],
+    )
+    # claude → family; gpt-5.1 → a route with its own chain; mistral → no route, skipped; groq → prefix
+    assert chain_of(config, "smart") == [
+        [("anthropic", "claude-opus-4-7", 1.0)],
+        [("openai", "gpt-5.1", 1.0)],
+        [("local", "qwen3", 1.0)],
+        [("groq", "llama-3.3", 1.0)],
+    ]
+    route = resolve_route(config, "smart")
+    assert route is not None and route.requested_model == "smart"
+    assert route.rule.startswith("alias 'smart' → ['claude-opus-4-7', 'gpt-5.1', 'mistral', 'groq:llama-3.3']")
+
+
+def test_alias_groups_and_repeated_targets() -> None:
+    config = make(aliases={"fast": [
+        {"balance": ["groq:llama-3.3", "local:llama-3.3"], "weights": [2, 1]}, "local:llama-3.3", "openai:gpt-4o"]})
+    # local:llama-3.3 is in the group already: it is tried there, not a second time
+    assert chain_of(config, "fast") == [
+        [("groq", "llama-3.3", 2.0), ("local", "llama-3.3", 1.0)],
+        [("openai", "gpt-4o", 1.0)],
+    ]
+
+
+def test_alias_whose_names_all_have_no_route() -> None:
+    assert resolve_route(make(aliases={"x": ["mistral", "yi-nothing"]}), "x") is None
+
+
+def test_default_backend_chain() -> None:
+    assert chain_of(make(default_backend=["local", "openai:gpt-4o-mini"]), "mistral-large") == [
+        [("local", "mistral-large", 1.0)], [("openai", "gpt-4o-mini", 1.0)]]
+
+
+def test_routes_carry_their_fallback_policy() -> None:
+    config = make(fallback={"retries": 3}, routes=[{"match": "a*", "backend": "local", "fallback": {"retries": 0}}])
+    own, default = resolve_route(config, "a1"), resolve_route(config, "gpt-4o")
+    assert own is not None and own.policy.retries == 0
+    assert default is not None and default.policy.retries == 3  # the built-in family takes [fallback]
+    alias = resolve_route(make(aliases={"x": ["a1", "gpt-4o"]},
+                               routes=[{"match": "a*", "backend": "local", "fallback": {"retries": 0}}]), "x")
+    assert alias is not None and alias.policy.retries == 0  # the first name's route decides

@@ -160,3 +160,31 @@ def test_tail_prints_new_events_and_stops_cleanly_on_ctrl_c(home: Path) -> None:
     assert "proxy 999 agent.py → anthropic/claude-sonnet-4-5 · 200" in line
     assert "in 77 / out 11" in line and "$0.500000" in line and "old" not in line
     assert code == 0
+
+
+def _attempt(backend: str, status: int, failure: Optional[str] = None) -> Dict[str, Any]:
+    return {"backend": backend, "model": "m", "status": status, "failure": failure, "ms": 5.0, "wait_ms": 0.0}
+
+
+def test_fallbacks_are_counted_per_backend(home: Path) -> None:
+    store = TelemetryStore(home).start()
+    store.submit(call_event(backend="openai", fallbacks=1,
+                            attempts=[_attempt("anthropic", 529), _attempt("openai", 200)]))
+    store.submit(call_event(backend="openai", fallbacks=2, attempts=[
+        _attempt("anthropic", 0, "ConnectFailure"), _attempt("groq", 503), _attempt("openai", 200)]))
+    store.submit(call_event(backend="anthropic", fallbacks=0, attempts=[_attempt("anthropic", 529),
+                                                                        _attempt("anthropic", 200)]))
+    store.submit(call_event(backend="anthropic"))
+    store.close()
+    report = _json(home, "--by", "backend")
+    rows = {group["key"]: (group["calls"], group["fallbacks"], group["left_for_another"]) for group in report["groups"]}
+    # groq answered nothing, but two calls left the others for it and one left it
+    assert rows == {"openai": (2, 2, 0), "anthropic": (2, 0, 2), "groq": (0, 0, 1)}
+    assert (report["total"]["fallbacks"], report["total"]["left_for_another"]) == (2, 3)
+    table = _stats(home, "--by", "backend").stdout
+    assert "fallbacks" in table and "left" in table
+    assert "fallbacks" in _stats(home).stdout and "left" not in _stats(home).stdout.split("\n")[1]
+
+
+def test_no_fallback_columns_without_fallbacks(home: Path, stored: Dict[int, Optional[float]]) -> None:
+    assert "fallbacks" not in _stats(home, "--by", "backend").stdout

@@ -51,6 +51,28 @@ def test_metrics_count_requests_tokens_latency_and_cost() -> None:
     assert samples[("router_unpriced_requests_total", labels)] == 2  # the failed call, the one without usage
 
 
+def test_metrics_count_attempts_and_fallbacks_per_backend() -> None:
+    metrics = ProxyMetrics()
+    sink = EventSink(None, [metrics], PriceBook())
+    attempts = [
+        {"backend": "anthropic", "model": "m", "status": 529, "failure": None, "ms": 1.0, "wait_ms": 0.0},
+        {"backend": "anthropic", "model": "m", "status": 0, "failure": "TimeoutError", "ms": 1.0, "wait_ms": 0.5},
+        {"backend": "openai", "model": "g", "status": 200, "failure": None, "ms": 1.0, "wait_ms": 0.0},
+    ]
+    sink.record(call_event(backend="openai", fallbacks=1, attempts=attempts))
+    sink.record(call_event())
+    sink.record(call_event(backend=None, status=404))  # no route: no attempt of the router's
+    samples = _samples(metrics)
+    assert {labels: value for (name, labels), value in samples.items() if name == "router_attempts_total"} == {
+        (("backend", "anthropic"), ("outcome", "529")): 1,
+        (("backend", "anthropic"), ("outcome", "TimeoutError")): 1,
+        (("backend", "anthropic"), ("outcome", "200")): 1,
+        (("backend", "openai"), ("outcome", "200")): 1,
+    }
+    assert {labels: value for (name, labels), value in samples.items() if name == "router_fallbacks_total"} == {
+        (("backend", "anthropic"),): 1}
+
+
 def _exporter() -> Tuple[OtelExporter, InMemorySpanExporter]:
     memory = InMemorySpanExporter()
     return OtelExporter(SimpleSpanProcessor(memory)), memory

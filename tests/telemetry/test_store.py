@@ -1,5 +1,6 @@
 """The SQLite store: exact round trip, batching under load, and every way of failing without failing a call."""
 
+import json
 import sqlite3
 import threading
 import time
@@ -196,3 +197,31 @@ def test_event_round_trip_type(home: Path, store: TelemetryStore) -> None:
     row = _stored(home)[0]
     assert (row["stream"], row["translated"], row["ttfb_ms"], row["error"], row["status"]) == (1, 0, None,
                                                                                                 "overloaded", 529)
+
+
+def test_attempts_are_stored_as_json(home: Path, store: TelemetryStore) -> None:
+    attempts = [
+        {"backend": "anthropic", "model": "claude-x", "status": 529, "failure": None, "ms": 3.5, "wait_ms": 0.0},
+        {"backend": "openai", "model": "gpt-x", "status": 200, "failure": None, "ms": 80.0, "wait_ms": 0.0},
+    ]
+    store.submit(call_event(fallbacks=1, attempts=attempts))
+    store.submit(call_event())
+    assert store.flush()
+    first, second = _stored(home)
+    assert (first["fallbacks"], json.loads(first["attempts"])) == (1, attempts)
+    assert (second["fallbacks"], second["attempts"]) == (0, None)
+
+
+def test_a_version_1_database_gets_the_new_columns(home: Path) -> None:
+    home.mkdir(parents=True)
+    old = sqlite3.connect(home / DB_FILENAME)
+    columns = ", ".join(f"{name} TEXT" for name in ("time", "backend", "status", "cost_usd"))
+    old.executescript(f"CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
+                      f"CREATE TABLE events (id INTEGER PRIMARY KEY, {columns});"
+                      f"INSERT INTO events (time, backend, status) VALUES (1.0, 'openai', 200);")
+    old.close()
+    connect_database(home / DB_FILENAME).close()
+    connection = sqlite3.connect(home / DB_FILENAME)
+    assert connection.execute("SELECT version FROM schema_version").fetchall() == [(STORE_SCHEMA_VERSION,)]
+    assert connection.execute("SELECT backend, fallbacks, attempts FROM events").fetchall() == [("openai", 0, None)]
+    connection.close()
