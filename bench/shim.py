@@ -205,7 +205,7 @@ _COLLECTOR = textwrap.dedent(
     collector = TelemetryCollector(Path(sys.argv[1])).start()
     print("ready", flush=True)
     sys.stdin.read()  # until the bench closes it
-    print(len(collector.stop().events), flush=True)
+    print(collector.stop().calls.total.calls, flush=True)
     """
 )
 

@@ -72,7 +72,7 @@ _RECEIVER = textwrap.dedent("""
     collector = TelemetryCollector(Path(sys.argv[1])).start()  # the host's real reader, no store behind it
     print("ready", flush=True)
     sys.stdin.read()
-    print(len(collector.stop().events), flush=True)
+    print(collector.stop().calls.total.calls, flush=True)
 """)
 
 
@@ -217,7 +217,7 @@ def end_to_end(count: int, directory: Path, senders: int, rate: float) -> Row:
     pace = "flat out" if not rate else f"{rate:,.0f}/s each ({rate * senders:,.0f}/s offered)"
     name = f"end to end: {senders} sender{'s' if senders > 1 else ''}, {pace}"
     detail = (f"{kind}; {senders * per_sender} events, {sent} sent, {dropped} dropped by senders, "
-              f"{len(data.events)} received, {stored} stored in {elapsed:.2f} s")
+              f"{data.calls.total.calls} received, {stored} stored in {elapsed:.2f} s")
     return name, f"{stored / elapsed:,.0f} events/s", detail
 
 

@@ -4,7 +4,14 @@ Added (names in :mod:`shim.env_names`): the injected directory first on ``PYTHON
 entries kept after it, verbatim and in order), the paths of the config snapshot and the telemetry
 socket, the proxy URL when a proxy runs, ``LITELLM_RUST=false`` unless the user chose, and a
 placeholder for ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` when the user has none, so SDK
-constructors start. Real keys are never added: they reach the shim through the 0600 snapshot.
+constructors start.
+
+Taken away (docs/secrets.md#what-a-shimmed-program-gets): no key of the router's reaches the child.
+A variable a backend reads its key from (``key_env``; ``router backend add openai`` names
+``OPENAI_API_KEY``) holds the placeholder instead, so a program that reads it still starts, and
+``ROUTER_API_KEY`` is removed. The shim puts the real key on the wire for the calls it routes; it
+reads it from the snapshot, never from the environment. ``ChildSetup.passed_variables`` names the
+variables the user asked to pass on anyway (``router shim --pass-env NAME``).
 
 ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` point at the proxy, so that every process of the tree
 reaches the router, also one that is not Python (the ``claude`` CLI claude-agent-sdk starts, ``codex``,
@@ -23,7 +30,7 @@ as it would have gone without the router.
 
 import os
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional
+from typing import AbstractSet, Dict, Mapping, Optional, Sequence
 
 from shim import env_names
 from shim.host_proxy import proxy_base_url
@@ -43,6 +50,9 @@ class ChildSetup:
     socket_path: str
     proxy_url: Optional[str]  # http://127.0.0.1:PORT, or None when no proxy runs
     is_python: bool
+    key_variables: Sequence[str] = ()  # the variables backends read their keys from (key_env)
+    passed_variables: AbstractSet[str] = frozenset()  # the user's exceptions (--pass-env)
+    log_bodies: bool = False  # -vv: Python children print their calls' bodies (docs/operator-switches.md#bodies)
 
 
 def child_environment(environ: Mapping[str, str], setup: ChildSetup) -> Dict[str, str]:
@@ -52,6 +62,10 @@ def child_environment(environ: Mapping[str, str], setup: ChildSetup) -> Dict[str
     env[env_names.SHIM_DIR] = setup.injection_dir
     env[env_names.CONFIG_SNAPSHOT] = setup.snapshot_path
     env[env_names.TELEMETRY_SOCKET] = setup.socket_path
+    if setup.log_bodies:
+        env[env_names.SHIM_BODIES] = "1"
+    else:
+        env.pop(env_names.SHIM_BODIES, None)  # a nested run without -vv prints no bodies
     outer_proxy = env.pop(env_names.PROXY_URL, None)  # a nested run must not inherit the outer run's proxy
     if setup.proxy_url:
         env[env_names.PROXY_URL] = setup.proxy_url
@@ -60,10 +74,21 @@ def child_environment(environ: Mapping[str, str], setup: ChildSetup) -> Dict[str
             outer = proxy_base_url(outer_proxy, protocol) if outer_proxy else None
             _point_at_proxy(env, variable, user_variable, value, outer, override_user=not setup.is_python)
     env.setdefault(env_names.LITELLM_RUST, _LITELLM_RUST_OFF)
+    _withhold_keys(env, setup)
     for name in (env_names.OPENAI_API_KEY, env_names.ANTHROPIC_API_KEY):
         if not env.get(name):
             env[name] = env_names.PLACEHOLDER_API_KEY
     return env
+
+
+def _withhold_keys(env: Dict[str, str], setup: ChildSetup) -> None:
+    """The router's keys out of ``env``: each backend's key variable set to the placeholder (when set:
+    an unset one stays unset), ``ROUTER_API_KEY`` removed; ``setup.passed_variables`` excepted."""
+    for name in setup.key_variables:
+        if env.get(name) and name not in setup.passed_variables:
+            env[name] = env_names.PLACEHOLDER_API_KEY
+    if env_names.ROUTER_API_KEY not in setup.passed_variables:
+        env.pop(env_names.ROUTER_API_KEY, None)
 
 
 _BASE_URL_VARIABLES = (

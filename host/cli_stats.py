@@ -13,6 +13,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 import click
 
 from .cli_support import example
+from .log_text import printable
 from .stats_query import GROUPINGS, WINDOWS, GroupStats, StatsReport, query_stats
 from .telemetry_store import db_path
 
@@ -68,7 +69,7 @@ def _notes(report: StatsReport) -> List[str]:
     notes = []
     if report.dropped.count:
         since = _local_time(report.dropped.since) if report.dropped.since else "?"
-        reasons = f" ({', '.join(report.dropped.reasons)})" if report.dropped.reasons else ""
+        reasons = f" ({', '.join(map(printable, report.dropped.reasons))})" if report.dropped.reasons else ""
         notes.append(f"{report.dropped.count} events were dropped since {since}{reasons}; the counts above are short")
     if report.problem:
         notes.append(f"the store {report.store} could not be read: {report.problem}")
@@ -106,10 +107,12 @@ def _fallback_titles(report: StatsReport) -> Tuple[str, ...]:
     return ("fallbacks", "left") if report.by == "backend" else ("fallbacks",)
 
 
-def _row_cells(group: GroupStats, fallback_columns: int = 0) -> Tuple[str, ...]:
+def _row_cells(group: GroupStats, fallback_columns: int = 0) -> Tuple[Any, ...]:
+    from rich.text import Text  # a Text cell is never read as console markup ("[bold]" in a model name)
+
     fallbacks = (str(group.fallbacks), str(group.left_for_another))[:fallback_columns]
     return (
-        group.key,
+        Text(printable(group.key)),
         str(group.calls),
         str(group.errors),
         *fallbacks,
@@ -135,10 +138,11 @@ def _local_time(stamp: float) -> str:
 # Tail ----------------------------------------------------------------------------------------
 def tail_line(row: sqlite3.Row) -> str:
     """One line per stored event: when, who, which model where, status, latency, tokens, cost."""
-    model = row["upstream_model"] or row["requested_model"] or "?"
-    where = f"{row['backend']}/{model}" if row["backend"] else f"(no route) {model}"
-    who = f"{row['source']} {row['pid']}" + (f" {row['program']}" if row["program"] else "")
-    status = f"{row['status'] or 'no response'}" + (f" {row['error']}" if row["error"] else "")
+    model = printable(row["upstream_model"] or row["requested_model"] or "?")
+    where = f"{printable(row['backend'])}/{model}" if row["backend"] else f"(no route) {model}"
+    who = f"{printable(row['source'])} {printable(row['pid'])}" + (
+        f" {printable(row['program'])}" if row["program"] else "")
+    status = f"{printable(row['status'] or 'no response')}" + (f" {printable(row['error'])}" if row["error"] else "")
     tokens = f"in {row['input_tokens'] or 0} / out {row['output_tokens'] or 0}"
     cost = "unknown" if row["cost_usd"] is None else f"${row['cost_usd']:.6f}"
     return f"{_local_time(row['time'])} {who} → {where} · {status} · {_ms(row['latency_ms'])} · {tokens} · {cost}"

@@ -37,10 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from shim.telemetry import CallEvent, event_from_message
+from shim.telemetry import TEXT_LIMIT, CallEvent, event_from_message
+
+from .run_calls import RunCalls
 
 __all__ = ["ProcessInfo", "RunTelemetry", "ShimError", "TelemetryCollector", "socket_kind"]
 
+RECENT_EVENTS = 1000  # events kept whole (the summary uses ``calls``, which sums every one)
+PROCESSES_KEPT = 10_000  # shimmed processes told apart (a run that starts more still counts their calls)
+SHIM_ERRORS_KEPT = 100
+_MESSAGE_LIMIT = 1000
 _MAX_MESSAGE = 65536  # events are ≤ 2 KB; a bigger message is cut by the kernel and counted malformed
 _RECEIVE_BUFFER = 1 << 20
 _POLL_SECONDS = 0.5  # datagram mode: the reader also wakes at once on stop() (a pipe); a safety net
@@ -75,7 +81,9 @@ class ShimError:
 
 @dataclass
 class RunTelemetry:
-    """Everything received during one run."""
+    """Everything received during one run, in bounded memory (docs/telemetry-bounds.md#a-shim-runs-summary):
+    ``calls`` sums every call; ``events`` keeps only the most recent :data:`RECENT_EVENTS`. Built
+    with ``events`` alone (tests, a caller with its own list), ``calls`` is summed from them."""
 
     events: List[CallEvent] = field(default_factory=list)
     processes: Dict[int, ProcessInfo] = field(default_factory=dict)
@@ -83,6 +91,13 @@ class RunTelemetry:
     dropped: int = 0  # events the senders reported as dropped (their queue was full)
     malformed: int = 0  # messages we could not read (and callbacks that raised)
     local_answers: Dict[str, int] = field(default_factory=dict)  # platform endpoint → calls answered in-process
+    calls: RunCalls = field(default_factory=RunCalls)
+    shim_error_count: int = 0  # every shim error reported; ``shim_errors`` keeps the first SHIM_ERRORS_KEPT
+
+    def __post_init__(self) -> None:
+        if self.events and not self.calls.total.calls:
+            self.calls = RunCalls.of(self.events)
+        self.shim_error_count = max(self.shim_error_count, len(self.shim_errors))
 
 
 class TelemetryCollector:
@@ -136,7 +151,7 @@ class TelemetryCollector:
             data = self._data
             return RunTelemetry(
                 list(data.events), dict(data.processes), list(data.shim_errors), data.dropped, data.malformed,
-                dict(data.local_answers),
+                dict(data.local_answers), data.calls.copy(), data.shim_error_count,
             )
 
     def record_event(self, event: CallEvent) -> None:
@@ -252,7 +267,12 @@ class TelemetryCollector:
 
     def _record_events(self, events: List[CallEvent]) -> None:
         with self._lock:
-            self._data.events.extend(events)
+            data = self._data
+            for event in events:
+                data.calls.add(event)
+            data.events.extend(events)
+            if len(data.events) > RECENT_EVENTS:
+                del data.events[: len(data.events) - RECENT_EVENTS]
             self._data.dropped += sum(max(0, event.dropped_before) for event in events)
         if self._on_event is None:
             return
@@ -267,17 +287,21 @@ class TelemetryCollector:
         info = ProcessInfo(
             pid=_int(message.get("pid")),
             ppid=_int(message.get("ppid")),
-            program=str(message.get("program") or ""),
-            python=str(message.get("python") or ""),
-            executable=str(message.get("executable") or ""),
+            program=_text(message.get("program")),
+            python=_text(message.get("python")),
+            executable=_text(message.get("executable")),
         )
         with self._lock:
-            self._data.processes[info.pid] = info
+            processes = self._data.processes
+            if info.pid in processes or len(processes) < PROCESSES_KEPT:
+                processes[info.pid] = info
 
     def _add_shim_error(self, message: Dict[str, Any]) -> None:
-        error = ShimError(_int(message.get("pid")), str(message.get("message") or ""))
+        error = ShimError(_int(message.get("pid")), _text(message.get("message"), _MESSAGE_LIMIT))
         with self._lock:
-            self._data.shim_errors.append(error)
+            self._data.shim_error_count += 1
+            if len(self._data.shim_errors) < SHIM_ERRORS_KEPT:
+                self._data.shim_errors.append(error)
 
     def _add_lost(self, count: int) -> None:
         with self._lock:
@@ -400,6 +424,11 @@ def _json_object(raw: bytes) -> Optional[Dict[str, Any]]:
     except (ValueError, UnicodeDecodeError):
         return None
     return message if isinstance(message, dict) else None
+
+
+def _text(value: Any, limit: int = TEXT_LIMIT) -> str:
+    """A text field of a lifecycle message, cut as event texts are (any process may have sent it)."""
+    return str(value or "")[:limit]
 
 
 def _int(value: Union[int, Any]) -> int:

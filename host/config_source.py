@@ -65,7 +65,9 @@ class ConfigRejected:
 ReloadOutcome = Union[ConfigReloaded, ConfigRejected]
 
 
-def load_fingerprinted(environ: Mapping[str, str], paths: Optional[Paths] = None) -> Tuple[LoadedConfig, str]:
+def load_fingerprinted(
+    environ: Mapping[str, str], paths: Optional[Paths] = None, model_override: Optional[str] = None
+) -> Tuple[LoadedConfig, str]:
     """The configuration and the fingerprint of exactly the files it was read from.
 
     The fingerprint is taken before and after reading; when they differ (a write landed in between)
@@ -73,18 +75,19 @@ def load_fingerprinted(environ: Mapping[str, str], paths: Optional[Paths] = None
     """
     for _ in range(_LOAD_ATTEMPTS - 1):
         before = current_fingerprint(paths)
-        loaded = load_config(environ)
+        loaded = load_config(environ, model_override)
         if current_fingerprint(paths) == before:
             return loaded, before
     before = current_fingerprint(paths)
-    return load_config(environ), before  # still moving: the next poll sees the newer fingerprint
+    return load_config(environ, model_override), before  # still moving: the next poll sees the newer fingerprint
 
 
 class ConfigWatcher:
     """Polled by one owner; :meth:`poll` says what changed since the last poll (or the start)."""
 
-    def __init__(self, environ: Mapping[str, str], fingerprint: str) -> None:
+    def __init__(self, environ: Mapping[str, str], fingerprint: str, model_override: Optional[str] = None) -> None:
         self._environ = environ
+        self._model_override = model_override  # --model: kept across every reload
         self._paths = (config_path(), credentials_path())  # fixed at start: ROUTER_HOME does not move
         self.fingerprint = fingerprint  # the version of the files last looked at (loaded or not)
 
@@ -93,7 +96,7 @@ class ConfigWatcher:
         if current_fingerprint(self._paths) == self.fingerprint:
             return None
         try:
-            loaded, fingerprint = load_fingerprinted(self._environ, self._paths)
+            loaded, fingerprint = load_fingerprinted(self._environ, self._paths, self._model_override)
         except StateFileError as exc:
             self.fingerprint = current_fingerprint(self._paths)
             return ConfigRejected(str(exc), self.fingerprint)

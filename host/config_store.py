@@ -42,6 +42,7 @@ from shim.protocols import ANTHROPIC
 from shim.targets import TargetGroup, chain_backends
 
 from .credentials import load_keys
+from .outer_run import OuterRunKeys
 from .paths import StateFileError, atomic_write, config_path, credentials_path, read_toml
 
 __all__ = [
@@ -95,15 +96,16 @@ class LoadedConfig:
     key_sources: Dict[str, KeySource]
 
 
-def load_config(environ: Mapping[str, str]) -> LoadedConfig:
+def load_config(environ: Mapping[str, str], model_override: Optional[str] = None) -> LoadedConfig:
     """Read config.toml and the credentials file of the current state directory and validate.
 
     A missing config file is an empty configuration. Any problem: :class:`StateFileError`.
+    ``model_override``: the ``--model`` target of this run, applied to every load (a reload too).
     """
     path = config_path()
     document = read_toml(path)
     keys = load_keys(credentials_path())
-    return LoadedConfig(path, document, *_build(path, document, keys, environ))
+    return LoadedConfig(path, document, *_build(path, document, keys, environ, model_override))
 
 
 def save_document(path: Path, document: Dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -134,13 +136,18 @@ def valid_env_name(name: str) -> bool:
 
 
 def _build(
-    path: Path, document: Mapping[str, Any], keys: Mapping[str, str], environ: Mapping[str, str]
+    path: Path, document: Mapping[str, Any], keys: Mapping[str, str], environ: Mapping[str, str],
+    model_override: Optional[str] = None,
 ) -> Tuple[RouterConfig, Dict[str, KeySource]]:
     try:
         backends = _backend_tables(document)
-        sources = {name: _key_source(name, table, keys, environ) for name, table in backends.items()}
+        outer = OuterRunKeys(environ)
+        resolved = {name: _key(name, table, keys, environ, outer) for name, table in backends.items()}
+        sources = {name: _key_source(name, table, keys, resolved[name]) for name, table in backends.items()}
         engine = {key: document[key] for key in _ENGINE_KEYS if key in document}
-        engine["backends"] = {name: _engine_backend(name, table, keys, environ) for name, table in backends.items()}
+        engine["backends"] = {name: _engine_backend(table, resolved[name]) for name, table in backends.items()}
+        if model_override is not None:
+            engine["model_override"] = model_override
         return RouterConfig.from_dict(engine), sources
     except ConfigError as exc:
         raise StateFileError(path, str(exc)) from None
@@ -178,22 +185,32 @@ def _check_backend_table(name: str, table: Mapping[str, Any]) -> None:
         )
 
 
-def _key_source(name: str, table: Mapping[str, Any], keys: Mapping[str, str], environ: Mapping[str, str]) -> KeySource:
+def _key(
+    name: str, table: Mapping[str, Any], keys: Mapping[str, str], environ: Mapping[str, str], outer: OuterRunKeys
+) -> Optional[str]:
+    """The backend's key: from its variable (under ``router shim``, where the variable holds a
+    placeholder, the outer run's key: host/outer_run.py), else from the credentials file."""
+    env = table.get("key_env")
+    if env is None:
+        return keys.get(name)
+    value = environ.get(env) or None
+    if OuterRunKeys.withheld(value):
+        return outer.key_for(name, table.get("base_url"))
+    return value
+
+
+def _key_source(name: str, table: Mapping[str, Any], keys: Mapping[str, str], key: Optional[str]) -> KeySource:
     env = table.get("key_env")
     if env is not None:
-        return KeySource("env", env, bool(environ.get(env)))
+        return KeySource("env", env, key is not None)
     if name in keys:
         return KeySource("stored", present=True)
     return KeySource("none")
 
 
-def _engine_backend(
-    name: str, table: Mapping[str, Any], keys: Mapping[str, str], environ: Mapping[str, str]
-) -> Dict[str, Any]:
+def _engine_backend(table: Mapping[str, Any], key: Optional[str]) -> Dict[str, Any]:
     """The table in RouterConfig.from_dict's shape: key_env resolved into api_key."""
     engine = {field: value for field, value in table.items() if field != "key_env"}
-    env = table.get("key_env")
-    key = (environ.get(env) or None) if env is not None else keys.get(name)
     if key is not None:
         engine["api_key"] = key
     return engine

@@ -10,9 +10,11 @@ meaning, ``shim/usage.py``) while ``genai_prices.Usage.input_tokens`` *includes*
 ``input - cache_read - cache_write`` at the input rate). So the library gets the total input.
 Reasoning tokens are already part of ``output_tokens`` and are not passed again.
 
-Lookups are cached per (host, backend, model). The library takes 60–130 µs per calculation (measured),
-too slow for the collector's 20,000 events/s, so per-token rates are probed from it once per price tier
-(see :meth:`PriceBook._price`); a test checks them against ``calc_price`` on many usages.
+Lookups are cached per (host, backend, model), at most :data:`CACHE_LIMIT` of each kind (a full cache
+starts again: model names are the client's choice, docs/telemetry-bounds.md). The library takes
+60–130 µs per calculation (measured), too slow for the collector's 20,000 events/s, so per-token
+rates are probed from it once per price tier (see :meth:`PriceBook._price`); a test checks them
+against ``calc_price`` on many usages.
 """
 
 import functools
@@ -21,13 +23,14 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from shim.telemetry import CallEvent
 
-__all__ = ["FREE_ENDPOINTS", "PriceBook", "event_cost", "price_book"]
+__all__ = ["CACHE_LIMIT", "FREE_ENDPOINTS", "PriceBook", "event_cost", "price_book"]
 
 FREE_ENDPOINTS = frozenset({"count_tokens", "models"})  # these APIs are not billed per token
+CACHE_LIMIT = 4096
 
 Candidate = Tuple[Optional[str], Optional[str]]  # (provider_id, provider_api_url); (None, None): by model
 Tokens = Tuple[int, int, int, int]  # total input (incl. cache), output, cache read, cache write
@@ -68,6 +71,7 @@ class PriceBook:
         """Which provider prices ``model`` for this backend; None when none does."""
         key = (host, backend, model)
         if key not in self._resolved:
+            _make_room(self._resolved)
             self._resolved[key] = _first_pricing_candidate(_candidates(host, backend), model)
         return self._resolved[key]
 
@@ -82,6 +86,7 @@ class PriceBook:
             band = sum(1 for start in thresholds if tokens[0] > start)
             key = (candidate, model, day, band)
             if key not in self._rates:
+                _make_room(self._rates)
                 self._rates[key] = _probe_rates(candidate, model, when, thresholds, band)
             rates = self._rates[key]
             return float(_library_price(candidate, model, tokens, when) if rates is None else rates.price(tokens))
@@ -92,8 +97,14 @@ class PriceBook:
                          ) -> Optional[Tuple[int, ...]]:
         key = (candidate, model, day)
         if key not in self._thresholds:
+            _make_room(self._thresholds)
             self._thresholds[key] = _tier_starts(candidate, model, when)
         return self._thresholds[key]
+
+
+def _make_room(cache: Dict[Any, Any]) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
 
 
 @dataclass(frozen=True)

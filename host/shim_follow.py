@@ -17,6 +17,7 @@ import threading
 from typing import Callable, Dict, Optional
 
 from .config_source import ConfigReloaded, ConfigWatcher, ReloadOutcome
+from .log_text import PROBLEM_LIMIT, printable
 from .proxy_registry import Registration
 from .run_dir import RunDir
 from .shim_proxy import BackgroundProxy
@@ -78,7 +79,8 @@ class ShimConfigFollower:
                 self._say(f"router shim: configuration reloaded: generation {self._generation}")
         else:
             self._rejected = {"fingerprint": outcome.fingerprint, "problem": outcome.problem}
-            self._say(f"router shim: configuration not reloaded, the program keeps the previous one: {outcome.problem}")
+            problem = printable(outcome.problem, PROBLEM_LIMIT)
+            self._say(f"router shim: configuration not reloaded, the program keeps the previous one: {problem}")
         self._publish()
 
     def _publish(self) -> None:

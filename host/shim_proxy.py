@@ -33,8 +33,10 @@ _STOP_SECONDS = 3.0
 class BackgroundProxy:
     """``start()`` → :attr:`url` is usable; ``stop()`` shuts the server down (bounded wait)."""
 
-    def __init__(self, config: RouterConfig, on_event: Callable[[CallEvent], None], fingerprint: str = "") -> None:
+    def __init__(self, config: RouterConfig, on_event: Callable[[CallEvent], None], fingerprint: str = "",
+                 log_bodies: bool = False) -> None:
         self._config = config
+        self._log_bodies = log_bodies  # router shim -vv
         self._fingerprint = fingerprint
         self._app: Optional[Any] = None  # the ProxyApp, once the thread has built it
         self._on_event = on_event
@@ -92,6 +94,7 @@ class BackgroundProxy:
 
         from .peer_process import PeerFinder
         from .proxy.app import ProxyApp
+        from .proxy.server import uvicorn_config
         from .proxy.settings import ProxySettings
         from .proxy.stats import ProxyStats
 
@@ -105,18 +108,11 @@ class BackgroundProxy:
                 on_event(event)
 
         with self._lock:  # adopt_config from here on goes to the app
-            app = ProxyApp(self._config, ProxySettings(host=_LOOPBACK, port=0, shim_callers=True),
-                           fingerprint=self._fingerprint)
+            settings = ProxySettings(host=_LOOPBACK, port=0, shim_callers=True, shutdown_timeout=1,
+                                     log_bodies=self._log_bodies)
+            app = ProxyApp(self._config, settings, fingerprint=self._fingerprint)
             self._app = app
         app.state.stats = ReportingStats()
         app.state.peers = PeerFinder(os.getpid())  # its clients are this process's descendants
-        config = uvicorn.Config(
-            app,
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-            server_header=False,
-            timeout_keep_alive=30,
-            timeout_graceful_shutdown=1,
-        )
-        return uvicorn.Server(config)
+        # The same server settings as router proxy's, connection limits included (docs/proxy-limits.md).
+        return uvicorn.Server(uvicorn_config(app, settings))

@@ -14,67 +14,61 @@ calls reach the router through the proxy ``router shim`` runs, which names the p
 (``host/peer_process.py``) and otherwise says it could not.
 """
 
-import math
-from collections import defaultdict
-from typing import AbstractSet, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import AbstractSet, List, Optional, Tuple
 
 from shim.platform_calls import TRACE_INGEST
 from shim.telemetry import CallEvent
 
 from .attempt_chain import chain_text
 from .collector import ProcessInfo, RunTelemetry
+from .log_text import printable
+from .run_calls import NO_ROUTE, CallStats, RunCalls, percentile
 
 __all__ = ["NO_ROUTE", "call_line", "percentile", "summary_lines"]
 
-NO_ROUTE = "(no route)"
-PROXY_SOURCE = "proxy"  # CallEvent.source of a call the proxy served for a process without the shim
 _PREFIX = "router shim:"
 _MAX_LISTED_PROCESSES = 6
 
 
-def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
-    """Nearest-rank percentile (p50 of [1, 2, 3, 4] is 2); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
-
-
 def call_line(event: CallEvent) -> str:
     """One line for ``-v``: who called what, where it went, how it went."""
-    where = f"{event.backend}/{event.upstream_model}" if event.backend else f"{NO_ROUTE} {event.upstream_host}"
+    if event.backend:
+        where = f"{printable(event.backend)}/{printable(event.upstream_model)}"
+    else:
+        where = f"{NO_ROUTE} {printable(event.upstream_host)}"
     chain = chain_text(event.attempts)
     if chain is not None:
-        where = f"{chain} ({event.backend}/{event.upstream_model})"
+        where = f"{printable(chain)} ({where})"
     traits = [trait for trait, present in (("translated", event.translated), ("stream", event.stream)) if present]
     parts = [
-        f"router: pid {event.pid} {event.client_protocol} {event.endpoint} {event.requested_model} → {where}",
+        f"router: pid {event.pid} {printable(event.client_protocol)} {printable(event.endpoint)} "
+        f"{printable(event.requested_model)} → {where}",
         f"({', '.join(traits)})" if traits else "",
         f"· {event.status or 'no response'}",
-        f"{event.error}" if event.error else "",
+        f"{printable(event.error)}" if event.error else "",
         f"· {_ms(event.latency_ms)}",
-        f"· {_tokens([event])}" if _has_tokens([event]) else "",
+        f"· in {event.input_tokens or 0} / out {event.output_tokens or 0}"
+        if event.input_tokens is not None or event.output_tokens is not None else "",
     ]
     return " ".join(part for part in parts if part)
 
 
 def summary_lines(data: RunTelemetry) -> List[str]:
     """The end-of-run summary, one string per line."""
-    lines = [_headline(data.events)]
-    lines += [_group_line(key, events) for key, events in _groups(data.events)]
+    calls = data.calls
+    lines = [_headline(calls.total)]
+    lines += [_group_line(key, stats) for key, stats in _groups(calls)]
     if data.processes:  # none: the caller decides whether that deserves a warning (python_command)
         lines.append(_processes_line(list(data.processes.values())))
-    proxied = [event for event in data.events if event.source == PROXY_SOURCE]
-    if proxied:
-        lines.append(_proxy_clients_line(proxied, set(data.processes)))
+    if calls.proxied_calls:
+        lines.append(_proxy_clients_line(calls, set(data.processes)))
     lines += [_local_answer_line(endpoint, count) for endpoint, count in sorted(data.local_answers.items())]
     if data.dropped:
         lines.append(f"{_PREFIX} {data.dropped} call events were dropped on the way (counts above are short)")
     if data.shim_errors:
         first = data.shim_errors[0]
-        more = f" (and {len(data.shim_errors) - 1} more)" if len(data.shim_errors) > 1 else ""
-        lines.append(f"{_PREFIX} shim error in pid {first.pid}: {first.message}{more}")
+        more = f" (and {data.shim_error_count - 1} more)" if data.shim_error_count > 1 else ""
+        lines.append(f"{_PREFIX} shim error in pid {first.pid}: {printable(first.message)}{more}")
     return lines
 
 
@@ -91,32 +85,28 @@ def _local_answer_line(endpoint: str, count: int) -> str:
     return f"{_PREFIX} answered {_count(count, what)} in the program: {why}"
 
 
-def _headline(events: List[CallEvent]) -> str:
-    if not events:
+def _headline(total: CallStats) -> str:
+    if not total.calls:
         return f"{_PREFIX} no LLM calls seen"
-    parts = [f"{_count(len(events), 'call')}, {_count(_errors(events), 'error')}"]
-    if _has_tokens(events):
-        parts.append(_tokens(events))
-    parts.append(_latency(events))
+    parts = [f"{_count(total.calls, 'call')}, {_count(total.errors, 'error')}"]
+    if total.has_tokens:
+        parts.append(_tokens(total))
+    parts.append(_latency(total))
     return f"{_PREFIX} " + " · ".join(parts)
 
 
-def _groups(events: Iterable[CallEvent]) -> List[Tuple[Tuple[str, str], List[CallEvent]]]:
-    grouped: Dict[Tuple[str, str], List[CallEvent]] = defaultdict(list)
-    for event in events:
-        grouped[(event.backend or NO_ROUTE, event.upstream_model or event.requested_model)].append(event)
-    return sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))
+def _groups(calls: RunCalls) -> List[Tuple[Tuple[str, str], CallStats]]:
+    return sorted(calls.groups.items(), key=lambda item: (-item[1].calls, item[0]))
 
 
-def _group_line(key: Tuple[str, str], events: List[CallEvent]) -> str:
+def _group_line(key: Tuple[str, str], stats: CallStats) -> str:
     backend, model = key
-    errors = _errors(events)
     columns = [
-        f"  {backend:<11} {model:<30}",
-        f"{_count(len(events), 'call'):<9}",
-        f"{_count(errors, 'error') if errors else '':<9}",
-        f"{_tokens(events) if _has_tokens(events) else '':<18}",
-        _latency(events),
+        f"  {printable(backend):<11} {printable(model):<30}",
+        f"{_count(stats.calls, 'call'):<9}",
+        f"{_count(stats.errors, 'error') if stats.errors else '':<9}",
+        f"{_tokens(stats) if stats.has_tokens else '':<18}",
+        _latency(stats),
     ]
     return " ".join(columns).rstrip()
 
@@ -129,20 +119,18 @@ def _processes_line(processes: List[ProcessInfo]) -> str:
     return f"{_PREFIX} shimmed {_count(len(processes), 'process', 'processes')}: {shown}{more}"
 
 
-def _proxy_clients_line(events: List[CallEvent], shimmed: AbstractSet[int]) -> str:
+def _proxy_clients_line(calls: RunCalls, shimmed: AbstractSet[int]) -> str:
     """Who sent the calls the proxy served without a shim in the caller (pid and program, when known)."""
-    calls: Dict[Tuple[int, int, str], int] = defaultdict(int)
-    for event in events:
-        calls[(event.pid, event.ppid, event.program)] += 1
-    named = sorted(key for key in calls if key[2])
-    unnamed = sum(count for key, count in calls.items() if not key[2])
-    described = [_describe_client(key, calls[key], shimmed) for key in named[:_MAX_LISTED_PROCESSES]]
+    named = sorted(key for key in calls.proxied_by if key[2])
+    unnamed = sum(count for key, count in calls.proxied_by.items() if not key[2]) + calls.proxied_elsewhere
+    described = [_describe_client(key, calls.proxied_by[key], shimmed) for key in named[:_MAX_LISTED_PROCESSES]]
     if len(named) > _MAX_LISTED_PROCESSES:
         described.append(f"… {len(named) - _MAX_LISTED_PROCESSES} more")
     if unnamed:
         described.append(f"{_count(unnamed, 'call')} from a process it could not name")
-    came = "call came" if len(events) == 1 else "calls came"
-    return f"{_PREFIX} {len(events)} {came} through the proxy from processes without the shim: {'; '.join(described)}"
+    came = "call came" if calls.proxied_calls == 1 else "calls came"
+    return (f"{_PREFIX} {calls.proxied_calls} {came} through the proxy from processes without the shim: "
+            f"{'; '.join(described)}")
 
 
 def _describe_client(key: Tuple[int, int, str], calls: int, shimmed: AbstractSet[int]) -> str:
@@ -151,35 +139,23 @@ def _describe_client(key: Tuple[int, int, str], calls: int, shimmed: AbstractSet
     if ppid in shimmed:
         details.append(f"child of {ppid}")
     suffix = f" ({', '.join(details)})" if details else ""
-    return f"{pid} {program}{suffix}"
+    return f"{pid} {printable(program)}{suffix}"
 
 
 def _describe_process(info: ProcessInfo, pids: AbstractSet[int]) -> str:
-    details = [f"python {info.python}"] if info.python else []
+    details = [f"python {printable(info.python)}"] if info.python else []
     if info.ppid in pids:
         details.append(f"child of {info.ppid}")
     suffix = f" ({', '.join(details)})" if details else ""
-    return f"{info.pid} {info.program or info.executable or '?'}{suffix}"
+    return f"{info.pid} {printable(info.program or info.executable or '?')}{suffix}"
 
 
-def _errors(events: Iterable[CallEvent]) -> int:
-    return sum(1 for event in events if event.error or event.status == 0 or event.status >= 400)
+def _tokens(stats: CallStats) -> str:
+    return f"in {stats.tokens_in} / out {stats.tokens_out}"
 
 
-def _has_tokens(events: Iterable[CallEvent]) -> bool:
-    return any(event.input_tokens is not None or event.output_tokens is not None for event in events)
-
-
-def _tokens(events: Iterable[CallEvent]) -> str:
-    events = list(events)
-    tokens_in = sum(event.input_tokens or 0 for event in events)
-    tokens_out = sum(event.output_tokens or 0 for event in events)
-    return f"in {tokens_in} / out {tokens_out}"
-
-
-def _latency(events: Iterable[CallEvent]) -> str:
-    latencies = [event.latency_ms for event in events]
-    return f"p50 {_ms(percentile(latencies, 0.5))}, p95 {_ms(percentile(latencies, 0.95))}"
+def _latency(stats: CallStats) -> str:
+    return f"p50 {_ms(stats.latency(0.5))}, p95 {_ms(stats.latency(0.95))}"
 
 
 def _ms(value: Optional[float]) -> str:

@@ -9,26 +9,28 @@ When the events cannot be kept — a full queue, a locked database (``busy_timeo
 purpose: waiting would back the queue up), a read-only directory, a full disk, a database that
 cannot even be opened (then the store runs degraded and only counts) — they are dropped and
 counted. Drops are appended, one line per flush, to ``telemetry-drops.log`` next to the database
-(``O_APPEND``: several router processes may append at once without a lock); when that directory is
-not writable either, to a file in the temporary directory named after it. ``router stats`` reads
-both and says "N events were dropped since …".
+(``O_APPEND``: several router processes may append at once without a lock), and only there: the
+private ``$ROUTER_HOME``, never a shared directory such as ``/tmp`` where another user could plant
+or redirect it. The file is opened without following a symbolic link and used only when it is a
+regular file of this user; ``router stats`` reads it the same way, checks each line's fields and
+says "N events were dropped since …" (docs/telemetry-bounds.md#drop-log). When the home cannot be
+written at all, drops are only counted in the process (:attr:`TelemetryStore.dropped`).
 """
 
-import hashlib
 import json
 import os
 import queue
 import sqlite3
-import tempfile
+import stat
 import threading
 import time
 import typing
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from shim.telemetry import CallEvent
+from shim.telemetry import MAX_EVENT_BYTES, TEXT_LIMIT, CallEvent
 
 from .paths import ensure_private_dir, router_home
 
@@ -44,7 +46,7 @@ __all__ = [
     "TelemetryStore",
     "connect_database",
     "db_path",
-    "drop_log_paths",
+    "drop_log_path",
     "read_drops",
 ]
 
@@ -84,11 +86,9 @@ def db_path(home: Optional[Path] = None) -> Path:
     return (home or router_home()) / DB_FILENAME
 
 
-def drop_log_paths(home: Optional[Path] = None) -> List[Path]:
-    """Where drop counts are appended: beside the database, else (read-only home) in the temp dir."""
-    directory = (home or router_home()).expanduser().absolute()
-    tag = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
-    return [directory / DROPS_FILENAME, Path(tempfile.gettempdir()) / f"router-{os.getuid()}-{tag}-drops.log"]
+def drop_log_path(home: Optional[Path] = None) -> Path:
+    """Where drop counts are appended: beside the database, in the private home."""
+    return (home or router_home()).expanduser().absolute() / DROPS_FILENAME
 
 
 def _column_types() -> Dict[str, str]:
@@ -153,30 +153,69 @@ class DropRecord:
     reasons: Tuple[str, ...] = ()
 
 
-def read_drops(home: Optional[Path] = None) -> DropRecord:
-    """Sum the drop logs (a torn or foreign line is skipped)."""
+def read_drops(home: Optional[Path] = None, now: Optional[float] = None) -> DropRecord:
+    """Sum the drop log (a torn, foreign or implausible line is skipped; a file that is not this
+    user's regular file is not read at all)."""
     count, since, reasons = 0, None, set()
-    for path in drop_log_paths(home):
-        for entry in _drop_lines(path):
-            count += entry[1]
-            since = entry[0] if since is None else min(since, entry[0])
-            reasons.add(entry[2])
+    latest = (time.time() if now is None else now) + _CLOCK_SLACK_SECONDS
+    for entry in _drop_lines(drop_log_path(home), latest):
+        count += entry[1]
+        since = entry[0] if since is None else min(since, entry[0])
+        reasons.add(entry[2])
     return DropRecord(count, since, tuple(sorted(reasons)))
 
 
-def _drop_lines(path: Path) -> Iterable[Tuple[float, int, str]]:
+_CLOCK_SLACK_SECONDS = 86_400.0  # a line "since" later than this is not one of ours
+_MAX_DROP_COUNT = 1 << 40  # far above any real flush (at most one line a second per process)
+_MAX_REASON = 200
+
+
+def _drop_lines(path: Path, latest: float) -> Iterator[Tuple[float, int, str]]:
+    handle = _open_own_file(path, os.O_RDONLY)
+    if handle is None:
+        return
+    with os.fdopen(handle, "rb") as lines:
+        for line in lines:
+            entry = _drop_entry(line, latest)
+            if entry is not None:
+                yield entry
+
+
+def _drop_entry(line: bytes, latest: float) -> Optional[Tuple[float, int, str]]:
+    """One line's (since, count, reason) when it has the shape and values our writer gives it."""
     try:
-        text = path.read_text(errors="replace")
+        item = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(item, dict):
+        return None
+    since, count, reason = item.get("since"), item.get("count"), item.get("reason", "")
+    if not (isinstance(since, (int, float)) and type(since) is not bool and type(count) is int):
+        return None
+    if not (isinstance(reason, str) and 0 <= since <= latest and 0 < count <= _MAX_DROP_COUNT):
+        return None
+    return float(since), count, reason[:_MAX_REASON]
+
+
+def _open_own_file(path: Path, flags: int, mode: int = 0o600) -> Optional[int]:
+    """A descriptor on ``path`` when it is a regular file owned by this user, never through a
+    symbolic link (``O_NOFOLLOW``); None otherwise. Opened non-blocking so that a FIFO planted in
+    its place cannot hang the opener, then made blocking again."""
+    try:
+        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
     except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            item = json.loads(line)
-            out.append((float(item["since"]), int(item["count"]), str(item.get("reason", ""))))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
+        return None
+    try:
+        info = os.fstat(descriptor)
+        owner = os.getuid() if hasattr(os, "getuid") else info.st_uid
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != owner:
+            os.close(descriptor)
+            return None
+        os.set_blocking(descriptor, True)
+    except OSError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 SENDER_DROP_REASON = "a shimmed process's telemetry queue was full"
@@ -347,7 +386,7 @@ class TelemetryStore:
             self._pending_drops = 0
             self._last_drop_flush = now
         line = json.dumps({"since": since, "count": count, "reason": reason, "pid": os.getpid()}) + "\n"
-        if not any(_append(path, line.encode()) for path in drop_log_paths(self.home)):
+        if not _append(drop_log_path(self.home), line.encode()):
             with self._lock:  # nowhere to write: keep counting, try again later
                 self._pending_drops += count
                 self._pending_since = min(since, self._pending_since or since)
@@ -357,16 +396,40 @@ def _insert(connection: sqlite3.Connection, batch: Sequence[Row]) -> Optional[st
     """Insert in one transaction; the reason the batch was lost, or None."""
     try:
         with connection:
-            connection.executemany(_INSERT, batch)
+            connection.executemany(_INSERT, map(_storable_row, batch))
     except (sqlite3.Error, OSError) as exc:
         return " ".join(str(exc).split()) or type(exc).__name__
     return None
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _storable_row(row: Row) -> Row:
+    """The row as stored: a text cut to TEXT_LIMIT, anything but a text or a number stored as NULL.
+    The drivers make bounded, well-typed events already (docs/telemetry-bounds.md); the database is
+    what lasts, so it checks again rather than trust every producer, now and later. The attempts are
+    JSON text bounded by :func:`shim.telemetry.bounded_attempts` (a cut would break the JSON): kept
+    whole up to an event's size, else not stored."""
+    attempts = row[_ATTEMPTS_INDEX]
+    if attempts is not None and (type(attempts) is not str or len(attempts) > MAX_EVENT_BYTES):
+        attempts = None
+    return (*map(_storable, row[:_ATTEMPTS_INDEX]), attempts, *map(_storable, row[_ATTEMPTS_INDEX + 1:]))
+
+
+_ATTEMPTS_INDEX = len(_PLAIN_COLUMNS)  # the row's order: _INSERT's columns
+
+
+def _storable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT]
+    return value if kind in _SCALARS else None
+
+
 def _append(path: Path, data: bytes) -> bool:
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    except OSError:
+    descriptor = _open_own_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    if descriptor is None:
         return False
     try:
         return os.write(descriptor, data) == len(data)

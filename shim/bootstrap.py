@@ -1,11 +1,13 @@
 """Turn the shim on and off in this process: ``activate()`` / ``deactivate()``.
 
-``activate`` installs the post-import finder for ``httpx``, ``httpx2``, ``requests`` and
-``aiohttp`` (patching at once any that is already imported), says hello to the host, and arranges
-a hello from forked children. It imports no HTTP library, ``ssl``, ``asyncio``, ``json`` or
-``typing``: it runs inside ``sitecustomize``, before the program, in every Python process the
-program starts (docs/shim.md#lazy-import-hooks, docs/shim.md#start-up-budget). The patch modules are
-imported only when their library is.
+``activate`` reads the host's config snapshot into memory (a few kilobytes, not parsed: a process
+running when the host ends keeps its routes, docs/secrets.md#the-run-directory), installs the
+post-import finder for ``httpx``, ``httpx2``, ``requests`` and ``aiohttp`` (patching at once any
+that is already imported), says hello to the host, and arranges a hello from forked children. It
+imports no HTTP library, ``ssl``, ``asyncio``, ``json`` or ``typing``: it runs inside
+``sitecustomize``, before the program, in every Python process the program starts
+(docs/shim.md#lazy-import-hooks, docs/shim.md#start-up-budget). The patch modules are imported only
+when their library is.
 
 Both functions are idempotent and never raise; ``deactivate`` restores every patched attribute.
 """
@@ -13,6 +15,7 @@ Both functions are idempotent and never raise; ``deactivate`` restores every pat
 import os
 import sys
 
+from .env_names import CONFIG_SNAPSHOT
 from .import_hooks import PostImportFinder
 from .lifecycle_events import report_drops_at_exit, send_hello
 
@@ -23,7 +26,7 @@ if TYPE_CHECKING:  # typing costs ~20 modules on 3.9 and this module loads durin
 
     from .patches import PatchRegistry
 
-__all__ = ["TARGET_MODULES", "activate", "deactivate", "is_active", "patched_targets"]
+__all__ = ["TARGET_MODULES", "activate", "deactivate", "early_snapshot", "is_active", "patched_targets"]
 
 TARGET_MODULES = ("httpx", "httpx2", "requests", "aiohttp")
 
@@ -34,6 +37,8 @@ class _State:
     registry: "Optional[PatchRegistry]" = None
     fork_hook_installed = False
     exit_hook_installed = False
+    # (path, bytes, (inode, size, mtime_ns)) of the snapshot as this process found it at start-up.
+    snapshot: "Optional[tuple[str, bytes, tuple[int, int, int]]]" = None
 
 
 def is_active() -> bool:
@@ -50,6 +55,7 @@ def activate() -> bool:
     if _State.active:
         return False
     try:
+        _capture_snapshot()
         _State.finder = PostImportFinder(TARGET_MODULES, _on_import)
         sys.meta_path.insert(0, _State.finder)
         _State.active = True
@@ -64,6 +70,37 @@ def activate() -> bool:
     except Exception as error:
         _report_failure("activate", error)
         return False
+
+
+def early_snapshot(path: str) -> "Optional[tuple[bytes, tuple[int, int, int]]]":
+    """The bytes and version of the snapshot at ``path`` as this process read it when it started, if it did."""
+    captured = _State.snapshot
+    return (captured[1], captured[2]) if captured is not None and captured[0] == path else None
+
+
+def _capture_snapshot() -> None:
+    """Read the host's snapshot now, while the host surely runs: ~20 µs, no parsing, no import. The
+    runtime parses it at the first call, from a fresh read when the host is still there."""
+    path = os.environ.get(CONFIG_SNAPSHOT)
+    if not path or _State.snapshot is not None:
+        return
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return
+    try:
+        info = os.fstat(descriptor)
+        chunks = []
+        while True:
+            chunk = os.read(descriptor, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _State.snapshot = (path, b"".join(chunks), (info.st_ino, info.st_size, info.st_mtime_ns))
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def deactivate() -> bool:

@@ -99,6 +99,9 @@ class RouterConfig:
     model_max_output_tokens: Mapping[str, int] = field(default_factory=dict)
     fallback: FallbackPolicy = field(default_factory=FallbackPolicy)  # [fallback]: every chain's policy
     cooldown: CooldownPolicy = field(default_factory=CooldownPolicy)  # [cooldown]: each backend's breaker
+    # ``--model TARGET`` of ``router proxy``/``router shim``: every call goes here, whatever its model
+    # (docs/operator-switches.md#model-override). Never read from config.toml: an option of one run.
+    model_override: Optional[Chain] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RouterConfig":
@@ -129,6 +132,8 @@ class RouterConfig:
                     self._check_chain((entry,), f"alias {name!r}")
         if self.default_backend is not None:
             self._check_chain(self.default_backend, "default_backend")
+        if self.model_override is not None:
+            self._check_chain(self.model_override, "--model")
 
     def _check_chain(self, chain: Chain, where: str) -> None:
         for backend in chain_backends(chain):
@@ -139,6 +144,7 @@ class RouterConfig:
 def _parse(cls: Type[RouterConfig], data: Mapping[str, Any]) -> RouterConfig:
     fallback = parse_fallback(data.get("fallback", {}), "fallback", FallbackPolicy())
     default = data.get("default_backend")
+    override = data.get("model_override")
     return cls(
         backends=_parse_backends(data.get("backends", {})),
         aliases=_parse_aliases(data.get("aliases", {})),
@@ -149,6 +155,7 @@ def _parse(cls: Type[RouterConfig], data: Mapping[str, Any]) -> RouterConfig:
         model_max_output_tokens=_parse_limits(data.get("model_max_output_tokens", {}), "model_max_output_tokens"),
         fallback=fallback,
         cooldown=parse_cooldown(data.get("cooldown", {}), "cooldown"),
+        model_override=None if override is None else parse_chain(override, "--model"),
     )
 
 

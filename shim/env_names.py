@@ -9,6 +9,7 @@ __all__ = [
     "CALLER_HEADER",
     "CONFIG_SNAPSHOT",
     "PROXY_URL",
+    "SHIM_BODIES",
     "SHIM_DEBUG",
     "SHIM_DIR",
     "SNAPSHOT_VERSION",
@@ -25,6 +26,7 @@ PROXY_URL = "ROUTER_SHIM_PROXY_URL"  # http://127.0.0.1:PORT of the host's proxy
 USER_OPENAI_BASE_URL = "ROUTER_SHIM_USER_OPENAI_BASE_URL"
 USER_ANTHROPIC_BASE_URL = "ROUTER_SHIM_USER_ANTHROPIC_BASE_URL"
 SHIM_DEBUG = "ROUTER_SHIM_DEBUG"  # "1": print shim tracebacks to stderr
+SHIM_BODIES = "ROUTER_SHIM_BODIES"  # "1" (router shim -vv): print each call's bodies, redacted, to stderr
 SHIM_DIR = "ROUTER_SHIM_DIR"  # the injected directory (to tell it apart from the user's PYTHONPATH)
 
 # Not a variable, but shared the same way: the request header a child's aiohttp hand-off carries to
@@ -37,11 +39,16 @@ SNAPSHOT_VERSION = 1
 
 # Variables the host sets that belong to other programs (the SDKs, LiteLLM, Python itself).
 PYTHONPATH = "PYTHONPATH"  # the injected directory first, then the user's entries in order
-OPENAI_API_KEY = "OPENAI_API_KEY"  # set to PLACEHOLDER_API_KEY only when absent
-ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"  # set to PLACEHOLDER_API_KEY only when absent
+# Set to PLACEHOLDER_API_KEY when absent, and when a backend reads its key from it (key_env).
+OPENAI_API_KEY = "OPENAI_API_KEY"
+ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
 OPENAI_BASE_URL = "OPENAI_BASE_URL"  # http://127.0.0.1:PORT/v1 (the proxy): see host/child_env.py for when
 ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL"  # http://127.0.0.1:PORT (the proxy): likewise
 LITELLM_RUST = "LITELLM_RUST"  # "false" unless the user set it: LiteLLM's Rust core is out of reach in-process
+
+# The router's own key (clients of a proxy send it). router shim removes it from the child's
+# environment: nothing the child runs needs it (docs/secrets.md#what-a-shimmed-program-gets).
+ROUTER_API_KEY = "ROUTER_API_KEY"
 
 # What the SDK constructors see when the user has no key of their own: obviously not a real key.
 # The shim (or the proxy) puts the backend's real key on the wire for routed calls.

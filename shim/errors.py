@@ -8,9 +8,13 @@ Tree::
     ├── AuthenticationError          401  the router's own key check failed (proxy)
     ├── NotFoundError                404  unknown path, or a model with no route where one is required
     ├── RequestTooLargeError         413  body over the configured limit
+    ├── HeadersTooLargeError         431  request line or headers over the proxy's limit
     ├── UpstreamError                any  the backend answered with an error (translated once, here)
-    └── UpstreamProtocolError        502  the backend answered something that is not its protocol,
-                                          or a stream ended before it was complete
+    ├── UpstreamProtocolError        500  the backend answered something that is not its protocol,
+    │                                     or a stream ended before it was complete
+    ├── UpstreamTransportError       502  no (whole) answer: refused, TLS, cut, not HTTP, too large
+    │                                504  ... or a timeout (shim/upstream_failures.py says which)
+    └── ShuttingDownError            503  the proxy is stopping; retrying reaches another (or the next) one
 
 Every error has a *kind* (``invalid_request``, ``rate_limit``, ``overloaded`` …) and renders
 itself as the body and status each protocol uses for that kind. The status and type pairs follow
@@ -28,13 +32,16 @@ __all__ = [
     "KINDS",
     "AuthenticationError",
     "ErrorKind",
+    "HeadersTooLargeError",
     "InvalidRequestError",
     "NotFoundError",
     "RequestTooLargeError",
     "RouterError",
+    "ShuttingDownError",
     "UnsupportedFeatureError",
     "UpstreamError",
     "UpstreamProtocolError",
+    "UpstreamTransportError",
     "error_from_stream_payload",
     "error_from_upstream",
 ]
@@ -61,13 +68,20 @@ KINDS: Dict[str, ErrorKind] = {
     "not_found": ErrorKind(404, "not_found_error", 404, "invalid_request_error", None, False),
     "conflict": ErrorKind(409, "conflict_error", 409, "conflict_error", None, True),
     "request_too_large": ErrorKind(413, "request_too_large", 413, "invalid_request_error", "request_too_large", False),
+    "headers_too_large": ErrorKind(
+        431, "request_too_large", 431, "invalid_request_error", "request_header_fields_too_large", False),
     "rate_limit": ErrorKind(429, "rate_limit_error", 429, "rate_limit_error", "rate_limit_exceeded", True),
     "api_error": ErrorKind(500, "api_error", 500, "server_error", "server_error", True),
+    "bad_gateway": ErrorKind(502, "api_error", 502, "server_error", "bad_gateway", True),
+    "unavailable": ErrorKind(503, "api_error", 503, "service_unavailable_error", "service_unavailable", True),
     "timeout": ErrorKind(504, "timeout_error", 504, "timeout", "timeout", True),
     "overloaded": ErrorKind(529, "overloaded_error", 503, "service_unavailable_error", "server_is_overloaded", True),
 }
 
-_KIND_BY_ANTHROPIC_TYPE = {kind.anthropic_type: name for name, kind in KINDS.items()}
+# The first kind with a type names it: "api_error" is api_error, not the gateway kinds that share it.
+_KIND_BY_ANTHROPIC_TYPE: Dict[str, str] = {}
+for _name, _kind in KINDS.items():
+    _KIND_BY_ANTHROPIC_TYPE.setdefault(_kind.anthropic_type, _name)
 
 
 class RouterError(Exception):
@@ -156,6 +170,18 @@ class RequestTooLargeError(RouterError):
     kind_name = "request_too_large"
 
 
+class HeadersTooLargeError(RouterError):
+    """The request line or the headers are over the proxy's limit (RFC 6585, section 5)."""
+
+    kind_name = "headers_too_large"
+
+
+class ShuttingDownError(RouterError):
+    """The proxy stopped while the call was under way, before its answer began."""
+
+    kind_name = "unavailable"
+
+
 class UpstreamError(RouterError):
     """The backend answered with an error; ``kind_name`` is derived from its status and body."""
 
@@ -168,6 +194,14 @@ class UpstreamProtocolError(RouterError):
     """The backend broke its own protocol (unparsable body, truncated stream)."""
 
     kind_name = "api_error"
+
+
+class UpstreamTransportError(RouterError):
+    """No (whole) answer from the backend: what the driver's typed failure
+    (``shim/upstream_failures.py``) becomes for the client. ``kind_name``: ``bad_gateway`` (502) or
+    ``timeout`` (504), docs/errors.md#upstream-failures."""
+
+    kind_name = "bad_gateway"
 
 
 def error_from_upstream(

@@ -21,8 +21,8 @@ States (named; each method says which it expects)::
 
 What falls back (docs/routing.md#what-falls-back): an answer whose status is in the policy's
 ``statuses`` or that carries ``x-should-retry: true``; a failure before the answer reached the client
-that another try may not hit (connection refused, TLS, timeouts, a cut connection:
-:func:`failure_falls_back`). The same target is
+that another try may not hit (a typed upstream failure, shim/upstream_failures.py: connection
+refused, TLS, timeouts, a cut connection: :func:`failure_falls_back`). The same target is
 retried after a capped, jittered backoff (or its ``retry-after``, when longer) as long as the call's
 wait budget allows and the backend did not say ``x-should-retry: false``; a balanced group's other
 members come first, without waiting. Then the next group. A call never makes more than
@@ -40,6 +40,7 @@ from .balancing import RandomSource, member_order
 from .cooldown import HealthBook
 from .errors import RouterError, UpstreamError
 from .routing import Route, RouteTarget
+from .upstream_failures import UpstreamFailure
 
 __all__ = [
     "ANSWERING",
@@ -105,7 +106,8 @@ _SUCCESSES = {status: Answered(status) for status in (200, 201)}
 
 
 class Failed(NamedTuple):
-    """No answer (or not all of it) before anything reached the client: the driver's typed failure."""
+    """No answer (or not all of it) before anything reached the client: the driver's typed failure
+    (:class:`~shim.upstream_failures.UpstreamFailure`), or an in-band error the answer began with."""
 
     error: BaseException
 
@@ -153,17 +155,18 @@ class AttemptRecord:
 def failure_falls_back(error: BaseException, statuses: FrozenSet[int]) -> bool:
     """A failure without a (whole) answer that another try may not hit (docs/routing.md#what-falls-back).
 
-    The engine's own verdicts do not: an answer that broke its protocol, a request a target cannot
-    take. An error the backend sent in-band follows its kind's status, like an answer with that
-    status. Anything else a driver reports is its transport failing — connection refused or reset,
-    TLS, a timeout before the answer or between two reads, a connection cut — which both official
-    SDKs retry, and so does the router."""
+    Every typed transport failure (:mod:`shim.upstream_failures`: refused, DNS, TLS, a timeout
+    before the answer or between two reads, a connection cut, an answer that is not HTTP or is too
+    large) falls back: both official SDKs retry each of them, and so does the router. An error the
+    backend sent in-band follows its kind's status, like an answer with that status. The engine's
+    own verdicts do not (an answer that broke its protocol, a request a target cannot take), nor
+    does anything a driver did not type: that is a bug to see, not a backend to leave."""
+    if isinstance(error, UpstreamFailure):
+        return True
     if isinstance(error, UpstreamError):
         kind = error.kind
         return error.should_retry is True or kind.anthropic_status in statuses or kind.openai_status in statuses
-    if isinstance(error, RouterError):
-        return False
-    return isinstance(error, Exception)
+    return False
 
 
 class FallbackSession:

@@ -98,6 +98,7 @@ class _LimitCache:
 
 
 _cache = _LimitCache()
+_CACHED_NAME_LIMIT = 256  # longer names are looked up, never kept: bounded in bytes (docs/telemetry-bounds.md)
 
 
 def model_output_limit(
@@ -105,7 +106,7 @@ def model_output_limit(
 ) -> Optional[int]:
     """The output limit of ``model``: the first matching ``overrides`` glob (the user's), else the
     first matching row of ``table``; None when neither knows the model."""
-    if table is not MODEL_OUTPUT_LIMITS:
+    if table is not MODEL_OUTPUT_LIMITS or len(model) > _CACHED_NAME_LIMIT:
         return _lookup(model, overrides, table)
     limits = _cache.limits_for(overrides)
     if model not in limits:

@@ -1,6 +1,7 @@
 """Which backend serves a model name: a pure function of the configuration and the name.
 
-Order (first hit wins):
+Order (first hit wins; ``--model TARGET`` of ``router proxy``/``router shim`` comes before all of
+them and sends every call to its target):
 
 1. ``NAME:model`` where NAME is a configured backend → that backend, prefix stripped. An unknown
    prefix (Ollama's ``llama3:8b``) is part of the model name and left untouched.
@@ -113,6 +114,9 @@ class Route:
 
 
 _CACHE_LIMIT = 256  # model names remembered for one configuration; a full cache starts again
+# Longer names are resolved every time, never kept: the cache is bounded in bytes as well as in entries
+# (a client may send a model name of megabytes; docs/telemetry-bounds.md).
+_CACHED_NAME_LIMIT = 256
 
 
 class _RouteCache:
@@ -135,6 +139,8 @@ _route_cache = _RouteCache()
 
 def resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
     """The route for ``model``, or None when nothing matches (the call is left alone)."""
+    if len(model) > _CACHED_NAME_LIMIT:
+        return _resolve_route(config, model)
     routes = _route_cache.routes_for(config)
     try:
         return routes[model]
@@ -146,6 +152,8 @@ def resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
 
 
 def _resolve_route(config: RouterConfig, model: str) -> Optional[Route]:
+    if config.model_override is not None:  # --model: before every rule (docs/operator-switches.md#model-override)
+        return _chain_route(config, model, config.model_override, "--model override", config.fallback)
     prefixed = _by_prefix(config, model)  # step 1 comes before the aliases, even for an alias key
     if prefixed is not None:
         return prefixed

@@ -21,7 +21,14 @@ import time
 from typing import Callable, Optional, Tuple
 
 from .call_ids import CallIds
-from .env_names import CONFIG_SNAPSHOT, PROXY_URL, SNAPSHOT_VERSION, USER_ANTHROPIC_BASE_URL, USER_OPENAI_BASE_URL
+from .env_names import (
+    CONFIG_SNAPSHOT,
+    PROXY_URL,
+    SHIM_BODIES,
+    SNAPSHOT_VERSION,
+    USER_ANTHROPIC_BASE_URL,
+    USER_OPENAI_BASE_URL,
+)
 from .failures import report_failure
 from .lifecycle_events import program_name
 from .telemetry_sender import TelemetrySender, process_sender
@@ -75,6 +82,8 @@ class Runtime:
         self._routing: Optional[RoutingState] = None  # made on the first routed call (see routing_state)
         self._responses: Optional[MemoryResponseStore] = None
         self._responses_lock = threading.Lock()
+        # router shim -vv (docs/operator-switches.md#bodies): read once; off, no call keeps a byte more.
+        self.log_bodies = os.environ.get(SHIM_BODIES) == "1"
 
     @property
     def routing_state(self) -> RoutingState:
@@ -274,7 +283,10 @@ def load_snapshot(path: Optional[str]) -> RouterConfig:
 
 def _read_snapshot(path: Optional[str]) -> Tuple[Optional[RouterConfig], Optional[Stamp]]:
     """The configuration in the snapshot and the version of the file it came from (``fstat`` of the
-    file read, so the two always match); ``(None, None)`` on any problem, which is reported."""
+    file read, so the two always match); ``(None, None)`` on any problem, which is reported.
+
+    The snapshot as it is now when it can be read; else (the host has ended and its snapshot with it:
+    docs/secrets.md#the-run-directory) the copy this process read when it started."""
     import json
 
     from .config import RouterConfig
@@ -282,9 +294,18 @@ def _read_snapshot(path: Optional[str]) -> Tuple[Optional[RouterConfig], Optiona
     if not path:
         return None, None
     try:
-        with open(path, "rb") as snapshot:
-            stamp = _stamp(os.fstat(snapshot.fileno()))
-            data = json.loads(snapshot.read())
+        try:
+            with open(path, "rb") as snapshot:
+                stamp = _stamp(os.fstat(snapshot.fileno()))
+                raw = snapshot.read()
+        except OSError:
+            from .bootstrap import early_snapshot
+
+            early = early_snapshot(path)
+            if early is None:
+                raise
+            raw, stamp = early
+        data = json.loads(raw)
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             report_failure("config snapshot", detail="unknown snapshot version")
             return None, None

@@ -14,7 +14,7 @@ those fields at their defaults; writers write version 2.
 import json
 from dataclasses import MISSING, dataclass, fields
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypedDict
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypedDict
 
 from .usage import Usage
 
@@ -23,11 +23,13 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "READ_VERSIONS",
     "SCHEMA_VERSION",
+    "TEXT_FIELDS",
     "TEXT_LIMIT",
     "CallEvent",
     "CallFields",
     "EventHead",
     "bounded_attempts",
+    "bounded_event",
     "decode_event",
     "encode_event",
     "encode_fields",
@@ -80,7 +82,11 @@ class CallEvent:
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps would rebuild it per call
 _FIELD_NAMES = frozenset(f.name for f in fields(CallEvent))
 _DEFAULTS = {f.name: f.default for f in fields(CallEvent) if f.default is not MISSING}
-_TRUNCATED_FIELDS = ("program", "requested_model", "upstream_model", "error", "upstream_host", "request_id")
+# Every text field of an event: each is cut to TEXT_LIMIT characters wherever an event is made or
+# read (docs/telemetry-bounds.md): a client chooses the model name, an upstream the request id.
+TEXT_FIELDS = ("program", "requested_model", "upstream_model", "error", "upstream_host", "request_id", "backend",
+               "source", "client_protocol", "endpoint")
+_TRUNCATED_FIELDS = TEXT_FIELDS
 
 
 def _compact_encoder() -> Callable[[Any], str]:
@@ -241,12 +247,14 @@ def _route_text(call: CallFields) -> str:
     if text is None:
         if len(_ROUTE_TEXTS) >= _ROUTE_TEXTS_LIMIT:
             _ROUTE_TEXTS.clear()
-        text = _ROUTE_TEXTS[key] = (
+        text = (
             f'"client_protocol":{_text(call["client_protocol"])},"endpoint":{_text(call["endpoint"])},'
             f'"backend":{_text(call["backend"])},"upstream_host":{_text(call["upstream_host"])},'
             f'"requested_model":{_text(call["requested_model"])},"upstream_model":{_text(call["upstream_model"])},'
             f'"stream":{_JSON_BOOL[call["stream"]]},"translated":{_JSON_BOOL[call["translated"]]},'
         )
+        if len(call["requested_model"]) + len(call["upstream_model"]) <= 2 * TEXT_LIMIT:
+            _ROUTE_TEXTS[key] = text  # a key of megabytes is never kept (docs/telemetry-bounds.md)
     return text
 
 
@@ -307,6 +315,15 @@ def _cut_texts(data: Dict[str, Any], limit: int) -> Dict[str, Any]:
     return cut
 
 
+def bounded_event(event: CallEvent) -> CallEvent:
+    """``event`` with every text field cut to :data:`TEXT_LIMIT` (the same object when none is longer):
+    for a driver that builds its events itself (the proxy), as the encoders cut the shim's."""
+    data = vars(event)
+    if not _has_long_text(data):
+        return event
+    return CallEvent(**_cut_texts(data, TEXT_LIMIT))
+
+
 def decode_event(raw: bytes) -> Optional[CallEvent]:
     """The event in ``raw``, or None when it is not a valid event of a version we read."""
     try:
@@ -336,6 +353,13 @@ def event_from_message(message: Any) -> Optional[CallEvent]:
         data = {**_DEFAULTS, **{name: value for name, value in message.items() if name in _FIELD_NAMES}}
         if not _REQUIRED_FIELDS <= data.keys():
             return None
+    # Our senders write well-typed events with cut texts; a message is read as if any process wrote it.
+    if not _well_typed(data):
+        return None
+    if _has_long_text(data):
+        data = _cut_texts(data, TEXT_LIMIT)
+    if data["attempts"] is not None:
+        data = {**data, "attempts": bounded_attempts(data["attempts"])}
     if _NEEDS_INIT:
         return CallEvent(**data)
     event = object.__new__(CallEvent)
@@ -344,4 +368,34 @@ def event_from_message(message: Any) -> Optional[CallEvent]:
 
 
 _REQUIRED_FIELDS = frozenset(f.name for f in fields(CallEvent) if f.default is MISSING)
+
+
+def _value_types(hint: Any) -> Tuple[type, ...]:
+    """The types a field's JSON value may have (a float field may hold an integer; a ``List[…]`` field
+    a ``list``)."""
+    kinds = tuple(getattr(kind, "__origin__", kind) for kind in getattr(hint, "__args__", (hint,)))
+    return (*kinds, int) if float in kinds else kinds
+
+
+_ATTEMPT_TYPES = (("backend", (str,)), ("model", (str, type(None))), ("status", (int,)),
+                  ("failure", (str, type(None))), ("ms", (float, int)), ("wait_ms", (float, int)))
+
+
+_FIELD_TYPES = tuple((f.name, _value_types(f.type)) for f in fields(CallEvent))
+
+
+def _well_typed(data: Mapping[str, Any]) -> bool:
+    """Every field holds a value of its type (``type()``, not isinstance: a bool is not a count)."""
+    for name, kinds in _FIELD_TYPES:
+        if type(data[name]) not in kinds:
+            return False
+    attempts = data["attempts"]
+    return attempts is None or (len(attempts) <= MAX_EVENT_ATTEMPTS and all(map(_well_typed_attempt, attempts)))
+
+
+def _well_typed_attempt(attempt: Any) -> bool:
+    """One entry of ``attempts`` as :func:`bounded_attempts` writes it (texts are cut on read)."""
+    if type(attempt) is not dict or len(attempt) != len(_ATTEMPT_TYPES):
+        return False
+    return all(type(attempt.get(name)) in kinds for name, kinds in _ATTEMPT_TYPES)
 _NEEDS_INIT = hasattr(CallEvent, "__post_init__") or hasattr(CallEvent, "__slots__")

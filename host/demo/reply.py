@@ -66,7 +66,7 @@ class Reply:
     drop_connection: bool = False  # with truncate_after_events: close the socket without the last chunk
     reset: bool = False  # read the request, then reset the connection without answering at all
     # Write N events, then wait for ``provider.release`` before the rest: proves the engine forwards
-    # what it has without waiting for the end of the upstream stream.
+    # what it has without waiting for the end of the upstream stream. 0 holds a whole answer too.
     hold_after_events: Optional[int] = None
     byte_by_byte: Optional[bool] = None  # every stream byte its own HTTP chunk; None: the provider default
     headers: Mapping[str, str] = field(default_factory=dict)  # extra response headers

@@ -23,9 +23,9 @@ import httpx
 from shim.config import Backend
 from shim.plan import TRANSLATED_ANTHROPIC_VERSION, credential_headers
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, MODELS, upstream_path
+from shim.transports.library_failures import connect_failure
 
 from ..config_store import KeySource
-from ..proxy.upstream import connect_reason
 from .key_hint import key_hint, shows_part_of
 from .network import Connected, StepFailed, connect_tcp, handshake_tls, resolve
 from .report import FAIL, INFO, OK, SKIP, WARN, Section
@@ -114,7 +114,7 @@ def _tls_step(section: Section, scheme: str, host: str, connected: Connected) ->
 
 
 def _tcp_fix(backend: Backend, failed: StepFailed) -> str:
-    if "refused" in failed.reason:
+    if failed.refused:
         return (f"start the server behind {backend.base_url}, or fix the port: "
                 f"router backend add {backend.name} --base-url URL")
     return "check the base URL (router backend list), a firewall, or whether you need HTTPS_PROXY"
@@ -156,7 +156,9 @@ def _request(method: str, url: str, headers: Mapping[str, str], body: Optional[b
     except httpx.TimeoutException:
         return f"no answer within {REQUEST_TIMEOUT:g} s"
     except httpx.HTTPError as exc:
-        return connect_reason(exc) if isinstance(exc, httpx.ConnectError) else f"connection lost ({type(exc).__name__})"
+        if isinstance(exc, httpx.ConnectError):
+            return connect_failure(exc).reason
+        return f"connection lost ({type(exc).__name__})"
 
 
 def _model_list(section: Section, backend: Backend, source: KeySource) -> List[str]:

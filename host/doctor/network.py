@@ -22,10 +22,12 @@ Address = Tuple[int, Tuple[object, ...]]  # (family, sockaddr)
 
 @dataclass(frozen=True)
 class StepFailed:
-    """A step that did not work: why (one line) and the elapsed milliseconds."""
+    """A step that did not work: why (one line), the elapsed milliseconds, and whether the host
+    answered with a refusal (nothing listening: the fix differs from a silent or unreachable host)."""
 
     reason: str
     elapsed_ms: float
+    refused: bool = False
 
 
 @dataclass
@@ -62,22 +64,22 @@ def resolve(host: str, port: int, timeout: float = STEP_TIMEOUT) -> "List[Addres
 def connect_tcp(addresses: List[Address], timeout: float = STEP_TIMEOUT) -> "Connected | StepFailed":
     """A connection to the first address that accepts one (in resolver order, like the clients)."""
     started = time.perf_counter()
-    reason = "no address"
+    reason, refused = "no address", False
     for family, sockaddr in addresses:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(sockaddr)
         except TimeoutError:
-            reason = f"no answer within {timeout:g} s (a firewall, or a wrong port)"
+            reason, refused = f"no answer within {timeout:g} s (a firewall, or a wrong port)", False
         except ConnectionRefusedError:
-            reason = "connection refused (nothing listening on that port)"
+            reason, refused = "connection refused (nothing listening on that port)", True
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
+            reason, refused = exc.strerror or type(exc).__name__, False
         else:
             return Connected(sock, _address_text(sockaddr), _ms_since(started))
         sock.close()
-    return StepFailed(reason, _ms_since(started))
+    return StepFailed(reason, _ms_since(started), refused)
 
 
 def handshake_tls(connected: Connected, host: str, timeout: float = STEP_TIMEOUT) -> "Tuple[str, float] | StepFailed":

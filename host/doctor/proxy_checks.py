@@ -12,6 +12,7 @@ import httpx
 
 from ..cli_proxy import ROUTER_API_KEY_ENV
 from ..proxy.server import BindRefused, bind_socket, check_bind_allowed, is_loopback
+from ..router_key import RouterKeyRefused, router_key
 from .key_hint import key_hint
 from .report import FAIL, INFO, OK, Section
 
@@ -22,8 +23,13 @@ HEALTH_TIMEOUT = 2.0
 
 def proxy_section(host: str, port: int, environ: Mapping[str, str]) -> Section:
     section = Section(f"proxy ({host}:{port})")
-    api_key = environ.get(ROUTER_API_KEY_ENV) or None
-    _key_check(section, host, api_key)
+    try:
+        api_key = router_key(environ.get(ROUTER_API_KEY_ENV))
+    except RouterKeyRefused as problem:
+        section.add(FAIL, ROUTER_API_KEY_ENV, f"{problem.reason}: the proxy refuses to start",
+                    fix=f"export {ROUTER_API_KEY_ENV}=$(openssl rand -hex 16)")
+    else:
+        _key_check(section, host, api_key)
     _port_check(section, host, port)
     return section
 

@@ -6,26 +6,30 @@ routing conveniences (the whole app is a few hundred lines of plain ASGI).
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import json
 import sys
 import time
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
+from shim.body_log import BodyCapture, body_line
 from shim.config import RouterConfig
 from shim.env_names import CALLER_HEADER
-from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError
+from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError, ShuttingDownError
 from shim.plan import ClientCall, ClientResponse, render_error
-from shim.protocols import ANTHROPIC, ENDPOINT_PROTOCOL, MODELS, OPENAI, endpoint_for_path
+from shim.protocols import ENDPOINT_PROTOCOL, MODELS, endpoint_for_path
 from shim.response_lookup import deleted_response, missing_response, stored_response_answer, stored_response_id
 from shim.telemetry import TEXT_LIMIT
 
 from ..backend_states import HEALTH_PATH
+from ..log_text import printable
 from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
+from .error_shape import client_protocol
 from .forward import forward_call, send_error
 from .generation import ConfigGeneration
 from .settings import ProxySettings
@@ -33,7 +37,7 @@ from .state import ProxyState
 from .stats_view import stored_stats
 from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
-from .websocket_refusal import refuse_websocket
+from .websocket_refusal import is_websocket_upgrade, refuse_websocket, upgrade_refusal
 
 if TYPE_CHECKING:
     from ..dashboard.site import DashboardSite
@@ -44,6 +48,7 @@ __all__ = ["ProxyApp", "root_answer", "router_version", "settings_upstream"]
 UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
 _AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
 _CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records for a client that left
+_SHUTTING_DOWN = "the router proxy is shutting down; the call was stopped before its answer began"
 
 
 def settings_upstream(settings: ProxySettings, backend_count: int) -> UpstreamClient:
@@ -143,8 +148,12 @@ class ProxyApp:
         path, method = scope["path"], scope["method"]
         headers = request_headers(scope)
         writer = ResponseWriter(send, time.perf_counter)
-        if path == "/health" and method == "GET":
-            await writer.whole(_json_response(200, self._health()))
+        api_key = self.state.settings.api_key
+        if is_websocket_upgrade(headers):  # the server has no WebSocket library: it comes as plain HTTP
+            await writer.whole(upgrade_refusal(path, headers, api_key), close=True)
+            return
+        if path == "/health" and method == "GET":  # liveness for anyone; what it serves, for the key's holders
+            await writer.whole(_json_response(200, self._health(detailed=is_authorized(headers, api_key))))
             return
         if self.dashboard is not None and _is_dashboard_request(path, headers):
             await self._dashboard(scope, writer, headers)  # the page is open; its API checks the key itself
@@ -152,8 +161,8 @@ class ProxyApp:
         if path == "/" and method in ("GET", "HEAD"):  # open like /health: it says no more than it
             await writer.whole(self.root(self._version))  # uvicorn sends no body for HEAD
             return
-        protocol = _client_protocol(path, headers)
-        if not is_authorized(headers, self.state.settings.api_key):
+        protocol = client_protocol(path, headers)
+        if not is_authorized(headers, api_key):
             denied = AuthenticationError(_AUTH_MESSAGE)
             await writer.whole(render_error(protocol, denied))
             return
@@ -170,7 +179,10 @@ class ProxyApp:
             await writer.whole(_json_response(200, self._backend_health()))
         elif path == "/metrics" and method == "GET" and self.state.metrics is not None:
             metrics = self.state.metrics
-            await writer.whole(ClientResponse(200, {"content-type": metrics.content_type}, metrics.render()))
+            # Off the event loop: rendering takes time in proportion to the series, and other clients wait
+            # on the loop meanwhile (docs/telemetry-bounds.md#metrics).
+            exposition = await asyncio.to_thread(metrics.render)
+            await writer.whole(ClientResponse(200, {"content-type": metrics.content_type}, exposition))
         else:
             error = NotFoundError(f"no such endpoint: {method} {path}")
             await writer.whole(render_error(protocol, error))
@@ -205,6 +217,8 @@ class ProxyApp:
         self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str], endpoint: str
     ) -> None:
         trace = CallTrace.begin(scope["method"], scope["path"], endpoint)
+        if self.state.settings.log_bodies:
+            writer.capture = BodyCapture()
         if self.state.settings.shim_callers:
             trace.caller = await self._caller(scope, headers)
         try:
@@ -217,14 +231,17 @@ class ProxyApp:
         except ClientGone:
             trace.error = "client_disconnected"
             return self._finish(trace, writer)
+        trace.request_body = body if self.state.settings.log_bodies else None
         watch = _DisconnectWatch(receive, writer)
         try:
-            await forward_call(self.state, trace, ClientCall(endpoint, headers, body), writer)
+            call = ClientCall(endpoint, headers, body, scope.get("query_string", b"").decode("latin-1"))
+            await forward_call(self.state, trace, call, writer)
         except asyncio.CancelledError:
-            if not watch.client_left:
-                raise  # shutdown: uvicorn's own cancellation
             watch.uncancel()
-            trace.error = "client_disconnected"
+            if watch.client_left:
+                trace.error = "client_disconnected"
+            else:  # shutdown: uvicorn cancels what is still running after its grace period
+                await _stopped_by_shutdown(writer, trace, ENDPOINT_PROTOCOL[endpoint])
         except RouterError as error:  # a translator raised after all: still an answer in the client's shape
             await _late_error(writer, trace, ENDPOINT_PROTOCOL[endpoint], error)
         finally:
@@ -253,8 +270,28 @@ class ProxyApp:
         self.state.stats.record(event)
         if self.state.sink is not None:
             self.state.sink.record(event)
-        if self.state.settings.verbose:
-            sys.stderr.write(trace.log_line(now) + "\n")
+        settings = self.state.settings
+        lines = [trace.log_line(now)] if settings.verbose else []
+        if settings.log_bodies:  # the proxy of router shim -vv prints only these (the host prints -v's line)
+            lines += self._body_lines(trace, writer, headed=not settings.verbose)
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
+
+    def _body_lines(self, trace: CallTrace, writer: ResponseWriter, headed: bool) -> List[str]:
+        """``-vv``: the call's bodies, every secret the router holds or can recognise redacted
+        (``headed``: after a line naming the call, where no ``-v`` line precedes them)."""
+        secrets = [b.api_key for b in self.state.generation.config.backends.values() if b.api_key]
+        if self.state.settings.api_key:
+            secrets.append(self.state.settings.api_key)
+        body = trace.request_body or b""
+        lines = [body_line("request body", body, len(body), secrets)]
+        if headed:
+            caller = f"pid {trace.caller.pid} " if trace.caller is not None else ""
+            model = printable(trace.plan.requested_model) if trace.plan is not None else "-"
+            lines.insert(0, f"router: {caller}{trace.endpoint} {model}")
+        if writer.capture is not None:
+            lines.append(writer.capture.line("response body", secrets))
+        return lines
 
     async def _stats(self, scope: Scope) -> ClientResponse:
         """``router stats --json`` for ``?since=&by=`` (from the store), plus the live counters."""
@@ -268,6 +305,7 @@ class ProxyApp:
             stored = await asyncio.to_thread(stored_stats, store, scope.get("query_string", b""))
         except ValueError as problem:
             return _json_response(400, {"error": {"type": "invalid_request_error", "message": str(problem)}})
+        stored.pop("store", None)  # where the database lives is this machine's business, not a client's
         return _json_response(200, {**stored, **live})
 
     def _backend_health(self) -> Dict[str, Any]:
@@ -277,7 +315,12 @@ class ProxyApp:
         names = self.state.generation.config.backends
         return {"backends": {name: dataclasses.asdict(book.status(name, now)) for name in names}}
 
-    def _health(self) -> Dict[str, Any]:
+    def _health(self, detailed: bool) -> Dict[str, Any]:
+        """``GET /health``: liveness and the version (what ``router doctor`` asks) for anyone; the
+        backends served and the configuration generation only for a client that may call them (a
+        proxy without a key, or the right key): a name says which provider accounts stand behind."""
+        if not detailed:
+            return {"status": "ok", "version": self._version}
         generation = self.state.generation
         # Which configuration serves new calls (the fingerprint is metadata of the files, never content),
         # and when the files were last looked at (a proxy that follows them).
@@ -333,6 +376,17 @@ class _DisconnectWatch:
             self._watcher.cancel()
 
 
+async def _stopped_by_shutdown(writer: ResponseWriter, trace: CallTrace, protocol: str) -> None:
+    """A call the shutdown stopped: a stream was cut in-band already (``forward.py``); any other call gets
+    503 in its client's protocol with ``x-should-retry: true`` (another proxy, or this one restarted,
+    can take it), instead of uvicorn's plain-text 500 and a traceback in the log."""
+    trace.error = "shutdown"
+    if writer.started:
+        return
+    with contextlib.suppress(Exception):  # the client may be gone too: nothing more to do then
+        await writer.whole(render_error(protocol, ShuttingDownError(_SHUTTING_DOWN, should_retry=True)), close=True)
+
+
 async def _late_error(writer: ResponseWriter, trace: CallTrace, protocol: str, error: RouterError) -> None:
     if writer.started:
         trace.fail(error)  # a stream already began: nothing but cutting it is possible
@@ -352,14 +406,6 @@ def _is_dashboard_request(path: str, headers: Mapping[str, str]) -> bool:
     if path.startswith("/dashboard/"):
         return True
     return path == "/" and "text/html" in headers.get("accept", "")
-
-
-def _client_protocol(path: str, headers: Mapping[str, str]) -> str:
-    """Which protocol to answer errors in, before any plan exists."""
-    endpoint = endpoint_for_path(path)
-    if endpoint in ENDPOINT_PROTOCOL:
-        return ENDPOINT_PROTOCOL[endpoint]
-    return ANTHROPIC if "anthropic-version" in headers or "/messages" in path else OPENAI
 
 
 def _json_response(status: int, payload: Any) -> ClientResponse:

@@ -1,7 +1,8 @@
 """The few ASGI messages the proxy sends and receives, with the header hygiene in one place."""
 
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
+from shim.body_log import BodyCapture
 from shim.errors import RequestTooLargeError
 from shim.plan import ClientResponse
 
@@ -74,6 +75,7 @@ class ResponseWriter:
         self.started = False
         self.complete = False
         self.first_byte_at: float = 0.0
+        self.capture: Optional[BodyCapture] = None  # -vv: the first bytes sent, for the log
 
     async def whole(self, response: ClientResponse, close: bool = False) -> None:
         """A complete response with content-length (``close``: ask the client to reconnect)."""
@@ -97,4 +99,6 @@ class ResponseWriter:
             self.first_byte_at = self._clock()
         if not more:
             self.complete = True
+        if self.capture is not None:
+            self.capture.add(data)
         await self._send({"type": "http.response.body", "body": data, "more_body": more})

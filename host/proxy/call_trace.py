@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 from shim.errors import RouterError
 from shim.plan import Plan
 from shim.protocols import ENDPOINT_PROTOCOL, OPENAI
-from shim.telemetry import TEXT_LIMIT, CallEvent, bounded_attempts, usage_fields
+from shim.telemetry import TEXT_LIMIT, CallEvent, bounded_attempts, bounded_event, usage_fields
 from shim.usage import Usage
 
 from ..attempt_chain import chain_text
+from ..log_text import printable
 
 __all__ = ["CallTrace", "Caller", "url_host"]
 
@@ -36,6 +37,7 @@ class CallTrace:
     caller: Optional["Caller"] = None  # a shimmed process that handed this call over (router shim only)
     fallbacks: int = 0  # times the call moved to another target
     attempts: Optional[List[Dict[str, Any]]] = None  # every attempt, when there was more than one
+    request_body: Optional[bytes] = None  # -vv only: what the client sent (docs/operator-switches.md#bodies)
 
     @classmethod
     def begin(cls, method: str, path: str, endpoint: str) -> "CallTrace":
@@ -48,10 +50,11 @@ class CallTrace:
         return round((now - self.started) * 1000, 3)
 
     def event(self, now: float) -> CallEvent:
-        """The telemetry record of this call (``now``: perf_counter when the last byte went out)."""
+        """The telemetry record of this call (``now``: perf_counter when the last byte went out), every
+        text cut to the limit events have (the client chose the model name; docs/telemetry-bounds.md)."""
         plan, route = self.plan, self.plan.route if self.plan else None
         caller = self.caller
-        return CallEvent(
+        return bounded_event(CallEvent(
             time=self.started_wall,
             source=caller.source if caller else "proxy",
             pid=caller.pid if caller else os.getpid(),
@@ -73,16 +76,18 @@ class CallTrace:
             fallbacks=self.fallbacks,
             attempts=bounded_attempts(self.attempts),
             **usage_fields(self.usage),  # type: ignore[arg-type]  # Optional[int] fields, all of them
-        )
+        ))
 
     def log_line(self, now: float) -> str:
         """``-v``: method, path, model → backend (or the chain of attempts: ``anthropic 529 → openai ✓``),
-        status, latency. Never a key, never a body."""
+        status, latency. Never a key, never a body; the client's values escaped and cut
+        (docs/telemetry-bounds.md#log-lines)."""
         plan = self.plan
-        model = plan.requested_model if plan else "-"
+        model = printable(plan.requested_model) if plan else "-"
         backend = chain_text(self.attempts) or (plan.route.backend.name if plan and plan.route else "-")
-        line = f"{self.method} {self.path} {model} → {backend} {self.status} {self.latency_ms(now):.1f}ms"
-        return f"{line} {self.error}" if self.error else line
+        line = f"{self.method} {printable(self.path)} {model} → {printable(backend)} {self.status}"
+        line = f"{line} {self.latency_ms(now):.1f}ms"
+        return f"{line} {printable(self.error)}" if self.error else line
 
 
 @dataclass(frozen=True)

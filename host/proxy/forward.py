@@ -21,12 +21,14 @@ from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
 from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
+from shim.telemetry import TEXT_LIMIT
 from shim.translate.stream_base import StreamTranslator
+from shim.upstream_failures import ConnectTimeout, UpstreamFailure, UpstreamTimeout
 
 from .asgi_io import ResponseWriter
 from .call_trace import CallTrace, url_host
 from .state import ProxyState
-from .upstream import BackendLimiter, QueueTimeout, UpstreamFailure, UpstreamResponse
+from .upstream import BackendLimiter, QueueTimeout, UpstreamResponse
 
 __all__ = ["ProxyBusyError", "forward_call", "send_error"]
 
@@ -76,10 +78,12 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
 
 
 def no_route_error(model: str) -> NotFoundError:
-    """The proxy cannot send a call "where the client sent it" (it is where the client sent it)."""
+    """The proxy cannot send a call "where the client sent it" (it is where the client sent it). The
+    name is cut as telemetry cuts it: an error body must not echo megabytes back."""
+    shown = model if len(model) <= TEXT_LIMIT else model[:TEXT_LIMIT] + "…"
     return NotFoundError(
-        f"no configured backend serves model {model!r}; the proxy sends calls only to configured backends "
-        f"(see: router route explain {model!r})",
+        f"no configured backend serves model {shown!r}; the proxy sends calls only to configured backends "
+        f"(see: router route explain {shown!r})",
         param="model",
     )
 
@@ -286,16 +290,13 @@ def _note_stream_outcome(trace: CallTrace, translator: StreamTranslator) -> None
 
 
 def failure_error(state: ProxyState, plan: Plan, failure: UpstreamFailure, *, final: bool = True) -> RouterError:
-    """A transport failure as an error naming the backend and its host (never a key or a path).
+    """A transport failure as the client's error (502, or 504 for a timeout: docs/errors.md#upstream-failures),
+    naming the backend and its host (never a key or a path), and for a timeout the limit that expired.
     ``final``: the routing policy gave up on it, so the client's SDK must not retry it either."""
     assert plan.route is not None
     where = f"backend {plan.route.backend.name!r} ({url_host(plan.upstream_url)})"
-    should_retry = False if final else None
-    if failure.kind == "timeout":
-        limit = state.settings.read_timeout if "data" in failure.reason else state.settings.connect_timeout
-        return UpstreamProtocolError(f"{where} {failure.reason} (limit {limit:g}s)", kind_name="timeout",
-                                     should_retry=should_retry)
-    if failure.kind == "connect":
-        return UpstreamProtocolError(f"{where} could not be reached: {failure.reason}", kind_name="api_error",
-                                     should_retry=should_retry)
-    return UpstreamProtocolError(f"{where}: {failure.reason}", kind_name="api_error", should_retry=should_retry)
+    limit = None
+    if isinstance(failure, UpstreamTimeout):
+        settings = state.settings
+        limit = settings.connect_timeout if isinstance(failure, ConnectTimeout) else settings.read_timeout
+    return failure.client_error(where, limit=limit, should_retry=False if final else None)

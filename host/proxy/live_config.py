@@ -15,6 +15,7 @@ import time
 from typing import Dict, Optional, TextIO
 
 from ..config_source import ConfigReloaded, ConfigWatcher, ReloadOutcome
+from ..log_text import PROBLEM_LIMIT, printable
 from ..proxy_registry import Registration
 from .state import ProxyState
 
@@ -79,12 +80,12 @@ class LiveConfig:
         if isinstance(outcome, ConfigReloaded):
             generation = state.adopt(outcome.loaded.config, outcome.fingerprint)
             self._rejected = None
-            backends = ", ".join(generation.config.backends) or "none"
+            backends = ", ".join(map(printable, generation.config.backends)) or "none"
             self._say(f"configuration reloaded: generation {generation.number} serves new calls (backends: {backends})")
         else:
             self._rejected = {"fingerprint": outcome.fingerprint, "problem": outcome.problem}
             self._say(f"configuration not reloaded, generation {state.generation.number} keeps serving: "
-                      f"{outcome.problem}")
+                      f"{printable(outcome.problem, PROBLEM_LIMIT)}")
         self._publish()
 
     def _publish(self) -> None:

@@ -18,8 +18,9 @@ from shim.config import Backend, RouterConfig
 from shim.plan import TRANSLATED_ANTHROPIC_VERSION, credential_headers
 from shim.protocols import ANTHROPIC, MODELS, upstream_path
 from shim.routing import resolve_route
+from shim.upstream_failures import UpstreamFailure
 
-from .upstream import UpstreamClient, UpstreamFailure
+from .upstream import UpstreamClient
 
 __all__ = ["ModelCatalog", "render_model_list"]
 

@@ -6,7 +6,9 @@ start-up completes wait in the listen backlog.
 """
 
 import contextlib
+import dataclasses
 import ipaddress
+import math
 import os
 import signal
 import socket
@@ -21,9 +23,12 @@ from shim.config import RouterConfig
 
 from ..config_source import ConfigWatcher
 from ..event_sink import EventSink, open_sink
+from ..model_override import describe_override
 from ..paths import config_path, router_home
 from ..proxy_registry import Registration, live_records
 from .app import ProxyApp
+from .connections import ConnectionLimits, guarded_protocol
+from .cors import CorsApp
 from .live_config import LiveConfig
 from .metrics import ProxyMetrics
 from .response_store import SQLiteResponseStore, open_response_store
@@ -32,13 +37,26 @@ from .settings import ProxySettings
 if TYPE_CHECKING:
     from ..dashboard.site import DashboardSite
 
-__all__ = ["BindRefused", "bind_socket", "check_bind_allowed", "is_loopback", "print_banner", "run_proxy"]
+__all__ = [
+    "BindRefused",
+    "bind_socket",
+    "check_bind_allowed",
+    "connection_budget",
+    "is_loopback",
+    "print_banner",
+    "run_proxy",
+    "uvicorn_config",
+]
 
 # What the CLI sends after an edit: "look at the configuration files now". Not SIGHUP: a proxy in a
 # terminal that closes must still end (SIGHUP's default), not reload.
 RELOAD_SIGNAL = signal.SIGUSR1 if hasattr(signal, "SIGUSR1") else None
 
 _BACKLOG = 2048
+# File descriptors kept for everything but client connections (the listening socket, the stores, logs,
+# the interpreter's own; a quarter of a small limit); each client connection counts twice (one
+# upstream connection each).
+_RESERVED_FDS = 256
 
 
 class BindRefused(Exception):
@@ -94,6 +112,9 @@ def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO, config_
         f"  OpenAI clients:    OPENAI_BASE_URL={root}/v1",
         "  backends: " + (", ".join(f"{b.name} ({b.protocol})" for b in config.backends.values()) or "none"),
     ]
+    override = describe_override(config)
+    if override is not None:
+        lines.append(f"  {override}")
     if config_file is not None:
         lines.append(f"  follows changes to {config_file} (no restart needed)")
     lines.append("  Ctrl-C to stop")
@@ -134,18 +155,20 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     """Bind, print the banner, serve until SIGINT/SIGTERM, following the configuration files
     (``fingerprint``: of the files ``config`` was loaded from). Raises :class:`BindRefused`."""
     check_bind_allowed(settings.host, settings.api_key)
+    settings = _within_descriptor_limit(settings)
     sock = bind_socket(settings.host, settings.port)
     print_banner(sock, config, sys.stdout, config_path())
     _clean_registry()
     registration = Registration("proxy", sock.getsockname()[1])
-    live = LiveConfig(ConfigWatcher(os.environ, fingerprint), registration, reload_signal=RELOAD_SIGNAL is not None)
+    watcher = ConfigWatcher(os.environ, fingerprint, settings.model_override)
+    live = LiveConfig(watcher, registration, reload_signal=RELOAD_SIGNAL is not None)
     app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
-    app.state.metrics = ProxyMetrics()
+    app.state.metrics = ProxyMetrics(lambda: app.state.generation.config)  # labels follow reloads
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
     app.state.responses = responses = open_response_store(router_home())
     app.dashboard = _dashboard_site(app.state.sink, settings)
     try:
-        _ProxyServer(_uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
+        _ProxyServer(uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
     finally:
         registration.remove()  # also when start-up failed after registering
         app.state.sink.close()  # what is still queued is stored before the process ends
@@ -175,11 +198,22 @@ def _clean_registry() -> None:
         live_records()
 
 
-def _uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
+def uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
+    """How uvicorn serves the proxy, for ``router proxy`` and the proxy ``router shim`` runs alike:
+    the client-connection limits (``connections.py``, docs/proxy-limits.md) on httptools, no
+    WebSocket library (the app answers upgrade requests itself, in the client's protocol)."""
+    limits = ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout,
+        idle_timeout=settings.idle_timeout,
+        max_connections=connection_budget(settings.max_connections),
+    )
+    served = CorsApp(app, settings.cors_origins) if settings.cors_origins else app  # not wrapped: no cost
     return uvicorn.Config(
-        app,
+        served,
         loop=_fastest("uvloop", "asyncio"),
-        http=_fastest("httptools", "h11"),
+        http=guarded_protocol(limits),
+        ws="none",
         lifespan="on",
         access_log=False,  # -v prints our own line (no query strings, no client addresses)
         log_level="warning",
@@ -188,8 +222,42 @@ def _uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
         # wrapped every request (2 % of the proxy's time under load).
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
-        timeout_keep_alive=30,
+        # The protocol closes idle kept-alive connections itself; uvicorn's own timer agrees with it.
+        timeout_keep_alive=max(1, math.ceil(settings.idle_timeout)),
     )
+
+
+def connection_budget(wanted: int) -> int:
+    """``wanted`` client connections, or fewer when this process's file-descriptor limit could not
+    hold them with an upstream connection each (docs/proxy-limits.md#connections)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return wanted
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    reserved = min(_RESERVED_FDS, soft // 4)
+    return max(1, min(wanted, (soft - reserved) // 2))
+
+
+def _within_descriptor_limit(settings: ProxySettings) -> ProxySettings:
+    """``router proxy`` raises its soft file-descriptor limit (up to the hard one) so that the connections
+    it is asked to hold fit; when they still do not, it holds fewer and says so once."""
+    needed = 2 * settings.max_connections + _RESERVED_FDS
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, raised), hard))
+    budget = connection_budget(settings.max_connections)
+    if budget < settings.max_connections:
+        sys.stderr.write(f"router proxy: at most {budget} client connections at once (not "
+                         f"{settings.max_connections}): the file-descriptor limit (ulimit -n) holds no more\n")
+        return dataclasses.replace(settings, max_connections=budget)
+    return settings
 
 
 def _fastest(preferred: str, fallback: str) -> str:

@@ -1,7 +1,8 @@
 """The proxy's way to backends: one pooled async HTTP client, per-backend limits, timeouts.
 
-The rest of the proxy sees only :class:`UpstreamClient` / :class:`UpstreamResponse` and
-:class:`UpstreamFailure`, so the client library is swappable without touching the driver: the
+The rest of the proxy sees only :class:`UpstreamClient` / :class:`UpstreamResponse` and the typed
+failures of ``shim/upstream_failures.py`` (every client raises those, and only those, for a backend
+that gives no whole answer), so the client library is swappable without touching the driver: the
 default is ``upstream_httptools.py`` (chosen by measurement: ``bench/proxy.py``); aiohttp
 (``upstream_aiohttp.py``) and the httpx client here stay, as ``router proxy --upstream-client
 aiohttp`` or ``httpx``. URLs come only from the plan (configured
@@ -9,13 +10,13 @@ backend base URLs); nothing here reads a URL out of a client request.
 """
 
 import asyncio
-import errno
 import http.cookiejar
-import socket
-import ssl
-from typing import AsyncIterator, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
+from typing import AsyncIterator, Dict, Iterable, List, Mapping, Protocol, Tuple
 
 import httpx
+
+from shim.transports.library_failures import httpx_failure
+from shim.upstream_failures import AnswerTooLarge
 
 from .settings import ProxySettings
 
@@ -24,27 +25,9 @@ __all__ = [
     "HttpxUpstream",
     "QueueTimeout",
     "UpstreamClient",
-    "UpstreamFailure",
     "UpstreamResponse",
-    "connect_reason",
-    "timed_out",
+    "read_whole",
 ]
-
-
-class UpstreamFailure(Exception):
-    """The backend could not be reached or stopped answering. ``kind``: ``"timeout"``,
-    ``"connect"`` (nothing listening, DNS, TLS) or ``"broken"`` (the connection died mid-answer).
-    ``reason`` is a short text without URLs or headers (so never a key)."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(f"{kind}: {reason}")
-        self.kind = kind
-        self.reason = reason
-
-
-def timed_out(connecting: bool) -> UpstreamFailure:
-    """A timeout, worded alike by every client (the driver tells the two limits apart by it)."""
-    return UpstreamFailure("timeout", "timed out connecting" if connecting else "timed out waiting for data")
 
 
 class QueueTimeout(Exception):
@@ -57,7 +40,9 @@ class UpstreamResponse(Protocol):
     status: int
     headers: Mapping[str, str]
 
-    async def read(self) -> bytes: ...
+    async def read(self) -> bytes:
+        """The whole (decoded) body; :class:`~shim.upstream_failures.AnswerTooLarge` past the proxy's limit."""
+        ...
 
     def chunks(self) -> AsyncIterator[bytes]: ...
 
@@ -78,17 +63,28 @@ class UpstreamClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+async def read_whole(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A body read whole, as decoded chunks, refused as soon as it grows past ``limit`` bytes (a body
+    that decompresses to gigabytes is stopped there, docs/proxy-limits.md#answers)."""
+    parts: List[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(f"the backend's answer is over the limit of {limit} bytes")
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 class _HttpxResponse:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, limit: int) -> None:
         self._response = response
+        self._limit = limit
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
     async def read(self) -> bytes:
-        try:
-            return await self._response.aread()
-        except httpx.HTTPError as exc:
-            raise _failure(exc) from None
+        return await read_whole(self.chunks(), self._limit)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         # aiter_bytes, not aiter_raw: we ask for identity encoding, but a server that compresses
@@ -97,7 +93,7 @@ class _HttpxResponse:
             async for chunk in self._response.aiter_bytes():
                 yield chunk
         except httpx.HTTPError as exc:
-            raise _failure(exc) from None
+            raise httpx_failure(httpx, exc, answered=True) from None
 
     def ended(self) -> bool:
         return False  # httpx does not tell before the next read; the end then goes out on its own
@@ -110,6 +106,7 @@ class HttpxUpstream:
     """:class:`UpstreamClient` on one shared ``httpx.AsyncClient`` (HTTP/1.1 keep-alive pool)."""
 
     def __init__(self, settings: ProxySettings, backend_count: int) -> None:
+        self._limit = settings.max_response_bytes
         timeout = httpx.Timeout(
             connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=None
         )
@@ -134,49 +131,22 @@ class HttpxUpstream:
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise _failure(exc) from None
-        return _HttpxResponse(response)
+            raise httpx_failure(httpx, exc, answered=False) from None
+        return _HttpxResponse(response, self._limit)
 
     async def get(self, url: str, headers: Dict[str, str], timeout: float) -> Tuple[int, bytes]:
+        request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
         try:
-            response = await self._client.get(url, headers=headers, timeout=timeout)
+            response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise _failure(exc) from None
-        return response.status_code, response.content
+            raise httpx_failure(httpx, exc, answered=False) from None
+        try:
+            return response.status_code, await _HttpxResponse(response, self._limit).read()
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _failure(exc: httpx.HTTPError) -> UpstreamFailure:
-    """httpx's exception → a kind and a reason that names no URL (httpx messages may)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return timed_out(connecting=isinstance(exc, httpx.ConnectTimeout))
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamFailure("connect", connect_reason(exc))
-    return UpstreamFailure("broken", f"connection lost ({type(exc).__name__})")
-
-
-def connect_reason(exc: BaseException) -> str:
-    """Why a connection failed, from the innermost OS error (anyio wraps ECONNREFUSED in a generic
-    "All connection attempts failed"; aiohttp's happy-eyeballs may give a plain OSError with its errno)."""
-    for cause in _causes(exc):
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
-            return "connection refused (nothing listening)"
-        if isinstance(cause, socket.gaierror):
-            return "host name not found"
-        if isinstance(cause, ssl.SSLError):
-            return "TLS handshake failed"
-    return "cannot connect"
-
-
-def _causes(exc: BaseException) -> List[BaseException]:
-    chain: List[BaseException] = []
-    current: Optional[BaseException] = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
 
 
 class BackendLimiter:

@@ -6,8 +6,10 @@ requests per second of httpx and added a third of the latency. It keeps every be
 
 - bodies stream chunk by chunk as they arrive (``iter_any``), decoded if a backend compresses
   although we ask for ``accept-encoding: identity`` (the plan drops ``content-encoding``);
-- ``connect_timeout`` bounds connecting, ``read_timeout`` every silence between two reads, and both
-  map to the same :class:`UpstreamFailure` kinds and reasons as httpx's;
+- ``connect_timeout`` bounds connecting, ``read_timeout`` every silence between two reads, and
+  every failure is one of ``shim/upstream_failures.py``'s classes, as with the other clients
+  (``shim/transports/library_failures.py`` types aiohttp's exceptions);
+- a body read whole stops at ``max_response_bytes`` decoded bytes;
 - a cancelled call (the client left, or shutdown) closes its upstream connection instead of
   returning it to the pool half-read;
 - ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` as with httpx's ``trust_env``, read once
@@ -30,8 +32,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from shim.transports.library_failures import aiohttp_failure
+
 from .settings import ProxySettings
-from .upstream import UpstreamFailure, UpstreamResponse, connect_reason, timed_out
+from .upstream import UpstreamResponse, read_whole
 
 __all__ = ["AiohttpUpstream", "EnvProxies"]
 
@@ -64,23 +68,21 @@ class EnvProxies:
 class _AiohttpResponse:
     """:class:`UpstreamResponse` over an ``aiohttp.ClientResponse`` whose headers have arrived."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, limit: int) -> None:
         self._response = response
+        self._limit = limit
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers  # case-insensitive, as httpx's
 
     async def read(self) -> bytes:
-        try:
-            return await self._response.read()  # releases the connection to the pool once read
-        except _TRANSPORT_ERRORS as exc:
-            raise _failure(exc) from None
+        return await read_whole(self.chunks(), self._limit)  # close() then returns the connection to the pool
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(exc) from None
+            raise aiohttp_failure(aiohttp, exc, answered=True) from None
 
     def ended(self) -> bool:
         # The body's end (for chunked transfer: the 0-length chunk) has arrived and every byte before
@@ -107,6 +109,7 @@ class AiohttpUpstream:
         )
         self._session: Optional[aiohttp.ClientSession] = None
         self._proxies = EnvProxies()
+        self._limit = settings.max_response_bytes
 
     def _client(self) -> aiohttp.ClientSession:
         """The session, made on first use: aiohttp binds it to the running event loop."""
@@ -128,8 +131,8 @@ class AiohttpUpstream:
                 url, headers=headers, data=body, allow_redirects=False, proxy=self._proxies.for_url(url)
             )
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(exc) from None
-        return _AiohttpResponse(response)
+            raise aiohttp_failure(aiohttp, exc, answered=False) from None
+        return _AiohttpResponse(response, self._limit)
 
     async def get(self, url: str, headers: Dict[str, str], timeout: float) -> Tuple[int, bytes]:
         limit = aiohttp.ClientTimeout(total=timeout)
@@ -138,26 +141,10 @@ class AiohttpUpstream:
                 url, headers=headers, timeout=limit, allow_redirects=False, proxy=self._proxies.for_url(url)
             )
             async with request as response:
-                return response.status, await response.read()
+                return response.status, await _AiohttpResponse(response, self._limit).read()
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(exc) from None
+            raise aiohttp_failure(aiohttp, exc, answered=False) from None
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-
-def _failure(exc: BaseException) -> UpstreamFailure:
-    """aiohttp's exception → the same kind and reason httpx's gives (never a URL: aiohttp's messages
-    name the host and port)."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return timed_out(connecting=True)
-    if isinstance(exc, asyncio.TimeoutError):  # SocketTimeoutError (sock_read), or get()'s total
-        return timed_out(connecting=False)
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return UpstreamFailure("connect", "TLS handshake failed")
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return UpstreamFailure("connect", "host name not found")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamFailure("connect", connect_reason(exc.os_error))
-    return UpstreamFailure("broken", f"connection lost ({type(exc).__name__})")

@@ -11,8 +11,10 @@ keeps every behaviour of :class:`~.upstream_aiohttp.AiohttpUpstream` the proxy r
 - bodies stream chunk by chunk as they arrive (what arrived together is handed over together),
   decoded if a backend compresses with gzip or deflate although we ask for ``identity``;
 - ``connect_timeout`` bounds connecting (and the TLS handshake), ``read_timeout`` the wait for the
-  answer and every silence between two reads; both raise the same :class:`UpstreamFailure` kinds
-  and reasons as the other clients;
+  answer and every silence between two reads; every failure is one of ``shim/upstream_failures.py``'s
+  classes, as with the other clients;
+- a body read whole stops at ``max_response_bytes`` decoded bytes, and a compressed body is
+  inflated at most 1 MiB at a time (a small body that inflates to gigabytes never sits in memory);
 - a response closed before its end (the client left, an error never read, shutdown) closes its
   connection instead of returning it to the pool; a fully read one is reused;
 - a backend reached through ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (``NO_PROXY`` honoured, read
@@ -33,13 +35,25 @@ import ssl
 import time
 import zlib
 from collections import deque
-from typing import Any, AsyncIterator, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import httptools
 
+from shim.transports.library_failures import connect_failure
+from shim.upstream_failures import (
+    AnswerTimeout,
+    AnswerTooLarge,
+    ConnectFailed,
+    ConnectionCut,
+    ConnectTimeout,
+    ProtocolBroken,
+    ReadTimeout,
+    UpstreamFailure,
+)
+
 from .settings import ProxySettings
-from .upstream import UpstreamClient, UpstreamFailure, UpstreamResponse, connect_reason, timed_out
+from .upstream import UpstreamClient, UpstreamResponse, read_whole
 from .upstream_aiohttp import AiohttpUpstream, EnvProxies
 
 __all__ = ["HttptoolsUpstream"]
@@ -50,6 +64,7 @@ KEEPALIVE_SECONDS = 30.0
 _PAUSE_AT = 1 << 20
 _USER_AGENT = "router-proxy"
 _MAX_HEADER_BYTES = 256 * 1024
+_INFLATE_PIECE = 1 << 20  # most bytes one call to zlib may produce
 
 
 class _Origin:
@@ -60,7 +75,7 @@ class _Origin:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UpstreamFailure("connect", f"unsupported backend URL scheme {parts.scheme!r}")
+            raise ConnectFailed(f"unsupported backend URL scheme {parts.scheme!r}")
         self.tls = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.tls else 80)
@@ -113,16 +128,16 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail("the backend switched protocols")
+            self._fail(ProtocolBroken("the backend switched protocols"))
         except httptools.HttpParserError:
-            self._fail("the backend's answer is not valid HTTP/1.1")
+            self._fail(ProtocolBroken())
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.lost = True
         if self.head_done and not self.complete and self._ends_at_close():
             self.complete = True  # a body without length or chunks ends where the connection does
         elif not self.complete and self.error is None:
-            self.error = UpstreamFailure("broken", "connection lost (the backend closed it)")
+            self.error = ConnectionCut()
         self._wake()
 
     # httptools callbacks ------------------------------------------------------------------
@@ -130,7 +145,7 @@ class _Connection(asyncio.Protocol):
         self.raw_headers.append((name, value))
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > _MAX_HEADER_BYTES:  # llhttp sets no limit; aiohttp stops at 8 KiB a line
-            self._fail("the backend's answer headers are too large")
+            self._fail(AnswerTooLarge("the backend's answer headers are too large"))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
@@ -181,7 +196,7 @@ class _Connection(asyncio.Protocol):
     async def wait(self) -> None:
         """Until the parser has something new, the connection is lost, or the read timeout."""
         waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(self._read_timeout, _expire, waiter)
+        timer = self._loop.call_later(self._read_timeout, _expire, waiter, self.head_done)
         try:
             await waiter
         finally:
@@ -199,8 +214,8 @@ class _Connection(asyncio.Protocol):
     def _ends_at_close(self) -> bool:
         return not any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.raw_headers)
 
-    def _fail(self, reason: str) -> None:
-        self.error = UpstreamFailure("broken", reason)
+    def _fail(self, failure: UpstreamFailure) -> None:
+        self.error = failure
         self.close()
         self._wake()
 
@@ -210,34 +225,35 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
 
-def _expire(waiter: "asyncio.Future[None]") -> None:
+def _expire(waiter: "asyncio.Future[None]", answered: bool) -> None:
     if not waiter.done():
-        waiter.set_exception(timed_out(connecting=False))
+        waiter.set_exception(ReadTimeout() if answered else AnswerTimeout())
 
 
 class _Response:
     """:class:`~.upstream.UpstreamResponse` over a connection whose status and headers have arrived."""
 
-    def __init__(self, connection: _Connection, release: Callable[[_Connection], None]) -> None:
+    def __init__(self, connection: _Connection, release: Callable[[_Connection], None], limit: int) -> None:
         self._connection = connection
         self._release: Optional[Callable[[_Connection], None]] = release
+        self._limit = limit
         self.status = connection.status
         self.headers: Mapping[str, str] = _header_dict(connection.raw_headers)
         self._decoder = _decoder_for(self.headers.get("content-encoding", "identity"))
 
     async def read(self) -> bytes:
-        parts = [chunk async for chunk in self.chunks()]
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return await read_whole(self.chunks(), self._limit)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         connection, decoder = self._connection, self._decoder
         while True:
             data = connection.take()
             if data:
-                if decoder is not None:
-                    data = decoder.decompress(data)  # b"" until a whole compressed block is in
-                if data:
+                if decoder is None:
                     yield data
+                else:
+                    for piece in decoder.pieces(data):  # none until a whole compressed block is in
+                        yield piece
             elif connection.complete:
                 tail = b"" if decoder is None else decoder.finish()
                 if tail:
@@ -312,7 +328,7 @@ class HttptoolsUpstream:
         try:
             return await asyncio.wait_for(self._get(self._origin(url), headers), timeout)
         except asyncio.TimeoutError:
-            raise timed_out(connecting=False) from None
+            raise AnswerTimeout() from None
 
     async def aclose(self) -> None:
         self._pool.close()
@@ -333,13 +349,13 @@ class HttptoolsUpstream:
             connection = await self._connect(origin)
         try:
             await self._send(connection, request)
-        except UpstreamFailure as failure:
-            if not (connection.reused and failure.kind == "broken" and method == "GET"):
+        except ConnectionCut:
+            if not (connection.reused and method == "GET"):
                 raise
             connection = await self._connect(origin)  # the backend had closed it while idle: once more
             await self._send(connection, request)
         try:
-            return _Response(connection, lambda done: self._release(origin, done))
+            return _Response(connection, lambda done: self._release(origin, done), self._settings.max_response_bytes)
         except UpstreamFailure:  # an encoding we cannot decode: the body will never be read
             connection.close()
             raise
@@ -366,9 +382,9 @@ class HttptoolsUpstream:
         try:
             _, connection = await asyncio.wait_for(opening, self._settings.connect_timeout)
         except asyncio.TimeoutError:
-            raise timed_out(connecting=True) from None
+            raise ConnectTimeout() from None
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
-            raise UpstreamFailure("connect", connect_reason(exc)) from None
+            raise connect_failure(exc) from None
         return connection
 
     def _release(self, origin: _Origin, connection: _Connection) -> None:
@@ -412,7 +428,7 @@ def _request_bytes(method: str, origin: _Origin, headers: Mapping[str, str], bod
         lines.append(f"Content-Length: {len(body)}")
     head = "\r\n".join(lines)
     if head.count("\n") != len(lines) - 1 or head.count("\r") != len(lines) - 1:
-        raise UpstreamFailure("connect", "a request header holds a line break")
+        raise ConnectFailed("a request header holds a line break")
     try:
         encoded = head.encode("latin-1")
     except UnicodeEncodeError:
@@ -441,8 +457,8 @@ def _decoder_for(encoding: str) -> Optional["_Decoder"]:
         return None
     if encoding in ("gzip", "x-gzip", "deflate"):
         return _Decoder(gzip=encoding != "deflate")
-    raise UpstreamFailure("broken", f"the backend answered with content-encoding {encoding!r}, which the router "
-                                    "cannot decode (it asks for identity)")
+    raise ProtocolBroken(f"the backend answered with content-encoding {encoding!r}, which the router "
+                         "cannot decode (it asks for identity)")
 
 
 class _Decoder:
@@ -455,17 +471,26 @@ class _Decoder:
         self._start = b""
         self._fed = False
 
-    def decompress(self, data: bytes) -> bytes:
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        """The bytes ``data`` inflates to, at most :data:`_INFLATE_PIECE` at a time (none until a
+        whole compressed block is in)."""
         self._fed = True
         try:
             if self._inner is None:
                 self._start += data
                 if len(self._start) < 2:
-                    return b""
+                    return
                 data, self._start = self._start, b""
                 wrapped = (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0
                 self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-            return bytes(self._inner.decompress(data))
+            inner = self._inner
+            while True:
+                out = inner.decompress(data, _INFLATE_PIECE)
+                if out:
+                    yield bytes(out)
+                data = inner.unconsumed_tail
+                if not data and len(out) < _INFLATE_PIECE:
+                    return
         except zlib.error:
             raise _corrupt() from None
 
@@ -485,4 +510,4 @@ class _Decoder:
 
 
 def _corrupt() -> UpstreamFailure:
-    return UpstreamFailure("broken", "the backend's compressed body is corrupt")
+    return ProtocolBroken("the backend's compressed body is corrupt")

@@ -63,11 +63,20 @@ def resolve_placement(setting: str, backend_protocol: str, upstream_model: str) 
         return setting
     if backend_protocol != ANTHROPIC:
         return KEEP
+    if len(upstream_model) > _CACHED_NAME_LIMIT:
+        return _placement_by_name(upstream_model)
     return _anthropic_placement(upstream_model)
+
+
+_CACHED_NAME_LIMIT = 256  # longer names are matched, never kept: bounded in bytes (docs/telemetry-bounds.md)
 
 
 @lru_cache(maxsize=256)  # a glob match per listed model, on every call to an Anthropic backend
 def _anthropic_placement(upstream_model: str) -> str:
+    return _placement_by_name(upstream_model)
+
+
+def _placement_by_name(upstream_model: str) -> str:
     lowered = upstream_model.lower()
     accepted = any(fnmatchcase(lowered, glob) for glob in ANTHROPIC_MID_CONVERSATION_SYSTEM_MODEL_GLOBS)
     return KEEP if accepted else HOIST

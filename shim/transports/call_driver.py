@@ -24,13 +24,15 @@ steps, and only the I/O differs, so the decisions live here, once:
 Failure rules (docs/shim.md#failures): a :class:`RouterError` becomes a response in the client's protocol; a
 translation failure carries ``x-should-retry: false`` so the SDK does not retry it; an internal
 failure (a bug here) on a call that needed no translation passes it through unchanged. Errors the
-library raises while talking upstream (connect, read) are not ours: the transport re-raises them —
-unless the route offered other tries and they are spent: then the call is answered with a 502/504
-in the client's protocol, ``x-should-retry: false`` (docs/routing.md#sdk-retries).
+library raises while talking upstream (connect, read) are not ours: the transport types them
+(``library_failures.py``) for the routing policy and re-raises them — unless the route offered other
+tries and they are spent: then the call is answered with a 502/504 in the client's protocol,
+``x-should-retry: false`` (docs/routing.md#sdk-retries, docs/errors.md#upstream-failures).
 """
 
 from __future__ import annotations  # the annotated engine types are imported lazily
 
+import sys
 import time
 from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
 
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
+    from ..upstream_failures import UpstreamFailure
     from ..usage import Usage
 
 __all__ = [
@@ -194,6 +197,7 @@ class LLMCall:
         self._unrouted_request: Optional[Tuple[Dict[str, str], bytes]] = None
         self._attempts: Optional[CallAttempts] = None  # a routed SEND's attempts (step 1b)
         self._finish: Optional[Finish] = None  # how the attempts ended, once they have
+        self._bodies: Optional[CallBodies] = CallBodies(body) if runtime.log_bodies else None  # -vv only
         if method.upper() == "POST" and endpoint in ENDPOINT_PROTOCOL:
             self._plan(headers, body)
         elif endpoint == STORED_RESPONSE:
@@ -217,7 +221,7 @@ class LLMCall:
         return self.action != PASS and self.unrouted_url is None
 
     def _plan(self, headers: Mapping[str, str], body: bytes) -> None:
-        call = ClientCall(self.endpoint, headers, body)
+        call = ClientCall(self.endpoint, headers, body, _query_of(self._url))
         responses = self.runtime.responses if self.endpoint == RESPONSES else None
         try:
             self.plan = plan_call(
@@ -370,28 +374,31 @@ class LLMCall:
         self._note_upstream(headers)
         return self._take(self._attempts.answered(status, headers, now=time.monotonic(), wall_now=time.time()))
 
-    def send_failed(self, error: Exception, *, timed_out: bool) -> Optional[UpstreamRequest]:
-        """Sending (or reading the answer) raised the library's ``error``: the next attempt's request,
-        or None — then :attr:`answer` is the call's answer, or None when the transport re-raises."""
+    def send_failed(self, error: Exception, failure: UpstreamFailure) -> Optional[UpstreamRequest]:
+        """Sending (or reading the answer) raised the library's ``error``, which ``failure`` types
+        (``library_failures.py``): the next attempt's request, or None — then :attr:`answer` is the
+        call's answer, or None when the transport re-raises ``error``."""
         if self._attempts is None:
             self.upstream_failed(error)
             return None
-        return self._after_failure(error, self._attempts.failed(error, time.monotonic()), timed_out)
+        return self._after_failure(error, failure, self._attempts.failed(failure, time.monotonic()))
 
-    def failed_before_first_byte(self, error: Exception, *, timed_out: bool) -> Optional[UpstreamRequest]:
+    def failed_before_first_byte(self, error: Exception, failure: UpstreamFailure) -> Optional[UpstreamRequest]:
         """The answer being delivered broke before the program saw a byte of it: as :meth:`send_failed`."""
         assert self._attempts is not None
         self._translator, self._first_byte, self._usage = None, None, None
-        return self._after_failure(error, self._attempts.failed_before_first_byte(error, time.monotonic()), timed_out)
+        return self._after_failure(error, failure, self._attempts.failed_before_first_byte(failure, time.monotonic()))
 
-    def _after_failure(self, error: Exception, step: Union[Send, Finish], timed_out: bool) -> Optional[UpstreamRequest]:
+    def _after_failure(
+        self, error: Exception, failure: UpstreamFailure, step: Union[Send, Finish]
+    ) -> Optional[UpstreamRequest]:
         request = self._take(step)
         if request is not None or self.answer is not None:
             return request
         finish = self._finish
         if finish is not None and finish.exhausted:  # the route's tries are spent: the client must not retry
-            failure = _transport_error(self._sent_plan(), error, timed_out)
-            self.answer = terminal(self._sent_plan().error_response(failure))
+            plan = self._sent_plan()
+            self.answer = terminal(plan.error_response(failure.client_error(_where(plan), should_retry=False)))
         else:
             self.upstream_failed(error)  # nothing else was offered: the library's error, as without the router
         return None
@@ -425,6 +432,8 @@ class LLMCall:
 
     def answered(self, response: ClientResponse) -> ClientResponse:
         """Report a response the router made without an upstream call."""
+        if self._bodies is not None:
+            self._bodies.response.add(response.body)
         self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
 
@@ -451,6 +460,8 @@ class LLMCall:
         elif self._finish is not None and self._finish.exhausted:
             terminal(response)  # the route's tries are spent: the client's SDK must not retry on top
         self.committed()
+        if self._bodies is not None:
+            self._bodies.response.add(response.body)
         self.finish(response.status, _error_kind(self, response.status, response.body))
         return response
 
@@ -492,6 +503,8 @@ class LLMCall:
     def body_observed(self, status: int, body: bytes) -> None:
         """The client read the whole (decoded) upstream body of an observed call: report the call
         (:meth:`body_observer` noted the response's headers already)."""
+        if self._bodies is not None:
+            self._bodies.response.add(body)
         if 200 <= status < 300:
             self._usage = _usage_or_none(self._sent_plan(), body)
             self._keep_response(body)
@@ -524,6 +537,8 @@ class LLMCall:
             return self._stream_bug(error, chunk)
         if out and self._first_byte is None:
             self._first_byte = time.perf_counter()
+        if self._bodies is not None:
+            self._bodies.response.add(out)
         if translator.final_response is not None and not self._kept:
             self._keep_response(translator.final_response)  # before the program sees response.completed
         if translator.complete and not self._reported:
@@ -614,6 +629,8 @@ class LLMCall:
             self.runtime.report_call(self._event_fields(status, error), self._usage)
         except Exception as bug:
             report_failure("call event", bug, once=True)
+        if self._bodies is not None:
+            self._bodies.print(self)
 
     def _event_fields(self, status: int, error: Optional[str]) -> CallFields:
         now = time.perf_counter()
@@ -673,14 +690,16 @@ def _host_of(url: str) -> str:
     return host
 
 
-def _transport_error(plan: Plan, error: BaseException, timed_out: bool) -> RouterError:
-    """The library's failure as the router's final error, naming the backend and host (never a URL's
-    path, a key, or the library's message, which may quote either)."""
+def _where(plan: Plan) -> str:
+    """The backend a failure is about, with its host (never a URL's path, a key, or the library's
+    message, which may quote either)."""
     route = plan.route
-    where = f"backend {route.backend.name!r} ({_host_of(plan.upstream_url or '')})" if route else "the backend"
-    if timed_out:
-        return UpstreamProtocolError(f"{where} timed out ({type(error).__name__})", kind_name="timeout")
-    return UpstreamProtocolError(f"{where} could not be reached ({type(error).__name__})", kind_name="api_error")
+    return f"backend {route.backend.name!r} ({_host_of(plan.upstream_url or '')})" if route else "the backend"
+def _query_of(url: str) -> str:
+    """The query string of ``url`` (without ``?`` and any fragment); usually empty."""
+    if "?" not in url:
+        return ""
+    return url.partition("?")[2].partition("#")[0]
 
 
 def _model_of(body: bytes) -> Optional[str]:
@@ -720,3 +739,28 @@ def _request_id(headers: Mapping[str, str]) -> Optional[str]:
     return value
 
 
+class CallBodies:
+    """``router shim -vv``: a call's request body and the first bytes of its answer, printed by the
+    process itself on its standard error when the call ends (its ``-v`` line comes from the host,
+    through telemetry: the two may interleave with other output; docs/operator-switches.md#bodies)."""
+
+    __slots__ = ("request", "response")
+
+    def __init__(self, request: bytes) -> None:
+        from ..body_log import BodyCapture  # imported only under -vv
+
+        self.request = BodyCapture()
+        self.request.add(request)
+        self.response = BodyCapture()
+
+    def print(self, call: LLMCall) -> None:
+        from ..log_text import printable
+
+        try:
+            secrets = [backend.api_key for backend in call.runtime.config.backends.values() if backend.api_key]
+            head = f"router: pid {call.runtime.pid} {call.endpoint} {printable(call.requested_model)}"
+            lines = [head, self.request.line("request body", secrets), self.response.line("response body", secrets)]
+            sys.stderr.write("\n".join(lines) + "\n")
+            sys.stderr.flush()
+        except Exception as error:
+            report_failure("print bodies", error, once=True)

@@ -30,6 +30,7 @@ from .call_driver import ANSWER, PASS, LLMCall, LowerCaseHeaders, UpstreamReques
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with httpx
     from ..plan import ClientResponse
+    from ..upstream_failures import UpstreamFailure
 
 __all__ = ["patch_httpx_module"]
 
@@ -332,8 +333,11 @@ class _RouterTransportBase:
         upstream.request = request  # never the upstream request: it carries the backend's key
         return upstream
 
-    def _timed_out(self, error: BaseException) -> bool:
-        return isinstance(error, self._kinds.mod.TimeoutException)
+    def _failure(self, error: BaseException, answered: bool) -> "UpstreamFailure":
+        """The library's ``error``, typed for the routing policy (imported on the first failure: rare)."""
+        from .library_failures import httpx_failure
+
+        return httpx_failure(self._kinds.mod, error, answered)
 
     def _after_failure(
         self, request: Any, call: LLMCall, error: Exception, following: Optional[UpstreamRequest]
@@ -388,7 +392,8 @@ class _SyncRouterTransport(_RouterTransportBase):
             with bypassed():
                 upstream = transport.handle_request(upstream_request)
         except Exception as error:
-            return self._after_failure(request, call, error, call.send_failed(error, timed_out=self._timed_out(error)))
+            following = call.send_failed(error, self._failure(error, answered=False))
+            return self._after_failure(request, call, error, following)
         except BaseException as error:
             call.upstream_failed(error)
             raise
@@ -412,7 +417,7 @@ class _SyncRouterTransport(_RouterTransportBase):
         if not call.may_fall_back:
             call.upstream_failed(error)
             raise error
-        following = call.failed_before_first_byte(error, timed_out=self._timed_out(error))
+        following = call.failed_before_first_byte(error, self._failure(error, answered=True))
         return self._after_failure(request, call, error, following)
 
     def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
@@ -488,7 +493,8 @@ class _AsyncRouterTransport(_RouterTransportBase):
             with bypassed():
                 upstream = await transport.handle_async_request(upstream_request)
         except Exception as error:
-            return self._after_failure(request, call, error, call.send_failed(error, timed_out=self._timed_out(error)))
+            following = call.send_failed(error, self._failure(error, answered=False))
+            return self._after_failure(request, call, error, following)
         except BaseException as error:
             call.upstream_failed(error)
             raise
@@ -512,7 +518,7 @@ class _AsyncRouterTransport(_RouterTransportBase):
         if not call.may_fall_back:
             call.upstream_failed(error)
             raise error
-        following = call.failed_before_first_byte(error, timed_out=self._timed_out(error))
+        following = call.failed_before_first_byte(error, self._failure(error, answered=True))
         return self._after_failure(request, call, error, following)
 
     async def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:

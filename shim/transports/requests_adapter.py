@@ -27,6 +27,7 @@ from .call_driver import ANSWER, PASS, LLMCall, UpstreamRequest, begin_call, fir
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with requests
     from ..plan import ClientResponse
+    from ..upstream_failures import UpstreamFailure
 
 __all__ = ["RouterAdapter", "patch_requests"]
 
@@ -116,7 +117,7 @@ class RouterAdapter:
             with bypassed():
                 upstream = adapter.send(upstream_request, stream=True, **kwargs)
         except Exception as error:
-            following = call.send_failed(error, timed_out=self._timed_out(error))
+            following = call.send_failed(error, self._failure(error, answered=False))
             return self._after_failure(request, call, error, following, stream)
         except BaseException as error:
             call.upstream_failed(error)
@@ -133,8 +134,11 @@ class RouterAdapter:
             return self._read_failed(request, call, error, stream)
         return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body), stream)
 
-    def _timed_out(self, error: BaseException) -> bool:
-        return isinstance(error, self._mod.exceptions.Timeout)
+    def _failure(self, error: BaseException, answered: bool) -> "UpstreamFailure":
+        """The library's ``error``, typed for the routing policy (imported on the first failure: rare)."""
+        from .library_failures import requests_failure
+
+        return requests_failure(self._mod, error, answered)
 
     def _after_failure(
         self, request: Any, call: LLMCall, error: Exception, following: Optional[UpstreamRequest], stream: bool
@@ -151,7 +155,7 @@ class RouterAdapter:
         if not call.may_fall_back:
             call.upstream_failed(error)
             raise error
-        following = call.failed_before_first_byte(error, timed_out=self._timed_out(error))
+        following = call.failed_before_first_byte(error, self._failure(error, answered=True))
         return self._after_failure(request, call, error, following, stream)
 
     def _begin(self, request: Any) -> Optional[LLMCall]:

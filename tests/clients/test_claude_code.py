@@ -144,8 +144,9 @@ PROXY = next(launcher for launcher in LAUNCHERS if launcher.name == "proxy")
 def test_anthropic_beta_and_version_reach_the_backend_as_sent(
     claude_bin: str, provider: FakeProvider, homes: Dict[str, Path], proxies: Proxies, workdir: Path,
 ) -> None:
-    """The headers Claude Code sends straight to the provider (measured here, not remembered) arrive
-    the same through the proxy."""
+    """Every header Claude Code sends straight to the provider (measured here, not remembered) arrives
+    the same through the proxy, but for the credentials and the connection's own framing; its
+    ``?beta=true`` too (docs/protocol-rules.md#forwarded-headers)."""
     provider.respond_with(lambda protocol, body: Reply(text="ok"))
     direct_env = {**CLAUDE_ENV, "ANTHROPIC_BASE_URL": provider.root_url, "ANTHROPIC_AUTH_TOKEN": CLIENT_TOKEN}
     (workdir / "home-direct").mkdir()
@@ -162,6 +163,13 @@ def test_anthropic_beta_and_version_reach_the_backend_as_sent(
     assert "claude-code-20250219" in (sent.header("anthropic-beta") or "")
     for name in ("anthropic-beta", "anthropic-version"):
         assert received.header(name) == sent.header(name), name
+    connection = {"host", "content-length", "connection", "accept-encoding", "authorization", "x-api-key"}
+    sent_names, received_names = set(sent.headers) - connection, set(received.headers) - connection
+    assert sent_names == received_names, (sent_names ^ received_names)
+    session = "x-claude-code-session-id"  # one per run: the two runs have their own
+    assert {name: received.header(name) for name in sent_names - {session}} == {
+        name: sent.header(name) for name in sent_names - {session}}
+    assert received.path == sent.path == "/v1/messages?beta=true"
 
 
 def test_the_stream_reaches_claude_code_as_it_arrives(

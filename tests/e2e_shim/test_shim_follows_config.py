@@ -1,6 +1,7 @@
 """A ``router shim`` run follows the configuration files while its program runs
 (docs/configuration.md#shimmed-programs): its proxy at once, its Python processes on a call at most a
-second later, through a snapshot replaced atomically (still one file, still 0600).
+second later, through a snapshot replaced atomically (still one snapshot, still 0600; on Linux a
+memory file, so none on disk: docs/secrets.md#the-run-directory).
 
 The child is a real Python program under the real ``router shim``, driven line by line over stdin; the
 configuration is edited with the real ``router`` CLI, which must say that the run picked the edit up.
@@ -43,7 +44,7 @@ for command in sys.stdin:
             print("DONE", json.loads(answer.read())["choices"][0]["message"]["content"], flush=True)
     elif command == "snapshot":
         snapshot = os.environ["ROUTER_SHIM_CONFIG"]
-        entries = sorted(os.listdir(os.path.dirname(snapshot)))
+        entries = sorted(os.listdir(os.path.dirname(os.environ["ROUTER_TELEMETRY_SOCK"])))
         print("DONE", oct(stat.S_IMODE(os.stat(snapshot).st_mode)), " ".join(entries), flush=True)
     else:
         break
@@ -126,7 +127,9 @@ def test_a_shim_run_follows_a_route_edit_in_its_proxy_and_its_python_processes(
     deadline = time.monotonic() + _WAIT  # in-process: on a call, at most a second after the snapshot changed
     while child.ask("sdk") == "answered" and _path(provider) != "/v1/chat/completions":
         assert time.monotonic() < deadline, "the shimmed process never picked the new snapshot up"
-    assert child.ask("snapshot") == "0o600 config.json t.sock"  # replaced in place: no second copy of the keys
+    # Replaced in place: no second copy of the keys; on Linux, none on disk at all.
+    on_disk = "" if sys.platform.startswith("linux") else "config.json "
+    assert child.ask("snapshot") == f"0o600 {on_disk}t.sock"
 
     assert child.quit() == 0, "".join(child.stderr)
     assert not (home / "proxies").exists() or list((home / "proxies").iterdir()) == []
@@ -152,17 +155,21 @@ def test_a_broken_edit_during_a_shim_run_is_said_once_and_the_program_keeps_its_
     assert "Traceback" not in "".join(child.stderr)
 
 
-def test_snapshot_replacement_leaves_one_private_file(tmp_path: Path) -> None:
-    """The host side alone: what a child reads is the newest snapshot, 0600, and nothing else is left."""
+@pytest.mark.parametrize("in_memory", [True, False], ids=["memory-file", "file"])
+def test_snapshot_replacement_leaves_one_private_snapshot(tmp_path: Path, in_memory: bool) -> None:
+    """The host side alone: what a child reads is the newest snapshot, 0600, and nothing else is left
+    (on disk nothing at all, where memory files exist)."""
     from host.run_dir import RunDir
     from shim.config import RouterConfig
     from shim.runtime import load_snapshot
 
-    with RunDir(str(tmp_path)) as run:
+    if in_memory and not hasattr(os, "memfd_create"):
+        pytest.skip("no memory files on this system: the file snapshot is the one in use")
+    with RunDir(str(tmp_path), in_memory=in_memory) as run:
         run.write_snapshot(RouterConfig())
         routed = RouterConfig.from_dict({"backends": {"b": {"protocol": "openai", "base_url": "http://127.0.0.1:9/v1"}},
                                          "default_backend": "b"})
         run.replace_snapshot(routed)
-        assert sorted(os.listdir(run.path)) == ["config.json"]
+        assert sorted(os.listdir(run.path)) == ([] if in_memory else ["config.json"])
         assert os.stat(run.snapshot_path).st_mode & 0o777 == 0o600
         assert chain_data(load_snapshot(str(run.snapshot_path)).default_backend or ()) == "b"

@@ -201,7 +201,8 @@ def check_claude_agent_run(ran: ShimResult, provider: FakeProvider, home: Path, 
 def test_claude_agent_sdk_query_to_an_anthropic_backend(claude_agent_python: str, provider: FakeProvider,
                                                         home: Path, workdir: Path) -> None:
     ran = run_claude_agent(claude_agent_python, provider, home, workdir)
-    check_claude_agent_run(ran, provider, home, "/v1/messages")
+    # Claude Code's ?beta=true goes on, as it would without the router (docs/protocol-rules.md#forwarded-headers).
+    check_claude_agent_run(ran, provider, home, "/v1/messages?beta=true")
     assert all(r.header("x-api-key") == BACKEND_KEYS["anthropic"] for r in provider.requests)
     assert f"anthropic messages {CLAUDE_MODEL} → anthropic/{CLAUDE_MODEL} (stream) · 200" in ran.stderr
 

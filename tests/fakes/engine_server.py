@@ -159,7 +159,7 @@ class _EngineHandler(BaseHTTPRequestHandler):
         if endpoint is None:
             self._send(render_error(protocol, NotFoundError(f"no such endpoint: {self.path}")))
             return
-        call = ClientCall(endpoint, dict(self.headers.items()), body)
+        call = ClientCall(endpoint, dict(self.headers.items()), body, urlsplit(self.path).query)
         try:
             plan = plan_call(
                 self.engine.config, call, now=time.time(), call_id=uuid.uuid4().hex, responses=self.engine.responses

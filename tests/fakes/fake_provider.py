@@ -272,6 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream") is True:
             self._send_stream(exchange, wire, reply)
         else:
+            if reply.hold_after_events == 0:  # a whole answer held before its first byte
+                self._hold()
             self._send_json(exchange, 200, wire.body(), reply.headers)
 
     def _send_error(self, exchange: Exchange, protocol: str, reply: Reply) -> None:

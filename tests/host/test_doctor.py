@@ -216,6 +216,17 @@ def test_a_non_loopback_address_needs_the_router_key(invoke: Invoke, healthy: Fa
     assert router_key[-5:] not in result.output
 
 
+@pytest.mark.parametrize("weak", ["   ", "short-key"])
+def test_a_router_key_that_cannot_protect_is_a_failure(invoke: Invoke, healthy: FakeProvider, free_port: int,
+                                                       monkeypatch: pytest.MonkeyPatch, weak: str) -> None:
+    monkeypatch.setenv("ROUTER_API_KEY", weak)
+    result = doctor(invoke, free_port, code=1)
+    [failed] = lines_with(result, "✗")
+    assert failed.startswith("✗ ROUTER_API_KEY: ") and failed.endswith(": the proxy refuses to start")
+    assert ("spaces" if weak.isspace() else "9 characters long") in failed
+    assert "openssl rand -hex 16" in fix_after(result, failed)
+
+
 def test_spend_makes_one_tiny_generation_call(invoke: Invoke, healthy: FakeProvider, free_port: int) -> None:
     healthy.reply(text="OK")
     healthy.reply(text="OK")

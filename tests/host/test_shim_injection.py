@@ -7,7 +7,7 @@ import stat
 import sys
 import threading
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 
@@ -15,7 +15,7 @@ from host import config_store
 from host.child_env import ChildSetup, child_environment
 from host.injection import PACKAGE_PLACEHOLDER, InjectionDir, ShimSources, ensure_injection_dir, find_sources
 from host.paths import config_path
-from host.run_dir import RunDir, snapshot_document
+from host.run_dir import RunDir, run_base, snapshot_document
 from shim import env_names
 from shim.config import Backend, RouterConfig
 
@@ -169,6 +169,25 @@ def test_child_env_sets_placeholder_keys_when_absent(user_keys: dict) -> None:  
     assert REAL_KEY not in json.dumps(env)
 
 
+def test_child_env_withholds_every_key_variable_of_the_router() -> None:
+    """A backend's key variable holds the placeholder (a program reading it still starts), one that
+    is unset stays unset, ROUTER_API_KEY goes; the user's own other variables stay."""
+    environ = {"OPENAI_API_KEY": REAL_KEY, "GROQ_API_KEY": REAL_KEY, "ROUTER_API_KEY": REAL_KEY, "MINE": "kept"}
+    setup = dataclasses.replace(_setup(), key_variables=("OPENAI_API_KEY", "GROQ_API_KEY", "UNSET_KEY"))
+    env = child_environment(environ, setup)
+    assert env["OPENAI_API_KEY"] == env["GROQ_API_KEY"] == env_names.PLACEHOLDER_API_KEY
+    assert "ROUTER_API_KEY" not in env and "UNSET_KEY" not in env and env["MINE"] == "kept"
+    assert REAL_KEY not in json.dumps(env)
+
+
+def test_child_env_passes_the_variables_the_user_names() -> None:
+    environ = {"GROQ_API_KEY": REAL_KEY, "ROUTER_API_KEY": "rk"}
+    setup = dataclasses.replace(_setup(), key_variables=("GROQ_API_KEY",),
+                                passed_variables=frozenset({"GROQ_API_KEY", "ROUTER_API_KEY"}))
+    env = child_environment(environ, setup)
+    assert (env["GROQ_API_KEY"], env["ROUTER_API_KEY"]) == (REAL_KEY, "rk")
+
+
 def test_child_env_keeps_the_users_own_key_and_litellm_choice() -> None:
     env = child_environment({"OPENAI_API_KEY": "users-own", "LITELLM_RUST": "true"}, _setup())
     assert env["OPENAI_API_KEY"] == "users-own"
@@ -259,3 +278,51 @@ def test_a_backend_with_every_field_round_trips_through_config_toml_and_the_snap
     snapshot = json.loads(json.dumps(snapshot_document(loaded)))
     assert RouterConfig.from_dict(snapshot["config"]) == loaded
     assert snapshot["config"]["model_max_output_tokens"] == {"qwen3-*": 32768}
+
+
+# Where the run directory goes (docs/secrets.md#the-run-directory) ---------------------------------
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a path as short as a real $XDG_RUNTIME_DIR's."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="xdg-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_private_runtime_directory_is_preferred(short_dir: Path) -> None:
+    short_dir.chmod(0o700)
+    assert run_base({"XDG_RUNTIME_DIR": str(short_dir)}) == str(short_dir)
+    with RunDir(run_base({"XDG_RUNTIME_DIR": str(short_dir)})) as run:
+        assert run.path.parent == short_dir and len(str(run.socket_path).encode()) < 104
+
+
+def test_a_runtime_directory_that_is_not_private_is_not_used(short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fallback = run_base({})
+    short_dir.chmod(0o755)
+    assert run_base({"XDG_RUNTIME_DIR": str(short_dir)}) == fallback, "others can enter it"
+    short_dir.chmod(0o700)
+    link = short_dir.with_name(short_dir.name + "-link")
+    link.symlink_to(short_dir)
+    try:
+        assert run_base({"XDG_RUNTIME_DIR": str(link)}) == fallback, "a link to it"
+    finally:
+        link.unlink()
+    assert run_base({"XDG_RUNTIME_DIR": "relative/dir"}) == fallback
+    long = short_dir / ("d" * 80)
+    long.mkdir(mode=0o700)
+    assert run_base({"XDG_RUNTIME_DIR": str(long)}) == fallback, "a socket path in it would not fit sun_path"
+    monkeypatch.setattr(os, "getuid", lambda: short_dir.stat().st_uid + 1)
+    assert run_base({"XDG_RUNTIME_DIR": str(short_dir)}) == fallback, "another user's"
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memory files: Linux")
+def test_the_snapshot_is_a_memory_file_that_goes_with_the_run() -> None:
+    with RunDir() as run:
+        run.write_snapshot(_config())
+        path = run.snapshot_path
+        assert str(path).startswith(f"/proc/{os.getpid()}/fd/") and REAL_KEY.encode() in path.read_bytes()
+        assert os.listdir(run.path) == []
+    assert not path.exists()

@@ -55,3 +55,13 @@ def oai(proxy: ProxyProcess) -> Iterator[openai.OpenAI]:
 def ant(proxy: ProxyProcess) -> Iterator[anthropic.Anthropic]:
     with anthropic.Anthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def home(tmp_path: Path, _fake_provider_session: FakeProvider) -> Path:
+    """A configuration of the test's own (:func:`write_proxy_config`, its ``dead`` and ``blackhole``
+    backends on closed ports), for a test that starts its own proxy: with options, or to edit the
+    files it follows. A module may define its own ``home``."""
+    path = tmp_path / "home"
+    write_proxy_config(path, _fake_provider_session.root_url, closed_port(), closed_port())
+    return path

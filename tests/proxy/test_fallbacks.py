@@ -17,6 +17,7 @@ import openai
 import pytest
 from fakes import FakeProvider
 from proxy_process import BACKEND_KEYS, CLIENT_KEY, KEY_ENV, ProxyProcess, closed_port
+from sticky_sessions import conversation_answers
 
 READ_TIMEOUT = 1.0  # the proxy's silence limit: short, so the timeout paths are quick
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
@@ -69,6 +70,9 @@ fallback = {{retries = 1, backoff = 0.05}}
 [[routes]]
 match = "sticky-*"
 backend = [{{balance = ["primary", "second_anthropic"]}}]
+[[routes]]
+match = "balanced-*"
+backend = [{{balance = ["primary", "second_anthropic"], weights = [3, 1], sticky = false}}]
 [[routes]]
 match = "alone-*"
 backend = "primary"
@@ -189,7 +193,7 @@ def test_a_refused_connection_falls_back(
     second.reply(text="answered by the second")
     message = _ask(ant, "refused-1", stream)
     assert message.content[0].text == "answered by the second"
-    assert " refused-1 → dead UpstreamFailure → second ✓ 200 " in log_line(proxy, "refused-1")
+    assert " refused-1 → dead ConnectFailed → second ✓ 200 " in log_line(proxy, "refused-1")
 
 
 def test_a_reset_before_the_answer_falls_back(
@@ -240,6 +244,16 @@ def test_client_errors_do_not_fall_back(
     assert caught.value.status_code == status and second.requests == []
 
 
+def test_x_should_retry_true_falls_back_whatever_the_status(
+    proxy: ProxyProcess, ant: anthropic.Anthropic, provider: FakeProvider, second: FakeProvider
+) -> None:
+    provider.reply(error=(400, None), headers={"x-should-retry": "true"})  # the backend says: try again
+    second.reply(text="the backend said a retry may succeed")
+    message = ant.messages.create(model="same-3", max_tokens=64, messages=PROMPT)
+    assert message.content[0].text == "the backend said a retry may succeed"  # type: ignore[union-attr]
+    assert " same-3 → primary 400 → second_anthropic ✓ 200 " in log_line(proxy, "same-3")
+
+
 # Retry-after and the SDKs' own retries -------------------------------------------------------------
 
 
@@ -282,19 +296,59 @@ def test_a_lone_target_leaves_retrying_to_the_sdk(proxy: ProxyProcess, provider:
 # Stickiness ------------------------------------------------------------------------------------
 
 
-def test_one_conversation_stays_on_one_backend(
+def test_one_conversation_stays_on_one_backend_while_others_balance(
     proxy: ProxyProcess, provider: FakeProvider, second: FakeProvider
 ) -> None:
     provider.respond_with(lambda protocol, body: _reply("first"))
     second.respond_with(lambda protocol, body: _reply("second"))
-    answers = set()
-    with anthropic.Anthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0,
-                             default_headers={"X-Claude-Code-Session-Id": "conversation-7"}) as client:
-        for turn in range(8):
-            message = client.messages.create(model="sticky-1", max_tokens=64,
-                                             messages=[{"role": "user", "content": f"turn {turn}"}])
-            answers.add(message.content[0].text)  # type: ignore[union-attr]
-    assert len(answers) == 1
+    with anthropic.Anthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0) as client:
+        kept, others = conversation_answers(client, "sticky-1")
+    assert len(kept) == 1  # every turn of the conversation went where its prompt cache is
+    assert others == {"first", "second"}  # the other conversations spread over both members
+
+
+# Load balancing ----------------------------------------------------------------------------------
+
+BALANCED_CALLS = 1000
+
+
+def test_weights_are_respected_over_a_thousand_calls(
+    proxy: ProxyProcess, provider: FakeProvider, second: FakeProvider
+) -> None:
+    provider.respond_with(lambda protocol, body: _reply("first"))
+    second.respond_with(lambda protocol, body: _reply("second"))
+    with httpx.Client(base_url=proxy.url, headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"},
+                      timeout=20) as client:
+        for _ in range(BALANCED_CALLS):
+            answer = client.post("/v1/messages", json={"model": "balanced-1", "max_tokens": 8, "messages": PROMPT})
+            assert answer.status_code == 200, answer.text
+    first, other = len(provider.requests), len(second.requests)
+    assert first + other == BALANCED_CALLS  # every call one upstream request, none retried
+    # weights 3:1 → 750 expected; the binomial standard deviation is 13.7: four of them do not flake
+    assert abs(first - BALANCED_CALLS * 3 / 4) <= 4 * (BALANCED_CALLS * 3 / 16) ** 0.5, (first, other)
+
+
+# /metrics ------------------------------------------------------------------------------------------
+
+
+def test_metrics_count_attempts_and_fallbacks_per_backend(
+    proxy: ProxyProcess, ant: anthropic.Anthropic, provider: FakeProvider, second: FakeProvider
+) -> None:
+    before = _metrics(proxy)
+    provider.reply(error=(529, None))
+    for _ in range(2):
+        second.reply(text="counted")
+    ant.messages.create(model="cross-9", max_tokens=64, messages=PROMPT)
+    ant.messages.create(model="refused-2", max_tokens=64, messages=PROMPT)  # "dead" refuses; "second" answers
+    after = _metrics(proxy)
+    added = {key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key, 0.0)}
+    assert added == {
+        'router_attempts_total{backend="primary",outcome="529"}': 1.0,
+        'router_attempts_total{backend="dead",outcome="ConnectFailed"}': 1.0,
+        'router_attempts_total{backend="second",outcome="200"}': 2.0,
+        'router_fallbacks_total{backend="primary"}': 1.0,
+        'router_fallbacks_total{backend="dead"}': 1.0,
+    }
 
 
 # The breaker, with its own proxy -------------------------------------------------------------------
@@ -304,7 +358,8 @@ def test_cooldown_is_entered_shown_and_left(
     tmp_path: Path, provider: FakeProvider, second: FakeProvider, blackhole: int
 ) -> None:
     home = tmp_path / "home"
-    proxy = start_proxy(home, provider, second, blackhole, "failures = 2\nduration = 1")
+    # 5 s: long enough for two `route explain` runs to see it cooling on a busy machine
+    proxy = start_proxy(home, provider, second, blackhole, "failures = 2\nduration = 5")
     try:
         with anthropic.Anthropic(base_url=proxy.url, api_key=CLIENT_KEY, max_retries=0) as ant:
             for _ in range(2):
@@ -315,6 +370,9 @@ def test_cooldown_is_entered_shown_and_left(
             explained = _explain(home, "cross-8")
             assert explained["targets"][0]["state"][f"the proxy on :{proxy.url.rsplit(':', 1)[1]}"]["state"] == \
                 "cooling"
+            text = _explain_text(home, "cross-8")
+            assert "target 1:       primary (anthropic), model cross-8" in text
+            assert "cooling down" in text.split("target 2:")[0] and "translation:  yes" in text.split("target 2:")[1]
             # skipped while it cools down: the call goes straight to the second target
             second.reply(text="straight to the second")
             before = len(provider.requests)
@@ -326,6 +384,12 @@ def test_cooldown_is_entered_shown_and_left(
             assert ant.messages.create(model="cross-8", max_tokens=64, messages=PROMPT).content[0].text == \
                 "the probe"  # type: ignore[union-attr]
             assert _health(proxy)["primary"]["state"] == "closed"
+        # router stats --by backend, from the proxy's store: the two calls that left primary, the two
+        # second answered after a fallback (the call that skipped primary made no attempt of it)
+        httpx.get(proxy.url + "/stats", timeout=10)  # flushes the store
+        rows = {group["key"]: (group["calls"], group["fallbacks"], group["left_for_another"])
+                for group in _router_json(home, "stats", "--by", "backend")["groups"]}
+        assert rows == {"primary": (1, 0, 2), "second": (3, 2, 0)}
     finally:
         proxy.stop()
 
@@ -369,10 +433,33 @@ def _wait_for_state(proxy: ProxyProcess, backend: str, state: str, timeout: floa
 
 
 def _explain(home: Path, model: str) -> Dict[str, Any]:
-    result = subprocess.run([sys.executable, "-m", "host", "route", "explain", model, "--protocol", "anthropic",
-                             "--json"], env={"ROUTER_HOME": str(home), "PATH": "/usr/bin:/bin"},
+    return _router_json(home, "route", "explain", model, "--protocol", "anthropic")
+
+
+def _router_json(home: Path, *args: str) -> Dict[str, Any]:
+    """``router ARGS --json`` run as the user runs it, on ``home``."""
+    result = subprocess.run([sys.executable, "-m", "host", *args, "--json"],
+                            env={"ROUTER_HOME": str(home), "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=30, check=True)
     return dict(json.loads(result.stdout))
+
+
+def _explain_text(home: Path, model: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "host", "route", "explain", model, "--protocol", "anthropic"],
+                            env={"ROUTER_HOME": str(home), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=30, check=True)
+    return result.stdout
+
+
+def _metrics(proxy: ProxyProcess) -> Dict[str, float]:
+    """The proxy's /metrics samples of attempts and fallbacks, by their name and labels as written."""
+    text = httpx.get(proxy.url + "/metrics", headers={"authorization": f"Bearer {CLIENT_KEY}"}, timeout=10).text
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith(("router_attempts_total{", "router_fallbacks_total{")):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
 
 
 def stored_event(proxy: ProxyProcess, model: str) -> sqlite3.Row:

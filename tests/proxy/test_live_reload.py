@@ -22,18 +22,12 @@ import openai
 import pytest
 from fakes import FakeProvider
 from proxy_clients import USER
-from proxy_process import BACKEND_KEYS, CLIENT_KEY, ProxyProcess, closed_port, write_proxy_config
+from proxy_process import BACKEND_KEYS, CLIENT_KEY, ProxyProcess
 
 _WAIT = 10.0
 RELOADED = "router proxy: configuration reloaded: generation "
 REFUSED = "router proxy: configuration not reloaded"
 
-
-@pytest.fixture
-def home(tmp_path: Path, _fake_provider_session: FakeProvider) -> Path:
-    path = tmp_path / "home"
-    write_proxy_config(path, _fake_provider_session.root_url, closed_port(), closed_port())
-    return path
 
 
 @pytest.fixture

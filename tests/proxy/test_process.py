@@ -4,9 +4,10 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 import anthropic
 import httpx
@@ -75,9 +76,23 @@ def test_right_router_key_works_and_is_not_forwarded(guarded: ProxyProcess, prov
         assert oai.chat.completions.create(model="claude-sonnet-4-6", messages=USER).choices[0].message.content == "two"
     for request in provider.requests:
         assert all(ROUTER_KEY not in value for value in request.headers.values())
-    health = httpx.get(guarded.url + "/health")  # open without a key
+    health = httpx.get(guarded.url + "/health", headers={"x-api-key": ROUTER_KEY})
     assert health.status_code == 200 and health.json()["requests_served"] >= 2
-    assert httpx.head(guarded.url + "/").status_code == 200  # so is the root probe: it says no more
+    assert httpx.head(guarded.url + "/").status_code == 200  # open like /health's liveness: it says no more
+
+
+def test_health_without_the_key_says_only_that_the_proxy_lives(guarded: ProxyProcess) -> None:
+    """Liveness (and the version ``router doctor`` reads) for anyone; which backends stand behind the
+    proxy, and how its configuration changed, only for clients that hold the key."""
+    anonymous = httpx.get(guarded.url + "/health")
+    assert anonymous.status_code == 200 and anonymous.json() == {"status": "ok", "version": anonymous.json()["version"]}
+    wrong = httpx.get(guarded.url + "/health", headers={"authorization": "Bearer not-the-router-key"}).json()
+    assert set(wrong) == {"status", "version"}
+    for path in ("/", "/dashboard/api/access"):  # the other open paths say no more
+        text = httpx.get(guarded.url + path, headers={"accept": "application/json"}).text
+        assert all(name not in text for name in ("anthropic", "openai", "groq", "blackhole", str(guarded.home)))
+    stats = httpx.get(guarded.url + "/stats", headers={"x-api-key": ROUTER_KEY})
+    assert stats.status_code == 200 and "store" not in stats.json() and str(guarded.home) not in stats.text
 
 
 def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakeProvider) -> None:
@@ -86,7 +101,7 @@ def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakePr
                json={"model": "gpt-5.1", "messages": USER})
     httpx.post(guarded.url + "/v1/chat/completions", headers={"x-api-key": ROUTER_KEY},
                json={"model": "dead-1", "messages": USER})
-    health = httpx.get(guarded.url + "/health").json()
+    health = httpx.get(guarded.url + "/health", headers={"x-api-key": ROUTER_KEY}).json()
     assert set(health) == {"status", "version", "backends", "requests_served", "config"} and health["status"] == "ok"
     assert set(health["config"]) == {"generation", "fingerprint", "checked_at"}
     assert health["backends"] == ["anthropic", "openai", "groq", "dead", "blackhole"]
@@ -96,7 +111,7 @@ def test_health_and_logs_never_show_keys(guarded: ProxyProcess, provider: FakePr
         time.sleep(0.02)
     lines = [line for line in guarded.stderr_lines if "→" in line]
     assert any(line.startswith("POST /v1/chat/completions gpt-5.1 → openai 401 ") for line in lines), lines
-    assert lines[-1].startswith("POST /v1/chat/completions dead-1 → dead 500 ")
+    assert lines[-1].startswith("POST /v1/chat/completions dead-1 → dead 502 ")
     for text in (guarded.output, json.dumps(health), stats):
         assert ROUTER_KEY not in text and all(key not in text for key in BACKEND_KEYS.values())
 
@@ -184,3 +199,59 @@ def test_a_cookie_a_backend_sets_never_goes_out_with_later_calls(tmp_path: Path,
         assert provider.last.request.header("cookie") is None
     finally:
         assert proxy.stop() == 0
+
+
+@pytest.mark.parametrize(("key", "why"), [
+    ("   ", "spaces or control characters"),  # accepted before: then no client could ever authenticate
+    ("\t", "spaces or control characters"),
+    ("rk-PROXY test-key-with-a-space", "spaces or control characters"),
+    ("short-key", "9 characters long"),
+])
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_key_that_cannot_protect_is_refused_at_start(home: Path, key: str, why: str, host: str) -> None:
+    proxy = ProxyProcess(home, ["--host", host], env={"ROUTER_API_KEY": key})
+    assert proxy.finish(timeout=15) == 2, proxy.output
+    last = [line for line in proxy.stderr_lines if line.strip()][-1]
+    assert last.startswith("Error: ROUTER_API_KEY ") and why in last and "openssl rand -hex 16" in last
+    assert "Traceback" not in proxy.output and not proxy.stdout_lines  # refused before it listened
+    if key.strip():
+        assert key not in proxy.output
+
+
+@pytest.mark.parametrize(("path", "body", "shape"), [
+    ("/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 32, "messages": USER}, "anthropic"),
+    ("/v1/chat/completions", {"model": "gpt-5.1", "messages": USER}, "openai"),
+    ("/v1/chat/completions", {"model": "gpt-5.1", "messages": USER, "stream": True}, "openai"),
+], ids=["anthropic", "openai", "stream-before-its-first-byte"])
+def test_a_call_in_flight_at_shutdown_gets_a_shaped_503(home: Path, provider: FakeProvider, path: str,
+                                                        body: Dict[str, Any], shape: str) -> None:
+    """SIGTERM while the backend has not answered yet: after the grace period the client gets 503 in
+    its protocol with ``x-should-retry: true`` (another proxy, or this one restarted, can take the call),
+    not uvicorn's plain-text 500; and the log holds no traceback."""
+    proxy = ProxyProcess(home).wait_ready()
+    provider.reply(text="too late", hold_after_events=0)
+    answer: Dict[str, httpx.Response] = {}
+
+    def call() -> None:
+        answer["response"] = httpx.post(proxy.url + path, json=body, timeout=30,
+                                        headers={"anthropic-version": "2023-06-01"})
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        assert provider.holding.wait(10)  # the call is upstream, unanswered
+        proxy.process.send_signal(signal.SIGTERM)
+        caller.join(30)
+    finally:
+        provider.release.set()
+    assert proxy.finish(timeout=10) == 0
+    response = answer["response"]
+    assert response.status_code == 503 and response.headers["x-should-retry"] == "true"
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    if shape == "anthropic":
+        assert response.json()["type"] == "error" and error["type"] == "api_error"
+    else:
+        assert error["type"] == "service_unavailable_error"
+    assert "shutting down" in error["message"]
+    assert "Traceback" not in proxy.output and "CancelledError" not in proxy.output, proxy.output

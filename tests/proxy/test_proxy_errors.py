@@ -97,15 +97,22 @@ def test_anthropic_sdk_raises_on_in_band_error(ant: anthropic.Anthropic, provide
 
 
 @pytest.mark.parametrize("protocol", ["anthropic", "openai"])
-def test_dead_backend_is_a_clear_error(proxy: ProxyProcess, protocol: str) -> None:
-    error = _assert_error_shape(_post(proxy, protocol, _request(protocol, "dead-model")), protocol, "api_error")
+def test_dead_backend_is_a_bad_gateway(proxy: ProxyProcess, protocol: str) -> None:
+    """Nothing listening at the backend: 502 in the client's protocol (a gateway that could not reach
+    its upstream, RFC 9110 section 15.6.3), never 500 (the router's own failure)."""
+    response = _post(proxy, protocol, _request(protocol, "dead-model"))
+    error = _assert_error_shape(response, protocol, "bad_gateway")
+    assert response.status_code == 502 and response.headers["x-should-retry"] == "true"
     assert "'dead'" in error["message"] and "refused" in error["message"]
+    assert "http://" not in error["message"] and "/v1" not in error["message"]  # the host, never the URL
 
 
 @pytest.mark.parametrize("protocol", ["anthropic", "openai"])
 def test_upstream_timeout_before_first_byte(proxy: ProxyProcess, protocol: str) -> None:
-    error = _assert_error_shape(_post(proxy, protocol, _request(protocol, "slow-model")), protocol, "timeout")
-    assert "'blackhole'" in error["message"] and "timed out" in error["message"]
+    response = _post(proxy, protocol, _request(protocol, "slow-model"))
+    error = _assert_error_shape(response, protocol, "timeout")
+    assert response.status_code == 504
+    assert "'blackhole'" in error["message"] and "timed out waiting for the answer (limit 1.5s)" in error["message"]
 
 
 @pytest.mark.parametrize("protocol", ["anthropic", "openai"])

@@ -128,7 +128,8 @@ def test_query_string_is_ignored_for_routing(proxy: ProxyProcess, provider: Fake
     response = httpx.post(proxy.url + "/v1/messages?beta=true", headers={"anthropic-version": "2023-06-01"},
                           json={"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": USER})
     assert response.status_code == 200 and response.json()["content"][0]["text"] == "hi"
-    assert provider.last.request.path == "/v1/messages"
+    # Routed on the path alone; the query's beta parameter goes on (docs/protocol-rules.md#forwarded-headers).
+    assert provider.last.request.path == "/v1/messages?beta=true"
 
 
 def test_alias_routes_to_its_target(oai: openai.OpenAI, provider: FakeProvider) -> None:

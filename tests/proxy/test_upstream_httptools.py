@@ -9,6 +9,7 @@ import asyncio
 import gzip
 import socket
 import ssl
+import tracemalloc
 import zlib
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,8 +20,18 @@ import trustme
 import uvloop
 
 from host.proxy.settings import UPSTREAM_CLIENTS, ProxySettings
-from host.proxy.upstream import UpstreamFailure
 from host.proxy.upstream_httptools import HttptoolsUpstream
+from shim.upstream_failures import (
+    AnswerTimeout,
+    AnswerTooLarge,
+    ConnectFailed,
+    ConnectionCut,
+    ConnectTimeout,
+    ProtocolBroken,
+    ReadTimeout,
+    TLSFailed,
+    UpstreamFailure,
+)
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 JSON_HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-backend"}
@@ -175,7 +186,7 @@ def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent(run: Callable
     async def main() -> None:
         async with upstream() as the_client:
             for value in ("a\r\nx-injected: 1", "a\nb", "a\rb"):
-                with pytest.raises(UpstreamFailure, match="line break"):
+                with pytest.raises(ConnectFailed, match="line break"):
                     await the_client.post(backend.url, {"x-note": value}, b"{}")
         assert backend.requests == []
 
@@ -314,9 +325,8 @@ def test_an_undecodable_body_is_a_broken_answer(run: Callable[..., object], enco
 
     async def main() -> None:
         async with upstream() as the_client:
-            with pytest.raises(UpstreamFailure, match=reason) as failure:
+            with pytest.raises(ProtocolBroken, match=reason):
                 await _post_read(backend, the_client)
-            assert failure.value.kind == "broken"
 
     backend = Backend(replying(reply))
     run(_with(backend, main))
@@ -327,6 +337,78 @@ def test_an_empty_body_that_claims_an_encoding_is_empty(run: Callable[..., objec
     assert read_reply(run, reply) == (500, b"")
 
 
+# The size of an answer read whole ------------------------------------------------------------
+_BOMB_MIB = 256  # of zeros: about 256 KiB gzipped
+
+
+def _gzip_bomb() -> bytes:
+    """256 MiB of zeros, gzipped in 1 MiB pieces (compressing them whole would cost the test seconds)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(1 << 20)
+    return b"".join([*(compressor.compress(zeros) for _ in range(_BOMB_MIB)), compressor.flush()])
+
+
+def _any_client(name: str, limit: int) -> object:
+    settings = ProxySettings(max_response_bytes=limit)
+    if name == "aiohttp":
+        from host.proxy.upstream_aiohttp import AiohttpUpstream
+
+        return AiohttpUpstream(settings, 1)
+    if name == "httpx":
+        from host.proxy.upstream import HttpxUpstream
+
+        return HttpxUpstream(settings, 1)
+    return HttptoolsUpstream(settings, 1)
+
+
+@pytest.mark.parametrize("client_name", UPSTREAM_CLIENTS)
+def test_a_compressed_answer_stops_at_the_size_limit(run: Callable[..., object], client_name: str) -> None:
+    """A backend's small gzip body that inflates to 256 MiB: every client stops reading at the limit
+    (4 MiB here) with AnswerTooLarge, and the default client never holds more than the limit plus one
+    inflated piece (memory measured as a bound: the allocations traced while it reads)."""
+    bomb = _gzip_bomb()
+    limit = 4 << 20
+    reply = answer(bomb, extra=b"content-encoding: gzip\r\n")
+
+    async def main() -> None:
+        the_client = _any_client(client_name, limit)
+        try:
+            response = await the_client.post(backend.url, dict(JSON_HEADERS), b"{}")  # type: ignore[attr-defined]
+            tracemalloc.start()
+            try:
+                with pytest.raises(AnswerTooLarge, match=f"limit of {limit} bytes"):
+                    await response.read()
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+                await response.close()
+        finally:
+            await the_client.aclose()  # type: ignore[attr-defined]
+        if client_name == "httptools":
+            assert peak < 3 * limit, peak  # not 256 MiB: one 1 MiB piece past the limit at most
+
+    backend = Backend(replying(reply))
+    run(_with(backend, main))
+
+
+@pytest.mark.parametrize("client_name", UPSTREAM_CLIENTS)
+def test_an_answer_at_the_limit_is_read(run: Callable[..., object], client_name: str) -> None:
+    body = b'{"pad": "' + b"x" * ((1 << 20) - 11) + b'"}'
+    reply = answer(body)
+
+    async def main() -> None:
+        the_client = _any_client(client_name, len(body))
+        try:
+            response = await the_client.post(backend.url, dict(JSON_HEADERS), b"{}")  # type: ignore[attr-defined]
+            assert await response.read() == body
+            await response.close()
+        finally:
+            await the_client.aclose()  # type: ignore[attr-defined]
+
+    backend = Backend(replying(reply))
+    run(_with(backend, main))
+
+
 # Failures ------------------------------------------------------------------------------------
 def test_nothing_listening_is_a_connect_failure(run: Callable[..., object]) -> None:
     with socket.socket() as sock:
@@ -335,9 +417,10 @@ def test_nothing_listening_is_a_connect_failure(run: Callable[..., object]) -> N
 
     async def main() -> None:
         async with upstream() as the_client:
-            with pytest.raises(UpstreamFailure) as failure:
+            with pytest.raises(ConnectFailed) as failure:
                 await the_client.post(f"http://127.0.0.1:{port}/v1/messages", {}, b"{}")
-        assert (failure.value.kind, failure.value.reason) == ("connect", "connection refused (nothing listening)")
+        assert failure.value.reason == "connection refused (nothing listening)"
+        assert not failure.value.may_have_acted
 
     run(main())
 
@@ -345,9 +428,9 @@ def test_nothing_listening_is_a_connect_failure(run: Callable[..., object]) -> N
 def test_an_unknown_host_name_is_a_connect_failure(run: Callable[..., object]) -> None:
     async def main() -> None:
         async with upstream() as the_client:
-            with pytest.raises(UpstreamFailure) as failure:
+            with pytest.raises(ConnectFailed) as failure:
                 await the_client.post("http://no-such-host.invalid/v1/messages", {}, b"{}")
-        assert failure.value.kind == "connect" and failure.value.reason in ("host name not found", "cannot connect")
+        assert failure.value.reason in ("host name not found", "cannot connect")
 
     run(main())
 
@@ -367,9 +450,9 @@ def test_a_backend_whose_accept_queue_is_full_times_out_connecting(run: Callable
 
     async def main() -> None:
         async with upstream(connect_timeout=0.3) as the_client:
-            with pytest.raises(UpstreamFailure) as failure:
+            with pytest.raises(ConnectTimeout) as failure:
                 await the_client.post(f"http://127.0.0.1:{port}/v1/messages", {}, b"{}")
-        assert (failure.value.kind, failure.value.reason) == ("timeout", "timed out connecting")
+        assert failure.value.kind_name == "timeout" and not failure.value.may_have_acted
 
     try:
         run(main())
@@ -389,7 +472,8 @@ def test_a_silent_backend_times_out_reading(run: Callable[..., object], where: s
         async with upstream(read_timeout=0.2) as the_client:
             with pytest.raises(UpstreamFailure) as failure:
                 await _post_read(backend, the_client)
-        assert (failure.value.kind, failure.value.reason) == ("timeout", "timed out waiting for data")
+        expected = ReadTimeout if where == "between chunks" else AnswerTimeout
+        assert type(failure.value) is expected and failure.value.kind_name == "timeout"
 
     backend = Backend(serve)
     run(_with(backend, main))
@@ -402,9 +486,9 @@ def test_a_connection_closed_mid_answer_is_broken(run: Callable[..., object], cu
 
     async def main() -> None:
         async with upstream() as the_client:
-            with pytest.raises(UpstreamFailure) as failure:
+            with pytest.raises(ConnectionCut) as failure:
                 await _post_read(backend, the_client)
-        assert failure.value.kind == "broken" and "connection lost" in failure.value.reason
+        assert "connection lost" in failure.value.reason
 
     backend = Backend(replying(reply))
     run(_with(backend, main))
@@ -417,9 +501,8 @@ def test_an_answer_that_is_not_http_is_broken(run: Callable[..., object]) -> Non
 
     async def main() -> None:
         async with upstream() as the_client:
-            with pytest.raises(UpstreamFailure, match=r"not valid HTTP/1\.1") as failure:
+            with pytest.raises(ProtocolBroken, match=r"not valid HTTP/1\.1"):
                 await _post_read(backend, the_client)
-        assert failure.value.kind == "broken"
 
     backend = Backend(serve)
     run(_with(backend, main))
@@ -435,9 +518,8 @@ def test_endless_headers_are_a_broken_answer(run: Callable[..., object]) -> None
 
     async def main() -> None:
         async with upstream() as the_client:
-            with pytest.raises(UpstreamFailure, match="headers are too large") as failure:
+            with pytest.raises(AnswerTooLarge, match="headers are too large"):
                 await _post_read(backend, the_client)
-        assert failure.value.kind == "broken"
 
     backend = Backend(serve)
     run(_with(backend, main))
@@ -460,9 +542,9 @@ def test_a_reused_connection_closed_unanswered(run: Callable[..., object], metho
                 assert await the_client.get(backend.url, {}, 5) == (200, b'{"data":[]}')
                 assert backend.connections == 2
             else:
-                with pytest.raises(UpstreamFailure) as failure:
+                with pytest.raises(ConnectionCut):
                     await _post_read(backend, the_client)
-                assert failure.value.kind == "broken" and backend.connections == 1
+                assert backend.connections == 1
 
     backend = Backend(serve)
     run(_with(backend, main))
@@ -526,9 +608,8 @@ def test_get_has_a_total_time_limit(run: Callable[..., object]) -> None:
 
     async def main() -> None:
         async with upstream(read_timeout=5) as the_client:
-            with pytest.raises(UpstreamFailure) as failure:
+            with pytest.raises(AnswerTimeout):
                 await the_client.get(backend.url, {}, 0.2)
-        assert failure.value.kind == "timeout"
 
     backend = Backend(serve)
     run(_with(backend, main))
@@ -573,9 +654,9 @@ def test_tls_backends_are_verified(run: Callable[..., object], tmp_path: Path,
         url = f"https://localhost:{port}/v1/messages"
         try:
             async with upstream() as untrusting:
-                with pytest.raises(UpstreamFailure) as failure:
+                with pytest.raises(TLSFailed) as failure:
                     await untrusting.post(url, {}, b"{}")
-                assert (failure.value.kind, failure.value.reason) == ("connect", "TLS handshake failed")
+                assert failure.value.reason == "TLS handshake failed" and not failure.value.may_have_acted
             monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
             async with upstream() as trusting:
                 response = await trusting.post(url, {}, b"{}")

@@ -1,8 +1,11 @@
 """WebSocket handshakes are refused at once, with the status that tells each client what to do:
 426 on the Responses path (Codex then falls back to ``POST /v1/responses`` without retrying the
-handshake), 404 elsewhere. A real client library performs the handshake."""
+handshake), 404 elsewhere, in the protocol the path names. A real client library performs the
+handshake; raw sockets send the ones a library would not."""
 
 import json
+import socket
+from typing import Tuple
 
 import httpx
 import pytest
@@ -39,3 +42,45 @@ def test_refusals_leave_the_proxy_serving(proxy: ProxyProcess) -> None:
     url = proxy.url.replace("http://", "ws://") + "/v1/responses"
     assert [_refused(url).response.status_code for _ in range(3)] == [426, 426, 426]
     assert httpx.get(proxy.url + "/health", timeout=5).json()["status"] == "ok"
+
+
+_HANDSHAKE = (b"connection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\n"
+              b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+
+
+def _raw_upgrade(proxy: ProxyProcess, path: str, handshake: bytes = _HANDSHAKE) -> Tuple[bytes, bytes]:
+    """The whole answer to a raw upgrade request (the proxy closes after it): status line, body."""
+    host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n".encode() + handshake + b"\r\n")
+        data = b""
+        while part := sock.recv(65536):
+            data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+@pytest.mark.parametrize(("path", "status", "shape"), [
+    ("/v1/responses", 426, "openai"),
+    ("/v1/messages", 404, "anthropic"),
+    ("/v1/messages/count_tokens", 404, "anthropic"),
+    ("/v1/chat/completions", 404, "openai"),
+    ("/v1/models", 404, "openai"),
+    ("/", 404, "openai"),
+    ("/health", 404, "openai"),
+    ("/metrics", 404, "openai"),
+    ("/dashboard/api/summary", 404, "openai"),
+])
+@pytest.mark.parametrize("handshake", [_HANDSHAKE, b"connection: Upgrade\r\nupgrade: websocket\r\n"],
+                         ids=["handshake", "malformed-handshake"])
+def test_every_path_refuses_an_upgrade_in_its_protocol(proxy: ProxyProcess, path: str, status: int, shape: str,
+                                                       handshake: bytes) -> None:
+    """Whatever the path, and however incomplete the handshake (a WebSocket library answered a
+    malformed one with plain text, and every upgrade in OpenAI's shape)."""
+    status_line, body = _raw_upgrade(proxy, path, handshake)
+    assert status_line.startswith(b"HTTP/1.1 %d " % status)
+    parsed = json.loads(body)
+    if shape == "anthropic":
+        assert parsed["type"] == "error" and set(parsed["error"]) == {"type", "message"}
+    else:
+        assert set(parsed["error"]) == {"message", "type", "param", "code"}

@@ -12,6 +12,7 @@ from routing_support import Clock, route_for
 from shim.cooldown import CLOSED, COOLING, PROBE_DUE, PROBING, BackendStatus, CooldownBook
 from shim.fallback import Answered, Attempt, Deliver, Failed, FallbackSession, FallbackStateError
 from shim.fallback_policy import CooldownPolicy
+from shim.upstream_failures import ConnectFailed, ConnectionCut, ReadTimeout
 
 
 def fail(book: CooldownBook, now: float, retry_after: float = 0.0) -> None:
@@ -106,7 +107,7 @@ statuses = st.sampled_from([200, 201, 400, 401, 404, 408, 409, 422, 429, 500, 50
 outcomes = st.one_of(
     statuses.map(Answered),
     st.builds(Answered, statuses, st.one_of(st.none(), st.floats(0.0, 40.0)), st.sampled_from([None, True, False])),
-    st.builds(Failed, st.sampled_from([ConnectionRefusedError(), TimeoutError(), ValueError()])),
+    st.builds(Failed, st.sampled_from([ConnectFailed(), ReadTimeout(), ValueError()])),
 )
 members = st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=3, unique=True)
 
@@ -132,7 +133,7 @@ policies = st.fixed_dictionaries({
 
 def _refuses_more(session: FallbackSession, now: float) -> None:
     for late in (lambda: session.outcome(Answered(200), now),
-                 lambda: session.failed_before_first_byte(TimeoutError(), now)):
+                 lambda: session.failed_before_first_byte(ReadTimeout(), now)):
         try:
             late()
         except FallbackStateError:
@@ -163,7 +164,7 @@ def test_every_call_ends_with_exactly_one_delivery_within_its_bounds(
                 continue
             assert isinstance(step, Deliver)
             if cut_before_first_byte and cut_before_first_byte.pop(0):
-                step = session.failed_before_first_byte(ConnectionResetError(), clock.now)
+                step = session.failed_before_first_byte(ConnectionCut(), clock.now)
                 continue  # still one delivery to come: the previous one never reached the client
             deliveries += 1
             break

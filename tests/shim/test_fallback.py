@@ -23,6 +23,16 @@ from shim.fallback import (
     retry_after_seconds,
 )
 from shim.fallback_policy import CooldownPolicy
+from shim.upstream_failures import (
+    AnswerTimeout,
+    AnswerTooLarge,
+    ConnectFailed,
+    ConnectionCut,
+    ConnectTimeout,
+    ProtocolBroken,
+    ReadTimeout,
+    TLSFailed,
+)
 
 NO_RETRIES = {"retries": 0}
 
@@ -210,12 +220,12 @@ def test_a_failure_before_the_first_byte_can_still_fall_back() -> None:
     call.sending(clock.now)
     assert call.outcome(Answered(200), clock.now) == Deliver(False)
     # the stream was cut before the client saw a byte of it: b, as if a had never answered
-    step = call.failed_before_first_byte(ConnectionResetError(), clock.now)
+    step = call.failed_before_first_byte(ConnectionCut(), clock.now)
     assert step.target.backend.name == "b" and step.reason == FALLBACK
     call.sending(clock.now)
     assert call.outcome(Answered(200), clock.now) == Deliver(False)
     assert [(r.backend, r.status, r.failure) for r in call.records] == [
-        ("a", 200, "ConnectionResetError"), ("b", 200, None)]
+        ("a", 200, "ConnectionCut"), ("b", 200, None)]
 
 
 def test_after_the_first_byte_nothing_changes() -> None:
@@ -225,7 +235,7 @@ def test_after_the_first_byte_nothing_changes() -> None:
     call.outcome(Answered(200), clock.now)
     call.committed()
     with pytest.raises(FallbackStateError):
-        call.failed_before_first_byte(TimeoutError(), clock.now)
+        call.failed_before_first_byte(ReadTimeout(), clock.now)
     with pytest.raises(FallbackStateError):
         call.outcome(Answered(503), clock.now)
 
@@ -258,15 +268,16 @@ def test_in_flight_counts_follow_attempts_and_the_delivered_call() -> None:
     assert book.in_flight("b") == 0
 
 
-@pytest.mark.parametrize(
-    "error", [ConnectionRefusedError(), TimeoutError(), ConnectionResetError(), OSError("TLS")])
+@pytest.mark.parametrize("error", [ConnectFailed(), TLSFailed(), ConnectTimeout(), AnswerTimeout(), ReadTimeout(),
+                                   ConnectionCut(), ProtocolBroken(), AnswerTooLarge()])
 def test_transport_failures_fall_back(error: Exception) -> None:
     attempts, _ = run_call(session(route_for(["a", "b"], NO_RETRIES)), [Failed(error)], Clock())
     assert backends_of(attempts) == ["a", "b"]
 
 
-@pytest.mark.parametrize("error", [UpstreamProtocolError("not JSON"), InvalidRequestError("bad")])
-def test_the_engines_own_verdicts_do_not_fall_back(error: Exception) -> None:
+@pytest.mark.parametrize("error", [UpstreamProtocolError("not JSON"), InvalidRequestError("bad"),
+                                   ConnectionRefusedError(), ValueError("a driver's bug")])
+def test_the_engines_own_verdicts_and_untyped_errors_do_not_fall_back(error: Exception) -> None:
     attempts, deliver = run_call(session(route_for(["a", "b"])), [Failed(error)], Clock())
     assert backends_of(attempts) == ["a"] and deliver == Deliver(False)
 

@@ -148,9 +148,38 @@ def test_model_value_with_escapes_is_spliced() -> None:
     assert plan_for(CHAT, raw).upstream_body == b'{"model": "llama-3", "messages": []}'
 
 
-def test_duplicate_top_level_model_keys_re_encode() -> None:
-    raw = b'{"model": "local:a", "model": "local:llama-3", "messages": []}'
-    assert json.loads(plan_for(CHAT, raw).upstream_body) == {"model": "llama-3", "messages": []}
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "local:a", "model": "local:llama-3", "messages": []}',  # routed on the last, alias
+        b'{"model": "gpt-4o", "messages": [], "model": "gpt-4o"}',  # the same value twice
+        b'{"model": "gpt-3.5-turbo", "messages": [], "mod\\u0065l": "gpt-4o"}',  # spelled with an escape
+        b'{"model": 5, "messages": [], "model": "gpt-4o"}',  # a first one of another type
+    ],
+    ids=["alias", "same-value", "escaped-key", "non-string-first"],
+)
+def test_a_body_with_two_top_level_model_keys_is_refused(raw: bytes) -> None:
+    """Routed on the last, forwarded with both: a backend reading the first would run another model
+    on the router's key. Refused before any route is chosen, in the client's shape."""
+    with pytest.raises(InvalidRequestError) as refused:
+        plan_for(CHAT, raw)
+    assert refused.value.param == "model" and "2 top-level 'model' keys" in str(refused.value)
+    assert refused.value.status_for(OPENAI) == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        chat("gpt-4o", tools=[{"type": "function", "function": {"name": "agent", "parameters": {
+            "type": "object", "properties": {"model": {"type": "string", "enum": ["sonnet", "opus"]}}}}}]),
+        chat("gpt-4o", messages=[{"role": "user", "content": 'say "model" twice: "model"'}]),
+        chat("gpt-4o", metadata={"model": "a", "inner": {"model": "b"}}, user="m\u00e9"),
+    ],
+    ids=["tool-schema-property", "in-text", "nested-keys-and-escapes"],
+)
+def test_model_keys_below_the_top_level_are_not_duplicates(body: Dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    assert plan_for(CHAT, raw).upstream_body == raw
 
 
 # Same protocol: headers ---------------------------------------------------------------------------
@@ -212,10 +241,104 @@ def test_hop_by_hop_and_framing_headers_are_dropped() -> None:
         "Accept-Encoding": "gzip",
         "api-key": PLACEHOLDER,
     }
-    plan = plan_for(CHAT, chat("gpt-4o"), {**OPENAI_HEADERS, **hop, "X-Custom": "kept"})
+    plan = plan_for(CHAT, chat("gpt-4o"), {**OPENAI_HEADERS, **hop})
     assert not {name.lower() for name in hop} & set(plan.upstream_headers)
-    assert plan.upstream_headers["x-custom"] == "kept"
     assert PLACEHOLDER not in header_values(plan)
+
+
+# What the official SDKs and the agents send (tests/clients captures Claude Code's live; Codex's from
+# codex-rs), and what a client of a shared proxy must not choose for the router's key.
+SDK_HEADERS = {
+    "Accept": "application/json",
+    "User-Agent": "claude-cli/2.1.332 (external, sdk-cli)",
+    "Idempotency-Key": "stainless-python-retry-1",
+    "X-Stainless-Lang": "js",
+    "X-Stainless-Retry-Count": "0",
+    "X-Stainless-Timeout": "600",
+}
+ANTHROPIC_CLIENT_HEADERS = {
+    "anthropic-version": "2023-06-01",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+    "anthropic-dangerous-direct-browser-access": "true",
+    "x-app": "cli",
+    "X-Claude-Code-Session-Id": "ca5e4a0f-dd78-4904-b9f0-478ffad10f13",
+}
+OPENAI_CLIENT_HEADERS = {
+    "OpenAI-Beta": "responses_websockets=2026-02-06",
+    "X-Client-Request-Id": "req-1",
+    "originator": "codex_exec",
+    "version": "0.171.0",
+    "session_id": "s-1",
+    "x-codex-turn-metadata": '{"turn_id":"t"}',
+    "x-codex-window-id": "s-1:0",
+    "HTTP-Referer": "https://example.org",
+    "X-Title": "my app",
+}
+NOT_FORWARDED = {
+    "Cookie": "session=abc",
+    "X-Forwarded-For": "203.0.113.9",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "https",
+    "Forwarded": "for=203.0.113.9",
+    "X-Real-IP": "203.0.113.9",
+    "OpenAI-Organization": "org-someone-else",
+    "OpenAI-Project": "proj-someone-else",
+    "X-Custom": "anything",
+    "X-Router-Caller": '{"pid": 1, "ppid": 0, "program": "x"}',
+}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "client_headers"),
+    [
+        (MESSAGES, messages("claude-sonnet-4-6"), ANTHROPIC_CLIENT_HEADERS),
+        (CHAT, chat("gpt-4o"), OPENAI_CLIENT_HEADERS),
+    ],
+    ids=["anthropic", "openai"],
+)
+def test_same_protocol_forwards_what_sdks_and_agents_send_and_nothing_else(
+    endpoint: str, body: Dict[str, Any], client_headers: Dict[str, str]
+) -> None:
+    sent = {**SDK_HEADERS, **client_headers, **NOT_FORWARDED, "Authorization": f"Bearer {PLACEHOLDER}"}
+    plan = plan_for(endpoint, body, sent)
+    expected = {name.lower(): value for name, value in {**SDK_HEADERS, **client_headers}.items()}
+    credential = "x-api-key" if endpoint == MESSAGES else "authorization"
+    assert plan.upstream_headers == {**expected, "content-type": "application/json",
+                                     credential: plan.upstream_headers[credential]}
+    assert PLACEHOLDER not in header_values(plan)
+
+
+def test_one_protocol_s_headers_are_not_forwarded_on_the_other_s_routes() -> None:
+    plan = plan_for(CHAT, chat("gpt-4o"), {**ANTHROPIC_CLIENT_HEADERS, "x-codex-window-id": "w"})
+    assert set(plan.upstream_headers) == {"content-type", "authorization", "x-codex-window-id"}
+    anthropic_route = {**OPENAI_CLIENT_HEADERS, "anthropic-version": "2023-06-01"}
+    plan = plan_for(MESSAGES, messages("claude-sonnet-4-6"), anthropic_route)
+    assert set(plan.upstream_headers) == {"content-type", "x-api-key", "anthropic-version"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "query", "url"),
+    [
+        (MESSAGES, "claude-sonnet-4-6", "beta=true", "https://api.anthropic.com/v1/messages?beta=true"),
+        (COUNT_TOKENS, "claude-sonnet-4-6", "beta=true", "https://api.anthropic.com/v1/messages/count_tokens?beta=true"),
+        (MESSAGES, "claude-sonnet-4-6", "x=1&beta=true&api_key=k", "https://api.anthropic.com/v1/messages?beta=true"),
+        (MESSAGES, "claude-sonnet-4-6", "organization=o", "https://api.anthropic.com/v1/messages"),
+        (CHAT, "gpt-4o", "beta=true&api-version=1", "https://api.openai.com/v1/chat/completions"),
+    ],
+    ids=["claude-code", "count-tokens", "others-dropped", "nothing-kept", "openai-defines-none"],
+)
+def test_same_protocol_keeps_the_query_parameters_the_protocol_defines(
+    endpoint: str, model: str, query: str, url: str
+) -> None:
+    body = chat(model) if endpoint == CHAT else messages(model)
+    default_headers = OPENAI_HEADERS if endpoint == CHAT else ANTHROPIC_HEADERS
+    call = ClientCall(endpoint, default_headers, json.dumps(body).encode(), query)
+    assert plan_call(CONFIG, call, now=0.0, call_id="c").upstream_url == url
+
+
+def test_translated_calls_forward_no_query() -> None:
+    call = ClientCall(MESSAGES, ANTHROPIC_HEADERS, json.dumps(messages("gpt-4o")).encode(), "beta=true")
+    assert plan_call(CONFIG, call, now=0.0, call_id="c").upstream_url == "https://api.openai.com/v1/chat/completions"
 
 
 @pytest.mark.parametrize(("endpoint", "model"), [(CHAT, "llama-3"), (MESSAGES, "free-1")])

@@ -4,7 +4,7 @@ from typing import Any, Dict, Optional
 
 import pytest
 
-from shim.config import RouterConfig
+from shim.config import ConfigError, RouterConfig
 from shim.routing import resolve_route
 
 
@@ -309,3 +309,31 @@ def test_routes_carry_their_fallback_policy() -> None:
     alias = resolve_route(make(aliases={"x": ["a1", "gpt-4o"]},
                                routes=[{"match": "a*", "backend": "local", "fallback": {"retries": 0}}]), "x")
     assert alias is not None and alias.policy.retries == 0  # the first name's route decides
+
+
+# --model: before every step -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["groq:mixtral", "fast", "llama-3.3", "claude-sonnet-4-6", "made-up", "x" * 300])
+def test_the_model_override_comes_before_every_step(model: str) -> None:
+    config = make(aliases={"fast": "groq:llama-3.1"}, routes=[{"match": "claude-*", "backend": "openai"}],
+                  model_override="anthropic:claude-x")
+    route = resolve_route(config, model)
+    assert route is not None
+    assert (route.backend.name, route.upstream_model, route.requested_model) == ("anthropic", "claude-x", model)
+    assert route.rule == "--model override"
+
+
+def test_a_model_override_without_a_model_keeps_the_name_asked_for() -> None:
+    assert where(make(model_override="local"), "gpt-5.1") == ("local", "gpt-5.1")
+
+
+def test_a_model_override_chain_falls_back_in_order() -> None:
+    route = resolve_route(make(model_override=["anthropic:claude-x", "openai:gpt-5.1"]), "whatever")
+    assert route is not None
+    assert [str(target) for target in route.targets] == ["anthropic:claude-x", "openai:gpt-5.1"]
+
+
+def test_a_model_override_naming_an_unknown_backend_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="--model names unknown backend 'nosuch'"):
+        make(model_override="nosuch:x")

@@ -5,6 +5,7 @@ tests/proxy/test_fallbacks.py; the decisions are the engine's (tests/shim/test_f
 import asyncio
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -13,11 +14,14 @@ import openai
 import pytest
 import requests
 from fakes import BACKEND_KEYS, FakeProvider
+from fakes.scenario import Reply
 from shim_child_support import PLACEHOLDER_KEY, ShimSession, TelemetryCollector, only, write_snapshot
+from sticky_sessions import conversation_answers
 
 from shim import bootstrap
+from shim.cooldown import CLOSED
 from shim.env_names import CONFIG_SNAPSHOT, PROXY_URL, SHIM_DEBUG, TELEMETRY_SOCKET
-from shim.runtime import reset_runtime
+from shim.runtime import current_runtime, reset_runtime
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
@@ -25,7 +29,11 @@ PROMPT = [{"role": "user", "content": "What is the weather in Oslo?"}]
 SDK_TIMEOUT = 1.0  # the program's own read timeout: the shim sends with it, so silence ends in 1 s
 
 
-def chain_snapshot(primary: str, second: str, dead_port: int, blackhole_port: int) -> Dict[str, Any]:
+BREAKER = {"failures": 2, "duration": 300}  # a backend cools down for the rest of a test
+
+
+def chain_snapshot(primary: str, second: str, dead_port: int, blackhole_port: int,
+                   cooldown: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "backends": {
             "primary": {"protocol": "anthropic", "base_url": primary, "api_key": BACKEND_KEYS["anthropic"]},
@@ -40,8 +48,12 @@ def chain_snapshot(primary: str, second: str, dead_port: int, blackhole_port: in
             {"match": "refused-*", "backend": ["dead", "second:gpt-b"]},
             {"match": "silent-*", "backend": ["blackhole", "second:gpt-b"]},
             {"match": "cool-*", "backend": ["primary", "second:gpt-b"]},
+            {"match": "again-*", "backend": ["primary", "second:gpt-b"], "fallback": {"retries": 1, "backoff": 0.05}},
+            {"match": "sticky-*", "backend": [{"balance": ["primary", "second_anthropic"]}]},
+            {"match": "balanced-*",
+             "backend": [{"balance": ["primary", "second_anthropic"], "weights": [3, 1], "sticky": False}]},
         ],
-        "cooldown": {"failures": 2, "duration": 300},
+        "cooldown": cooldown,
     }
 
 
@@ -62,9 +74,11 @@ def blackhole() -> Iterator[int]:
 
 @pytest.fixture
 def routed(provider: FakeProvider, second: FakeProvider, telemetry: TelemetryCollector, blackhole: int,
-           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShimSession]:
-    """The shim active in this process with the chains above (a fresh process state: a new runtime)."""
-    config = chain_snapshot(provider.root_url, second.root_url, closed_port(), blackhole)
+           tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[ShimSession]:
+    """The shim active in this process with the chains above (a fresh process state: a new runtime);
+    a test may give its own ``[cooldown]`` as the fixture's parameter."""
+    cooldown = getattr(request, "param", BREAKER)
+    config = chain_snapshot(provider.root_url, second.root_url, closed_port(), blackhole, cooldown)
     monkeypatch.setenv(CONFIG_SNAPSHOT, str(write_snapshot(tmp_path, config)))
     monkeypatch.setenv(TELEMETRY_SOCKET, telemetry.path)
     monkeypatch.delenv(PROXY_URL, raising=False)
@@ -138,7 +152,7 @@ def test_a_refused_connection_falls_back(routed: ShimSession, second: FakeProvid
         model="refused-1", messages=PROMPT)
     assert completion.choices[0].message.content == "reached"
     event = only(routed.telemetry.calls(), "call event")
-    assert event["attempts"][0]["backend"] == "dead" and event["attempts"][0]["failure"] == "ConnectError"
+    assert event["attempts"][0]["backend"] == "dead" and event["attempts"][0]["failure"] == "ConnectFailed"
 
 
 def test_a_reset_falls_back_for_plain_requests(routed: ShimSession, second: FakeProvider) -> None:
@@ -195,6 +209,26 @@ def test_client_errors_do_not_fall_back(routed: ShimSession, second: FakeProvide
     assert caught.value.status_code == status and second.requests == []
 
 
+def test_x_should_retry_true_falls_back_whatever_the_status(routed: ShimSession, second: FakeProvider) -> None:
+    routed.provider.reply(error=(400, None), headers={"x-should-retry": "true"})
+    second.reply(text="the backend said a retry may succeed")
+    message = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0).messages.create(
+        model="same-3", max_tokens=64, messages=PROMPT)
+    assert message.content[0].text == "the backend said a retry may succeed"  # type: ignore[union-attr]
+
+
+def test_retry_after_is_honoured_before_retrying_the_same_target(routed: ShimSession, second: FakeProvider) -> None:
+    routed.provider.reply(error=(429, None), headers={"retry-after": "1"})
+    routed.provider.reply(text="after waiting")
+    message = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0).messages.create(
+        model="again-1", max_tokens=64, messages=PROMPT)
+    assert message.content[0].text == "after waiting"  # type: ignore[union-attr]
+    assert len(routed.provider.requests) == 2 and second.requests == []
+    event = only(routed.telemetry.calls(), "call event")
+    assert attempts_of(event) == [("primary", 429), ("primary", 200)]
+    assert event["attempts"][1]["wait_ms"] >= 1000  # the backend's retry-after, not the 50 ms backoff
+
+
 # The SDKs' own retries -------------------------------------------------------------------------
 
 
@@ -216,18 +250,24 @@ def test_a_spent_chain_of_dead_backends_is_one_final_error(routed: ShimSession, 
     with pytest.raises((openai.APIStatusError, anthropic.APIStatusError)) as caught:  # type: ignore[arg-type]
         _default_sdk_call(sdk, "refused-2")
     assert caught.value.response.headers["x-should-retry"] == "false"
+    assert caught.value.status_code == 502  # a gateway that lost its upstream (docs/errors.md#upstream-failures)
     assert "backend 'second'" in caught.value.message and len(second.requests) == 1
+    assert "connection lost" in caught.value.message and "http://" not in caught.value.message
 
 
 # This process's cooldown book --------------------------------------------------------------------
-
-
-def test_a_backend_cools_down_in_this_process(routed: ShimSession, second: FakeProvider) -> None:
-    client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+def _fail_twice_over(routed: ShimSession, second: FakeProvider, client: anthropic.Anthropic) -> None:
+    """Two calls whose first target answers 503 and whose second answers: two failures in the book."""
     for _ in range(2):
         routed.provider.reply(error=(503, None))
         second.reply(text="fallback")
         client.messages.create(model="cool-1", max_tokens=64, messages=PROMPT)
+
+
+
+def test_a_backend_cools_down_in_this_process(routed: ShimSession, second: FakeProvider) -> None:
+    client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+    _fail_twice_over(routed, second, client)
     second.reply(text="straight to the second")
     asked = len(routed.provider.requests)
     assert client.messages.create(model="cool-1", max_tokens=64, messages=PROMPT).content[0].text == \
@@ -235,7 +275,59 @@ def test_a_backend_cools_down_in_this_process(routed: ShimSession, second: FakeP
     assert len(routed.provider.requests) == asked
 
 
+@pytest.mark.parametrize("routed", [{"failures": 2, "duration": 2}], indirect=True, ids=["2s-cooldown"])
+def test_a_backend_cools_down_and_comes_back_with_one_probe(routed: ShimSession, second: FakeProvider) -> None:
+    client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+    _fail_twice_over(routed, second, client)
+    _wait_for_state("primary", "probe_due")  # this process's own book: what the shim's calls consult
+    asked = len(routed.provider.requests)
+    routed.provider.reply(text="the probe")
+    assert client.messages.create(model="cool-1", max_tokens=64, messages=PROMPT).content[0].text == \
+        "the probe"  # type: ignore[union-attr]
+    assert len(routed.provider.requests) == asked + 1
+    assert current_runtime().routing_state.book.status("primary", time.monotonic()).state == CLOSED
+
+
+# Stickiness ------------------------------------------------------------------------------------
+
+
+def test_one_conversation_stays_on_one_backend_while_others_balance(
+    routed: ShimSession, second: FakeProvider
+) -> None:
+    routed.provider.respond_with(lambda protocol, body: Reply(text="first"))
+    second.respond_with(lambda protocol, body: Reply(text="second"))
+    kept, others = conversation_answers(anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0), "sticky-1")
+    assert len(kept) == 1 and others == {"first", "second"}
+
+
+BALANCED_CALLS = 1000
+
+
+def test_weights_are_respected_over_a_thousand_calls(routed: ShimSession, second: FakeProvider) -> None:
+    routed.provider.respond_with(lambda protocol, body: Reply(text="first"))
+    second.respond_with(lambda protocol, body: Reply(text="second"))
+    with requests.Session() as client:
+        for _ in range(BALANCED_CALLS):
+            answer = client.post("https://api.anthropic.com/v1/messages", timeout=20, json={
+                "model": "balanced-1", "max_tokens": 8, "messages": PROMPT},
+                headers={"x-api-key": PLACEHOLDER_KEY, "anthropic-version": "2023-06-01"})
+            assert answer.status_code == 200, answer.text
+    first, other = len(routed.provider.requests), len(second.requests)
+    assert first + other == BALANCED_CALLS  # every call one upstream request, none retried
+    # weights 3:1 → 750 expected; the binomial standard deviation is 13.7: four of them do not flake
+    assert abs(first - BALANCED_CALLS * 3 / 4) <= 4 * (BALANCED_CALLS * 3 / 16) ** 0.5, (first, other)
+
+
 # Helpers ---------------------------------------------------------------------------------------
+
+
+def _wait_for_state(backend: str, state: str, timeout: float = 10.0) -> None:
+    """Poll this process's cooldown book (a readiness signal, not a sleep) until ``backend`` is in ``state``."""
+    book = current_runtime().routing_state.book
+    deadline = time.monotonic() + timeout
+    while book.status(backend, time.monotonic()).state != state:
+        assert time.monotonic() < deadline, book.status(backend, time.monotonic())
+        time.sleep(0.05)
 
 
 def _default_sdk_call(sdk: str, model: str) -> Any:

@@ -128,14 +128,18 @@ def test_upstream_request_is_framed_as_httpx_frames_it(shim: ShimSession, lib: s
 
 
 def test_client_header_bytes_reach_the_backend_unchanged(shim: ShimSession, lib: str, mode: str) -> None:
+    """Of the headers a same-protocol call forwards (docs/protocol-rules.md#forwarded-headers), the
+    bytes as the client gave them, a repeated one joined."""
     shim.provider.reply(text="bytes")
     title = "Café ☕ agent".encode()  # not ASCII: httpx sends the bytes as given
     result = send(lib, mode, OPENAI_CHAT, {"model": "gpt-5.1", "messages": PROMPT},
-                  headers={"x-title": title, "X-Trace": "a", "x-trace": "b"})  # type: ignore[dict-item]
+                  headers={"x-title": title, "X-Stainless-Trace": "a", "x-stainless-trace": "b",  # type: ignore[dict-item]
+                           "X-Trace": "not forwarded"})
     assert result.status == 200, result.body
     request = shim.provider.last.request
     assert request.header("x-title") == title.decode("latin-1")  # http.server reads header bytes as latin-1
-    assert request.header("x-trace") == "a, b"
+    assert request.header("x-stainless-trace") == "a, b"
+    assert request.header("x-trace") is None
 
 
 def test_same_protocol_call_through_a_transport_that_answers_read_bodies_is_reported(

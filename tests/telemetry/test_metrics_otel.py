@@ -14,6 +14,7 @@ from host.event_sink import EventSink
 from host.otel_export import OtelExporter
 from host.pricing import PriceBook
 from host.proxy.metrics import ProxyMetrics
+from shim.config import RouterConfig
 
 Samples = Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]
 
@@ -23,8 +24,13 @@ def _samples(metrics: ProxyMetrics) -> Samples:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in families for s in family.samples}
 
 
+# The configuration names the model, so /metrics labels it by name (docs/telemetry-bounds.md#metrics).
+CONFIG = RouterConfig.from_dict({"backends": {"anthropic": {
+    "protocol": "anthropic", "base_url": "https://api.anthropic.com", "models": ["claude-sonnet-4-5"]}}})
+
+
 def test_metrics_count_requests_tokens_latency_and_cost() -> None:
-    metrics = ProxyMetrics()
+    metrics = ProxyMetrics(lambda: CONFIG)
     sink = EventSink(None, [metrics], PriceBook())
     for _ in range(3):
         sink.record(call_event(input_tokens=1000, output_tokens=200, cache_read_tokens=40, latency_ms=250.0))
@@ -52,7 +58,10 @@ def test_metrics_count_requests_tokens_latency_and_cost() -> None:
 
 
 def test_metrics_count_attempts_and_fallbacks_per_backend() -> None:
-    metrics = ProxyMetrics()
+    two_backends = RouterConfig.from_dict({"backends": {
+        "anthropic": {"protocol": "anthropic", "base_url": "https://api.anthropic.com"},
+        "openai": {"protocol": "openai", "base_url": "https://api.openai.com/v1"}}})
+    metrics = ProxyMetrics(lambda: two_backends)
     sink = EventSink(None, [metrics], PriceBook())
     attempts = [
         {"backend": "anthropic", "model": "m", "status": 529, "failure": None, "ms": 1.0, "wait_ms": 0.0},

@@ -1,0 +1,363 @@
+"""Can hostile or careless clients hurt a ``router proxy``, or the clients that use it properly?
+
+Run: ``python bench/hostile.py [--seconds 15] [--recovery 60]``. One real proxy on 127.0.0.1 in
+front of a loopback fake provider (``bench/load_support``), its descriptor limit at 1024. A *normal
+client* — another process, one keep-alive connection, a small chat completion every 50 ms — runs
+from start to end. Meanwhile each attack runs alone for ``--seconds``, then all of them together:
+
+- **model names**: 8 connections sending chat calls with made-up model names, each one new (at most
+  20,000; as fast as the proxy answers, so this one is also a flood);
+- **idle sockets**: 1,100 connections that send nothing, 10 % of them half a request head, held open;
+- **big headers**: requests with one 4 MiB header, two at a time (at most 20);
+- **big bodies**: 8 MiB bodies of nested empty arrays, one at a time (at most 10);
+- **mid-stream disconnects**: 16 clients that start a slow stream and leave after its first chunk (at most 2,000).
+
+Every loop is bounded in count and in time. Printed, per phase: the normal client's p50/p99 and its
+failed calls, the proxy's peak resident memory and open descriptors, and the size of ``/metrics``
+at the end of the phase; then, once every attacker has gone, how long memory and descriptors took to
+come back to what they were before the first attack (sampled every 5 s, at most ``--recovery``).
+Targets: the normal client's p99 under attack within 3x its p99 without; memory and descriptors
+back to the baseline (within 10 % and 5 descriptors) within 60 s. The figures move with the
+machine's load (this is a shared machine): read them against the same run's "no attack" row.
+"""
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Dict, List, Optional, Tuple
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from load_support.proxy_under_test import ProxyUnderTest, percentile  # noqa: E402
+from load_support.raw_http import Connection, request_bytes  # noqa: E402
+
+CHAT = "/v1/chat/completions"
+USER = [{"role": "user", "content": "hi"}]
+NORMAL_PERIOD = 0.05
+Attack = Callable[["Budget"], Awaitable[str]]
+
+
+@dataclass
+class Budget:
+    """An attack stops at whichever comes first: its count, or the phase's end."""
+
+    port: int
+    deadline: float
+
+    def open(self) -> bool:
+        return time.monotonic() < self.deadline
+
+
+# Attacks ------------------------------------------------------------------------------------------
+async def made_up_names(budget: Budget, connections: int = 8, limit: int = 20_000) -> str:
+    sent = [0]
+
+    async def worker(worker_id: int) -> None:
+        connection = await Connection.open(budget.port)
+        try:
+            while budget.open() and sent[0] < limit:
+                sent[0] += 1
+                name = f"made-up-{worker_id}-{sent[0]}-{random.getrandbits(64):016x}"
+                answer = await connection.exchange(request_bytes(CHAT, {"model": name, "messages": USER}))
+                if answer.closed or answer.status == 0:
+                    connection.close()
+                    connection = await Connection.open(budget.port)
+        finally:
+            connection.close()
+
+    await _gather(worker(n) for n in range(connections))
+    return f"{sent[0]} names"
+
+
+async def idle_sockets(budget: Budget, count: int = 1100, half_sent: float = 0.1) -> str:
+    opened: List[Connection] = []
+    refused = 0
+    for number in range(count):
+        if not budget.open():
+            break
+        try:
+            connection = await Connection.open(budget.port, timeout=2.0)
+        except (OSError, asyncio.TimeoutError):
+            refused += 1
+            continue
+        if number < count * half_sent:
+            await connection.send(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
+        opened.append(connection)
+    closed_by_proxy = 0
+    while budget.open():
+        await asyncio.sleep(0.25)
+    for connection in opened:
+        if connection.reader.at_eof():
+            closed_by_proxy += 1
+        connection.close()
+    return f"{len(opened)} held, {refused} refused, {closed_by_proxy} closed by the proxy"
+
+
+async def big_headers(budget: Budget, size: int = 4 << 20, limit: int = 20, parallel: int = 2) -> str:
+    statuses: Dict[int, int] = {}
+    sent = [0]
+
+    async def worker() -> None:
+        while budget.open() and sent[0] < limit:
+            sent[0] += 1
+            status = await _one_request(budget.port, request_bytes(CHAT, {"model": "gpt-ok", "messages": USER},
+                                                                    {"x-big": "a" * size}))
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await _gather(worker() for _ in range(parallel))
+    return f"{sent[0]} sent, statuses {dict(sorted(statuses.items()))}"
+
+
+async def big_bodies(budget: Budget, size: int = 8 << 20, limit: int = 10) -> str:
+    body = b'{"model": "gpt-ok", "messages": [' + b"[]," * (size // 3) + b"[]]}"
+    statuses: Dict[int, int] = {}
+    sent = 0
+    while budget.open() and sent < limit:
+        sent += 1
+        status = await _one_request(budget.port, request_bytes(CHAT, body))
+        statuses[status] = statuses.get(status, 0) + 1
+    return f"{sent} sent, statuses {dict(sorted(statuses.items()))}"
+
+
+async def mid_stream_disconnects(budget: Budget, parallel: int = 16, limit: int = 2000) -> str:
+    left = [0]
+    models = ("gpt-slow", "claude-slow")  # same-protocol, and translated (OpenAI client, Anthropic backend)
+
+    async def worker(worker_id: int) -> None:
+        while budget.open() and left[0] < limit:
+            left[0] += 1
+            body = {"model": models[left[0] % 2], "messages": USER, "stream": True}
+            try:
+                connection = await Connection.open(budget.port)
+                try:
+                    await connection.send(request_bytes(CHAT, body))
+                    await asyncio.wait_for(connection.read_head(), 10)
+                    await asyncio.wait_for(connection.read_first_chunk(), 10)
+                finally:
+                    connection.close()
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+                await asyncio.sleep(0.05)
+
+    await _gather(worker(n) for n in range(parallel))
+    return f"{left[0]} streams left after their first chunk"
+
+
+async def everything(budget: Budget) -> str:
+    results = await asyncio.gather(*(attack(budget) for _, attack in ATTACKS))
+    return "; ".join(results)
+
+
+ATTACKS: List[Tuple[str, Attack]] = [
+    ("model names", made_up_names),
+    ("idle sockets", idle_sockets),
+    ("big headers", big_headers),
+    ("big bodies", big_bodies),
+    ("mid-stream disconnects", mid_stream_disconnects),
+]
+
+
+async def _one_request(port: int, data: bytes, timeout: float = 60.0) -> int:
+    """Status of one request on its own connection (0: no answer, the connection died)."""
+    try:
+        connection = await Connection.open(port)
+    except (OSError, asyncio.TimeoutError):
+        return 0
+    try:
+        return (await connection.exchange(data, timeout)).status
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        return 0
+    finally:
+        connection.close()
+
+
+async def _gather(coroutines: "object") -> None:
+    await asyncio.gather(*coroutines, return_exceptions=True)  # type: ignore[call-overload]
+
+
+# The normal client (a process of its own) -----------------------------------------------------------
+def normal_client(port: int, out: str) -> None:
+    """One call every NORMAL_PERIOD seconds until SIGTERM; (monotonic start, ms, ok) per call to ``out``.
+    Every fifth call opens a new connection, as a client without keep-alive (curl) always does: a
+    proxy out of descriptors fails those first."""
+    import http.client
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    body = json.dumps({"model": "gpt-ok", "messages": USER}).encode()
+    records: List[Tuple[float, float, bool]] = []
+    connection: Optional[http.client.HTTPConnection] = None
+    next_at = time.monotonic()
+    while not stopping:
+        started = time.monotonic()
+        ok = False
+        try:
+            if connection is not None and len(records) % 5 == 0:
+                connection.close()
+                connection = None
+            if connection is None:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", CHAT, body, {"content-type": "application/json"})
+            response = connection.getresponse()
+            ok = response.status == 200 and b"choices" in response.read()
+        except (OSError, http.client.HTTPException):
+            if connection is not None:
+                connection.close()
+            connection = None
+        records.append((started, (time.monotonic() - started) * 1000, ok))
+        next_at += NORMAL_PERIOD
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at = max(next_at, time.monotonic() - NORMAL_PERIOD)
+    Path(out).write_text(json.dumps(records))
+
+
+# The run -----------------------------------------------------------------------------------------
+@dataclass
+class Phase:
+    name: str
+    started: float = 0.0
+    ended: float = 0.0
+    peak_rss: float = 0.0
+    peak_fds: int = 0
+    metrics_bytes: int = 0
+    note: str = ""
+    latencies: List[float] = field(default_factory=list)
+    failures: int = 0
+    calls: List[Tuple[float, float]] = field(default_factory=list)  # (start, ms) of each normal call
+
+    def longest_gap(self) -> float:
+        """Seconds the normal client went without a call finishing or starting (it was held, or starved)."""
+        moments = [self.started] + [t for start, ms in self.calls for t in (start, start + ms / 1000)] + [self.ended]
+        moments.sort()
+        return max((b - a for a, b in itertools.pairwise(moments)), default=0.0)
+
+
+async def _run_phase(proxy: ProxyUnderTest, phase: Phase, attack: Optional[Attack], seconds: float) -> None:
+    phase.started = time.monotonic()
+    budget = Budget(proxy.port, phase.started + seconds)
+    task = asyncio.ensure_future(attack(budget)) if attack else asyncio.ensure_future(asyncio.sleep(seconds))
+    while not task.done():
+        phase.peak_rss = max(phase.peak_rss, proxy.rss_mib())
+        phase.peak_fds = max(phase.peak_fds, proxy.open_fds())
+        await asyncio.sleep(0.5)
+    result = task.result()
+    phase.note = result if isinstance(result, str) else ""
+    phase.ended = time.monotonic()
+    phase.metrics_bytes = await asyncio.to_thread(proxy.metrics_size)
+
+
+def _recovery(proxy: ProxyUnderTest, rss: float, fds: int, limit: float) -> List[Tuple[float, float, int]]:
+    samples, started = [], time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        samples.append((elapsed, proxy.rss_mib(), proxy.open_fds()))
+        if (samples[-1][1] <= rss * 1.10 and samples[-1][2] <= fds + 5) or elapsed >= limit:
+            return samples
+        time.sleep(5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="how long each attack phase lasts")
+    parser.add_argument("--recovery", type=float, default=60.0, help="how long to watch the proxy recover")
+    parser.add_argument("--proxy-arg", action="append", default=[], help="an extra `router proxy` option")
+    parser.add_argument("--normal-client", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.normal_client:
+        normal_client(int(args.normal_client[0]), args.normal_client[1])
+        return
+    _raise_own_descriptor_limit()
+    proxy = ProxyUnderTest(args.proxy_arg).start()
+    out = Path(tempfile.mkstemp(prefix="hostile-normal-", suffix=".json")[1])
+    try:
+        _warm_up(proxy)
+        base_rss, base_fds = proxy.rss_mib(), proxy.open_fds()
+        client = subprocess.Popen([sys.executable, __file__, "--normal-client", str(proxy.port), str(out)])
+        phases = [Phase("no attack")] + [Phase(name) for name, _ in ATTACKS] + [Phase("all at once")]
+        attacks: List[Optional[Attack]] = [None] + [attack for _, attack in ATTACKS] + [everything]
+        for phase, attack in zip(phases, attacks, strict=True):
+            asyncio.run(_run_phase(proxy, phase, attack, args.seconds))
+            if not proxy.alive():
+                phase.note += " — THE PROXY DIED"
+                break
+        recovery = _recovery(proxy, base_rss, base_fds, args.recovery) if proxy.alive() else []
+        client.send_signal(signal.SIGTERM)
+        client.wait(60)
+        _assign_calls(phases, json.loads(out.read_text()))
+        _report(phases, base_rss, base_fds, recovery, args)
+    finally:
+        proxy.stop()
+        out.unlink(missing_ok=True)
+
+
+def _raise_own_descriptor_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+
+
+def _warm_up(proxy: ProxyUnderTest) -> None:
+    """The first calls load code and fill pools: they belong to the baseline, not to an attack."""
+    async def run() -> None:
+        connection = await Connection.open(proxy.port)
+        try:
+            for number in range(200):
+                body = {"model": ("gpt-ok", "claude-ok")[number % 2], "messages": USER, "stream": number % 4 < 2}
+                await connection.exchange(request_bytes(CHAT, body))
+        finally:
+            connection.close()
+
+    asyncio.run(run())
+    proxy.metrics_size()
+
+
+def _assign_calls(phases: List[Phase], records: List[List[float]]) -> None:
+    for started, latency, ok in records:
+        for phase in phases:
+            if phase.started <= started < phase.ended:
+                phase.latencies.append(latency)
+                phase.calls.append((started, latency))
+                phase.failures += 0 if ok else 1
+
+
+def _report(phases: List[Phase], rss: float, fds: int, recovery: List[Tuple[float, float, int]],
+            args: argparse.Namespace) -> None:
+    baseline_p99 = percentile(phases[0].latencies, 0.99) or 0.0
+    print(f"router proxy under attack: {args.seconds:g} s per phase; before the attacks: RSS {rss:.1f} MiB, "
+          f"{fds} descriptors (limit 1024)")
+    print(f"{'phase':<24} {'secs':>4} {'calls':>5} {'failed':>6} {'p50 ms':>7} {'p99 ms':>7} {'p99/base':>8} "
+          f"{'gap s':>5} {'RSS MiB':>8} {'fds':>5} {'/metrics':>9}  what the attackers did")
+    for phase in phases:
+        p50, p99 = percentile(phase.latencies, 0.5), percentile(phase.latencies, 0.99)
+        ratio = f"{p99 / baseline_p99:.1f}x" if p99 and baseline_p99 else "-"
+        verdict = "" if phase is phases[0] or not p99 else (" ok" if p99 <= 3 * baseline_p99 else " OVER")
+        print(f"{phase.name:<24} {phase.ended - phase.started:>4.0f} {len(phase.latencies):>5} {phase.failures:>6} "
+              f"{_ms(p50):>7} {_ms(p99):>7} "
+              f"{ratio + verdict:>8} {phase.longest_gap():>5.1f} {phase.peak_rss:>8.1f} {phase.peak_fds:>5} "
+              f"{phase.metrics_bytes:>9}  {phase.note}")
+    print(f"(a phase ends after {args.seconds:g} s or when its attacks reach their counts; the normal client calls "
+          f"every {NORMAL_PERIOD * 1000:.0f} ms, and 'gap s' is the longest it went without starting or finishing one)")
+    if recovery:
+        last = recovery[-1]
+        back = last[1] <= rss * 1.10 and last[2] <= fds + 5
+        print(f"after the attacks: RSS {recovery[0][1]:.1f} → {last[1]:.1f} MiB, descriptors {recovery[0][2]} → "
+              f"{last[2]} after {last[0]:.0f} s ({'back to the baseline' if back else 'NOT back'} "
+              f"within {args.recovery:g} s; target 60 s)")
+        print("  samples (s, MiB, fds): " + ", ".join(f"({t:.0f}, {r:.1f}, {f})" for t, r, f in recovery))
+
+
+def _ms(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""A loopback fake provider for load and soak runs: both wire formats, and the faults real providers have.
+
+What it answers is chosen by the model name the proxy sends upstream (so a client picks a fault by
+picking a model, with the router's built-in families routing ``gpt-*`` to the OpenAI backend and
+``claude-*`` to the Anthropic one):
+
+- ``…slow…``: a stream whose 10 text events come 50 ms apart (a non-stream answer after 0.5 s):
+  what a client can walk away from mid-stream;
+- ``…err500…``: ``500`` with the protocol's error body; ``…err429…``: ``429`` with ``retry-after``;
+- ``…reset…``: a stream cut after three events (the connection aborted), or no answer at all;
+- ``…hang…``: nothing, ever (the proxy's read timeout has to end it);
+- anything else: the answer at once (stream or not, as asked).
+
+Bodies come pre-encoded from ``proxy_support.wire_bodies`` (the same answers ``bench/proxy.py``'s fake
+gives). asyncio + httptools, like that fake; run it as ``python -m load_support.faulty_provider``
+(from ``bench/``): it prints ``READY <port>``.
+"""
+
+import argparse
+import asyncio
+import json
+import signal
+from typing import List, Optional, Tuple
+
+import httptools
+from proxy_support.wire_bodies import anthropic_message, anthropic_stream, openai_completion, openai_stream
+
+__all__ = ["main"]
+
+SLOW_EVENT_GAP = 0.05
+_HANG_SECONDS = 3600.0
+
+
+def _head(status: str, content_type: str, extra: str = "", chunked: bool = False, length: int = 0) -> bytes:
+    framing = "transfer-encoding: chunked" if chunked else f"content-length: {length}"
+    return f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\n{extra}{framing}\r\n\r\n".encode()
+
+
+def _json(status: str, payload: object, extra: str = "") -> bytes:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return _head(status, "application/json", extra, length=len(body)) + body
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+_OPENAI_EVENTS = [b"data: %s\n\n" % data.encode() for data in openai_stream()]
+_ANTHROPIC_EVENTS = [b"event: %s\ndata: %s\n\n" % (name.encode(), data.encode()) for name, data in anthropic_stream()]
+_WHOLE = {"openai": _json("200 OK", openai_completion()), "anthropic": _json("200 OK", anthropic_message())}
+_ERRORS = {
+    "openai": {"error": {"message": "upstream exploded", "type": "server_error", "code": None, "param": None}},
+    "anthropic": {"type": "error", "error": {"type": "api_error", "message": "upstream exploded"}},
+}
+_RATE = {
+    "openai": {"error": {"message": "slow down", "type": "rate_limit_exceeded", "code": None, "param": None}},
+    "anthropic": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+}
+_STREAM_HEAD = _head("200 OK", "text/event-stream", "cache-control: no-cache\r\n", chunked=True)
+_NOT_FOUND = _json("404 Not Found", {"error": {"message": "not found", "type": "not_found"}})
+
+
+def _request_of(path: bytes, body: bytes) -> Tuple[Optional[str], str, bool]:
+    """(protocol or None, model, stream)."""
+    path = path.split(b"?", 1)[0].rstrip(b"/")
+    protocol = "openai" if path.endswith(b"/chat/completions") else "anthropic" if path.endswith(b"/messages") else None
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        parsed = {}
+    parsed = parsed if isinstance(parsed, dict) else {}
+    return protocol, str(parsed.get("model", "")), parsed.get("stream") is True
+
+
+class FaultyProviderProtocol(asyncio.Protocol):
+    """One connection; each request is answered by a task (a slow answer must not block the parser)."""
+
+    def __init__(self) -> None:
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: Optional[asyncio.Transport] = None
+        self._url = b""
+        self._body: List[bytes] = []
+        self._task: Optional[asyncio.Task[None]] = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            if self._transport is not None:
+                self._transport.close()
+
+    def on_message_begin(self) -> None:
+        self._url, self._body = b"", []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        protocol, model, stream = _request_of(self._url, b"".join(self._body))
+        self._task = asyncio.ensure_future(self._answer(protocol, model, stream))
+
+    async def _answer(self, protocol: Optional[str], model: str, stream: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if protocol is None:
+            transport.write(_NOT_FOUND)
+        elif "hang" in model:
+            await asyncio.sleep(_HANG_SECONDS)
+        elif "err500" in model:
+            transport.write(_json("500 Internal Server Error", _ERRORS[protocol]))
+        elif "err429" in model:
+            transport.write(_json("429 Too Many Requests", _RATE[protocol], "retry-after: 1\r\n"))
+        elif "reset" in model:
+            if stream:
+                transport.write(_STREAM_HEAD + b"".join(_chunk(e) for e in self._events(protocol)[:3]))
+            transport.abort()
+        elif stream:
+            await self._stream(transport, protocol, SLOW_EVENT_GAP if "slow" in model else 0.0)
+        else:
+            if "slow" in model:
+                await asyncio.sleep(SLOW_EVENT_GAP * 10)
+            transport.write(_WHOLE[protocol])
+
+    @staticmethod
+    def _events(protocol: str) -> List[bytes]:
+        return _OPENAI_EVENTS if protocol == "openai" else _ANTHROPIC_EVENTS
+
+    async def _stream(self, transport: asyncio.Transport, protocol: str, gap: float) -> None:
+        events = self._events(protocol)
+        if not gap:
+            transport.write(_STREAM_HEAD + b"".join(_chunk(e) for e in events) + b"0\r\n\r\n")
+            return
+        transport.write(_STREAM_HEAD)
+        for event in events:
+            if transport.is_closing():
+                return
+            transport.write(_chunk(event))
+            await asyncio.sleep(gap)
+        transport.write(b"0\r\n\r\n")
+
+
+async def _run(host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(FaultyProviderProtocol, host, port, backlog=1024)
+    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.close()
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        import uvloop
+
+        uvloop.run(_run(args.host, args.port))
+    except ImportError:
+        asyncio.run(_run(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Client connections: the limits uvicorn's httptools protocol does not set (docs/proxy-limits.md#connections).
+
+uvicorn's ``HttpToolsProtocol`` parses each request with llhttp and hands it to the app. It puts no
+limit on the request line or the headers, no time limit on reading them, and a connection that never
+sends a byte stays open for good (its keep-alive timer starts only after a first response). Any
+local process, without the router's key, could hold every file descriptor the proxy has, or make it
+spend seconds of CPU on one endless header. :class:`GuardedHttpToolsProtocol` adds, per connection:
+
+- a cap on the request line and headers together (:attr:`ConnectionLimits.max_header_bytes`),
+  counted as bytes arrive, so an endless header is refused after one read past the cap, with 431
+  in the client's protocol (the path, when it came, says which);
+- a header timeout: from a request's first byte to the end of its headers; then the connection
+  is closed;
+- an idle timeout: a connection with no request under way (just opened, or kept alive after an
+  answer) is closed after this long, measured from when it became idle (stray bytes that start no
+  request do not reset it);
+- a cap on open connections, :class:`ConnectionBook`: at the cap, a new connection makes room by
+  closing the connection that has waited longest without a request under way (idle, or still
+  sending its headers); only when every connection is serving a request is the new one closed;
+- every request llhttp cannot parse is answered 400 in the client's protocol (uvicorn answers in
+  plain text), and an upgrade request goes to the app as plain HTTP (the app refuses WebSockets in
+  the client's protocol, ``websocket_refusal.py``; another upgrade is ignored, as RFC 9110 section 7.8
+  allows, and the connection closes after the answer).
+
+Each connection is in one of these states::
+
+    WAITING ──first byte of a request──► READING_HEAD ──headers complete──► IN_REQUEST
+       ▲                                                                        │
+       └──────────────────── answer complete (kept alive) ─────────────────────┘
+
+WAITING and READING_HEAD connections are the ones the book may close to make room; IN_REQUEST ones
+are serving a client and are never touched. The subclass relies on uvicorn's parser callbacks
+(``on_message_begin``, ``on_headers_complete``, ``on_message_complete``, ``on_response_complete``)
+and its ``url``/``headers``/``cycle``/``pipeline`` attributes, as of uvicorn 0.55 (pinned in
+tests/constraints/project.txt; tests/proxy/test_client_limits.py exercises each of them).
+"""
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Optional, Type
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
+
+from .error_shape import client_protocol, raw_error_response
+
+__all__ = ["IN_REQUEST", "READING_HEAD", "WAITING", "ConnectionBook", "ConnectionLimits", "guarded_protocol"]
+
+WAITING = "waiting"
+READING_HEAD = "reading_head"
+IN_REQUEST = "in_request"
+
+_logger = logging.getLogger("router.proxy")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """docs/proxy-limits.md#connections: each limit, its default and why."""
+
+    max_header_bytes: int
+    header_timeout: float
+    idle_timeout: float
+    max_connections: int
+
+
+class ConnectionBook:
+    """The open connections of one server, and which of them may be closed to make room: those with
+    no request under way, the one that has waited longest first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: set[GuardedHttpToolsProtocol] = set()
+        # Insertion order is the order they started waiting: the first is the longest idle.
+        self._waiting: OrderedDict[GuardedHttpToolsProtocol, None] = OrderedDict()
+        self.evicted = 0  # connections closed to make room (for tests and -v)
+        self.refused = 0  # connections closed at once because every open one was serving a request
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def admit(self, connection: "GuardedHttpToolsProtocol") -> bool:
+        """Count ``connection`` in, closing the longest-waiting one if the book is full; False when
+        every open connection is serving a request (``connection`` must then be closed)."""
+        if len(self._open) >= self.limit:
+            if not self._waiting:
+                self.refused += 1
+                return False
+            oldest, _ = self._waiting.popitem(last=False)
+            self._open.discard(oldest)
+            self.evicted += 1
+            oldest.evict()
+        self._open.add(connection)
+        return True
+
+    def waiting(self, connection: "GuardedHttpToolsProtocol") -> None:
+        """``connection`` has no request under way from now on (it goes to the back of the queue)."""
+        if connection in self._open:
+            self._waiting.pop(connection, None)
+            self._waiting[connection] = None
+
+    def busy(self, connection: "GuardedHttpToolsProtocol") -> None:
+        self._waiting.pop(connection, None)
+
+    def gone(self, connection: "GuardedHttpToolsProtocol") -> None:
+        self._waiting.pop(connection, None)
+        self._open.discard(connection)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's protocol with the limits of the module docstring; made by :func:`guarded_protocol`."""
+
+    limits: ConnectionLimits
+    book: ConnectionBook
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state = WAITING
+        # Timers cost a call_later and a cancel each; a kept-alive connection should not pay that per
+        # request. So the idle timer is armed once and, when it fires, looks at how long the connection
+        # has really been idle (re-arming for the rest); the header timer only for a head that did not
+        # arrive in one read (a client writes its head at once).
+        self._idle_timer: Optional[asyncio.TimerHandle] = None
+        self._idle_since = 0.0
+        self._head_timer: Optional[asyncio.TimerHandle] = None
+        self._head_bytes = 0  # bytes received since the current request's head began (or could have)
+        self._counting_head = True  # the next bytes belong to a request line or headers
+        self._refusal: Optional[RouterError] = None
+
+    # Connection ---------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if not self.book.admit(self):
+            transport.close()  # every slot is serving a request: the client retries (docs/proxy-limits.md)
+            return
+        self._wait()
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self._cancel_timers()
+        self.book.gone(self)
+        super().connection_lost(exc)
+
+    def evict(self) -> None:
+        """Closed by the book to make room for a new connection."""
+        self._close()
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, with the head counted and timed and every refusal in the client's protocol."""
+        self._unset_keepalive_if_required()
+        if self._counting_head:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._upgrade_as_plain_http()
+            return
+        except httptools.HttpParserError:
+            self._refuse(self._refusal or InvalidRequestError("the request is not valid HTTP/1.1"))
+            return
+        if self._counting_head:
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._refuse(self._head_too_large())
+            elif self._state == READING_HEAD and self._head_timer is None:
+                self._head_timer = self.loop.call_later(self.limits.header_timeout, self._close)
+
+    def handle_websocket_upgrade(self) -> None:  # never called: the server runs with ws="none"
+        raise AssertionError("WebSocket upgrades are answered by the app as plain HTTP")
+
+    # Parser callbacks ---------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._state == WAITING:
+            self._state = READING_HEAD
+
+    def on_headers_complete(self) -> None:
+        if self._head_bytes > self.limits.max_header_bytes and self._head_size() > self.limits.max_header_bytes:
+            self._refusal = self._head_too_large()
+            raise _Refused()  # stops llhttp here; data_received answers
+        self._counting_head, self._head_bytes = False, 0
+        self._state = IN_REQUEST
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self.book.busy(self)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._counting_head, self._head_bytes = True, 0  # what follows is the next request's head
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and not self.pipeline:
+            self._wait()
+
+    # Helpers ------------------------------------------------------------------------------------
+    def _wait(self) -> None:
+        self._state = WAITING
+        self.book.waiting(self)
+        self._idle_since = self.loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.limits.idle_timeout, self._idle_check)
+
+    def _idle_check(self) -> None:
+        """The idle timer fired: close a connection idle that long; else look again when it could be."""
+        self._idle_timer = None
+        if self.transport.is_closing():
+            return
+        left = self.limits.idle_timeout
+        if self._state == WAITING:  # bytes that start no request did not reset _idle_since
+            left = self._idle_since + self.limits.idle_timeout - self.loop.time()
+            if left <= 0:
+                self._close()
+                return
+        self._idle_timer = self.loop.call_later(left, self._idle_check)
+
+    def _head_size(self) -> int:
+        """The request line and headers as received (a head can be no larger than the bytes counted,
+        so this is needed only when those are over the limit)."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._idle_timer, self._head_timer):
+            if timer is not None:
+                timer.cancel()
+        self._idle_timer = self._head_timer = None
+
+    def _close(self) -> None:
+        self._cancel_timers()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _head_too_large(self) -> HeadersTooLargeError:
+        return HeadersTooLargeError(
+            f"the request line and headers are over the router proxy's limit of {self.limits.max_header_bytes} bytes")
+
+    def _refuse(self, error: RouterError) -> None:
+        """Answer ``error`` in the client's protocol (as far as the request tells it) and close."""
+        self._counting_head = False
+        self._cancel_timers()
+        if self.transport.is_closing():
+            return
+        url: bytes = getattr(self, "url", b"") or b""  # unset when not even a method arrived
+        path = url.split(b"?", 1)[0].decode("latin-1", "replace")
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in self.headers or ()}
+        self.transport.write(raw_error_response(error, client_protocol(path, headers)))
+        self.transport.close()
+
+    def _upgrade_as_plain_http(self) -> None:
+        """llhttp stopped at an ``Upgrade`` request: the app has it as plain HTTP already (and answers a
+        WebSocket handshake in the client's protocol). Nothing after it on this connection can be
+        parsed, so the connection closes once the answer is out."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False
+        elif not self.transport.is_closing():
+            self.transport.close()
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop llhttp; the refusal is in ``_refusal``."""
+
+
+def guarded_protocol(limits: ConnectionLimits) -> Type[GuardedHttpToolsProtocol]:
+    """A protocol class for one server: its connections share one :class:`ConnectionBook`
+    (uvicorn makes a protocol per connection from the class it is given)."""
+    book = ConnectionBook(limits.max_connections)
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits, "book": book})

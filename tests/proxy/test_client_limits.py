@@ -1,0 +1,260 @@
+"""Clients that hold connections without finishing a request, send endless headers, or send
+what is not HTTP at all, seen on raw sockets (an HTTP client would never do it): the proxy closes
+what it does not need, answers what it refuses in the client's protocol, and keeps a slot for real
+clients (host/proxy/connections.py, docs/proxy-limits.md#connections)."""
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import httpx
+import pytest
+from fakes import FakeProvider
+from proxy_clients import USER
+from proxy_process import ProxyProcess
+
+LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--max-header-kib", "8"]
+HEADER_LIMIT = 8 * 1024
+_DEADLINE = 10.0  # the longest any test waits for the proxy to act; its own limits are 1 s
+_ANTHROPIC = {"type", "error"}
+_OPENAI = {"error"}
+
+
+@pytest.fixture(scope="module")
+def limited(proxy_home: Path) -> Iterator[ProxyProcess]:
+    proxy = ProxyProcess(proxy_home, LIMIT_ARGS).wait_ready()
+    yield proxy
+    proxy.stop()
+
+
+def _address(proxy: ProxyProcess) -> Tuple[str, int]:
+    host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def _connect(proxy: ProxyProcess) -> socket.socket:
+    sock = socket.create_connection(_address(proxy), timeout=_DEADLINE)
+    return sock
+
+
+def _closed_by_proxy(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
+    """Read until the proxy closes the connection (True) or the deadline passes (False). ``poke``: bytes
+    sent every 0.1 s meanwhile (a client trickling a request, or stray line breaks)."""
+    deadline = time.monotonic() + _DEADLINE
+    sock.settimeout(0.1 if poke else _DEADLINE)
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except TimeoutError:
+            try:
+                sock.sendall(poke or b"")
+            except OSError:
+                return True
+        except OSError:  # reset: closed as well
+            return True
+    return False
+
+
+def _response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
+    """One whole response (content-length framed, as every refusal is), read until the proxy closes."""
+    sock.settimeout(_DEADLINE)
+    data = b""
+    while True:
+        try:
+            part = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not part:
+            break
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+def _shape(body: bytes) -> str:
+    parsed = json.loads(body)
+    if parsed.get("type") == "error" and set(parsed["error"]) == {"type", "message"}:
+        return "anthropic"
+    assert set(parsed["error"]) == {"message", "type", "param", "code"}, parsed
+    return "openai"
+
+
+# Idle and half-sent connections -----------------------------------------------------------------
+def test_a_connection_that_sends_nothing_is_closed(limited: ProxyProcess) -> None:
+    with _connect(limited) as sock:
+        assert _closed_by_proxy(sock)
+
+
+def test_stray_line_breaks_do_not_keep_a_connection_open(limited: ProxyProcess) -> None:
+    """llhttp skips line breaks before a request: they start no request, and do not reset the idle clock."""
+    with _connect(limited) as sock:
+        assert _closed_by_proxy(sock, poke=b"\r\n")
+
+
+def test_half_sent_headers_are_closed(limited: ProxyProcess) -> None:
+    """Slowloris: a header that never ends, one byte at a time, is cut at the header timeout."""
+    with _connect(limited) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        assert _closed_by_proxy(sock, poke=b"a")
+
+
+def test_a_kept_alive_connection_closes_once_idle(limited: ProxyProcess) -> None:
+    with _connect(limited) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        sock.settimeout(_DEADLINE)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert _closed_by_proxy(sock)
+
+
+def test_a_real_client_is_served_meanwhile(limited: ProxyProcess, provider: FakeProvider) -> None:
+    idle = [_connect(limited) for _ in range(20)]
+    try:
+        provider.reply(text="still served")
+        response = httpx.post(limited.url + "/v1/messages", headers={"anthropic-version": "2023-06-01"},
+                              json={"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": USER}, timeout=10)
+        assert response.status_code == 200 and response.json()["content"][0]["text"] == "still served"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+# Heads too large ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("path", "shape"), [("/v1/messages", "anthropic"), ("/v1/chat/completions", "openai"),
+                                             ("/v1/responses", "openai")])
+def test_an_endless_header_is_refused_before_it_ends(limited: ProxyProcess, path: str, shape: str) -> None:
+    """64 MiB of one header, sent as fast as the proxy reads: 431 in the path's protocol once the head
+    passes the limit, and the connection closes long before the header ends (a 64 MiB header cost 8.5 s
+    of CPU, and a 128 MiB one 42 s, before the limit)."""
+    sent: List[int] = [0]
+    with _connect(limited) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nhost: x\r\nx-endless: ".encode())
+
+        def flood() -> None:
+            piece = b"a" * 65536
+            try:
+                for _ in range(1024):
+                    sock.sendall(piece)
+                    sent[0] += len(piece)
+            except OSError:
+                pass  # the proxy closed: what this test expects
+
+        sender = threading.Thread(target=flood, daemon=True)
+        sender.start()
+        status, headers, body = _response(sock)
+        sender.join(_DEADLINE)
+    assert status == 431 and headers["content-type"] == "application/json"
+    assert _shape(body) == shape and str(HEADER_LIMIT) in json.loads(body)["error"]["message"]
+    assert sent[0] < 64 * 1024 * 1024  # refused, not read to the end
+
+
+def test_a_whole_head_over_the_limit_in_one_write(limited: ProxyProcess) -> None:
+    """Head and body arriving together (the head complete within one read) are measured too."""
+    body = json.dumps({"model": "gpt-5.1", "messages": USER}).encode()
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+               + b"".join(b"x-filler-%d: %s\r\n" % (i, b"y" * 1000) for i in range(12))
+               + b"content-length: %d\r\n\r\n" % len(body) + body)
+    with _connect(limited) as sock:
+        sock.sendall(request)
+        status, _, answer = _response(sock)
+    assert status == 431 and _shape(answer) == "openai"
+    assert json.loads(answer)["error"]["code"] == "request_header_fields_too_large"
+
+
+def test_a_request_line_over_the_limit(limited: ProxyProcess) -> None:
+    with _connect(limited) as sock:
+        sock.sendall(b"GET /v1/messages?" + b"q" * (HEADER_LIMIT + 10) + b" HTTP/1.1\r\nhost: x\r\n\r\n")
+        status, _, body = _response(sock)
+    assert status == 431 and _shape(body) == "anthropic"
+
+
+def test_a_head_under_the_limit_is_served(limited: ProxyProcess, provider: FakeProvider) -> None:
+    provider.reply(text="fine")
+    filler = {f"x-filler-{i}": "y" * 500 for i in range(10)}  # ~5 KiB: under 8 KiB
+    response = httpx.post(limited.url + "/v1/chat/completions", headers=filler, timeout=10,
+                          json={"model": "gpt-5.1", "messages": USER})
+    assert response.status_code == 200
+
+
+# Not HTTP -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("request_bytes", "shape"), [
+    (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nno colon here\r\n\r\n", "anthropic"),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: nope\r\n\r\n", "openai"),
+    (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "anthropic"),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "openai"),  # a TLS ClientHello to the plain port
+    (b"GET /v1/models HTTP/9.9\r\n\r\n", "openai"),
+], ids=["header-without-colon", "bad-content-length", "bad-chunk", "tls-hello", "bad-version"])
+def test_a_malformed_request_gets_400_in_the_client_shape(limited: ProxyProcess, request_bytes: bytes,
+                                                          shape: str) -> None:
+    """uvicorn's own answer was ``400 Invalid HTTP request received.`` in plain text."""
+    with _connect(limited) as sock:
+        sock.sendall(request_bytes)
+        status, headers, body = _response(sock)
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert headers["x-should-retry"] == "false" and _shape(body) == shape
+
+
+def test_a_non_websocket_upgrade_is_served_as_http_and_closed(limited: ProxyProcess) -> None:
+    """``Upgrade: h2c`` (curl --http2 on a plain URL) is ignored, as RFC 9110 allows; nothing after it
+    on the connection could be parsed, so the connection closes after the answer instead of hanging."""
+    with _connect(limited) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\n"
+                     b"upgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+        status, headers, body = _response(sock)
+    assert status == 200 and json.loads(body)["status"] == "ok" and headers["connection"] == "close"
+
+
+# The connection cap ---------------------------------------------------------------------------------
+_OPEN_FILES = 256  # the proxy's `ulimit -n`: 96 client connections fit (a quarter kept, one upstream each)
+
+
+@pytest.fixture(scope="module")
+def cramped(proxy_home: Path) -> Iterator[ProxyProcess]:
+    proxy = ProxyProcess(proxy_home, max_open_files=_OPEN_FILES).wait_ready()
+    yield proxy
+    proxy.stop()
+
+
+def test_idle_sockets_beyond_the_descriptor_limit_do_not_lock_out_real_clients(
+    cramped: ProxyProcess, provider: FakeProvider, chunking: str
+) -> None:
+    """More idle sockets than the proxy has file descriptors: each new one closes the longest-idle; a
+    stream in flight meanwhile is never touched and ends complete, and a new client is served. Before,
+    the proxy accepted until EMFILE and the next real client waited in the listen backlog."""
+    cramped.wait_for_stderr(lambda line: "at most 96 client connections" in line)
+    provider.reply(text="a stream that outlives the flood", hold_after_events=2)
+    streamed: Dict[str, bytes] = {}
+
+    def stream() -> None:
+        with httpx.stream("POST", cramped.url + "/v1/messages", timeout=_DEADLINE,
+                          headers={"anthropic-version": "2023-06-01"},
+                          json={"model": "claude-sonnet-4-6", "max_tokens": 32, "messages": USER, "stream": True}
+                          ) as response:
+            streamed["body"] = response.read()
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    assert provider.holding.wait(_DEADLINE)  # the stream is under way
+    flood = [_connect(cramped) for _ in range(2 * _OPEN_FILES)]
+    try:
+        health = httpx.get(cramped.url + "/health", timeout=_DEADLINE)
+        assert health.status_code == 200
+        closed = sum(_closed_by_proxy(sock) for sock in flood[:100])  # the oldest made room for the rest
+        assert closed == 100
+    finally:
+        provider.release.set()
+        reader.join(_DEADLINE)
+        for sock in flood:
+            sock.close()
+    assert b"event: message_stop" in streamed["body"] and _streamed_text(streamed["body"]) == \
+        "a stream that outlives the flood"
+
+
+def _streamed_text(body: bytes) -> str:
+    deltas = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: {")]
+    return "".join(d["delta"]["text"] for d in deltas if d.get("type") == "content_block_delta")
