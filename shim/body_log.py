@@ -9,10 +9,16 @@ is replaced by ``[redacted]``:
 * the keys the router itself holds (each configured backend's key, ``ROUTER_API_KEY``), by value;
 * the published key formats of the providers the router speaks to: Anthropic ``sk-ant-…``, OpenAI
   and the many OpenAI-compatible services that copied its ``sk-…`` (``sk-proj-…``, OpenRouter's
-  ``sk-or-v1-…``, DeepSeek), Groq ``gsk_…``, xAI ``xai-…``, Google ``AIza…``;
-* any ``Bearer`` token, and any JSON Web Token (three base64url parts, the first ``eyJ``);
-* the value of any JSON field whose name says it is a secret (``api_key``, ``authorization``,
-  ``x-api-key``, ``password``, ``secret``, ``access_token``, ``refresh_token``, ``client_secret``).
+  ``sk-or-v1-…``, DeepSeek), Groq ``gsk_…``, xAI ``xai-…``, Google ``AIza…``, Fireworks ``fw_…``,
+  Together ``tgp_v1_…``, Hugging Face ``hf_…``, NVIDIA ``nvapi-…``, Perplexity ``pplx-…`` — each only
+  where it starts a word, so ``ask-…`` or ``task-…`` in a prompt stays;
+* any ``Bearer``/``Basic`` credential, and any JSON Web Token (three base64url parts, the first ``eyJ``);
+* the value of any JSON field whose name says it is a secret (``api_key``, ``openai_api_key``,
+  ``authorization``, ``x-api-key``, ``password``, ``client_secret``, ``access_token``, …), also
+  inside JSON carried in a string (``"{\\"password\\": \\"…\\"}"``, as tool arguments are);
+* the value of a header line a backend error quotes (``x-api-key: …``, ``authorization: …``), and
+  of an assignment or query parameter named like a secret (``OPENAI_API_KEY=…`` in an echoed
+  environment, ``?api_key=…`` in a URL).
 
 Then the text is cut at :data:`BODY_LOG_LIMIT` characters (redaction runs on a little more than
 that, so a key cut in two at the limit is still recognised) and escaped like every other outside
@@ -35,21 +41,47 @@ _LOOKAHEAD = 512  # redacted beyond the limit, so that a secret straddling it is
 REDACTED = "[redacted]"
 _MIN_KNOWN_SECRET = 8  # a configured "key" shorter than this is a placeholder, not worth hiding text for
 
+# Every shape starts a word: "task-…" or "risk-…" in a prompt is not an OpenAI key.
 _SECRET_SHAPES = re.compile(
     r"""
-      sk-ant-[A-Za-z0-9_\-]{8,}
-    | sk-[A-Za-z0-9_\-]{16,}
-    | gsk_[A-Za-z0-9]{16,}
-    | xai-[A-Za-z0-9]{16,}
-    | AIza[0-9A-Za-z_\-]{30,}
-    | eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*
-    | (?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}
+    (?<![A-Za-z0-9_\-])
+    (?: sk-ant-[A-Za-z0-9_\-]{8,}
+      | sk-[A-Za-z0-9_\-]{16,}
+      | gsk_[A-Za-z0-9]{16,}
+      | xai-[A-Za-z0-9]{16,}
+      | AIza[0-9A-Za-z_\-]{30,}
+      | fw_[A-Za-z0-9]{16,}
+      | tgp_v1_[A-Za-z0-9_\-]{16,}
+      | hf_[A-Za-z0-9]{16,}
+      | nvapi-[A-Za-z0-9_\-]{16,}
+      | pplx-[A-Za-z0-9]{16,}
+      | eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*
+      | (?i:bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}
+    )
     """,
     re.VERBOSE,
 )
-_SECRET_FIELDS = re.compile(
-    r'("(?:api[_-]?key|x-api-key|authorization|password|secret|access[_-]?token|refresh[_-]?token|'
-    r'client[_-]?secret)"\s*:\s*")((?:[^"\\]|\\.)*)"',
+# A name that says its value is a secret: one of the header names, or ending in one of the secret
+# words ("openai_api_key", "db_password"). Not "token" alone (a logprobs entry's text is a "token"),
+# nor "max_tokens" or "prompt_cache_key".
+_SECRET_NAME = (
+    r"(?:authorization|x-api-key|api-key|x-goog-api-key|"
+    r"[A-Za-z0-9_\-]*?(?:api[_-]?key|secret|password|passwd|access[_-]?token|refresh[_-]?token|"
+    r"auth[_-]?token|api[_-]?token|session[_-]?token|private[_-]?key|secret[_-]?key))"
+)
+# "name": "value" — and the same inside a JSON string, where every quote is escaped (\").
+_SECRET_FIELDS = re.compile(rf'("{_SECRET_NAME}"\s*:\s*")((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+_ESCAPED_SECRET_FIELDS = re.compile(
+    rf'(\\"{_SECRET_NAME}\\"\s*:\s*\\")((?:(?!\\")[^\n])*)\\"', re.IGNORECASE
+)
+# name: value (a header a backend error quotes) and name=value (an echoed environment, a URL query).
+_SECRET_HEADER_LINES = re.compile(
+    r"(?<![A-Za-z0-9_\-])((?:authorization|x-api-key|api-key|x-goog-api-key)[ \t]*:[ \t]*)"
+    r"(?:(?:bearer|basic|token)[ \t]+)?[^\s,;\"'\\]+",
+    re.IGNORECASE,
+)
+_SECRET_ASSIGNMENTS = re.compile(
+    rf"(?<![A-Za-z0-9_\-])({_SECRET_NAME}[ \t]*=[ \t]*)[^\s&,;\"'\\#]+",
     re.IGNORECASE,
 )
 
@@ -59,6 +91,9 @@ def redacted(text: str, secrets: "Iterable[str]" = ()) -> str:
     for secret in sorted((s for s in secrets if s and len(s) >= _MIN_KNOWN_SECRET), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _SECRET_FIELDS.sub(lambda match: f'{match.group(1)}{REDACTED}"', text)
+    text = _ESCAPED_SECRET_FIELDS.sub(lambda match: f'{match.group(1)}{REDACTED}\\"', text)
+    text = _SECRET_HEADER_LINES.sub(lambda match: f"{match.group(1)}{REDACTED}", text)
+    text = _SECRET_ASSIGNMENTS.sub(lambda match: f"{match.group(1)}{REDACTED}", text)
     return _SECRET_SHAPES.sub(REDACTED, text)
 
 
