@@ -40,7 +40,7 @@ _MARKERS = {
 }
 _RESPONSES_FINAL = ("response.completed", "response.incomplete")
 _SEQUENCE_KEY = b'"sequence_number":'
-_DIGITS = re.compile(rb"\s*(\d+)")
+_DIGITS = re.compile(rb"[ \t]*(\d+)")  # not across a line end: an event boundary may fall there
 _NULL_AFTER_KEY = re.compile(rb"\s*:\s*null\b")
 _COMPACT_NULL_USAGE = b'"usage":null'
 # A blank line ends an event: two line ends (LF, CRLF or CR) in a row. An LF-then-CRLF pair is
@@ -55,7 +55,7 @@ class PassthroughStream(StreamTranslator):
         self._protocol = protocol  # anthropic, openai (Chat) or responses: see the module docstring
         self._markers = _MARKERS[protocol if protocol in (ANTHROPIC, RESPONSES) else "openai"]
         self._unscanned = bytearray()  # bytes after the last event boundary (no whole event in it)
-        self._last_sequence = -1  # responses: the highest sequence_number forwarded so far
+        self._last_sequence = -1  # responses: the last sequence_number forwarded so far
 
     def feed(self, chunk: bytes) -> bytes:
         if self.finished:
@@ -140,14 +140,18 @@ class PassthroughStream(StreamTranslator):
             self.error = error_from_failed_response(response)
 
     def _note_sequence(self, events: bytes) -> None:
-        """Remember the last ``sequence_number`` of these whole events (one reverse search, at C
-        speed), so that an error this stream adds keeps the client's numbers increasing."""
+        """Remember the last ``sequence_number`` of these whole events (a reverse search, at C
+        speed), so that an error this stream adds keeps the client's numbers increasing.
+
+        The last one *with a number*, on its own line: then the result is the same however the
+        upstream's bytes were cut into reads, as everything a stream adds must be."""
         at = events.rfind(_SEQUENCE_KEY)
-        if at < 0:
-            return
-        digits = _DIGITS.match(events, at + len(_SEQUENCE_KEY))
-        if digits is not None:
-            self._last_sequence = max(self._last_sequence, int(digits.group(1)))
+        while at >= 0:
+            digits = _DIGITS.match(events, at + len(_SEQUENCE_KEY))
+            if digits is not None:
+                self._last_sequence = int(digits.group(1))
+                return
+            at = events.rfind(_SEQUENCE_KEY, 0, at)
 
     def _watch_anthropic(self, event: SSEEvent) -> None:
         if event.event == "message_stop":

@@ -221,6 +221,19 @@ def test_passthrough_reports_an_upstream_error_event() -> None:
     assert stream.error is not None and stream.error.kind_name == "rate_limit"
 
 
+# A damaged stream: a "sequence_number" key with no number ends it, after an event numbered 3.
+DAMAGED = b'data: {"type":"x","sequence_number":3}\n\ndata: {"sequence_number":\rdata: :\n\n'
+
+
+@pytest.mark.parametrize("chunking", ["whole", "per_event", "bytes"])
+def test_the_error_a_cut_stream_gets_is_numbered_the_same_however_its_reads_fell(chunking: str) -> None:
+    """The number continues the last one the stream gave (3), whether the key without a number came
+    in the same read or a later one: what a stream adds never depends on the upstream's reads."""
+    stream = PassthroughStream(RESPONSES)
+    out = b"".join(stream.feed(piece) for piece in split_upstream(DAMAGED, chunking)) + stream.close()
+    assert out.startswith(DAMAGED) and b'"sequence_number":4,' in out[len(DAMAGED):]
+
+
 @pytest.mark.parametrize("cut", [3, 6])
 def test_a_cut_native_stream_ends_with_an_error_event_numbered_after_the_last_one(cut: int) -> None:
     events = ResponsesWire(Reply.build(text="Hello there."), "gpt-5.1", 1, {}).stream_events()[:cut]
