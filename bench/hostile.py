@@ -1,6 +1,6 @@
 """Can hostile or careless clients hurt a ``router proxy``, or the clients that use it properly?
 
-Run: ``python bench/hostile.py [--seconds 15] [--recovery 60]``. One real proxy on 127.0.0.1 in
+Run: ``python bench/hostile.py [--seconds 15] [--recovery 60] [--rounds 1]``. One real proxy on 127.0.0.1 in
 front of a loopback fake provider (``bench/load_support``), its descriptor limit at 1024. A *normal
 client* — another process, one keep-alive connection, a small chat completion every 50 ms — runs
 from start to end. Meanwhile each attack runs alone for ``--seconds``, then all of them together:
@@ -270,6 +270,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each attack phase lasts")
     parser.add_argument("--recovery", type=float, default=60.0, help="how long to watch the proxy recover")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the attacks this many times: memory a round keeps is reused by the next, or leaks")
     parser.add_argument("--proxy-arg", action="append", default=[], help="an extra `router proxy` option")
     parser.add_argument("--normal-client", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,21 +285,44 @@ def main() -> None:
         _warm_up(proxy)
         base_rss, base_fds = proxy.rss_mib(), proxy.open_fds()
         client = subprocess.Popen([sys.executable, __file__, "--normal-client", str(proxy.port), str(out)])
-        phases = [Phase("no attack")] + [Phase(name) for name, _ in ATTACKS] + [Phase("all at once")]
-        attacks: List[Optional[Attack]] = [None] + [attack for _, attack in ATTACKS] + [everything]
+        phases, attacks = _phases(args.rounds)
+        rss_after_rounds: List[float] = []
         for phase, attack in zip(phases, attacks, strict=True):
             asyncio.run(_run_phase(proxy, phase, attack, args.seconds))
             if not proxy.alive():
                 phase.note += " — THE PROXY DIED"
                 break
+            if attack is everything:
+                rss_after_rounds.append(proxy.rss_mib())
         recovery = _recovery(proxy, base_rss, base_fds, args.recovery) if proxy.alive() else []
         client.send_signal(signal.SIGTERM)
         client.wait(60)
         _assign_calls(phases, json.loads(out.read_text()))
         _report(phases, base_rss, base_fds, recovery, args)
+        _report_rounds(base_rss, rss_after_rounds)
     finally:
         proxy.stop()
         out.unlink(missing_ok=True)
+
+
+def _phases(rounds: int) -> Tuple[List[Phase], List[Optional[Attack]]]:
+    """The quiet baseline, then each attack alone and all at once, ``rounds`` times."""
+    phases, attacks = [Phase("no attack")], [None]
+    for round_number in range(1, rounds + 1):
+        suffix = f" #{round_number}" if rounds > 1 else ""
+        phases += [Phase(name + suffix) for name, _ in ATTACKS] + [Phase("all at once" + suffix)]
+        attacks += [attack for _, attack in ATTACKS] + [everything]
+    return phases, attacks
+
+
+def _report_rounds(base_rss: float, after: List[float]) -> None:
+    """Memory the proxy kept after each round. The allocator keeps what the first round took (a
+    high-water mark, reused); a leak shows as growth from one round to the next."""
+    if len(after) < 2:
+        return
+    steps = ", ".join(f"{rss:.1f}" for rss in after)
+    print(f"RSS after each round (MiB): {steps}; baseline {base_rss:.1f}; "
+          f"round 1 → {len(after)}: {after[-1] - after[0]:+.1f} MiB ({(after[-1] / after[0] - 1) * 100:+.1f} %)")
 
 
 def _raise_own_descriptor_limit() -> None:

@@ -6,13 +6,15 @@ Python's JSON parser holds the interpreter lock for the whole parse, so no threa
 work off the proxy's event loop: the body is measured first, with byte counts and one regular
 expression (both C-speed, a few milliseconds per megabyte), and a body holding more values than
 any API call needs is refused before anything parses it (docs/proxy-limits.md#request-bodies).
+The proxy counts as the body arrives (:class:`JsonValueCount`), so even the counting never holds
+the loop for more than one received piece.
 """
 
 import re
 
 from .errors import RequestTooLargeError
 
-__all__ = ["MAX_JSON_VALUES", "check_json_work"]
+__all__ = ["MAX_JSON_VALUES", "JsonValueCount", "check_json_work"]
 
 # A long agent conversation holds tens of thousands of values; OpenAI's largest embeddings request
 # (2,048 inputs, 300,000 tokens in all, given as token arrays) about 300,000. Parsing this many
@@ -22,16 +24,70 @@ MAX_JSON_VALUES = 500_000
 # per two bytes: shorter ones need no counting.
 _COUNT_ABOVE = 2 * MAX_JSON_VALUES
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included (unrolled: no backtracking)
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"')  # the rest of a string begun in an earlier piece
 
 
 def check_json_work(raw: bytes) -> None:
     """Refuse (413) a body with more than :data:`MAX_JSON_VALUES` values, without parsing it."""
     if len(raw) <= _COUNT_ABOVE or _separators(raw) <= MAX_JSON_VALUES:
         return  # the common case: commas and brackets in strings count too, and still too few
-    values = _separators(_STRING.sub(b'""', raw))  # the same count, strings' contents left out
-    if values > MAX_JSON_VALUES:
-        raise RequestTooLargeError(
-            f"request body holds about {values} JSON values; the router parses at most {MAX_JSON_VALUES} per call")
+    count = JsonValueCount()
+    count.feed(raw)  # the same count, strings' contents left out
+    count.check()
+
+
+class JsonValueCount:
+    """:func:`check_json_work`'s count, made piece by piece as a body arrives.
+
+    The proxy feeds it each piece it receives: a few milliseconds of counting per megabyte, spread
+    over the pieces, instead of one pass over the whole body that would hold the event loop (and
+    every other client) for as long; a body over the limit is refused before the rest of it is
+    even read (docs/proxy-limits.md#request-bodies). State between pieces: whether the last piece
+    ended inside a string, and whether it ended on the backslash of an escape."""
+
+    __slots__ = ("_escape_pending", "_in_string", "values")
+
+    def __init__(self) -> None:
+        self.values = 0
+        self._in_string = False
+        self._escape_pending = False
+
+    def feed(self, piece: bytes) -> None:
+        start = 0
+        if self._in_string:
+            start = self._end_of_open_string(piece)
+            if self._in_string:
+                return
+        outside = _STRING.sub(b"", piece[start:] if start else piece)  # whole strings: their commas do not count
+        opening = outside.find(b'"')  # what is left of a quote opens a string the next piece goes on with
+        if opening < 0:
+            self.values += _separators(outside)
+            return
+        self.values += _separators(outside[:opening])
+        self._in_string = True
+        self._escape_pending = _ends_in_odd_backslashes(piece)
+
+    def check(self) -> None:
+        if self.values > MAX_JSON_VALUES:
+            raise RequestTooLargeError(f"request body holds about {self.values} JSON values; "
+                                       f"the router parses at most {MAX_JSON_VALUES} per call")
+
+    def _end_of_open_string(self, piece: bytes) -> int:
+        """Where the string the last piece left open ends in ``piece`` (after its closing quote)."""
+        start = 1 if self._escape_pending else 0  # the escaped byte cannot close the string
+        if start > len(piece):
+            return 0
+        self._escape_pending = False
+        end = _STRING_REST.match(piece, start)
+        if end is None:
+            self._escape_pending = _ends_in_odd_backslashes(piece[start:])
+            return len(piece)
+        self._in_string = False
+        return end.end()
+
+
+def _ends_in_odd_backslashes(text: bytes) -> bool:
+    return (len(text) - len(text.rstrip(b"\\"))) % 2 == 1
 
 
 def _separators(raw: bytes) -> int:

@@ -110,6 +110,9 @@ class ClientCall:
     headers: Mapping[str, str]
     body: bytes
     query: str = ""
+    # The driver counted the body's JSON values as it arrived (shim/json_budget.py JsonValueCount)
+    # and found them within the limit: planning need not count them again.
+    json_values_counted: bool = False
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,8 @@ def plan_call(
     ``responses`` is where the driver keeps the Responses calls it stored (see
     :meth:`Plan.response_record`); without it a ``previous_response_id`` can only go to a backend
     that keeps responses itself."""
-    check_json_work(call.body)  # before anything parses it: docs/proxy-limits.md#request-bodies
+    if not call.json_values_counted:
+        check_json_work(call.body)  # before anything parses it: docs/proxy-limits.md#request-bodies
     client_protocol = ENDPOINT_PROTOCOL.get(call.endpoint)
     if client_protocol is None:
         raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")

@@ -234,7 +234,8 @@ class ProxyApp:
         trace.request_body = body if self.state.settings.log_bodies else None
         watch = _DisconnectWatch(receive, writer)
         try:
-            call = ClientCall(endpoint, headers, body, scope.get("query_string", b"").decode("latin-1"))
+            query = scope.get("query_string", b"").decode("latin-1")
+            call = ClientCall(endpoint, headers, body, query, json_values_counted=True)  # by read_body
             await forward_call(self.state, trace, call, writer)
         except asyncio.CancelledError:
             watch.uncancel()

@@ -4,6 +4,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Muta
 
 from shim.body_log import BodyCapture
 from shim.errors import RequestTooLargeError
+from shim.json_budget import JsonValueCount
 from shim.plan import ClientResponse
 
 __all__ = [
@@ -39,12 +40,14 @@ def request_headers(scope: Scope) -> Dict[str, str]:
 
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     """The whole request body, refusing (413) before reading it when content-length is too big,
-    and as soon as a body without one grows past ``limit``."""
+    as soon as a body without one grows past ``limit``, and as soon as it holds more JSON values
+    than a call may (counted piece by piece: docs/proxy-limits.md#request-bodies)."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}")
     parts: List[bytes] = []
     size = 0
+    values = JsonValueCount()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -53,6 +56,8 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         size += len(part)
         if size > limit:
             raise RequestTooLargeError(f"request body is over the limit of {limit} bytes")
+        values.feed(part)
+        values.check()
         parts.append(part)
         if not message.get("more_body", False):
             return parts[0] if len(parts) == 1 else b"".join(parts)

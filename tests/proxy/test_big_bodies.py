@@ -74,6 +74,24 @@ def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: Pr
     assert _peak_rss_bytes(fresh) - peak_before < 4 * len(body)
 
 
+def test_too_many_values_are_refused_before_the_rest_of_the_body_is_sent(fresh: ProxyProcess) -> None:
+    """The values are counted as the body arrives: once its first megabytes hold too many, the 413
+    comes while the client has not sent the rest (and never needs to)."""
+    head = b'{"model": "gpt-5.1", "messages": [' + b"[]," * (MAX_JSON_VALUES // 2 + 1024)
+    declared = 30 * 1024 * 1024  # under the body limit: only the value count can refuse it
+    host, port = fresh.url.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % declared + head)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            piece = conn.recv(65536)
+            assert piece, answer
+            answer += piece
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert len(head) < declared / 4
+
+
 def test_a_body_under_the_value_budget_goes_upstream(fresh: ProxyProcess, provider: FakeProvider) -> None:
     """300,000 token ids (OpenAI's largest embeddings request) are within the budget: the call reaches
     the backend, parsed and whole."""

@@ -1,0 +1,62 @@
+"""The proxy counts a body's JSON values piece by piece as it arrives (shim/json_budget.py
+JsonValueCount): however the body is cut, the count is the one the whole body gets, strings and
+their escapes included (docs/proxy-limits.md#request-bodies)."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shim.errors import RequestTooLargeError
+from shim.json_budget import MAX_JSON_VALUES, JsonValueCount, check_json_work
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab,[{"\\\n\u00e9}]')),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=4), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+def counted(pieces: list) -> int:
+    count = JsonValueCount()
+    for piece in pieces:
+        count.feed(piece)
+    return count.values
+
+
+def expected_values(value: object) -> int:
+    """What the count means: one per array and object opened, one per element after the first."""
+    if isinstance(value, list):
+        return 1 + max(len(value) - 1, 0) + sum(expected_values(v) for v in value)
+    if isinstance(value, dict):
+        return 1 + max(len(value) - 1, 0) + sum(expected_values(v) for v in value.values())
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES, cuts=st.lists(st.integers(min_value=0), max_size=12))
+def test_a_body_cut_anywhere_counts_as_the_whole_body(value: object, cuts: list) -> None:
+    raw = json.dumps(value, ensure_ascii=False).encode()
+    points = sorted({cut % (len(raw) + 1) for cut in cuts})
+    pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
+    assert counted(pieces) == counted([raw]) == expected_values(value)
+
+
+@pytest.mark.parametrize("text", ['a \\" b', "\\\\", 'ends in \\\\" no', "\\\\\\\\", '\\\\\\"'])
+def test_escapes_cut_between_their_two_bytes_do_not_end_a_string(text: str) -> None:
+    raw = json.dumps({"s": text + ",[{", "n": [1, 2]}).encode()
+    for cut in range(len(raw) + 1):
+        assert counted([raw[:cut], raw[cut:]]) == counted([raw]) == 4, cut  # {, a comma, [, a comma
+
+
+def test_one_byte_at_a_time_still_refuses_a_body_of_too_many_values() -> None:
+    raw = b"[" + b"[]," * MAX_JSON_VALUES + b"[]]"
+    with pytest.raises(RequestTooLargeError):
+        check_json_work(raw)
+    count = JsonValueCount()
+    for start in range(0, len(raw), 65536):
+        count.feed(raw[start:start + 65536])
+    with pytest.raises(RequestTooLargeError):
+        count.check()
+    assert count.values == 2 * MAX_JSON_VALUES + 2  # a comma and an opening bracket per list
