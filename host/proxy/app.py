@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 from shim.body_log import BodyCapture, body_line
 from shim.config import RouterConfig
 from shim.env_names import CALLER_HEADER
-from shim.errors import AuthenticationError, NotFoundError, RequestTooLargeError, RouterError, ShuttingDownError
+from shim.errors import AuthenticationError, NotFoundError, RouterError, ShuttingDownError
 from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ENDPOINT_PROTOCOL, MODELS, endpoint_for_path
 from shim.response_lookup import deleted_response, missing_response, stored_response_answer, stored_response_id
@@ -26,7 +26,7 @@ from shim.telemetry import TEXT_LIMIT
 
 from ..backend_states import HEALTH_PATH
 from ..log_text import printable
-from .asgi_io import ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
+from .asgi_io import BodyRefused, ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
 from .error_shape import client_protocol
@@ -223,10 +223,10 @@ class ProxyApp:
             trace.caller = await self._caller(scope, headers)
         try:
             body = await read_body(receive, headers, self.state.settings.max_body_bytes)
-        except RequestTooLargeError as error:
-            trace.fail(error)
-            # close: the rest of the body was never read, the connection cannot be reused
-            await writer.whole(render_error(ENDPOINT_PROTOCOL[endpoint], error), close=True)
+        except BodyRefused as refused:
+            trace.fail(refused.error)
+            # close unless the body was read to its end: unread bytes would be taken for the next request
+            await writer.whole(render_error(ENDPOINT_PROTOCOL[endpoint], refused.error), close=not refused.read_whole)
             return self._finish(trace, writer)
         except ClientGone:
             trace.error = "client_disconnected"

@@ -38,13 +38,23 @@ def request_headers(scope: Scope) -> Dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
+class BodyRefused(Exception):
+    """The request body was refused (413). ``read_whole``: the client's body was read to its end
+    (and dropped), so the connection may serve another request; otherwise it must close."""
+
+    def __init__(self, error: RequestTooLargeError, read_whole: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.read_whole = read_whole
+
+
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     """The whole request body, refusing (413) before reading it when content-length is too big,
     as soon as a body without one grows past ``limit``, and as soon as it holds more JSON values
     than a call may (counted piece by piece: docs/proxy-limits.md#request-bodies)."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}")
+        raise BodyRefused(RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}"), False)
     parts: List[bytes] = []
     size = 0
     values = JsonValueCount()
@@ -54,13 +64,32 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
             raise ClientGone()
         part = message.get("body", b"")
         size += len(part)
+        more = message.get("more_body", False)
         if size > limit:
-            raise RequestTooLargeError(f"request body is over the limit of {limit} bytes")
+            raise BodyRefused(RequestTooLargeError(f"request body is over the limit of {limit} bytes"), False)
         values.feed(part)
-        values.check()
+        try:
+            values.check()
+        except RequestTooLargeError as error:
+            parts.clear()
+            raise BodyRefused(error, not more or await _drop_rest(receive, limit - size)) from None
         parts.append(part)
-        if not message.get("more_body", False):
+        if not more:
             return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _drop_rest(receive: Receive, room: int) -> bool:
+    """Read the rest of a refused body without keeping or counting it, at most ``room`` bytes: a
+    client that writes its whole body before it reads (most do) then gets the 413, not a connection
+    reset by a server that closed on bytes it never read. True when the body ended."""
+    while room >= 0:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        room -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return room >= 0
+    return False
 
 
 def _header_list(headers: Mapping[str, str], extra: Iterable[Tuple[str, str]] = ()) -> List[Tuple[bytes, bytes]]:

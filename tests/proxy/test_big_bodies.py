@@ -9,7 +9,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -74,22 +74,48 @@ def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: Pr
     assert _peak_rss_bytes(fresh) - peak_before < 4 * len(body)
 
 
-def test_too_many_values_are_refused_before_the_rest_of_the_body_is_sent(fresh: ProxyProcess) -> None:
-    """The values are counted as the body arrives: once its first megabytes hold too many, the 413
-    comes while the client has not sent the rest (and never needs to)."""
+def test_too_many_values_are_refused_without_keeping_the_rest_of_the_body(proxy_home: Path) -> None:
+    """The values are counted as the body arrives: once its first megabytes hold too many, the rest
+    is read and dropped, not kept (the proxy grows by less than the body), and the client that wrote
+    it all gets the 413 in its protocol on a connection that still serves its next request."""
     head = b'{"model": "gpt-5.1", "messages": [' + b"[]," * (MAX_JSON_VALUES // 2 + 1024)
     declared = 30 * 1024 * 1024  # under the body limit: only the value count can refuse it
-    host, port = fresh.url.rsplit("/", 1)[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as conn:
-        conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % declared + head)
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            piece = conn.recv(65536)
-            assert piece, answer
-            answer += piece
-    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert len(head) < declared / 4
+    proxy = ProxyProcess(proxy_home).wait_ready()  # its own: its memory high-water mark is this test's
+    try:
+        with httpx.Client(timeout=30) as warm:
+            assert warm.get(proxy.url + "/health").status_code == 200
+        peak_before = _peak_rss_bytes(proxy)
+        host, port = proxy.url.rsplit("/", 1)[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % declared + head)
+            conn.sendall(b" " * (declared - len(head)))  # the whole body, as a client writes it
+            status, headers, error = _read_response(conn)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            again, _, _ = _read_response(conn)
+        assert status == 413 and b"connection: close" not in headers.lower(), headers
+        assert json.loads(error)["error"]["code"] == "request_too_large"
+        assert again == 200
+        assert _peak_rss_bytes(proxy) - peak_before < declared, "the refused rest of the body was kept"
+    finally:
+        proxy.stop()
+
+
+def _read_response(conn: socket.socket) -> Tuple[int, bytes, bytes]:
+    """One HTTP/1.1 response with a content-length: (status, head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        assert piece, data
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        piece = conn.recv(65536)
+        assert piece, body
+        body += piece
+    return int(head.split()[1]), head, body[:length]
 
 
 def test_a_body_under_the_value_budget_goes_upstream(fresh: ProxyProcess, provider: FakeProvider) -> None:
