@@ -16,13 +16,12 @@ gives). asyncio + httptools, like that fake; run it as ``python -m load_support.
 (from ``bench/``): it prints ``READY <port>``.
 """
 
-import argparse
 import asyncio
 import json
-import signal
 from typing import List, Optional, Tuple
 
 import httptools
+from proxy_support.serving import run_server_main
 from proxy_support.wire_bodies import anthropic_message, anthropic_stream, openai_completion, openai_stream
 
 __all__ = ["main"]
@@ -150,28 +149,14 @@ class FaultyProviderProtocol(asyncio.Protocol):
         transport.write(b"0\r\n\r\n")
 
 
-async def _run(host: str, port: int) -> None:
+async def serve(host: str, port: int) -> Tuple[asyncio.AbstractServer, int]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(FaultyProviderProtocol, host, port, backlog=1024)
-    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.close()
+    return server, server.sockets[0].getsockname()[1]
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        import uvloop
-
-        uvloop.run(_run(args.host, args.port))
-    except ImportError:
-        asyncio.run(_run(args.host, args.port))
+    run_server_main(serve, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ only to read ``stream`` (a few µs for these small bodies). Run standalone (from
 ``python -m proxy_support.fake_provider --port 18000``; it prints ``READY <port>`` once listening.
 """
 
-import argparse
 import asyncio
 import json
-import signal
 from typing import Dict, List, Optional, Tuple
 
 import httptools
 
+from .serving import run_server_main
 from .wire_bodies import (
     OPENAI_MODEL,
     anthropic_message,
@@ -149,29 +148,9 @@ async def serve(host: str, port: int) -> Tuple[asyncio.AbstractServer, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
-async def _run(host: str, port: int) -> None:
-    server, bound = await serve(host, port)
-    print(f"READY {bound}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.close()
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     """Command-line entry point: serve until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        import uvloop  # a faster loop when available; the fake stays correct without it
-
-        uvloop.run(_run(args.host, args.port))
-    except ImportError:
-        asyncio.run(_run(args.host, args.port))
+    run_server_main(serve, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
