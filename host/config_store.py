@@ -44,6 +44,7 @@ from shim.targets import TargetGroup, chain_backends
 from .credentials import load_keys
 from .outer_run import OuterRunKeys
 from .paths import StateFileError, atomic_write, config_path, credentials_path, read_toml
+from .telemetry_retention import TelemetryRetention
 
 __all__ = [
     "BACKEND_FIELDS",
@@ -140,6 +141,7 @@ def _build(
     model_override: Optional[str] = None,
 ) -> Tuple[RouterConfig, Dict[str, KeySource]]:
     try:
+        TelemetryRetention.from_table(document.get("telemetry", {}))  # the store reads it; refused here, at once
         backends = _backend_tables(document)
         outer = OuterRunKeys(environ)
         resolved = {name: _key(name, table, keys, environ, outer) for name, table in backends.items()}

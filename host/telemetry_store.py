@@ -33,6 +33,13 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 from shim.telemetry import MAX_EVENT_BYTES, TEXT_LIMIT, CallEvent
 
 from .paths import ensure_private_dir, router_home
+from .telemetry_retention import (
+    PRUNE_EVERY_EVENTS,
+    PRUNE_EVERY_SECONDS,
+    TelemetryRetention,
+    prune,
+    retention_or_default,
+)
 
 __all__ = [
     "BATCH_SECONDS",
@@ -232,6 +239,8 @@ class TelemetryStore:
         queue_size: int = QUEUE_SIZE,
         batch_size: int = BATCH_SIZE,
         batch_seconds: float = BATCH_SECONDS,
+        retention: Optional[TelemetryRetention] = None,
+        prune_every_events: int = PRUNE_EVERY_EVENTS,
     ) -> None:
         self.home = (home or router_home()).expanduser()
         self.degraded: Optional[str] = None  # why the database could not be opened (then only counting)
@@ -246,6 +255,11 @@ class TelemetryStore:
         self._last_drop_flush = 0.0
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0  # submitted, not yet stored or dropped
+        # Retention (host/telemetry_retention.py): None reads the home's [telemetry] when the writer opens.
+        self._retention, self.retention = retention, retention or TelemetryRetention()
+        self._prune_every_events = prune_every_events
+        self._written_since_prune, self._pruned_at = 0, 0.0
+        self.pruned = 0  # rows deleted by retention since this store started
         self._thread = threading.Thread(target=self._run, name="router-telemetry-store", daemon=True)
 
     def start(self) -> "TelemetryStore":
@@ -331,7 +345,24 @@ class TelemetryStore:
             self.degraded = " ".join(f"{type(exc).__name__}: {exc}".split())
             return None
         self.degraded = None
+        self.retention = retention_or_default(self._retention, self.home)
+        self._prune(connection)
         return connection
+
+    def _prune_if_due(self, connection: sqlite3.Connection, written: int) -> None:
+        self._written_since_prune += written
+        if (self._written_since_prune >= self._prune_every_events
+                or time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS):
+            self._prune(connection)
+
+    def _prune(self, connection: sqlite3.Connection) -> None:
+        """Apply the retention (docs/telemetry-bounds.md#retention). A failure (another process holds
+        the write lock past the busy timeout) waits for the next turn: the bound is late, never lost."""
+        self._written_since_prune, self._pruned_at = 0, time.monotonic()
+        try:
+            self.pruned += prune(connection, self.retention, time.time())
+        except sqlite3.Error:
+            pass
 
     def _next_batch(self) -> Tuple[List[Row], bool]:
         """At least batch_size rows when that many come; waits at most batch_seconds after the first."""
@@ -353,6 +384,8 @@ class TelemetryStore:
 
     def _write(self, connection: Optional[sqlite3.Connection], batch: Sequence[Row]) -> None:
         reason = _insert(connection, batch) if connection is not None else f"database unavailable ({self.degraded})"
+        if connection is not None and reason is None:
+            self._prune_if_due(connection, len(batch))
         with self._idle:
             self._in_flight -= len(batch)
             if reason is None:
