@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from ..otel_export import ENDPOINT_ENV
 from ..paths import router_home
 from ..stats_query import all_drops
+from ..telemetry_retention import load_retention
 from ..telemetry_store import db_path
 from .report import FAIL, INFO, OK, WARN, Section
 
@@ -26,6 +27,9 @@ def telemetry_section(environ: Mapping[str, str]) -> Section:
         _existing_store(section, path)
     else:
         _future_store(section, router_home())
+    retention = load_retention(router_home())
+    section.add(INFO, "retention", f"the newest {retention.max_events:,} calls of the last {retention.max_age_days:g} "
+                                   "days are kept ([telemetry] in config.toml: docs/telemetry-bounds.md#retention)")
     _drops(section)
     _otel(section, environ)
     return section

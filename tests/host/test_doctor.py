@@ -102,6 +102,7 @@ def test_a_healthy_setup_passes_every_check(invoke: Invoke, healthy: FakeProvide
     assert f"✓ port: {free_port} is free" in ok
     assert "· key: env DOCTORTEST_OPENAI_KEY (set), ending …0002" in result.output
     assert "· alias 'fast': → openai:gpt-5.1" in result.output
+    assert "· retention: the newest 1,000,000 calls of the last 90 days are kept" in result.output
     assert "all checks passed" in result.output
     # The cheap check only: nothing that spends tokens went upstream.
     assert {(request.method, request.path) for request in healthy.requests} == {("GET", "/v1/models")}
