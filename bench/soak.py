@@ -17,7 +17,8 @@ between calls, pick every call from this mix:
 | 2 % | upstream that never answers (the proxy's read timeout ends it) |
 
 Every minute one line: calls made, the statuses seen, the proxy's resident memory and open
-descriptors, the telemetry database's size. At the end, the growth of memory and descriptors from
+descriptors, the telemetry database's size (``--telemetry-max-events N`` bounds its rows, so the store
+prunes under the load: docs/telemetry-bounds.md#retention). At the end, the growth of memory and descriptors from
 the end of the warm-up to the last minute, and the largest value after the warm-up. Target: growth
 < 5 % after warm-up.
 """
@@ -160,8 +161,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--warm-up", type=int, default=3, help="minutes before growth is measured")
+    parser.add_argument("--telemetry-max-events", type=int, default=0,
+                        help="a [telemetry] max_events for the proxy, so that its store prunes during the run")
     args = parser.parse_args()
-    proxy = ProxyUnderTest(["--read-timeout", "2", "--connect-timeout", "2"]).start()
+    retention = f"\n[telemetry]\nmax_events = {args.telemetry_max_events}\n" if args.telemetry_max_events else ""
+    proxy = ProxyUnderTest(["--read-timeout", "2", "--connect-timeout", "2"], extra_config=retention).start()
     try:
         samples = asyncio.run(_soak(proxy, args.minutes, args.workers, args.warm_up))
     finally:

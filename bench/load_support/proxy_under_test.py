@@ -37,9 +37,10 @@ def _limit_descriptors(soft: int) -> None:
 class ProxyUnderTest:
     """``start()``, then :attr:`url`, :meth:`rss_mib`, :meth:`open_fds`, :meth:`metrics_size`; ``stop()``."""
 
-    def __init__(self, extra_args: Sequence[str] = (), nofile: int = 1024) -> None:
+    def __init__(self, extra_args: Sequence[str] = (), nofile: int = 1024, extra_config: str = "") -> None:
         self._extra_args = list(extra_args)
         self._nofile = nofile
+        self._extra_config = extra_config  # TOML appended to the config (e.g. a [telemetry] table)
         self.home = Path(tempfile.mkdtemp(prefix="router-bench-home-"))
         self.provider: Optional[subprocess.Popen[str]] = None
         self.proxy: Optional[subprocess.Popen[str]] = None
@@ -90,7 +91,7 @@ class ProxyUnderTest:
             protocol = "anthropic"
             base_url = "{root}"
             key_env = "BENCH_ANTHROPIC_KEY"
-            """))
+            """) + self._extra_config)
 
     @property
     def pid(self) -> int:
