@@ -20,7 +20,7 @@ import math
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from shim.config import ConfigError
 
@@ -33,7 +33,6 @@ __all__ = [
     "TelemetryRetention",
     "load_retention",
     "prune",
-    "retention_or_default",
 ]
 
 PRUNE_EVERY_EVENTS = 10_000
@@ -79,11 +78,6 @@ def load_retention(home: Path) -> TelemetryRetention:
         return TelemetryRetention.from_table(read_toml(home / CONFIG_FILENAME).get("telemetry", {}))
     except (StateFileError, ConfigError):
         return TelemetryRetention()
-
-
-def retention_or_default(retention: Optional[TelemetryRetention], home: Path) -> TelemetryRetention:
-    """The store's retention: the one it was given, else what ``home``'s configuration says."""
-    return retention if retention is not None else load_retention(home)
 
 
 def prune(connection: sqlite3.Connection, retention: TelemetryRetention, now: float,

@@ -33,13 +33,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 from shim.telemetry import MAX_EVENT_BYTES, TEXT_LIMIT, CallEvent
 
 from .paths import ensure_private_dir, router_home
-from .telemetry_retention import (
-    PRUNE_EVERY_EVENTS,
-    PRUNE_EVERY_SECONDS,
-    TelemetryRetention,
-    prune,
-    retention_or_default,
-)
+from .telemetry_retention import PRUNE_EVERY_EVENTS, PRUNE_EVERY_SECONDS, TelemetryRetention, load_retention, prune
 
 __all__ = [
     "BATCH_SECONDS",
@@ -256,7 +250,8 @@ class TelemetryStore:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0  # submitted, not yet stored or dropped
         # Retention (host/telemetry_retention.py): None reads the home's [telemetry] when the writer opens.
-        self._retention, self.retention = retention, retention or TelemetryRetention()
+        self._given_retention = retention
+        self.retention = retention or TelemetryRetention()
         self._prune_every_events = prune_every_events
         self._written_since_prune, self._pruned_at = 0, 0.0
         self.pruned = 0  # rows deleted by retention since this store started
@@ -345,7 +340,7 @@ class TelemetryStore:
             self.degraded = " ".join(f"{type(exc).__name__}: {exc}".split())
             return None
         self.degraded = None
-        self.retention = retention_or_default(self._retention, self.home)
+        self.retention = self._given_retention or load_retention(self.home)
         self._prune(connection)
         return connection
 
