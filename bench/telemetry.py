@@ -13,7 +13,11 @@ Run: ``python bench/telemetry.py [--events N] [--rate R]``. Prints one table:
 (4) end to end, child processes → socket → ``TelemetryCollector`` → sink → SQLite: one sender flat
     out (a sender that never waits outruns any reader: it shows what is stored and what the sender
     dropped), and 4 senders at a realistic pace (``--rate`` events/s together, in bursts of 20) —
-    stored events/s from the senders' common start until the last event is in the database.
+    stored events/s from the senders' common start until the last event is in the database;
+(5) retention (docs/telemetry-bounds.md#retention): the store's throughput again with a
+    ``max_events`` it keeps pruning to, beside (2); and ``prune`` on a database of ``--prune-rows``
+    rows (default a million and 10,000 over the bound): the first prune, then p50/p99 of prunes with
+    nothing left to delete.
 """
 
 import argparse
@@ -35,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from host.collector import TelemetryCollector, socket_kind  # noqa: E402
 from host.event_sink import EventSink  # noqa: E402
 from host.pricing import PriceBook  # noqa: E402
-from host.telemetry_store import TelemetryStore  # noqa: E402
+from host.telemetry_retention import TelemetryRetention, prune  # noqa: E402
+from host.telemetry_store import _INSERT, TelemetryStore, connect_database, event_row  # noqa: E402
 from shim.config import RouterConfig  # noqa: E402
 from shim.env_names import TELEMETRY_SOCKET  # noqa: E402
 from shim.runtime import Runtime  # noqa: E402
@@ -146,9 +151,11 @@ def _timed(events: Sequence[Any], *actions: Callable[[Any], object]) -> List[Lis
     return results
 
 
-def store_throughput(count: int, directory: Path) -> Row:
+def store_throughput(count: int, directory: Path, max_events: int = 0) -> Row:
+    """(2), or with ``max_events`` (5): the store pruning to that many rows as it writes."""
     events = [decode_event(encode_event(sample_event(i))) for i in range(count)]
-    store = TelemetryStore(directory / "store").start()
+    retention = TelemetryRetention(max_events=max_events) if max_events else None
+    store = TelemetryStore(directory / f"store-{max_events}", retention=retention).start()
     started = time.perf_counter()
     for event in events:
         store.submit(event, 0.001)  # type: ignore[arg-type]
@@ -156,7 +163,34 @@ def store_throughput(count: int, directory: Path) -> Row:
     elapsed = time.perf_counter() - started
     store.close()
     detail = f"{store.stored} stored, {store.dropped} dropped"
-    return "store: submit → SQLite", f"{count / elapsed:,.0f} events/s", detail
+    if not max_events:
+        return "store: submit → SQLite", f"{count / elapsed:,.0f} events/s", detail
+    return (f"store, pruning to {max_events:,} rows", f"{count / elapsed:,.0f} events/s",
+            f"{detail}, {store.pruned} pruned")
+
+
+def prune_cost(rows: int, directory: Path, over: int = 10_000, runs: int = 200) -> Row:
+    """``prune`` on a database of ``rows`` rows, ``over`` of them past the bound."""
+    connection = connect_database(directory / "prune.db")
+    row = event_row(sample_event(0), 0.001)
+    with connection:
+        connection.executemany(_INSERT, (row for _ in range(rows)))
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    row_bytes = (directory / "prune.db").stat().st_size / rows  # with its share of the time index
+    retention = TelemetryRetention(max_events=rows - over)
+    started = time.perf_counter()
+    deleted = prune(connection, retention, time.time())
+    first_ms = (time.perf_counter() - started) * 1000
+    idle = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        prune(connection, retention, time.time())
+        idle.append((time.perf_counter() - started) * 1000)
+    connection.close()
+    idle.sort()
+    return (f"prune, {rows:,} rows", f"{first_ms:.1f} ms for {deleted:,} over",
+            f"nothing to delete: p50 {idle[len(idle) // 2]:.3f} ms, p99 {idle[int(len(idle) * 0.99)]:.3f} ms; "
+            f"{row_bytes:.0f} bytes a row")
 
 
 def sink_throughput(count: int, directory: Path) -> Row:
@@ -225,6 +259,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=20_000, help="events/s the 4 paced senders offer together")
+    parser.add_argument("--prune-rows", type=int, default=1_010_000, help="rows of the database (5) prunes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rtb-", dir="/tmp") as tmp:  # short path: sun_path ≤ 104 bytes
         directory = Path(tmp)
@@ -234,6 +269,8 @@ def main() -> None:
             sink_throughput(args.events, directory),
             end_to_end(args.events, directory, 1, 0),
             end_to_end(args.events, directory, 4, args.rate / 4),
+            store_throughput(args.events, directory, max_events=args.events // 10),
+            prune_cost(args.prune_rows, directory),
         ]
     width = max(len(row[0]) for row in rows)
     print(f"{'measure':<{width}}  {'figure':<28}  detail")
