@@ -276,6 +276,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the attacks this many times: memory a round keeps is reused by the next, or leaks")
     parser.add_argument("--proxy-arg", action="append", default=[], help="an extra `router proxy` option")
+    parser.add_argument("--attack", action="append", choices=[name for name, _ in ATTACKS], default=[],
+                        help="run only this attack (repeatable; no 'all at once' phase then)")
     parser.add_argument("--normal-client", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.normal_client:
@@ -288,7 +290,7 @@ def main() -> None:
         _warm_up(proxy)
         base_rss, base_fds = proxy.rss_mib(), proxy.open_fds()
         client = subprocess.Popen([sys.executable, __file__, "--normal-client", str(proxy.port), str(out)])
-        phases, attacks = _phases(args.rounds)
+        phases, attacks = _phases(args.rounds, args.attack)
         rss_after_rounds: List[float] = []
         for phase, attack in zip(phases, attacks, strict=True):
             asyncio.run(_run_phase(proxy, phase, attack, args.seconds))
@@ -308,13 +310,17 @@ def main() -> None:
         out.unlink(missing_ok=True)
 
 
-def _phases(rounds: int) -> Tuple[List[Phase], List[Optional[Attack]]]:
-    """The quiet baseline, then each attack alone and all at once, ``rounds`` times."""
+def _phases(rounds: int, only: List[str]) -> Tuple[List[Phase], List[Optional[Attack]]]:
+    """The quiet baseline, then each attack alone and all at once, ``rounds`` times (or only the
+    attacks named, each alone: for studying one)."""
+    chosen = [(name, attack) for name, attack in ATTACKS if not only or name in only]
+    if not only:
+        chosen.append(("all at once", everything))
     phases, attacks = [Phase("no attack")], [None]
     for round_number in range(1, rounds + 1):
         suffix = f" #{round_number}" if rounds > 1 else ""
-        phases += [Phase(name + suffix) for name, _ in ATTACKS] + [Phase("all at once" + suffix)]
-        attacks += [attack for _, attack in ATTACKS] + [everything]
+        phases += [Phase(name + suffix) for name, _ in chosen]
+        attacks += [attack for _, attack in chosen]
     return phases, attacks
 
 
@@ -385,6 +391,7 @@ def _report(phases: List[Phase], rss: float, fds: int, recovery: List[Tuple[floa
               f"{last[2]} after {last[0]:.0f} s ({'back to the baseline' if back else 'NOT back'} "
               f"within {args.recovery:g} s; target 60 s)")
         print("  samples (s, MiB, fds): " + ", ".join(f"({t:.0f}, {r:.1f}, {f})" for t, r, f in recovery))
+
 
 
 def _ms(value: Optional[float]) -> str:
