@@ -94,7 +94,7 @@ class BackgroundProxy:
 
         from .peer_process import PeerFinder
         from .proxy.app import ProxyApp
-        from .proxy.server import uvicorn_config
+        from .proxy.server import defer_accept, uvicorn_config
         from .proxy.settings import ProxySettings
         from .proxy.stats import ProxyStats
 
@@ -114,5 +114,7 @@ class BackgroundProxy:
             self._app = app
         app.state.stats = ReportingStats()
         app.state.peers = PeerFinder(os.getpid())  # its clients are this process's descendants
-        # The same server settings as router proxy's, connection limits included (docs/proxy-limits.md).
+        # The same server settings as router proxy's, connection limits included (docs/proxy-limits.md);
+        # deferred accept from the second connection on (the first is what woke this thread).
+        defer_accept(self._socket, settings.idle_timeout)
         return uvicorn.Server(uvicorn_config(app, settings))

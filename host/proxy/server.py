@@ -42,6 +42,7 @@ __all__ = [
     "bind_socket",
     "check_bind_allowed",
     "connection_budget",
+    "defer_accept",
     "is_loopback",
     "print_banner",
     "run_proxy",
@@ -98,6 +99,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise BindRefused(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def defer_accept(sock: socket.socket, seconds: float) -> bool:
+    """Have the kernel hand the proxy a connection only once its first bytes arrive, for up to about
+    ``seconds`` (Linux's ``TCP_DEFER_ACCEPT``, tcp(7)); False where the system has no such option.
+
+    A connection that sends nothing then costs the proxy no descriptor, no memory and no place in
+    the accept queue ahead of real clients: the kernel keeps it until it speaks or the time runs out,
+    and only then does it reach the proxy, whose idle timeout applies (docs/proxy-limits.md#connections)."""
+    option = getattr(socket, "TCP_DEFER_ACCEPT", None)
+    if option is None:
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, option, max(1, math.ceil(seconds)))
+    except OSError:
+        return False
+    return True
 
 
 def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO, config_file: Optional[Path] = None) -> None:
@@ -157,6 +175,7 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     check_bind_allowed(settings.host, settings.api_key)
     settings = _within_descriptor_limit(settings)
     sock = bind_socket(settings.host, settings.port)
+    defer_accept(sock, settings.idle_timeout)
     print_banner(sock, config, sys.stdout, config_path())
     _clean_registry()
     registration = Registration("proxy", sock.getsockname()[1])

@@ -4,7 +4,9 @@ what it does not need, answers what it refuses in the client's protocol, and kee
 clients (host/proxy/connections.py, docs/proxy-limits.md#connections)."""
 
 import json
+import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -35,9 +37,17 @@ def _address(proxy: ProxyProcess) -> Tuple[str, int]:
     return host, int(port)
 
 
-def _connect(proxy: ProxyProcess) -> socket.socket:
+def _connect(proxy: ProxyProcess, first: bytes = b"") -> socket.socket:
+    """A connection; ``first``: bytes sent at once (a connection that has sent nothing is not even
+    accepted yet where the kernel defers accepting: Linux, docs/proxy-limits.md#connections)."""
     sock = socket.create_connection(_address(proxy), timeout=_DEADLINE)
+    if first:
+        sock.sendall(first)
     return sock
+
+
+def _open_descriptors(proxy: ProxyProcess) -> int:
+    return len(os.listdir(f"/proc/{proxy.process.pid}/fd"))
 
 
 def _closed_by_proxy(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
@@ -89,6 +99,24 @@ def _shape(body: bytes) -> str:
 def test_a_connection_that_sends_nothing_is_closed(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
         assert _closed_by_proxy(sock)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_DEFER_ACCEPT and /proc are Linux's")
+def test_connections_that_send_nothing_cost_the_proxy_nothing(proxy: ProxyProcess) -> None:
+    """The kernel keeps a silent connection until it speaks (for about the idle timeout): a flood of
+    them takes no descriptor and no place ahead of a real client. One that speaks is served at once."""
+    before = _open_descriptors(proxy)
+    silent = [_connect(proxy) for _ in range(200)]
+    try:
+        with _connect(proxy, first=b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n") as speaking:
+            status, _, _ = _response(speaking)  # accepted after the 200 silent ones, had they been accepted
+        assert status == 200
+        assert _open_descriptors(proxy) < before + 20, "the silent connections were accepted"
+        silent[0].sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        assert _response(silent[0])[0] == 200  # speaking late is speaking: served
+    finally:
+        for sock in silent:
+            sock.close()
 
 
 def test_stray_line_breaks_do_not_keep_a_connection_open(limited: ProxyProcess) -> None:
@@ -225,7 +253,8 @@ def test_idle_sockets_beyond_the_descriptor_limit_do_not_lock_out_real_clients(
 ) -> None:
     """More idle sockets than the proxy has file descriptors: each new one closes the longest-idle; a
     stream in flight meanwhile is never touched and ends complete, and a new client is served. Before,
-    the proxy accepted until EMFILE and the next real client waited in the listen backlog."""
+    the proxy accepted until EMFILE and the next real client waited in the listen backlog. Each sends
+    a line break (no request): a silent one would wait in the kernel, never reaching the proxy."""
     cramped.wait_for_stderr(lambda line: "at most 96 client connections" in line)
     provider.reply(text="a stream that outlives the flood", hold_after_events=2)
     streamed: Dict[str, bytes] = {}
@@ -240,7 +269,7 @@ def test_idle_sockets_beyond_the_descriptor_limit_do_not_lock_out_real_clients(
     reader = threading.Thread(target=stream)
     reader.start()
     assert provider.holding.wait(_DEADLINE)  # the stream is under way
-    flood = [_connect(cramped) for _ in range(2 * _OPEN_FILES)]
+    flood = [_connect(cramped, first=b"\r\n") for _ in range(2 * _OPEN_FILES)]  # accepted, then idle
     try:
         health = httpx.get(cramped.url + "/health", timeout=_DEADLINE)
         assert health.status_code == 200
