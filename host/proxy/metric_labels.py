@@ -31,7 +31,10 @@ OTHER = "other"
 NO_BACKEND = "none"
 _WILDCARDS = frozenset("*?[")
 _ENDPOINTS = frozenset({*ENDPOINT_PROTOCOL, MODELS})
-_MEMO_LIMIT = 1024  # model names remembered; a full memo starts again (a hostile client only slows itself)
+# Model names remembered, only those the configuration covers (a name labelled OTHER costs a pass over
+# the globs each time: cheap, and nothing kept); a full memo starts again. Names kept in the memo last,
+# and long-lived strings spread over memory hold it from the allocator (docs/proxy-limits.md#memory-after-a-burst).
+_MEMO_LIMIT = 1024
 
 
 class MetricLabels:
@@ -58,9 +61,11 @@ class MetricLabels:
     def model(self, name: str) -> str:
         label = self._memo.get(name)
         if label is None:
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            label = self._memo[name] = self._model_label(name)
+            label = self._model_label(name)
+            if label is not OTHER:  # a name nothing covers is not kept: made-up names would fill the memo
+                if len(self._memo) >= _MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[name] = label
         return label
 
     def _model_label(self, name: str) -> str:

@@ -11,6 +11,7 @@ failure, both from small fixed sets.
 """
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -24,6 +25,10 @@ __all__ = ["CONTENT_TYPE", "TOKEN_KINDS", "ProxyMetrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+# The event's counts in TOKEN_KINDS order. Names built once: a name built per call is a new string
+# each time, and CPython's attribute cache keeps the last one looked up for each slot alive, spread
+# over memory the allocator could otherwise give back (docs/proxy-limits.md#memory-after-a-burst).
+_TOKEN_COUNTS = attrgetter(*(f"{kind}_tokens" for kind in TOKEN_KINDS))
 # LLM calls take from tens of milliseconds (a cached short answer) to minutes (long streams).
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 _NO_CONFIG = RouterConfig()
@@ -77,8 +82,7 @@ class ProxyMetrics:
         series = self._series_for(event)
         series.requests.inc()
         series.latency.observe(max(0.0, event.latency_ms) / 1000.0)
-        for kind, tokens in zip(TOKEN_KINDS, series.tokens, strict=True):
-            count = getattr(event, f"{kind}_tokens")
+        for count, tokens in zip(_TOKEN_COUNTS(event), series.tokens, strict=True):
             if count:
                 tokens.inc(count)
         if cost is None:
