@@ -393,7 +393,6 @@ def _report(phases: List[Phase], rss: float, fds: int, recovery: List[Tuple[floa
         print("  samples (s, MiB, fds): " + ", ".join(f"({t:.0f}, {r:.1f}, {f})" for t, r, f in recovery))
 
 
-
 def _ms(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.1f}"
 
