@@ -149,19 +149,30 @@ def tail_line(row: sqlite3.Row) -> str:
 
 
 def _follow(path: Path) -> None:
-    click.echo(f"following {path} (Ctrl-C to stop)", err=True)
+    """"following …" once the starting point is taken: every call stored after that line is shown."""
     try:
-        for row in _new_rows(path):
+        last = _starting_row(path)
+        click.echo(f"following {path} (Ctrl-C to stop)", err=True)
+        for row in _new_rows(path, last):
             click.echo(tail_line(row))
     except KeyboardInterrupt:
         pass
 
 
-def _new_rows(path: Path) -> Iterator[sqlite3.Row]:
-    """Rows stored after the start, forever; polls by rowid (the store may not exist yet)."""
-    last: Optional[int] = None
+def _starting_row(path: Path) -> int:
+    """The last row id stored now (0 before the store exists); a busy database is asked again."""
     while True:
-        rows, last = _rows_after(path, last)
+        _, last = _rows_after(path, None)
+        if last is not None:
+            return last
+        time.sleep(_TAIL_POLL_SECONDS)
+
+
+def _new_rows(path: Path, last: int) -> Iterator[sqlite3.Row]:
+    """Rows stored after row ``last``, forever; polls by rowid (the store may not exist yet)."""
+    position: Optional[int] = last
+    while True:
+        rows, position = _rows_after(path, position)
         yield from rows
         time.sleep(_TAIL_POLL_SECONDS)
 

@@ -148,15 +148,20 @@ def test_tail_prints_new_events_and_stops_cleanly_on_ctrl_c(home: Path) -> None:
     tail = subprocess.Popen([sys.executable, "-m", "host", "stats", "--tail"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        assert "following" in tail.stderr.readline()  # type: ignore[union-attr]
-        time.sleep(0.6)  # let it take the current last row id (a poll or two)
+        assert "following" in tail.stderr.readline()  # type: ignore[union-attr]  # its starting point is taken
         store.submit(call_event(input_tokens=77, output_tokens=11, pid=999), 0.5)
         store.flush()
         line = tail.stdout.readline()  # type: ignore[union-attr]
     finally:
         tail.send_signal(signal.SIGINT)
-        code = tail.wait(10)
-        store.close()
+        try:
+            code = tail.wait(30)
+        except subprocess.TimeoutExpired:
+            tail.kill()
+            _, err = tail.communicate(timeout=10)
+            raise AssertionError(f"router stats --tail did not end on SIGINT; its stderr: {err!r}") from None
+        finally:
+            store.close()
     assert "proxy 999 agent.py → anthropic/claude-sonnet-4-5 · 200" in line
     assert "in 77 / out 11" in line and "$0.500000" in line and "old" not in line
     assert code == 0
