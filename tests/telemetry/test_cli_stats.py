@@ -145,8 +145,11 @@ def test_tail_prints_new_events_and_stops_cleanly_on_ctrl_c(home: Path) -> None:
     store.submit(call_event(requested_model="old", upstream_model="old"))  # before the tail: not shown
     store.flush()
     env = {**os.environ, "ROUTER_HOME": str(home)}
+    # SIGINT at its default in the child, as in a terminal: a test run started as a background job of a
+    # shell without job control (`bash .ci/run &`) inherits it ignored, and then no Ctrl-C arrives.
     tail = subprocess.Popen([sys.executable, "-m", "host", "stats", "--tail"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert "following" in tail.stderr.readline()  # type: ignore[union-attr]  # its starting point is taken
         store.submit(call_event(input_tokens=77, output_tokens=11, pid=999), 0.5)
