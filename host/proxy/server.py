@@ -101,21 +101,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def defer_accept(sock: socket.socket, seconds: float) -> bool:
+def defer_accept(sock: socket.socket, seconds: float) -> None:
     """Have the kernel hand the proxy a connection only once its first bytes arrive, for up to about
-    ``seconds`` (Linux's ``TCP_DEFER_ACCEPT``, tcp(7)); False where the system has no such option.
+    ``seconds`` (Linux's ``TCP_DEFER_ACCEPT``, tcp(7)); nothing where the system has no such option.
 
     A connection that sends nothing then costs the proxy no descriptor, no memory and no place in
     the accept queue ahead of real clients: the kernel keeps it until it speaks or the time runs out,
     and only then does it reach the proxy, whose idle timeout applies (docs/proxy-limits.md#connections)."""
     option = getattr(socket, "TCP_DEFER_ACCEPT", None)
-    if option is None:
-        return False
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, option, max(1, math.ceil(seconds)))
-    except OSError:
-        return False
-    return True
+    if option is not None:
+        with contextlib.suppress(OSError):  # refused: connections are accepted as they arrive, as before
+            sock.setsockopt(socket.IPPROTO_TCP, option, max(1, math.ceil(seconds)))
 
 
 def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO, config_file: Optional[Path] = None) -> None:
