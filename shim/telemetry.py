@@ -35,6 +35,7 @@ __all__ = [
     "encode_fields",
     "event_from_message",
     "usage_fields",
+    "utf8_text",
     "write_call_event",
 ]
 
@@ -298,21 +299,40 @@ def _encode_data(data: Dict[str, Any]) -> bytes:
 
 
 def _has_long_text(data: Mapping[str, Any]) -> bool:
+    """Whether a text field is longer than the limit or holds what UTF-8 cannot (see :func:`utf8_text`)."""
     for name in _TRUNCATED_FIELDS:
         value = data.get(name)
-        if isinstance(value, str) and len(value) > TEXT_LIMIT:
+        if isinstance(value, str) and (len(value) > TEXT_LIMIT or not (value.isascii() or _encodes(value))):
             return True
     return False
 
 
 def _cut_texts(data: Dict[str, Any], limit: int) -> Dict[str, Any]:
-    """A copy of ``data`` with every text field cut to ``limit`` characters."""
+    """A copy of ``data`` with every text field cut to ``limit`` characters, as UTF-8 can hold it."""
     cut = dict(data)
     for name in _TRUNCATED_FIELDS:
         value = cut.get(name)
         if isinstance(value, str):
-            cut[name] = value[:limit]
+            cut[name] = utf8_text(value[:limit])
     return cut
+
+
+def utf8_text(text: str) -> str:
+    """``text`` as UTF-8 can hold it. JSON's ``"\\ud800"`` decodes to a lone surrogate, and a client
+    chooses its model name: such a text stopped the SQLite writer and fails OTLP's encoder. A lone
+    surrogate becomes U+FFFD; a surrogate pair becomes the character it encodes
+    (docs/telemetry-bounds.md#events)."""
+    if text.isascii() or _encodes(text):  # isascii is a flag lookup: no scan
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def bounded_event(event: CallEvent) -> CallEvent:

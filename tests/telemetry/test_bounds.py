@@ -124,6 +124,22 @@ def test_bounded_event_cuts_every_text_field() -> None:
     assert bounded_event(short) is short
 
 
+def test_every_event_holds_only_text_utf8_can_hold() -> None:
+    """A lone surrogate (JSON's "\\udc80" decoded) is mended wherever an event is made or read: the
+    proxy's own, and whatever arrives on the collector's socket; a surrogate pair is its character."""
+    trace = CallTrace.begin("POST", "/v1/chat/completions", "chat")
+    body = b'{"model": "llama-\\udc80", "messages": []}'
+    trace.plan = plan_call(CONFIG, ClientCall("chat", {}, body), now=0.0, call_id="c")
+    trace.error = "refused \ud800"
+    event = trace.event(now=trace.started + 0.1)
+    assert (event.requested_model, event.error) == ("llama-\ufffd", "refused \ufffd")
+    fields = json.loads(encode_event(call_event()))
+    read = decode_event(json.dumps({**fields, "program": "a\ud83d\ude00b\udfff", "backend": "é"}).encode())
+    assert read is not None and (read.program, read.backend) == ("a\U0001f600b\ufffd", "é")
+    short = call_event(requested_model="naïve")
+    assert bounded_event(short) is short
+
+
 def test_the_collector_reads_a_message_as_if_anyone_wrote_it() -> None:
     """A shimmed process sends events ≤ 2 KB; the socket accepts 64 KB messages from any process of
     the user: what it decodes is cut, and a field of the wrong type makes the message malformed."""

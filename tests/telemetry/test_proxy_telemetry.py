@@ -136,3 +136,21 @@ def test_a_refused_call_keeps_its_model_route_and_backend(proxy: Tuple[ProxyProc
     connection.close()
     assert (row["requested_model"], row["backend"], row["upstream_model"], row["status"], row["error"]) == (
         "gpt-5.1", "openai", "gpt-5.1", 400, "invalid_request")
+
+
+def test_a_model_name_utf8_cannot_hold_does_not_stop_storage(proxy: Tuple[ProxyProcess, Path],
+                                                              provider: FakeProvider) -> None:
+    # JSON's "\ud800" is a lone surrogate once decoded: stored as it was, the first such name (one
+    # request, before any routing) stopped the store's writer, and no call was recorded after it.
+    process, home = proxy
+    headers = {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"}
+    raw = b'{"model": "made-up-\\ud800", "messages": [{"role": "user", "content": "hi"}]}'
+    refused = httpx.post(process.url + "/v1/chat/completions", content=raw, headers=headers, timeout=10)
+    assert refused.status_code == 404 and "made-up-" in refused.json()["error"]["message"]
+    provider.reply(text="hello there", usage=USAGE)
+    _call(process.url, "/v1/chat/completions", "claude-sonnet-4-6", False)
+    process.stop()
+    connection = sqlite3.connect(home / DB_FILENAME)
+    models = [row[0] for row in connection.execute("SELECT requested_model FROM events ORDER BY id")]
+    connection.close()
+    assert models == ["made-up-\ufffd", "claude-sonnet-4-6"]
