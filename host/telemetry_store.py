@@ -18,6 +18,7 @@ written at all, drops are only counted in the process (:attr:`TelemetryStore.dro
 """
 
 import json
+import math
 import os
 import queue
 import sqlite3
@@ -30,7 +31,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from shim.telemetry import MAX_EVENT_BYTES, TEXT_LIMIT, CallEvent
+from shim.telemetry import MAX_EVENT_BYTES, TEXT_LIMIT, CallEvent, utf8_text
 
 from .paths import ensure_private_dir, router_home
 from .telemetry_retention import PRUNE_EVERY_EVENTS, PRUNE_EVERY_SECONDS, TelemetryRetention, load_retention, prune
@@ -58,7 +59,9 @@ DROPS_FILENAME = "telemetry-drops.log"
 STORE_SCHEMA_VERSION = 2
 BATCH_SIZE = 500
 BATCH_SECONDS = 0.1
-QUEUE_SIZE = 100_000
+# Events submitted and not yet written or dropped, at most (~600 bytes each while they wait: ~12 MiB).
+# Counted in events, not hand-offs: one hand-off can carry hundreds (docs/telemetry-bounds.md#the-writer).
+MAX_PENDING_EVENTS = 20_000
 _BUSY_TIMEOUT_MS = 200  # a locked database: wait this long, then drop the batch (never back up the queue)
 _REOPEN_SECONDS = 5.0  # degraded: try to open the database again this often
 _DROP_FLUSH_SECONDS = 1.0  # at most one drop line per second per process
@@ -78,6 +81,15 @@ _EVENT_VALUES = attrgetter(*_PLAIN_COLUMNS)
 _INSERT = (f"INSERT INTO events ({', '.join((*_PLAIN_COLUMNS, 'attempts', 'cost_usd'))}) "
            f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+# A whole batch in one statement: the rows as one JSON array, taken apart by SQLite. The sqlite3 module
+# lets go of the GIL around every statement it runs, and with ``executemany`` that is once per row; a
+# writer thread that lets go that often gets the GIL back only when the event loop's thread yields it,
+# so while the loop was busy the writer stored ~1,800 rows/s against the loop's ~7,500 calls/s and the
+# backlog grew ~3 MiB/s (docs/telemetry-bounds.md#the-writer). One statement: one wait per batch.
+_BATCH_VALUES = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(EVENT_COLUMNS)))
+_INSERT_BATCH = (f"INSERT INTO events ({', '.join((*_PLAIN_COLUMNS, 'attempts', 'cost_usd'))}) "
+                 f"SELECT {_BATCH_VALUES} FROM json_each(?) ORDER BY key")
+_BATCH_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 Connect = Callable[[str], sqlite3.Connection]
 Row = Tuple[Any, ...]
@@ -230,7 +242,7 @@ class TelemetryStore:
         home: Optional[Path] = None,
         *,
         connect: Connect = sqlite3.connect,
-        queue_size: int = QUEUE_SIZE,
+        max_pending: int = MAX_PENDING_EVENTS,
         batch_size: int = BATCH_SIZE,
         batch_seconds: float = BATCH_SECONDS,
         retention: Optional[TelemetryRetention] = None,
@@ -239,8 +251,10 @@ class TelemetryStore:
         self.home = (home or router_home()).expanduser()
         self.degraded: Optional[str] = None  # why the database could not be opened (then only counting)
         self._connect = connect
-        # Each item is one submit's rows; ``queue_size`` bounds the hand-offs waiting, not single events.
-        self._queue: queue.Queue[Optional[List[Row]]] = queue.Queue(queue_size)
+        # Each item is one submit's rows; ``max_pending`` bounds the events they hold (see submit_many).
+        self._queue: queue.Queue[Optional[List[Row]]] = queue.Queue()
+        self._max_pending = max_pending
+        self._one_statement = True  # whether this SQLite can insert a batch in one statement (_open)
         self._batch_size, self._batch_seconds = batch_size, batch_seconds
         self._lock = threading.Lock()
         self._pending_drops, self._pending_since, self._pending_reason = 0, 0.0, ""
@@ -275,15 +289,20 @@ class TelemetryStore:
                 event, cost = pair
                 rows.append(event_row(event, cost))
             except Exception:  # never on the caller: a bad event is a dropped event
-                self._count_drop(1, "invalid event", in_flight=False)
-        if not rows:
-            return
+                self._count_drop(1, "invalid event")
         with self._lock:
-            self._in_flight += len(rows)
-        try:
+            room = max(0, self._max_pending - self._in_flight)
+            self._in_flight += min(room, len(rows))
+        if len(rows) > room:  # the writer is behind: keep what fits, count the rest
+            self._count_drop(len(rows) - room, "queue full")
+            del rows[room:]
+        if rows:
             self._queue.put_nowait(rows)
-        except queue.Full:
-            self._count_drop(len(rows), "queue full")
+
+    @property
+    def pending(self) -> int:
+        """Events submitted and not yet stored or dropped (at most ``max_pending``)."""
+        return self._in_flight
 
     def note_lost(self, count: int, reason: str = SENDER_DROP_REASON) -> None:
         """Events lost before they reached this store (a shimmed process could not send them): they go
@@ -340,6 +359,7 @@ class TelemetryStore:
             self.degraded = " ".join(f"{type(exc).__name__}: {exc}".split())
             return None
         self.degraded = None
+        self._one_statement = _has_json(connection)
         self.retention = self._given_retention or load_retention(self.home)
         self._prune(connection)
         return connection
@@ -378,22 +398,24 @@ class TelemetryStore:
         return batch, False
 
     def _write(self, connection: Optional[sqlite3.Connection], batch: Sequence[Row]) -> None:
-        reason = _insert(connection, batch) if connection is not None else f"database unavailable ({self.degraded})"
-        if connection is not None and reason is None:
-            self._prune_if_due(connection, len(batch))
+        if connection is None:
+            reason: Optional[str] = f"database unavailable ({self.degraded})"
+        else:
+            reason = _insert(connection, batch, self._one_statement)
+            if reason is None:
+                self._prune_if_due(connection, len(batch))
         with self._idle:
             self._in_flight -= len(batch)
             if reason is None:
                 self.stored += len(batch)
             self._idle.notify_all()
         if reason is not None:
-            self._count_drop(len(batch), reason, in_flight=False)
+            self._count_drop(len(batch), reason)
 
     # Drop accounting ------------------------------------------------------------------------
-    def _count_drop(self, count: int, reason: str, in_flight: bool = True) -> None:
+    def _count_drop(self, count: int, reason: str) -> None:
+        """Count events lost that are not (or no longer) in flight."""
         with self._idle:
-            if in_flight:
-                self._in_flight -= count
             self.dropped += count
             self._log_drops(count, reason)
             self._idle.notify_all()
@@ -420,14 +442,29 @@ class TelemetryStore:
                 self._pending_since = min(since, self._pending_since or since)
 
 
-def _insert(connection: sqlite3.Connection, batch: Sequence[Row]) -> Optional[str]:
-    """Insert in one transaction; the reason the batch was lost, or None."""
+def _insert(connection: sqlite3.Connection, batch: Sequence[Row], one_statement: bool) -> Optional[str]:
+    """Insert in one transaction; the reason the batch was lost, or None. Whatever a batch holds, the
+    writer thread lives on: a batch that cannot be written is a counted drop, never a dead writer
+    (before, one lone surrogate in a model name stopped all storage until the proxy restarted)."""
+    rows = map(_storable_row, batch)
     try:
         with connection:
-            connection.executemany(_INSERT, map(_storable_row, batch))
-    except (sqlite3.Error, OSError) as exc:
+            if one_statement:
+                connection.execute(_INSERT_BATCH, (_BATCH_JSON.encode(list(rows)),))
+            else:
+                connection.executemany(_INSERT, rows)
+    except Exception as exc:  # sqlite3.Error, OSError, or a value neither JSON nor SQLite can hold
         return " ".join(str(exc).split()) or type(exc).__name__
     return None
+
+
+def _has_json(connection: sqlite3.Connection) -> bool:
+    """Whether this SQLite has the JSON functions (built in since 3.38, and in most builds before)."""
+    try:
+        connection.execute("SELECT json_extract('[1]', '$[0]')").fetchone()
+    except sqlite3.Error:
+        return False
+    return True
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
@@ -451,7 +488,10 @@ _ATTEMPTS_INDEX = len(_PLAIN_COLUMNS)  # the row's order: _INSERT's columns
 def _storable(value: Any) -> Any:
     kind = type(value)
     if kind is str:
-        return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT]
+        value = value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT]
+        return utf8_text(value)  # the drivers mend texts already; this is the last guard
+    if kind is float:
+        return value if math.isfinite(value) else None  # JSON has no NaN or infinity
     return value if kind in _SCALARS else None
 
 

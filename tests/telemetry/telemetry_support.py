@@ -1,11 +1,12 @@
 """Call events for the telemetry tests."""
 
+import sqlite3
 import time
 from typing import Any
 
 from shim.telemetry import CallEvent
 
-__all__ = ["call_event"]
+__all__ = ["FullDiskConnection", "call_event"]
 
 
 def call_event(**overrides: Any) -> CallEvent:
@@ -19,3 +20,21 @@ def call_event(**overrides: Any) -> CallEvent:
     )
     fields.update(overrides)
     return CallEvent(**fields)
+
+
+class FullDiskConnection(sqlite3.Connection):
+    """A connection whose event inserts fail as on a full disk (no tiny tmpfs here); the store writes a
+    batch with ``execute`` (one statement) or, on an SQLite without JSON, ``executemany``."""
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        _refuse_inserts(sql)
+        return super().execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        _refuse_inserts(sql)
+        return super().executemany(sql, *args)
+
+
+def _refuse_inserts(sql: str) -> None:
+    if sql.startswith("INSERT INTO events"):
+        raise sqlite3.OperationalError("database or disk is full")

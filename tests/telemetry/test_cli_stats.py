@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 from click.testing import CliRunner, Result
-from telemetry_support import call_event
+from telemetry_support import FullDiskConnection, call_event
 
 from host.cli import cli
 from host.pricing import PriceBook
@@ -127,11 +127,7 @@ def test_empty_store_is_not_an_error(home: Path) -> None:
 
 
 def test_dropped_events_are_reported(home: Path) -> None:
-    class FullDisk(sqlite3.Connection):
-        def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:  # type: ignore[override]
-            raise sqlite3.OperationalError("database or disk is full")
-
-    full = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=FullDisk)).start()
+    full = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=FullDiskConnection)).start()
     for _ in range(6):
         full.submit(call_event())
     full.close()

@@ -18,16 +18,11 @@ from host.cli import cli
 from host.telemetry_store import DROPS_FILENAME, TelemetryStore, read_drops
 
 
-class _FullDisk(sqlite3.Connection):
-    def executemany(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
-        raise sqlite3.OperationalError("database or disk is full")
-
-
 def _drop(home: Path, count: int) -> TelemetryStore:
     """A store that loses ``count`` events and logs them."""
-    from telemetry_support import call_event
+    from telemetry_support import FullDiskConnection, call_event
 
-    store = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=_FullDisk)).start()
+    store = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=FullDiskConnection)).start()
     for _ in range(count):
         store.submit(call_event())
     store.close()

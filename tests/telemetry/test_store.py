@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any, Iterator, List
 
 import pytest
-from telemetry_support import call_event
+from telemetry_support import FullDiskConnection, call_event
 
+from host import telemetry_store
 from host.telemetry_store import (
     DB_FILENAME,
+    MAX_PENDING_EVENTS,
     STORE_SCHEMA_VERSION,
     TelemetryStore,
     connect_database,
@@ -68,8 +70,8 @@ def test_unknown_cost_is_stored_as_null(home: Path, store: TelemetryStore) -> No
     assert _stored(home)[0]["cost_usd"] is None
 
 
-def test_50000_events_from_4_threads_are_all_stored(home: Path, store: TelemetryStore) -> None:
-    per_thread = 12_500
+def test_20000_events_from_4_threads_are_all_stored(home: Path, store: TelemetryStore) -> None:
+    per_thread = MAX_PENDING_EVENTS // 4  # as fast as threads can: within the bound, none is dropped
 
     def produce(worker: int) -> None:
         for index in range(per_thread):
@@ -81,7 +83,7 @@ def test_50000_events_from_4_threads_are_all_stored(home: Path, store: Telemetry
     for thread in threads:
         thread.join()
     assert store.flush(timeout=60)
-    assert store.dropped == 0 and store.stored == 50_000
+    assert store.dropped == 0 and store.stored == MAX_PENDING_EVENTS
     connection = sqlite3.connect(home / DB_FILENAME)
     by_worker = connection.execute("SELECT pid, count(*), sum(input_tokens) FROM events GROUP BY pid").fetchall()
     assert by_worker == [(worker, per_thread, sum(range(per_thread))) for worker in range(4)]
@@ -103,13 +105,94 @@ def test_full_queue_drops_and_counts(home: Path) -> None:
         blocked.wait(10)  # the writer cannot start: the queue fills
         return sqlite3.connect(path)
 
-    store = TelemetryStore(home, connect=slow_connect, queue_size=10).start()
+    store = TelemetryStore(home, connect=slow_connect, max_pending=10).start()
     _submit_all(store, 25)
     assert store.dropped == 15
     blocked.set()
     store.close()
     assert len(_stored(home)) == 10
     assert read_drops(home).count == 15 and read_drops(home).reasons == ("queue full",)
+
+
+def test_batches_waiting_hold_at_most_the_bound_in_events(home: Path) -> None:
+    # The proxy hands events over 200 at a time: a bound counted in hand-offs held 200 times more.
+    blocked = threading.Event()
+
+    def slow_connect(path: str) -> sqlite3.Connection:
+        blocked.wait(10)
+        return sqlite3.connect(path)
+
+    store = TelemetryStore(home, connect=slow_connect, max_pending=500).start()
+    for batch in range(5):
+        store.submit_many((call_event(input_tokens=batch * 200 + index), None) for index in range(200))
+    assert store.dropped == 500
+    blocked.set()
+    store.close()
+    assert [row["input_tokens"] for row in _stored(home)] == list(range(500))
+    assert read_drops(home).count == 500
+
+
+def test_an_sqlite_without_json_stores_the_same_rows(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telemetry_store, "_has_json", lambda connection: False)
+    store = TelemetryStore(home).start()
+    store.submit_many((call_event(input_tokens=index, requested_model="made-up-\ud800"), 0.5) for index in range(3))
+    store.close()
+    assert [(row["input_tokens"], row["requested_model"], row["cost_usd"]) for row in _stored(home)] == [
+        (index, "made-up-\ufffd", 0.5) for index in range(3)]
+
+
+def test_a_batch_is_one_statement(home: Path) -> None:
+    # One statement per batch, not per row: the writer waits for the GIL once per batch, so it keeps up
+    # while the proxy's event loop is busy (docs/telemetry-bounds.md#the-writer).
+    statements: List[str] = []
+
+    def traced(path: str) -> sqlite3.Connection:
+        connection = sqlite3.connect(path)
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    store = TelemetryStore(home, connect=traced).start()
+    store.submit_many((call_event(input_tokens=index, latency_ms=index / 7), 0.001 * index) for index in range(300))
+    store.close()
+    inserts = [statement for statement in statements if statement.startswith("INSERT INTO events")]
+    assert len(inserts) == 1
+    rows = _stored(home)
+    assert [(row["input_tokens"], row["latency_ms"], row["cost_usd"]) for row in rows] == [
+        (index, index / 7, 0.001 * index) for index in range(300)]
+    assert all(row["stream"] == 0 and row["translated"] == 1 for row in rows)
+
+
+def test_text_utf8_cannot_hold_is_mended_and_the_writer_lives_on(home: Path) -> None:
+    # A client's model name of "\ud800" decodes to a lone surrogate; stored as it was, it stopped the
+    # writer thread for good (every later event lost, and the queue grew until the bound).
+    store = TelemetryStore(home).start()
+    store.submit(call_event(requested_model="made-up-\ud800", latency_ms=float("nan"), ttfb_ms=float("inf")))
+    store.submit(call_event(requested_model="\ud83d\ude00 and é"))
+    assert store.flush()
+    store.submit(call_event(requested_model="later"))
+    store.close()
+    rows = _stored(home)
+    assert [row["requested_model"] for row in rows] == ["made-up-\ufffd", "\U0001f600 and é", "later"]
+    assert (rows[0]["latency_ms"], rows[0]["ttfb_ms"]) == (None, None)
+    assert store.dropped == 0
+
+
+def test_a_batch_that_cannot_be_stored_is_dropped_not_fatal(home: Path) -> None:
+    class Refusing(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.startswith("INSERT INTO events") and not refused:
+                refused.append(sql)
+                raise ValueError("no value of this kind")  # not an sqlite3.Error: still a drop
+            return super().execute(sql, *args)
+
+    refused: List[str] = []
+    store = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=Refusing)).start()
+    store.submit(call_event(input_tokens=1))
+    assert store.flush()
+    store.submit(call_event(input_tokens=2))
+    store.close()
+    assert store.dropped == 1 and [row["input_tokens"] for row in _stored(home)] == [2]
+    assert read_drops(home).reasons == ("no value of this kind",)
 
 
 def test_locked_database_drops_counts_and_recovers(home: Path) -> None:
@@ -130,15 +213,8 @@ def test_locked_database_drops_counts_and_recovers(home: Path) -> None:
     assert drops.count == 20 and "locked" in drops.reasons[0]
 
 
-class _FullDiskConnection(sqlite3.Connection):
-    """A connection whose writes fail as on a full disk (no tiny tmpfs here)."""
-
-    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        raise sqlite3.OperationalError("database or disk is full")
-
-
 def test_full_disk_drops_and_counts(home: Path) -> None:
-    store = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=_FullDiskConnection)).start()
+    store = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=FullDiskConnection)).start()
     _submit_all(store, 30)
     store.close()
     assert store.dropped == 30 and len(_stored(home)) == 0
@@ -175,7 +251,7 @@ def test_submit_of_garbage_never_raises(home: Path, store: TelemetryStore) -> No
 
 def test_drops_from_several_processes_add_up(home: Path) -> None:
     for count in (2, 3):
-        full = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=_FullDiskConnection)).start()
+        full = TelemetryStore(home, connect=lambda path: sqlite3.connect(path, factory=FullDiskConnection)).start()
         _submit_all(full, count)
         full.close()
     assert read_drops(home).count == 5
