@@ -6,8 +6,12 @@ Run: ``python bench/telemetry.py [--events N] [--rate R]``. Prints one table:
     ``shim/telemetry_sender.TelemetrySender`` to the host's real ``TelemetryCollector`` running in
     another process — median and p95 per event (each event timed alone, one every 200 µs so the
     reader's sleeping and waking is part of it), target ≤ 10 µs;
-(2) store: decoded events fed into ``TelemetryStore.submit`` from one thread as fast as possible,
-    then flushed — events/s stored, with the count stored and dropped (target ≥ 20,000/s, none lost);
+(2) store: decoded events fed into ``TelemetryStore.submit`` from one thread as fast as the store
+    takes them (the producer waits while 19,800 of the 20,000 events the store holds at most are
+    waiting), then flushed — events/s stored, with the count stored and dropped (target ≥ 20,000/s,
+    none lost); then the same while another thread keeps the GIL busy, as the proxy's event loop does
+    under a flood (docs/telemetry-bounds.md#the-writer), with the batch written as one statement (the
+    store's way) and, beside it, with ``executemany`` (its way on an SQLite without JSON functions);
 (3) the same through ``EventSink.record`` (pricing with genai-prices included; tokens vary per
     event, as real calls do, so the price cache helps only partly);
 (4) end to end, child processes → socket → ``TelemetryCollector`` → sink → SQLite: one sender flat
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, List, Sequence, Tuple
@@ -36,11 +41,12 @@ from typing import Any, Callable, List, Sequence, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from host import telemetry_store  # noqa: E402
 from host.collector import TelemetryCollector, socket_kind  # noqa: E402
 from host.event_sink import EventSink  # noqa: E402
 from host.pricing import PriceBook  # noqa: E402
 from host.telemetry_retention import TelemetryRetention, prune  # noqa: E402
-from host.telemetry_store import _INSERT, TelemetryStore, connect_database, event_row  # noqa: E402
+from host.telemetry_store import _INSERT, MAX_PENDING_EVENTS, TelemetryStore, connect_database, event_row  # noqa: E402
 from shim.config import RouterConfig  # noqa: E402
 from shim.env_names import TELEMETRY_SOCKET  # noqa: E402
 from shim.runtime import Runtime  # noqa: E402
@@ -57,6 +63,7 @@ from shim.transports.call_driver import SEND, LLMCall  # noqa: E402
 from shim.usage import Usage  # noqa: E402
 
 Row = Tuple[str, str, str]
+_HAS_JSON = telemetry_store._has_json
 
 
 def sample_event(index: int) -> CallEvent:
@@ -158,6 +165,7 @@ def store_throughput(count: int, directory: Path, max_events: int = 0) -> Row:
     store = TelemetryStore(directory / f"store-{max_events}", retention=retention).start()
     started = time.perf_counter()
     for event in events:
+        _wait_for_room(store)
         store.submit(event, 0.001)  # type: ignore[arg-type]
     store.flush(120)
     elapsed = time.perf_counter() - started
@@ -167,6 +175,44 @@ def store_throughput(count: int, directory: Path, max_events: int = 0) -> Row:
         return "store: submit → SQLite", f"{count / elapsed:,.0f} events/s", detail
     return (f"store, pruning to {max_events:,} rows", f"{count / elapsed:,.0f} events/s",
             f"{detail}, {store.pruned} pruned")
+
+
+def _wait_for_room(store: TelemetryStore, hand_off: int = 200) -> None:
+    """A producer that never makes the store drop: it waits while the store is nearly full."""
+    while store.pending > MAX_PENDING_EVENTS - hand_off:
+        time.sleep(0.0005)
+
+
+def store_beside_busy_thread(count: int, directory: Path, one_statement: bool) -> Row:
+    """(2), while another thread runs Python without pause; events handed over 200 at a time, as the
+    proxy does."""
+    pairs = [(decode_event(encode_event(sample_event(i))), 0.001) for i in range(count)]
+    if not one_statement:
+        telemetry_store._has_json = lambda connection: False  # the fallback, as on an SQLite without JSON
+    store = TelemetryStore(directory / f"busy-{one_statement}").start()
+    stop = threading.Event()
+    busy = threading.Thread(target=_spin, args=(stop,), daemon=True)
+    busy.start()
+    started = time.perf_counter()
+    for index in range(0, count, 200):
+        _wait_for_room(store)
+        store.submit_many(pairs[index:index + 200])  # type: ignore[arg-type]
+    store.flush(300)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    busy.join()
+    store.close()
+    telemetry_store._has_json = _HAS_JSON
+    how = "one statement a batch" if one_statement else "executemany"
+    return (f"store beside a busy thread ({how})", f"{count / elapsed:,.0f} events/s",
+            f"{store.stored} stored, {store.dropped} dropped")
+
+
+def _spin(stop: threading.Event) -> None:
+    total = 0
+    while not stop.is_set():
+        for number in range(1000):
+            total += number
 
 
 def prune_cost(rows: int, directory: Path, over: int = 10_000, runs: int = 200) -> Row:
@@ -197,9 +243,10 @@ def sink_throughput(count: int, directory: Path) -> Row:
     events = [decode_event(encode_event(sample_event(i))) for i in range(count)]
     sink = EventSink(TelemetryStore(directory / "sink").start(), [], PriceBook())
     started = time.perf_counter()
-    for event in events:
-        sink.record(event)  # type: ignore[arg-type]
     assert sink.store is not None
+    for event in events:
+        _wait_for_room(sink.store)
+        sink.record(event)  # type: ignore[arg-type]
     sink.store.flush(120)
     elapsed = time.perf_counter() - started
     sink.close()
@@ -266,6 +313,8 @@ def main() -> None:
         rows: List[Row] = [
             child_cost(min(args.events, 5_000), directory),
             store_throughput(args.events, directory),
+            store_beside_busy_thread(args.events, directory, one_statement=True),
+            store_beside_busy_thread(min(args.events, 5_000), directory, one_statement=False),
             sink_throughput(args.events, directory),
             end_to_end(args.events, directory, 1, 0),
             end_to_end(args.events, directory, 4, args.rate / 4),

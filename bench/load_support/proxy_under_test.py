@@ -19,7 +19,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 __all__ = ["ProxyUnderTest", "percentile"]
@@ -37,26 +37,27 @@ def _limit_descriptors(soft: int) -> None:
 class ProxyUnderTest:
     """``start()``, then :attr:`url`, :meth:`rss_mib`, :meth:`open_fds`, :meth:`metrics_size`; ``stop()``."""
 
-    def __init__(self, extra_args: Sequence[str] = (), nofile: int = 1024, extra_config: str = "") -> None:
+    def __init__(self, extra_args: Sequence[str] = (), nofile: int = 1024, extra_config: str = "",
+                 own_provider_for: str = "") -> None:
         self._extra_args = list(extra_args)
         self._nofile = nofile
         self._extra_config = extra_config  # TOML appended to the config (e.g. a [telemetry] table)
+        # A model name routed to a fake provider of its own (backend "own"), so that one client's
+        # calls do not queue in the fake behind everyone else's (bench/hostile.py says why).
+        self._own_provider_for = own_provider_for
         self.home = Path(tempfile.mkdtemp(prefix="router-bench-home-"))
         self.provider: Optional[subprocess.Popen[str]] = None
+        self.own_provider: Optional[subprocess.Popen[str]] = None
         self.proxy: Optional[subprocess.Popen[str]] = None
         self.url = ""
         self.provider_port = 0
 
     def start(self) -> "ProxyUnderTest":
-        self.provider = subprocess.Popen(
-            [sys.executable, "-m", "load_support.faulty_provider"], cwd=BENCH, stdout=subprocess.PIPE, text=True,
-        )
-        assert self.provider.stdout is not None
-        line = self.provider.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"the fake provider did not start: {line!r}")
-        self.provider_port = int(line.split()[1])
-        self._write_config()
+        self.provider, self.provider_port = _start_provider()
+        own_port = 0
+        if self._own_provider_for:
+            self.own_provider, own_port = _start_provider()
+        self._write_config(own_port)
         env = {**os.environ, "ROUTER_HOME": str(self.home), "BENCH_OPENAI_KEY": "sk-bench-openai",
                "BENCH_ANTHROPIC_KEY": "sk-ant-bench"}
         env.pop("ROUTER_API_KEY", None)
@@ -79,8 +80,18 @@ class ProxyUnderTest:
         threading_drain(self.proxy)
         return self
 
-    def _write_config(self) -> None:
+    def _write_config(self, own_port: int) -> None:
         root = f"http://127.0.0.1:{self.provider_port}"
+        own = textwrap.dedent(f"""
+            [backends.own]
+            protocol = "openai"
+            base_url = "http://127.0.0.1:{own_port}/v1"
+            key_env = "BENCH_OPENAI_KEY"
+
+            [[routes]]
+            match = "{self._own_provider_for}"
+            backend = "own"
+            """) if own_port else ""
         (self.home / "config.toml").write_text(textwrap.dedent(f"""
             [backends.openai]
             protocol = "openai"
@@ -91,7 +102,7 @@ class ProxyUnderTest:
             protocol = "anthropic"
             base_url = "{root}"
             key_env = "BENCH_ANTHROPIC_KEY"
-            """) + self._extra_config)
+            """) + own + self._extra_config)
 
     @property
     def pid(self) -> int:
@@ -126,7 +137,7 @@ class ProxyUnderTest:
             return -1
 
     def stop(self) -> None:
-        for process in (self.proxy, self.provider):
+        for process in (self.proxy, self.provider, self.own_provider):
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
@@ -135,6 +146,19 @@ class ProxyUnderTest:
                     process.kill()
                     process.wait(5)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _start_provider() -> "Tuple[subprocess.Popen[str], int]":
+    """A fake provider process, and its port once it says it is ready."""
+    provider = subprocess.Popen(
+        [sys.executable, "-m", "load_support.faulty_provider"], cwd=BENCH, stdout=subprocess.PIPE, text=True,
+    )
+    assert provider.stdout is not None
+    line = provider.stdout.readline()
+    if not line.startswith("READY "):
+        provider.kill()
+        raise RuntimeError(f"the fake provider did not start: {line!r}")
+    return provider, int(line.split()[1])
 
 
 def threading_drain(process: "subprocess.Popen[str]") -> None:
