@@ -31,7 +31,7 @@ from shim.responses_store import MemoryResponseStore, StoredResponse
 from ..paths import ensure_private_dir
 from .response_table import DEFAULT_LIMITS, ResponseStoreLimits, ResponseTable, Write
 
-__all__ = ["RESPONSES_DB_FILENAME", "ResponseStoreLimits", "SQLiteResponseStore", "open_response_store"]
+__all__ = ["MAX_PENDING", "RESPONSES_DB_FILENAME", "ResponseStoreLimits", "SQLiteResponseStore", "open_response_store"]
 
 RESPONSES_DB_FILENAME = "responses.db"
 _BATCH = 256  # pending changes written per transaction, at most
@@ -39,6 +39,9 @@ _DELETED = None  # a pending change that removes the record
 _STOP = ""  # the writer thread's stop signal on its queue (never a response id)
 _ABSENT = object()
 _FLUSH_TIMEOUT = 10.0
+# Records waiting for the writer, at most: four of its batches. Each holds a call's conversation as
+# parsed JSON; unbounded, a flood of small Responses calls grew the proxy by ~15 MiB/s.
+MAX_PENDING = 1024
 
 
 class SQLiteResponseStore:
@@ -56,6 +59,7 @@ class SQLiteResponseStore:
         self._pending: Dict[str, Optional[StoredResponse]] = {}  # id → record to write, or _DELETED
         self._changes: queue.SimpleQueue[str] = queue.SimpleQueue()  # ids whose change waits
         self._idle = threading.Condition(self._pending_lock)  # notified when nothing is pending
+        self.dropped = 0  # records not kept because MAX_PENDING were waiting
         self._writer = threading.Thread(target=self._write_loop, name="router-response-store", daemon=True)
         self._writer.start()
 
@@ -78,8 +82,19 @@ class SQLiteResponseStore:
             return None  # written by something else: as good as absent
 
     def put(self, stored: StoredResponse) -> None:
-        """Keep ``stored`` (readable at once; written to the file by the writer thread)."""
-        self._change(stored.response_id, stored)
+        """Keep ``stored`` (readable at once; written to the file by the writer thread) — unless
+        :data:`MAX_PENDING` records already wait for the writer: then it is not kept, counted in
+        :attr:`dropped` and said once (docs/response-store.md#the-writer)."""
+        with self._pending_lock:
+            behind = len(self._pending) >= MAX_PENDING and stored.response_id not in self._pending
+            if behind:
+                self.dropped += 1
+            else:
+                self._pending[stored.response_id] = stored
+        if behind:
+            self._warn_once(f"{MAX_PENDING} records wait to be written; newer responses are not kept until they are")
+        else:
+            self._changes.put(stored.response_id)
 
     def delete(self, response_id: str) -> bool:
         """Forget a record; True when there was one (pending, or in the file: a primary-key lookup)."""
@@ -90,8 +105,10 @@ class SQLiteResponseStore:
             existed = pending is not None
         else:
             existed = self._exists(response_id)
-        if existed:
-            self._change(response_id, _DELETED)
+        if existed:  # never refused: deletions are bounded by the records that exist
+            with self._pending_lock:
+                self._pending[response_id] = _DELETED
+            self._changes.put(response_id)
         return existed
 
     def flush(self, timeout: float = _FLUSH_TIMEOUT) -> bool:
@@ -117,11 +134,6 @@ class SQLiteResponseStore:
         except sqlite3.Error:
             return False
 
-    def _change(self, response_id: str, stored: Optional[StoredResponse]) -> None:
-        with self._pending_lock:
-            self._pending[response_id] = stored
-        self._changes.put(response_id)
-
     def _write_loop(self) -> None:
         while True:
             ids = [self._changes.get()]
@@ -142,7 +154,8 @@ class SQLiteResponseStore:
             try:
                 self._table.write(_rows(changes))
             except (sqlite3.Error, OSError) as problem:  # a full disk, a file another program broke …
-                self._report(problem)
+                problem_text = f"{type(problem).__name__}: {problem}"
+                self._warn_once(f"responses cannot be stored ({problem_text}); calls are still served")
         with self._pending_lock:
             for response_id, change in changes.items():
                 if self._pending.get(response_id, _ABSENT) is change:  # unchanged since: it is written
@@ -150,11 +163,10 @@ class SQLiteResponseStore:
             if not self._pending:
                 self._idle.notify_all()
 
-    def _report(self, problem: BaseException) -> None:
+    def _warn_once(self, problem: str) -> None:
         if not self._warned:
             self._warned = True
-            detail = " ".join(f"{type(problem).__name__}: {problem}".split())
-            self._warn.write(f"router proxy: warning: responses cannot be stored ({detail}); calls are still served\n")
+            self._warn.write(f"router proxy: warning: {' '.join(problem.split())}\n")
 
 
 def _rows(changes: Dict[str, Optional[StoredResponse]]) -> List[Write]:

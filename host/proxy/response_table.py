@@ -5,11 +5,13 @@ Synchronous and single-purpose: :class:`~.response_store.SQLiteResponseStore` de
 what from which thread (reads on the event loop, writes on its writer thread).
 """
 
+import functools
 import os
 import sqlite3
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["DEFAULT_LIMITS", "ResponseStoreLimits", "ResponseTable", "Write"]
 
@@ -37,6 +39,26 @@ END;
 
 # (id, created_at, the record's JSON) to write, or (id, None, None) to delete.
 Write = Tuple[str, Optional[float], Optional[bytes]]
+_INSERT = "INSERT INTO responses (id, created_at, size, record) VALUES {rows}"
+_DELETE = "DELETE FROM responses WHERE id IN ({rows})"
+_CHUNK_ROWS = (256, 64, 16, 4, 1)  # rows per statement: five statement texts, each prepared once and cached
+Item = TypeVar("Item")
+
+
+def _chunks(items: Sequence[Item]) -> Iterator[Sequence[Item]]:
+    """``items`` in runs of the sizes of :data:`_CHUNK_ROWS`, largest first (a writer batch of 256: one)."""
+    start = 0
+    for size in _CHUNK_ROWS:
+        while len(items) - start >= size:
+            yield items[start:start + size]
+            start += size
+
+
+@functools.lru_cache(maxsize=2 * len(_CHUNK_ROWS))
+def _many_rows(template: str, rows: int, columns: int) -> str:
+    """``template`` with ``rows`` placeholders of ``columns`` values: ``(?, ?), (?, ?)`` or ``?, ?``."""
+    one = ", ".join("?" * columns)
+    return template.format(rows=", ".join([f"({one})" if columns > 1 else one] * rows))
 
 
 @dataclass(frozen=True)
@@ -80,21 +102,23 @@ class ResponseTable:
     def exists(self, response_id: str) -> bool:
         return self._reader.execute("SELECT 1 FROM responses WHERE id = ?", (response_id,)).fetchone() is not None
 
-    def write(self, writes: Iterable[Write]) -> None:
-        """Apply ``writes`` in one transaction, then evict what the bounds no longer allow."""
-        newest: Optional[float] = None
+    def write(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` (one per id) in one transaction, then evict what the bounds no longer
+        allow. Many rows per statement (docs/response-store.md#the-writer): the sqlite3 module lets go
+        of the GIL around every statement, and a thread that lets go of it once per row gets it back
+        only when the busy event loop yields it."""
+        rows = [(response_id, created_at, len(record), record) for response_id, created_at, record in writes
+                if created_at is not None and record is not None and len(record) <= self.limits.max_bytes]
         with self._writer:
-            for response_id, created_at, record in writes:
-                self._writer.execute("DELETE FROM responses WHERE id = ?", (response_id,))
-                if created_at is None or record is None or len(record) > self.limits.max_bytes:
-                    continue
-                self._writer.execute(
-                    "INSERT INTO responses (id, created_at, size, record) VALUES (?, ?, ?, ?)",
-                    (response_id, created_at, len(record), record),
-                )
-                newest = created_at if newest is None else max(newest, created_at)
-            if newest is not None:
-                self._evict(newest)
+            self._delete([(response_id,) for response_id, _, _ in writes])
+            for chunk in _chunks(rows):
+                self._writer.execute(_many_rows(_INSERT, len(chunk), 4), list(chain.from_iterable(chunk)))
+            if rows:
+                self._evict(max(created_at for _, created_at, _, _ in rows))
+
+    def _delete(self, ids: Sequence[Tuple[str]]) -> None:
+        for chunk in _chunks(ids):
+            self._writer.execute(_many_rows(_DELETE, len(chunk), 1), [response_id for response_id, in chunk])
 
     def close(self) -> None:
         self._reader.close()
@@ -121,7 +145,7 @@ class ResponseTable:
                     break
                 doomed.append((response_id,))
                 freed += row_size
-            self._writer.executemany("DELETE FROM responses WHERE id = ?", doomed)
+            self._delete(doomed)
 
 
 def _create_private(path: Path) -> None:

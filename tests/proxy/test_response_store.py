@@ -6,17 +6,20 @@ import io
 import sqlite3
 import stat
 import threading
+from itertools import groupby
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
 from host.proxy.response_store import (
+    MAX_PENDING,
     RESPONSES_DB_FILENAME,
     ResponseStoreLimits,
     SQLiteResponseStore,
     open_response_store,
 )
+from host.proxy.response_table import ResponseTable
 from shim.responses_store import MemoryResponseStore, StoredResponse
 
 NOW = 1_800_000_000.0
@@ -180,6 +183,47 @@ def test_a_write_that_fails_costs_the_record_and_one_warning(tmp_path: Path) -> 
     store.put(_record(3))
     assert store.flush() and _ids(store) == ["resp_3"]  # later writes work again
     store.close()
+
+
+def test_records_waiting_for_the_writer_are_bounded(tmp_path: Path) -> None:
+    # A flood of small Responses calls grew the proxy ~15 MiB/s while every record waited in memory.
+    warnings = io.StringIO()
+    store = SQLiteResponseStore(tmp_path / "r.db", warn=warnings)
+    blocker = sqlite3.connect(str(tmp_path / "r.db"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the writer waits (its busy timeout, 2 s) while these are put
+    for number in range(MAX_PENDING + 10):
+        store.put(_record(number))
+    assert store.dropped == 10
+    assert store.get(f"resp_{MAX_PENDING - 1}", NOW) is not None and store.get(f"resp_{MAX_PENDING}", NOW) is None
+    store.put(_record(5, text="replaced"))  # a record already waiting is replaced, never refused
+    assert store.dropped == 10 and store.get("resp_5", NOW) == _record(5, text="replaced")
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert store.flush(timeout=60)
+    assert "records wait to be written" in warnings.getvalue()
+    store.put(_record(99_999))  # room again
+    assert store.flush() and "resp_99999" in _ids(store)
+    store.close()
+
+
+def test_a_batch_of_writes_is_a_few_statements(tmp_path: Path) -> None:
+    # Many rows per statement: the writer waits for the GIL a few times a batch, not once a row
+    # (docs/response-store.md#the-writer).
+    table = ResponseTable(tmp_path / "r.db", ResponseStoreLimits(max_entries=250))
+    statements: List[str] = []
+    table._writer.set_trace_callback(statements.append)
+    records = [_record(number, created_at=NOW + number) for number in range(300)]
+    table.write([(record.response_id, record.created_at, record.to_json()) for record in records])
+    table.write([("resp_299", None, None)])
+    # A trigger's steps repeat their statement's text (with its values): one run of a text is one statement.
+    executed = [text for text, _ in groupby(statements)]
+    assert len(executed) < 40, executed  # 300 rows, their eviction, a deletion: 600 and more before
+    with sqlite3.connect(str(tmp_path / "r.db")) as raw:
+        ids = [row[0] for row in raw.execute("SELECT id FROM responses ORDER BY created_at")]
+        totals = raw.execute("SELECT entries, bytes FROM totals").fetchone()
+        size = raw.execute("SELECT sum(size) FROM responses").fetchone()[0]
+    assert ids == [f"resp_{number}" for number in range(50, 299)] and totals == (249, size)
+    table.close()
 
 
 def test_an_unusable_home_falls_back_to_memory_with_one_warning(tmp_path: Path) -> None:
