@@ -8,6 +8,8 @@ them together:
 
 - **model names**: 8 connections sending chat calls with made-up model names, each one new (at most
   200,000; as fast as the proxy answers, so this one is also a flood);
+- **Responses calls**: 8 connections sending small Responses calls as fast as the proxy answers (at
+  most 200,000), each a record the proxy keeps for ``previous_response_id``;
 - **idle sockets**: 1,100 connections that send nothing, 10 % of them half a request head, held open;
 - **big headers**: requests with one 4 MiB header, two at a time (at most 20);
 - **big bodies**: 8 MiB bodies of nested empty arrays, one at a time (at most 10);
@@ -73,6 +75,23 @@ class Budget:
 
 # Attacks ------------------------------------------------------------------------------------------
 async def made_up_names(budget: Budget, connections: int = 8, limit: int = 200_000) -> str:
+    def request(worker_id: int, number: int) -> bytes:
+        name = f"made-up-{worker_id}-{number}-{random.getrandbits(64):016x}"
+        return request_bytes(CHAT, {"model": name, "messages": USER})
+
+    return f"{await _flood(budget, connections, limit, request)} names"
+
+
+async def responses_calls(budget: Budget, connections: int = 8, limit: int = 200_000) -> str:
+    """Small Responses calls (translated to the Chat backend), each one a record the proxy stores for
+    ``previous_response_id``: its store's writer has to keep up (docs/response-store.md#the-writer)."""
+    body = request_bytes("/v1/responses", {"model": "gpt-flood", "input": "hi"})
+    return f"{await _flood(budget, connections, limit, lambda worker_id, number: body)} Responses calls"
+
+
+async def _flood(budget: Budget, connections: int, limit: int, request: Callable[[int, int], bytes]) -> int:
+    """``connections`` kept-alive connections sending ``request(worker, number)`` as fast as the proxy
+    answers; the number of requests sent."""
     sent = [0]
 
     async def worker(worker_id: int) -> None:
@@ -80,8 +99,7 @@ async def made_up_names(budget: Budget, connections: int = 8, limit: int = 200_0
         try:
             while budget.open() and sent[0] < limit:
                 sent[0] += 1
-                name = f"made-up-{worker_id}-{sent[0]}-{random.getrandbits(64):016x}"
-                answer = await connection.exchange(request_bytes(CHAT, {"model": name, "messages": USER}))
+                answer = await connection.exchange(request(worker_id, sent[0]))
                 if answer.closed or answer.status == 0:
                     connection.close()
                     connection = await Connection.open(budget.port)
@@ -89,7 +107,7 @@ async def made_up_names(budget: Budget, connections: int = 8, limit: int = 200_0
             connection.close()
 
     await _gather(worker(n) for n in range(connections))
-    return f"{sent[0]} names"
+    return sent[0]
 
 
 async def idle_sockets(budget: Budget, count: int = 1100, half_sent: float = 0.1) -> str:
@@ -172,6 +190,7 @@ async def everything(budget: Budget) -> str:
 
 ATTACKS: List[Tuple[str, Attack]] = [
     ("model names", made_up_names),
+    ("Responses calls", responses_calls),
     ("idle sockets", idle_sockets),
     ("big headers", big_headers),
     ("big bodies", big_bodies),

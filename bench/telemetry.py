@@ -33,13 +33,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, List, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from load_support.busy_thread import busy_thread  # noqa: E402
 
 from host import telemetry_store  # noqa: E402
 from host.collector import TelemetryCollector, socket_kind  # noqa: E402
@@ -190,29 +191,18 @@ def store_beside_busy_thread(count: int, directory: Path, one_statement: bool) -
     if not one_statement:
         telemetry_store._has_json = lambda connection: False  # the fallback, as on an SQLite without JSON
     store = TelemetryStore(directory / f"busy-{one_statement}").start()
-    stop = threading.Event()
-    busy = threading.Thread(target=_spin, args=(stop,), daemon=True)
-    busy.start()
-    started = time.perf_counter()
-    for index in range(0, count, 200):
-        _wait_for_room(store)
-        store.submit_many(pairs[index:index + 200])  # type: ignore[arg-type]
-    store.flush(300)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    busy.join()
+    with busy_thread():
+        started = time.perf_counter()
+        for index in range(0, count, 200):
+            _wait_for_room(store)
+            store.submit_many(pairs[index:index + 200])  # type: ignore[arg-type]
+        store.flush(300)
+        elapsed = time.perf_counter() - started
     store.close()
     telemetry_store._has_json = _HAS_JSON
     how = "one statement a batch" if one_statement else "executemany"
     return (f"store beside a busy thread ({how})", f"{count / elapsed:,.0f} events/s",
             f"{store.stored} stored, {store.dropped} dropped")
-
-
-def _spin(stop: threading.Event) -> None:
-    total = 0
-    while not stop.is_set():
-        for number in range(1000):
-            total += number
 
 
 def prune_cost(rows: int, directory: Path, over: int = 10_000, runs: int = 200) -> Row:
