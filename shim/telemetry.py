@@ -288,7 +288,7 @@ def _rounded(value: Optional[float]) -> Optional[float]:
 
 def _encode_data(data: Dict[str, Any]) -> bytes:
     """``data`` (not modified) as compact JSON ≤ MAX_EVENT_BYTES."""
-    if _has_long_text(data):
+    if _needs_bounding(data):
         data = _cut_texts(data, TEXT_LIMIT)
     encoded = _encode_json(data).encode()
     if len(encoded) > MAX_EVENT_BYTES:  # only possible with pathological unicode; cut harder
@@ -298,7 +298,7 @@ def _encode_data(data: Dict[str, Any]) -> bytes:
     return encoded
 
 
-def _has_long_text(data: Mapping[str, Any]) -> bool:
+def _needs_bounding(data: Mapping[str, Any]) -> bool:
     """Whether a text field is longer than the limit or holds what UTF-8 cannot (see :func:`utf8_text`)."""
     for name in _TRUNCATED_FIELDS:
         value = data.get(name)
@@ -319,9 +319,9 @@ def _cut_texts(data: Dict[str, Any], limit: int) -> Dict[str, Any]:
 
 def utf8_text(text: str) -> str:
     """``text`` as UTF-8 can hold it. JSON's ``"\\ud800"`` decodes to a lone surrogate, and a client
-    chooses its model name: such a text stopped the SQLite writer and fails OTLP's encoder. A lone
-    surrogate becomes U+FFFD; a surrogate pair becomes the character it encodes
-    (docs/telemetry-bounds.md#events)."""
+    chooses its model name: such a text stopped the SQLite writer, and every consumer of an event
+    that encodes it as UTF-8 would fail the same way. A lone surrogate becomes U+FFFD; a surrogate
+    pair becomes the character it encodes (docs/telemetry-bounds.md#events)."""
     if text.isascii() or _encodes(text):  # isascii is a flag lookup: no scan
         return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -339,7 +339,7 @@ def bounded_event(event: CallEvent) -> CallEvent:
     """``event`` with every text field cut to :data:`TEXT_LIMIT` (the same object when none is longer):
     for a driver that builds its events itself (the proxy), as the encoders cut the shim's."""
     data = vars(event)
-    if not _has_long_text(data):
+    if not _needs_bounding(data):
         return event
     return CallEvent(**_cut_texts(data, TEXT_LIMIT))
 
@@ -376,7 +376,7 @@ def event_from_message(message: Any) -> Optional[CallEvent]:
     # Our senders write well-typed events with cut texts; a message is read as if any process wrote it.
     if not _well_typed(data):
         return None
-    if _has_long_text(data):
+    if _needs_bounding(data):
         data = _cut_texts(data, TEXT_LIMIT)
     if data["attempts"] is not None:
         data = {**data, "attempts": bounded_attempts(data["attempts"])}

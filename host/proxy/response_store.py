@@ -7,8 +7,9 @@ continue a conversation after ``router proxy`` restarted), and several proxies m
 
 Cost rules (the proxy is one event loop, and every call goes through here): nothing slower than a
 primary-key lookup runs on the loop. ``put`` and ``delete`` only note the change in a small map of
-pending writes and wake the writer thread, which serialises the records and commits them in
-batches (a burst of calls shares one transaction). ``get`` looks in that map first, so a record is
+pending writes (at most :data:`MAX_PENDING`) and wake the writer thread, which serialises the
+records and commits them in batches (a burst of calls shares one transaction; many rows per
+statement). ``get`` looks in that map first, so a record is
 readable the moment ``put`` returns — the proxy stores a call's record before the client sees the
 call complete — and then in the file, on a connection of its own (WAL: a reader never waits for
 the writer). A record reaches the file milliseconds later; other proxies on the same home see it
