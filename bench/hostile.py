@@ -17,13 +17,15 @@ them together:
 
 The counts are high enough that the floods last the whole phase: at 20,000 names and 2,000 streams
 they ended after 3 s and 2 s, so a phase's p99 was the slowest of 30–60 calls, and what builds up
-only over time (a telemetry backlog did: docs/telemetry-bounds.md#the-writer) did not show.
+only over time did not show (two writer backlogs did: docs/telemetry-bounds.md#the-writer,
+docs/response-store.md#the-writer).
 
 The normal client's model is served by a fake provider process of its own (``--shared-provider``:
 by the attackers' one). The fake is one Python process; shared with 16 stream attackers, its own
-queue showed in the normal client's latency (p50 5.8 against 2.8 ms in the same conditions), which
-measures the fake, not the proxy — a real provider does not slow down for one client's flood. The
-two backends still share everything in the proxy: its event loop, its limits and its stores.
+queue showed in the normal client's latency (p50 5.5–5.8 against 2.6–2.7 ms with its own, under
+the stream flood, in two full runs), which measures the fake, not the proxy — a real provider does
+not slow down for one client's flood. The two backends still share everything in the proxy: its
+event loop, its limits and its stores.
 
 Every loop is bounded in count and in time. Printed, per phase: the normal client's p50/p99 and its
 failed calls, the proxy's peak resident memory and open descriptors, and the size of ``/metrics``
