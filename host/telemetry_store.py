@@ -78,8 +78,8 @@ CREATE INDEX IF NOT EXISTS events_time ON events (time);
 # than dataclasses.astuple (no deep copy).
 _PLAIN_COLUMNS = tuple(name for name in EVENT_COLUMNS[:-1] if name != "attempts")
 _EVENT_VALUES = attrgetter(*_PLAIN_COLUMNS)
-_INSERT = (f"INSERT INTO events ({', '.join((*_PLAIN_COLUMNS, 'attempts', 'cost_usd'))}) "
-           f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
+_INSERT_COLUMNS = ", ".join((*_PLAIN_COLUMNS, "attempts", "cost_usd"))  # a row's order (event_row)
+_INSERT = f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 # A whole batch in one statement: the rows as one JSON array, taken apart by SQLite. The sqlite3 module
 # lets go of the GIL around every statement it runs, and with ``executemany`` that is once per row; a
@@ -87,8 +87,7 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 # so while the loop was busy the writer stored ~1,800 rows/s against the loop's ~7,500 calls/s and the
 # backlog grew ~3 MiB/s (docs/telemetry-bounds.md#the-writer). One statement: one wait per batch.
 _BATCH_VALUES = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(EVENT_COLUMNS)))
-_INSERT_BATCH = (f"INSERT INTO events ({', '.join((*_PLAIN_COLUMNS, 'attempts', 'cost_usd'))}) "
-                 f"SELECT {_BATCH_VALUES} FROM json_each(?) ORDER BY key")
+_INSERT_BATCH = f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_BATCH_VALUES} FROM json_each(?) ORDER BY key"
 _BATCH_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 Connect = Callable[[str], sqlite3.Connection]

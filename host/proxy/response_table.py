@@ -110,15 +110,15 @@ class ResponseTable:
         rows = [(response_id, created_at, len(record), record) for response_id, created_at, record in writes
                 if created_at is not None and record is not None and len(record) <= self.limits.max_bytes]
         with self._writer:
-            self._delete([(response_id,) for response_id, _, _ in writes])
+            self._delete([response_id for response_id, _, _ in writes])
             for chunk in _chunks(rows):
                 self._writer.execute(_many_rows(_INSERT, len(chunk), 4), list(chain.from_iterable(chunk)))
             if rows:
                 self._evict(max(created_at for _, created_at, _, _ in rows))
 
-    def _delete(self, ids: Sequence[Tuple[str]]) -> None:
+    def _delete(self, ids: Sequence[str]) -> None:
         for chunk in _chunks(ids):
-            self._writer.execute(_many_rows(_DELETE, len(chunk), 1), [response_id for response_id, in chunk])
+            self._writer.execute(_many_rows(_DELETE, len(chunk), 1), chunk)
 
     def close(self) -> None:
         self._reader.close()
@@ -138,12 +138,12 @@ class ResponseTable:
             ).fetchall()
             if not oldest:
                 return  # nothing left to evict
-            doomed: List[Tuple[str]] = []
+            doomed: List[str] = []
             freed = 0
             for response_id, row_size in oldest:
                 if len(doomed) >= over_entries and size - freed <= self.limits.max_bytes:
                     break
-                doomed.append((response_id,))
+                doomed.append(response_id)
                 freed += row_size
             self._delete(doomed)
 
