@@ -35,26 +35,44 @@ END;
 CREATE TRIGGER IF NOT EXISTS responses_removed AFTER DELETE ON responses BEGIN
     UPDATE totals SET entries = entries - 1, bytes = bytes - OLD.size;
 END;
+CREATE TRIGGER IF NOT EXISTS responses_replaced AFTER UPDATE OF size ON responses BEGIN
+    UPDATE totals SET bytes = bytes - OLD.size + NEW.size;
+END;
 """
 
 # (id, created_at, the record's JSON) to write, or (id, None, None) to delete.
 Write = Tuple[str, Optional[float], Optional[bytes]]
-_INSERT = "INSERT INTO responses (id, created_at, size, record) VALUES {rows}"
-_DELETE = "DELETE FROM responses WHERE id IN ({rows})"
-_CHUNK_ROWS = (256, 64, 16, 4, 1)  # rows per statement: five statement texts, each prepared once and cached
+# Rows per statement: a writer batch (at most 256) is one statement, whatever its size — the rows
+# that do not exist are NULL and filtered out, so each text is prepared once and cached
+# (docs/response-store.md#the-writer). An id written again replaces its record (an upsert: one
+# statement, where a deletion first was two; the ``responses_replaced`` trigger keeps the totals).
+_STATEMENT_ROWS = 256
+_INSERT = ("INSERT INTO responses (id, created_at, size, record) "
+           "SELECT column1, column2, column3, column4 FROM (VALUES {rows}) WHERE column1 IS NOT NULL "
+           "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, size = excluded.size, "
+           "record = excluded.record")
+_DELETE = "DELETE FROM responses WHERE id IN ({rows})"  # NULL never matches an id
+# The age and count bounds in one statement, two index ranges: the expired rows, and the oldest
+# beyond max_entries (LIMIT 0 when there are none: nothing is scanned).
+_EVICT_EXPIRED_AND_OLDEST = """DELETE FROM responses WHERE id IN (
+    SELECT id FROM responses WHERE created_at <= ?
+    UNION ALL
+    SELECT * FROM (SELECT id FROM responses ORDER BY created_at LIMIT max((SELECT entries FROM totals) - ?, 0)))"""
 Item = TypeVar("Item")
 
 
-def _chunks(items: Sequence[Item]) -> Iterator[Sequence[Item]]:
-    """``items`` in runs of the sizes of :data:`_CHUNK_ROWS`, largest first (a writer batch of 256: one)."""
-    start = 0
-    for size in _CHUNK_ROWS:
-        while len(items) - start >= size:
-            yield items[start:start + size]
-            start += size
+def _statements(template: str, items: Sequence[Sequence[Item]]) -> Iterator[Tuple[str, List[Optional[Item]]]]:
+    """``template`` and its parameters for ``items`` (rows of equal width), :data:`_STATEMENT_ROWS`
+    rows a statement, the last one padded with NULL rows."""
+    width = len(items[0]) if items else 1
+    text = _many_rows(template, _STATEMENT_ROWS, width)
+    for start in range(0, len(items), _STATEMENT_ROWS):
+        chunk = items[start:start + _STATEMENT_ROWS]
+        padding: List[Optional[Item]] = [None] * (width * (_STATEMENT_ROWS - len(chunk)))
+        yield text, [*chain.from_iterable(chunk), *padding]
 
 
-@functools.lru_cache(maxsize=2 * len(_CHUNK_ROWS))
+@functools.lru_cache(maxsize=4)
 def _many_rows(template: str, rows: int, columns: int) -> str:
     """``template`` with ``rows`` placeholders of ``columns`` values: ``(?, ?), (?, ?)`` or ``?, ?``."""
     one = ", ".join("?" * columns)
@@ -104,47 +122,48 @@ class ResponseTable:
 
     def write(self, writes: Sequence[Write]) -> None:
         """Apply ``writes`` (one per id) in one transaction, then evict what the bounds no longer
-        allow. Many rows per statement (docs/response-store.md#the-writer): the sqlite3 module lets go
-        of the GIL around every statement, and a thread that lets go of it once per row gets it back
-        only when the busy event loop yields it."""
+        allow. A batch of up to 256 records is five statements (docs/response-store.md#the-writer):
+        the sqlite3 module lets go of the GIL around every statement, and a writer thread that lets
+        go of it gets it back only when the busy event loop yields it. A record over ``max_bytes``
+        is not kept: it removes the one it would have replaced."""
         rows = [(response_id, created_at, len(record), record) for response_id, created_at, record in writes
                 if created_at is not None and record is not None and len(record) <= self.limits.max_bytes]
+        stored_ids = {row[0] for row in rows}
         with self._writer:
-            self._delete([response_id for response_id, _, _ in writes])
-            for chunk in _chunks(rows):
-                self._writer.execute(_many_rows(_INSERT, len(chunk), 4), list(chain.from_iterable(chunk)))
+            self._delete([response_id for response_id, _, _ in writes if response_id not in stored_ids])
+            for text, parameters in _statements(_INSERT, rows):
+                self._writer.execute(text, parameters)
             if rows:
                 self._evict(max(created_at for _, created_at, _, _ in rows))
 
     def _delete(self, ids: Sequence[str]) -> None:
-        for chunk in _chunks(ids):
-            self._writer.execute(_many_rows(_DELETE, len(chunk), 1), chunk)
+        for text, parameters in _statements(_DELETE, [(response_id,) for response_id in ids]):
+            self._writer.execute(text, parameters)
 
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
 
     def _evict(self, now: float) -> None:
-        """Expired rows first (an index range), then the oldest until both size bounds hold. The
-        totals are one row kept by triggers: checking the bounds is not a scan."""
-        self._writer.execute("DELETE FROM responses WHERE created_at <= ?", (now - self.limits.max_age_seconds,))
+        """The expired rows and the oldest beyond ``max_entries`` (one statement), then the oldest
+        until the size bound holds. The totals are one row kept by triggers: checking the bounds is
+        not a scan, and a batch within the size bound costs two statements."""
+        self._writer.execute(_EVICT_EXPIRED_AND_OLDEST, (now - self.limits.max_age_seconds, self.limits.max_entries))
         while True:
-            entries, size = self._writer.execute("SELECT entries, bytes FROM totals").fetchone()
-            over_entries = entries - self.limits.max_entries
-            if over_entries <= 0 and size <= self.limits.max_bytes:
+            (size,) = self._writer.execute("SELECT bytes FROM totals").fetchone()
+            if size <= self.limits.max_bytes:
                 return
             oldest = self._writer.execute(
-                "SELECT id, size FROM responses ORDER BY created_at LIMIT ?", (max(over_entries, _EVICT_BATCH),)
+                "SELECT id, size FROM responses ORDER BY created_at LIMIT ?", (_EVICT_BATCH,)
             ).fetchall()
             if not oldest:
                 return  # nothing left to evict
             doomed: List[str] = []
-            freed = 0
             for response_id, row_size in oldest:
-                if len(doomed) >= over_entries and size - freed <= self.limits.max_bytes:
+                if size <= self.limits.max_bytes:
                     break
                 doomed.append(response_id)
-                freed += row_size
+                size -= row_size
             self._delete(doomed)
 
 

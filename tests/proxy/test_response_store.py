@@ -226,6 +226,58 @@ def test_a_batch_of_writes_is_a_few_statements(tmp_path: Path) -> None:
     table.close()
 
 
+@pytest.mark.parametrize("rows", [1, 29, 242, 256])
+def test_a_batch_costs_the_same_statements_whatever_its_size(tmp_path: Path, rows: int) -> None:
+    # The writer's batches are as big as what waited: under a flood of Responses calls, 29, 157, 242
+    # rows. Runs of 256/64/16/4/1 rows made a batch of 242 sixteen statements, each a wait for the
+    # GIL, and the writer fell behind the calls (docs/response-store.md#the-writer).
+    table = ResponseTable(tmp_path / "r.db", ResponseStoreLimits(max_entries=100))
+    old = [_record(number, created_at=NOW + number) for number in range(100)]
+    table.write([(record.response_id, record.created_at, record.to_json()) for record in old])
+    statements: List[str] = []
+    table._writer.set_trace_callback(statements.append)
+    new = [_record(1000 + number, created_at=NOW + 1000 + number) for number in range(rows)]
+    table.write([(record.response_id, record.created_at, record.to_json()) for record in new])
+    table._writer.set_trace_callback(None)
+    executed = [text for text, _ in groupby(statements)]
+    # BEGIN, the insert, the expired and the oldest beyond the count, the size bound's check, COMMIT
+    assert len(executed) == 5, [text[:60] for text in executed]
+    with sqlite3.connect(str(tmp_path / "r.db")) as raw:
+        ids = [row[0] for row in raw.execute("SELECT id FROM responses ORDER BY created_at")]
+        totals = raw.execute("SELECT entries, bytes FROM totals").fetchone()
+        size = raw.execute("SELECT sum(size) FROM responses").fetchone()[0]
+    kept = [record.response_id for record in old + new][-100:]
+    assert ids == kept and totals == (100, size)
+    table.close()
+
+
+def test_the_size_bound_evicts_the_oldest_until_it_holds(tmp_path: Path) -> None:
+    record_size = len(_record(100).to_json())  # records 100 to 499 are all this size
+    table = ResponseTable(tmp_path / "r.db", ResponseStoreLimits(max_bytes=int(record_size * 150.5)))
+    for start in range(100, 500, 100):  # 400 records; room for 150 of them
+        records = [_record(number, created_at=NOW + number) for number in range(start, start + 100)]
+        table.write([(record.response_id, record.created_at, record.to_json()) for record in records])
+    with sqlite3.connect(str(tmp_path / "r.db")) as raw:
+        ids = [row[0] for row in raw.execute("SELECT id FROM responses ORDER BY created_at")]
+    assert ids == [f"resp_{number}" for number in range(350, 500)]
+    table.close()
+
+
+def test_a_record_written_again_replaces_the_old_one_and_the_totals_follow(tmp_path: Path) -> None:
+    table = ResponseTable(tmp_path / "r.db", ResponseStoreLimits(max_bytes=4096))
+    first = [_record(number) for number in range(3)]
+    table.write([(record.response_id, record.created_at, record.to_json()) for record in first])
+    longer, too_big = _record(0, text="a longer answer than before"), _record(1, text="x" * 5000)
+    table.write([(record.response_id, record.created_at, record.to_json()) for record in (longer, too_big)])
+    assert table.read("resp_0", NOW) == longer.to_json()
+    assert table.read("resp_1", NOW) is None  # over max_bytes: not kept, and the old record is gone too
+    with sqlite3.connect(str(tmp_path / "r.db")) as raw:
+        totals = raw.execute("SELECT entries, bytes FROM totals").fetchone()
+        assert totals == raw.execute("SELECT count(*), sum(size) FROM responses").fetchone()
+    assert totals == (2, len(longer.to_json()) + len(first[2].to_json()))
+    table.close()
+
+
 def test_an_unusable_home_falls_back_to_memory_with_one_warning(tmp_path: Path) -> None:
     blocker = tmp_path / "home"
     blocker.write_text("a file where the directory should be")
