@@ -13,6 +13,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar
 
+from ..sqlite_memory import limit_page_cache
+
 __all__ = ["DEFAULT_LIMITS", "ResponseStoreLimits", "ResponseTable", "Write"]
 
 _FILE_MODE = 0o600
@@ -185,6 +187,7 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
         connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: no fsync per commit
+        limit_page_cache(connection)
     except BaseException:
         connection.close()
         raise
