@@ -32,6 +32,7 @@ from .call_trace import Caller, CallTrace
 from .error_shape import client_protocol
 from .forward import forward_call, send_error
 from .generation import ConfigGeneration
+from .memory_release import MemoryRelease
 from .settings import ProxySettings
 from .state import ProxyState
 from .stats_view import stored_stats
@@ -90,6 +91,7 @@ class ProxyApp:
         *,
         fingerprint: str = "",
         live: "Optional[LiveConfig]" = None,
+        memory_release: Optional[MemoryRelease] = None,
     ) -> None:
         limiter = BackendLimiter(settings.max_concurrency, settings.queue_timeout)
         self.state = ProxyState(ConfigGeneration.first(config, fingerprint, limiter, time.time()), settings)
@@ -97,6 +99,7 @@ class ProxyApp:
         self._live = live
         self._loop: Optional[asyncio.AbstractEventLoop] = None  # set at start-up: where adopt_config runs
         self._store_batcher: Optional[StoreBatcher] = None
+        self._memory_release = memory_release or MemoryRelease()  # gives back what a burst freed
         self._version = router_version()
         self.root = root_answer  # GET/HEAD /: replaceable
         # router proxy's dashboard: the page at / for browsers, its files and API under /dashboard/.
@@ -130,12 +133,14 @@ class ProxyApp:
                 # as the process: out of the collector's sight, full collections stop walking it.
                 gc.freeze()
                 self._loop = asyncio.get_running_loop()
+                self._memory_release.start()
                 if self._live is not None:
                     self._live.start(self.state)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._live is not None:
                     self._live.stop()  # first: the registry entry goes before anything closes
+                self._memory_release.stop()
                 if self._store_batcher is not None:
                     self._store_batcher.stop()  # what is buffered goes to the store; later events go direct
                 if self.state.upstream is not None:
