@@ -48,7 +48,15 @@ Write = Tuple[str, Optional[float], Optional[bytes]]
 # that do not exist are NULL and filtered out, so each text is prepared once and cached
 # (docs/response-store.md#the-writer). An id written again replaces its record (an upsert: one
 # statement, where a deletion first was two; the ``responses_replaced`` trigger keeps the totals).
-_STATEMENT_ROWS = 256
+_UPSERT_SINCE = (3, 24, 0)  # the SQLite that first has ON CONFLICT … DO UPDATE (2018)
+
+
+def rows_per_statement(sqlite_version: Tuple[int, int, int]) -> int:
+    """256 rows of four values; 128 where SQLite allows only 999 values a statement (before 3.32)."""
+    return 256 if sqlite_version >= (3, 32, 0) else 128
+
+
+_STATEMENT_ROWS = rows_per_statement(sqlite3.sqlite_version_info)
 _INSERT = ("INSERT INTO responses (id, created_at, size, record) "
            "SELECT column1, column2, column3, column4 FROM (VALUES {rows}) WHERE column1 IS NOT NULL "
            "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, size = excluded.size, "
@@ -99,6 +107,9 @@ class ResponseTable:
     caller serialises the use of each connection (they may be used from different threads)."""
 
     def __init__(self, path: Path, limits: ResponseStoreLimits) -> None:
+        if sqlite3.sqlite_version_info < _UPSERT_SINCE:  # the store falls back to memory, saying why
+            raise sqlite3.NotSupportedError(
+                f"SQLite {'.'.join(map(str, _UPSERT_SINCE))} or newer is needed (this is {sqlite3.sqlite_version})")
         self.path = path
         self.limits = limits
         _create_private(path)

@@ -19,7 +19,7 @@ from host.proxy.response_store import (
     SQLiteResponseStore,
     open_response_store,
 )
-from host.proxy.response_table import ResponseTable
+from host.proxy.response_table import ResponseTable, rows_per_statement
 from shim.responses_store import MemoryResponseStore, StoredResponse
 
 NOW = 1_800_000_000.0
@@ -276,6 +276,22 @@ def test_a_record_written_again_replaces_the_old_one_and_the_totals_follow(tmp_p
         assert totals == raw.execute("SELECT count(*), sum(size) FROM responses").fetchone()
     assert totals == (2, len(longer.to_json()) + len(first[2].to_json()))
     table.close()
+
+
+def test_an_old_sqlite_gets_statements_within_its_parameter_limit() -> None:
+    # Before 3.32 SQLite allowed 999 values a statement: 256 rows of four would not even prepare.
+    assert rows_per_statement((3, 31, 1)) * 4 <= 999 and rows_per_statement((3, 40, 1)) == 256
+
+
+def test_a_sqlite_without_upsert_keeps_responses_in_memory_and_says_so(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 22, 0))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.22.0")
+    with pytest.raises(sqlite3.NotSupportedError, match=r"3\.24\.0 or newer is needed \(this is 3\.22\.0\)"):
+        ResponseTable(tmp_path / "r.db", ResponseStoreLimits())
+    warnings = io.StringIO()
+    store = open_response_store(tmp_path, warn=warnings)
+    assert isinstance(store, MemoryResponseStore) and "3.24.0 or newer is needed" in warnings.getvalue()
 
 
 def test_an_unusable_home_falls_back_to_memory_with_one_warning(tmp_path: Path) -> None:
