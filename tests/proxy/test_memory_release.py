@@ -96,7 +96,7 @@ def test_a_slow_release_is_not_doubled_and_a_failing_one_stays_off_the_loop() ->
         asyncio.get_running_loop().set_exception_handler(lambda _loop, context: loop_errors.append(context))
         memory = MemoryRelease(release, every=0.01)
         memory.start()
-        await asyncio.to_thread(started.acquire, True, 10)
+        assert await asyncio.to_thread(started.acquire, True, 10)
         await asyncio.sleep(0.1)  # ten intervals while the first release runs
         assert calls == ["release"]
         unblock.set()
