@@ -26,7 +26,7 @@ def free_memory_release() -> Optional[Release]:
     """A call that gives glibc's free pages back to the system, or None where there is none."""
     try:
         trim = ctypes.CDLL(None).malloc_trim  # the C library the process already uses
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows loads no library by None
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
