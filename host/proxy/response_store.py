@@ -86,16 +86,8 @@ class SQLiteResponseStore:
         """Keep ``stored`` (readable at once; written to the file by the writer thread) — unless
         :data:`MAX_PENDING` records already wait for the writer: then it is not kept, counted in
         :attr:`dropped` and said once (docs/response-store.md#the-writer)."""
-        with self._pending_lock:
-            behind = len(self._pending) >= MAX_PENDING and stored.response_id not in self._pending
-            if behind:
-                self.dropped += 1
-            else:
-                self._pending[stored.response_id] = stored
-        if behind:
+        if not self._change(stored.response_id, stored, refuse_when_full=True):
             self._warn_once(f"{MAX_PENDING} records wait to be written; newer responses are not kept until they are")
-        else:
-            self._changes.put(stored.response_id)
 
     def delete(self, response_id: str) -> bool:
         """Forget a record; True when there was one (pending, or in the file: a primary-key lookup)."""
@@ -107,9 +99,7 @@ class SQLiteResponseStore:
         else:
             existed = self._exists(response_id)
         if existed:  # never refused: deletions are bounded by the records that exist
-            with self._pending_lock:
-                self._pending[response_id] = _DELETED
-            self._changes.put(response_id)
+            self._change(response_id, _DELETED, refuse_when_full=False)
         return existed
 
     def flush(self, timeout: float = _FLUSH_TIMEOUT) -> bool:
@@ -134,6 +124,17 @@ class SQLiteResponseStore:
                 return self._table.exists(response_id)
         except sqlite3.Error:
             return False
+
+    def _change(self, response_id: str, change: Optional[StoredResponse], refuse_when_full: bool) -> bool:
+        """Note ``change`` for the writer; False (counted in :attr:`dropped`) when ``refuse_when_full``
+        and :data:`MAX_PENDING` other records already wait. A record already waiting is replaced."""
+        with self._pending_lock:
+            if refuse_when_full and len(self._pending) >= MAX_PENDING and response_id not in self._pending:
+                self.dropped += 1
+                return False
+            self._pending[response_id] = change
+        self._changes.put(response_id)
+        return True
 
     def _write_loop(self) -> None:
         while True:
