@@ -22,7 +22,10 @@ when the host's socket is one (``EPROTOTYPE``).
 Threads: the reader does nothing but accept and ``recv_into`` a preallocated buffer until every ready
 socket is empty, then hands the whole round's messages to the worker in one queue put (in connected
 mode it polls every 10 ms rather than blocking, so that a child's send never has to wake it); the worker
-decodes, aggregates and calls the per-event callback (the store, ``router shim -v``). Drops counted by
+decodes, aggregates and calls the per-event callback (the store, ``router shim -v``). The messages
+handed over and not yet aggregated hold at most :data:`INBOX_BYTES`: at the bound the reader stops
+reading until the worker catches up, the kernel's per-sender queues fill, and senders drop and count
+as they do when the host is slow (docs/telemetry-bounds.md#the-collectors-inbox). Drops counted by
 senders travel in their next event (``dropped_before``), or in ``dropped`` at exit, and are summed
 here; the exit counts also go to ``on_lost`` (the store's drop log: no event carries them).
 """
@@ -52,6 +55,7 @@ _RECEIVE_BUFFER = 1 << 20
 _POLL_SECONDS = 0.5  # datagram mode: the reader also wakes at once on stop() (a pipe); a safety net
 _IDLE_SECONDS = 0.01  # connected mode: look again this long after finding nothing (see _read_loop)
 _BACKLOG = 4096  # connections waiting to be accepted: a burst of forked workers each connects once
+INBOX_BYTES = 8 << 20  # messages read but not yet aggregated (docs/telemetry-bounds.md#the-collectors-inbox)
 
 EventCallback = Callable[[CallEvent], None]
 
@@ -110,7 +114,9 @@ class TelemetryCollector:
         self._on_lost = on_lost
         self._lock = threading.Lock()
         self._data = RunTelemetry()
-        self._inbox: queue.SimpleQueue[Optional[List[bytes]]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Optional[_Round]] = queue.SimpleQueue()
+        self._inbox_bytes = 0  # bytes of the messages in the inbox and in the worker's hands
+        self._inbox_changed = threading.Condition()
         self._stopping = threading.Event()
         self._buffer = bytearray(_MAX_MESSAGE)
         self._view = memoryview(self._buffer)
@@ -134,6 +140,8 @@ class TelemetryCollector:
         if self._stopping.is_set():
             return self.snapshot()  # closed already: never close the (maybe reused) descriptors twice
         self._stopping.set()
+        with self._inbox_changed:
+            self._inbox_changed.notify_all()  # a reader waiting for room
         if self._reader.is_alive():
             _wake(self._wake_write)
             self._reader.join()
@@ -144,6 +152,12 @@ class TelemetryCollector:
             self._worker.start()
         self._worker.join()
         return self.snapshot()
+
+    @property
+    def inbox_bytes(self) -> int:
+        """Bytes of messages read and not yet aggregated (at most :data:`INBOX_BYTES` and one message)."""
+        with self._inbox_changed:
+            return self._inbox_bytes
 
     def snapshot(self) -> RunTelemetry:
         """A copy of what has been aggregated so far."""
@@ -160,7 +174,7 @@ class TelemetryCollector:
 
     def handle_datagram(self, raw: bytes) -> None:
         """Decode one message and aggregate it (the worker thread calls this; tests may too)."""
-        self._handle_batch([raw])
+        self._handle_messages([raw])
 
     # Reader thread: accept and receive only --------------------------------------------------
     def _read_loop(self) -> None:
@@ -169,19 +183,33 @@ class TelemetryCollector:
         # (measured, bench/telemetry.py), and each sender's own queue holds the ~10 ms in between.
         polling = self.kind != socket.SOCK_DGRAM
         while not self._stopping.is_set():
+            room = self._wait_for_room()
             try:
                 ready = self._poller.wait(0.0 if polling else _POLL_SECONDS)
             except OSError:
                 return
-            batch: List[bytes] = []
+            batch = _Round(room)
             for descriptor, role in ready:
                 self._service(descriptor, role, batch)
-            if batch:
-                self._inbox.put(batch)  # one hand-off per round, however many messages
+            if batch.messages:
+                self._hand_over(batch)  # one hand-off per round, however many messages
             elif polling:
                 self._stopping.wait(_IDLE_SECONDS)
 
-    def _service(self, descriptor: int, role: str, batch: List[bytes]) -> None:
+    def _wait_for_room(self) -> int:
+        """Bytes the inbox can take, once it can take any (or the collector is stopping). Meanwhile
+        nothing is read: what senders send waits in their kernel queues, or is dropped and counted."""
+        with self._inbox_changed:
+            while self._inbox_bytes >= INBOX_BYTES and not self._stopping.is_set():
+                self._inbox_changed.wait()
+            return INBOX_BYTES - self._inbox_bytes
+
+    def _hand_over(self, batch: "_Round") -> None:
+        with self._inbox_changed:
+            self._inbox_bytes += batch.size
+        self._inbox.put(batch)
+
+    def _service(self, descriptor: int, role: str, batch: "_Round") -> None:
         if role == _LISTENER:
             self._accept_all()
         elif role == _DGRAM:
@@ -208,16 +236,17 @@ class TelemetryCollector:
         connection.close()
 
     def _drain(self) -> None:
-        """Take whatever is still queued (the child has exited: nothing more comes)."""
-        batch: List[bytes] = []
+        """Take whatever is still queued (the child has exited: nothing more comes; what the kernel
+        holds is bounded by the senders' queues, so the inbox's bound does not apply)."""
+        batch = _Round(room=None)
         if self.kind == socket.SOCK_DGRAM:
             _receive_all(self._socket, self._view, batch, limit=None)
         else:
             self._accept_all()  # connections made but never accepted still hold their messages
             for connection in list(self._connections.values()):
                 _receive_all(connection, self._view, batch, limit=None)
-        if batch:
-            self._inbox.put(batch)
+        if batch.messages:
+            self._hand_over(batch)
 
     def _close_sockets(self) -> None:
         for descriptor in list(self._connections):
@@ -233,11 +262,16 @@ class TelemetryCollector:
             batch = self._inbox.get()
             if batch is None:
                 return
-            self._handle_batch(batch)
+            try:
+                self._handle_messages(batch.messages)
+            finally:
+                with self._inbox_changed:
+                    self._inbox_bytes -= batch.size
+                    self._inbox_changed.notify()
 
-    def _handle_batch(self, batch: List[bytes]) -> None:
+    def _handle_messages(self, messages: List[bytes]) -> None:
         events: List[CallEvent] = []
-        for raw in batch:
+        for raw in messages:
             try:
                 self._sort(raw, events)
             except Exception:  # a bad message must never stop the collection
@@ -361,13 +395,33 @@ class _Poller:
             self._epoll.close()
 
 
-def _receive_all(sock: socket.socket, view: memoryview, batch: List[bytes], limit: Optional[int] = _ROUND_LIMIT
+class _Round:
+    """The messages one round of the reader takes, up to ``room`` bytes (None: no bound)."""
+
+    __slots__ = ("messages", "room", "size")
+
+    def __init__(self, room: Optional[int]) -> None:
+        self.messages: List[bytes] = []
+        self.size = 0
+        self.room = room
+
+    @property
+    def full(self) -> bool:
+        return self.room is not None and self.size >= self.room
+
+    def add(self, message: bytes) -> None:
+        self.messages.append(message)
+        self.size += len(message)
+
+
+def _receive_all(sock: socket.socket, view: memoryview, batch: _Round, limit: Optional[int] = _ROUND_LIMIT
                  ) -> bool:
-    """Append the messages waiting on ``sock`` (at most ``limit``); True when the peer has gone."""
+    """Add the messages waiting on ``sock`` to ``batch`` (at most ``limit``, and none once the batch is
+    full); True when the peer has gone."""
     receive = sock.recv_into
     connected = sock.type != socket.SOCK_DGRAM
     taken = 0
-    while limit is None or taken < limit:
+    while (limit is None or taken < limit) and not batch.full:
         try:
             size = receive(view)
         except BlockingIOError:
@@ -377,7 +431,7 @@ def _receive_all(sock: socket.socket, view: memoryview, batch: List[bytes], limi
         if size == 0 and connected:
             return True  # end of file: the process exited (our senders never send empty messages)
         if size:
-            batch.append(bytes(view[:size]))
+            batch.add(bytes(view[:size]))
         taken += 1
     return False
 

@@ -3,10 +3,12 @@ from several processes, never a raise or a signal in the child, and child-counte
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -14,6 +16,7 @@ from typing import Iterator, List
 import pytest
 from telemetry_support import call_event
 
+import host.collector as collector_module
 from host.collector import TelemetryCollector, socket_kind
 from host.event_sink import EventSink
 from host.run_dir import RunDir
@@ -182,3 +185,35 @@ def test_events_a_process_dropped_are_reported_when_it_exits(run: RunDir, tmp_pa
     report = query_stats("all", home=home)
     assert report.total.calls == sent - 1
     assert report.dropped.count == dropped and report.dropped.reasons == (SENDER_DROP_REASON,)
+
+
+@LINUX_ONLY
+def test_messages_read_and_not_yet_aggregated_are_bounded_and_none_is_lost(
+        run: RunDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that falls behind (here: a callback that waits) no longer lets the reader pile up
+    what it reads: at the bound the reader stops, the sender's kernel queue fills, and once the
+    worker is back every message the kernel took is aggregated."""
+    bound = 64 * 1024
+    monkeypatch.setattr(collector_module, "INBOX_BYTES", bound, raising=False)
+    worker_may_go = threading.Event()
+    collector = TelemetryCollector(run.socket_path, lambda event: worker_may_go.wait(60)).start()
+    message = encode_event(call_event())
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sender.connect(str(run.socket_path))
+    sender.setblocking(False)
+    accepted, offered = 0, 8 * 1024 * 1024 // len(message)  # 8 MiB: far more than the bound and a kernel queue
+    try:
+        while accepted < offered:
+            try:
+                sender.send(message)
+                accepted += 1
+            except BlockingIOError:  # the kernel queue is full: does anyone read it again within a second?
+                if not select.select([], [sender], [], 1.0)[1]:
+                    break
+        assert accepted < offered, "the reader kept reading for a worker that was not keeping up"
+        assert collector.inbox_bytes <= bound + len(message)
+    finally:
+        worker_may_go.set()
+        sender.close()
+    data = collector.stop()
+    assert data.calls.total.calls == accepted and collector.inbox_bytes == 0
