@@ -25,7 +25,7 @@ the end of the warm-up to the last minute, and the largest value after the warm-
 Descriptors are counted five times a second apart each minute, and judged by the fewest of the
 five: every call in flight holds one or two (its client's connection when it opened a new one, its
 upstream connection), so a single count moves by a few with the moment it is taken (31 at one
-minute, 33 the next: +6 % of nothing), while a leak raises the fewest too. The most of the five is
+minute, 33 the next: +6 %, and no leak), while a leak raises the fewest too. The most of the five is
 printed beside it.
 """
 
