@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 from shim.telemetry import MAX_EVENT_BYTES, TEXT_LIMIT, CallEvent, utf8_text
 
 from .paths import ensure_private_dir, router_home
-from .sqlite_memory import limit_page_cache
+from .sqlite_connections import configure_long_lived
 from .telemetry_retention import PRUNE_EVERY_EVENTS, PRUNE_EVERY_SECONDS, TelemetryRetention, load_retention, prune
 
 __all__ = [
@@ -124,10 +124,7 @@ def connect_database(path: Path, connect: Connect = sqlite3.connect) -> sqlite3.
     """Open (creating when needed) the database in WAL mode with the current schema."""
     connection = connect(str(path))
     try:
-        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, no fsync per batch
-        limit_page_cache(connection)
+        configure_long_lived(connection, _BUSY_TIMEOUT_MS)
         with connection:
             connection.executescript(_SCHEMA.format(columns=_column_sql()))
             _add_missing_columns(connection)

@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar
 
-from ..sqlite_memory import limit_page_cache
+from ..sqlite_connections import configure_long_lived
 
 __all__ = ["DEFAULT_LIMITS", "ResponseStoreLimits", "ResponseTable", "Write"]
 
@@ -195,10 +195,7 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     # check_same_thread=False: the store uses each connection under its own lock, from whichever thread.
     connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
     try:
-        connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: no fsync per commit
-        limit_page_cache(connection)
+        configure_long_lived(connection, busy_timeout_ms)
     except BaseException:
         connection.close()
         raise
