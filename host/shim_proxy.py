@@ -23,6 +23,8 @@ from typing import Any, Callable, Optional
 from shim.config import RouterConfig
 from shim.telemetry import CallEvent
 
+from .tcp_listener import tcp_socket
+
 __all__ = ["BackgroundProxy"]
 
 _LOOPBACK = "127.0.0.1"
@@ -40,7 +42,7 @@ class BackgroundProxy:
         self._fingerprint = fingerprint
         self._app: Optional[Any] = None  # the ProxyApp, once the thread has built it
         self._on_event = on_event
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = tcp_socket(socket.AF_INET)
         self._socket.bind((_LOOPBACK, 0))
         self._socket.listen(_BACKLOG)
         self.port: int = self._socket.getsockname()[1]

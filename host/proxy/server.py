@@ -26,6 +26,7 @@ from ..event_sink import EventSink, open_sink
 from ..model_override import describe_override
 from ..paths import config_path, router_home
 from ..proxy_registry import Registration, live_records
+from ..tcp_listener import tcp_socket
 from .app import ProxyApp
 from .connections import ConnectionLimits, guarded_protocol
 from .cors import CorsApp
@@ -89,7 +90,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
         raise BindRefused(f"cannot listen on {host}: {exc.strerror}") from None
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = tcp_socket(family)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
