@@ -17,6 +17,7 @@ rates are probed from it once per price tier (see :meth:`PriceBook._price`); a t
 against ``calc_price`` on many usages.
 """
 
+import contextlib
 import functools
 import ipaddress
 import warnings
@@ -27,10 +28,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from shim.telemetry import CallEvent
 
-__all__ = ["CACHE_LIMIT", "FREE_ENDPOINTS", "PriceBook", "event_cost", "price_book"]
+__all__ = ["CACHE_LIMIT", "FREE_ENDPOINTS", "PriceBook", "event_cost", "load_library", "price_book"]
 
 FREE_ENDPOINTS = frozenset({"count_tokens", "models"})  # these APIs are not billed per token
 CACHE_LIMIT = 4096
+_WARM_UP_MODEL = "gpt-4o"  # priced once at start-up (load_library): any model the library knows
 
 Candidate = Tuple[Optional[str], Optional[str]]  # (provider_id, provider_api_url); (None, None): by model
 Tokens = Tuple[int, int, int, int]  # total input (incl. cache), output, cache read, cache write
@@ -220,6 +222,16 @@ def _is_local(host: str) -> bool:
 def price_book() -> PriceBook:
     """The process's shared price book."""
     return PriceBook()
+
+
+def load_library() -> None:
+    """Import genai-prices and read its bundled snapshot now, not when the first call is priced.
+
+    Both take ~0.2 s of CPU once per process (measured). The proxy prices each call on its event
+    loop as the call ends, so the first priced call held every other call for that long; the proxy
+    calls this while it starts, before it serves (docs/telemetry-bounds.md#prices)."""
+    with contextlib.suppress(Exception):  # a snapshot without the model still loads; what is left costs ~2 ms
+        _library_price((None, None), _WARM_UP_MODEL, (1, 1, 0, 0), None)  # the modules a price needs, too
 
 
 def event_cost(event: CallEvent) -> Optional[float]:

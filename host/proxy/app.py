@@ -26,6 +26,7 @@ from shim.telemetry import TEXT_LIMIT
 
 from ..backend_states import HEALTH_PATH
 from ..log_text import printable
+from ..pricing import load_library as load_price_library
 from .asgi_io import BodyRefused, ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
@@ -129,6 +130,7 @@ class ProxyApp:
                 backend_count = len(self.state.generation.config.backends)
                 self.state.upstream = self._upstream_factory(self.state.settings, backend_count)
                 self._store_batcher = StoreBatcher.install(self.state.sink)
+                load_price_library()  # not at the first call's end, on the loop (docs/telemetry-bounds.md#prices)
                 # Everything built so far (modules, the engine's tables, the price library) lives as long
                 # as the process: out of the collector's sight, full collections stop walking it.
                 gc.freeze()
