@@ -172,7 +172,7 @@ def _tokens(event: CallEvent) -> Tokens:
 
 
 def _library_price(candidate: Candidate, model: str, tokens: Tokens, when: Optional[datetime]) -> Decimal:
-    from genai_prices import Usage, calc_price  # loads the price snapshot: only when something is priced
+    from genai_prices import Usage, calc_price  # heavy: loaded by the first price (the proxy: at start, load_library)
 
     total_input, output, cache_read, cache_write = tokens
     usage = Usage(
