@@ -1,21 +1,25 @@
 """Aggregations over the telemetry store: what ``router stats``, ``--json`` and the proxy's ``/stats`` show.
 
 A window (``1h``, ``1d``, ``7d``, ``all``) selects events by start time through the time index; rows
-are grouped in Python (percentiles need every latency of a group anyway, and the store is local).
+are grouped in Python (percentiles need every latency of a group anyway, and the store is local),
+one at a time as SQLite reads them: what a query holds is its groups and their latencies (8 bytes a
+call), not the window's rows, which the store keeps up to a million of (docs/telemetry-bounds.md#reading-the-store).
 Cost is the sum of the known costs; ``cost_unknown_calls`` says how many calls had no price, so a
 total is never silently short.
 """
 
+import contextlib
 import itertools
 import json
 import math
 import sqlite3
 import time
+from array import array
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .telemetry_store import SENDER_DROP_REASON, DropRecord, db_path, read_drops
 
@@ -61,7 +65,7 @@ class GroupStats:
     left_for_another: int = 0  # --by backend: times a call moved from this backend to another one
     latency_p50_ms: Optional[float] = None
     latency_p95_ms: Optional[float] = None
-    _latencies: List[float] = field(default_factory=list, repr=False)
+    _latencies: "array[float]" = field(default_factory=lambda: array("d"), repr=False)  # 8 bytes a call
 
     def add(self, row: sqlite3.Row) -> None:
         self.calls += 1
@@ -76,13 +80,18 @@ class GroupStats:
         self._latencies.append(row["latency_ms"] or 0.0)
 
     def finish(self) -> "GroupStats":
-        self.latency_p50_ms = percentile(self._latencies, 0.5)
-        self.latency_p95_ms = percentile(self._latencies, 0.95)
+        ordered = sorted(self._latencies)  # once for both
+        self.latency_p50_ms = _nearest_rank(ordered, 0.5)
+        self.latency_p95_ms = _nearest_rank(ordered, 0.95)
         self.cost_usd = round(self.cost_usd, 10)  # float sums: no 0.30000000000000004 in the JSON
         return self
 
     def as_dict(self) -> Dict[str, Any]:
-        data = asdict(self)
+        latencies, self._latencies = self._latencies, array("d")  # not copied by asdict: not shown
+        try:
+            data = asdict(self)
+        finally:
+            self._latencies = latencies
         data.pop("_latencies")
         data["cost_known"] = self.cost_unknown_calls == 0
         return data
@@ -118,9 +127,12 @@ class StatsReport:
 
 def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
     """Nearest-rank percentile (p50 of [1, 2, 3, 4] is 2); None for no values."""
-    if not values:
+    return _nearest_rank(sorted(values), fraction)
+
+
+def _nearest_rank(ordered: Sequence[float], fraction: float) -> Optional[float]:
+    if not ordered:
         return None
-    ordered = sorted(values)
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
@@ -139,14 +151,17 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
     path = db_path(home)
     total = GroupStats("total")
     grouped: Dict[str, GroupStats] = defaultdict(lambda: GroupStats(""))
-    rows, problem = _rows(path, since)
-    for row in rows:
-        total.add(row)
-        key = _group_key(row, by)
-        grouped[key].key = key
-        grouped[key].add(row)
-        if row["fallbacks"]:
-            _count_departures(row, total, grouped if by == "backend" else None)
+    with _window_rows(path, since) as (rows, problem):
+        try:
+            for row in rows:
+                total.add(row)
+                key = _group_key(row, by)
+                grouped[key].key = key
+                grouped[key].add(row)
+                if row["fallbacks"]:
+                    _count_departures(row, total, grouped if by == "backend" else None)
+        except sqlite3.Error as exc:  # the file went bad while it was read: what was read is shown
+            problem = _one_line(exc)
     groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
     if by == "day":
         groups.sort(key=lambda g: g.key)
@@ -182,31 +197,40 @@ def _sender_drops(path: Path) -> Tuple[int, float]:
             ).fetchone()
         finally:
             connection.close()
-    except sqlite3.Error:  # not created yet, or unreadable (reported by _rows)
+    except sqlite3.Error:  # not created yet, or unreadable (reported by _window_rows)
         return 0, 0.0
     return int(row[0]), float(row[1] or 0.0)
 
 
-def _rows(path: Path, since: Optional[float]) -> Tuple[List[sqlite3.Row], Optional[str]]:
-    """The window's rows, and why there are none when the store cannot be read."""
+@contextlib.contextmanager
+def _window_rows(path: Path, since: Optional[float]) -> Iterator[Tuple[Iterable[sqlite3.Row], Optional[str]]]:
+    """The window's rows as SQLite reads them (the connection stays open while they are read), and
+    why there are none when the store cannot be read."""
     if not path.exists():
-        return [], None
+        yield (), None
+        return
     try:
         connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        return [], " ".join(str(exc).split())
+        yield (), _one_line(exc)
+        return
     try:
         connection.row_factory = sqlite3.Row
         where, params = ("WHERE time >= ?", (since,)) if since is not None else ("", ())
-        present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
-        columns = _COLUMNS + (_FALLBACK_COLUMNS if "attempts" in present else _NO_FALLBACK_COLUMNS)
-        return connection.execute(f"SELECT {columns} FROM events {where} ORDER BY time", params).fetchall(), None
-    except sqlite3.Error as exc:
-        if "no such table" in str(exc):
-            return [], None  # created, never written to
-        return [], " ".join(str(exc).split())
+        try:
+            present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+            columns = _COLUMNS + (_FALLBACK_COLUMNS if "attempts" in present else _NO_FALLBACK_COLUMNS)
+            rows = connection.execute(f"SELECT {columns} FROM events {where} ORDER BY time", params)
+        except sqlite3.Error as exc:
+            yield (), None if "no such table" in str(exc) else _one_line(exc)  # no such table: never written to
+            return
+        yield rows, None
     finally:
         connection.close()
+
+
+def _one_line(exc: sqlite3.Error) -> str:
+    return " ".join(str(exc).split())
 
 
 def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[Dict[str, GroupStats]]) -> None:
