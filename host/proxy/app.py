@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, TypeVar
 
 from shim.body_log import BodyCapture, body_line
 from shim.config import RouterConfig
@@ -49,6 +49,7 @@ __all__ = ["ProxyApp", "root_answer", "router_version", "settings_upstream"]
 
 UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
 _AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
+_Read = TypeVar("_Read")
 _CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records for a client that left
 _SHUTTING_DOWN = "the router proxy is shutting down; the call was stopped before its answer began"
 
@@ -101,6 +102,7 @@ class ProxyApp:
         self._loop: Optional[asyncio.AbstractEventLoop] = None  # set at start-up: where adopt_config runs
         self._store_batcher: Optional[StoreBatcher] = None
         self._memory_release = memory_release or MemoryRelease()  # gives back what a burst freed
+        self._store_reads = asyncio.Lock()  # one read of the telemetry store at a time (_read_store)
         self._version = router_version()
         self.root = root_answer  # GET/HEAD /: replaceable
         # router proxy's dashboard: the page at / for browsers, its files and API under /dashboard/.
@@ -210,9 +212,17 @@ class ProxyApp:
         assert self.dashboard is not None
         if self._store_batcher is not None:
             self._store_batcher.flush()  # the calls already answered reach the store the page reads
-        response = await asyncio.to_thread(  # SQLite reads off the event loop
+        response = await self._read_store(
             self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
         await writer.whole(response)
+
+    async def _read_store(self, read: Callable[..., _Read], *args: Any) -> _Read:
+        """``read(*args)`` on a worker thread (SQLite off the event loop), one at a time. A read walks
+        every call of its window in Python; run side by side, reads multiplied the memory they hold
+        and the threads the loop shares the interpreter with, and any client can ask for them
+        (docs/telemetry-bounds.md#reading-the-store). The others wait here, holding their connection."""
+        async with self._store_reads:
+            return await asyncio.to_thread(read, *args)
 
     async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
         catalog = self.state.generation.catalog
@@ -309,8 +319,8 @@ class ProxyApp:
             return _json_response(200, live)
         if self._store_batcher is not None:
             self._store_batcher.flush()  # the calls already answered are counted
-        try:  # SQLite reads off the event loop
-            stored = await asyncio.to_thread(stored_stats, store, scope.get("query_string", b""))
+        try:
+            stored = await self._read_store(stored_stats, store, scope.get("query_string", b""))
         except ValueError as problem:
             return _json_response(400, {"error": {"type": "invalid_request_error", "message": str(problem)}})
         stored.pop("store", None)  # where the database lives is this machine's business, not a client's

@@ -1,0 +1,86 @@
+"""The proxy reads its telemetry store for one request at a time — ``/stats`` and the dashboard's
+API alike — however many clients ask at once (docs/telemetry-bounds.md#reading-the-store).
+
+Eight clients asking for ``/stats?since=all`` side by side had eight worker threads walking the
+store in Python: the proxy's memory grew with each, and a normal client's p99 went from 5 to 79 ms.
+Order, not time: each read is held inside the store until the test lets it go, and the test
+watches for a second read to begin while the first is held."""
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, Dict, List
+
+from host.dashboard.site import DashboardSite
+from host.event_sink import EventSink
+from host.proxy.app import ProxyApp
+from host.proxy.settings import ProxySettings
+from host.telemetry_store import TelemetryStore
+from shim.config import RouterConfig
+
+SAFETY_SECONDS = 10.0  # a held read is let go after this whatever happens, so the test ends
+OVERLAP_SECONDS = 1.0  # how long a second read is given to begin while the first is held
+
+
+class HeldStore(TelemetryStore):
+    """The real store, whose reads (each begins by flushing it) wait for the test's word and count
+    how many are under way."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(home)
+        self.release = threading.Event()
+        self.began = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self.reading = 0
+        self.most_at_once = 0
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        with self._lock:
+            self.reading += 1
+            self.most_at_once = max(self.most_at_once, self.reading)
+        self.began.release()
+        try:
+            self.release.wait(SAFETY_SECONDS)
+            return super().flush(timeout)
+        finally:
+            with self._lock:
+                self.reading -= 1
+
+
+async def _get(app: ProxyApp, path: str, query: bytes = b"") -> int:
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", b"127.0.0.1")], "query_string": query}
+    sent: List[Dict[str, Any]] = []
+
+    async def receive() -> Dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+def test_reads_of_the_store_run_one_at_a_time(tmp_path: Path) -> None:
+    store = HeldStore(tmp_path).start()
+    app = ProxyApp(RouterConfig(), ProxySettings())
+    app.state.sink = EventSink(store)
+    app.dashboard = DashboardSite(api_key=None, home=tmp_path, before_read=lambda: store.flush())
+    requests = [("/stats", b"since=all")] * 5 + [("/dashboard/api/summary", b"window=1h")] * 3
+
+    async def scenario() -> List[int]:
+        answers = asyncio.gather(*(_get(app, path, query) for path, query in requests))
+        assert await asyncio.to_thread(store.began.acquire, True, SAFETY_SECONDS), "no read began"
+        second_began = await asyncio.to_thread(store.began.acquire, True, OVERLAP_SECONDS)
+        store.release.set()
+        statuses = await answers
+        assert not second_began, "a second read began while the first was under way"
+        return statuses
+
+    try:
+        statuses = asyncio.run(scenario())
+    finally:
+        store.release.set()
+        store.close()
+    assert statuses == [200] * len(requests)  # every client was answered, in turn
+    assert store.most_at_once == 1
