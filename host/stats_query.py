@@ -30,6 +30,7 @@ __all__ = [
     "GroupStats",
     "StatsReport",
     "all_drops",
+    "nearest_rank",
     "percentile",
     "query_stats",
     "window_start",
@@ -81,8 +82,8 @@ class GroupStats:
 
     def finish(self) -> "GroupStats":
         ordered = sorted(self._latencies)  # once for both
-        self.latency_p50_ms = _nearest_rank(ordered, 0.5)
-        self.latency_p95_ms = _nearest_rank(ordered, 0.95)
+        self.latency_p50_ms = nearest_rank(ordered, 0.5)
+        self.latency_p95_ms = nearest_rank(ordered, 0.95)
         self.cost_usd = round(self.cost_usd, 10)  # float sums: no 0.30000000000000004 in the JSON
         return self
 
@@ -127,10 +128,11 @@ class StatsReport:
 
 def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
     """Nearest-rank percentile (p50 of [1, 2, 3, 4] is 2); None for no values."""
-    return _nearest_rank(sorted(values), fraction)
+    return nearest_rank(sorted(values), fraction)
 
 
-def _nearest_rank(ordered: Sequence[float], fraction: float) -> Optional[float]:
+def nearest_rank(ordered: Sequence[float], fraction: float) -> Optional[float]:
+    """:func:`percentile` of values already in order."""
     if not ordered:
         return None
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]

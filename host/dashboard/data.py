@@ -13,12 +13,13 @@ Read-only connections (``mode=ro``): the dashboard never creates or writes the s
 import math
 import sqlite3
 import time
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..stats_query import percentile, query_stats, window_start
+from ..stats_query import GroupStats, nearest_rank, query_stats, window_start
 from ..telemetry_store import db_path
 
 __all__ = ["BREAKDOWNS", "DASHBOARD_WINDOWS", "TAIL_LIMIT", "calls_after", "summary"]
@@ -67,9 +68,15 @@ def summary(window: str = "1h", home: Optional[Path] = None, now: Optional[float
     since = window_start(window, now)
     assert since is not None
     reports = {by: query_stats(window, by, home=home, now=now) for by in BREAKDOWNS}
-    rows = _rows(home, f"SELECT {_ROW_COLUMNS} FROM events WHERE time >= ? ORDER BY time", (since,))
     first_bucket = math.floor(since / bucket) * bucket
     count = int(math.floor(now / bucket) * bucket - first_bucket) // int(bucket) + 1
+    series = {by: _SeriesTable(by, reports[by].groups, first_bucket, bucket, count) for by in BREAKDOWNS}
+    timings, tree = _BackendTimings(), _ProcessTree()
+    for row in _window_rows(home, since):  # one pass, as SQLite reads them (docs/telemetry-bounds.md#reading-the-store)
+        for table in series.values():
+            table.add(row)
+        timings.add(row)
+        tree.add(row)
     report = reports["model"]
     return {
         "window": window,
@@ -81,10 +88,25 @@ def summary(window: str = "1h", home: Optional[Path] = None, now: Optional[float
         "total": report.total.as_dict(),
         "groups": {by: [group.as_dict() for group in reports[by].groups] for by in BREAKDOWNS},
         "series": {"start": first_bucket, "bucket_seconds": bucket, "count": count,
-                   **{by: _series(rows, by, first_bucket, bucket, count) for by in BREAKDOWNS}},
-        "latency": _latency_by_backend(rows),
-        "processes": _process_tree(rows),
+                   **{by: table.as_list() for by, table in series.items()}},
+        "latency": timings.as_list(),
+        "processes": tree.roots(),
     }
+
+
+def _window_rows(home: Optional[Path], since: float) -> Iterator[sqlite3.Row]:
+    """The window's rows, one at a time as SQLite reads them (none when the store cannot be read;
+    the rest of them when it fails part way: the page shows what was read)."""
+    try:
+        connection = _connect(home)
+        if connection is None:
+            return
+        try:
+            yield from connection.execute(f"SELECT {_ROW_COLUMNS} FROM events WHERE time >= ? ORDER BY time", (since,))
+        finally:
+            connection.close()
+    except sqlite3.Error:  # created but never written to, or busy: nothing (more) to show this time
+        return
 
 
 def _key(row: sqlite3.Row, by: str) -> str:
@@ -100,74 +122,97 @@ def _is_error(row: sqlite3.Row) -> bool:
     return bool(row["error"]) or not row["status"] or row["status"] >= 400
 
 
-def _series(rows: Iterable[sqlite3.Row], by: str, start: float, bucket: float, count: int) -> List[Dict[str, Any]]:
-    """Per group (the largest few, then "other"): calls, errors, tokens and cost per bucket."""
-    rows = list(rows)
-    totals: Dict[str, int] = defaultdict(int)
-    for row in rows:
-        totals[_key(row, by)] += 1
-    kept = sorted(totals, key=lambda key: (-totals[key], key))[:_SERIES_GROUPS]
-    names = kept + (["other"] if len(totals) > len(kept) else [])
-    series: Dict[str, Dict[str, Any]] = {
-        name: {"key": name, "calls": [0] * count, "errors": [0] * count, "tokens": [0] * count, "cost": [0.0] * count}
-        for name in names}
-    for row in rows:
-        key = _key(row, by)
-        entry = series[key if key in kept else "other"]
-        index = min(count - 1, max(0, int((row["time"] - start) // bucket)))
+class _SeriesTable:
+    """One breakdown over time: calls, errors, tokens and cost per bucket for each of its largest
+    groups (by calls, as ``router stats`` ranks them), the rest summed as "other"."""
+
+    def __init__(self, by: str, groups: Sequence[GroupStats], start: float, bucket: float, count: int) -> None:
+        self._by, self._start, self._bucket, self._count = by, start, bucket, count
+        ranked = [group.key for group in groups if group.calls]  # a backend only left by fallbacks has none
+        self._kept = set(ranked[:_SERIES_GROUPS])
+        names = ranked[:_SERIES_GROUPS] + (["other"] if len(ranked) > _SERIES_GROUPS else [])
+        self._series: Dict[str, Dict[str, Any]] = {name: self._empty(name) for name in names}
+
+    def _empty(self, name: str) -> Dict[str, Any]:
+        count = self._count
+        return {"key": name, "calls": [0] * count, "errors": [0] * count, "tokens": [0] * count, "cost": [0.0] * count}
+
+    def add(self, row: sqlite3.Row) -> None:
+        key = _key(row, self._by)
+        name = key if key in self._kept else "other"  # also a group first seen after the totals were read
+        entry = self._series.get(name)
+        if entry is None:
+            entry = self._series[name] = self._empty(name)
+        index = min(self._count - 1, max(0, int((row["time"] - self._start) // self._bucket)))
         entry["calls"][index] += 1
         entry["errors"][index] += _is_error(row)
         entry["tokens"][index] += (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
         entry["cost"][index] = round(entry["cost"][index] + (row["cost_usd"] or 0.0), 10)
-    return list(series.values())
+
+    def as_list(self) -> List[Dict[str, Any]]:
+        return list(self._series.values())
 
 
 @dataclass
 class _Timings:
-    latencies: List[float] = field(default_factory=list)
-    first_tokens: List[float] = field(default_factory=list)  # streamed calls only: the first byte is the first token
+    latencies: "array[float]" = field(default_factory=lambda: array("d"))  # 8 bytes a call
+    first_tokens: "array[float]" = field(default_factory=lambda: array("d"))  # streamed calls: first byte = first token
     errors: int = 0
 
 
-def _latency_by_backend(rows: Iterable[sqlite3.Row]) -> List[Dict[str, Any]]:
-    timings: Dict[str, _Timings] = defaultdict(_Timings)
-    for row in rows:
-        entry = timings[_key(row, "backend")]
+class _BackendTimings:
+    """Latency and time-to-first-token percentiles per backend."""
+
+    def __init__(self) -> None:
+        self._timings: Dict[str, _Timings] = defaultdict(_Timings)
+
+    def add(self, row: sqlite3.Row) -> None:
+        entry = self._timings[_key(row, "backend")]
         entry.latencies.append(row["latency_ms"] or 0.0)
         entry.errors += _is_error(row)
         if row["stream"] and row["ttfb_ms"] is not None:
             entry.first_tokens.append(row["ttfb_ms"])
-    return [
-        {"backend": name, "calls": len(entry.latencies), "errors": entry.errors,
-         "p50_ms": percentile(entry.latencies, 0.5), "p95_ms": percentile(entry.latencies, 0.95),
-         "p99_ms": percentile(entry.latencies, 0.99), "streams": len(entry.first_tokens),
-         "ttft_p50_ms": percentile(entry.first_tokens, 0.5), "ttft_p95_ms": percentile(entry.first_tokens, 0.95)}
-        for name, entry in sorted(timings.items(), key=lambda item: (-len(item[1].latencies), item[0]))
-    ]
+
+    def as_list(self) -> List[Dict[str, Any]]:
+        return [_percentiles(name, entry)
+                for name, entry in sorted(self._timings.items(), key=lambda item: (-len(item[1].latencies), item[0]))]
 
 
-def _process_tree(rows: Iterable[sqlite3.Row]) -> List[Dict[str, Any]]:
+def _percentiles(backend: str, entry: _Timings) -> Dict[str, Any]:
+    latencies, first_tokens = sorted(entry.latencies), sorted(entry.first_tokens)  # each sorted once
+    return {"backend": backend, "calls": len(latencies), "errors": entry.errors,
+            "p50_ms": nearest_rank(latencies, 0.5), "p95_ms": nearest_rank(latencies, 0.95),
+            "p99_ms": nearest_rank(latencies, 0.99), "streams": len(first_tokens),
+            "ttft_p50_ms": nearest_rank(first_tokens, 0.5), "ttft_p95_ms": nearest_rank(first_tokens, 0.95)}
+
+
+class _ProcessTree:
     """Shimmed processes as a forest: a process whose parent also made calls is shown under it (a
     ``router shim`` run: the script, the workers it started). Proxy clients have no process of their
     own in the events and are left out."""
-    nodes: Dict[int, Dict[str, Any]] = {}
-    for row in rows:
+
+    def __init__(self) -> None:
+        self._nodes: Dict[int, Dict[str, Any]] = {}
+
+    def add(self, row: sqlite3.Row) -> None:
         if row["source"] != "shim" and not row["program"]:
-            continue
-        node = nodes.setdefault(row["pid"], {"pid": row["pid"], "ppid": row["ppid"], "program": row["program"] or "",
-                                             "first": row["time"], "last": row["time"], "calls": 0, "errors": 0,
-                                             "children": []})
+            return
+        node = self._nodes.setdefault(row["pid"], {
+            "pid": row["pid"], "ppid": row["ppid"], "program": row["program"] or "", "first": row["time"],
+            "last": row["time"], "calls": 0, "errors": 0, "children": []})
         node["calls"] += 1
         node["errors"] += _is_error(row)
         node["last"] = row["time"]
-    roots: List[Dict[str, Any]] = []
-    for node in sorted(nodes.values(), key=lambda item: item["first"]):
-        parent = nodes.get(node["ppid"])
-        if parent is None or _descends_from(parent, node["pid"], nodes):  # a reused pid must not make a cycle
-            roots.append(node)
-        else:
-            parent["children"].append(node)
-    return roots
+
+    def roots(self) -> List[Dict[str, Any]]:
+        nodes, roots = self._nodes, []
+        for node in sorted(nodes.values(), key=lambda item: item["first"]):
+            parent = nodes.get(node["ppid"])
+            if parent is None or _descends_from(parent, node["pid"], nodes):  # a reused pid must not make a cycle
+                roots.append(node)
+            else:
+                parent["children"].append(node)
+        return roots
 
 
 def _descends_from(node: Dict[str, Any], pid: int, nodes: Dict[int, Dict[str, Any]]) -> bool:
