@@ -165,7 +165,7 @@ class ProxyApp:
             await writer.whole(_json_response(200, self._health(detailed=is_authorized(headers, api_key))))
             return
         if self.dashboard is not None and _is_dashboard_request(path, headers):
-            await self._dashboard(scope, writer, headers)  # the page is open; its API checks the key itself
+            await self._dashboard(scope, receive, writer, headers)  # the page is open; its API checks the key itself
             return
         if path == "/" and method in ("GET", "HEAD"):  # open like /health: it says no more than it
             await writer.whole(self.root(self._version))  # uvicorn sends no body for HEAD
@@ -183,7 +183,7 @@ class ProxyApp:
         elif endpoint == MODELS and method == "GET":
             await self._models(writer, headers)
         elif path == "/stats" and method == "GET":
-            await writer.whole(await self._stats(scope))
+            await self._stats(scope, receive, writer)
         elif path == HEALTH_PATH and method == "GET":
             await writer.whole(_json_response(200, self._backend_health()))
         elif path == "/metrics" and method == "GET" and self.state.metrics is not None:
@@ -208,21 +208,32 @@ class ProxyApp:
         self.state.stats.count_request(answer.status)
         return answer
 
-    async def _dashboard(self, scope: Scope, writer: ResponseWriter, headers: Dict[str, str]) -> None:
+    async def _dashboard(self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str]) -> None:
         assert self.dashboard is not None
         if self._store_batcher is not None:
             self._store_batcher.flush()  # the calls already answered reach the store the page reads
         response = await self._read_store(
-            self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
-        await writer.whole(response)
+            receive, self.dashboard.answer, scope["method"], scope["path"], scope.get("query_string", b""), headers)
+        if response is not None:
+            await writer.whole(response)
 
-    async def _read_store(self, read: Callable[..., _Read], *args: Any) -> _Read:
-        """``read(*args)`` on a worker thread (SQLite off the event loop), one at a time. A read walks
-        every call of its window in Python; run side by side, reads multiplied the memory they hold
-        and the threads the loop shares the interpreter with, and any client can ask for them
-        (docs/telemetry-bounds.md#reading-the-store). The others wait here, holding their connection."""
-        async with self._store_reads:
-            return await asyncio.to_thread(read, *args)
+    async def _read_store(self, receive: Receive, read: Callable[..., _Read], *args: Any) -> Optional[_Read]:
+        """``read(*args)`` on a worker thread (SQLite off the event loop), one at a time; None, and
+        nothing read, for a client that left while it waited its turn.
+
+        A read walks every call of its window in Python; run side by side, reads multiplied the
+        memory they hold and the threads the loop shares the interpreter with, and any client can
+        ask for them. The others wait here holding only their connection, and a client that
+        queued reads and left does not keep the worker busy for nobody
+        (docs/telemetry-bounds.md#reading-the-store)."""
+        left = asyncio.ensure_future(_client_left(receive))
+        try:
+            async with self._store_reads:
+                if left.done():
+                    return None
+                return await asyncio.to_thread(read, *args)
+        finally:
+            left.cancel()
 
     async def _models(self, writer: ResponseWriter, headers: Mapping[str, str]) -> None:
         catalog = self.state.generation.catalog
@@ -311,20 +322,23 @@ class ProxyApp:
             lines.append(writer.capture.line("response body", secrets))
         return lines
 
-    async def _stats(self, scope: Scope) -> ClientResponse:
+    async def _stats(self, scope: Scope, receive: Receive, writer: ResponseWriter) -> None:
         """``router stats --json`` for ``?since=&by=`` (from the store), plus the live counters."""
         live = self.state.stats.snapshot()
         store = self.state.sink.store if self.state.sink is not None else None
         if store is None:
-            return _json_response(200, live)
+            return await writer.whole(_json_response(200, live))
         if self._store_batcher is not None:
             self._store_batcher.flush()  # the calls already answered are counted
         try:
-            stored = await self._read_store(stored_stats, store, scope.get("query_string", b""))
+            stored = await self._read_store(receive, stored_stats, store, scope.get("query_string", b""))
         except ValueError as problem:
-            return _json_response(400, {"error": {"type": "invalid_request_error", "message": str(problem)}})
+            error = {"error": {"type": "invalid_request_error", "message": str(problem)}}
+            return await writer.whole(_json_response(400, error))
+        if stored is None:
+            return None  # the client left
         stored.pop("store", None)  # where the database lives is this machine's business, not a client's
-        return _json_response(200, {**stored, **live})
+        await writer.whole(_json_response(200, {**stored, **live}))
 
     def _backend_health(self) -> Dict[str, Any]:
         """``GET /backends/health``: each configured backend's cooldown state in this process, for
@@ -352,6 +366,13 @@ class ProxyApp:
             "requests_served": self.state.stats.requests_served,
             "config": config,
         }
+
+
+async def _client_left(receive: Receive) -> None:
+    """Returns once ``receive`` says the client disconnected (for a request whose body is read or
+    empty, nothing else can come but the body's last, empty, message)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class _DisconnectWatch:

@@ -9,7 +9,7 @@ watches for a second read to begin while the first is held."""
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from host.dashboard.site import DashboardSite
 from host.event_sink import EventSink
@@ -47,18 +47,33 @@ class HeldStore(TelemetryStore):
                 self.reading -= 1
 
 
-async def _get(app: ProxyApp, path: str, query: bytes = b"") -> int:
+class Client:
+    """One client's side of ASGI: its request (no body), then ``http.disconnect`` once it leaves."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self.leaves = asyncio.Event()
+        self.left = asyncio.Event()  # the app has been told
+        self.sent: List[Dict[str, Any]] = []
+
+    async def receive(self) -> Dict[str, Any]:
+        if not self.asked:
+            self.asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self.leaves.wait()
+        self.left.set()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+async def _get(app: ProxyApp, path: str, query: bytes = b"", client: Optional[Client] = None) -> int:
+    """The status the client was sent (0: none)."""
     scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", b"127.0.0.1")], "query_string": query}
-    sent: List[Dict[str, Any]] = []
-
-    async def receive() -> Dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return int(sent[0]["status"])
+    client = client or Client()
+    await app(scope, client.receive, client.send)
+    return int(client.sent[0]["status"]) if client.sent else 0
 
 
 def test_reads_of_the_store_run_one_at_a_time(tmp_path: Path) -> None:
@@ -84,3 +99,28 @@ def test_reads_of_the_store_run_one_at_a_time(tmp_path: Path) -> None:
         store.close()
     assert statuses == [200] * len(requests)  # every client was answered, in turn
     assert store.most_at_once == 1
+
+
+def test_a_client_that_left_while_its_read_waited_costs_no_read(tmp_path: Path) -> None:
+    store = HeldStore(tmp_path).start()
+    app = ProxyApp(RouterConfig(), ProxySettings())
+    app.state.sink = EventSink(store)
+    leaving = Client()
+
+    async def scenario() -> List[int]:
+        first = asyncio.ensure_future(_get(app, "/stats", b"since=all"))
+        assert await asyncio.to_thread(store.began.acquire, True, SAFETY_SECONDS), "no read began"
+        second = asyncio.ensure_future(_get(app, "/stats", b"since=all", leaving))
+        leaving.leaves.set()
+        await asyncio.wait_for(leaving.left.wait(), SAFETY_SECONDS)  # told, while its read waits its turn
+        store.release.set()
+        return [await first, await second]
+
+    try:
+        statuses = asyncio.run(scenario())
+        second_read = store.began.acquire(timeout=0)
+    finally:
+        store.release.set()
+        store.close()
+    assert statuses == [200, 0]  # the one who stayed is answered; nothing is sent to the one who left
+    assert not second_read, "the store was read for a client that had left"
