@@ -13,7 +13,10 @@ them together:
 - **idle sockets**: 1,100 connections that send nothing, 10 % of them half a request head, held open;
 - **big headers**: requests with one 4 MiB header, two at a time (at most 20);
 - **big bodies**: 8 MiB bodies of nested empty arrays, one at a time (at most 10);
-- **mid-stream disconnects**: 16 clients that start a slow stream and leave after its first chunk (at most 30,000).
+- **mid-stream disconnects**: 16 clients that start a slow stream and leave after its first chunk (at most 30,000);
+- **store reads**: 8 connections asking for ``/stats?since=all`` and the dashboard's week summary, in
+  turn, as fast as the proxy answers (at most 2,000): each walks every call the earlier phases
+  stored, so this one runs after them (docs/telemetry-bounds.md#reading-the-store).
 
 The counts are high enough that the floods last the whole phase: at 20,000 names and 2,000 streams
 they ended after 3 s and 2 s, so a phase's p99 was the slowest of 30–60 calls, and what builds up
@@ -74,6 +77,9 @@ class Budget:
     def open(self) -> bool:
         return time.monotonic() < self.deadline
 
+    def left(self) -> float:
+        return max(0.1, self.deadline - time.monotonic())
+
 
 # Attacks ------------------------------------------------------------------------------------------
 async def made_up_names(budget: Budget, connections: int = 8, limit: int = 200_000) -> str:
@@ -93,7 +99,7 @@ async def responses_calls(budget: Budget, connections: int = 8, limit: int = 200
 
 async def _flood(budget: Budget, connections: int, limit: int, request: Callable[[int, int], bytes]) -> int:
     """``connections`` kept-alive connections sending ``request(worker, number)`` as fast as the proxy
-    answers; the number of requests sent."""
+    answers, each answer awaited until the phase ends at most; the number of requests sent."""
     sent = [0]
 
     async def worker(worker_id: int) -> None:
@@ -101,7 +107,7 @@ async def _flood(budget: Budget, connections: int, limit: int, request: Callable
         try:
             while budget.open() and sent[0] < limit:
                 sent[0] += 1
-                answer = await connection.exchange(request(worker_id, sent[0]))
+                answer = await connection.exchange(request(worker_id, sent[0]), budget.left())
                 if answer.closed or answer.status == 0:
                     connection.close()
                     connection = await Connection.open(budget.port)
@@ -185,6 +191,15 @@ async def mid_stream_disconnects(budget: Budget, parallel: int = 16, limit: int 
     return f"{left[0]} streams left after their first chunk"
 
 
+async def store_reads(budget: Budget, connections: int = 8, limit: int = 2_000) -> str:
+    """Each read waits for the ones before it (the proxy reads for one request at a time); those still
+    waiting when the phase ends are left, which the proxy notices (it reads nothing for them)."""
+    reads = (request_bytes("/stats?since=all", b"", method="GET"),
+             request_bytes("/dashboard/api/summary?window=7d", b"", method="GET"))
+    asked = await _flood(budget, connections, limit, lambda worker_id, number: reads[number % 2])
+    return f"{asked} reads of the store asked"
+
+
 async def everything(budget: Budget) -> str:
     results = await asyncio.gather(*(attack(budget) for _, attack in ATTACKS))
     return "; ".join(results)
@@ -197,6 +212,7 @@ ATTACKS: List[Tuple[str, Attack]] = [
     ("big headers", big_headers),
     ("big bodies", big_bodies),
     ("mid-stream disconnects", mid_stream_disconnects),
+    ("store reads", store_reads),
 ]
 
 
