@@ -19,12 +19,14 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .telemetry_store import SENDER_DROP_REASON, DropRecord, db_path, read_drops
 
 __all__ = [
     "GROUPINGS",
+    "GROUP_LIMIT",
+    "OTHER_GROUPS",
     "SENDER_DROP_REASON",
     "WINDOWS",
     "GroupStats",
@@ -39,6 +41,18 @@ __all__ = [
 WINDOWS: Dict[str, Optional[float]] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0, "all": None}
 GROUPINGS = ("model", "backend", "endpoint", "program", "day")
 NO_BACKEND = "(no route)"
+# Most groups a report has; the calls of the rest are one more group, OTHER_GROUPS. Model and program
+# names are the clients' choice: a flood of made-up names is a group per name, and a read held them
+# all (docs/telemetry-bounds.md#reading-the-store). Days are not capped: one per day the store keeps.
+GROUP_LIMIT = 100
+OTHER_GROUPS = "(other)"
+# The SQL of each capped grouping's key, the same as _group_key's (SQLite counts the groups, in C).
+_KEY_SQL = {
+    "model": "coalesce(nullif(upstream_model, ''), nullif(requested_model, ''), '?')",
+    "backend": f"coalesce(nullif(backend, ''), '{NO_BACKEND}')",
+    "endpoint": "coalesce(nullif(endpoint, ''), '?')",
+    "program": "coalesce(nullif(program, ''), '(proxy client)')",
+}
 _COLUMNS = (
     "time, backend, upstream_model, requested_model, endpoint, program, status, error, latency_ms, "
     "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd"
@@ -153,15 +167,17 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
     path = db_path(home)
     total = GroupStats("total")
     grouped: Dict[str, GroupStats] = defaultdict(lambda: GroupStats(""))
-    with _window_rows(path, since) as (rows, problem):
+    with _window_rows(path, since, by) as (rows, kept, problem):
         try:
             for row in rows:
                 total.add(row)
                 key = _group_key(row, by)
+                if kept is not None and key not in kept:
+                    key = OTHER_GROUPS
                 grouped[key].key = key
                 grouped[key].add(row)
                 if row["fallbacks"]:
-                    _count_departures(row, total, grouped if by == "backend" else None)
+                    _count_departures(row, total, grouped if by == "backend" else None, kept)
         except sqlite3.Error as exc:  # the file went bad while it was read: what was read is shown
             problem = _one_line(exc)
     groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
@@ -204,17 +220,21 @@ def _sender_drops(path: Path) -> Tuple[int, float]:
     return int(row[0]), float(row[1] or 0.0)
 
 
+WindowRows = Tuple[Iterable[sqlite3.Row], Optional[FrozenSet[str]], Optional[str]]
+
+
 @contextlib.contextmanager
-def _window_rows(path: Path, since: Optional[float]) -> Iterator[Tuple[Iterable[sqlite3.Row], Optional[str]]]:
-    """The window's rows as SQLite reads them (the connection stays open while they are read), and
-    why there are none when the store cannot be read."""
+def _window_rows(path: Path, since: Optional[float], by: str) -> Iterator[WindowRows]:
+    """The window's rows as SQLite reads them (the connection stays open while they are read); the
+    groups to keep when there are more than GROUP_LIMIT (None: keep all); and why there are no rows
+    when the store cannot be read."""
     if not path.exists():
-        yield (), None
+        yield (), None, None
         return
     try:
         connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        yield (), _one_line(exc)
+        yield (), None, _one_line(exc)
         return
     try:
         connection.row_factory = sqlite3.Row
@@ -222,20 +242,35 @@ def _window_rows(path: Path, since: Optional[float]) -> Iterator[Tuple[Iterable[
         try:
             present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
             columns = _COLUMNS + (_FALLBACK_COLUMNS if "attempts" in present else _NO_FALLBACK_COLUMNS)
+            kept = _largest_groups(connection, by, where, params)
             rows = connection.execute(f"SELECT {columns} FROM events {where} ORDER BY time", params)
         except sqlite3.Error as exc:
-            yield (), None if "no such table" in str(exc) else _one_line(exc)  # no such table: never written to
+            yield (), None, None if "no such table" in str(exc) else _one_line(exc)  # no such table: never written to
             return
-        yield rows, None
+        yield rows, kept, None
     finally:
         connection.close()
+
+
+def _largest_groups(connection: sqlite3.Connection, by: str, where: str,
+                    params: Tuple[Any, ...]) -> Optional[FrozenSet[str]]:
+    """The GROUP_LIMIT groups of the window with the most calls (ties: by name), when it has more."""
+    if by not in _KEY_SQL:
+        return None
+    largest = connection.execute(
+        f"SELECT {_KEY_SQL[by]} AS key, count(*) AS calls FROM events {where} "
+        "GROUP BY key ORDER BY calls DESC, key LIMIT ?", (*params, GROUP_LIMIT + 1)).fetchall()
+    if len(largest) <= GROUP_LIMIT:
+        return None
+    return frozenset(str(row["key"]) for row in largest[:GROUP_LIMIT])
 
 
 def _one_line(exc: sqlite3.Error) -> str:
     return " ".join(str(exc).split())
 
 
-def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[Dict[str, GroupStats]]) -> None:
+def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[Dict[str, GroupStats]],
+                      kept: Optional[FrozenSet[str]] = None) -> None:
     """Each move of the call from one backend to another, counted against the backend it left (in the
     row of that backend when grouping by backend: it may not have answered a single call)."""
     try:
@@ -248,8 +283,9 @@ def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[
             continue
         total.left_for_another += 1
         if by_backend is not None:
-            by_backend[left].key = left
-            by_backend[left].left_for_another += 1
+            group = left if kept is None or left in kept else OTHER_GROUPS
+            by_backend[group].key = group
+            by_backend[group].left_for_another += 1
 
 
 def _group_key(row: sqlite3.Row, by: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..stats_query import GroupStats, nearest_rank, query_stats, window_start
+from ..stats_query import OTHER_GROUPS, GroupStats, nearest_rank, query_stats, window_start
 from ..telemetry_store import db_path
 
 __all__ = ["BREAKDOWNS", "DASHBOARD_WINDOWS", "TAIL_LIMIT", "calls_after", "summary"]
@@ -128,9 +128,11 @@ class _SeriesTable:
 
     def __init__(self, by: str, groups: Sequence[GroupStats], start: float, bucket: float, count: int) -> None:
         self._by, self._start, self._bucket, self._count = by, start, bucket, count
-        ranked = [group.key for group in groups if group.calls]  # a backend only left by fallbacks has none
+        # Not a backend only left by fallbacks (no calls), nor the report's own sum of its smallest groups.
+        ranked = [group.key for group in groups if group.calls and group.key != OTHER_GROUPS]
         self._kept = set(ranked[:_SERIES_GROUPS])
-        names = ranked[:_SERIES_GROUPS] + (["other"] if len(ranked) > _SERIES_GROUPS else [])
+        folded = any(group.key == OTHER_GROUPS and group.calls for group in groups)
+        names = ranked[:_SERIES_GROUPS] + (["other"] if len(ranked) > _SERIES_GROUPS or folded else [])
         self._series: Dict[str, Dict[str, Any]] = {name: self._empty(name) for name in names}
 
     def _empty(self, name: str) -> Dict[str, Any]:
