@@ -47,17 +47,19 @@ def _connect(home: Optional[Path]) -> Optional[sqlite3.Connection]:
     return connection
 
 
-def _rows(home: Optional[Path], query: str, params: Tuple[Any, ...]) -> List[sqlite3.Row]:
+def _rows(home: Optional[Path], query: str, params: Tuple[Any, ...]) -> Iterator[sqlite3.Row]:
+    """The query's rows, one at a time as SQLite reads them (none when the store cannot be read; the
+    rest of them when it fails part way: the page shows what was read)."""
     try:
         connection = _connect(home)
         if connection is None:
-            return []
+            return
         try:
-            return connection.execute(query, params).fetchall()
+            yield from connection.execute(query, params)
         finally:
             connection.close()
-    except sqlite3.Error:  # created but never written to, or busy: nothing to show this time
-        return []
+    except sqlite3.Error:  # created but never written to, or busy: nothing (more) to show this time
+        return
 
 
 # Summary --------------------------------------------------------------------------------------
@@ -72,7 +74,8 @@ def summary(window: str = "1h", home: Optional[Path] = None, now: Optional[float
     count = int(math.floor(now / bucket) * bucket - first_bucket) // int(bucket) + 1
     series = {by: _SeriesTable(by, reports[by].groups, first_bucket, bucket, count) for by in BREAKDOWNS}
     timings, tree = _BackendTimings(), _ProcessTree()
-    for row in _window_rows(home, since):  # one pass, as SQLite reads them (docs/telemetry-bounds.md#reading-the-store)
+    rows = _rows(home, f"SELECT {_ROW_COLUMNS} FROM events WHERE time >= ? ORDER BY time", (since,))
+    for row in rows:  # one pass, as SQLite reads them (docs/telemetry-bounds.md#reading-the-store)
         for table in series.values():
             table.add(row)
         timings.add(row)
@@ -92,21 +95,6 @@ def summary(window: str = "1h", home: Optional[Path] = None, now: Optional[float
         "latency": timings.as_list(),
         "processes": tree.roots(),
     }
-
-
-def _window_rows(home: Optional[Path], since: float) -> Iterator[sqlite3.Row]:
-    """The window's rows, one at a time as SQLite reads them (none when the store cannot be read;
-    the rest of them when it fails part way: the page shows what was read)."""
-    try:
-        connection = _connect(home)
-        if connection is None:
-            return
-        try:
-            yield from connection.execute(f"SELECT {_ROW_COLUMNS} FROM events WHERE time >= ? ORDER BY time", (since,))
-        finally:
-            connection.close()
-    except sqlite3.Error:  # created but never written to, or busy: nothing (more) to show this time
-        return
 
 
 def _key(row: sqlite3.Row, by: str) -> str:
@@ -235,10 +223,10 @@ def calls_after(after: Optional[int], home: Optional[Path] = None, limit: int = 
     id to ask after next time."""
     if after is None:
         query = f"SELECT {_TAIL_COLUMNS} FROM events ORDER BY id DESC LIMIT ?"
-        rows = list(reversed(_rows(home, query, (limit,))))
+        rows = list(reversed(list(_rows(home, query, (limit,)))))
     else:
         query = f"SELECT {_TAIL_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?"
-        rows = _rows(home, query, (after, limit))
+        rows = list(_rows(home, query, (after, limit)))
     calls = [{**dict(row), "failed": _is_error(row)} for row in rows]
     last = calls[-1]["id"] if calls else (after or 0)
     return {"calls": calls, "last": last}
