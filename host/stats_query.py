@@ -32,6 +32,8 @@ __all__ = [
     "GroupStats",
     "StatsReport",
     "all_drops",
+    "group_key",
+    "is_error",
     "nearest_rank",
     "percentile",
     "query_stats",
@@ -46,7 +48,7 @@ NO_BACKEND = "(no route)"
 # all (docs/telemetry-bounds.md#reading-the-store). Days are not capped: one per day the store keeps.
 GROUP_LIMIT = 100
 OTHER_GROUPS = "(other)"
-# The SQL of each capped grouping's key, the same as _group_key's (SQLite counts the groups, in C).
+# The SQL of each capped grouping's key, the same as group_key's (SQLite counts the groups, in C).
 _KEY_SQL = {
     "model": "coalesce(nullif(upstream_model, ''), nullif(requested_model, ''), '?')",
     "backend": f"coalesce(nullif(backend, ''), '{NO_BACKEND}')",
@@ -84,7 +86,7 @@ class GroupStats:
 
     def add(self, row: sqlite3.Row) -> None:
         self.calls += 1
-        self.errors += _is_error(row["status"], row["error"])
+        self.errors += is_error(row["status"], row["error"])
         self.fallbacks += bool(row["fallbacks"])
         for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
             setattr(self, name, getattr(self, name) + (row[name] or 0))
@@ -171,7 +173,7 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
         try:
             for row in rows:
                 total.add(row)
-                key = _group_key(row, by)
+                key = group_key(row, by)
                 if kept is not None and key not in kept:
                     key = OTHER_GROUPS
                 grouped[key].key = key
@@ -288,7 +290,8 @@ def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[
             by_backend[group].left_for_another += 1
 
 
-def _group_key(row: sqlite3.Row, by: str) -> str:
+def group_key(row: sqlite3.Row, by: str) -> str:
+    """The group ``row`` counts in when grouping ``by`` (the dashboard's series use the same names)."""
     if by == "model":
         return str(row["upstream_model"] or row["requested_model"] or "?")
     if by == "backend":
@@ -300,6 +303,6 @@ def _group_key(row: sqlite3.Row, by: str) -> str:
     return datetime.fromtimestamp(row["time"], timezone.utc).strftime("%Y-%m-%d")
 
 
-def _is_error(status: Optional[int], error: Optional[str]) -> int:
+def is_error(status: Optional[int], error: Optional[str]) -> int:
     """The same rule as the shim's summary: an error kind, no response, or an HTTP error status."""
     return int(bool(error) or not status or status >= 400)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..stats_query import OTHER_GROUPS, GroupStats, nearest_rank, query_stats, window_start
+from ..stats_query import OTHER_GROUPS, GroupStats, group_key, is_error, nearest_rank, query_stats, window_start
 from ..telemetry_store import db_path
 
 __all__ = ["BREAKDOWNS", "DASHBOARD_WINDOWS", "TAIL_LIMIT", "calls_after", "summary"]
@@ -97,17 +97,9 @@ def summary(window: str = "1h", home: Optional[Path] = None, now: Optional[float
     }
 
 
-def _key(row: sqlite3.Row, by: str) -> str:
-    """The same group names as ``router stats`` (``host.stats_query``)."""
-    if by == "model":
-        return str(row["upstream_model"] or row["requested_model"] or "?")
-    if by == "backend":
-        return str(row["backend"] or "(no route)")
-    return str(row["program"] or "(proxy client)")
-
-
 def _is_error(row: sqlite3.Row) -> bool:
-    return bool(row["error"]) or not row["status"] or row["status"] >= 400
+    """``router stats``' rule (the live tail shows it as true or false)."""
+    return bool(is_error(row["status"], row["error"]))
 
 
 class _SeriesTable:
@@ -128,7 +120,7 @@ class _SeriesTable:
         return {"key": name, "calls": [0] * count, "errors": [0] * count, "tokens": [0] * count, "cost": [0.0] * count}
 
     def add(self, row: sqlite3.Row) -> None:
-        key = _key(row, self._by)
+        key = group_key(row, self._by)
         name = key if key in self._kept else "other"  # also a group first seen after the totals were read
         entry = self._series.get(name)
         if entry is None:
@@ -157,7 +149,7 @@ class _BackendTimings:
         self._timings: Dict[str, _Timings] = defaultdict(_Timings)
 
     def add(self, row: sqlite3.Row) -> None:
-        entry = self._timings[_key(row, "backend")]
+        entry = self._timings[group_key(row, "backend")]
         entry.latencies.append(row["latency_ms"] or 0.0)
         entry.errors += _is_error(row)
         if row["stream"] and row["ttfb_ms"] is not None:
