@@ -64,7 +64,7 @@ from shim.transports.call_driver import SEND, LLMCall  # noqa: E402
 from shim.usage import Usage  # noqa: E402
 
 Row = Tuple[str, str, str]
-_HAS_JSON = telemetry_store._has_json
+_HAS_JSON = telemetry_store.has_json_functions
 
 
 def sample_event(index: int) -> CallEvent:
@@ -189,7 +189,7 @@ def store_beside_busy_thread(count: int, directory: Path, one_statement: bool) -
     proxy does."""
     pairs = [(decode_event(encode_event(sample_event(i))), 0.001) for i in range(count)]
     if not one_statement:
-        telemetry_store._has_json = lambda connection: False  # the fallback, as on an SQLite without JSON
+        telemetry_store.has_json_functions = lambda connection: False  # the fallback, as on an SQLite without JSON
     store = TelemetryStore(directory / f"busy-{one_statement}").start()
     with busy_thread():
         started = time.perf_counter()
@@ -199,7 +199,7 @@ def store_beside_busy_thread(count: int, directory: Path, one_statement: bool) -
         store.flush(300)
         elapsed = time.perf_counter() - started
     store.close()
-    telemetry_store._has_json = _HAS_JSON
+    telemetry_store.has_json_functions = _HAS_JSON
     how = "one statement a batch" if one_statement else "executemany"
     return (f"store beside a busy thread ({how})", f"{count / elapsed:,.0f} events/s",
             f"{store.stored} stored, {store.dropped} dropped")

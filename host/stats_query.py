@@ -1,9 +1,11 @@
-"""Aggregations over the telemetry store: what ``router stats``, ``--json`` and the proxy's ``/stats`` show.
+"""Aggregations over the telemetry store: what ``router stats``, ``--json``, the proxy's ``/stats`` and the
+dashboard show.
 
-A window (``1h``, ``1d``, ``7d``, ``all``) selects events by start time through the time index; rows
-are grouped in Python (percentiles need every latency of a group anyway, and the store is local),
-one at a time as SQLite reads them: what a query holds is its groups and their latencies (8 bytes a
-call), not the window's rows, which the store keeps up to a million of (docs/telemetry-bounds.md#reading-the-store).
+A window (``1h``, ``1d``, ``7d``, ``all``) selects events by start time through the time index, and
+SQLite aggregates them (:class:`StoreWindow`): sums and counts by ``GROUP BY``, percentiles by
+ranking each group's latencies with a window function. A read makes a few Python objects per group,
+whatever the number of calls (the store keeps up to a million), and what SQLite sorts past its cache
+goes to a temporary file (docs/telemetry-bounds.md#reading-the-store).
 Cost is the sum of the known costs; ``cost_unknown_calls`` says how many calls had no price, so a
 total is never silently short.
 """
@@ -11,32 +13,34 @@ total is never silently short.
 import contextlib
 import itertools
 import json
-import math
 import sqlite3
 import time
-from array import array
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from .telemetry_store import SENDER_DROP_REASON, DropRecord, db_path, read_drops
+from .sqlite_connections import PAGE_CACHE_KIB
+from .telemetry_store import SENDER_DROP_REASON, DropRecord, db_path, has_json_functions, read_drops
 
 __all__ = [
+    "ERROR_SQL",
     "GROUPINGS",
     "GROUP_LIMIT",
+    "KEY_SQL",
     "OTHER_GROUPS",
     "SENDER_DROP_REASON",
     "WINDOWS",
     "GroupStats",
     "StatsReport",
+    "StoreWindow",
     "all_drops",
-    "group_key",
     "is_error",
     "nearest_rank",
+    "open_window",
     "percentile",
     "query_stats",
+    "reports",
     "window_start",
 ]
 
@@ -48,20 +52,19 @@ NO_BACKEND = "(no route)"
 # all (docs/telemetry-bounds.md#reading-the-store). Days are not capped: one per day the store keeps.
 GROUP_LIMIT = 100
 OTHER_GROUPS = "(other)"
-# The SQL of each capped grouping's key, the same as group_key's (SQLite counts the groups, in C).
-_KEY_SQL = {
+# The group of an event in each grouping, as SQL over the events table. Days are UTC.
+KEY_SQL = {
     "model": "coalesce(nullif(upstream_model, ''), nullif(requested_model, ''), '?')",
     "backend": f"coalesce(nullif(backend, ''), '{NO_BACKEND}')",
-    "endpoint": "coalesce(nullif(endpoint, ''), '?')",
+    "endpoint": "coalesce(nullif(endpoint, ''), '?')",  # chat, messages, responses …: which API the clients called
     "program": "coalesce(nullif(program, ''), '(proxy client)')",
+    "day": "strftime('%Y-%m-%d', time, 'unixepoch')",
 }
-_COLUMNS = (
-    "time, backend, upstream_model, requested_model, endpoint, program, status, error, latency_ms, "
-    "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd"
-)
-# Event schema 2's columns; a database no router of that version has opened yet lacks them.
-_FALLBACK_COLUMNS = ", fallbacks, attempts"
-_NO_FALLBACK_COLUMNS = ", 0 AS fallbacks, NULL AS attempts"
+# The rule of :func:`is_error` (and of the shim's summary) as SQL: an error kind, no response, or an
+# HTTP error status.
+ERROR_SQL = "(coalesce(error, '') != '' OR coalesce(status, 0) = 0 OR status >= 400)"
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+_PERCENTILES = (0.5, 0.95)  # what a report shows of each group's latencies
 
 
 @dataclass
@@ -82,34 +85,17 @@ class GroupStats:
     left_for_another: int = 0  # --by backend: times a call moved from this backend to another one
     latency_p50_ms: Optional[float] = None
     latency_p95_ms: Optional[float] = None
-    _latencies: "array[float]" = field(default_factory=lambda: array("d"), repr=False)  # 8 bytes a call
 
-    def add(self, row: sqlite3.Row) -> None:
-        self.calls += 1
-        self.errors += is_error(row["status"], row["error"])
-        self.fallbacks += bool(row["fallbacks"])
-        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
-            setattr(self, name, getattr(self, name) + (row[name] or 0))
-        if row["cost_usd"] is None:
-            self.cost_unknown_calls += 1
-        else:
-            self.cost_usd += row["cost_usd"]
-        self._latencies.append(row["latency_ms"] or 0.0)
-
-    def finish(self) -> "GroupStats":
-        ordered = sorted(self._latencies)  # once for both
-        self.latency_p50_ms = nearest_rank(ordered, 0.5)
-        self.latency_p95_ms = nearest_rank(ordered, 0.95)
-        self.cost_usd = round(self.cost_usd, 10)  # float sums: no 0.30000000000000004 in the JSON
-        return self
+    @classmethod
+    def from_sums(cls, key: str, sums: sqlite3.Row) -> "GroupStats":
+        """A group from a row of :meth:`StoreWindow.sums`."""
+        return cls(key, calls=sums["calls"], errors=sums["errors"],
+                   **{name: sums[name] for name in _TOKENS},
+                   cost_usd=round(sums["cost_usd"], 10),  # float sums: no 0.30000000000000004 in the JSON
+                   cost_unknown_calls=sums["cost_unknown_calls"], fallbacks=sums["fallbacks"])
 
     def as_dict(self) -> Dict[str, Any]:
-        latencies, self._latencies = self._latencies, array("d")  # not copied by asdict: not shown
-        try:
-            data = asdict(self)
-        finally:
-            self._latencies = latencies
-        data.pop("_latencies")
+        data = asdict(self)
         data["cost_known"] = self.cost_unknown_calls == 0
         return data
 
@@ -151,7 +137,18 @@ def nearest_rank(ordered: Sequence[float], fraction: float) -> Optional[float]:
     """:func:`percentile` of values already in order."""
     if not ordered:
         return None
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+    return ordered[_rank(len(ordered), fraction) - 1]
+
+
+def _rank(count: int, fraction: float) -> int:
+    """The nearest rank, ceil(fraction × count) and at least 1, in whole per mille: the very
+    arithmetic :func:`_rank_sql` gives SQLite, so Python and the store agree on every count."""
+    per_mille = round(fraction * 1000)
+    return max(1, (count * per_mille + 999) // 1000)
+
+
+def _rank_sql(count: str, fraction: float) -> str:
+    return f"max(1, ({count} * {round(fraction * 1000)} + 999) / 1000)"  # integers: / is whole division
 
 
 def window_start(window: str, now: Optional[float] = None) -> Optional[float]:
@@ -166,27 +163,199 @@ def query_stats(window: str = "1d", by: str = "model", home: Optional[Path] = No
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; one of: {', '.join(GROUPINGS)}")
     since = window_start(window, now)
-    path = db_path(home)
+    with open_window(home, since) as (store, problem):
+        return reports(store, problem, window, since, (by,), home)[by]
+
+
+def reports(store: Optional["StoreWindow"], problem: Optional[str], window: str, since: Optional[float],
+            groupings: Sequence[str], home: Optional[Path] = None) -> Dict[str, StatsReport]:
+    """The reports of an open window (:func:`open_window`; None: nothing stored), one per grouping;
+    the totals, the same in each, are read once."""
     total = GroupStats("total")
-    grouped: Dict[str, GroupStats] = defaultdict(lambda: GroupStats(""))
-    with _window_rows(path, since, by) as (rows, kept, problem):
+    grouped: Dict[str, List[GroupStats]] = {by: [] for by in groupings}
+    if store is not None:
         try:
-            for row in rows:
-                total.add(row)
-                key = group_key(row, by)
-                if kept is not None and key not in kept:
-                    key = OTHER_GROUPS
-                grouped[key].key = key
-                grouped[key].add(row)
-                if row["fallbacks"]:
-                    _count_departures(row, total, grouped if by == "backend" else None, kept)
-        except sqlite3.Error as exc:  # the file went bad while it was read: what was read is shown
-            problem = _one_line(exc)
-    groups = sorted((g.finish() for g in grouped.values()), key=lambda g: (-g.calls, g.key))
+            departures = store.departures()
+            total = _totals(store, departures)
+            grouped = {by: _groups(store, by, departures) for by in groupings}
+        except sqlite3.Error as exc:  # the file went bad while it was read
+            total, grouped, problem = GroupStats("total"), {by: [] for by in groupings}, _one_line(exc)
+    dropped, path = all_drops(home), str(db_path(home))
+    return {by: StatsReport(window, since, by, total, groups, dropped, path, problem) for by, groups in grouped.items()}
+
+
+def _totals(store: "StoreWindow", departures: Dict[str, int]) -> GroupStats:
+    sums = store.sums(("'total'",))
+    total = GroupStats.from_sums("total", sums[0]) if sums else GroupStats("total")
+    percentiles = store.percentiles("'total'", (), _PERCENTILES)
+    total.latency_p50_ms, total.latency_p95_ms = percentiles.get("total", (None, None))
+    total.left_for_another = sum(departures.values())
+    return total
+
+
+def _groups(store: "StoreWindow", by: str, departures: Dict[str, int]) -> List[GroupStats]:
+    kept = store.largest(KEY_SQL[by], GROUP_LIMIT) if by != "day" else None
+    key_sql, key_params = fold(KEY_SQL[by], kept, OTHER_GROUPS)
+    grouped = {str(row["key0"]): GroupStats.from_sums(str(row["key0"]), row)
+               for row in store.sums((key_sql,), key_params)}
+    for key, (p50, p95) in store.percentiles(key_sql, key_params, _PERCENTILES).items():
+        grouped[key].latency_p50_ms, grouped[key].latency_p95_ms = p50, p95
+    if by == "backend":  # each move counted against the backend left, which may have answered no call
+        for backend, moves in departures.items():
+            key = backend if kept is None or backend in kept else OTHER_GROUPS
+            grouped.setdefault(key, GroupStats(key)).left_for_another += moves
+    groups = sorted(grouped.values(), key=lambda g: (-g.calls, g.key))
     if by == "day":
         groups.sort(key=lambda g: g.key)
-    dropped = all_drops(home)
-    return StatsReport(window, since, by, total.finish(), groups, dropped, str(path), problem)
+    return groups
+
+
+def fold(key_sql: str, kept: Optional[Sequence[str]], other: str) -> Tuple[str, Tuple[Any, ...]]:
+    """``key_sql`` with every group not ``kept`` named ``other`` (None: keep all), and its parameters."""
+    if kept is None:
+        return key_sql, ()
+    marks = ", ".join("?" * len(kept))
+    return f"CASE WHEN {key_sql} IN ({marks}) THEN {key_sql} ELSE ? END", (*kept, other)
+
+
+@contextlib.contextmanager
+def open_window(home: Optional[Path], since: Optional[float]) -> Iterator[Tuple[Optional["StoreWindow"],
+                                                                                Optional[str]]]:
+    """The store's events from ``since`` (None: all), read-only, and why it cannot be read (one line);
+    no window when nothing was ever stored."""
+    path = db_path(home)
+    if not path.exists():
+        yield None, None
+        return
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        yield None, _one_line(exc)
+        return
+    try:
+        try:
+            store = StoreWindow(connection, since)
+        except sqlite3.Error as exc:
+            yield None, _one_line(exc)
+            return
+        yield (store if store.exists else None), None  # no table: created but never written to
+    finally:
+        connection.close()
+
+
+class StoreWindow:
+    """SQLite's aggregates over the events of a window, on one read-only connection.
+
+    Its cache is the router's usual bound (``PAGE_CACHE_KIB``): a sort larger than that, of a
+    million latencies, goes to a temporary file, not into the reading process's memory."""
+
+    def __init__(self, connection: sqlite3.Connection, since: Optional[float]) -> None:
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
+        self.since = since
+        self._connection = connection
+        self._params: Tuple[Any, ...] = (since,) if since is not None else ()
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+        self.exists = bool(columns)
+        # Event schema 2's columns; a database no router of that version has opened yet lacks them.
+        self._has_attempts = "attempts" in columns
+        self._fallback_sql = "coalesce(fallbacks, 0) != 0" if self._has_attempts else "0"
+        self._json = has_json_functions(connection)
+
+    def where(self, *conditions: str) -> Tuple[str, Tuple[Any, ...]]:
+        """The window's ``WHERE`` clause with ``conditions`` (SQL) added, and its parameters."""
+        parts = (["time >= ?"] if self.since is not None else []) + [f"({condition})" for condition in conditions]
+        return (f"WHERE {' AND '.join(parts)}" if parts else ""), self._params
+
+    def rows(self, query: str, params: Tuple[Any, ...]) -> List[sqlite3.Row]:
+        """Any other query's rows (its ``WHERE`` from :meth:`where`)."""
+        return self._connection.execute(query, params).fetchall()
+
+    def largest(self, key_sql: str, limit: int) -> Optional[List[str]]:
+        """The ``limit`` groups with the most calls (ties: by name), when there are more."""
+        largest = self._connection.execute(
+            f"SELECT {key_sql} AS key, count(*) AS calls FROM events {self.where()[0]} "
+            "GROUP BY key ORDER BY calls DESC, key LIMIT ?", (*self._params, limit + 1)).fetchall()
+        if len(largest) <= limit:
+            return None
+        return [str(row["key"]) for row in largest[:limit]]
+
+    def sums(self, keys: Sequence[str], key_params: Tuple[Any, ...] = (),
+             extra: Sequence[str] = ()) -> List[sqlite3.Row]:
+        """Per group of ``keys`` (SQL, named key0, key1 … in the rows): calls, errors, tokens, the
+        known cost, the calls without one, fallbacks; and each ``extra`` expression (``AS`` its name)."""
+        named = ", ".join(f"{key} AS key{number}" for number, key in enumerate(keys))
+        columns = ", ".join([
+            "count(*) AS calls", f"sum({ERROR_SQL}) AS errors",
+            *(f"coalesce(sum({name}), 0) AS {name}" for name in _TOKENS),
+            "total(cost_usd) AS cost_usd", "count(*) - count(cost_usd) AS cost_unknown_calls",
+            f"sum({self._fallback_sql}) AS fallbacks", *extra])
+        group = ", ".join(f"key{number}" for number in range(len(keys)))
+        return self._connection.execute(
+            f"SELECT {named}, {columns} FROM events {self.where()[0]} GROUP BY {group}",
+            (*key_params, *self._params)).fetchall()
+
+    def percentiles(self, key_sql: str, key_params: Tuple[Any, ...], fractions: Sequence[float],
+                    value_sql: str = "coalesce(latency_ms, 0.0)",
+                    only: str = "") -> Dict[str, Tuple[Optional[float], ...]]:
+        """Nearest-rank percentiles of ``value_sql`` per group (of the events where ``only`` holds): SQLite
+        ranks each group's values in one sort, and returns only the values at the ranks asked for."""
+        ranks = " OR ".join(f"rank = {_rank_sql('n', fraction)}" for fraction in fractions)
+        where = self.where(*([only] if only else []))[0]
+        rows = self._connection.execute(
+            "SELECT key, value, rank, n FROM ("
+            " SELECT key, value, row_number() OVER ranked AS rank,"
+            "  count(*) OVER (ranked ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n"
+            f" FROM (SELECT {key_sql} AS key, {value_sql} AS value FROM events {where})"
+            " WINDOW ranked AS (PARTITION BY key ORDER BY value))"
+            f" WHERE {ranks}", (*key_params, *self._params))
+        found: Dict[str, Tuple[int, Dict[int, float]]] = {}  # key → (its count, value at each rank)
+        for row in rows:
+            found.setdefault(str(row["key"]), (row["n"], {}))[1][row["rank"]] = row["value"]
+        return {key: tuple(values[_rank(count, fraction)] for fraction in fractions)
+                for key, (count, values) in found.items()}
+
+    def departures(self) -> Dict[str, int]:
+        """Per backend, the times a call that fell back moved from it to another backend (a retry on
+        the same backend is no move). The attempts are JSON the router wrote; an attempt that names
+        no backend moves nowhere."""
+        if not self._has_attempts:
+            return {}
+        where = self.where("fallbacks != 0")[0]
+        if not self._json:  # an SQLite built without them: the attempts of the calls that fell back, in Python
+            return _departures(attempts for (attempts,) in self._connection.execute(
+                f"SELECT attempts FROM events {where}", self._params))
+        backend = "CAST(json_extract({}.value, '$.backend') AS TEXT)"
+        rows = self._connection.execute(
+            f"SELECT {backend.format('left_one')} AS backend, count(*) AS moves"
+            " FROM (SELECT CASE WHEN json_valid(attempts) AND json_type(attempts) = 'array'"
+            f"  THEN attempts ELSE '[]' END AS attempts FROM events {where}) AS call,"
+            " json_each(call.attempts) AS left_one, json_each(call.attempts) AS went"
+            f" WHERE went.key = left_one.key + 1 AND {backend.format('went')} != {backend.format('left_one')}"
+            " GROUP BY 1", self._params)
+        return {str(row["backend"]): row["moves"] for row in rows}
+
+
+def _departures(calls: Iterable[Optional[str]]) -> Dict[str, int]:
+    """:meth:`StoreWindow.departures` of each call's attempts (JSON text), read in Python."""
+    moves: Counter[str] = Counter()
+    for text in calls:
+        try:
+            attempts = json.loads(text or "[]")
+        except ValueError:
+            continue
+        if not isinstance(attempts, list):
+            continue
+        backends = [_backend_of(attempt) for attempt in attempts]
+        for left, went in itertools.pairwise(backends):
+            if left is not None and went is not None and left != went:
+                moves[left] += 1
+    return dict(moves)
+
+
+def _backend_of(attempt: Any) -> Optional[str]:
+    backend = attempt.get("backend") if isinstance(attempt, dict) else None
+    return None if backend is None else str(backend)
 
 
 def all_drops(home: Optional[Path] = None) -> DropRecord:
@@ -217,90 +386,13 @@ def _sender_drops(path: Path) -> Tuple[int, float]:
             ).fetchone()
         finally:
             connection.close()
-    except sqlite3.Error:  # not created yet, or unreadable (reported by _window_rows)
+    except sqlite3.Error:  # not created yet, or unreadable (reported by open_window)
         return 0, 0.0
     return int(row[0]), float(row[1] or 0.0)
 
 
-WindowRows = Tuple[Iterable[sqlite3.Row], Optional[FrozenSet[str]], Optional[str]]
-
-
-@contextlib.contextmanager
-def _window_rows(path: Path, since: Optional[float], by: str) -> Iterator[WindowRows]:
-    """The window's rows as SQLite reads them (the connection stays open while they are read); the
-    groups to keep when there are more than GROUP_LIMIT (None: keep all); and why there are no rows
-    when the store cannot be read."""
-    if not path.exists():
-        yield (), None, None
-        return
-    try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        yield (), None, _one_line(exc)
-        return
-    try:
-        connection.row_factory = sqlite3.Row
-        where, params = ("WHERE time >= ?", (since,)) if since is not None else ("", ())
-        try:
-            present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
-            columns = _COLUMNS + (_FALLBACK_COLUMNS if "attempts" in present else _NO_FALLBACK_COLUMNS)
-            kept = _largest_groups(connection, by, where, params)
-            rows = connection.execute(f"SELECT {columns} FROM events {where} ORDER BY time", params)
-        except sqlite3.Error as exc:
-            yield (), None, None if "no such table" in str(exc) else _one_line(exc)  # no such table: never written to
-            return
-        yield rows, kept, None
-    finally:
-        connection.close()
-
-
-def _largest_groups(connection: sqlite3.Connection, by: str, where: str,
-                    params: Tuple[Any, ...]) -> Optional[FrozenSet[str]]:
-    """The GROUP_LIMIT groups of the window with the most calls (ties: by name), when it has more."""
-    if by not in _KEY_SQL:
-        return None
-    largest = connection.execute(
-        f"SELECT {_KEY_SQL[by]} AS key, count(*) AS calls FROM events {where} "
-        "GROUP BY key ORDER BY calls DESC, key LIMIT ?", (*params, GROUP_LIMIT + 1)).fetchall()
-    if len(largest) <= GROUP_LIMIT:
-        return None
-    return frozenset(str(row["key"]) for row in largest[:GROUP_LIMIT])
-
-
 def _one_line(exc: sqlite3.Error) -> str:
     return " ".join(str(exc).split())
-
-
-def _count_departures(row: sqlite3.Row, total: GroupStats, by_backend: Optional[Dict[str, GroupStats]],
-                      kept: Optional[FrozenSet[str]] = None) -> None:
-    """Each move of the call from one backend to another, counted against the backend it left (in the
-    row of that backend when grouping by backend: it may not have answered a single call)."""
-    try:
-        attempts = json.loads(row["attempts"] or "[]")
-        backends = [str(attempt["backend"]) for attempt in attempts]
-    except (ValueError, TypeError, KeyError):
-        return  # not what a router wrote: the call still counts as a fallback, only not per backend
-    for left, went in itertools.pairwise(backends):
-        if left == went:
-            continue
-        total.left_for_another += 1
-        if by_backend is not None:
-            group = left if kept is None or left in kept else OTHER_GROUPS
-            by_backend[group].key = group
-            by_backend[group].left_for_another += 1
-
-
-def group_key(row: sqlite3.Row, by: str) -> str:
-    """The group ``row`` counts in when grouping ``by`` (the dashboard's series use the same names)."""
-    if by == "model":
-        return str(row["upstream_model"] or row["requested_model"] or "?")
-    if by == "backend":
-        return str(row["backend"] or NO_BACKEND)
-    if by == "endpoint":  # chat, messages, responses …: which API the clients called
-        return str(row["endpoint"] or "?")
-    if by == "program":
-        return str(row["program"] or "(proxy client)")
-    return datetime.fromtimestamp(row["time"], timezone.utc).strftime("%Y-%m-%d")
 
 
 def is_error(status: Optional[int], error: Optional[str]) -> int:

@@ -50,6 +50,7 @@ __all__ = [
     "connect_database",
     "db_path",
     "drop_log_path",
+    "has_json_functions",
     "read_drops",
 ]
 
@@ -357,7 +358,7 @@ class TelemetryStore:
             self.degraded = " ".join(f"{type(exc).__name__}: {exc}".split())
             return None
         self.degraded = None
-        self._one_statement = _has_json(connection)
+        self._one_statement = has_json_functions(connection)
         self.retention = self._given_retention or load_retention(self.home)
         self._prune(connection)
         return connection
@@ -456,7 +457,7 @@ def _insert(connection: sqlite3.Connection, batch: Sequence[Row], one_statement:
     return None
 
 
-def _has_json(connection: sqlite3.Connection) -> bool:
+def has_json_functions(connection: sqlite3.Connection) -> bool:
     """Whether this SQLite has the JSON functions (built in since 3.38, and in most builds before)."""
     try:
         connection.execute("SELECT json_extract('[1]', '$[0]')").fetchone()

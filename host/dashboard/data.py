@@ -7,19 +7,29 @@
 * :func:`calls_after` — the live tail: the calls stored after a given row id, never bodies or keys
   (the store holds none).
 
-Read-only connections (``mode=ro``): the dashboard never creates or writes the store.
+Read-only connections (``mode=ro``): the dashboard never creates or writes the store. The summary
+is SQLite's aggregates over one connection (``host/stats_query.StoreWindow``): what it holds is what
+it shows, whatever the number of calls (docs/telemetry-bounds.md#reading-the-store).
 """
 
 import math
 import sqlite3
 import time
-from array import array
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..stats_query import OTHER_GROUPS, GroupStats, group_key, is_error, nearest_rank, query_stats, window_start
+from ..stats_query import (
+    ERROR_SQL,
+    KEY_SQL,
+    OTHER_GROUPS,
+    GroupStats,
+    StoreWindow,
+    fold,
+    is_error,
+    open_window,
+    reports,
+    window_start,
+)
 from ..telemetry_store import db_path
 
 __all__ = ["BREAKDOWNS", "DASHBOARD_WINDOWS", "TAIL_LIMIT", "calls_after", "summary"]
@@ -28,32 +38,22 @@ DASHBOARD_WINDOWS: Dict[str, float] = {"1h": 60.0, "1d": 1800.0, "7d": 6 * 3600.
 BREAKDOWNS = ("model", "backend", "program")
 TAIL_LIMIT = 100
 _SERIES_GROUPS = 6  # the largest groups get a series each; the rest are summed as "other"
-_ROW_COLUMNS = (
-    "id, time, source, pid, ppid, program, backend, upstream_model, requested_model, status, error, latency_ms, "
-    "ttfb_ms, stream, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd"
-)
+_SERIES_OTHER = "other"
 _TAIL_COLUMNS = (
     "id, time, source, pid, ppid, program, client_protocol, endpoint, backend, upstream_model, requested_model, "
     "stream, translated, status, error, latency_ms, ttfb_ms, input_tokens, output_tokens, cost_usd"
 )
 
 
-def _connect(home: Optional[Path]) -> Optional[sqlite3.Connection]:
-    path = db_path(home)
-    if not path.exists():
-        return None
-    connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
-    connection.row_factory = sqlite3.Row
-    return connection
-
-
 def _rows(home: Optional[Path], query: str, params: Tuple[Any, ...]) -> Iterator[sqlite3.Row]:
     """The query's rows, one at a time as SQLite reads them (none when the store cannot be read; the
-    rest of them when it fails part way: the page shows what was read)."""
+    rest of them when it fails part way)."""
     try:
-        connection = _connect(home)
-        if connection is None:
+        path = db_path(home)
+        if not path.exists():
             return
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection.row_factory = sqlite3.Row
         try:
             yield from connection.execute(query, params)
         finally:
@@ -69,132 +69,108 @@ def summary(window: str = "1h", home: Optional[Path] = None, now: Optional[float
     now = time.time() if now is None else now
     since = window_start(window, now)
     assert since is not None
-    reports = {by: query_stats(window, by, home=home, now=now) for by in BREAKDOWNS}
     first_bucket = math.floor(since / bucket) * bucket
     count = int(math.floor(now / bucket) * bucket - first_bucket) // int(bucket) + 1
-    series = {by: _SeriesTable(by, reports[by].groups, first_bucket, bucket, count) for by in BREAKDOWNS}
-    timings, tree = _BackendTimings(), _ProcessTree()
-    rows = _rows(home, f"SELECT {_ROW_COLUMNS} FROM events WHERE time >= ? ORDER BY time", (since,))
-    for row in rows:  # one pass, as SQLite reads them (docs/telemetry-bounds.md#reading-the-store)
-        for table in series.values():
-            table.add(row)
-        timings.add(row)
-        tree.add(row)
-    report = reports["model"]
+    slots = _Slots(first_bucket, bucket, count)
+    with open_window(home, since) as (store, problem):  # SQLite aggregates (docs/telemetry-bounds.md#reading-the-store)
+        shown = reports(store, problem, window, since, BREAKDOWNS, home)
+        problem = shown["model"].problem
+        series: Dict[str, List[Dict[str, Any]]] = {by: [] for by in BREAKDOWNS}
+        latency: List[Dict[str, Any]] = []
+        processes: List[Dict[str, Any]] = []
+        if store is not None and problem is None:
+            try:
+                series = {by: _series(store, by, shown[by].groups, slots) for by in BREAKDOWNS}
+                latency, processes = _backend_timings(store), _process_tree(store)
+            except sqlite3.Error:  # the file went bad since the reports were read: they say so next time
+                pass
+    by_model = shown["model"]
     return {
         "window": window,
         "since": since,
         "now": now,
-        "store": report.store,
-        "problem": report.problem,
-        "dropped": report.as_dict()["dropped"],
-        "total": report.total.as_dict(),
-        "groups": {by: [group.as_dict() for group in reports[by].groups] for by in BREAKDOWNS},
-        "series": {"start": first_bucket, "bucket_seconds": bucket, "count": count,
-                   **{by: table.as_list() for by, table in series.items()}},
-        "latency": timings.as_list(),
-        "processes": tree.roots(),
+        "store": by_model.store,
+        "problem": problem,
+        "dropped": by_model.as_dict()["dropped"],
+        "total": by_model.total.as_dict(),
+        "groups": {by: [group.as_dict() for group in shown[by].groups] for by in BREAKDOWNS},
+        "series": {"start": first_bucket, "bucket_seconds": bucket, "count": count, **series},
+        "latency": latency,
+        "processes": processes,
     }
 
 
-def _is_error(row: sqlite3.Row) -> bool:
-    """``router stats``' rule (the live tail shows it as true or false)."""
-    return bool(is_error(row["status"], row["error"]))
+class _Slots:
+    """The window's buckets: their first second, their length, how many."""
+
+    def __init__(self, start: float, seconds: float, count: int) -> None:
+        self.start, self.seconds, self.count = start, seconds, count
+
+    def sql(self) -> str:
+        """The bucket of an event as SQL (an event stored after ``now`` counts in the last one)."""
+        return f"min({self.count - 1}, max(0, CAST((time - {self.start!r}) / {self.seconds!r} AS INTEGER)))"
 
 
-class _SeriesTable:
+def _series(store: StoreWindow, by: str, groups: Sequence[GroupStats], slots: _Slots) -> List[Dict[str, Any]]:
     """One breakdown over time: calls, errors, tokens and cost per bucket for each of its largest
     groups (by calls, as ``router stats`` ranks them), the rest summed as "other"."""
-
-    def __init__(self, by: str, groups: Sequence[GroupStats], start: float, bucket: float, count: int) -> None:
-        self._by, self._start, self._bucket, self._count = by, start, bucket, count
-        # Not a backend only left by fallbacks (no calls), nor the report's own sum of its smallest groups.
-        ranked = [group.key for group in groups if group.calls and group.key != OTHER_GROUPS]
-        self._kept = set(ranked[:_SERIES_GROUPS])
-        folded = any(group.key == OTHER_GROUPS and group.calls for group in groups)
-        names = ranked[:_SERIES_GROUPS] + (["other"] if len(ranked) > _SERIES_GROUPS or folded else [])
-        self._series: Dict[str, Dict[str, Any]] = {name: self._empty(name) for name in names}
-
-    def _empty(self, name: str) -> Dict[str, Any]:
-        count = self._count
-        return {"key": name, "calls": [0] * count, "errors": [0] * count, "tokens": [0] * count, "cost": [0.0] * count}
-
-    def add(self, row: sqlite3.Row) -> None:
-        key = group_key(row, self._by)
-        name = key if key in self._kept else "other"  # also a group first seen after the totals were read
-        entry = self._series.get(name)
-        if entry is None:
-            entry = self._series[name] = self._empty(name)
-        index = min(self._count - 1, max(0, int((row["time"] - self._start) // self._bucket)))
-        entry["calls"][index] += 1
-        entry["errors"][index] += _is_error(row)
-        entry["tokens"][index] += (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
-        entry["cost"][index] = round(entry["cost"][index] + (row["cost_usd"] or 0.0), 10)
-
-    def as_list(self) -> List[Dict[str, Any]]:
-        return list(self._series.values())
+    # Not a backend only left by fallbacks (no calls), nor the report's own sum of its smallest groups.
+    ranked = [group.key for group in groups if group.calls and group.key != OTHER_GROUPS]
+    folded = any(group.key == OTHER_GROUPS and group.calls for group in groups)
+    names = ranked[:_SERIES_GROUPS] + ([_SERIES_OTHER] if len(ranked) > _SERIES_GROUPS or folded else [])
+    lines = {name: _empty_line(name, slots.count) for name in names}
+    key_sql, key_params = fold(KEY_SQL[by], ranked[:_SERIES_GROUPS], _SERIES_OTHER)
+    tokens = "coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0) AS tokens"
+    for row in store.sums((key_sql, slots.sql()), key_params, extra=(tokens,)):
+        # "other" may also be a group first seen after the totals were read
+        line = lines.setdefault(row["key0"], _empty_line(row["key0"], slots.count))
+        index = row["key1"]
+        line["calls"][index], line["errors"][index] = row["calls"], row["errors"]
+        line["tokens"][index], line["cost"][index] = row["tokens"], round(row["cost_usd"], 10)
+    return list(lines.values())
 
 
-@dataclass
-class _Timings:
-    latencies: "array[float]" = field(default_factory=lambda: array("d"))  # 8 bytes a call
-    first_tokens: "array[float]" = field(default_factory=lambda: array("d"))  # streamed calls: first byte = first token
-    errors: int = 0
+def _empty_line(name: str, count: int) -> Dict[str, Any]:
+    return {"key": name, "calls": [0] * count, "errors": [0] * count, "tokens": [0] * count, "cost": [0.0] * count}
 
 
-class _BackendTimings:
-    """Latency and time-to-first-token percentiles per backend."""
-
-    def __init__(self) -> None:
-        self._timings: Dict[str, _Timings] = defaultdict(_Timings)
-
-    def add(self, row: sqlite3.Row) -> None:
-        entry = self._timings[group_key(row, "backend")]
-        entry.latencies.append(row["latency_ms"] or 0.0)
-        entry.errors += _is_error(row)
-        if row["stream"] and row["ttfb_ms"] is not None:
-            entry.first_tokens.append(row["ttfb_ms"])
-
-    def as_list(self) -> List[Dict[str, Any]]:
-        return [_percentiles(name, entry)
-                for name, entry in sorted(self._timings.items(), key=lambda item: (-len(item[1].latencies), item[0]))]
-
-
-def _percentiles(backend: str, entry: _Timings) -> Dict[str, Any]:
-    latencies, first_tokens = sorted(entry.latencies), sorted(entry.first_tokens)  # each sorted once
-    return {"backend": backend, "calls": len(latencies), "errors": entry.errors,
-            "p50_ms": nearest_rank(latencies, 0.5), "p95_ms": nearest_rank(latencies, 0.95),
-            "p99_ms": nearest_rank(latencies, 0.99), "streams": len(first_tokens),
-            "ttft_p50_ms": nearest_rank(first_tokens, 0.5), "ttft_p95_ms": nearest_rank(first_tokens, 0.95)}
+def _backend_timings(store: StoreWindow) -> List[Dict[str, Any]]:
+    """Latency and time-to-first-token percentiles per backend (a streamed call's first byte is its
+    first token), the backends with the most calls first."""
+    key = KEY_SQL["backend"]
+    streams = "stream AND ttfb_ms IS NOT NULL"
+    sums = store.sums((key,), extra=(f"sum({streams}) AS streams",))
+    latencies = store.percentiles(key, (), (0.5, 0.95, 0.99))
+    first_tokens = store.percentiles(key, (), (0.5, 0.95), value_sql="ttfb_ms", only=streams)
+    timings = []
+    for row in sorted(sums, key=lambda row: (-row["calls"], row["key0"])):
+        p50, p95, p99 = latencies[row["key0"]]
+        ttft_p50, ttft_p95 = first_tokens.get(row["key0"], (None, None))
+        timings.append({"backend": row["key0"], "calls": row["calls"], "errors": row["errors"],
+                        "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "streams": row["streams"],
+                        "ttft_p50_ms": ttft_p50, "ttft_p95_ms": ttft_p95})
+    return timings
 
 
-class _ProcessTree:
+def _process_tree(store: StoreWindow) -> List[Dict[str, Any]]:
     """Shimmed processes as a forest: a process whose parent also made calls is shown under it (a
     ``router shim`` run: the script, the workers it started). Proxy clients have no process of their
-    own in the events and are left out."""
-
-    def __init__(self) -> None:
-        self._nodes: Dict[int, Dict[str, Any]] = {}
-
-    def add(self, row: sqlite3.Row) -> None:
-        if row["source"] != "shim" and not row["program"]:
-            return
-        node = self._nodes.setdefault(row["pid"], {
-            "pid": row["pid"], "ppid": row["ppid"], "program": row["program"] or "", "first": row["time"],
-            "last": row["time"], "calls": 0, "errors": 0, "children": []})
-        node["calls"] += 1
-        node["errors"] += _is_error(row)
-        node["last"] = row["time"]
-
-    def roots(self) -> List[Dict[str, Any]]:
-        nodes, roots = self._nodes, []
-        for node in sorted(nodes.values(), key=lambda item: item["first"]):
-            parent = nodes.get(node["ppid"])
-            if parent is None or _descends_from(parent, node["pid"], nodes):  # a reused pid must not make a cycle
-                roots.append(node)
-            else:
-                parent["children"].append(node)
-        return roots
+    own in the events and are left out. A process's parent and program are those of its first call."""
+    first = ("SELECT pid, ppid, coalesce(program, '') AS program, time AS first,"
+             f" max(time) OVER every AS last, count(*) OVER every AS calls, sum({ERROR_SQL}) OVER every AS errors,"
+             " row_number() OVER (PARTITION BY pid ORDER BY time) AS nth")
+    where, params = store.where("source = 'shim' OR coalesce(program, '') != ''")
+    rows = store.rows(f"SELECT pid, ppid, program, first, last, calls, errors FROM ({first} FROM events {where}"
+                      " WINDOW every AS (PARTITION BY pid)) WHERE nth = 1 ORDER BY first", params)
+    nodes = {row["pid"]: {**dict(row), "children": []} for row in rows}
+    roots = []
+    for node in nodes.values():  # oldest first
+        parent = nodes.get(node["ppid"])
+        if parent is None or _descends_from(parent, node["pid"], nodes):  # a reused pid must not make a cycle
+            roots.append(node)
+        else:
+            parent["children"].append(node)
+    return roots
 
 
 def _descends_from(node: Dict[str, Any], pid: int, nodes: Dict[int, Dict[str, Any]]) -> bool:
@@ -219,6 +195,6 @@ def calls_after(after: Optional[int], home: Optional[Path] = None, limit: int = 
     else:
         query = f"SELECT {_TAIL_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?"
         rows = list(_rows(home, query, (after, limit)))
-    calls = [{**dict(row), "failed": _is_error(row)} for row in rows]
+    calls = [{**dict(row), "failed": bool(is_error(row["status"], row["error"]))} for row in rows]
     last = calls[-1]["id"] if calls else (after or 0)
     return {"calls": calls, "last": last}

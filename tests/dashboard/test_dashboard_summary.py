@@ -1,13 +1,14 @@
-"""The dashboard's summary (``host/dashboard/data.py``) read in one pass over its window, holding
-what it shows, not the window's rows (docs/telemetry-bounds.md#reading-the-store): its series
-rank groups as ``router stats`` does (the six largest, then "other"), its percentiles are nearest
-ranks, and its memory is measured per call of the window, with tracemalloc, never as a time."""
+"""The dashboard's summary (``host/dashboard/data.py``), aggregated by SQLite, holding what it shows,
+not the window's calls (docs/telemetry-bounds.md#reading-the-store): its series rank groups as
+``router stats`` does (the six largest, then "other"), its percentiles are nearest ranks, its
+process tree is each process's first call's parent, and its memory is measured with tracemalloc,
+never as a time."""
 
 import math
 import time
 import tracemalloc
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Tuple
 
 from host.dashboard.data import summary
 from host.telemetry_store import TelemetryStore
@@ -15,7 +16,9 @@ from shim.telemetry import CallEvent
 
 NOW = time.time()
 MODELS = 9  # more than the six series the dashboard draws: the rest are "other"
-BYTES_PER_CALL = 160  # the backends' latencies (8 bytes a call), their sorts; rows held whole were ~700
+# What a summary holds, whatever its calls: three reports' groups, the series, SQLite's answers.
+# Aggregating the rows in Python took 98 bytes a call (2.9 MB here), holding them 712.
+SUMMARY_PEAK_BYTES = 250_000
 
 
 def _event(number: int) -> CallEvent:
@@ -77,4 +80,33 @@ def test_a_summary_holds_what_it_shows_not_the_rows(home: Path) -> None:
     finally:
         tracemalloc.stop()
     assert shown["total"]["calls"] == calls
-    assert peak < calls * BYTES_PER_CALL, f"{peak / calls:.0f} bytes per call"
+    assert peak < SUMMARY_PEAK_BYTES, f"{peak} bytes at the peak"
+
+
+def test_the_process_tree_nests_children_under_their_parents(home: Path) -> None:
+    """A process's parent and program are those of its first call; a reused pid makes no cycle; proxy
+    clients (no program) are not processes of the tree."""
+    def call(at: float, pid: int, ppid: int, program: str = "agent.py", source: str = "shim",
+             status: int = 200) -> CallEvent:
+        return CallEvent(time=NOW - at, source=source, pid=pid, ppid=ppid, program=program, client_protocol="openai",
+                         endpoint="chat", backend="alpha", upstream_host="127.0.0.1:9", requested_model="m",
+                         upstream_model="m", stream=False, translated=False, status=status, latency_ms=1.0)
+
+    store = TelemetryStore(home).start()
+    for event in [call(50, 10, 1), call(40, 11, 10, "worker.py"), call(30, 11, 99, "reused.py", status=500),
+                  call(20, 12, 11, "worker.py"), call(10, 10, 1),
+                  call(45, 20, 21), call(44, 21, 20),  # each the other's parent: two roots, no cycle
+                  call(5, 4242, 1, program="", source="proxy")]:
+        store.submit(event, 0.0)
+    store.close()
+    tree = summary("1h", home=home, now=NOW)["processes"]
+
+    def shape(node: Dict[str, Any]) -> Tuple[Any, ...]:
+        return (node["pid"], node["program"], node["calls"], node["errors"], node["first"], node["last"],
+                [shape(child) for child in node["children"]])
+
+    assert [shape(root) for root in tree] == [
+        (10, "agent.py", 2, 0, NOW - 50, NOW - 10, [
+            (11, "worker.py", 2, 1, NOW - 40, NOW - 30, [(12, "worker.py", 1, 0, NOW - 20, NOW - 20, [])])]),
+        (20, "agent.py", 1, 0, NOW - 45, NOW - 45, []),
+        (21, "agent.py", 1, 0, NOW - 44, NOW - 44, [])]

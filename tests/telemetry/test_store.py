@@ -133,7 +133,7 @@ def test_batches_waiting_hold_at_most_the_bound_in_events(home: Path) -> None:
 
 
 def test_an_sqlite_without_json_stores_the_same_rows(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telemetry_store, "_has_json", lambda connection: False)
+    monkeypatch.setattr(telemetry_store, "has_json_functions", lambda connection: False)
     store = TelemetryStore(home).start()
     store.submit_many((call_event(input_tokens=index, requested_model="made-up-\ud800"), 0.5) for index in range(3))
     store.close()
