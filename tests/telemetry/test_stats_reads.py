@@ -46,7 +46,7 @@ def _read(home: Path) -> Tuple[StatsReport, int]:
         tracemalloc.stop()
 
 
-def test_a_window_is_read_call_by_call_not_held_whole(home: Path) -> None:
+def test_a_read_holds_groups_not_calls(home: Path) -> None:
     _store(home, CALLS)
     report, peak = _read(home)
     assert report.problem is None
