@@ -339,7 +339,7 @@ def main() -> None:
     out = Path(tempfile.mkstemp(prefix="hostile-normal-", suffix=".json")[1])
     try:
         _warm_up(proxy)
-        base_rss, base_fds = proxy.rss_mib(), proxy.open_fds()
+        base_rss, base_fds, base_kinds = proxy.rss_mib(), proxy.open_fds(), proxy.resident_kinds()
         client = subprocess.Popen([sys.executable, __file__, "--normal-client", str(proxy.port), str(out)])
         phases, attacks = _phases(args.rounds, args.attack)
         rss_after_rounds: List[float] = []
@@ -351,11 +351,13 @@ def main() -> None:
             if attack is everything:
                 rss_after_rounds.append(proxy.rss_mib())
         recovery = _recovery(proxy, base_rss, base_fds, args.recovery) if proxy.alive() else []
+        kinds_after = proxy.resident_kinds() if proxy.alive() else {}
         client.send_signal(signal.SIGTERM)
         client.wait(60)
         _assign_calls(phases, json.loads(out.read_text()))
         _report(phases, base_rss, base_fds, recovery, args)
         _report_rounds(base_rss, rss_after_rounds)
+        _report_kinds(base_kinds, kinds_after)
     finally:
         proxy.stop()
         out.unlink(missing_ok=True)
@@ -383,6 +385,14 @@ def _report_rounds(base_rss: float, after: List[float]) -> None:
     steps = ", ".join(f"{rss:.1f}" for rss in after)
     print(f"RSS after each round (MiB): {steps}; baseline {base_rss:.1f}; "
           f"round 1 → {len(after)}: {after[-1] - after[0]:+.1f} MiB ({(after[-1] / after[0] - 1) * 100:+.1f} %)")
+
+
+def _report_kinds(before: Dict[str, float], after: Dict[str, float]) -> None:
+    """Where the resident memory is, before the attacks and at the end of the recovery: what stays
+    in glibc's main arena (``heap``) is not where CPython's object arenas are (``anonymous``)."""
+    if after:
+        print("resident by mapping (MiB, before → after): " + ", ".join(
+            f"{kind} {before[kind]:.1f} → {after[kind]:.1f}" for kind in before))
 
 
 def _raise_own_descriptor_limit() -> None:

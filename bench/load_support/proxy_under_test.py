@@ -19,7 +19,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 __all__ = ["ProxyUnderTest", "percentile"]
@@ -121,6 +121,22 @@ class ProxyUnderTest:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return 0.0
+
+    def resident_kinds(self) -> Dict[str, float]:
+        """Resident MiB by kind of mapping (``/proc/PID/smaps``): ``heap`` is glibc's main arena; ``anonymous``
+        is everything else the process allocated (CPython's object arenas, other threads' malloc arenas,
+        large blocks glibc maps on their own, thread stacks); ``files`` the mapped libraries."""
+        kinds: Dict[str, float] = {"heap": 0.0, "anonymous": 0.0, "files": 0.0, "other": 0.0}
+        kind = "other"
+        for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                name = fields[5] if len(fields) > 5 else ""
+                kind = ("heap" if name == "[heap]" else "anonymous" if not name
+                        else "files" if name.startswith("/") else "other")
+            elif fields and fields[0] == "Rss:":
+                kinds[kind] += int(fields[1]) / 1024
+        return kinds
 
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
