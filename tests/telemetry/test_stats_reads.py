@@ -16,6 +16,7 @@ import pytest
 from telemetry_support import call_event
 
 from host import stats_query
+from host.dashboard.data import summary
 from host.stats_query import GROUP_LIMIT, OTHER_GROUPS, StatsReport, is_error, nearest_rank, percentile, query_stats
 from host.telemetry_store import TelemetryStore
 
@@ -142,8 +143,6 @@ def test_moves_between_backends_are_counted_against_the_one_left(
 
 
 def test_a_store_that_is_not_a_database_is_reported_not_raised(home: Path) -> None:
-    from host.dashboard.data import summary
-
     home.mkdir(parents=True)
     stats_query.db_path(home).write_bytes(b"not an SQLite file " * 512)
     report = query_stats("all", home=home)
