@@ -15,7 +15,7 @@ import click
 from .cli_support import example
 from .log_text import printable
 from .stats_query import GROUPINGS, WINDOWS, GroupStats, StatsReport, query_stats
-from .telemetry_store import db_path
+from .telemetry_store import connect_read_only, db_path
 
 __all__ = ["cost_text", "header_line", "stats", "tail_line"]
 
@@ -181,7 +181,7 @@ def _rows_after(path: Path, last: Optional[int]) -> Tuple[List[Any], Optional[in
     if not path.exists():
         return [], 0 if last is None else last
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         connection.row_factory = sqlite3.Row
         try:
             if last is None:  # only what comes after we started

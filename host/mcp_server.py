@@ -22,7 +22,7 @@ from .explain import explain_route as explain
 from .injection import router_version
 from .routing_table import routing_table as table_of
 from .stats_query import query_stats
-from .telemetry_store import db_path
+from .telemetry_store import connect_read_only, db_path
 
 __all__ = ["RECENT_LIMIT", "TOOL_NAMES", "build_server"]
 
@@ -60,7 +60,7 @@ def recent_calls(limit: int = 20) -> List[Dict[str, Any]]:
     if not path.exists():
         return []
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         connection.row_factory = sqlite3.Row
         try:
             query = f"SELECT {_RECENT_COLUMNS} FROM events ORDER BY id DESC LIMIT ?"

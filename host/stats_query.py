@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .sqlite_connections import PAGE_CACHE_KIB
-from .telemetry_store import SENDER_DROP_REASON, DropRecord, db_path, has_json_functions, read_drops
+from .telemetry_store import (
+    SENDER_DROP_REASON,
+    DropRecord,
+    connect_read_only,
+    db_path,
+    has_json_functions,
+    read_drops,
+)
 
 __all__ = [
     "ERROR_SQL",
@@ -228,7 +235,7 @@ def open_window(home: Optional[Path], since: Optional[float]) -> Iterator[Tuple[
         yield None, None
         return
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
     except sqlite3.Error as exc:
         yield None, _one_line(exc)
         return
@@ -379,7 +386,7 @@ def _sender_drops(path: Path) -> Tuple[int, float]:
     if not path.exists():
         return 0, 0.0
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
             row = connection.execute(
                 "SELECT coalesce(sum(dropped_before), 0), min(time) FROM events WHERE dropped_before > 0"

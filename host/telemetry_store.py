@@ -48,6 +48,7 @@ __all__ = [
     "DropRecord",
     "TelemetryStore",
     "connect_database",
+    "connect_read_only",
     "db_path",
     "drop_log_path",
     "has_json_functions",
@@ -119,6 +120,12 @@ def _sql_type(hint: Any) -> str:
     """SQLite type of an event field: ``Optional[int]`` → INTEGER, ``str`` → TEXT …"""
     inner = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
     return _COLUMN_TYPES.get(getattr(inner[0], "__name__", ""), "TEXT")
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open the database for reading only (``mode=ro``): a reader never creates or writes the store.
+    Raises sqlite3.Error when it cannot be opened."""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
 
 
 def connect_database(path: Path, connect: Connect = sqlite3.connect) -> sqlite3.Connection:

@@ -30,7 +30,7 @@ from ..stats_query import (
     reports,
     window_start,
 )
-from ..telemetry_store import db_path
+from ..telemetry_store import connect_read_only, db_path
 
 __all__ = ["BREAKDOWNS", "DASHBOARD_WINDOWS", "TAIL_LIMIT", "calls_after", "summary"]
 
@@ -52,7 +52,7 @@ def _rows(home: Optional[Path], query: str, params: Tuple[Any, ...]) -> Iterator
         path = db_path(home)
         if not path.exists():
             return
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         connection.row_factory = sqlite3.Row
         try:
             yield from connection.execute(query, params)

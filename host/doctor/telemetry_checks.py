@@ -12,7 +12,7 @@ from ..otel_export import ENDPOINT_ENV
 from ..paths import router_home
 from ..stats_query import all_drops
 from ..telemetry_retention import load_retention
-from ..telemetry_store import db_path
+from ..telemetry_store import connect_read_only, db_path
 from .report import FAIL, INFO, OK, WARN, Section
 
 __all__ = ["telemetry_section"]
@@ -77,7 +77,7 @@ def _write_problem(path: Path) -> Optional[str]:
 
 def _event_count(path: Path) -> Tuple[int, Optional[float]]:
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
             count, first = connection.execute("SELECT count(*), min(time) FROM events").fetchone()
         finally:
