@@ -261,7 +261,7 @@ class StoreWindow:
         connection.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         self.since = since
         self._connection = connection
-        self._params: Tuple[Any, ...] = (since,) if since is not None else ()
+        self.params: Tuple[Any, ...] = (since,) if since is not None else ()  # what where()'s clause takes
         columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
         self.exists = bool(columns)
         # Event schema 2's columns; a database no router of that version has opened yet lacks them.
@@ -269,20 +269,20 @@ class StoreWindow:
         self._fallback_sql = "coalesce(fallbacks, 0) != 0" if self._has_attempts else "0"
         self._json = has_json_functions(connection)
 
-    def where(self, *conditions: str) -> Tuple[str, Tuple[Any, ...]]:
-        """The window's ``WHERE`` clause with ``conditions`` (SQL) added, and its parameters."""
+    def where(self, *conditions: str) -> str:
+        """The window's ``WHERE`` clause with ``conditions`` (SQL) added; its parameters are :attr:`params`."""
         parts = (["time >= ?"] if self.since is not None else []) + [f"({condition})" for condition in conditions]
-        return (f"WHERE {' AND '.join(parts)}" if parts else ""), self._params
+        return f"WHERE {' AND '.join(parts)}" if parts else ""
 
     def rows(self, query: str, params: Tuple[Any, ...]) -> List[sqlite3.Row]:
-        """Any other query's rows (its ``WHERE`` from :meth:`where`)."""
+        """Any other query's rows (its ``WHERE`` from :meth:`where`, with :attr:`params`)."""
         return self._connection.execute(query, params).fetchall()
 
     def largest(self, key_sql: str, limit: int) -> Optional[List[str]]:
         """The ``limit`` groups with the most calls (ties: by name), when there are more."""
         largest = self._connection.execute(
-            f"SELECT {key_sql} AS key, count(*) AS calls FROM events {self.where()[0]} "
-            "GROUP BY key ORDER BY calls DESC, key LIMIT ?", (*self._params, limit + 1)).fetchall()
+            f"SELECT {key_sql} AS key, count(*) AS calls FROM events {self.where()} "
+            "GROUP BY key ORDER BY calls DESC, key LIMIT ?", (*self.params, limit + 1)).fetchall()
         if len(largest) <= limit:
             return None
         return [str(row["key"]) for row in largest[:limit]]
@@ -299,8 +299,8 @@ class StoreWindow:
             f"sum({self._fallback_sql}) AS fallbacks", *extra])
         group = ", ".join(f"key{number}" for number in range(len(keys)))
         return self._connection.execute(
-            f"SELECT {named}, {columns} FROM events {self.where()[0]} GROUP BY {group}",
-            (*key_params, *self._params)).fetchall()
+            f"SELECT {named}, {columns} FROM events {self.where()} GROUP BY {group}",
+            (*key_params, *self.params)).fetchall()
 
     def percentiles(self, key_sql: str, key_params: Tuple[Any, ...], fractions: Sequence[float],
                     value_sql: str = "coalesce(latency_ms, 0.0)",
@@ -308,14 +308,14 @@ class StoreWindow:
         """Nearest-rank percentiles of ``value_sql`` per group (of the events where ``only`` holds): SQLite
         ranks each group's values in one sort, and returns only the values at the ranks asked for."""
         ranks = " OR ".join(f"rank = {_rank_sql('n', fraction)}" for fraction in fractions)
-        where = self.where(*([only] if only else []))[0]
+        where = self.where(*([only] if only else []))
         rows = self._connection.execute(
             "SELECT key, value, rank, n FROM ("
             " SELECT key, value, row_number() OVER ranked AS rank,"
             "  count(*) OVER (ranked ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n"
             f" FROM (SELECT {key_sql} AS key, {value_sql} AS value FROM events {where})"
             " WINDOW ranked AS (PARTITION BY key ORDER BY value))"
-            f" WHERE {ranks}", (*key_params, *self._params))
+            f" WHERE {ranks}", (*key_params, *self.params))
         found: Dict[str, Tuple[int, Dict[int, float]]] = {}  # key → (its count, value at each rank)
         for row in rows:
             found.setdefault(str(row["key"]), (row["n"], {}))[1][row["rank"]] = row["value"]
@@ -328,10 +328,10 @@ class StoreWindow:
         no backend moves nowhere."""
         if not self._has_attempts:
             return {}
-        where = self.where("fallbacks != 0")[0]
+        where = self.where("fallbacks != 0")
         if not self._json:  # an SQLite built without them: the attempts of the calls that fell back, in Python
             return _departures(attempts for (attempts,) in self._connection.execute(
-                f"SELECT attempts FROM events {where}", self._params))
+                f"SELECT attempts FROM events {where}", self.params))
         backend = "CAST(json_extract({}.value, '$.backend') AS TEXT)"
         rows = self._connection.execute(
             f"SELECT {backend.format('left_one')} AS backend, count(*) AS moves"
@@ -339,7 +339,7 @@ class StoreWindow:
             f"  THEN attempts ELSE '[]' END AS attempts FROM events {where}) AS call,"
             " json_each(call.attempts) AS left_one, json_each(call.attempts) AS went"
             f" WHERE went.key = left_one.key + 1 AND {backend.format('went')} != {backend.format('left_one')}"
-            " GROUP BY 1", self._params)
+            " GROUP BY 1", self.params)
         return {str(row["backend"]): row["moves"] for row in rows}
 
 

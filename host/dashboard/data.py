@@ -159,9 +159,9 @@ def _process_tree(store: StoreWindow) -> List[Dict[str, Any]]:
     first = ("SELECT pid, ppid, coalesce(program, '') AS program, time AS first,"
              f" max(time) OVER every AS last, count(*) OVER every AS calls, sum({ERROR_SQL}) OVER every AS errors,"
              " row_number() OVER (PARTITION BY pid ORDER BY time) AS nth")
-    where, params = store.where("source = 'shim' OR coalesce(program, '') != ''")
+    where = store.where("source = 'shim' OR coalesce(program, '') != ''")
     rows = store.rows(f"SELECT pid, ppid, program, first, last, calls, errors FROM ({first} FROM events {where}"
-                      " WINDOW every AS (PARTITION BY pid)) WHERE nth = 1 ORDER BY first", params)
+                      " WINDOW every AS (PARTITION BY pid)) WHERE nth = 1 ORDER BY first", store.params)
     nodes = {row["pid"]: {**dict(row), "children": []} for row in rows}
     roots = []
     for node in nodes.values():  # oldest first
