@@ -24,7 +24,7 @@ docs/protocol-rules.md#error-kinds (e.g. Anthropic 529 ``overloaded_error`` ⇄ 
 """
 
 import json
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Mapping, NamedTuple, Optional, TypeVar
 
 from .protocols import ANTHROPIC
 
@@ -44,7 +44,25 @@ __all__ = [
     "UpstreamTransportError",
     "error_from_stream_payload",
     "error_from_upstream",
+    "kept",
 ]
+
+_Error = TypeVar("_Error", bound=BaseException)
+
+
+def kept(error: _Error) -> _Error:
+    """``error`` as a value to keep (a call's refusal, the failure its attempts ended on), without the
+    tracebacks of its raise and of the errors it was raised from. A traceback holds the frames it
+    went through; they hold the call that caught the error, and so whatever keeps it (a plan, the
+    connection it happened on, the future it came through): kept whole, that is a reference cycle,
+    alive with all it reaches until a full collection (docs/proxy-limits.md#no-cycles-per-call). An
+    error kept as a value says what happened by its class and message; nothing reads where it was
+    raised."""
+    link: Optional[BaseException] = error
+    while link is not None:
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return error
 
 
 class ErrorKind(NamedTuple):

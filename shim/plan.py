@@ -41,6 +41,7 @@ from .errors import (
     UnsupportedFeatureError,
     UpstreamProtocolError,
     error_from_upstream,
+    kept,
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
 from .json_budget import check_json_work
@@ -193,7 +194,7 @@ class Plan:
 
     def refuse(self, error: RouterError) -> None:
         """Turn this routed call into a refusal: nothing of a half-made upstream request is kept."""
-        self.refusal = error
+        self.refusal = kept(error)  # its traceback holds the frame that planned this call: a cycle
         self.upstream_url, self.upstream_headers, self.upstream_body = None, {}, b""
         self.local_response, self.context = None, None
         self._response_translator = self._stream_factory = None

@@ -117,13 +117,6 @@ class _ConversationBuilder:
         self._pending: List[_ToolCall] = []  # calls of the latest assistant message, awaiting results
         self._tool_ids = _ToolIdAllocator(notes)
         self._last_assistant_called_tools = False
-        self._handlers: Dict[str, Callable[[Dict[str, Any], str], None]] = {
-            "system": self._add_system,
-            "developer": self._add_system,
-            "user": self._add_user,
-            "assistant": self._add_assistant,
-            "tool": self._add_tool,
-        }
 
     def add(self, message: Dict[str, Any], param: str) -> None:
         role = message.get("role")
@@ -132,14 +125,14 @@ class _ConversationBuilder:
                 f"'{param}.role': legacy 'function' messages are not supported; use 'tool' messages",
                 param=f"{param}.role",
             )
-        handler = self._handlers.get(role) if isinstance(role, str) else None
+        handler = _ROLE_HANDLERS.get(role) if isinstance(role, str) else None
         if handler is None:
             raise InvalidRequestError(
                 f"'{param}.role' must be one of {', '.join(_ROLES)}; got {describe(role)}", param=f"{param}.role"
             )
         if message.get("name") is not None:
             add_note(self._notes, "dropped 'name' on messages: Anthropic messages carry no author name")
-        handler(message, param)
+        handler(self, message, param)
 
     def finish(self) -> TranslatedMessages:
         self._flush_tool_results()
@@ -274,6 +267,17 @@ class _ConversationBuilder:
             self._messages[-1]["content"].extend(blocks)
         else:
             self._messages.append({"role": role, "content": blocks})
+
+
+# A message's role → how the builder takes it, as functions of the class: a table of an instance's
+# bound methods would make every builder a reference cycle (docs/proxy-limits.md#no-cycles-per-call).
+_ROLE_HANDLERS: Dict[str, Callable[[_ConversationBuilder, Dict[str, Any], str], None]] = {
+    "system": _ConversationBuilder._add_system,
+    "developer": _ConversationBuilder._add_system,
+    "user": _ConversationBuilder._add_user,
+    "assistant": _ConversationBuilder._add_assistant,
+    "tool": _ConversationBuilder._add_tool,
+}
 
 
 def _strip_prefill_trailing_whitespace(messages: List[Block]) -> None:

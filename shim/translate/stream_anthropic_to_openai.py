@@ -75,15 +75,6 @@ class AnthropicToOpenAIStream(StreamTranslator):
         self._saw_message_delta = False
         self._stop_reason: Optional[str] = None
         self._stop_details: Optional[Mapping[str, Any]] = None
-        self._handlers: Dict[str, Callable[[Payload], bytes]] = {
-            "message_start": self._on_message_start,
-            "content_block_start": self._on_block_start,
-            "content_block_delta": self._on_block_delta,
-            "content_block_stop": self._on_block_stop,
-            "message_delta": self._on_message_delta,
-            "message_stop": self._on_message_stop,
-            "error": self._on_error,
-        }
 
     # StreamTranslator hooks ----------------------------------------------------------------
     def _on_event(self, event: SSEEvent) -> bytes:
@@ -107,13 +98,13 @@ class AnthropicToOpenAIStream(StreamTranslator):
 
     # Events ----------------------------------------------------------------------------------
     def _dispatch(self, kind: Optional[str], payload: Payload) -> bytes:
-        handler = self._handlers.get(kind) if kind is not None else None
+        handler = _EVENT_HANDLERS.get(kind) if kind is not None else None
         if handler is None:
             # Unknown event type: "handle unknown event types gracefully" (docs/protocol-rules.md#anthropic-stream).
             return b""
         if not self._started and kind in _MESSAGE_EVENTS:
             raise UpstreamProtocolError(f"upstream stream sent {kind} before message_start")
-        return handler(payload)
+        return handler(self, payload)
 
     def _on_message_start(self, payload: Payload) -> bytes:
         if self._started:
@@ -234,6 +225,19 @@ class AnthropicToOpenAIStream(StreamTranslator):
         except KeyError:
             message = f"upstream stream referenced content block {index}, which is not open"
             raise UpstreamProtocolError(message) from None
+
+
+# Event type → its handler, as functions of the class: a table of an instance's bound methods would
+# make every translator a reference cycle, left for the cycle collector (docs/proxy-limits.md#no-cycles-per-call).
+_EVENT_HANDLERS: Dict[str, Callable[[AnthropicToOpenAIStream, Payload], bytes]] = {
+    "message_start": AnthropicToOpenAIStream._on_message_start,
+    "content_block_start": AnthropicToOpenAIStream._on_block_start,
+    "content_block_delta": AnthropicToOpenAIStream._on_block_delta,
+    "content_block_stop": AnthropicToOpenAIStream._on_block_stop,
+    "message_delta": AnthropicToOpenAIStream._on_message_delta,
+    "message_stop": AnthropicToOpenAIStream._on_message_stop,
+    "error": AnthropicToOpenAIStream._on_error,
+}
 
 
 def _parse_payload(data: str) -> Payload:
