@@ -411,8 +411,12 @@ class _DisconnectWatch:
 
     def stop(self) -> None:
         self._timer.cancel()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        # Let go of the watcher as it is cancelled: its CancelledError's traceback holds the frame of
+        # _watch, which holds this object; kept here, that would be a reference cycle holding the
+        # whole exchange (docs/proxy-limits.md#no-cycles-per-call).
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _stopped_by_shutdown(writer: ResponseWriter, trace: CallTrace, protocol: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional, Union
 
 from shim.attempts import CallAttempts, Finish, Send
 from shim.call_ids import CallIds
-from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream
+from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream, kept
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
 from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
 from shim.telemetry import TEXT_LIMIT
@@ -134,8 +134,8 @@ class _ForwardedCall:
         try:
             response = await self.state.client.post(plan.upstream_url, plan.upstream_headers, plan.upstream_body)
         except UpstreamFailure as failure:
-            self.failure = failure
-            return self.attempts.failed(failure, time.monotonic())
+            self.failure = kept(failure)
+            return self.attempts.failed(self.failure, time.monotonic())
         self.response, self.failure = response, None
         self.trace.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
         return self.attempts.answered(response.status, response.headers, now=time.monotonic(), wall_now=time.time())
@@ -150,8 +150,8 @@ class _ForwardedCall:
 
     def _failed_unsent(self, failure: UpstreamFailure) -> Union[Send, Finish]:
         """The delivered answer failed before the client saw any of it: perhaps another target."""
-        self.failure = failure
-        return self.attempts.failed_before_first_byte(failure, time.monotonic())
+        self.failure = kept(failure)
+        return self.attempts.failed_before_first_byte(self.failure, time.monotonic())
 
     # Delivery ----------------------------------------------------------------------------------
     async def _deliver(self, finish: Finish) -> Step:
@@ -223,7 +223,7 @@ class _ForwardedCall:
             if not writer.started:
                 step = self._failed_unsent(failure)
                 return step if isinstance(step, Send) else await self._deliver(step)
-            tail = last + translator.abort(failure_error(self.state, plan, failure, final=True))
+            tail = last + translator.abort(failure_error(self.state, plan, kept(failure), final=True))
         except asyncio.CancelledError:
             if writer.started:  # shutdown, or the client left (then this sends nothing)
                 await _cut_stream(translator, writer, last)

@@ -93,7 +93,10 @@ class _Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
         self._loop = loop
         self._read_timeout = read_timeout
-        self._parser = httptools.HttpResponseParser(self)
+        # The parser holds this connection's bound methods (its callbacks), a reference cycle: it lives
+        # only while the connection does, from connection_made to connection_lost (a connection never
+        # made has none), so no cycle outlives it (docs/proxy-limits.md#no-cycles-per-call).
+        self._parser: Optional[httptools.HttpResponseParser] = None
         self._waiter: Optional[asyncio.Future[None]] = None
         self._paused = False
         self.transport: Optional[asyncio.Transport] = None
@@ -118,15 +121,17 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._parser = httptools.HttpResponseParser(self)
 
     def data_received(self, data: bytes) -> None:
         if not self.active:  # bytes on an idle connection answer nothing we asked: never reuse it
             self.close()
             return
-        if self.error is not None:  # failed already (and closing): the rest is not read
+        parser = self._parser
+        if self.error is not None or parser is None:  # failed already (and closing): the rest is not read
             return
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(ProtocolBroken("the backend switched protocols"))
         except httptools.HttpParserError:
@@ -138,6 +143,7 @@ class _Connection(asyncio.Protocol):
             self.complete = True  # a body without length or chunks ends where the connection does
         elif not self.complete and self.error is None:
             self.error = ConnectionCut()
+        self._parser = None  # nothing more can arrive; freed now, not by the cycle collector
         self._wake()
 
     # httptools callbacks ------------------------------------------------------------------
@@ -148,6 +154,7 @@ class _Connection(asyncio.Protocol):
             self._fail(AnswerTooLarge("the backend's answer headers are too large"))
 
     def on_headers_complete(self) -> None:
+        assert self._parser is not None  # callbacks run inside feed_data
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
             self._informational = True
@@ -170,6 +177,7 @@ class _Connection(asyncio.Protocol):
             self._informational = False
             return
         self.complete = True
+        assert self._parser is not None  # callbacks run inside feed_data
         self.keep_alive = self._parser.should_keep_alive()  # only true inside this callback
         self._wake()
 

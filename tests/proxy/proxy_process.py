@@ -78,12 +78,13 @@ class ProxyProcess:
     """``python -m host proxy --port 0 -v …``; the URL comes from the banner's first line."""
 
     def __init__(self, home: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None,
-                 max_open_files: Optional[int] = None) -> None:
+                 max_open_files: Optional[int] = None, python_args: Sequence[str] = ("-m", "host")) -> None:
+        """``python_args``: what runs the router (a ``-c`` script may prepare the interpreter first)."""
         self.home = home
         full_env = {k: v for k, v in os.environ.items() if k != "ROUTER_API_KEY"}
         full_env.update({KEY_ENV[name]: key for name, key in BACKEND_KEYS.items()})
         full_env.update({"ROUTER_HOME": str(home), **(env or {})})
-        command = [sys.executable, "-m", "host", "proxy", "--port", "0", "-v", *args]
+        command = [sys.executable, *python_args, "proxy", "--port", "0", "-v", *args]
         self.process = subprocess.Popen(
             command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
             preexec_fn=None if max_open_files is None else lambda: _limit_open_files(max_open_files),
