@@ -59,7 +59,9 @@ def kept(error: _Error) -> _Error:
     error kept as a value says what happened by its class and message; nothing reads where it was
     raised."""
     link: Optional[BaseException] = error
-    while link is not None:
+    seen = set()  # a chain made by hand can loop
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
         link.__traceback__ = None
         link = link.__cause__ or link.__context__
     return error

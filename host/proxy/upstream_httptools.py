@@ -128,7 +128,7 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         parser = self._parser
-        if self.error is not None or parser is None:  # failed already (and closing): the rest is not read
+        if self.error is not None or parser is None:  # failed already (and closing), or lost: not read
             return
         try:
             parser.feed_data(data)

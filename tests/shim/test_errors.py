@@ -22,6 +22,7 @@ from shim.errors import (
     UpstreamProtocolError,
     error_from_stream_payload,
     error_from_upstream,
+    kept,
 )
 from shim.protocols import ANTHROPIC, OPENAI
 
@@ -407,3 +408,29 @@ def test_anthropic_sdk_sees_the_error_body() -> None:
     with pytest.raises(anthropic.RateLimitError) as caught:
         call(ANTHROPIC, mock_client(ANTHROPIC, error, []))
     assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
+
+
+def _raised_from_a_library_error() -> UpstreamProtocolError:
+    try:
+        try:
+            raise ConnectionRefusedError("refused")
+        except OSError as library_error:
+            raise UpstreamProtocolError("could not connect") from library_error
+    except UpstreamProtocolError as error:
+        return error
+
+
+def test_an_error_kept_holds_no_frames() -> None:
+    """docs/proxy-limits.md#no-cycles-per-call: a kept error holds no traceback, nor does the error under it."""
+    error = _raised_from_a_library_error()
+    cause = error.__cause__
+    assert error.__traceback__ is not None and cause is not None and cause.__traceback__ is not None
+    assert kept(error) is error
+    assert error.__traceback__ is None and cause.__traceback__ is None
+    assert (str(error), error.__cause__) == ("could not connect", cause)  # what happened stays
+
+
+def test_keeping_an_error_whose_chain_loops_ends() -> None:
+    first, second = ValueError("first"), ValueError("second")
+    first.__cause__, second.__cause__ = second, first
+    assert kept(first) is first

@@ -100,6 +100,12 @@ def _sync_calls(shim: ShimSession) -> List[int]:
         statuses.append(client.post(OPENAI + "/chat/completions", json=chat, headers=HEADERS).status_code)
         untranslatable = {**chat, "n": 2}
         statuses.append(client.post(OPENAI + "/chat/completions", json=untranslatable, headers=HEADERS).status_code)
+        shim.provider.reply(text="cut short", truncate_after_events=3, drop_connection=True)
+        statuses.insert(0, client.post(OPENAI + "/chat/completions", json={**chat, "stream": True},
+                                       headers=HEADERS).status_code)  # ends in an in-band error
+        shim.provider.reply(reset=True)  # no answer at all: the program gets its library's error
+        with pytest.raises(httpx.TransportError):
+            client.post(OPENAI + "/chat/completions", json=chat, headers=HEADERS)
     return statuses
 
 
