@@ -135,6 +135,10 @@ class FakeProvider(WireServer):
         self.byte_by_byte = False
         self.count_tokens_result = 42
         self.accepted_keys = None
+        self.new_hold()
+
+    def new_hold(self) -> None:
+        """Ready for the next held stream (``Reply.hold_after_events``): held until ``release`` again."""
         self.release.clear()
         self.holding.clear()
         self.hold_timed_out = False

@@ -73,7 +73,7 @@ class Caller:
     def leave_mid_stream(self, path: str, body: Dict[str, Any]) -> None:
         """Start a stream, read its first bytes, and close the connection while the upstream holds the rest."""
         self.calls += 1
-        self.provider.reset()
+        self.provider.new_hold()
         self.provider.reply(text="an answer nobody will read", hold_after_events=2)
         try:
             with httpx.stream("POST", self.proxy.url + path, json={**body, "stream": True},
@@ -101,7 +101,6 @@ def _responses(model: str, stream: bool) -> Dict[str, Any]:
 
 
 def _answered(caller: Caller, path: str, body: Dict[str, Any], **reply: Any) -> None:
-    caller.provider.reset()
     caller.provider.reply(**({"text": "fine"} | reply))
     response = caller.post(path, body)
     assert response.status_code == 200, response.text
@@ -133,13 +132,11 @@ def _failed_calls() -> List[Call]:
         assert caller.post("/v1/messages", _chat("dead-model", True)).status_code == 502
 
     def upstream_error(caller: Caller) -> None:
-        caller.provider.reset()
         caller.provider.reply(error=(429, None))
         assert caller.post("/v1/chat/completions", _chat("claude-sonnet-4-6", False)).status_code == 429
 
     def cut_mid_stream(caller: Caller) -> None:
         for model in MODELS:
-            caller.provider.reset()
             caller.provider.reply(text="cut short", truncate_after_events=3, drop_connection=True)
             caller.post("/v1/chat/completions", _chat(model, True))  # ends in an in-band error
 

@@ -111,12 +111,13 @@ def _sync_calls(shim: ShimSession) -> List[int]:
 
 def _leave_mid_stream(shim: ShimSession, client: httpx.Client, url: str, body: Dict[str, Any]) -> int:
     """Read a stream's first bytes and close it while the upstream holds the rest."""
-    shim.provider.reset()
+    shim.provider.new_hold()
     shim.provider.reply(text="an answer nobody will read", hold_after_events=2)
     try:
         with client.stream("POST", url, json=body, headers=HEADERS) as response:
             next(response.iter_raw())
             status = response.status_code
+            assert shim.provider.holding.wait(timeout=10)  # it wrote what comes before the hold
         assert shim.provider.peer_closed.wait(timeout=10), "the shim kept the upstream connection open"
     finally:
         shim.provider.release.set()
