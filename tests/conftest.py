@@ -1,6 +1,7 @@
 """Shared fixtures for tests that need the network edge faked: one fake provider and one test-only
 engine server per session (cheap to share, see ``tests/fakes``), reset before every test."""
 
+import gc
 from typing import Iterator
 
 import pytest
@@ -60,3 +61,15 @@ def chunking(request: pytest.FixtureRequest, provider: FakeProvider) -> str:
     one per byte (the engine then reads the upstream one byte at a time)."""
     provider.byte_by_byte = request.param == "byte_by_byte"
     return str(request.param)
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The cycle collector off for the test (after one collection): what only it could free stays,
+    for the test to find (docs/proxy-limits.md#no-cycles-per-call)."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -69,16 +69,6 @@ def _on_own_cycle(start: object, garbage: Dict[int, object]) -> bool:
     return False
 
 
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _bodies() -> Iterator[Tuple[str, Dict[str, Any]]]:
     for (url, body), model, stream in itertools.product(CALLS, MODELS, (False, True)):
         yield url, {**body, "model": model, "stream": stream}

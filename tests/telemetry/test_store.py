@@ -18,6 +18,7 @@ from host.telemetry_store import (
     STORE_SCHEMA_VERSION,
     TelemetryStore,
     connect_database,
+    connect_read_only,
     read_drops,
 )
 from shim.telemetry import CallEvent
@@ -224,7 +225,7 @@ def test_full_disk_drops_and_counts(home: Path) -> None:
 def test_read_only_database_file_counts(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A read-only home, made by SQLite itself: permission bits would not stop root (CI runs as root).
     def read_only(path: str) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        return connect_read_only(Path(path))
 
     store = TelemetryStore(home, connect=read_only).start()
     _submit_all(store, 4)
