@@ -2,9 +2,6 @@
 API over the telemetry store, served by ``router dashboard`` and by ``router proxy`` at ``/``.
 
 Modules: :mod:`.data` (what is shown, from the store), :mod:`.site` (request → response, shared by
-both servers), :mod:`.server` (``router dashboard``); the page is in ``static/``.
+both servers), :mod:`.server` (``router dashboard``); the page is in ``static/``. Nothing is imported
+here: a process that only reads the store (``host.store_reader``) imports :mod:`.data` alone.
 """
-
-from .site import DashboardSite, is_dashboard_path
-
-__all__ = ["DashboardSite", "is_dashboard_path"]

@@ -20,9 +20,8 @@ rebinding. Every answer forbids caching, framing and loading anything from elsew
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional
 from urllib.parse import parse_qs
 
@@ -32,7 +31,8 @@ from ..config_store import load_config
 from ..paths import StateFileError
 from ..proxy.auth import is_authorized
 from ..routing_table import routing_table
-from .data import DASHBOARD_WINDOWS, calls_after, summary
+from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
+from .data import DASHBOARD_WINDOWS
 
 __all__ = ["API_PREFIX", "PAGE_PATHS", "SECURITY_HEADERS", "DashboardSite", "is_dashboard_path"]
 
@@ -60,12 +60,13 @@ def is_dashboard_path(path: str) -> bool:
 
 @dataclass(frozen=True)
 class DashboardSite:
-    """``api_key``: the router's own key (None: loopback only). ``home``: the state directory (None:
-    ``$ROUTER_HOME`` at each request). ``before_read``: called before reading the store (the proxy
-    hands its buffered events over, so the calls it just answered are counted)."""
+    """``api_key``: the router's own key (None: loopback only). ``reads``: where the store is read
+    (by default on the calling thread, from ``$ROUTER_HOME`` at each request; the proxy's run in a
+    process of their own). ``before_read``: called before reading the store (the proxy hands its
+    buffered events over, so the calls it just answered are counted)."""
 
     api_key: Optional[str] = None
-    home: Optional[Path] = None
+    reads: StoreReads = field(default_factory=InProcessReads)
     before_read: Optional[Callable[[], None]] = None
 
     def answer(self, method: str, path: str, query: bytes, headers: Mapping[str, str]) -> ClientResponse:
@@ -93,14 +94,12 @@ class DashboardSite:
             window = params.get("window", ["1h"])[-1]
             if window not in DASHBOARD_WINDOWS:
                 return _json(400, {"error": f"window must be one of {', '.join(DASHBOARD_WINDOWS)}"})
-            self._flush()
-            return _json(200, summary(window, home=self.home))
+            return self._read("summary", {"window": window})
         if name == "calls":
             after = params.get("after", [""])[-1]
             if after and not after.isdigit():
                 return _json(400, {"error": "after must be a call id"})
-            self._flush()
-            return _json(200, calls_after(int(after) if after else None, home=self.home))
+            return self._read("calls", {"after": int(after) if after else None})
         if name == "routing":
             try:
                 return _json(200, routing_table(load_config(os.environ)))
@@ -108,9 +107,13 @@ class DashboardSite:
                 return _json(200, {"problem": str(problem)})
         return _json(404, {"error": f"no such dashboard API: {name}"})
 
-    def _flush(self) -> None:
+    def _read(self, name: str, params: Dict[str, Any]) -> ClientResponse:
         if self.before_read is not None:
             self.before_read()
+        try:
+            return _json(200, self.reads.read(name, params))
+        except StoreReadFailed as failure:
+            return _json(503, {"error": failure.client_message()})
 
 
 def _loopback_host(host: str) -> bool:

@@ -27,6 +27,7 @@ from shim.telemetry import TEXT_LIMIT
 from ..backend_states import HEALTH_PATH
 from ..log_text import printable
 from ..pricing import load_library as load_price_library
+from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
 from .asgi_io import BodyRefused, ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
 from .call_trace import Caller, CallTrace
@@ -36,7 +37,7 @@ from .generation import ConfigGeneration
 from .memory_release import MemoryRelease
 from .settings import ProxySettings
 from .state import ProxyState
-from .stats_view import stored_stats
+from .stats_view import stats_params, stored_stats
 from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
 from .websocket_refusal import is_websocket_upgrade, refuse_websocket, upgrade_refusal
@@ -107,6 +108,9 @@ class ProxyApp:
         self.root = root_answer  # GET/HEAD /: replaceable
         # router proxy's dashboard: the page at / for browsers, its files and API under /dashboard/.
         self.dashboard: Optional[DashboardSite] = None
+        # Where /stats reads the store (None: on a worker thread here; router proxy's: a process of
+        # their own, shared with the dashboard, docs/telemetry-bounds.md#reads-in-a-process-of-their-own).
+        self.store_reads: Optional[StoreReads] = None
 
     def adopt_config(self, config: RouterConfig, fingerprint: str) -> None:
         """From any thread: calls that start after this use ``config`` (calls under way keep theirs)."""
@@ -331,10 +335,16 @@ class ProxyApp:
         if self._store_batcher is not None:
             self._store_batcher.flush()  # the calls already answered are counted
         try:
-            stored = await self._read_store(receive, stored_stats, store, scope.get("query_string", b""))
+            params = stats_params(scope.get("query_string", b""))
         except ValueError as problem:
             error = {"error": {"type": "invalid_request_error", "message": str(problem)}}
             return await writer.whole(_json_response(400, error))
+        reads = self.store_reads or InProcessReads(store.home)
+        try:
+            stored = await self._read_store(receive, stored_stats, store, reads, params)
+        except StoreReadFailed as failure:
+            error = {"error": {"type": "api_error", "message": failure.client_message()}}
+            return await writer.whole(_json_response(503, error))
         if stored is None:
             return None  # the client left
         stored.pop("store", None)  # where the database lives is this machine's business, not a client's

@@ -22,11 +22,14 @@ import uvicorn
 from shim.config import RouterConfig
 
 from ..config_source import ConfigWatcher
-from ..event_sink import EventSink, open_sink
+from ..event_sink import open_sink
 from ..model_override import describe_override
 from ..paths import config_path, router_home
 from ..proxy_registry import Registration, live_records
+from ..store_reader import store_reads
+from ..store_reads import StoreReads
 from ..tcp_listener import tcp_socket
+from ..telemetry_store import TelemetryStore
 from .app import ProxyApp
 from .connections import ConnectionLimits, guarded_protocol
 from .cors import CorsApp
@@ -182,30 +185,37 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     app.state.metrics = ProxyMetrics(lambda: app.state.generation.config)  # labels follow reloads
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
     app.state.responses = responses = open_response_store(router_home())
-    app.dashboard = _dashboard_site(app.state.sink, settings)
+    store = app.state.sink.store
+    # /stats and the dashboard read the store in a process of their own
+    # (docs/telemetry-bounds.md#reads-in-a-process-of-their-own)
+    app.store_reads = reads = store_reads(store.home) if store is not None else None
+    app.dashboard = _dashboard_site(settings, store, reads)
     try:
         _ProxyServer(uvicorn_config(app, settings), live.check_soon).run(sockets=[sock])
     finally:
         registration.remove()  # also when start-up failed after registering
+        if reads is not None:
+            reads.close()
         app.state.sink.close()  # what is still queued is stored before the process ends
         if isinstance(responses, SQLiteResponseStore):
             responses.close()
 
 
-def _dashboard_site(sink: EventSink, settings: ProxySettings) -> "DashboardSite":
-    """The dashboard at ``/``, behind the proxy's own key; it reads the store this proxy writes, after the
-    events still on their way to it are written (bounded: a busy store cannot hold a page up)."""
+def _dashboard_site(settings: ProxySettings, store: Optional[TelemetryStore],
+                    reads: Optional[StoreReads]) -> "DashboardSite":
+    """The dashboard at ``/``, behind the proxy's own key; it reads the store this proxy writes (through
+    ``reads``), after the events still on their way to it are written (bounded: a busy store cannot
+    hold a page up)."""
     from ..dashboard.site import DashboardSite
     from .stats_view import STORE_FLUSH_SECONDS
 
-    store = sink.store
-    if store is None:
+    if store is None or reads is None:
         return DashboardSite(api_key=settings.api_key)
 
     def written() -> None:
         store.flush(STORE_FLUSH_SECONDS)
 
-    return DashboardSite(api_key=settings.api_key, home=store.home, before_read=written)
+    return DashboardSite(api_key=settings.api_key, reads=reads, before_read=written)
 
 
 def _clean_registry() -> None:
