@@ -117,10 +117,18 @@ class ProxyUnderTest:
         return self.proxy is not None and self.proxy.poll() is None
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return _rss_mib(self.pid)
+
+    def children_rss_mib(self) -> float:
+        """Resident MiB of the processes the proxy started (its store's reading process, while it lives)."""
+        total = 0.0
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                total += _rss_mib(int(entry)) if parent == self.pid else 0.0
+            except (FileNotFoundError, ProcessLookupError):  # it ended while we looked
+                continue
+        return total
 
     def resident_kinds(self) -> Dict[str, float]:
         """Resident MiB by kind of mapping (``/proc/PID/smaps``): ``heap`` is glibc's main arena; ``anonymous``
@@ -194,3 +202,10 @@ def percentile(values: List[float], fraction: float) -> Optional[float]:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]  # nearest rank
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0  # a zombie has no memory left
