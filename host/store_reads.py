@@ -16,6 +16,9 @@ never crosses a process); the functions here take them as given.
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
+from .dashboard.data import calls_after, summary
+from .stats_query import query_stats
+
 __all__ = ["READS", "InProcessReads", "StoreReadFailed", "StoreReads", "run_read"]
 
 Answer = Dict[str, Any]
@@ -41,20 +44,14 @@ class StoreReads(Protocol):
 
 
 def _stats(home: Optional[Path], params: Mapping[str, Any]) -> Answer:
-    from .stats_query import query_stats  # the imports a reading process needs, and only those
-
     return query_stats(params["window"], params["by"], home=home).as_dict()
 
 
 def _summary(home: Optional[Path], params: Mapping[str, Any]) -> Answer:
-    from .dashboard.data import summary
-
     return summary(params["window"], home=home)
 
 
 def _calls(home: Optional[Path], params: Mapping[str, Any]) -> Answer:
-    from .dashboard.data import calls_after
-
     return calls_after(params["after"], home=home)
 
 

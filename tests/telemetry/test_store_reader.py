@@ -160,3 +160,13 @@ def test_its_environment_holds_none_of_the_keys_the_proxy_has(reader: ReaderProc
         text = environ.read()
     assert names <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "LC_TIME", "TZ", "TMPDIR"}, names  # nothing else
     assert not any(value.encode() in text for value in secrets.values())
+
+
+def test_it_yields_the_cpu_to_the_proxy_and_the_terminal_to_it(reader: ReaderProcess) -> None:
+    """Niceness 10 above the proxy's (a call runs before a page's refresh where cores are few), and a
+    session of its own (the terminal's Ctrl-C goes to the proxy, which stops it in order)."""
+    reader.read("calls", {"after": None})
+    pid = reader.pid
+    assert pid is not None
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
+    assert os.getsid(pid) == pid
