@@ -274,9 +274,9 @@ class StoreWindow:
         parts = (["time >= ?"] if self.since is not None else []) + [f"({condition})" for condition in conditions]
         return f"WHERE {' AND '.join(parts)}" if parts else ""
 
-    def rows(self, query: str, params: Tuple[Any, ...]) -> List[sqlite3.Row]:
-        """Any other query's rows (its ``WHERE`` from :meth:`where`, with :attr:`params`)."""
-        return self._connection.execute(query, params).fetchall()
+    def rows(self, query: str) -> List[sqlite3.Row]:
+        """Any other query's rows (its ``WHERE`` from :meth:`where`, whose :attr:`params` it is given)."""
+        return self._connection.execute(query, self.params).fetchall()
 
     def largest(self, key_sql: str, limit: int) -> Optional[List[str]]:
         """The ``limit`` groups with the most calls (ties: by name), when there are more."""

@@ -161,7 +161,7 @@ def _process_tree(store: StoreWindow) -> List[Dict[str, Any]]:
              " row_number() OVER (PARTITION BY pid ORDER BY time) AS nth")
     where = store.where("source = 'shim' OR coalesce(program, '') != ''")
     rows = store.rows(f"SELECT pid, ppid, program, first, last, calls, errors FROM ({first} FROM events {where}"
-                      " WINDOW every AS (PARTITION BY pid)) WHERE nth = 1 ORDER BY first", store.params)
+                      " WINDOW every AS (PARTITION BY pid)) WHERE nth = 1 ORDER BY first")
     nodes = {row["pid"]: {**dict(row), "children": []} for row in rows}
     roots = []
     for node in nodes.values():  # oldest first
