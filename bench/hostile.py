@@ -314,7 +314,7 @@ def _recovery(proxy: ProxyUnderTest, rss: float, fds: int, limit: float) -> List
     samples, started = [], time.monotonic()
     while True:
         elapsed = time.monotonic() - started
-        samples.append((elapsed, proxy.rss_mib() + proxy.children_rss_mib(), proxy.open_fds()))
+        samples.append((elapsed, proxy.tree_rss_mib(), proxy.open_fds()))
         if (samples[-1][1] <= rss * 1.10 and samples[-1][2] <= fds + 5) or elapsed >= limit:
             return samples
         time.sleep(5)
@@ -351,7 +351,7 @@ def main() -> None:
                 phase.note += " — THE PROXY DIED"
                 break
             if attack is everything:
-                rss_after_rounds.append(proxy.rss_mib() + proxy.children_rss_mib())
+                rss_after_rounds.append(proxy.tree_rss_mib())
         recovery = _recovery(proxy, base_rss, base_fds, args.recovery) if proxy.alive() else []
         kinds_after = proxy.resident_kinds() if proxy.alive() else {}
         client.send_signal(signal.SIGTERM)

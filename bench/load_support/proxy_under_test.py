@@ -119,6 +119,10 @@ class ProxyUnderTest:
     def rss_mib(self) -> float:
         return _rss_mib(self.pid)
 
+    def tree_rss_mib(self) -> float:
+        """The proxy's resident MiB and its children's: what it holds, wherever it put it."""
+        return self.rss_mib() + self.children_rss_mib()
+
     def children_rss_mib(self) -> float:
         """Resident MiB of the processes the proxy started (its store's reading process, while it lives)."""
         total = 0.0
