@@ -30,6 +30,11 @@ the stream flood, in two full runs), which measures the fake, not the proxy — 
 not slow down for one client's flood. The two backends still share everything in the proxy: its
 event loop, its limits and its stores.
 
+A *control client* — the same code, cadence and body in a process of its own — calls the normal
+client's fake provider directly, not through the proxy: its p99 beside the normal client's says how
+much of a phase's latency this machine adds to any client and server while the attackers and the
+proxy keep its cores busy, and how much is the proxy's (``--shared-provider`` has no control).
+
 Every loop is bounded in count and in time. Printed, per phase: the normal client's p50/p99 and its
 failed calls, the proxy's peak resident memory and open descriptors, and the size of ``/metrics``
 at the end of the phase; then, once every attacker has gone, how long memory and descriptors took to
@@ -284,6 +289,7 @@ class Phase:
     metrics_bytes: int = 0
     note: str = ""
     latencies: List[float] = field(default_factory=list)
+    control_latencies: List[float] = field(default_factory=list)  # the control client's, beside the proxy
     failures: int = 0
     calls: List[Tuple[float, float]] = field(default_factory=list)  # (start, ms) of each normal call
     worst_new_connection: float = 0.0  # ms: the slowest call that opened its connection (it waits to be accepted)
@@ -339,10 +345,13 @@ def main() -> None:
     _raise_own_descriptor_limit()
     proxy = ProxyUnderTest(args.proxy_arg, own_provider_for="" if args.shared_provider else NORMAL_MODEL).start()
     out = Path(tempfile.mkstemp(prefix="hostile-normal-", suffix=".json")[1])
+    control_out = Path(tempfile.mkstemp(prefix="hostile-control-", suffix=".json")[1])
     try:
         _warm_up(proxy)
         base_rss, base_fds, base_kinds = proxy.rss_mib(), proxy.open_fds(), proxy.resident_kinds()
         client = subprocess.Popen([sys.executable, __file__, "--normal-client", str(proxy.port), str(out)])
+        control = (subprocess.Popen([sys.executable, __file__, "--normal-client", str(proxy.own_provider_port),
+                                     str(control_out)]) if proxy.own_provider_port else None)
         phases, attacks = _phases(args.rounds, args.attack)
         rss_after_rounds: List[float] = []
         for phase, attack in zip(phases, attacks, strict=True):
@@ -354,15 +363,19 @@ def main() -> None:
                 rss_after_rounds.append(proxy.tree_rss_mib())
         recovery = _recovery(proxy, base_rss, base_fds, args.recovery) if proxy.alive() else []
         kinds_after = proxy.resident_kinds() if proxy.alive() else {}
-        client.send_signal(signal.SIGTERM)
-        client.wait(60)
+        for process in filter(None, (client, control)):
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
         _assign_calls(phases, json.loads(out.read_text()))
+        if control is not None:
+            _assign_control_calls(phases, json.loads(control_out.read_text()))
         _report(phases, base_rss, base_fds, recovery, args)
         _report_rounds(base_rss, rss_after_rounds)
         _report_kinds(base_kinds, kinds_after)
     finally:
         proxy.stop()
         out.unlink(missing_ok=True)
+        control_out.unlink(missing_ok=True)
 
 
 def _phases(rounds: int, only: List[str]) -> Tuple[List[Phase], List[Optional[Attack]]]:
@@ -417,39 +430,55 @@ def _warm_up(proxy: ProxyUnderTest) -> None:
     proxy.metrics_size()
 
 
+def _phase_at(phases: List[Phase], moment: float) -> Optional[Phase]:
+    return next((phase for phase in phases if phase.started <= moment < phase.ended), None)
+
+
 def _assign_calls(phases: List[Phase], records: List[List[float]]) -> None:
     for started, latency, ok, new_connection in records:
-        for phase in phases:
-            if phase.started <= started < phase.ended:
-                phase.latencies.append(latency)
-                phase.calls.append((started, latency))
-                phase.failures += 0 if ok else 1
-                if new_connection:
-                    phase.worst_new_connection = max(phase.worst_new_connection, latency)
+        phase = _phase_at(phases, started)
+        if phase is not None:
+            phase.latencies.append(latency)
+            phase.calls.append((started, latency))
+            phase.failures += 0 if ok else 1
+            if new_connection:
+                phase.worst_new_connection = max(phase.worst_new_connection, latency)
+
+
+def _assign_control_calls(phases: List[Phase], records: List[List[float]]) -> None:
+    for started, latency, _ok, _new_connection in records:
+        phase = _phase_at(phases, started)
+        if phase is not None:
+            phase.control_latencies.append(latency)
 
 
 def _report(phases: List[Phase], rss: float, fds: int, recovery: List[Tuple[float, float, int]],
             args: argparse.Namespace) -> None:
     baseline_p99 = percentile(phases[0].latencies, 0.99) or 0.0
+    control_baseline_p99 = percentile(phases[0].control_latencies, 0.99) or 0.0
     print(f"router proxy under attack: {args.seconds:g} s per phase; before the attacks: RSS {rss:.1f} MiB, "
           f"{fds} descriptors (limit 1024)")
     print(f"{'phase':<24} {'secs':>4} {'calls':>5} {'failed':>6} {'p50 ms':>7} {'p99 ms':>7} {'p99/base':>8} "
-          f"{'new conn':>8} {'gap s':>5} {'RSS MiB':>8} {'+reader':>7} {'fds':>5} {'/metrics':>9}  "
+          f"{'control p99':>13} {'new conn':>8} {'gap s':>5} {'RSS MiB':>8} {'+reader':>7} {'fds':>5} {'/metrics':>9}  "
           "what the attackers did")
     for phase in phases:
         p50, p99 = percentile(phase.latencies, 0.5), percentile(phase.latencies, 0.99)
         ratio = f"{p99 / baseline_p99:.1f}x" if p99 and baseline_p99 else "-"
+        control_p99 = percentile(phase.control_latencies, 0.99)
+        control = (f"{control_p99:.1f} {control_p99 / control_baseline_p99:.1f}x"
+                   if control_p99 and control_baseline_p99 else "-")
         verdict = "" if phase is phases[0] or not p99 else (" ok" if p99 <= 3 * baseline_p99 else " OVER")
         print(f"{phase.name:<24} {phase.ended - phase.started:>4.0f} {len(phase.latencies):>5} {phase.failures:>6} "
               f"{_ms(p50):>7} {_ms(p99):>7} "
-              f"{ratio + verdict:>8} {_ms(phase.worst_new_connection):>8} {phase.longest_gap():>5.1f} "
+              f"{ratio + verdict:>8} {control:>13} {_ms(phase.worst_new_connection):>8} {phase.longest_gap():>5.1f} "
               f"{phase.peak_rss:>8.1f} {phase.peak_children_rss:>7.1f} {phase.peak_fds:>5} "
               f"{phase.metrics_bytes:>9}  {phase.note}")
     print(f"(a phase ends after {args.seconds:g} s or when its attacks reach their counts; the normal client calls "
           f"every {NORMAL_PERIOD * 1000:.0f} ms, every fifth on a new connection ('new conn': the slowest of "
           "those, ms), and 'gap s' is the longest it went without starting or finishing one; '+reader': the "
           "peak RSS of the process the proxy reads its store in, apart from its own; after the attacks, RSS "
-          "is the two together)")
+          "is the two together; 'control p99': the control client's, straight to the fake, and over its own "
+          "quiet p99)")
     if recovery:
         last = recovery[-1]
         back = last[1] <= rss * 1.10 and last[2] <= fds + 5

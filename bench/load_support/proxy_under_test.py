@@ -51,13 +51,13 @@ class ProxyUnderTest:
         self.proxy: Optional[subprocess.Popen[str]] = None
         self.url = ""
         self.provider_port = 0
+        self.own_provider_port = 0
 
     def start(self) -> "ProxyUnderTest":
         self.provider, self.provider_port = _start_provider()
-        own_port = 0
         if self._own_provider_for:
-            self.own_provider, own_port = _start_provider()
-        self._write_config(own_port)
+            self.own_provider, self.own_provider_port = _start_provider()
+        self._write_config(self.own_provider_port)
         env = {**os.environ, "ROUTER_HOME": str(self.home), "BENCH_OPENAI_KEY": "sk-bench-openai",
                "BENCH_ANTHROPIC_KEY": "sk-ant-bench"}
         env.pop("ROUTER_API_KEY", None)
