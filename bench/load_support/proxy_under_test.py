@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from proxy_support.processes import child_pids, rss_kib
+
 __all__ = ["ProxyUnderTest", "percentile"]
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -117,7 +119,7 @@ class ProxyUnderTest:
         return self.proxy is not None and self.proxy.poll() is None
 
     def rss_mib(self) -> float:
-        return _rss_mib(self.pid)
+        return rss_kib(self.pid) / 1024
 
     def tree_rss_mib(self) -> float:
         """The proxy's resident MiB and its children's: what it holds, wherever it put it."""
@@ -125,14 +127,7 @@ class ProxyUnderTest:
 
     def children_rss_mib(self) -> float:
         """Resident MiB of the processes the proxy started (its store's reading process, while it lives)."""
-        total = 0.0
-        for entry in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                total += _rss_mib(int(entry)) if parent == self.pid else 0.0
-            except (FileNotFoundError, ProcessLookupError):  # it ended while we looked
-                continue
-        return total
+        return sum(rss_kib(pid) for pid in child_pids(self.pid)) / 1024
 
     def resident_kinds(self) -> Dict[str, float]:
         """Resident MiB by kind of mapping (``/proc/PID/smaps``): ``heap`` is glibc's main arena; ``anonymous``
@@ -207,9 +202,3 @@ def percentile(values: List[float], fraction: float) -> Optional[float]:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]  # nearest rank
 
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0  # a zombie has no memory left

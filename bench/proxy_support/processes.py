@@ -17,10 +17,12 @@ from typing import Dict, List, Optional, Sequence
 
 __all__ = [
     "ManagedProcess",
+    "child_pids",
     "free_port",
     "group_cpu_seconds",
     "group_rss_kib",
     "pinned",
+    "rss_kib",
     "start_process",
     "wait_for_port",
 ]
@@ -53,23 +55,34 @@ def wait_for_port(port: int, timeout: float, process: Optional[subprocess.Popen[
     return False
 
 
-def _group_pids(pgid: int) -> List[int]:
+def _pids_whose(field_index: int, value: int) -> List[int]:
+    """The live processes whose ``/proc/PID/stat`` field ``field_index`` (counted after the command
+    name, which may contain spaces: 1 the parent, 2 the group) is ``value``."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:
+        except OSError:  # it ended meanwhile
             continue
-        # Field 5 is the pgid; the command name (field 2) may contain spaces, so split after ')'.
         fields = stat.rsplit(")", 1)[1].split()
-        if len(fields) > 2 and int(fields[2]) == pgid:
+        if len(fields) > field_index and int(fields[field_index]) == value:
             pids.append(int(entry.name))
     return pids
 
 
-def _rss_kib(pid: int) -> int:
+def _group_pids(pgid: int) -> List[int]:
+    return _pids_whose(2, pgid)
+
+
+def child_pids(pid: int) -> List[int]:
+    """The live processes ``pid`` started (zombies included until it reaps them)."""
+    return _pids_whose(1, pid)
+
+
+def rss_kib(pid: int) -> int:
+    """``VmRSS`` of ``pid``; 0 once it has ended (or is a zombie)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -97,7 +110,7 @@ def group_rss_kib(pgid: int) -> int:
 
     ``taskset`` execs its command, so the group is the server and whatever it forked.
     """
-    return sum(_rss_kib(pid) for pid in _group_pids(pgid))
+    return sum(rss_kib(pid) for pid in _group_pids(pgid))
 
 
 @dataclass
