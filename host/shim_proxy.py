@@ -92,10 +92,9 @@ class BackgroundProxy:
             self.failure = f"{type(exc).__name__}: {exc}"
 
     def _build_server(self) -> Any:
-        import uvicorn  # heavy: imported here, on the thread, while the child starts
-
         from .peer_process import PeerFinder
         from .proxy.app import ProxyApp
+        from .proxy.listener import DrainingServer  # uvicorn, heavy: imported here, on the thread
         from .proxy.server import defer_accept, uvicorn_config
         from .proxy.settings import ProxySettings
         from .proxy.stats import ProxyStats
@@ -119,4 +118,4 @@ class BackgroundProxy:
         # The same server settings as router proxy's, connection limits included (docs/proxy-limits.md);
         # deferred accept from the second connection on (the first is what woke this thread).
         defer_accept(self._socket, settings.idle_timeout)
-        return uvicorn.Server(uvicorn_config(app, settings))
+        return DrainingServer(uvicorn_config(app, settings))

@@ -33,6 +33,7 @@ from ..telemetry_store import TelemetryStore
 from .app import ProxyApp
 from .connections import ConnectionLimits, guarded_protocol
 from .cors import CorsApp
+from .listener import DrainingServer
 from .live_config import LiveConfig
 from .metrics import ProxyMetrics
 from .response_store import SQLiteResponseStore, open_response_store
@@ -140,10 +141,10 @@ def print_banner(sock: socket.socket, config: RouterConfig, out: TextIO, config_
     out.flush()
 
 
-class _ProxyServer(uvicorn.Server):
-    """uvicorn's server, but a SIGINT/SIGTERM shutdown ends the process normally (exit 0) instead
-    of re-raising the signal after the graceful shutdown as uvicorn does; :data:`RELOAD_SIGNAL`
-    calls ``on_reload_signal``."""
+class _ProxyServer(DrainingServer):
+    """uvicorn's server, accepting every waiting connection each time (``listener.py``); a
+    SIGINT/SIGTERM shutdown ends the process normally (exit 0) instead of re-raising the signal
+    after the graceful shutdown as uvicorn does; :data:`RELOAD_SIGNAL` calls ``on_reload_signal``."""
 
     def __init__(self, config: uvicorn.Config, on_reload_signal: Callable[[], None]) -> None:
         super().__init__(config)
