@@ -110,6 +110,9 @@ class DrainingListener:
             await self._loop.connect_accepted_socket(self._factory, connection)
         except OSError:  # the client reset it in between: nothing to serve
             connection.close()
+        except Exception as exc:  # a protocol that could not be made: this connection, not the server
+            connection.close()
+            _logger.error("a new connection could not be served: %s", type(exc).__name__)
 
     def _pause(self) -> None:
         assert self._loop is not None

@@ -122,6 +122,37 @@ def test_a_look_takes_at_most_a_batch(waiting: socket.socket, run: Callable[[Awa
     assert len(per_iteration) >= 4  # 30 connections, 8 a look
 
 
+def test_a_protocol_that_cannot_be_made_loses_its_connection_not_the_server(
+        run: Callable[[Awaitable[List[bytes]]], List[bytes]]) -> None:
+    class Hello(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transport.write(b"hello")  # type: ignore[attr-defined]
+
+    made: List[int] = []
+
+    def factory() -> asyncio.Protocol:
+        made.append(1)
+        if len(made) == 1:
+            raise RuntimeError("no protocol for this one")
+        return Hello()
+
+    async def two_clients() -> List[bytes]:
+        listening = socket.create_server(("127.0.0.1", 0))
+        listener = DrainingListener(listening, factory).start(asyncio.get_running_loop())
+        answers = []
+        try:
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection(*listening.getsockname())
+                answers.append(await asyncio.wait_for(reader.read(5), _DEADLINE))
+                writer.close()
+        finally:
+            listener.close()
+            listening.close()
+        return answers
+
+    assert run(two_clients()) == [b"", b"hello"]  # the first closed at once, the second served
+
+
 # Out of descriptors ------------------------------------------------------------------------------
 # A child process serves a listener with every descriptor but a few taken; each connection it serves
 # is answered with the number of times the listener has paused so far.
