@@ -3,13 +3,14 @@
 Since libuv 1.45 (what uvloop runs on), a listening socket gives one connection per event-loop
 iteration. Under a flood of new connections (an attacker's, or any busy client without keep-alive)
 the kernel's accept queue then holds as many connections as the flood keeps opening, and a real
-client's new connection waits behind each of them, an iteration apiece: 40–60 ms, measured, while
-the same proxy answered kept-alive calls in 14. CPython's own loop takes up to a backlog's worth
-per readiness. :class:`DrainingListener` does that on either loop — at most ``batch`` connections
-each time the socket is readable, so a storm of connections cannot take a whole iteration either —
-and :class:`DrainingServer` is uvicorn's server with its sockets served that way.
+client's new connection waits behind each of them, an iteration apiece: 43 ms at the median under
+every attack of ``bench/hostile.py`` at once, while the same proxy answered kept-alive calls in 14.
+CPython's own loop takes up to a backlog's worth per readiness. :class:`DrainingListener` does that
+on either loop — at most ``batch`` connections each time the socket is readable, so a storm of
+connections cannot take a whole iteration either — and :class:`DrainingServer` is uvicorn's server
+with its sockets served that way.
 
-A listener is in one of three states::
+A listener is CLOSED until ``start()``, then in one of these states::
 
     SERVING ──out of descriptors──► PAUSED ──after PAUSE_SECONDS──► SERVING
        │                              │
@@ -82,6 +83,8 @@ class DrainingListener:
         self._loop.add_reader(self._sock.fileno(), self._accept_waiting)
 
     def _accept_waiting(self) -> None:
+        if self.state != SERVING:
+            return  # closed, with this readiness already on its way
         for _ in range(self._batch):
             try:
                 connection, _ = self._sock.accept()

@@ -122,6 +122,22 @@ def test_a_look_takes_at_most_a_batch(waiting: socket.socket, run: Callable[[Awa
     assert len(per_iteration) >= 4  # 30 connections, 8 a look
 
 
+def test_a_closed_listener_takes_nothing(waiting: socket.socket, run: Callable[[Awaitable[int]], int]) -> None:
+    """After ``close()`` (uvicorn's shutdown), waiting connections stay in the queue for nobody."""
+    async def twenty_iterations_after_close() -> int:
+        loop = asyncio.get_running_loop()
+        made: List[int] = []
+        listener = DrainingListener(waiting, lambda: made.append(1) or asyncio.Protocol()).start(loop)
+        listener.close()
+        iterations = Iterations(loop)
+        while iterations.count < 20:
+            await asyncio.sleep(0)
+        iterations.stop()
+        return len(made)
+
+    assert run(twenty_iterations_after_close()) == 0
+
+
 def test_a_protocol_that_cannot_be_made_loses_its_connection_not_the_server(
         run: Callable[[Awaitable[List[bytes]]], List[bytes]]) -> None:
     class Hello(asyncio.Protocol):
