@@ -1,13 +1,15 @@
 """One real ``router proxy`` process for the whole proxy suite, in front of the session's fake
 provider; tests that need a differently started proxy (auth, bind, signals) start their own."""
 
+import asyncio
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 import anthropic
 import openai
 import pytest
+import uvloop
 from fakes import FakeProvider
 from proxy_process import CLIENT_KEY, ProxyProcess, closed_port, write_proxy_config
 
@@ -65,3 +67,13 @@ def home(tmp_path: Path, _fake_provider_session: FakeProvider) -> Path:
     path = tmp_path / "home"
     write_proxy_config(path, _fake_provider_session.root_url, closed_port(), closed_port())
     return path
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[Any]], Any]:
+    """Run a coroutine on the default loop and on uvloop (the proxy's): their transports differ."""
+    def runner(coroutine: Awaitable[Any]) -> Any:
+        if request.param == "uvloop":
+            return uvloop.run(coroutine)  # type: ignore[arg-type]
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    return runner

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Awaitable, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import uvloop
@@ -19,18 +19,6 @@ from host.proxy.listener import DrainingListener
 ROOT = Path(__file__).resolve().parents[2]
 _WAITING = 30  # connections in the accept queue before the loop first looks
 _DEADLINE = 10.0
-
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[T]], T]:
-    def run_on(coroutine: Awaitable[T]) -> T:
-        if request.param == "uvloop":
-            return uvloop.run(coroutine)  # type: ignore[arg-type]
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    return run_on
-
 
 class Iterations:
     """Counts the loop's iterations: a callback that schedules itself again runs once in each."""

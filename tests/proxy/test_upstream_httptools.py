@@ -17,7 +17,6 @@ from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tup
 
 import pytest
 import trustme
-import uvloop
 
 from host.proxy.settings import UPSTREAM_CLIENTS, ProxySettings
 from host.proxy.upstream_httptools import HttptoolsUpstream
@@ -35,16 +34,6 @@ from shim.upstream_failures import (
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 JSON_HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-backend"}
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]:
-    """Run a coroutine on the default loop and on uvloop (the proxy's): their transports differ."""
-    def runner(coroutine: Awaitable[object]) -> object:
-        if request.param == "uvloop":
-            return uvloop.run(coroutine)  # type: ignore[arg-type]
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    return runner
 
 
 class Backend:
