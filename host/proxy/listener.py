@@ -59,7 +59,8 @@ class DrainingListener:
         self._connecting: Set[asyncio.Task[object]] = set()  # a strong reference until each is made
         self._resume: Optional[asyncio.TimerHandle] = None
         self.state = CLOSED
-        self.pauses = 0  # times it ran out of descriptors (for tests and -v)
+        self.pauses = 0  # times it ran out of descriptors (for tests)
+        self._accepted_since_pause = True  # one warning for a shortage, not one every pause
 
     def start(self, loop: asyncio.AbstractEventLoop) -> "DrainingListener":
         self._loop = loop
@@ -99,6 +100,7 @@ class DrainingListener:
                 _logger.debug("accept failed: %s", exc.strerror or exc)
                 continue
             connection.setblocking(False)
+            self._accepted_since_pause = True
             self._hand_over(connection)
 
     def _hand_over(self, connection: socket.socket) -> None:
@@ -122,7 +124,9 @@ class DrainingListener:
         self._loop.remove_reader(self._sock.fileno())
         self.state = PAUSED
         self.pauses += 1
-        _logger.warning("out of file descriptors: new connections wait %.1f s in the queue", PAUSE_SECONDS)
+        if self._accepted_since_pause:
+            _logger.warning("out of file descriptors: new connections wait in the queue until some free up")
+        self._accepted_since_pause = False
         self._resume = self._loop.call_later(PAUSE_SECONDS, self._serve)
 
 
