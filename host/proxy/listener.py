@@ -23,6 +23,7 @@ free up) instead of looping on a socket that is readable and cannot be accepted 
 import asyncio
 import errno
 import logging
+import select
 import socket
 from typing import Callable, List, Optional, Set
 
@@ -93,7 +94,8 @@ class DrainingListener:
                 return  # the queue is empty
             except OSError as exc:
                 if exc.errno in _OUT_OF_ROOM:
-                    self._pause()
+                    if _connection_waiting(self._sock):
+                        self._pause()
                     return
                 # The client left before it was accepted (ECONNABORTED), or a network error that
                 # accept(2) says to treat as "try again": this connection is lost, not the socket.
@@ -128,6 +130,18 @@ class DrainingListener:
             _logger.warning("out of file descriptors: new connections wait in the queue until some free up")
         self._accepted_since_pause = False
         self._resume = self._loop.call_later(PAUSE_SECONDS, self._serve)
+
+
+def _connection_waiting(sock: socket.socket) -> bool:
+    """Whether a connection waits in ``sock``'s accept queue. Linux's ``accept()`` fails for want of
+    a descriptor before it looks at the queue, so taking the last free one makes the next call fail
+    with nobody waiting: no reason to pause (the socket is not readable, the loop does not spin)."""
+    poll = getattr(select, "poll", None)
+    if poll is None:  # no poll(2) (Windows): assume one waits, as before
+        return True
+    poller = poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class DrainingServer(uvicorn.Server):
