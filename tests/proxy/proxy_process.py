@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["BACKEND_KEYS", "CLIENT_KEY", "ProxyProcess", "closed_port", "write_proxy_config"]
+__all__ = ["BACKEND_KEYS", "CLIENT_KEY", "ProxyProcess", "closed_port", "limit_open_files", "write_proxy_config"]
 
 # Backend keys reach the proxy through key_env variables, as a user's would.
 BACKEND_KEYS = {"anthropic": "sk-ant-PROXYTEST-secret", "openai": "sk-openai-PROXYTEST-secret", "groq": "gsk-PROXYTEST"}
@@ -67,7 +67,7 @@ fast = "groq:llama-3.1-8b-instant"
     return path
 
 
-def _limit_open_files(limit: int) -> None:
+def limit_open_files(limit: int) -> None:
     """In the child, before exec: ``ulimit -n limit`` (soft and hard: the proxy cannot raise it)."""
     import resource
 
@@ -87,7 +87,7 @@ class ProxyProcess:
         command = [sys.executable, *python_args, "proxy", "--port", "0", "-v", *args]
         self.process = subprocess.Popen(
             command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-            preexec_fn=None if max_open_files is None else lambda: _limit_open_files(max_open_files),
+            preexec_fn=None if max_open_files is None else lambda: limit_open_files(max_open_files),
         )
         self.stdout_lines: List[str] = []
         self.stderr_lines: List[str] = []

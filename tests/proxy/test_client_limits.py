@@ -8,19 +8,18 @@ import os
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, Tuple
 
 import httpx
 import pytest
 from fakes import FakeProvider
 from proxy_clients import USER
 from proxy_process import ProxyProcess
+from raw_sockets import DEADLINE, closed_by_server, endless_header, whole_response
 
 LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--max-header-kib", "8"]
 HEADER_LIMIT = 8 * 1024
-_DEADLINE = 10.0  # the longest any test waits for the proxy to act; its own limits are 1 s
 _ANTHROPIC = {"type", "error"}
 _OPENAI = {"error"}
 
@@ -40,7 +39,7 @@ def _address(proxy: ProxyProcess) -> Tuple[str, int]:
 def _connect(proxy: ProxyProcess, first: bytes = b"") -> socket.socket:
     """A connection; ``first``: bytes sent at once (a connection that has sent nothing is not even
     accepted yet where the kernel defers accepting: Linux, docs/proxy-limits.md#connections)."""
-    sock = socket.create_connection(_address(proxy), timeout=_DEADLINE)
+    sock = socket.create_connection(_address(proxy), timeout=DEADLINE)
     if first:
         sock.sendall(first)
     return sock
@@ -48,43 +47,6 @@ def _connect(proxy: ProxyProcess, first: bytes = b"") -> socket.socket:
 
 def _open_descriptors(proxy: ProxyProcess) -> int:
     return len(os.listdir(f"/proc/{proxy.process.pid}/fd"))
-
-
-def _closed_by_proxy(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
-    """Read until the proxy closes the connection (True) or the deadline passes (False). ``poke``: bytes
-    sent every 0.1 s meanwhile (a client trickling a request, or stray line breaks)."""
-    deadline = time.monotonic() + _DEADLINE
-    sock.settimeout(0.1 if poke else _DEADLINE)
-    while time.monotonic() < deadline:
-        try:
-            if sock.recv(65536) == b"":
-                return True
-        except TimeoutError:
-            try:
-                sock.sendall(poke or b"")
-            except OSError:
-                return True
-        except OSError:  # reset: closed as well
-            return True
-    return False
-
-
-def _response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
-    """One whole response (content-length framed, as every refusal is), read until the proxy closes."""
-    sock.settimeout(_DEADLINE)
-    data = b""
-    while True:
-        try:
-            part = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not part:
-            break
-        data += part
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
 def _shape(body: bytes) -> str:
@@ -98,7 +60,7 @@ def _shape(body: bytes) -> str:
 # Idle and half-sent connections -----------------------------------------------------------------
 def test_a_connection_that_sends_nothing_is_closed(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
-        assert _closed_by_proxy(sock)
+        assert closed_by_server(sock)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_DEFER_ACCEPT and /proc are Linux's")
@@ -109,11 +71,11 @@ def test_connections_that_send_nothing_cost_the_proxy_nothing(proxy: ProxyProces
     silent = [_connect(proxy) for _ in range(200)]
     try:
         with _connect(proxy, first=b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n") as speaking:
-            status, _, _ = _response(speaking)  # accepted after the 200 silent ones, had they been accepted
+            status, _, _ = whole_response(speaking)  # accepted after the 200 silent ones, had they been accepted
         assert status == 200
         assert _open_descriptors(proxy) < before + 20, "the silent connections were accepted"
         silent[0].sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        assert _response(silent[0])[0] == 200  # speaking late is speaking: served
+        assert whole_response(silent[0])[0] == 200  # speaking late is speaking: served
     finally:
         for sock in silent:
             sock.close()
@@ -122,22 +84,22 @@ def test_connections_that_send_nothing_cost_the_proxy_nothing(proxy: ProxyProces
 def test_stray_line_breaks_do_not_keep_a_connection_open(limited: ProxyProcess) -> None:
     """llhttp skips line breaks before a request: they start no request, and do not reset the idle clock."""
     with _connect(limited) as sock:
-        assert _closed_by_proxy(sock, poke=b"\r\n")
+        assert closed_by_server(sock, poke=b"\r\n")
 
 
 def test_half_sent_headers_are_closed(limited: ProxyProcess) -> None:
     """Slowloris: a header that never ends, one byte at a time, is cut at the header timeout."""
     with _connect(limited) as sock:
         sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-slow: ")
-        assert _closed_by_proxy(sock, poke=b"a")
+        assert closed_by_server(sock, poke=b"a")
 
 
 def test_a_kept_alive_connection_closes_once_idle(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-        sock.settimeout(_DEADLINE)
+        sock.settimeout(DEADLINE)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
-        assert _closed_by_proxy(sock)
+        assert closed_by_server(sock)
 
 
 def test_a_real_client_is_served_meanwhile(limited: ProxyProcess, provider: FakeProvider) -> None:
@@ -159,26 +121,11 @@ def test_an_endless_header_is_refused_before_it_ends(limited: ProxyProcess, path
     """64 MiB of one header, sent as fast as the proxy reads: 431 in the path's protocol once the head
     passes the limit, and the connection closes long before the header ends (a 64 MiB header cost 8.5 s
     of CPU, and a 128 MiB one 42 s, before the limit)."""
-    sent: List[int] = [0]
     with _connect(limited) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nhost: x\r\nx-endless: ".encode())
-
-        def flood() -> None:
-            piece = b"a" * 65536
-            try:
-                for _ in range(1024):
-                    sock.sendall(piece)
-                    sent[0] += len(piece)
-            except OSError:
-                pass  # the proxy closed: what this test expects
-
-        sender = threading.Thread(target=flood, daemon=True)
-        sender.start()
-        status, headers, body = _response(sock)
-        sender.join(_DEADLINE)
+        status, headers, body, sent = endless_header(sock, f"POST {path} HTTP/1.1\r\nhost: x\r\nx-endless: ".encode())
     assert status == 431 and headers["content-type"] == "application/json"
     assert _shape(body) == shape and str(HEADER_LIMIT) in json.loads(body)["error"]["message"]
-    assert sent[0] < 64 * 1024 * 1024  # refused, not read to the end
+    assert sent < 64 * 1024 * 1024  # refused, not read to the end
 
 
 def test_a_whole_head_over_the_limit_in_one_write(limited: ProxyProcess) -> None:
@@ -189,7 +136,7 @@ def test_a_whole_head_over_the_limit_in_one_write(limited: ProxyProcess) -> None
                + b"content-length: %d\r\n\r\n" % len(body) + body)
     with _connect(limited) as sock:
         sock.sendall(request)
-        status, _, answer = _response(sock)
+        status, _, answer = whole_response(sock)
     assert status == 431 and _shape(answer) == "openai"
     assert json.loads(answer)["error"]["code"] == "request_header_fields_too_large"
 
@@ -197,7 +144,7 @@ def test_a_whole_head_over_the_limit_in_one_write(limited: ProxyProcess) -> None
 def test_a_request_line_over_the_limit(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
         sock.sendall(b"GET /v1/messages?" + b"q" * (HEADER_LIMIT + 10) + b" HTTP/1.1\r\nhost: x\r\n\r\n")
-        status, _, body = _response(sock)
+        status, _, body = whole_response(sock)
     assert status == 431 and _shape(body) == "anthropic"
 
 
@@ -222,7 +169,7 @@ def test_a_malformed_request_gets_400_in_the_client_shape(limited: ProxyProcess,
     """uvicorn's own answer was ``400 Invalid HTTP request received.`` in plain text."""
     with _connect(limited) as sock:
         sock.sendall(request_bytes)
-        status, headers, body = _response(sock)
+        status, headers, body = whole_response(sock)
     assert status == 400 and headers["content-type"] == "application/json"
     assert headers["x-should-retry"] == "false" and _shape(body) == shape
 
@@ -233,7 +180,7 @@ def test_a_non_websocket_upgrade_is_served_as_http_and_closed(limited: ProxyProc
     with _connect(limited) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\n"
                      b"upgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
-        status, headers, body = _response(sock)
+        status, headers, body = whole_response(sock)
     assert status == 200 and json.loads(body)["status"] == "ok" and headers["connection"] == "close"
 
 
@@ -260,7 +207,7 @@ def test_idle_sockets_beyond_the_descriptor_limit_do_not_lock_out_real_clients(
     streamed: Dict[str, bytes] = {}
 
     def stream() -> None:
-        with httpx.stream("POST", cramped.url + "/v1/messages", timeout=_DEADLINE,
+        with httpx.stream("POST", cramped.url + "/v1/messages", timeout=DEADLINE,
                           headers={"anthropic-version": "2023-06-01"},
                           json={"model": "claude-sonnet-4-6", "max_tokens": 32, "messages": USER, "stream": True}
                           ) as response:
@@ -268,16 +215,16 @@ def test_idle_sockets_beyond_the_descriptor_limit_do_not_lock_out_real_clients(
 
     reader = threading.Thread(target=stream)
     reader.start()
-    assert provider.holding.wait(_DEADLINE)  # the stream is under way
+    assert provider.holding.wait(DEADLINE)  # the stream is under way
     flood = [_connect(cramped, first=b"\r\n") for _ in range(2 * _OPEN_FILES)]  # accepted, then idle
     try:
-        health = httpx.get(cramped.url + "/health", timeout=_DEADLINE)
+        health = httpx.get(cramped.url + "/health", timeout=DEADLINE)
         assert health.status_code == 200
-        closed = sum(_closed_by_proxy(sock) for sock in flood[:100])  # the oldest made room for the rest
+        closed = sum(closed_by_server(sock) for sock in flood[:100])  # the oldest made room for the rest
         assert closed == 100
     finally:
         provider.release.set()
-        reader.join(_DEADLINE)
+        reader.join(DEADLINE)
         for sock in flood:
             sock.close()
     assert b"event: message_stop" in streamed["body"] and _streamed_text(streamed["body"]) == \

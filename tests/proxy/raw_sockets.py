@@ -1,0 +1,72 @@
+"""Reading a server's side of a raw-socket exchange: whether it closed the connection, its whole
+answer, and what it does with a header that never ends (for the router's servers, whose connection
+limits HTTP clients would hide: docs/proxy-limits.md#connections)."""
+
+import socket
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+__all__ = ["DEADLINE", "closed_by_server", "endless_header", "whole_response"]
+
+DEADLINE = 10.0  # the longest a test waits for the server to act
+
+
+def closed_by_server(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
+    """Read until the server closes the connection (True) or the deadline passes (False). ``poke``: bytes
+    sent every 0.1 s meanwhile (a client trickling a request, or stray line breaks)."""
+    deadline = time.monotonic() + DEADLINE
+    sock.settimeout(0.1 if poke else DEADLINE)
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except TimeoutError:
+            try:
+                sock.sendall(poke or b"")
+            except OSError:
+                return True
+        except OSError:  # reset: closed as well
+            return True
+    return False
+
+
+def whole_response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
+    """One whole response (content-length framed, as every refusal is), read until the server closes."""
+    sock.settimeout(DEADLINE)
+    data = b""
+    while True:
+        try:
+            part = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not part:
+            break
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+def endless_header(sock: socket.socket, head: bytes) -> Tuple[int, Dict[str, str], bytes, int]:
+    """``head`` (a request line and headers, the last one left open), then 64 MiB of that header, sent
+    as fast as the server reads on a thread of its own: the server's answer, and the bytes of the
+    header sent before the server closed the connection."""
+    sent: List[int] = [0]
+    sock.sendall(head)
+
+    def flood() -> None:
+        piece = b"a" * 65536
+        try:
+            for _ in range(1024):
+                sock.sendall(piece)
+                sent[0] += len(piece)
+        except OSError:
+            pass  # the server closed: what a test of the limit expects
+
+    sender = threading.Thread(target=flood, daemon=True)
+    sender.start()
+    status, headers, body = whole_response(sock)
+    sender.join(DEADLINE)
+    return status, headers, body, sent[0]
