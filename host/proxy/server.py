@@ -32,7 +32,7 @@ from ..tcp_listener import tcp_socket
 from ..telemetry_store import TelemetryStore
 from .app import ProxyApp
 from .connections import ConnectionLimits, guarded_protocol
-from .cors import CorsApp
+from .cors import App, CorsApp
 from .listener import DrainingServer
 from .live_config import LiveConfig
 from .metrics import ProxyMetrics
@@ -225,10 +225,11 @@ def _clean_registry() -> None:
         live_records()
 
 
-def uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
-    """How uvicorn serves the proxy, for ``router proxy`` and the proxy ``router shim`` runs alike:
-    the client-connection limits (``connections.py``, docs/proxy-limits.md) on httptools, no
-    WebSocket library (the app answers upgrade requests itself, in the client's protocol)."""
+def uvicorn_config(app: App, settings: ProxySettings) -> uvicorn.Config:
+    """How uvicorn serves the proxy, for ``router proxy`` and the proxy ``router shim`` runs alike (and
+    the dashboard, on its own): the client-connection limits (``connections.py``,
+    docs/proxy-limits.md) on httptools, no WebSocket library (the app answers upgrade requests itself,
+    in the client's protocol)."""
     limits = ConnectionLimits(
         max_header_bytes=settings.max_header_bytes,
         header_timeout=settings.header_timeout,

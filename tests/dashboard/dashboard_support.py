@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from chromium import Chromium
+from proxy_process import limit_open_files
 
 from host.cli_stats import cost_text
 from host.stats_query import GroupStats
@@ -23,11 +24,14 @@ _START_TIMEOUT = 20.0
 class DashboardProcess:
     """``python -m host dashboard --port 0``; the URL from its first line."""
 
-    def __init__(self, home: Path, env: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, home: Path, env: Optional[Mapping[str, str]] = None,
+                 max_open_files: Optional[int] = None) -> None:
         full_env = {k: v for k, v in os.environ.items() if k != "ROUTER_API_KEY"}
         full_env.update({"ROUTER_HOME": str(home), **(env or {})})
         self.process = subprocess.Popen([sys.executable, "-m", "host", "dashboard", "--port", "0"], env=full_env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=None if max_open_files is None
+                                        else lambda: limit_open_files(max_open_files))
         lines: queue.Queue[str] = queue.Queue()
         self.output: List[str] = []
 
