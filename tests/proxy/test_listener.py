@@ -161,7 +161,8 @@ def test_a_protocol_that_cannot_be_made_loses_its_connection_not_the_server(
 # Out of descriptors ------------------------------------------------------------------------------
 # A child process serves a listener on the loop named by its first argument, with every descriptor
 # but as many as its second taken; each connection it serves is answered with the number of times
-# the listener has paused so far.
+# the listener has paused so far, and it prints that number whenever it changes ("pauses N", after
+# the listener's own lines).
 _CHILD = textwrap.dedent("""
     import asyncio, logging, os, sys
     import uvloop
@@ -188,7 +189,12 @@ _CHILD = textwrap.dedent("""
             os.close(fd)  # room for the first connection the test makes, and no more
         listener = DrainingListener(sock, Answer).start(asyncio.get_running_loop())
         print("port", sock.getsockname()[1], flush=True)
-        await asyncio.sleep(3600)
+        seen = 0
+        while True:  # a pause comes every 0.1 s at most: a look every 10 ms sees each
+            if listener.pauses != seen:
+                seen = listener.pauses
+                print("pauses", seen, flush=True)
+            await asyncio.sleep(0.01)
 
     uvloop.run(main()) if loop_name == "uvloop" else asyncio.run(main())
 """)
@@ -243,6 +249,42 @@ def test_out_of_descriptors_connections_wait_and_are_served_later(loop_name: str
         answer = _answer(waiting)
         assert answer is not None and int(answer) >= 1, answer
         assert child.process.poll() is None
+    finally:
+        for client in clients:
+            client.close()
+        child.stop()
+
+
+_SHORTAGE = "out of file descriptors"
+
+
+def _lines_until_pauses(child: Child, count: int) -> List[str]:
+    """The child's lines up to the one saying the listener has paused ``count`` times."""
+    lines = [child.line()]
+    while not (lines[-1].startswith("pauses ") and int(lines[-1].split()[1]) >= count):
+        lines.append(child.line())
+    return lines
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_one_warning_per_shortage(loop_name: str) -> None:
+    """While a connection waits the listener looks again every 0.1 s; it warns when a shortage
+    begins, not at every look, and again when the next one begins (after it has taken a connection)."""
+    child = Child(loop_name)
+    address = ("127.0.0.1", child.port)
+    clients = [socket.create_connection(address, timeout=_DEADLINE)]
+    try:
+        assert _answer(clients[0]) == b"0\n"
+        clients.append(socket.create_connection(address, timeout=_DEADLINE))  # the first shortage
+        first = _lines_until_pauses(child, 3)
+        assert sum(_SHORTAGE in line for line in first) == 1, first
+        clients[0].close()
+        answer = _answer(clients[1])
+        assert answer is not None
+        pauses = int(answer)  # how many the first shortage took
+        clients.append(socket.create_connection(address, timeout=_DEADLINE))  # the second
+        second = _lines_until_pauses(child, pauses + 1)
+        assert sum(_SHORTAGE in line for line in second) == 1, second
     finally:
         for client in clients:
             client.close()
