@@ -150,6 +150,20 @@ class ProxyProcess:
             self.process.kill()
             raise
 
+    def resident_bytes(self) -> int:
+        """The process's resident memory now (``VmRSS``, Linux)."""
+        return self._status_bytes("VmRSS:")
+
+    def peak_resident_bytes(self) -> int:
+        """The most it has held resident so far (``VmHWM``, its high-water mark; Linux)."""
+        return self._status_bytes("VmHWM:")
+
+    def _status_bytes(self, field: str) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f"no {field} line in /proc/{self.process.pid}/status")
+
     @property
     def output(self) -> str:
         return "".join(self.stdout_lines + self.stderr_lines)

@@ -29,13 +29,6 @@ def fresh(proxy_home: Path) -> Iterator[ProxyProcess]:
     proxy.stop()
 
 
-def _peak_rss_bytes(proxy: ProxyProcess) -> int:
-    for line in Path(f"/proc/{proxy.process.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc")
-
-
 def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: ProxyProcess) -> None:
     body = b'{"model": "gpt-5.1", "messages": [' + b"[]," * _LISTS + b'[]]}'
     started = time.perf_counter()
@@ -43,7 +36,7 @@ def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: Pr
     parse_seconds = time.perf_counter() - started  # what parsing it costs on this machine, now
     with httpx.Client(timeout=30) as warm:
         assert warm.get(fresh.url + "/health").status_code == 200
-    peak_before = _peak_rss_bytes(fresh)
+    peak_before = fresh.peak_resident_bytes()
 
     done = threading.Event()
     latencies: List[float] = []
@@ -71,7 +64,7 @@ def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: Pr
     # ...and the proxy's memory grew by less than four times the body (not ~27 times, as it did). Two
     # copies are inherent (the received parts and their join); the allocator's slack and the server's
     # read buffers took a full run on a busy machine to 3.01 times, so the bound leaves room above that.
-    assert _peak_rss_bytes(fresh) - peak_before < 4 * len(body)
+    assert fresh.peak_resident_bytes() - peak_before < 4 * len(body)
 
 
 def test_too_many_values_are_refused_without_keeping_the_rest_of_the_body(proxy_home: Path) -> None:
@@ -84,7 +77,7 @@ def test_too_many_values_are_refused_without_keeping_the_rest_of_the_body(proxy_
     try:
         with httpx.Client(timeout=30) as warm:
             assert warm.get(proxy.url + "/health").status_code == 200
-        peak_before = _peak_rss_bytes(proxy)
+        peak_before = proxy.peak_resident_bytes()
         host, port = proxy.url.rsplit("/", 1)[1].split(":")
         with socket.create_connection((host, int(port)), timeout=30) as conn:
             conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -96,7 +89,7 @@ def test_too_many_values_are_refused_without_keeping_the_rest_of_the_body(proxy_
         assert status == 413 and b"connection: close" not in headers.lower(), headers
         assert json.loads(error)["error"]["code"] == "request_too_large"
         assert again == 200
-        assert _peak_rss_bytes(proxy) - peak_before < declared, "the refused rest of the body was kept"
+        assert proxy.peak_resident_bytes() - peak_before < declared, "the refused rest of the body was kept"
     finally:
         proxy.stop()
 
@@ -174,7 +167,7 @@ def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None
     try:
         response = httpx.post(proxy.url + "/v1/messages", timeout=30, headers={"anthropic-version": "2023-06-01"},
                               json={"model": "bomb-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
-        peak = _peak_rss_bytes(proxy)
+        peak = proxy.peak_resident_bytes()
     finally:
         proxy.stop()
         backend.close()

@@ -21,13 +21,6 @@ WARM_UP, TOTAL = 2_000, 20_000
 LONG_NAMES, LONG_NAME_BYTES = 60, 1 << 20
 
 
-def resident_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS line")
-
-
 class Client:
     """One keep-alive connection: HTTP clients add nothing here, and reuse keeps 20,000 calls quick."""
 
@@ -65,10 +58,10 @@ def test_twenty_thousand_made_up_names_leave_memory_and_metrics_flat(proxy: Prox
         for number in range(TOTAL):
             assert client.call(f"made-up-model-{number:05d}-" + "n" * 100) == 404
             if number + 1 == WARM_UP:
-                warm_rss = resident_bytes(proxy.process.pid)
+                warm_rss = proxy.resident_bytes()
                 warm_metrics = client.get("/metrics")[1]
         status, metrics = client.get("/metrics")
-        rss = resident_bytes(proxy.process.pid)
+        rss = proxy.resident_bytes()
     finally:
         client.close()
     assert status == 200
@@ -82,12 +75,12 @@ def test_megabyte_model_names_are_cut_wherever_they_are_kept(proxy: ProxyProcess
     client = Client(proxy.url)
     try:
         assert client.call("warm-up") == 404
-        before = resident_bytes(proxy.process.pid)
+        before = proxy.resident_bytes()
         for number in range(LONG_NAMES):
             assert client.call(f"{number:03d}" + "m" * LONG_NAME_BYTES) == 404
         status, metrics = client.get("/metrics")
         stats_status, _ = client.get("/stats")  # waits for the store to have written what was answered
-        after = resident_bytes(proxy.process.pid)
+        after = proxy.resident_bytes()
     finally:
         client.close()
     assert (status, stats_status) == (200, 200)
