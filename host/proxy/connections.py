@@ -17,6 +17,11 @@ spend seconds of CPU on one endless header. :class:`GuardedHttpToolsProtocol` ad
 - a cap on open connections, :class:`ConnectionBook`: at the cap, a new connection makes room by
   closing the connection that has waited longest without a request under way (idle, or still
   sending its headers); only when every connection is serving a request is the new one closed;
+- a cap on requests read ahead of their answers (HTTP/1.1 pipelining, :data:`MAX_READ_AHEAD`):
+  uvicorn parses every request a read holds and queues each one not yet served, so one client
+  writing requests without reading answers made the proxy queue them by the million; past the cap
+  the connection takes no more requests, answers those it has read (the last one saying
+  ``connection: close``) and closes;
 - every request llhttp cannot parse is answered 400 in the client's protocol (uvicorn answers in
   plain text), and an upgrade request goes to the app as plain HTTP (the app refuses WebSockets in
   the client's protocol, ``websocket_refusal.py``; another upgrade is ignored, as RFC 9110 section 7.8
@@ -48,11 +53,16 @@ from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
 
 from .error_shape import client_protocol, raw_error_response
 
-__all__ = ["IN_REQUEST", "READING_HEAD", "WAITING", "ConnectionBook", "ConnectionLimits", "guarded_protocol"]
+__all__ = ["IN_REQUEST", "MAX_READ_AHEAD", "READING_HEAD", "WAITING", "ConnectionBook", "ConnectionLimits",
+           "guarded_protocol"]
 
 WAITING = "waiting"
 READING_HEAD = "reading_head"
 IN_REQUEST = "in_request"
+
+# Requests one connection may have read and queued behind the one being answered
+# (docs/proxy-limits.md#connections, "Pipelining").
+MAX_READ_AHEAD = 16
 
 _logger = logging.getLogger("router.proxy")
 
@@ -130,6 +140,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes received since the current request's head began (or could have)
         self._counting_head = True  # the next bytes belong to a request line or headers
         self._refusal: Optional[RouterError] = None
+        # False once the connection has read as many requests ahead as it may: it answers those and
+        # closes, and reads nothing more.
+        self._taking_requests = True
 
     # Connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -150,6 +163,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, with the head counted and timed and every refusal in the client's protocol."""
+        if not self._taking_requests:
+            self.flow.pause_reading()  # uvicorn resumes reading after each answer: what came is dropped
+            return
         self._unset_keepalive_if_required()
         if self._counting_head:
             self._head_bytes += len(data)
@@ -159,6 +175,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._upgrade_as_plain_http()
             return
         except httptools.HttpParserError:
+            if not self._taking_requests:
+                self._stop_reading()
+                return
             self._refuse(self._refusal or InvalidRequestError("the request is not valid HTTP/1.1"))
             return
         if self._counting_head:
@@ -172,6 +191,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # Parser callbacks ---------------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        if len(self.pipeline) >= MAX_READ_AHEAD:
+            self._taking_requests = False
+            raise _ReadAheadFull()  # stops llhttp before this request; data_received ends the reading
         super().on_message_begin()
         if self._state == WAITING:
             self._state = READING_HEAD
@@ -254,7 +276,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """llhttp stopped at an ``Upgrade`` request: the app has it as plain HTTP already (and answers a
         WebSocket handshake in the client's protocol). Nothing after it on this connection can be
         parsed, so the connection closes once the answer is out."""
-        cycle = self.cycle
+        self._close_after_the_last_answer()
+
+    def _stop_reading(self) -> None:
+        """As many requests read ahead as allowed: those are answered, the last one with
+        ``connection: close`` (a client that pipelines retries what was not answered, RFC 9112
+        section 9.3.2), and nothing more is read."""
+        self.flow.pause_reading()
+        self._close_after_the_last_answer()
+
+    def _close_after_the_last_answer(self) -> None:
+        cycle = self.cycle  # the newest request read (uvicorn sets it before queueing one)
         if cycle is not None and not cycle.response_complete:
             cycle.keep_alive = False
         elif not self.transport.is_closing():
@@ -263,6 +295,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 class _Refused(Exception):
     """Raised in a parser callback to stop llhttp; the refusal is in ``_refusal``."""
+
+
+class _ReadAheadFull(Exception):
+    """Raised in a parser callback to stop llhttp before a request the connection may not queue."""
 
 
 def guarded_protocol(limits: ConnectionLimits) -> Type[GuardedHttpToolsProtocol]:

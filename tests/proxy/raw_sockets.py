@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["DEADLINE", "closed_by_server", "endless_header", "whole_response"]
+__all__ = ["DEADLINE", "closed_by_server", "endless_header", "read_until_closed", "whole_response"]
 
 DEADLINE = 10.0  # the longest a test waits for the server to act
 
@@ -31,8 +31,8 @@ def closed_by_server(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
     return False
 
 
-def whole_response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
-    """One whole response (content-length framed, as every refusal is), read until the server closes."""
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a reset ends it too)."""
     sock.settimeout(DEADLINE)
     data = b""
     while True:
@@ -43,7 +43,12 @@ def whole_response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
         if not part:
             break
         data += part
-    head, _, body = data.partition(b"\r\n\r\n")
+    return data
+
+
+def whole_response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
+    """One whole response (content-length framed, as every refusal is), read until the server closes."""
+    head, _, body = read_until_closed(sock).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
