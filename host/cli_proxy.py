@@ -62,6 +62,8 @@ class ProxyStartProblem(click.ClickException):
               help="Largest request line and headers together (431 above).")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds a client gets to send a request's headers; then the connection is closed.")
+@click.option("--body-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Longest pause, in seconds, between two pieces of a request body; then the connection is closed.")
 @click.option("--idle-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds a client connection may stay open with no request under way.")
 @click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(min=1),
@@ -99,6 +101,7 @@ def proxy(host: str, port: int, verbose: int, cors_origins: Tuple[str, ...], mod
         max_response_bytes=max_response_mib * _MIB,
         max_header_bytes=max_header_kib * _KIB,
         header_timeout=limits["header_timeout"],
+        body_timeout=limits["body_timeout"],
         idle_timeout=limits["idle_timeout"],
         max_connections=int(limits["max_connections"]),
         max_concurrency=int(limits["max_concurrency"]),

@@ -11,12 +11,16 @@ spend seconds of CPU on one endless header. :class:`GuardedHttpToolsProtocol` ad
   in the client's protocol (the path, when it came, says which);
 - a header timeout: from a request's first byte to the end of its headers; then the connection
   is closed;
+- a body timeout: the longest pause between two pieces of a request body; then the connection is
+  closed (a body that trickles in, or stops one byte short, held its connection and its memory for
+  good);
 - an idle timeout: a connection with no request under way (just opened, or kept alive after an
   answer) is closed after this long, measured from when it became idle (stray bytes that start no
   request do not reset it);
 - a cap on open connections, :class:`ConnectionBook`: at the cap, a new connection makes room by
   closing the connection that has waited longest without a request under way (idle, or still
-  sending its headers); only when every connection is serving a request is the new one closed;
+  sending its headers or its body); only when every connection is serving a request is the new
+  one closed;
 - a cap on requests read ahead of their answers (HTTP/1.1 pipelining, :data:`MAX_READ_AHEAD`):
   uvicorn parses every request a read holds and queues each one not yet served, so one client
   writing requests without reading answers made the proxy queue them by the million; past the cap
@@ -29,12 +33,15 @@ spend seconds of CPU on one endless header. :class:`GuardedHttpToolsProtocol` ad
 
 Each connection is in one of these states::
 
-    WAITING ──first byte of a request──► READING_HEAD ──headers complete──► IN_REQUEST
-       ▲                                                                        │
-       └──────────────────── answer complete (kept alive) ─────────────────────┘
+    WAITING ──first byte──► READING_HEAD ──headers complete──► READING_BODY ──body complete──► IN_REQUEST
+       ▲                                                                                         │
+       └────────────────────────────── answer complete (kept alive) ─────────────────────────────┘
 
-WAITING and READING_HEAD connections are the ones the book may close to make room; IN_REQUEST ones
-are serving a client and are never touched. The subclass relies on uvicorn's parser callbacks
+A request without a body, or whose body came with its head, passes READING_BODY at once. WAITING,
+READING_HEAD and READING_BODY connections (the last only while their body is still arriving, with
+no earlier request of theirs unanswered) are the ones the book may close to make room: they have
+not yet asked for anything the proxy could do; IN_REQUEST ones are serving a client and are never
+touched. The subclass relies on uvicorn's parser callbacks
 (``on_message_begin``, ``on_headers_complete``, ``on_message_complete``, ``on_response_complete``)
 and its ``url``/``headers``/``cycle``/``pipeline`` attributes, as of uvicorn 0.55 (pinned in
 tests/constraints/project.txt; tests/proxy/test_client_limits.py exercises each of them).
@@ -53,11 +60,12 @@ from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
 
 from .error_shape import client_protocol, raw_error_response
 
-__all__ = ["IN_REQUEST", "MAX_READ_AHEAD", "READING_HEAD", "WAITING", "ConnectionBook", "ConnectionLimits",
-           "guarded_protocol"]
+__all__ = ["IN_REQUEST", "MAX_READ_AHEAD", "READING_BODY", "READING_HEAD", "WAITING", "ConnectionBook",
+           "ConnectionLimits", "guarded_protocol"]
 
 WAITING = "waiting"
 READING_HEAD = "reading_head"
+READING_BODY = "reading_body"
 IN_REQUEST = "in_request"
 
 # Requests one connection may have read and queued behind the one being answered
@@ -75,11 +83,13 @@ class ConnectionLimits:
     header_timeout: float
     idle_timeout: float
     max_connections: int
+    body_timeout: float
 
 
 class ConnectionBook:
     """The open connections of one server, and which of them may be closed to make room: those with
-    no request under way, the one that has waited longest first."""
+    no request under way or one whose head or body is still arriving, the one that has waited
+    longest first."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -108,7 +118,8 @@ class ConnectionBook:
         return True
 
     def waiting(self, connection: "GuardedHttpToolsProtocol") -> None:
-        """``connection`` has no request under way from now on (it goes to the back of the queue)."""
+        """``connection`` may be closed for room from now on: it has no request under way, or its
+        request's body is still arriving (it goes to the back of the queue)."""
         if connection in self._open:
             self._waiting.pop(connection, None)
             self._waiting[connection] = None
@@ -137,6 +148,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._idle_timer: Optional[asyncio.TimerHandle] = None
         self._idle_since = 0.0
         self._head_timer: Optional[asyncio.TimerHandle] = None
+        # Armed once a body spans reads, like the idle timer: it looks at when the body last grew.
+        self._body_timer: Optional[asyncio.TimerHandle] = None
+        self._body_since = 0.0
         self._head_bytes = 0  # bytes received since the current request's head began (or could have)
         self._counting_head = True  # the next bytes belong to a request line or headers
         self._refusal: Optional[RouterError] = None
@@ -185,6 +199,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(self._head_too_large())
             elif self._state == READING_HEAD and self._head_timer is None:
                 self._head_timer = self.loop.call_later(self.limits.header_timeout, self._close)
+        self._watch_body()
 
     def handle_websocket_upgrade(self) -> None:  # never called: the server runs with ws="none"
         raise AssertionError("WebSocket upgrades are answered by the app as plain HTTP")
@@ -203,7 +218,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refusal = self._head_too_large()
             raise _Refused()  # stops llhttp here; data_received answers
         self._counting_head, self._head_bytes = False, 0
-        self._state = IN_REQUEST
+        self._state = READING_BODY
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
@@ -213,11 +228,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._counting_head, self._head_bytes = True, 0  # what follows is the next request's head
+        if self._state == READING_BODY:
+            self._state = IN_REQUEST
+            self.book.busy(self)  # it was closable while its body arrived (_watch_body)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and not self.pipeline:
-            self._wait()
+        super().on_response_complete()  # starts the request read ahead next, if there is one
+        if self.transport.is_closing() or self.pipeline:
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            self._wait()  # nothing under way (what still comes of a body answered early is skipped)
+        else:
+            self._watch_body()  # a request read ahead is the one served now; is its body still coming?
 
     # Helpers ------------------------------------------------------------------------------------
     def _wait(self) -> None:
@@ -226,6 +248,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._idle_since = self.loop.time()
         if self._idle_timer is None:
             self._idle_timer = self.loop.call_later(self.limits.idle_timeout, self._idle_check)
+
+    def _watch_body(self) -> None:
+        """After a read: if the request being served still awaits its body, the connection may be
+        closed for room, and the body timer runs from now (the body's last bytes)."""
+        if self._state != READING_BODY or self.pipeline:
+            return  # no body awaited, or an earlier request of this connection is still unanswered
+        self._body_since = self.loop.time()
+        self.book.waiting(self)
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+
+    def _body_check(self) -> None:
+        """The body timer fired: close a connection whose body has not grown for that long."""
+        self._body_timer = None
+        if self.transport.is_closing() or self._state != READING_BODY:
+            return
+        left = self.limits.body_timeout
+        if not self.flow.read_paused:  # paused, the proxy is not reading: the client is not late
+            left = self._body_since + self.limits.body_timeout - self.loop.time()
+            if left <= 0:
+                self._close()
+                return
+        self._body_timer = self.loop.call_later(left, self._body_check)
 
     def _idle_check(self) -> None:
         """The idle timer fired: close a connection idle that long; else look again when it could be."""
@@ -246,10 +291,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def _cancel_timers(self) -> None:
-        for timer in (self._idle_timer, self._head_timer):
+        for timer in (self._idle_timer, self._head_timer, self._body_timer):
             if timer is not None:
                 timer.cancel()
-        self._idle_timer = self._head_timer = None
+        self._idle_timer = self._head_timer = self._body_timer = None
 
     def _close(self) -> None:
         self._cancel_timers()

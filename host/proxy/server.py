@@ -233,6 +233,7 @@ def uvicorn_config(app: App, settings: ProxySettings) -> uvicorn.Config:
     limits = ConnectionLimits(
         max_header_bytes=settings.max_header_bytes,
         header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
         idle_timeout=settings.idle_timeout,
         max_connections=connection_budget(settings.max_connections),
     )

@@ -41,6 +41,7 @@ class ProxySettings:
     # open with no request (new, or kept alive between requests); how many may be open at once.
     max_header_bytes: int = MAX_HEADER_BYTES
     header_timeout: float = 10.0
+    body_timeout: float = 10.0  # the longest pause between two pieces of a request body
     idle_timeout: float = 30.0
     max_connections: int = MAX_CONNECTIONS
     # Upstream requests in flight per backend; more wait up to ``queue_timeout`` seconds, then 429.

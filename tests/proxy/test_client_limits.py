@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
@@ -20,7 +21,7 @@ from raw_sockets import DEADLINE, closed_by_server, endless_header, read_until_c
 
 from host.proxy.connections import MAX_READ_AHEAD
 
-LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--max-header-kib", "8"]
+LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--body-timeout", "1", "--max-header-kib", "8"]
 HEADER_LIMIT = 8 * 1024
 _ANTHROPIC = {"type", "error"}
 _OPENAI = {"error"}
@@ -94,6 +95,42 @@ def test_half_sent_headers_are_closed(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
         sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-slow: ")
         assert closed_by_server(sock, poke=b"a")
+
+
+def test_a_body_that_stops_short_is_closed(limited: ProxyProcess) -> None:
+    """A body that stops before its declared end is closed at the body timeout. Before, nothing timed
+    a body: such a connection, and what it had sent, stayed for good."""
+    with _connect(limited) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: 100\r\n\r\n{\"model\": ")
+        assert closed_by_server(sock)
+
+
+def test_a_connection_answered_before_its_body_ended_is_idle_after(limited: ProxyProcess) -> None:
+    """An answer that needs no body (404 here) goes out before the body is in; the rest of the body,
+    sent after it, is skipped, and the connection is then idle: the idle timeout closes it."""
+    with _connect(limited) as sock:
+        sock.sendall(b"POST /nothing HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n" + b"x" * 50)
+        sock.settimeout(DEADLINE)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 404 ")
+        sock.sendall(b"x" * 50)
+        assert closed_by_server(sock)
+
+
+def test_a_body_that_keeps_coming_is_not_cut(limited: ProxyProcess, provider: FakeProvider) -> None:
+    """The timeout is between pieces: a body trickled over 3 s, a piece every 0.2 s (each pause
+    under the 1 s limit), is read whole and the call answered."""
+    provider.reply(text="slow upload, served")
+    body = json.dumps({"model": "gpt-5.1", "messages": USER}).encode()
+    with _connect(limited) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
+        step = max(1, len(body) // 15)
+        for start in range(0, len(body), step):
+            sock.sendall(body[start:start + step])
+            time.sleep(0.2)  # the pace of the client under test, not a wait for the proxy
+        status, _, answer = whole_response(sock)
+    assert status == 200 and json.loads(answer)["choices"][0]["message"]["content"] == "slow upload, served"
 
 
 def test_a_kept_alive_connection_closes_once_idle(limited: ProxyProcess) -> None:
@@ -276,6 +313,23 @@ def test_idle_sockets_beyond_the_descriptor_limit_do_not_lock_out_real_clients(
             sock.close()
     assert b"event: message_stop" in streamed["body"] and _streamed_text(streamed["body"]) == \
         "a stream that outlives the flood"
+
+
+def test_bodies_still_arriving_make_room_for_new_clients(cramped: ProxyProcess) -> None:
+    """Twice as many connections as the proxy may hold, each sending a head and the start of its body
+    and then nothing: they have asked for nothing yet, so the oldest make room, and a new client is
+    served. Before, a connection was "serving a request" from its head on: these held every slot,
+    and the next client's connection was closed at once."""
+    cramped.wait_for_stderr(lambda line: "at most 96 client connections" in line)
+    start = (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+             b"content-length: 1000\r\n\r\n{\"model\": ")
+    flood = [_connect(cramped, first=start) for _ in range(2 * 96)]
+    try:
+        assert httpx.get(cramped.url + "/health", timeout=DEADLINE).status_code == 200
+        assert all(closed_by_server(sock) for sock in flood[:90])  # the oldest made room for the rest
+    finally:
+        for sock in flood:
+            sock.close()
 
 
 def _streamed_text(body: bytes) -> str:
