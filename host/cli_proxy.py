@@ -56,6 +56,8 @@ class ProxyStartProblem(click.ClickException):
               help="Longest silence from a backend, before or during its answer, in seconds.")
 @click.option("--max-body-mib", default=32, show_default=True, type=click.IntRange(min=1),
               help="Largest request body accepted (413 above).")
+@click.option("--max-bodies-mib", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Request bodies held at once, across calls (calls beyond it are told to retry).")
 @click.option("--max-response-mib", default=128, show_default=True, type=click.IntRange(min=1),
               help="Largest backend answer read whole, decoded (502 above; streams are not capped).")
 @click.option("--max-header-kib", default=32, show_default=True, type=click.IntRange(min=1),
@@ -73,7 +75,7 @@ class ProxyStartProblem(click.ClickException):
 @click.option("--upstream-client", type=click.Choice(["httptools", "aiohttp", "httpx"]), default="httptools",
               hidden=True, help="HTTP client for backend calls (advanced; the default measured fastest).")
 def proxy(host: str, port: int, verbose: int, cors_origins: Tuple[str, ...], model_override: Optional[str],
-          max_body_mib: int,
+          max_body_mib: int, max_bodies_mib: int,
           max_response_mib: int, max_header_kib: int, upstream_client: str, **limits: float) -> None:
     """One local HTTP endpoint for every backend.
 
@@ -98,6 +100,7 @@ def proxy(host: str, port: int, verbose: int, cors_origins: Tuple[str, ...], mod
         verbose=verbose >= 1,
         log_bodies=verbose >= 2,
         max_body_bytes=max_body_mib * _MIB,
+        max_bodies_bytes=max_bodies_mib * _MIB,
         max_response_bytes=max_response_mib * _MIB,
         max_header_bytes=max_header_kib * _KIB,
         header_timeout=limits["header_timeout"],

@@ -14,6 +14,7 @@ Tree::
     │                                     or a stream ended before it was complete
     ├── UpstreamTransportError       502  no (whole) answer: refused, TLS, cut, not HTTP, too large
     │                                504  ... or a timeout (shim/upstream_failures.py says which)
+    ├── OverloadedError          529/503  the proxy holds all the request bodies it may; retry shortly
     └── ShuttingDownError            503  the proxy is stopping; retrying reaches another (or the next) one
 
 Every error has a *kind* (``invalid_request``, ``rate_limit``, ``overloaded`` …) and renders
@@ -35,6 +36,7 @@ __all__ = [
     "HeadersTooLargeError",
     "InvalidRequestError",
     "NotFoundError",
+    "OverloadedError",
     "RequestTooLargeError",
     "RouterError",
     "ShuttingDownError",
@@ -194,6 +196,13 @@ class HeadersTooLargeError(RouterError):
     """The request line or the headers are over the proxy's limit (RFC 6585, section 5)."""
 
     kind_name = "headers_too_large"
+
+
+class OverloadedError(RouterError):
+    """The proxy holds as many request bodies as it may at once (docs/proxy-limits.md#request-bodies):
+    this one fits once calls under way end."""
+
+    kind_name = "overloaded"
 
 
 class ShuttingDownError(RouterError):

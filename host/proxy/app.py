@@ -30,6 +30,7 @@ from ..pricing import load_library as load_price_library
 from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
 from .asgi_io import BodyRefused, ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
 from .auth import is_authorized
+from .body_budget import BodyClaim
 from .call_trace import Caller, CallTrace
 from .error_shape import client_protocol
 from .forward import forward_call, send_error
@@ -248,13 +249,23 @@ class ProxyApp:
     async def _call(
         self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str], endpoint: str
     ) -> None:
+        """One call; its body holds its share of the proxy's budget for bodies until the call ends
+        (docs/proxy-limits.md#request-bodies)."""
+        claim = self.state.bodies.claim()
+        try:
+            await self._serve_call(scope, receive, writer, headers, endpoint, claim)
+        finally:
+            claim.release()
+
+    async def _serve_call(self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str],
+                          endpoint: str, claim: BodyClaim) -> None:
         trace = CallTrace.begin(scope["method"], scope["path"], endpoint)
         if self.state.settings.log_bodies:
             writer.capture = BodyCapture()
         if self.state.settings.shim_callers:
             trace.caller = await self._caller(scope, headers)
         try:
-            body = await read_body(receive, headers, self.state.settings.max_body_bytes)
+            body = await read_body(receive, headers, self.state.settings.max_body_bytes, claim)
         except BodyRefused as refused:
             trace.fail(refused.error)
             # close unless the body was read to its end: unread bytes would be taken for the next request

@@ -3,9 +3,11 @@
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 from shim.body_log import BodyCapture
-from shim.errors import RequestTooLargeError
+from shim.errors import OverloadedError, RequestTooLargeError, RouterError
 from shim.json_budget import JsonValueCount
 from shim.plan import ClientResponse
+
+from .body_budget import BodyClaim
 
 __all__ = [
     "ClientGone",
@@ -39,22 +41,28 @@ def request_headers(scope: Scope) -> Dict[str, str]:
 
 
 class BodyRefused(Exception):
-    """The request body was refused (413). ``read_whole``: the client's body was read to its end
-    (and dropped), so the connection may serve another request; otherwise it must close."""
+    """The request body was refused: too large (413), or no room for it now (overloaded).
+    ``read_whole``: the client's body was read to its end (and dropped), so the connection may serve
+    another request; otherwise it must close."""
 
-    def __init__(self, error: RequestTooLargeError, read_whole: bool) -> None:
+    def __init__(self, error: RouterError, read_whole: bool) -> None:
         super().__init__(str(error))
         self.error = error
         self.read_whole = read_whole
 
 
-async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, claim: BodyClaim) -> bytes:
     """The whole request body, refusing (413) before reading it when content-length is too big,
     as soon as a body without one grows past ``limit``, and as soon as it holds more JSON values
-    than a call may (counted piece by piece: docs/proxy-limits.md#request-bodies)."""
+    than a call may (counted piece by piece: docs/proxy-limits.md#request-bodies). ``claim`` holds
+    the body's bytes in the proxy's budget for all bodies (the declared length at once, else as
+    they come); one that does not fit is refused as overloaded, before more of it is read."""
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyRefused(RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}"), False)
+    if declared.isdigit():
+        if int(declared) > limit:
+            raise BodyRefused(RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}"), False)
+        if not claim.grow(int(declared)):
+            raise BodyRefused(_no_room(), False)
     parts: List[bytes] = []
     size = 0
     values = JsonValueCount()
@@ -67,6 +75,9 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         more = message.get("more_body", False)
         if size > limit:
             raise BodyRefused(RequestTooLargeError(f"request body is over the limit of {limit} bytes"), False)
+        if size > claim.size and not claim.grow(size - claim.size):  # no content-length: as it comes
+            parts.clear()
+            raise BodyRefused(_no_room(), not more or await _drop_rest(receive, limit - size))
         values.feed(part)
         try:
             values.check()
@@ -76,6 +87,11 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         parts.append(part)
         if not more:
             return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _no_room() -> OverloadedError:
+    return OverloadedError("the router proxy holds as many request bodies as it may at once; retry shortly",
+                           retry_after="1")
 
 
 async def _drop_rest(receive: Receive, room: int) -> bool:

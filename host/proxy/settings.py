@@ -8,6 +8,7 @@ from shim.plan import MAX_BODY_BYTES
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "MAX_BODIES_BYTES",
     "MAX_CONNECTIONS",
     "MAX_HEADER_BYTES",
     "MAX_RESPONSE_BYTES",
@@ -20,6 +21,7 @@ DEFAULT_PORT = 3456
 UPSTREAM_CLIENTS = ("httptools", "aiohttp", "httpx")  # the first is the default (measured fastest: bench/proxy.py)
 # The limits below and why they are what they are: docs/proxy-limits.md.
 MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+MAX_BODIES_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 32 * 1024
 MAX_CONNECTIONS = 1024
 
@@ -34,6 +36,8 @@ class ProxySettings:
     verbose: bool = False
     log_bodies: bool = False  # -vv: each call's bodies too, redacted (docs/operator-switches.md#bodies)
     max_body_bytes: int = MAX_BODY_BYTES
+    # Every request body held at once, from its first byte to its call's end (body_budget.py).
+    max_bodies_bytes: int = MAX_BODIES_BYTES
     # A backend's answer read whole (not a stream) stops here, decoded: 502 to the client.
     max_response_bytes: int = MAX_RESPONSE_BYTES
     # Client connections (host/proxy/connections.py): the request line and headers together; the

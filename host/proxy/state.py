@@ -9,6 +9,7 @@ from shim.config import RouterConfig
 from shim.cooldown import CooldownBook
 from shim.responses_store import MemoryResponseStore, ResponseStore
 
+from .body_budget import BodyBudget
 from .generation import ConfigGeneration
 from .settings import ProxySettings
 from .stats import ProxyStats
@@ -46,10 +47,13 @@ class ProxyState:
     health: Optional[CooldownBook] = None
     # Balancing draws and backoff jitter (the engine draws no random number of its own).
     rng: random.Random = field(default_factory=random.Random)
+    # The request bodies held at once (body_budget.py); room for one of the largest at least.
+    bodies: BodyBudget = field(init=False)
 
     def __post_init__(self) -> None:
         if self.health is None:
             self.health = CooldownBook(self.generation.config.cooldown)
+        self.bodies = BodyBudget(max(self.settings.max_bodies_bytes, self.settings.max_body_bytes))
 
     @property
     def book(self) -> CooldownBook:

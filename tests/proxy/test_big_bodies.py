@@ -3,6 +3,7 @@ for its other clients, nor cost it a gigabyte (docs/proxy-limits.md#request-bodi
 ``[]`` used to block the event loop for 5 s while it parsed, peaking at 887 MiB. And a backend's
 answer that inflates without end stops at the answer limit (docs/proxy-limits.md#answers)."""
 
+import contextlib
 import json
 import socket
 import threading
@@ -13,6 +14,7 @@ from typing import Iterator, List, Tuple
 
 import httpx
 import pytest
+from child_processes import wait_until
 from fakes import FakeProvider
 from proxy_process import ProxyProcess
 
@@ -175,3 +177,99 @@ def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None
     message = response.json()["error"]["message"]
     assert "backend 'bomb' (127.0.0.1" in message and f"limit of {1 << 20} bytes" in message
     assert peak < 256 * 1024 * 1024  # never the 64 MiB answer (and a translated copy of it) in memory
+
+
+# Every body at once (docs/proxy-limits.md#request-bodies) -----------------------------------------
+_MIB = 1024 * 1024
+
+
+def _start_call(proxy: ProxyProcess, path: str, declared: int, sent: bytes = b"") -> socket.socket:
+    """A call whose head declares ``declared`` bytes of body, of which ``sent`` is sent."""
+    host, port = proxy.url.rsplit("/", 1)[1].split(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    conn.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nanthropic-version: 2023-06-01\r\n"
+                 b"Content-Length: %d\r\n\r\n" % (path.encode(), declared) + sent)
+    return conn
+
+
+def _made_up_call(size: int) -> bytes:
+    """A whole chat body of ``size`` bytes for a model nobody routes (answered 404 once read)."""
+    head = b'{"model": "made-up-model", "messages": [{"role": "user", "content": "'
+    tail = b'"}]}'
+    return head + b"a" * (size - len(head) - len(tail)) + tail
+
+
+def test_bodies_beyond_the_budget_are_told_to_retry(proxy_home: Path) -> None:
+    """Two calls each hold half the budget with bodies still arriving; a third is refused as soon as
+    its head declares more, as overloaded in its protocol with a retry hint, unread; once one of the
+    two is gone, a call of the same size is read and routed."""
+    proxy = ProxyProcess(proxy_home, ["--max-body-mib", "1", "--max-bodies-mib", "2"]).wait_ready()
+    holders = [_start_call(proxy, "/v1/chat/completions", _MIB, b'{"model": ') for _ in range(2)]
+    try:
+        refused = []
+        for path in ("/v1/messages", "/v1/chat/completions"):
+            with _start_call(proxy, path, _MIB) as conn:
+                refused.append(_read_response(conn))
+        (anthropic, anthropic_head, anthropic_body), (openai, openai_head, openai_body) = refused
+        assert (anthropic, json.loads(anthropic_body)["error"]["type"]) == (529, "overloaded_error")
+        assert (openai, json.loads(openai_body)["error"]["code"]) == (503, "server_is_overloaded")
+        for head in (anthropic_head.lower(), openai_head.lower()):
+            assert b"retry-after: 1" in head and b"x-should-retry: true" in head and b"connection: close" in head
+        holders.pop().close()
+        proxy.wait_for_stderr(lambda line: "client_disconnected" in line)  # its call ended: its share is back
+        with _start_call(proxy, "/v1/chat/completions", _MIB, _made_up_call(_MIB)) as conn:
+            assert _read_response(conn)[0] == 404
+    finally:
+        for conn in holders:
+            conn.close()
+        proxy.stop()
+
+
+def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home: Path) -> None:
+    """A chunked body claims its bytes as they come: past the room left it is refused as overloaded,
+    the rest of it read and dropped, and the connection serves its next request."""
+    proxy = ProxyProcess(proxy_home, ["--max-body-mib", "2", "--max-bodies-mib", "2"]).wait_ready()
+    holder = _start_call(proxy, "/v1/chat/completions", _MIB, b'{"model": ')  # half the room
+    host, port = proxy.url.rsplit("/", 1)[1].split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n")
+            body = _made_up_call(3 * _MIB // 2)
+            for start in range(0, len(body), 64 * 1024):
+                piece = body[start:start + 64 * 1024]
+                conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            conn.sendall(b"0\r\n\r\n")
+            status, head, error = _read_response(conn)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            again, _, _ = _read_response(conn)
+        assert status == 503 and json.loads(error)["error"]["code"] == "server_is_overloaded"
+        assert b"connection: close" not in head.lower()
+        assert again == 200
+    finally:
+        holder.close()
+        proxy.stop()
+
+
+def test_bodies_held_at_once_stay_within_the_budget(proxy_home: Path) -> None:
+    """Ten calls each send 4 MiB less one byte and stop: the budget (8 MiB) takes two, the others are
+    refused, and the proxy's memory peak grows by far less than the 40 MiB sent. Before, every body
+    was held (30 of 32 MiB: 960 MiB)."""
+    proxy = ProxyProcess(proxy_home, ["--max-body-mib", "4", "--max-bodies-mib", "8"]).wait_ready()
+    declared = 4 * _MIB
+    calls: List[socket.socket] = []
+    try:
+        with httpx.Client(timeout=30) as warm:
+            assert warm.get(proxy.url + "/health").status_code == 200
+        peak_before = proxy.peak_resident_bytes()
+        for _ in range(10):
+            calls.append(_start_call(proxy, "/v1/chat/completions", declared))
+            with contextlib.suppress(OSError):  # refused at its head, the connection closed under the rest
+                calls[-1].sendall(b" " * (declared - 1))
+        wait_until(lambda: sum(" 503 " in line for line in proxy.stderr_lines) == 8, "eight calls refused")
+        grown = proxy.peak_resident_bytes() - peak_before
+        assert grown < 20 * _MIB, f"{grown >> 20} MiB more at the peak"
+    finally:
+        for conn in calls:
+            conn.close()
+        proxy.stop()
