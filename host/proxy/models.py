@@ -1,7 +1,9 @@
 """``GET /v1/models``: every model name a client can send through this proxy.
 
 The union, in this order, without duplicates: each backend's model globs that are plain names,
-each backend's own ``/models`` list (when it answers within a short timeout; cached briefly),
+each backend's own ``/models`` list (when it answers within a short timeout; cached briefly, and
+asked for once however many clients want it meanwhile: a thousand clients asking at once were a
+thousand requests to each backend),
 then the aliases and the shortcuts that route somewhere. A name a backend listed that would route
 elsewhere (an earlier route rule catches it) is listed as ``backend:name``, so that every id in
 the list reaches the backend it came from. The shape follows the asking client: Anthropic's list
@@ -39,6 +41,7 @@ class ModelCatalog:
         self._config = config
         self._created = created
         self._cache: Dict[str, Tuple[float, List[str]]] = {}
+        self._asking: Dict[str, asyncio.Future[List[str]]] = {}  # a backend's list on its way
 
     async def body(self, upstream: UpstreamClient, anthropic_shape: bool) -> bytes:
         entries = await self.entries(upstream)
@@ -72,9 +75,19 @@ class ModelCatalog:
         cached = self._cache.get(backend.name)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        names = await self._fetch(upstream, backend)
-        self._cache[backend.name] = (time.monotonic() + LISTING_TTL, names)
-        return names
+        asking = self._asking.get(backend.name)
+        if asking is None:
+            asking = self._asking[backend.name] = asyncio.ensure_future(self._fetch_and_keep(upstream, backend))
+        # Shielded: a client that leaves does not cancel the request the others wait on.
+        return await asyncio.shield(asking)
+
+    async def _fetch_and_keep(self, upstream: UpstreamClient, backend: Backend) -> List[str]:
+        try:
+            names = await self._fetch(upstream, backend)
+            self._cache[backend.name] = (time.monotonic() + LISTING_TTL, names)
+            return names
+        finally:
+            del self._asking[backend.name]
 
     async def _fetch(self, upstream: UpstreamClient, backend: Backend) -> List[str]:
         path = upstream_path(backend.protocol, MODELS)

@@ -1,10 +1,14 @@
 """``GET /v1/models`` in both shapes (parsed by each SDK), ``GET /health`` and the root (``GET``/``HEAD /``)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import anthropic
 import httpx
 import openai
 from fakes import FakeProvider
-from proxy_process import ProxyProcess
+from proxy_process import CLIENT_KEY, ProxyProcess
 
 # the fake lists these for every backend; the config adds the plain glob and the alias
 FAKE_MODELS = ("claude-sonnet-4-6", "gpt-5.1", "llama-3.3-70b")
@@ -50,3 +54,25 @@ def test_the_root_answers_200_to_head_and_get(proxy: ProxyProcess) -> None:
     version = httpx.get(proxy.url + "/health").json()["version"]
     assert got.json() == {"status": "ok", "service": "router proxy", "version": version}
     assert httpx.post(proxy.url + "/").status_code == 404  # only the probe methods
+
+
+def test_clients_asking_at_once_cost_each_backend_one_listing(proxy_home: Path, provider: FakeProvider) -> None:
+    """Twenty clients ask a proxy with nothing cached for its model list at once: each backend is
+    asked for its own list once, not once per client (a local flood of /v1/models was a flood of
+    requests to every provider behind the proxy)."""
+    fresh = ProxyProcess(proxy_home).wait_ready()  # its own: nothing cached yet
+    try:
+        start = threading.Barrier(20)
+
+        def ask(_: int) -> int:
+            start.wait(10)
+            return httpx.get(fresh.url + "/v1/models", headers={"authorization": f"Bearer {CLIENT_KEY}"},
+                             timeout=30).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            assert set(pool.map(ask, range(20))) == {200}
+    finally:
+        fresh.stop()
+    listings = [request for request in provider.requests if request.path.split("?")[0].endswith("/models")]
+    backends = {request.header("authorization") or request.header("x-api-key") for request in listings}
+    assert len(listings) == len(backends), [(r.path, r.header("authorization")) for r in listings]
