@@ -252,8 +252,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _watch_body(self) -> None:
         """After a read: if the request being served still awaits its body, the connection may be
         closed for room, and the body timer runs from now (the body's last bytes)."""
-        if self._state != READING_BODY or self.pipeline:
-            return  # no body awaited, or an earlier request of this connection is still unanswered
+        if self._state != READING_BODY or self.pipeline or self.transport.is_closing():
+            return  # no body awaited, an earlier request of this connection still unanswered, or closed
         self._body_since = self.loop.time()
         self.book.waiting(self)
         if self._body_timer is None:
