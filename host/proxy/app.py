@@ -28,7 +28,17 @@ from ..backend_states import HEALTH_PATH
 from ..log_text import printable
 from ..pricing import load_library as load_price_library
 from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
-from .asgi_io import BodyRefused, ClientGone, Receive, ResponseWriter, Scope, Send, read_body, request_headers
+from .asgi_io import (
+    BodyRefused,
+    ClientGone,
+    Receive,
+    ResponseWriter,
+    Scope,
+    Send,
+    connection_closer,
+    read_body,
+    request_headers,
+)
 from .auth import is_authorized
 from .body_budget import BodyClaim
 from .call_trace import Caller, CallTrace
@@ -251,7 +261,7 @@ class ProxyApp:
     ) -> None:
         """One call; its body holds its share of the proxy's budget for bodies until the call ends
         (docs/proxy-limits.md#request-bodies)."""
-        claim = self.state.bodies.claim()
+        claim = self.state.bodies.claim(connection_closer(scope))
         try:
             await self._serve_call(scope, receive, writer, headers, endpoint, claim)
         finally:

@@ -7,17 +7,23 @@ from shim.errors import OverloadedError, RequestTooLargeError, RouterError
 from shim.json_budget import JsonValueCount
 from shim.plan import ClientResponse
 
-from .body_budget import BodyClaim
+from .body_budget import EVICTED, BodyClaim
 
 __all__ = [
+    "CLOSE_CONNECTION",
     "ClientGone",
     "Receive",
     "ResponseWriter",
     "Scope",
     "Send",
+    "connection_closer",
     "read_body",
     "request_headers",
 ]
+
+# A request's scope holds, under this key, a weak reference to what closes its connection (set by
+# connections.py; weak, so that the connection and its request's scope hold no cycle).
+CLOSE_CONNECTION = "router.close_connection"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,7 +38,22 @@ _HOP_HEADERS = frozenset(
 
 
 class ClientGone(Exception):
-    """The client disconnected before its request body was complete."""
+    """The client disconnected before its request body was complete (or its body was dropped to make
+    room for others', its connection closing: body_budget.py)."""
+
+
+def connection_closer(scope: Scope) -> Optional[Callable[[], None]]:
+    """What closes the request's connection (None: the server did not say)."""
+    reference = scope.get(CLOSE_CONNECTION)
+    if reference is None:
+        return None
+
+    def close() -> None:
+        closing = reference()
+        if closing is not None:
+            closing()
+
+    return close
 
 
 def request_headers(scope: Scope) -> Dict[str, str]:
@@ -56,12 +77,13 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
     as soon as a body without one grows past ``limit``, and as soon as it holds more JSON values
     than a call may (counted piece by piece: docs/proxy-limits.md#request-bodies). ``claim`` holds
     the body's bytes in the proxy's budget for all bodies (the declared length at once, else as
-    they come); one that does not fit is refused as overloaded, before more of it is read."""
+    they come); one that does not fit is refused as overloaded, before more of it is read, and one
+    dropped to make room for another ends as if its client had left (its connection is closing)."""
     declared = headers.get("content-length", "")
     if declared.isdigit():
         if int(declared) > limit:
             raise BodyRefused(RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}"), False)
-        if not claim.grow(int(declared)):
+        if not claim.cover(int(declared)):
             raise BodyRefused(_no_room(), False)
     parts: List[bytes] = []
     size = 0
@@ -75,8 +97,10 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
         more = message.get("more_body", False)
         if size > limit:
             raise BodyRefused(RequestTooLargeError(f"request body is over the limit of {limit} bytes"), False)
-        if size > claim.size and not claim.grow(size - claim.size):  # no content-length: as it comes
+        if not claim.cover(size):
             parts.clear()
+            if claim.state == EVICTED:
+                raise ClientGone()
             raise BodyRefused(_no_room(), not more or await _drop_rest(receive, limit - size))
         values.feed(part)
         try:
@@ -86,6 +110,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
             raise BodyRefused(error, not more or await _drop_rest(receive, limit - size)) from None
         parts.append(part)
         if not more:
+            claim.complete()
             return parts[0] if len(parts) == 1 else b"".join(parts)
 
 

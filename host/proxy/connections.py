@@ -49,6 +49,7 @@ tests/constraints/project.txt; tests/proxy/test_client_limits.py exercises each 
 
 import asyncio
 import logging
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Optional, Type
@@ -58,6 +59,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
 
+from .asgi_io import CLOSE_CONNECTION
 from .error_shape import client_protocol, raw_error_response
 
 __all__ = ["IN_REQUEST", "MAX_READ_AHEAD", "READING_BODY", "READING_HEAD", "WAITING", "ConnectionBook",
@@ -157,6 +159,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # False once the connection has read as many requests ahead as it may: it answers those and
         # closes, and reads nothing more.
         self._taking_requests = True
+        # For the app: a request whose body is still arriving may be dropped to make room for others'
+        # (body_budget.py). Weak: the connection holds its request's scope.
+        self._closer = weakref.WeakMethod(self._close)
 
     # Connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -210,6 +215,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._taking_requests = False
             raise _ReadAheadFull()  # stops llhttp before this request; data_received ends the reading
         super().on_message_begin()
+        self.scope[CLOSE_CONNECTION] = self._closer  # type: ignore[literal-required]
         if self._state == WAITING:
             self._state = READING_HEAD
 

@@ -181,30 +181,65 @@ def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None
 
 # Every body at once (docs/proxy-limits.md#request-bodies) -----------------------------------------
 _MIB = 1024 * 1024
+_BUDGET_ARGS = ["--max-body-mib", "2", "--max-bodies-mib", "2"]
+
+
+def _address(proxy: ProxyProcess) -> Tuple[str, int]:
+    host, port = proxy.url.rsplit("/", 1)[1].split(":")
+    return host, int(port)
 
 
 def _start_call(proxy: ProxyProcess, path: str, declared: int, sent: bytes = b"") -> socket.socket:
     """A call whose head declares ``declared`` bytes of body, of which ``sent`` is sent."""
-    host, port = proxy.url.rsplit("/", 1)[1].split(":")
-    conn = socket.create_connection((host, int(port)), timeout=30)
+    conn = socket.create_connection(_address(proxy), timeout=30)
     conn.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nanthropic-version: 2023-06-01\r\n"
                  b"Content-Length: %d\r\n\r\n" % (path.encode(), declared) + sent)
     return conn
 
 
-def _made_up_call(size: int) -> bytes:
-    """A whole chat body of ``size`` bytes for a model nobody routes (answered 404 once read)."""
-    head = b'{"model": "made-up-model", "messages": [{"role": "user", "content": "'
+def _chat_body(size: int, model: str = "made-up-model") -> bytes:
+    """A whole chat body of ``size`` bytes (a made-up model is answered 404 once the body is read)."""
+    head = b'{"model": "%s", "max_tokens": 16, "messages": [{"role": "user", "content": "' % model.encode()
     tail = b'"}]}'
     return head + b"a" * (size - len(head) - len(tail)) + tail
 
 
-def test_bodies_beyond_the_budget_are_told_to_retry(proxy_home: Path) -> None:
-    """Two calls each hold half the budget with bodies still arriving; a third is refused as soon as
-    its head declares more, as overloaded in its protocol with a retry hint, unread; once one of the
-    two is gone, a call of the same size is read and routed."""
-    proxy = ProxyProcess(proxy_home, ["--max-body-mib", "1", "--max-bodies-mib", "2"]).wait_ready()
-    holders = [_start_call(proxy, "/v1/chat/completions", _MIB, b'{"model": ') for _ in range(2)]
+def _hold_a_call(proxy: ProxyProcess, provider: FakeProvider, size: int) -> socket.socket:
+    """A call with a ``size``-byte body that the backend holds unanswered: its body holds its room."""
+    provider.reply(text="held", hold_after_events=0)
+    body = _chat_body(size, "claude-sonnet-4-6")
+    conn = _start_call(proxy, "/v1/messages", len(body), body)
+    assert provider.holding.wait(30)
+    return conn
+
+
+def test_bodies_still_arriving_make_room_for_a_call(proxy_home: Path) -> None:
+    """Two calls whose bodies are still arriving hold the whole budget; a new call takes the room of
+    the one that has waited longest since its last bytes (its connection closed, no answer: it had
+    asked for nothing yet) and is served; the other is kept and served once its body is in. A first
+    version refused every call while stalled bodies held the room: 32 such connections stopped all."""
+    proxy = ProxyProcess(proxy_home, _BUDGET_ARGS).wait_ready()
+    start = b'{"model": "made-up-model", "messages": [{"role": "user", "content": "'
+    older, newer = (_start_call(proxy, "/v1/messages", _MIB, start) for _ in range(2))
+    try:
+        with _start_call(proxy, "/v1/messages", _MIB, _chat_body(_MIB)) as conn:
+            assert _read_response(conn)[0] == 404  # read whole and routed
+        older.settimeout(30)
+        assert older.recv(1) == b""  # dropped for room
+        newer.sendall(b"a" * (_MIB - len(start) - 4) + b'"}]}')
+        assert _read_response(newer)[0] == 404
+    finally:
+        older.close()
+        newer.close()
+        proxy.stop()
+
+
+def test_a_call_finds_no_room_while_calls_being_served_hold_it(proxy_home: Path, provider: FakeProvider) -> None:
+    """The room is held by a call under way (its backend has not answered): a new call is refused at
+    its head, as overloaded in its protocol with a retry hint, unread; once the held call has ended, a
+    call of the same size is read and routed."""
+    proxy = ProxyProcess(proxy_home, _BUDGET_ARGS).wait_ready()
+    held = _hold_a_call(proxy, provider, 2 * _MIB - 1024)
     try:
         refused = []
         for path in ("/v1/messages", "/v1/chat/completions"):
@@ -215,27 +250,28 @@ def test_bodies_beyond_the_budget_are_told_to_retry(proxy_home: Path) -> None:
         assert (openai, json.loads(openai_body)["error"]["code"]) == (503, "server_is_overloaded")
         for head in (anthropic_head.lower(), openai_head.lower()):
             assert b"retry-after: 1" in head and b"x-should-retry: true" in head and b"connection: close" in head
-        holders.pop().close()
-        proxy.wait_for_stderr(lambda line: "client_disconnected" in line)  # its call ended: its share is back
-        with _start_call(proxy, "/v1/chat/completions", _MIB, _made_up_call(_MIB)) as conn:
+        provider.release.set()
+        assert _read_response(held)[0] == 200
+        proxy.wait_for_stderr(lambda line: "claude-sonnet-4-6" in line and " 200 " in line)  # its room is back
+        with _start_call(proxy, "/v1/chat/completions", _MIB, _chat_body(_MIB)) as conn:
             assert _read_response(conn)[0] == 404
     finally:
-        for conn in holders:
-            conn.close()
+        provider.release.set()
+        held.close()
         proxy.stop()
 
 
-def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home: Path) -> None:
-    """A chunked body claims its bytes as they come: past the room left it is refused as overloaded,
-    the rest of it read and dropped, and the connection serves its next request."""
-    proxy = ProxyProcess(proxy_home, ["--max-body-mib", "2", "--max-bodies-mib", "2"]).wait_ready()
-    holder = _start_call(proxy, "/v1/chat/completions", _MIB, b'{"model": ')  # half the room
-    host, port = proxy.url.rsplit("/", 1)[1].split(":")
+def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home: Path,
+                                                                       provider: FakeProvider) -> None:
+    """A chunked body claims its bytes as they come: past the room a call under way leaves, it is
+    refused as overloaded, the rest of it read and dropped, and the connection serves its next request."""
+    proxy = ProxyProcess(proxy_home, _BUDGET_ARGS).wait_ready()
+    held = _hold_a_call(proxy, provider, _MIB)  # half the room
     try:
-        with socket.create_connection((host, int(port)), timeout=30) as conn:
+        with socket.create_connection(_address(proxy), timeout=30) as conn:
             conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
-            body = _made_up_call(3 * _MIB // 2)
+            body = _chat_body(3 * _MIB // 2)
             for start in range(0, len(body), 64 * 1024):
                 piece = body[start:start + 64 * 1024]
                 conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
@@ -247,14 +283,15 @@ def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home
         assert b"connection: close" not in head.lower()
         assert again == 200
     finally:
-        holder.close()
+        provider.release.set()
+        held.close()
         proxy.stop()
 
 
 def test_bodies_held_at_once_stay_within_the_budget(proxy_home: Path) -> None:
-    """Ten calls each send 4 MiB less one byte and stop: the budget (8 MiB) takes two, the others are
-    refused, and the proxy's memory peak grows by far less than the 40 MiB sent. Before, every body
-    was held (30 of 32 MiB: 960 MiB)."""
+    """Ten calls each send 4 MiB less one byte and stop: the budget (8 MiB) holds two at a time, each
+    new one taking the room of the oldest, and the proxy's memory peak grows by far less than the
+    40 MiB sent. Before, every body was held (30 of 32 MiB: 960 MiB)."""
     proxy = ProxyProcess(proxy_home, ["--max-body-mib", "4", "--max-bodies-mib", "8"]).wait_ready()
     declared = 4 * _MIB
     calls: List[socket.socket] = []
@@ -264,9 +301,10 @@ def test_bodies_held_at_once_stay_within_the_budget(proxy_home: Path) -> None:
         peak_before = proxy.peak_resident_bytes()
         for _ in range(10):
             calls.append(_start_call(proxy, "/v1/chat/completions", declared))
-            with contextlib.suppress(OSError):  # refused at its head, the connection closed under the rest
+            with contextlib.suppress(OSError):  # dropped for room: closed under the rest
                 calls[-1].sendall(b" " * (declared - 1))
-        wait_until(lambda: sum(" 503 " in line for line in proxy.stderr_lines) == 8, "eight calls refused")
+        wait_until(lambda: sum("client_disconnected" in line for line in proxy.stderr_lines) == 8,
+                   "eight bodies dropped for room")
         grown = proxy.peak_resident_bytes() - peak_before
         assert grown < 20 * _MIB, f"{grown >> 20} MiB more at the peak"
     finally:
