@@ -14,6 +14,11 @@ them together:
 - **big headers**: requests with one 4 MiB header, two at a time (at most 20);
 - **big bodies**: 8 MiB bodies of nested empty arrays, one at a time (at most 10);
 - **mid-stream disconnects**: 16 clients that start a slow stream and leave after its first chunk (at most 30,000);
+- **pipelined requests**: 8 connections that each write 4 MiB of ``GET /health`` back to back and read
+  no answer, a new one whenever the proxy closes one (at most 2,000 connections);
+- **stalled bodies**: 32 calls that each send 32 MiB of body less one byte and stop, a new one whenever
+  the proxy closes one (at most 2,000): held bodies cost memory until the body timeout or the
+  budget for all bodies ends them (docs/proxy-limits.md#request-bodies);
 - **store reads**: 8 connections asking for ``/stats?since=all`` and the dashboard's week summary, in
   turn, as fast as the proxy answers (at most 2,000): each walks every call the earlier phases
   stored, so this one runs after them (docs/telemetry-bounds.md#reading-the-store).
@@ -46,6 +51,7 @@ machine's load (this is a shared machine): read them against the same run's "no 
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -196,6 +202,63 @@ async def mid_stream_disconnects(budget: Budget, parallel: int = 16, limit: int 
     return f"{left[0]} streams left after their first chunk"
 
 
+async def pipelined_requests(budget: Budget, connections: int = 8, size: int = 4 << 20, limit: int = 2_000) -> str:
+    request = request_bytes("/health", b"", method="GET")
+    data = request * (size // len(request))
+    opened = [0]
+    answers = [0]
+
+    async def worker() -> None:
+        while budget.open() and opened[0] < limit:
+            opened[0] += 1
+            try:
+                connection = await Connection.open(budget.port)
+            except (OSError, asyncio.TimeoutError):
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                with contextlib.suppress(OSError, asyncio.TimeoutError):  # the proxy closes before it has all
+                    await asyncio.wait_for(connection.send(data), budget.left())
+                with contextlib.suppress(OSError, asyncio.TimeoutError):
+                    answered = await asyncio.wait_for(connection.reader.read(), budget.left())
+                    answers[0] += answered.count(b"HTTP/1.1 ")
+            finally:
+                connection.close()
+
+    await _gather(worker() for _ in range(connections))
+    return f"{opened[0]} connections of {size >> 20} MiB of requests, {answers[0]} answered"
+
+
+async def stalled_bodies(budget: Budget, parallel: int = 32, size: int = 32 << 20, limit: int = 2_000) -> str:
+    head = (f"POST {CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {size}\r\n\r\n").encode()
+    body = b" " * (size - 1)
+    started = [0]
+    statuses: Dict[int, int] = {}
+
+    async def worker() -> None:
+        while budget.open() and started[0] < limit:
+            started[0] += 1
+            try:
+                connection = await Connection.open(budget.port)
+            except (OSError, asyncio.TimeoutError):
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                with contextlib.suppress(OSError, asyncio.TimeoutError):  # refused: closed under the rest
+                    await asyncio.wait_for(connection.send(head + body), budget.left())
+                try:  # an answer (refused), or the close at the body timeout, or the phase's end
+                    status = (await asyncio.wait_for(connection.read_head(), budget.left()))[0]
+                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+                    status = 0
+                statuses[status] = statuses.get(status, 0) + 1
+            finally:
+                connection.close()
+
+    await _gather(worker() for _ in range(parallel))
+    return f"{started[0]} bodies of {size >> 20} MiB less a byte, answers {dict(sorted(statuses.items()))}"
+
+
 async def store_reads(budget: Budget, connections: int = 8, limit: int = 2_000) -> str:
     """Each read waits for the ones before it (the proxy reads for one request at a time); those still
     waiting when the phase ends are left, which the proxy notices (it reads nothing for them)."""
@@ -217,6 +280,8 @@ ATTACKS: List[Tuple[str, Attack]] = [
     ("big headers", big_headers),
     ("big bodies", big_bodies),
     ("mid-stream disconnects", mid_stream_disconnects),
+    ("pipelined requests", pipelined_requests),
+    ("stalled bodies", stalled_bodies),
     ("store reads", store_reads),
 ]
 
