@@ -57,7 +57,8 @@ class ProxyStartProblem(click.ClickException):
 @click.option("--max-body-mib", default=32, show_default=True, type=click.IntRange(min=1),
               help="Largest request body accepted (413 above).")
 @click.option("--max-bodies-mib", default=256, show_default=True, type=click.IntRange(min=1),
-              help="Request bodies held at once, across calls (calls beyond it are told to retry).")
+              help="Request bodies held at once, across calls (bodies still arriving make room; "
+                   "past calls being served, a call is told to retry).")
 @click.option("--max-response-mib", default=128, show_default=True, type=click.IntRange(min=1),
               help="Largest backend answer read whole, decoded (502 above; streams are not capped).")
 @click.option("--max-header-kib", default=32, show_default=True, type=click.IntRange(min=1),

@@ -40,7 +40,7 @@ from .asgi_io import (
     request_headers,
 )
 from .auth import is_authorized
-from .body_budget import BodyClaim
+from .body_budget import EVICTED, BodyClaim
 from .call_trace import Caller, CallTrace
 from .error_shape import client_protocol
 from .forward import forward_call, send_error
@@ -282,7 +282,8 @@ class ProxyApp:
             await writer.whole(render_error(ENDPOINT_PROTOCOL[endpoint], refused.error), close=not refused.read_whole)
             return self._finish(trace, writer)
         except ClientGone:
-            trace.error = "client_disconnected"
+            # Its connection closed: by the client, or by the proxy to make room for other calls' bodies.
+            trace.error = "body_dropped_for_room" if claim.state == EVICTED else "client_disconnected"
             return self._finish(trace, writer)
         trace.request_body = body if self.state.settings.log_bodies else None
         watch = _DisconnectWatch(receive, writer)

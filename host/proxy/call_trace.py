@@ -30,7 +30,9 @@ class CallTrace:
     started: float  # time.perf_counter() at the start
     plan: Optional[Plan] = None
     status: int = 0
-    error: Optional[str] = None  # an error kind ("rate_limit", "timeout" …) or "client_disconnected"
+    # An error kind ("rate_limit", "timeout" …), "client_disconnected", or "body_dropped_for_room"
+    # (its body was still arriving when other calls needed the room: docs/proxy-limits.md#request-bodies).
+    error: Optional[str] = None
     first_byte_at: float = 0.0  # perf_counter when the first body byte went to the client
     usage: Optional[Usage] = None
     request_id: Optional[str] = None

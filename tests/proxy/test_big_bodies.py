@@ -303,7 +303,7 @@ def test_bodies_held_at_once_stay_within_the_budget(proxy_home: Path) -> None:
             calls.append(_start_call(proxy, "/v1/chat/completions", declared))
             with contextlib.suppress(OSError):  # dropped for room: closed under the rest
                 calls[-1].sendall(b" " * (declared - 1))
-        wait_until(lambda: sum("client_disconnected" in line for line in proxy.stderr_lines) == 8,
+        wait_until(lambda: sum("body_dropped_for_room" in line for line in proxy.stderr_lines) == 8,
                    "eight bodies dropped for room")
         grown = proxy.peak_resident_bytes() - peak_before
         assert grown < 20 * _MIB, f"{grown >> 20} MiB more at the peak"
