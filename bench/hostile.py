@@ -205,8 +205,43 @@ async def mid_stream_disconnects(budget: Budget, parallel: int = 16, limit: int 
 async def pipelined_requests(budget: Budget, connections: int = 8, size: int = 4 << 20, limit: int = 2_000) -> str:
     request = request_bytes("/health", b"", method="GET")
     data = request * (size // len(request))
-    opened = [0]
     answers = [0]
+
+    async def pipeline(connection: Connection) -> None:
+        with contextlib.suppress(OSError, asyncio.TimeoutError):  # the proxy closes before it has all
+            await asyncio.wait_for(connection.send(data), budget.left())
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
+            answered = await asyncio.wait_for(connection.reader.read(), budget.left())
+            answers[0] += answered.count(b"HTTP/1.1 ")
+
+    opened = await _one_connection_after_another(budget, connections, limit, pipeline)
+    return f"{opened} connections of {size >> 20} MiB of requests, {answers[0]} answered"
+
+
+async def stalled_bodies(budget: Budget, parallel: int = 32, size: int = 32 << 20, limit: int = 2_000) -> str:
+    head = (f"POST {CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {size}\r\n\r\n").encode()
+    body = b" " * (size - 1)
+    statuses: Dict[int, int] = {}
+
+    async def stall(connection: Connection) -> None:
+        with contextlib.suppress(OSError, asyncio.TimeoutError):  # dropped or refused: closed under the rest
+            await asyncio.wait_for(connection.send(head + body), budget.left())
+        try:  # an answer (refused), or the close (dropped for room, the body timeout), or the phase's end
+            status = (await asyncio.wait_for(connection.read_head(), budget.left()))[0]
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            status = 0
+        statuses[status] = statuses.get(status, 0) + 1
+
+    started = await _one_connection_after_another(budget, parallel, limit, stall)
+    return f"{started} bodies of {size >> 20} MiB less a byte, answers {dict(sorted(statuses.items()))}"
+
+
+async def _one_connection_after_another(budget: Budget, parallel: int, limit: int,
+                                        use: Callable[[Connection], Awaitable[None]]) -> int:
+    """``parallel`` workers, each opening a connection, handing it to ``use`` and closing it, again
+    and again until the phase ends or ``limit`` connections were opened; how many were."""
+    opened = [0]
 
     async def worker() -> None:
         while budget.open() and opened[0] < limit:
@@ -217,46 +252,12 @@ async def pipelined_requests(budget: Budget, connections: int = 8, size: int = 4
                 await asyncio.sleep(0.05)
                 continue
             try:
-                with contextlib.suppress(OSError, asyncio.TimeoutError):  # the proxy closes before it has all
-                    await asyncio.wait_for(connection.send(data), budget.left())
-                with contextlib.suppress(OSError, asyncio.TimeoutError):
-                    answered = await asyncio.wait_for(connection.reader.read(), budget.left())
-                    answers[0] += answered.count(b"HTTP/1.1 ")
-            finally:
-                connection.close()
-
-    await _gather(worker() for _ in range(connections))
-    return f"{opened[0]} connections of {size >> 20} MiB of requests, {answers[0]} answered"
-
-
-async def stalled_bodies(budget: Budget, parallel: int = 32, size: int = 32 << 20, limit: int = 2_000) -> str:
-    head = (f"POST {CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-            f"content-length: {size}\r\n\r\n").encode()
-    body = b" " * (size - 1)
-    started = [0]
-    statuses: Dict[int, int] = {}
-
-    async def worker() -> None:
-        while budget.open() and started[0] < limit:
-            started[0] += 1
-            try:
-                connection = await Connection.open(budget.port)
-            except (OSError, asyncio.TimeoutError):
-                await asyncio.sleep(0.05)
-                continue
-            try:
-                with contextlib.suppress(OSError, asyncio.TimeoutError):  # refused: closed under the rest
-                    await asyncio.wait_for(connection.send(head + body), budget.left())
-                try:  # an answer (refused), or the close at the body timeout, or the phase's end
-                    status = (await asyncio.wait_for(connection.read_head(), budget.left()))[0]
-                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
-                    status = 0
-                statuses[status] = statuses.get(status, 0) + 1
+                await use(connection)
             finally:
                 connection.close()
 
     await _gather(worker() for _ in range(parallel))
-    return f"{started[0]} bodies of {size >> 20} MiB less a byte, answers {dict(sorted(statuses.items()))}"
+    return opened[0]
 
 
 async def store_reads(budget: Budget, connections: int = 8, limit: int = 2_000) -> str:
