@@ -5,23 +5,18 @@ which tests each limit in depth; here, that the dashboard's server has them."""
 import json
 import socket
 from pathlib import Path
-from typing import Tuple
 
 import httpx
 from dashboard_support import DashboardProcess
-from raw_sockets import DEADLINE, closed_by_server, endless_header
+from raw_sockets import DEADLINE, address, closed_by_server, endless_header
 
 _OPEN_FILES = 256  # the dashboard then holds (256 - 64) / 2 = 96 connections (docs/proxy-limits.md#connections)
 
 
-def _address(dashboard: DashboardProcess) -> Tuple[str, int]:
-    host, port = dashboard.url.removeprefix("http://").rstrip("/").rsplit(":", 1)
-    return host, int(port)
-
-
 def test_an_endless_header_is_refused_before_it_ends(home: Path) -> None:
     """Before, uvicorn read a 64 MiB header to its end (5 s) and answered 200."""
-    with DashboardProcess(home) as dashboard, socket.create_connection(_address(dashboard), timeout=DEADLINE) as sock:
+    with DashboardProcess(home) as dashboard, \
+            socket.create_connection(address(dashboard.url), timeout=DEADLINE) as sock:
         status, _, body, sent = endless_header(sock, b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nx-endless: ")
     assert status == 431 and "32768 bytes" in json.loads(body)["error"]["message"]
     assert sent < 64 * 1024 * 1024
@@ -35,7 +30,7 @@ def test_idle_connections_beyond_the_descriptor_limit_do_not_lock_out_the_page(h
         flood = []
         try:
             for _ in range(2 * _OPEN_FILES):
-                flood.append(socket.create_connection(_address(dashboard), timeout=DEADLINE))
+                flood.append(socket.create_connection(address(dashboard.url), timeout=DEADLINE))
                 flood[-1].sendall(b"\r\n")
             page = httpx.get(dashboard.url, timeout=DEADLINE)
             assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

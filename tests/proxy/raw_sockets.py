@@ -6,10 +6,18 @@ import socket
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
 
-__all__ = ["DEADLINE", "closed_by_server", "endless_header", "read_until_closed", "whole_response"]
+__all__ = ["DEADLINE", "address", "closed_by_server", "endless_header", "read_until_closed", "whole_response"]
 
 DEADLINE = 10.0  # the longest a test waits for the server to act
+
+
+def address(url: str) -> Tuple[str, int]:
+    """The host and port a server's URL names (``http://127.0.0.1:PORT``, with or without a path)."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None, url
+    return parts.hostname, parts.port
 
 
 def closed_by_server(sock: socket.socket, poke: Optional[bytes] = None) -> bool:

@@ -17,7 +17,7 @@ import pytest
 from child_processes import wait_until
 from fakes import FakeProvider
 from proxy_process import ProxyProcess
-from raw_sockets import closed_by_server
+from raw_sockets import address, closed_by_server
 
 from shim.json_budget import MAX_JSON_VALUES
 
@@ -81,8 +81,7 @@ def test_too_many_values_are_refused_without_keeping_the_rest_of_the_body(proxy_
         with httpx.Client(timeout=30) as warm:
             assert warm.get(proxy.url + "/health").status_code == 200
         peak_before = proxy.peak_resident_bytes()
-        host, port = proxy.url.rsplit("/", 1)[1].split(":")
-        with socket.create_connection((host, int(port)), timeout=30) as conn:
+        with socket.create_connection(address(proxy.url), timeout=30) as conn:
             conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % declared + head)
             conn.sendall(b" " * (declared - len(head)))  # the whole body, as a client writes it
@@ -185,14 +184,9 @@ _MIB = 1024 * 1024
 _BUDGET_ARGS = ["--max-body-mib", "2", "--max-bodies-mib", "2"]
 
 
-def _address(proxy: ProxyProcess) -> Tuple[str, int]:
-    host, port = proxy.url.rsplit("/", 1)[1].split(":")
-    return host, int(port)
-
-
 def _start_call(proxy: ProxyProcess, path: str, declared: int, sent: bytes = b"") -> socket.socket:
     """A call whose head declares ``declared`` bytes of body, of which ``sent`` is sent."""
-    conn = socket.create_connection(_address(proxy), timeout=30)
+    conn = socket.create_connection(address(proxy.url), timeout=30)
     conn.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nanthropic-version: 2023-06-01\r\n"
                  b"Content-Length: %d\r\n\r\n" % (path.encode(), declared) + sent)
     return conn
@@ -268,7 +262,7 @@ def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home
     proxy = ProxyProcess(proxy_home, _BUDGET_ARGS).wait_ready()
     held = _hold_a_call(proxy, provider, _MIB)  # half the room
     try:
-        with socket.create_connection(_address(proxy), timeout=30) as conn:
+        with socket.create_connection(address(proxy.url), timeout=30) as conn:
             conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
             body = _chat_body(3 * _MIB // 2)

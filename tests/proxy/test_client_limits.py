@@ -10,14 +10,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator
 
 import httpx
 import pytest
 from fakes import FakeProvider
 from proxy_clients import USER
 from proxy_process import ProxyProcess
-from raw_sockets import DEADLINE, closed_by_server, endless_header, read_until_closed, whole_response
+from raw_sockets import DEADLINE, address, closed_by_server, endless_header, read_until_closed, whole_response
 
 from host.proxy.connections import MAX_READ_AHEAD
 
@@ -34,15 +34,10 @@ def limited(proxy_home: Path) -> Iterator[ProxyProcess]:
     proxy.stop()
 
 
-def _address(proxy: ProxyProcess) -> Tuple[str, int]:
-    host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
-    return host, int(port)
-
-
 def _connect(proxy: ProxyProcess, first: bytes = b"") -> socket.socket:
     """A connection; ``first``: bytes sent at once (a connection that has sent nothing is not even
     accepted yet where the kernel defers accepting: Linux, docs/proxy-limits.md#connections)."""
-    sock = socket.create_connection(_address(proxy), timeout=DEADLINE)
+    sock = socket.create_connection(address(proxy.url), timeout=DEADLINE)
     if first:
         sock.sendall(first)
     return sock

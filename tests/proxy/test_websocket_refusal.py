@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fakes import FakeProvider
 from proxy_process import ProxyProcess
+from raw_sockets import address
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -50,8 +51,7 @@ _HANDSHAKE = (b"connection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-versi
 
 def _raw_upgrade(proxy: ProxyProcess, path: str, handshake: bytes = _HANDSHAKE) -> Tuple[bytes, bytes]:
     """The whole answer to a raw upgrade request (the proxy closes after it): status line, body."""
-    host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with socket.create_connection(address(proxy.url), timeout=10) as sock:
         sock.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n".encode() + handshake + b"\r\n")
         data = b""
         while part := sock.recv(65536):
