@@ -42,7 +42,7 @@ class BodyBudget:
         self.held = 0
         # Claims whose body is still arriving, the longest since its last bytes first.
         self._arriving: OrderedDict[BodyClaim, None] = OrderedDict()
-        self.refused = 0  # claims that found no room (for tests and the bench)
+        self.refused = 0  # claims that found no room (for tests)
         self.evicted = 0  # bodies still arriving dropped to make room
 
     def claim(self, drop: Optional[Callable[[], None]] = None) -> "BodyClaim":
