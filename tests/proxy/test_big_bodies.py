@@ -42,6 +42,7 @@ def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: Pr
     peak_before = fresh.peak_resident_bytes()
 
     done = threading.Event()
+    polling = threading.Event()  # the other client has its connection and its first answer
     latencies: List[float] = []
 
     def poll() -> None:  # another client, asking all along
@@ -50,10 +51,14 @@ def test_millions_of_values_are_refused_without_stalling_other_clients(fresh: Pr
                 asked = time.perf_counter()
                 assert client.get(fresh.url + "/health").status_code == 200
                 latencies.append(time.perf_counter() - asked)
+                polling.set()
 
     poller = threading.Thread(target=poll)
     poller.start()
     try:
+        # Else, once a body's first megabytes were enough to refuse it, the refusal could come back
+        # before the other client had asked anything (a clean-clone run found latencies empty).
+        assert polling.wait(30)
         response = httpx.post(fresh.url + "/v1/chat/completions", content=body, timeout=60,
                               headers={"content-type": "application/json"})
     finally:
