@@ -8,13 +8,21 @@ expression (both C-speed, a few milliseconds per megabyte), and a body holding m
 any API call needs is refused before anything parses it (docs/proxy-limits.md#request-bodies).
 The proxy counts as the body arrives (:class:`JsonValueCount`), so even the counting never holds
 the loop for more than one received piece.
+
+A Responses call that continues a stored conversation (``previous_response_id``) becomes a request
+the client never sent: the stored conversation in front of its input. Its size is kept as a
+:class:`JsonMeasure` with each stored record, so the expanded request is held to the same limits
+as a body before the proxy builds it (docs/proxy-limits.md#continued-conversations).
 """
 
 import re
+from dataclasses import dataclass
+from typing import Optional
 
 from .errors import RequestTooLargeError
 
-__all__ = ["MAX_JSON_VALUES", "JsonValueCount", "check_json_work"]
+__all__ = ["MAX_JSON_VALUES", "JsonMeasure", "JsonValueCount", "check_json_values", "check_json_work",
+           "count_json_values"]
 
 # A long agent conversation holds tens of thousands of values; OpenAI's largest embeddings request
 # (2,048 inputs, 300,000 tokens in all, given as token arrays) about 300,000. Parsing this many
@@ -29,11 +37,53 @@ _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"')  # the rest of a string b
 
 def check_json_work(raw: bytes) -> None:
     """Refuse (413) a body with more than :data:`MAX_JSON_VALUES` values, without parsing it."""
-    if len(raw) <= _COUNT_ABOVE or _separators(raw) <= MAX_JSON_VALUES:
-        return  # the common case: commas and brackets in strings count too, and still too few
+    if len(raw) <= _COUNT_ABOVE:
+        return  # too short to hold that many
+    check_json_values(count_json_values(raw))
+
+
+def check_json_values(values: int) -> None:
+    """Refuse (413) a body of ``values`` JSON values when that is more than :data:`MAX_JSON_VALUES`."""
+    if values > MAX_JSON_VALUES:
+        raise RequestTooLargeError(f"request body holds about {values} JSON values; "
+                                   f"the router parses at most {MAX_JSON_VALUES} per call")
+
+
+def count_json_values(raw: bytes) -> int:
+    """The values in ``raw``, counted without parsing: an upper bound that is exact (strings'
+    contents left out) whenever the quick bound is over :data:`MAX_JSON_VALUES`, the case where
+    being exact matters."""
+    quick = _separators(raw)  # commas and brackets inside strings count too
+    if quick <= MAX_JSON_VALUES:
+        return quick
     count = JsonValueCount()
-    count.feed(raw)  # the same count, strings' contents left out
-    count.check()
+    count.feed(raw)
+    return count.values
+
+
+@dataclass(frozen=True)
+class JsonMeasure:
+    """How much JSON something is for the parser: its size in bytes, and (an upper bound on) its
+    values. Measures add up: a continued conversation is its stored part plus what the new call brings."""
+
+    size: int
+    values: int
+
+    @classmethod
+    def of(cls, raw: bytes) -> "JsonMeasure":
+        return cls(len(raw), count_json_values(raw))
+
+    def __add__(self, other: "JsonMeasure") -> "JsonMeasure":
+        return JsonMeasure(self.size + other.size, self.values + other.values)
+
+    def excess(self, max_bytes: int) -> Optional[str]:
+        """What is over a call's limits (``max_bytes``, :data:`MAX_JSON_VALUES`), said for a person;
+        None when both hold."""
+        if self.size > max_bytes:
+            return f"{self.size} bytes, over the limit of {max_bytes}"
+        if self.values > MAX_JSON_VALUES:
+            return f"about {self.values} JSON values, over the limit of {MAX_JSON_VALUES}"
+        return None
 
 
 class JsonValueCount:
@@ -68,9 +118,7 @@ class JsonValueCount:
         self._escape_pending = _ends_in_odd_backslashes(piece)
 
     def check(self) -> None:
-        if self.values > MAX_JSON_VALUES:
-            raise RequestTooLargeError(f"request body holds about {self.values} JSON values; "
-                                       f"the router parses at most {MAX_JSON_VALUES} per call")
+        check_json_values(self.values)
 
     def _end_of_open_string(self, piece: bytes) -> int:
         """Where the string the last piece left open ends in ``piece`` (after its closing quote)."""

@@ -27,6 +27,7 @@ Drivers do the I/O; nothing here touches a socket, a clock or the environment. E
 """
 
 import dataclasses
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from .errors import (
     kept,
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
-from .json_budget import check_json_work
+from .json_budget import JsonMeasure, check_json_values, check_json_work, count_json_values
 from .model_limits import output_limit
 from .protocols import (
     ANTHROPIC,
@@ -84,6 +85,7 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+_NOTHING_TO_REPLAY = JsonMeasure(0, 0)
 
 # What a driver does with a planned call (:attr:`Plan.disposition`).
 UNTOUCHED = "untouched"  # no route: the call goes where the client sent it
@@ -111,9 +113,9 @@ class ClientCall:
     headers: Mapping[str, str]
     body: bytes
     query: str = ""
-    # The driver counted the body's JSON values as it arrived (shim/json_budget.py JsonValueCount)
-    # and found them within the limit: planning need not count them again.
-    json_values_counted: bool = False
+    # The body's JSON values, when the driver counted them as it arrived (shim/json_budget.py
+    # JsonValueCount) and found them within the limit: planning need not count them again.
+    json_values: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class Plan:
     _stream_factory: Optional[StreamFactory] = None
     # Responses clients: the input to store with the output (None: no complete record possible).
     _replay_input: Optional[List[Any]] = None
+    _replay_measure: JsonMeasure = _NOTHING_TO_REPLAY  # bounds _replay_input (see expand_chain)
     _store_response: bool = False
     _now: float = 0.0
     # What planning for another target of the route needs (routes with alternatives only).
@@ -165,7 +168,7 @@ class Plan:
         plan = Plan(self.client_protocol, self.endpoint, self.requested_model, self.stream, retargeted,
                     _now=self._now, _source=source)
         try:
-            _plan_routed(plan, source.config, retargeted, source.call, source.body, source.context, source.responses)
+            _plan_routed(plan, source.config, retargeted, source.call, source.body, source.context, source.chaining)
         except RouterError as error:
             plan.refuse(error)
         return plan
@@ -262,7 +265,8 @@ class Plan:
         (docs/responses-api.md#state-previous_response_id). ``now`` defaults to the call's start."""
         if self.endpoint != RESPONSES or not self._store_response:
             return None
-        return stored_response(response, self._replay_input, now=self._now if now is None else now)
+        return stored_response(response, self._replay_input, now=self._now if now is None else now,
+                               replay_measure=self._replay_measure)
 
     def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
         """Headers to send the client before a (2xx) stream's first byte."""
@@ -318,7 +322,24 @@ class _PlanSource:
     call: ClientCall
     body: Dict[str, Any]
     context: ResponseContext
-    responses: Optional[ResponseStore]
+    chaining: "_Chaining"
+
+
+class _Chaining:
+    """What expanding a ``previous_response_id`` needs besides the body: where records are kept,
+    and what the expanded request is held to (docs/proxy-limits.md#continued-conversations)."""
+
+    def __init__(self, store: Optional[ResponseStore], call: ClientCall, max_body_bytes: int) -> None:
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+        self._call = call
+
+    @functools.cached_property
+    def body_measure(self) -> JsonMeasure:
+        """The client's body's, counted here only when the driver did not (Responses calls only)."""
+        call = self._call
+        values = count_json_values(call.body) if call.json_values is None else call.json_values
+        return JsonMeasure(len(call.body), values)
 
 
 def render_error(protocol: str, error: RouterError) -> ClientResponse:
@@ -341,8 +362,11 @@ def plan_call(
     ``responses`` is where the driver keeps the Responses calls it stored (see
     :meth:`Plan.response_record`); without it a ``previous_response_id`` can only go to a backend
     that keeps responses itself."""
-    if not call.json_values_counted:
-        check_json_work(call.body)  # before anything parses it: docs/proxy-limits.md#request-bodies
+    # before anything parses it: docs/proxy-limits.md#request-bodies
+    if call.json_values is None:
+        check_json_work(call.body)
+    else:
+        check_json_values(call.json_values)
     client_protocol = ENDPOINT_PROTOCOL.get(call.endpoint)
     if client_protocol is None:
         raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")
@@ -356,10 +380,11 @@ def plan_call(
     if route is None:
         return plan
     context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
+    chaining = _Chaining(responses, call, max_body_bytes)
     if route.has_alternatives:
-        plan._source = _PlanSource(config, call, body, context, responses)
+        plan._source = _PlanSource(config, call, body, context, chaining)
     try:
-        _plan_routed(plan, config, route, call, body, context, responses)
+        _plan_routed(plan, config, route, call, body, context, chaining)
     except RouterError as error:
         plan.refuse(error)
     return plan
@@ -372,7 +397,7 @@ def _plan_routed(
     call: ClientCall,
     body: Dict[str, Any],
     context: ResponseContext,
-    responses: Optional[ResponseStore],
+    chaining: _Chaining,
 ) -> None:
     headers = _lower(call.headers)
     if call.endpoint not in GENERATION_ENDPOINTS:
@@ -381,7 +406,7 @@ def _plan_routed(
     plan.upstream_endpoint = target = upstream_endpoint(call.endpoint, route.backend, route.upstream_model)
     raw = call.body
     if call.endpoint == RESPONSES:
-        chain = _expand_chain(plan, body, responses, native=target == RESPONSES)
+        chain = _expand_chain(plan, body, chaining, native=target == RESPONSES)
         body, raw = chain.body, (json.dumps(chain.body).encode() if chain.expanded else raw)
     if target == call.endpoint:
         _plan_same_protocol(plan, route, raw, call.query, body, headers)
@@ -417,9 +442,11 @@ def _plan_other_endpoint(
         )
 
 
-def _expand_chain(plan: Plan, body: Dict[str, Any], store: Optional[ResponseStore], *, native: bool) -> Chain:
-    chain = expand_chain(body, store, now=plan._now, native=native)
+def _expand_chain(plan: Plan, body: Dict[str, Any], chaining: _Chaining, *, native: bool) -> Chain:
+    chain = expand_chain(body, chaining.store, now=plan._now, native=native,
+                         body_measure=chaining.body_measure, max_bytes=chaining.max_body_bytes)
     plan._replay_input = chain.replay_input
+    plan._replay_measure = chain.replay_measure
     plan._store_response = chain.store
     if chain.expanded:
         plan.notes.append(f"expanded previous_response_id {body.get('previous_response_id')!r} from stored responses")

@@ -13,7 +13,7 @@ it holds and lets the others go where the program sent them (OpenAI may hold tho
 import json
 import re
 
-from .errors import NotFoundError
+from .errors import NotFoundError, RequestTooLargeError
 from .protocols import OPENAI
 
 TYPE_CHECKING = False
@@ -37,8 +37,14 @@ def stored_response_id(path: str) -> "Optional[str]":
 
 
 def stored_response_answer(store: "ResponseStore", response_id: str, now: float) -> "Optional[ClientResponse]":
-    """``GET``: the stored Response object as the client first received it; None when unknown or expired."""
-    stored = store.get(response_id, now)
+    """``GET``: the stored Response object as the client first received it; None when unknown or
+    expired; the store's refusal of a record too large to read (docs/proxy-limits.md#continued-conversations)."""
+    from .plan import render_error
+
+    try:
+        stored = store.get(response_id, now)
+    except RequestTooLargeError as error:
+        return render_error(OPENAI, error)
     if stored is None:
         return None
     return _response(200, stored.response)

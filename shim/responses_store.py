@@ -14,10 +14,11 @@ synchronous (a primary-key lookup), and the driver passes the time in (the engin
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .errors import InvalidRequestError
+from .json_budget import JsonMeasure
 
 __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
@@ -32,6 +33,7 @@ __all__ = [
 DEFAULT_MAX_ENTRIES = 1000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_AGE_SECONDS = 24 * 3600.0
+_UNMEASURED = JsonMeasure(-1, -1)
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,21 @@ class StoredResponse:
     ``response`` is the Response object exactly as the client received it; ``conversation`` is what
     a later call continuing it replays: the request's input items (after its own chain was
     expanded) followed by the response's output items. ``instructions`` are not part of it: the
-    Responses API does not carry them over to the next response."""
+    Responses API does not carry them over to the next response.
+
+    ``measure`` bounds what replaying ``conversation`` sends: the engine adds up the bodies and
+    outputs that made it (:func:`~shim.responses_chain.stored_response`), a store that read the
+    record from a file measures the record's bytes. Left out, it is measured from :meth:`to_json`."""
 
     response_id: str
     created_at: float  # the driver's clock (unix seconds) when the call was made
     response: Dict[str, Any]
     conversation: Tuple[Dict[str, Any], ...]
+    measure: JsonMeasure = field(default=_UNMEASURED, compare=False)  # derived: not part of what it is
+
+    def __post_init__(self) -> None:
+        if self.measure is _UNMEASURED:
+            object.__setattr__(self, "measure", JsonMeasure.of(self.to_json()))
 
     def to_json(self) -> bytes:
         """The record as one JSON document (what a persistent store keeps)."""
@@ -59,8 +70,9 @@ class StoredResponse:
         return json.dumps(record, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "StoredResponse":
-        """The inverse of :meth:`to_json`; ``ValueError`` for anything it did not write."""
+    def from_json(cls, raw: bytes, measure: Optional[JsonMeasure] = None) -> "StoredResponse":
+        """The inverse of :meth:`to_json` (``measure``: ``raw``'s, when the caller has it);
+        ``ValueError`` for anything it did not write."""
         record = json.loads(raw)
         if not isinstance(record, dict):
             raise ValueError("a stored response is a JSON object")
@@ -72,14 +84,17 @@ class StoredResponse:
             raise ValueError("a stored response needs response and conversation")
         if not all(isinstance(item, dict) for item in conversation):
             raise ValueError("a stored conversation holds JSON objects")
-        return cls(response_id, float(created_at), response, tuple(conversation))
+        return cls(response_id, float(created_at), response, tuple(conversation),
+                   JsonMeasure.of(raw) if measure is None else measure)
 
 
 class ResponseStore(Protocol):
     """Where a driver keeps :class:`StoredResponse` records. Calls are fast and synchronous."""
 
     def get(self, response_id: str, now: float) -> Optional[StoredResponse]:
-        """The record, or None when it is unknown or has expired at ``now``."""
+        """The record, or None when it is unknown or has expired at ``now``. A store that reads
+        records from outside the process may refuse one too large to read with
+        :class:`~shim.errors.RequestTooLargeError` rather than parse it."""
         ...
 
     def put(self, stored: StoredResponse) -> None:

@@ -275,7 +275,7 @@ class ProxyApp:
         if self.state.settings.shim_callers:
             trace.caller = await self._caller(scope, headers)
         try:
-            body = await read_body(receive, headers, self.state.settings.max_body_bytes, claim)
+            body, json_values = await read_body(receive, headers, self.state.settings.max_body_bytes, claim)
         except BodyRefused as refused:
             trace.fail(refused.error)
             # close unless the body was read to its end: unread bytes would be taken for the next request
@@ -289,7 +289,7 @@ class ProxyApp:
         watch = _DisconnectWatch(receive, writer)
         try:
             query = scope.get("query_string", b"").decode("latin-1")
-            call = ClientCall(endpoint, headers, body, query, json_values_counted=True)  # by read_body
+            call = ClientCall(endpoint, headers, body, query, json_values=json_values)  # counted by read_body
             await forward_call(self.state, trace, call, writer)
         except asyncio.CancelledError:
             watch.uncancel()

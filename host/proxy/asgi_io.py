@@ -1,6 +1,6 @@
 """The few ASGI messages the proxy sends and receives, with the header hygiene in one place."""
 
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, NamedTuple, Optional, Tuple
 
 from shim.body_log import BodyCapture
 from shim.errors import OverloadedError, RequestTooLargeError, RouterError
@@ -13,6 +13,7 @@ __all__ = [
     "CLOSE_CONNECTION",
     "ClientGone",
     "Receive",
+    "ReceivedBody",
     "ResponseWriter",
     "Scope",
     "Send",
@@ -72,7 +73,14 @@ class BodyRefused(Exception):
         self.read_whole = read_whole
 
 
-async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, claim: BodyClaim) -> bytes:
+class ReceivedBody(NamedTuple):
+    """A whole request body, and its JSON values as :func:`read_body` counted them."""
+
+    raw: bytes
+    json_values: int
+
+
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, claim: BodyClaim) -> ReceivedBody:
     """The whole request body, refusing (413) before reading it when content-length is too big,
     as soon as a body without one grows past ``limit``, and as soon as it holds more JSON values
     than a call may (counted piece by piece: docs/proxy-limits.md#request-bodies). ``claim`` holds
@@ -111,7 +119,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
         parts.append(part)
         if not more:
             claim.complete()
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+            return ReceivedBody(parts[0] if len(parts) == 1 else b"".join(parts), values.values)
 
 
 def _no_room() -> OverloadedError:

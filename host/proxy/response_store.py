@@ -7,13 +7,15 @@ continue a conversation after ``router proxy`` restarted), and several proxies m
 
 Cost rules (the proxy is one event loop, and every call goes through here): nothing slower than a
 primary-key lookup runs on the loop. ``put`` and ``delete`` only note the change in a small map of
-pending writes (at most :data:`MAX_PENDING`) and wake the writer thread, which serialises the
+pending writes (at most :data:`MAX_PENDING` records, :data:`MAX_PENDING_BYTES` of them as
+measured) and wake the writer thread, which serialises the
 records and commits them in batches (a burst of calls shares one transaction; many rows per
 statement). ``get`` looks in that map first, so a record is
 readable the moment ``put`` returns — the proxy stores a call's record before the client sees the
 call complete — and then in the file, on a connection of its own (WAL: a reader never waits for
 the writer). A record reaches the file milliseconds later; other proxies on the same home see it
-from then on.
+from then on. A record read back is parsed only within a request body's limits: one the proxy could
+not take as a body is not parsed on its loop either (docs/proxy-limits.md#continued-conversations).
 
 Privacy and bounds: :mod:`.response_table` (a 0600 file in the 0700 home; never keys or headers;
 a week, 20 000 records, 256 MiB). Failures cost records, never calls: a home that cannot hold the
@@ -27,12 +29,21 @@ import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Set, TextIO, Union
 
+from shim.errors import RequestTooLargeError
+from shim.json_budget import JsonMeasure
 from shim.responses_store import MemoryResponseStore, StoredResponse
 
 from ..paths import ensure_private_dir
 from .response_table import DEFAULT_LIMITS, ResponseStoreLimits, ResponseTable, Write
 
-__all__ = ["MAX_PENDING", "RESPONSES_DB_FILENAME", "ResponseStoreLimits", "SQLiteResponseStore", "open_response_store"]
+__all__ = [
+    "MAX_PENDING",
+    "MAX_PENDING_BYTES",
+    "RESPONSES_DB_FILENAME",
+    "ResponseStoreLimits",
+    "SQLiteResponseStore",
+    "open_response_store",
+]
 
 RESPONSES_DB_FILENAME = "responses.db"
 _BATCH = 256  # pending changes written per transaction, at most
@@ -43,6 +54,9 @@ _FLUSH_TIMEOUT = 10.0
 # Records waiting for the writer, at most: four of its batches. Each holds a call's conversation as
 # parsed JSON; unbounded, a flood of small Responses calls grew the proxy by ~15 MiB/s.
 MAX_PENDING = 1024
+# ... and at most this much of them, as the engine measured them (a record may be a conversation of
+# up to a request body's size: 1,024 of those would be gigabytes).
+MAX_PENDING_BYTES = 128 * 1024 * 1024
 
 
 class SQLiteResponseStore:
@@ -58,14 +72,16 @@ class SQLiteResponseStore:
         self._read_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: Dict[str, Optional[StoredResponse]] = {}  # id → record to write, or _DELETED
+        self._pending_bytes = 0  # the measured size of the records in _pending
         self._changes: queue.SimpleQueue[str] = queue.SimpleQueue()  # ids whose change waits
         self._idle = threading.Condition(self._pending_lock)  # notified when nothing is pending
-        self.dropped = 0  # records not kept because MAX_PENDING were waiting
+        self.dropped = 0  # records not kept because MAX_PENDING (or MAX_PENDING_BYTES) were waiting
         self._writer = threading.Thread(target=self._write_loop, name="router-response-store", daemon=True)
         self._writer.start()
 
     def get(self, response_id: str, now: float) -> Optional[StoredResponse]:
-        """The record, or None when it is unknown, expired or unreadable."""
+        """The record, or None when it is unknown, expired or unreadable; :class:`RequestTooLargeError`
+        for one over a request body's limits, which is not parsed (``limits.max_read_bytes``)."""
         with self._pending_lock:
             if response_id in self._pending:
                 stored = self._pending[response_id]
@@ -77,17 +93,24 @@ class SQLiteResponseStore:
             return None
         if raw is None:
             return None
+        measure = JsonMeasure.of(raw)
+        excess = measure.excess(self.limits.max_read_bytes)
+        if excess is not None:
+            raise RequestTooLargeError(f"stored response {response_id!r} is {excess} (the limits of one "
+                                       "request body), so the router does not read it")
         try:
-            return StoredResponse.from_json(raw)
+            return StoredResponse.from_json(raw, measure)
         except ValueError:
             return None  # written by something else: as good as absent
 
     def put(self, stored: StoredResponse) -> None:
         """Keep ``stored`` (readable at once; written to the file by the writer thread) — unless
-        :data:`MAX_PENDING` records already wait for the writer: then it is not kept, counted in
-        :attr:`dropped` and said once (docs/response-store.md#the-writer)."""
+        :data:`MAX_PENDING` records, or :data:`MAX_PENDING_BYTES` of them, already wait for the
+        writer: then it is not kept, counted in :attr:`dropped` and said once
+        (docs/response-store.md#the-writer)."""
         if not self._change(stored.response_id, stored, refuse_when_full=True):
-            self._warn_once(f"{MAX_PENDING} records wait to be written; newer responses are not kept until they are")
+            self._warn_once(f"records waiting to be written fill the queue ({MAX_PENDING} records or "
+                            f"{MAX_PENDING_BYTES >> 20} MiB); newer responses are not kept until they are written")
 
     def delete(self, response_id: str) -> bool:
         """Forget a record; True when there was one (pending, or in the file: a primary-key lookup)."""
@@ -127,11 +150,14 @@ class SQLiteResponseStore:
 
     def _change(self, response_id: str, change: Optional[StoredResponse], refuse_when_full: bool) -> bool:
         """Note ``change`` for the writer; False (counted in :attr:`dropped`) when ``refuse_when_full``
-        and :data:`MAX_PENDING` other records already wait. A record already waiting is replaced."""
+        and the other records waiting fill the queue. A record already waiting is replaced."""
+        size = _size(change)
         with self._pending_lock:
-            if refuse_when_full and len(self._pending) >= MAX_PENDING and response_id not in self._pending:
+            full = len(self._pending) >= MAX_PENDING or self._pending_bytes + size > MAX_PENDING_BYTES
+            if refuse_when_full and full and response_id not in self._pending:
                 self.dropped += 1
                 return False
+            self._pending_bytes += size - _size(self._pending.get(response_id))
             self._pending[response_id] = change
         self._changes.put(response_id)
         return True
@@ -162,6 +188,7 @@ class SQLiteResponseStore:
             for response_id, change in changes.items():
                 if self._pending.get(response_id, _ABSENT) is change:  # unchanged since: it is written
                     del self._pending[response_id]
+                    self._pending_bytes -= _size(change)
             if not self._pending:
                 self._idle.notify_all()
 
@@ -169,6 +196,10 @@ class SQLiteResponseStore:
         if not self._warned:
             self._warned = True
             self._warn.write(f"router proxy: warning: {' '.join(problem.split())}\n")
+
+
+def _size(change: Optional[StoredResponse]) -> int:
+    return 0 if change is None else change.measure.size
 
 
 def _rows(changes: Dict[str, Optional[StoredResponse]]) -> List[Write]:

@@ -13,6 +13,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple, TypeVar
 
+from shim.plan import MAX_BODY_BYTES
+
 from ..sqlite_connections import configure_long_lived
 
 __all__ = ["DEFAULT_LIMITS", "ResponseStoreLimits", "ResponseTable", "Write"]
@@ -92,11 +94,15 @@ def _many_rows(template: str, rows: int, columns: int) -> str:
 @dataclass(frozen=True)
 class ResponseStoreLimits:
     """Bounds of the proxy's store. Defaults: a week of responses, at most 20 000 of them and
-    256 MiB of records; the oldest go first. A single record over ``max_bytes`` is not kept."""
+    256 MiB of records; the oldest go first. A single record over ``max_bytes`` is not kept.
+    ``max_read_bytes``: a record read back is parsed only within a request body's limits, this
+    many bytes (the proxy's ``--max-body-mib``) and ``MAX_JSON_VALUES`` values
+    (docs/proxy-limits.md#continued-conversations)."""
 
     max_entries: int = 20_000
     max_bytes: int = 256 * 1024 * 1024
     max_age_seconds: float = 7 * 24 * 3600.0
+    max_read_bytes: int = MAX_BODY_BYTES
 
 
 DEFAULT_LIMITS = ResponseStoreLimits()

@@ -36,7 +36,7 @@ from .cors import App, CorsApp
 from .listener import DrainingServer
 from .live_config import LiveConfig
 from .metrics import ProxyMetrics
-from .response_store import SQLiteResponseStore, open_response_store
+from .response_store import ResponseStoreLimits, SQLiteResponseStore, open_response_store
 from .settings import ProxySettings
 
 if TYPE_CHECKING:
@@ -185,7 +185,9 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     app = ProxyApp(config, settings, fingerprint=fingerprint, live=live)
     app.state.metrics = ProxyMetrics(lambda: app.state.generation.config)  # labels follow reloads
     app.state.sink = open_sink([app.state.metrics])  # every call: store in $ROUTER_HOME, /metrics, OTel
-    app.state.responses = responses = open_response_store(router_home())
+    # a stored record is read back only within a request body's limits (docs/proxy-limits.md#continued-conversations)
+    read_limit = ResponseStoreLimits(max_read_bytes=settings.max_body_bytes)
+    app.state.responses = responses = open_response_store(router_home(), read_limit)
     store = app.state.sink.store
     # /stats and the dashboard read the store in a process of their own
     # (docs/telemetry-bounds.md#reads-in-a-process-of-their-own)

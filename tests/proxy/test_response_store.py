@@ -2,6 +2,7 @@
 modes, records readable as soon as ``put`` returns (the file is written behind, in batches), and
 reads that a writer (this proxy's, or another process's) never blocks."""
 
+import dataclasses
 import io
 import sqlite3
 import stat
@@ -14,12 +15,15 @@ import pytest
 
 from host.proxy.response_store import (
     MAX_PENDING,
+    MAX_PENDING_BYTES,
     RESPONSES_DB_FILENAME,
     ResponseStoreLimits,
     SQLiteResponseStore,
     open_response_store,
 )
 from host.proxy.response_table import ResponseTable, rows_per_statement
+from shim.errors import RequestTooLargeError
+from shim.json_budget import MAX_JSON_VALUES, JsonMeasure
 from shim.responses_store import MemoryResponseStore, StoredResponse
 
 NOW = 1_800_000_000.0
@@ -200,10 +204,59 @@ def test_records_waiting_for_the_writer_are_bounded(tmp_path: Path) -> None:
     blocker.execute("ROLLBACK")
     blocker.close()
     assert store.flush(timeout=60)
-    assert "records wait to be written" in warnings.getvalue()
+    assert "records waiting to be written fill the queue" in warnings.getvalue()
     store.put(_record(99_999))  # room again
     assert store.flush() and "resp_99999" in _ids(store)
     store.close()
+
+
+def test_records_waiting_for_the_writer_are_bounded_in_bytes(tmp_path: Path) -> None:
+    # A record may be a conversation as large as a request body: 1,024 of them could be gigabytes.
+    warnings = io.StringIO()
+    store = SQLiteResponseStore(tmp_path / "r.db", warn=warnings)
+    blocker = sqlite3.connect(str(tmp_path / "r.db"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the writer waits while these are put
+    third = MAX_PENDING_BYTES // 3 - 1_000  # as the engine measured them (the store trusts a measure)
+    for number in range(4):
+        store.put(dataclasses.replace(_record(number), measure=JsonMeasure(third, 10)))
+    assert store.dropped == 1 and store.get("resp_2", NOW) is not None and store.get("resp_3", NOW) is None
+    store.put(_record(4))  # a small one still fits beside the three
+    assert store.dropped == 1 and store.get("resp_4", NOW) is not None
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert store.flush(timeout=60)
+    assert "records waiting to be written fill the queue" in warnings.getvalue()
+    store.put(dataclasses.replace(_record(5), measure=JsonMeasure(third, 10)))  # room again once written
+    assert store.flush() and "resp_5" in _ids(store)
+    store.close()
+
+
+@pytest.mark.parametrize("oversized", ["bytes", "values"])
+def test_a_record_over_a_bodys_limits_is_not_read_back(tmp_path: Path, oversized: str) -> None:
+    # Records written by another proxy (a larger --max-body-mib) or before a lower limit: the proxy
+    # does not parse on its loop what it would refuse as a body (docs/proxy-limits.md#continued-conversations).
+    path = tmp_path / "r.db"
+    small = _record(1)
+    if oversized == "bytes":
+        large = _record(2, text="x" * 5_000)
+    else:
+        items = tuple({"n": 1} for _ in range(MAX_JSON_VALUES // 2 + 1))  # two values an item
+        large = StoredResponse("resp_2", NOW, _record(2).response, items)
+    writer = SQLiteResponseStore(path)
+    writer.put(small)
+    writer.put(large)
+    assert writer.flush()
+    writer.close()
+    reader = SQLiteResponseStore(path, ResponseStoreLimits(max_read_bytes=4_000 if oversized == "bytes" else 64 << 20))
+    try:
+        assert reader.get("resp_1", NOW) == small
+        with pytest.raises(RequestTooLargeError) as refused:
+            reader.get("resp_2", NOW)
+        assert "resp_2" in str(refused.value)
+        assert ("over the limit of 4000" if oversized == "bytes" else f"over the limit of {MAX_JSON_VALUES}") in str(
+            refused.value)
+    finally:
+        reader.close()
 
 
 def test_a_batch_of_writes_is_a_few_statements(tmp_path: Path) -> None:

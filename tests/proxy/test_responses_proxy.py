@@ -10,6 +10,7 @@ configuration stays as the other proxy tests expect it.
 
 import json
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -17,6 +18,9 @@ import openai
 import pytest
 from fakes import FakeProvider, RecordedRequest, UsageSpec
 from proxy_process import BACKEND_KEYS, KEY_ENV, ProxyProcess
+
+from host.proxy.response_store import RESPONSES_DB_FILENAME, SQLiteResponseStore
+from shim.responses_store import StoredResponse
 
 USAGE = UsageSpec(input=120, output=30, cache_read=40)
 TEXT = "Sunny, 21 degrees, light wind from the west."
@@ -168,3 +172,53 @@ def test_a_chain_survives_a_proxy_restart(home: Path, provider: FakeProvider) ->
         second_proxy.stop()
     assert second.output_text == "After the restart."
     assert _texts(_model_calls(provider)[1].json) == ["remember this", "Before the restart.", "and now?"]
+
+
+def test_a_chain_is_held_to_a_bodys_limits(home: Path, provider: FakeProvider) -> None:
+    """Each body is within ``--max-body-mib``, but the request a chain expands to grows by one body a
+    call: the proxy refuses, in OpenAI's shape, the call that would take it over, before building it
+    (docs/proxy-limits.md#continued-conversations); a shorter continuation still goes."""
+    provider.reply(text="One.")
+    provider.reply(text="Two.")
+    provider.reply(text="Short.")
+    piece = [{"role": "user", "content": "x" * 400_000}]  # 0.4 MiB a call, the limit 1 MiB
+    proxy = ProxyProcess(home, ["--max-body-mib", "1"]).wait_ready()
+    try:
+        with openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0, timeout=10) as sdk:
+            first = sdk.responses.create(model="gpt-5.1", input=piece)  # type: ignore[arg-type]
+            second = sdk.responses.create(model="gpt-5.1", input=piece, previous_response_id=first.id)  # type: ignore[arg-type]
+            with pytest.raises(openai.APIStatusError) as refused:
+                sdk.responses.create(model="gpt-5.1", input=piece, previous_response_id=second.id)  # type: ignore[arg-type]
+            short = sdk.responses.create(model="gpt-5.1", input="in short?", previous_response_id=second.id)
+    finally:
+        proxy.stop()
+    assert refused.value.status_code == 413
+    error = refused.value.body
+    assert isinstance(error, dict) and error["param"] == "previous_response_id"
+    assert "over the limit of 1048576" in error["message"] and second.id in error["message"]
+    assert short.output_text == "Short."
+    calls = _model_calls(provider)
+    assert len(calls) == 3  # the refused call was never built nor sent
+    assert len(calls[2].json["messages"]) == 5  # two long questions, two answers, the short one
+
+
+def test_a_stored_record_over_a_bodys_limits_is_not_read_back(home: Path, provider: FakeProvider) -> None:
+    """One written by a proxy with a larger ``--max-body-mib``: neither read back nor continued here
+    (the proxy would parse it on its event loop), each a 413 in OpenAI's shape that says why."""
+    writer = SQLiteResponseStore(home / RESPONSES_DB_FILENAME)
+    writer.put(StoredResponse("resp_large", time.time(), {"id": "resp_large", "object": "response", "output": []},
+                              ({"role": "user", "content": "x" * (2 << 20)},)))
+    writer.close()
+    proxy = ProxyProcess(home, ["--max-body-mib", "1"]).wait_ready()
+    try:
+        with openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0, timeout=10) as sdk:
+            with pytest.raises(openai.APIStatusError) as read:
+                sdk.responses.retrieve("resp_large")
+            with pytest.raises(openai.APIStatusError) as continued:
+                sdk.responses.create(model="gpt-5.1", input="more", previous_response_id="resp_large")
+    finally:
+        proxy.stop()
+    for refused in (read, continued):
+        assert refused.value.status_code == 413 and "resp_large" in refused.value.message
+        assert "over the limit of 1048576" in refused.value.message
+    assert _model_calls(provider) == []
