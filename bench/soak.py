@@ -7,14 +7,18 @@ between calls, pick every call from this mix:
 
 | share | call |
 | --- | --- |
-| 24 % | OpenAI client, same protocol (``gpt-ok``), whole or streamed |
+| 16 % | OpenAI client, same protocol (``gpt-ok``), whole or streamed |
 | 14 % | OpenAI client, translated to the Anthropic backend (``claude-ok``), whole or streamed |
 | 10 % | Anthropic client, same protocol; 10 %: translated to the OpenAI backend |
+| 12 % | Responses client: to the Chat backend; streamed to Anthropic; continuing its last response (chains of 5) |
 | 4 % | ``count_tokens``; 3 %: ``GET /v1/models``; 2 %: a made-up model name (404) |
 | 10 % | a stream the client leaves after its first chunk (``*-slow``, both routes) |
-| 9 % | upstream ``500``; 4 %: upstream ``429`` |
+| 5 % | upstream ``500``; 4 %: upstream ``429`` |
 | 8 % | upstream connection reset mid-stream |
 | 2 % | upstream that never answers (the proxy's read timeout ends it) |
+
+Every Responses call leaves a record in the proxy's store of responses (``previous_response_id``:
+docs/response-store.md), whose file is counted with the telemetry store's.
 
 Every minute one line: calls made, the statuses seen, the proxy's resident memory and open
 descriptors, the telemetry database's size (``--telemetry-max-events N`` bounds its rows, so the store
@@ -32,6 +36,7 @@ printed beside it.
 import argparse
 import asyncio
 import collections
+import json
 import random
 import sys
 import time
@@ -46,27 +51,52 @@ from load_support.raw_http import Connection, request_bytes  # noqa: E402
 
 USER = [{"role": "user", "content": "hi"}]
 PAUSE = 0.01
+RESPONSES = "/v1/responses"
+CONTINUES = "responses, continued"
+LONGEST_CHAIN = 5  # then a new conversation: the soak's load stays the same size
 # (weight, name, path, model, stream, leaves after the first chunk)
 MIX: List[Tuple[int, str, str, str, bool, bool]] = [
-    (12, "openai", "/v1/chat/completions", "gpt-ok", False, False),
-    (12, "openai stream", "/v1/chat/completions", "gpt-ok", True, False),
+    (8, "openai", "/v1/chat/completions", "gpt-ok", False, False),
+    (8, "openai stream", "/v1/chat/completions", "gpt-ok", True, False),
     (7, "openai→anthropic", "/v1/chat/completions", "claude-ok", False, False),
     (7, "openai→anthropic stream", "/v1/chat/completions", "claude-ok", True, False),
     (5, "anthropic", "/v1/messages", "claude-ok", False, False),
     (5, "anthropic stream", "/v1/messages", "claude-ok", True, False),
     (5, "anthropic→openai", "/v1/messages", "gpt-ok", False, False),
     (5, "anthropic→openai stream", "/v1/messages", "gpt-ok", True, False),
+    (4, "responses→openai", RESPONSES, "gpt-ok", False, False),
+    (4, "responses→anthropic stream", RESPONSES, "claude-ok", True, False),
+    (4, CONTINUES, RESPONSES, "gpt-ok", False, False),
     (4, "count_tokens", "/v1/messages/count_tokens", "claude-ok", False, False),
     (3, "models", "/v1/models", "", False, False),
     (2, "made-up name", "/v1/chat/completions", "made-up-{n}", False, False),
     (5, "leaves mid-stream", "/v1/chat/completions", "gpt-slow", True, True),
     (5, "leaves mid-stream, translated", "/v1/chat/completions", "claude-slow", True, True),
-    (9, "upstream 500", "/v1/chat/completions", "gpt-err500", False, False),
+    (5, "upstream 500", "/v1/chat/completions", "gpt-err500", False, False),
     (4, "upstream 429", "/v1/messages", "claude-err429", False, False),
     (4, "upstream reset", "/v1/chat/completions", "gpt-reset", True, False),
     (4, "upstream reset, translated", "/v1/messages", "gpt-reset", True, False),
     (2, "upstream hangs", "/v1/chat/completions", "gpt-hang", False, False),
 ]
+
+
+class Conversation:
+    """A worker's Responses conversation: the response its next continuing call names."""
+
+    def __init__(self) -> None:
+        self.last_id = ""
+        self.length = 0
+
+    def previous(self) -> str:
+        """The id to continue, or "" to start again (none yet, or the chain is long enough)."""
+        return self.last_id if 0 < self.length < LONGEST_CHAIN else ""
+
+    def answered(self, body: bytes, continued: bool) -> None:
+        try:
+            response_id = json.loads(body)["id"]
+        except (ValueError, KeyError, TypeError):
+            return
+        self.last_id, self.length = response_id, self.length + 1 if continued else 1
 
 
 class Tally:
@@ -83,14 +113,21 @@ class Tally:
 async def _worker(port: int, tally: Tally, deadline: float, seed: int) -> None:
     rng = random.Random(seed)
     weights = [entry[0] for entry in MIX]
+    conversation = Conversation()
     connection = await Connection.open(port)
     try:
         while time.monotonic() < deadline:
-            _, _, path, model, stream, leaves = rng.choices(MIX, weights)[0]
+            _, name, path, model, stream, leaves = rng.choices(MIX, weights)[0]
             if leaves:
                 status = await _leave_mid_stream(port, path, model)
             else:
-                connection, status = await _call(connection, port, path, model.format(n=rng.getrandbits(48)), stream)
+                body = _body(path, model.format(n=rng.getrandbits(48)), stream)
+                previous = conversation.previous() if name == CONTINUES else ""
+                if previous:
+                    body["previous_response_id"] = previous
+                connection, status, answer = await _call(connection, port, path, body)
+                if path == RESPONSES and not stream and status == "200":
+                    conversation.answered(answer, bool(previous))
             tally.calls += 1
             tally.statuses[status] += 1
             await asyncio.sleep(PAUSE)
@@ -99,7 +136,8 @@ async def _worker(port: int, tally: Tally, deadline: float, seed: int) -> None:
 
 
 def _body(path: str, model: str, stream: bool) -> Dict[str, object]:
-    body: Dict[str, object] = {"model": model, "messages": USER}
+    body: Dict[str, object] = {"model": model}
+    body.update({"input": "hi"} if path == RESPONSES else {"messages": USER})
     if path.startswith("/v1/messages") and not path.endswith("count_tokens"):
         body["max_tokens"] = 64
     if stream:
@@ -107,22 +145,25 @@ def _body(path: str, model: str, stream: bool) -> Dict[str, object]:
     return body
 
 
-async def _call(connection: Connection, port: int, path: str, model: str, stream: bool) -> Tuple[Connection, str]:
+async def _call(connection: Connection, port: int, path: str,
+                body: Dict[str, object]) -> Tuple[Connection, str, bytes]:
+    """The call on ``connection`` (a new one when the proxy closed it): the connection to go on
+    with, the status (or the failure's name) and the answer's body."""
     headers = {"anthropic-version": "2023-06-01"} if path.startswith("/v1/messages") else {}
     if path == "/v1/models":
         data = request_bytes(path, b"", headers, method="GET")
     else:
-        data = request_bytes(path, _body(path, model, stream), headers)
+        data = request_bytes(path, body, headers)
     try:
         answer = await connection.exchange(data, timeout=30)
         status = str(answer.status) if answer.status else "no answer"
         if answer.closed or not answer.status:
             connection.close()
             connection = await Connection.open(port)
-        return connection, status
+        return connection, status, answer.body
     except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
         connection.close()
-        return await Connection.open(port), type(exc).__name__
+        return await Connection.open(port), type(exc).__name__, b""
 
 
 async def _leave_mid_stream(port: int, path: str, model: str) -> str:
@@ -165,7 +206,8 @@ async def _soak(proxy: ProxyUnderTest, minutes: int, workers: int, warm_up: int)
         calls, statuses = tally.take()
         rss = proxy.rss_mib()
         samples.append((minute, rss, fds))
-        store = sum(path.stat().st_size for path in proxy.home.glob("telemetry.db*")) / (1 << 20)
+        store = sum(path.stat().st_size for pattern in ("telemetry.db*", "responses.db*")
+                    for path in proxy.home.glob(pattern)) / (1 << 20)
         mark = " (warm-up)" if minute <= warm_up else ""
         shown = ", ".join(f"{name} {count}" for name, count in sorted(statuses.items()))
         print(f"{minute:>6} {calls:>6} {rss:>8.1f} {fds:>4} {most_fds:>6} {store:>9.1f}  {shown}{mark}", flush=True)
