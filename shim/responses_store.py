@@ -110,7 +110,11 @@ class MemoryResponseStore:
     """An in-process :class:`ResponseStore` bounded by entries, total bytes and age.
 
     The oldest records go first when a bound is reached; a record larger than the byte bound is not
-    kept at all. Thread-safe: a shimmed program may call from many threads."""
+    kept at all. A record's bytes are its :attr:`~StoredResponse.measure`, which the engine made by
+    adding up the bodies and outputs behind it: serialising a long conversation again to count it
+    took ~9 ms a call for a 1 MiB one, on the caller's thread (the event loop of the proxy
+    ``router shim`` runs for non-Python children). Thread-safe: a shimmed program may call from
+    many threads."""
 
     def __init__(
         self,
@@ -143,7 +147,7 @@ class MemoryResponseStore:
             return entry[0]
 
     def put(self, stored: StoredResponse) -> None:
-        size = len(stored.to_json())
+        size = stored.measure.size
         with self._lock:
             if stored.response_id in self._records:
                 self._remove(stored.response_id)

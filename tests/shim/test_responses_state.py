@@ -2,6 +2,7 @@
 (docs/responses-api.md#state-previous_response_id), and the Responses pass-through stream that
 hands the driver its final response."""
 
+import dataclasses
 import json
 from typing import Any, Dict, Optional
 
@@ -13,6 +14,7 @@ from host.demo.reply import Reply
 from host.demo.wire_responses import ResponsesWire
 from shim.config import RouterConfig
 from shim.errors import InvalidRequestError, RouterError, UpstreamProtocolError
+from shim.json_budget import JsonMeasure
 from shim.plan import REFUSED, ClientCall, Plan, plan_call
 from shim.protocols import CHAT, RESPONSES
 from shim.responses_store import MemoryResponseStore, StoredResponse
@@ -78,6 +80,18 @@ def test_memory_store_is_bounded_by_bytes_and_refuses_a_record_larger_than_the_b
     assert len(store) == 2 and store.total_bytes <= store.max_bytes and store.get("resp_0", NOW) is None
     store.put(stored("resp_big", text="z" * 10 * size))
     assert store.get("resp_big", NOW) is None and len(store) == 2
+
+
+def test_memory_store_counts_a_records_measure_without_serialising_it() -> None:
+    # The engine's measure of what replaying the record sends: a long conversation is not serialised
+    # again on every call to learn its size (docs/response-store.md#router-shim-the-engines-in-process-store).
+    store = MemoryResponseStore(max_bytes=1_000)
+    small = stored("resp_1")
+    assert len(small.to_json()) < 1_000
+    store.put(dataclasses.replace(small, measure=JsonMeasure(1_001, 10)))
+    assert store.get("resp_1", NOW) is None and store.total_bytes == 0
+    store.put(dataclasses.replace(small, measure=JsonMeasure(600, 10)))
+    assert store.get("resp_1", NOW) is not None and store.total_bytes == 600
 
 
 def test_replacing_a_record_keeps_the_byte_count_right() -> None:
