@@ -69,6 +69,8 @@ class ProxyStartProblem(click.ClickException):
               help="Longest pause, in seconds, between two pieces of a request body; then the connection is closed.")
 @click.option("--idle-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds a client connection may stay open with no request under way.")
+@click.option("--send-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a client may take none of an answer the proxy holds for it; then the connection is closed.")
 @click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(min=1),
               help="Client connections open at once; at the limit the longest-idle one is closed first.")
 # host.proxy.settings.UPSTREAM_CLIENTS spelled out (importing host.proxy loads uvicorn and aiohttp;
@@ -107,6 +109,7 @@ def proxy(host: str, port: int, verbose: int, cors_origins: Tuple[str, ...], mod
         header_timeout=limits["header_timeout"],
         body_timeout=limits["body_timeout"],
         idle_timeout=limits["idle_timeout"],
+        send_timeout=limits["send_timeout"],
         max_connections=int(limits["max_connections"]),
         max_concurrency=int(limits["max_concurrency"]),
         queue_timeout=limits["queue_timeout"],

@@ -17,6 +17,9 @@ spend seconds of CPU on one endless header. :class:`GuardedHttpToolsProtocol` ad
 - an idle timeout: a connection with no request under way (just opened, or kept alive after an
   answer) is closed after this long, measured from when it became idle (stray bytes that start no
   request do not reset it);
+- a send timeout: a client that takes none of an answer the proxy holds for it (the transport's
+  buffer over its high-water mark) for this long has its connection aborted (a call waiting to
+  write held its connection slot, its upstream connection and its body's room for good);
 - a cap on open connections, :class:`ConnectionBook`: at the cap, a new connection makes room by
   closing the connection that has waited longest without a request under way (idle, or still
   sending its headers or its body); only when every connection is serving a request is the new
@@ -48,7 +51,10 @@ tests/constraints/project.txt; tests/proxy/test_client_limits.py exercises each 
 """
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -70,6 +76,8 @@ READING_HEAD = "reading_head"
 READING_BODY = "reading_body"
 IN_REQUEST = "in_request"
 
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on with no time: close() sends a reset (socket(7))
+
 # Requests one connection may have read and queued behind the one being answered
 # (docs/proxy-limits.md#connections, "Pipelining").
 MAX_READ_AHEAD = 16
@@ -86,6 +94,7 @@ class ConnectionLimits:
     idle_timeout: float
     max_connections: int
     body_timeout: float
+    send_timeout: float
 
 
 class ConnectionBook:
@@ -153,6 +162,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # Armed once a body spans reads, like the idle timer: it looks at when the body last grew.
         self._body_timer: Optional[asyncio.TimerHandle] = None
         self._body_since = 0.0
+        # Armed when the transport stops taking writes (its buffer over the high-water mark), like the
+        # idle timer once: when it fires it looks for progress since — the transport took writes
+        # again, or holds fewer bytes — to tell a client that reads slowly from one that reads nothing.
+        self._send_timer: Optional[asyncio.TimerHandle] = None
+        self._unsent = 0
+        self._writable_since_check = False
         self._head_bytes = 0  # bytes received since the current request's head began (or could have)
         self._counting_head = True  # the next bytes belong to a request line or headers
         self._refusal: Optional[RouterError] = None
@@ -205,6 +220,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             elif self._state == READING_HEAD and self._head_timer is None:
                 self._head_timer = self.loop.call_later(self.limits.header_timeout, self._close)
         self._watch_body()
+
+    def pause_writing(self) -> None:
+        """The transport holds more than its high-water mark for the client: uvicorn makes the app
+        wait; the send timer starts (:meth:`_send_check`)."""
+        super().pause_writing()
+        if self._send_timer is None and not self.transport.is_closing():
+            self._unsent, self._writable_since_check = self.transport.get_write_buffer_size(), False
+            self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_check)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._writable_since_check = True  # the client took what was over the mark: progress
 
     def handle_websocket_upgrade(self) -> None:  # never called: the server runs with ws="none"
         raise AssertionError("WebSocket upgrades are answered by the app as plain HTTP")
@@ -291,16 +318,41 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 return
         self._idle_timer = self.loop.call_later(left, self._idle_check)
 
+    def _send_check(self) -> None:
+        """The send timer fired: abort a connection whose client took none of what the transport
+        held for a whole send timeout; one that took some is looked at again after another."""
+        self._send_timer = None
+        if self.transport.is_closing() or not self.flow.write_paused:
+            return  # writing again: the next pause starts the timer anew
+        unsent = self.transport.get_write_buffer_size()
+        if unsent >= self._unsent and not self._writable_since_check:
+            self._reset()
+            return
+        self._unsent, self._writable_since_check = unsent, False
+        self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_check)
+
+    def _reset(self) -> None:
+        """Drop the connection with what it holds: close() would wait to send what the client does not
+        read, and the kernel would go on holding the unsent bytes of the closed socket (megabytes, for
+        minutes) unless lingering is off, which makes the close a reset. uvicorn's connection_lost
+        ends the answer; the app sees its client gone (docs/proxy-limits.md#connections)."""
+        self._cancel_timers()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        self.transport.abort()
+
     def _head_size(self) -> int:
         """The request line and headers as received (a head can be no larger than the bytes counted,
         so this is needed only when those are over the limit)."""
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def _cancel_timers(self) -> None:
-        for timer in (self._idle_timer, self._head_timer, self._body_timer):
+        for timer in (self._idle_timer, self._head_timer, self._body_timer, self._send_timer):
             if timer is not None:
                 timer.cancel()
-        self._idle_timer = self._head_timer = self._body_timer = None
+        self._idle_timer = self._head_timer = self._body_timer = self._send_timer = None
 
     def _close(self) -> None:
         self._cancel_timers()

@@ -238,6 +238,7 @@ def uvicorn_config(app: App, settings: ProxySettings) -> uvicorn.Config:
         body_timeout=settings.body_timeout,
         idle_timeout=settings.idle_timeout,
         max_connections=connection_budget(settings.max_connections),
+        send_timeout=settings.send_timeout,
     )
     served = CorsApp(app, settings.cors_origins) if settings.cors_origins else app  # not wrapped: no cost
     return uvicorn.Config(

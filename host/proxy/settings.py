@@ -47,6 +47,7 @@ class ProxySettings:
     header_timeout: float = 10.0
     body_timeout: float = 10.0  # the longest pause between two pieces of a request body
     idle_timeout: float = 30.0
+    send_timeout: float = 60.0  # the longest a client may take none of an answer the proxy holds for it
     max_connections: int = MAX_CONNECTIONS
     # Upstream requests in flight per backend; more wait up to ``queue_timeout`` seconds, then 429.
     max_concurrency: int = 64

@@ -21,7 +21,8 @@ from raw_sockets import DEADLINE, address, closed_by_server, endless_header, rea
 
 from host.proxy.connections import MAX_READ_AHEAD
 
-LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--body-timeout", "1", "--max-header-kib", "8"]
+LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--body-timeout", "1", "--send-timeout", "1",
+              "--max-header-kib", "8"]
 HEADER_LIMIT = 8 * 1024
 _ANTHROPIC = {"type", "error"}
 _OPENAI = {"error"}
@@ -126,6 +127,72 @@ def test_a_body_that_keeps_coming_is_not_cut(limited: ProxyProcess, provider: Fa
             time.sleep(0.2)  # the pace of the client under test, not a wait for the proxy
         status, _, answer = whole_response(sock)
     assert status == 200 and json.loads(answer)["choices"][0]["message"]["content"] == "slow upload, served"
+
+
+# Answers the client does not take ---------------------------------------------------------------
+_ESTABLISHED = 1  # tcpi_state in TCP_INFO (include/net/tcp_states.h)
+
+
+def _small_window(proxy: ProxyProcess, request: bytes) -> socket.socket:
+    """A connection with a receive buffer of a few KiB (set before connecting: it fixes the window),
+    so that an answer of megabytes waits in the proxy: its transport stops taking writes."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(DEADLINE)
+    sock.connect(address(proxy.url))
+    sock.sendall(request)
+    return sock
+
+
+def _stream_request(model: str = "claude-sonnet-4-6") -> bytes:
+    body = json.dumps({"model": model, "max_tokens": 64, "stream": True, "messages": USER}).encode()
+    return (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"anthropic-version: 2023-06-01\r\ncontent-length: %d\r\n\r\n" % len(body)) + body
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
+def test_a_client_that_takes_nothing_of_its_answer_is_cut_off(limited: ProxyProcess, provider: FakeProvider) -> None:
+    """It held its connection slot, its upstream connection and its body's room for as long as it
+    liked (the proxy waited on the write for good); now a send timeout without progress resets it."""
+    provider.reply(text="x" * (8 << 20))  # far more than the kernel's buffers and the transport's mark
+    with _small_window(limited, _stream_request("claude-stalled-reader")) as sock:
+        ended = limited.wait_for_stderr(lambda line: "claude-stalled-reader" in line, timeout=DEADLINE)
+        assert " 499 " in ended and "client_disconnected" in ended  # the call is over, upstream closed
+        deadline = time.monotonic() + DEADLINE
+        # The reset, seen without reading (reading is what this client must not do): TCP_INFO's state.
+        while sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == _ESTABLISHED:
+            assert time.monotonic() < deadline, "the connection was closed, not reset: the kernel keeps its bytes"
+            time.sleep(0.01)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the receive buffer's size is Linux's to keep")
+def test_a_client_that_reads_slowly_is_not_cut_off(limited: ProxyProcess, provider: FakeProvider) -> None:
+    """It takes a few KiB at a time, the transport paused for seconds on end (the send timeout is
+    1 s here): progress is what counts, not pauses."""
+    text = "y" * (1 << 20)
+    provider.reply(text=text)
+    started = time.monotonic()
+    with _small_window(limited, _stream_request()) as sock:
+        received = bytearray()
+        while not received.endswith(b"0\r\n\r\n"):  # the chunked answer's end
+            piece = sock.recv(4096)
+            assert piece, "the connection was cut"
+            received += piece
+            time.sleep(0.01)  # some 400 KiB a second: the proxy holds the rest for seconds
+    assert time.monotonic() - started > 2, "the answer never waited in the proxy: nothing was tested"
+    body = received.split(b"\r\n\r\n", 1)[1]
+    assert _streamed_text(_dechunked(body)) == text
+
+
+def _dechunked(body: bytes) -> bytes:
+    out, rest = bytearray(), body
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            return bytes(out)
+        out += rest[:size]
+        rest = rest[size + 2:]
 
 
 def test_a_kept_alive_connection_closes_once_idle(limited: ProxyProcess) -> None:
