@@ -18,7 +18,7 @@ spend seconds of CPU on one endless header. :class:`GuardedHttpToolsProtocol` ad
   answer) is closed after this long, measured from when it became idle (stray bytes that start no
   request do not reset it);
 - a send timeout: a client that takes none of an answer the proxy holds for it (the transport's
-  buffer over its high-water mark) for this long has its connection aborted (a call waiting to
+  buffer over its high-water mark) for this long has its connection reset (a call waiting to
   write held its connection slot, its upstream connection and its body's room for good);
 - a cap on open connections, :class:`ConnectionBook`: at the cap, a new connection makes room by
   closing the connection that has waited longest without a request under way (idle, or still
@@ -319,7 +319,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._idle_timer = self.loop.call_later(left, self._idle_check)
 
     def _send_check(self) -> None:
-        """The send timer fired: abort a connection whose client took none of what the transport
+        """The send timer fired: reset a connection whose client took none of what the transport
         held for a whole send timeout; one that took some is looked at again after another."""
         self._send_timer = None
         if self.transport.is_closing() or not self.flow.write_paused:
