@@ -150,7 +150,7 @@ class Plan:
     _stream_factory: Optional[StreamFactory] = None
     # Responses clients: the input to store with the output (None: no complete record possible).
     _replay_input: Optional[List[Any]] = None
-    _replay_measure: JsonMeasure = _NOTHING_TO_REPLAY  # bounds _replay_input (see expand_chain)
+    _replay_measure: JsonMeasure = _NOTHING_TO_REPLAY  # _replay_input's (see expand_chain)
     _store_response: bool = False
     _now: float = 0.0
     # What planning for another target of the route needs (routes with alternatives only).

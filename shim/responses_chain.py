@@ -36,7 +36,7 @@ class Chain:
     # held by the backend alone (an id passed through), so no complete record can be made.
     replay_input: Optional[List[Any]]
     store: bool  # the client did not say ``store: false``
-    replay_measure: JsonMeasure  # bounds ``replay_input``: the stored conversation's and the body's
+    replay_measure: JsonMeasure  # ``replay_input``'s: the stored conversation's and the body's
 
 
 def expand_chain(

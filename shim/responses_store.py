@@ -45,9 +45,10 @@ class StoredResponse:
     expanded) followed by the response's output items. ``instructions`` are not part of it: the
     Responses API does not carry them over to the next response.
 
-    ``measure`` bounds what replaying ``conversation`` sends: the engine adds up the bodies and
-    outputs that made it (:func:`~shim.responses_chain.stored_response`), a store that read the
-    record from a file measures the record's bytes. Left out, it is measured from :meth:`to_json`."""
+    ``measure`` is how much JSON replaying ``conversation`` amounts to, as it arrived: the engine
+    adds up the bodies and outputs that made it (:func:`~shim.responses_chain.stored_response`), a
+    store that read the record from a file measures the record's bytes
+    (docs/proxy-limits.md#continued-conversations). Left out, it is measured from :meth:`to_json`."""
 
     response_id: str
     created_at: float  # the driver's clock (unix seconds) when the call was made
