@@ -29,6 +29,7 @@ from ..log_text import printable
 from ..pricing import load_library as load_price_library
 from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
 from .asgi_io import (
+    STOPPED_READING,
     BodyRefused,
     ClientGone,
     Receive,
@@ -36,6 +37,7 @@ from .asgi_io import (
     Scope,
     Send,
     connection_closer,
+    connection_end_reason,
     read_body,
     request_headers,
 )
@@ -63,6 +65,7 @@ UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
 _AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
 _Read = TypeVar("_Read")
 _CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records for a client that left
+_CONNECTION_GONE = frozenset({"client_disconnected", STOPPED_READING})  # ... or that the proxy reset
 _SHUTTING_DOWN = "the router proxy is shutting down; the call was stopped before its answer began"
 
 
@@ -293,8 +296,8 @@ class ProxyApp:
             await forward_call(self.state, trace, call, writer)
         except asyncio.CancelledError:
             watch.uncancel()
-            if watch.client_left:
-                trace.error = "client_disconnected"
+            if watch.client_left:  # or the proxy reset it: docs/proxy-limits.md#connections, send timeout
+                trace.error = connection_end_reason(scope) or "client_disconnected"
             else:  # shutdown: uvicorn cancels what is still running after its grace period
                 await _stopped_by_shutdown(writer, trace, ENDPOINT_PROTOCOL[endpoint])
         except RouterError as error:  # a translator raised after all: still an answer in the client's shape
@@ -318,7 +321,7 @@ class ProxyApp:
     def _finish(self, trace: CallTrace, writer: ResponseWriter) -> None:
         now = time.perf_counter()
         trace.status = writer.status if writer.complete else (writer.status or _CLIENT_CLOSED)
-        if trace.error == "client_disconnected":
+        if trace.error in _CONNECTION_GONE:
             trace.status = _CLIENT_CLOSED
         trace.first_byte_at = writer.first_byte_at
         event = trace.event(now)

@@ -11,13 +11,17 @@ from .body_budget import EVICTED, BodyClaim
 
 __all__ = [
     "CLOSE_CONNECTION",
+    "CONNECTION_END",
+    "STOPPED_READING",
     "ClientGone",
+    "ConnectionEnd",
     "Receive",
     "ReceivedBody",
     "ResponseWriter",
     "Scope",
     "Send",
     "connection_closer",
+    "connection_end_reason",
     "read_body",
     "request_headers",
 ]
@@ -25,11 +29,32 @@ __all__ = [
 # A request's scope holds, under this key, a weak reference to what closes its connection (set by
 # connections.py; weak, so that the connection and its request's scope hold no cycle).
 CLOSE_CONNECTION = "router.close_connection"
+# ... and under this one its connection's :class:`ConnectionEnd`, which says why the proxy ended it.
+CONNECTION_END = "router.connection_end"
+STOPPED_READING = "client_stopped_reading"  # the send timeout's reason (docs/proxy-limits.md#connections)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+class ConnectionEnd:
+    """Why the proxy itself ended a connection, for the calls on it (an object of the connection's that
+    holds nothing, so a request's scope can share it without a cycle): None while it has not."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self) -> None:
+        self.reason: Optional[str] = None
+
+
+def connection_end_reason(scope: Scope) -> Optional[str]:
+    """The reason the proxy ended the request's connection, e.g. ``client_stopped_reading``; None
+    when it did not (the client left, or the connection is open)."""
+    end = scope.get(CONNECTION_END)
+    return end.reason if isinstance(end, ConnectionEnd) else None
+
 
 # Upstream headers that describe the upstream connection, not the answer; uvicorn writes its own
 # date, framing and connection headers.

@@ -30,8 +30,9 @@ class CallTrace:
     started: float  # time.perf_counter() at the start
     plan: Optional[Plan] = None
     status: int = 0
-    # An error kind ("rate_limit", "timeout" …), "client_disconnected", or "body_dropped_for_room"
-    # (its body was still arriving when other calls needed the room: docs/proxy-limits.md#request-bodies).
+    # An error kind ("rate_limit", "timeout" …), "client_disconnected", "body_dropped_for_room" (its
+    # body was still arriving when other calls needed the room: docs/proxy-limits.md#request-bodies),
+    # or "client_stopped_reading" (reset by the send timeout: docs/proxy-limits.md#connections).
     error: Optional[str] = None
     first_byte_at: float = 0.0  # perf_counter when the first body byte went to the client
     usage: Optional[Usage] = None

@@ -65,7 +65,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
 
-from .asgi_io import CLOSE_CONNECTION
+from .asgi_io import CLOSE_CONNECTION, CONNECTION_END, STOPPED_READING, ConnectionEnd
 from .error_shape import client_protocol, raw_error_response
 
 __all__ = ["IN_REQUEST", "MAX_READ_AHEAD", "READING_BODY", "READING_HEAD", "WAITING", "ConnectionBook",
@@ -177,6 +177,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # For the app: a request whose body is still arriving may be dropped to make room for others'
         # (body_budget.py). Weak: the connection holds its request's scope.
         self._closer = weakref.WeakMethod(self._close)
+        self._end = ConnectionEnd()  # why the proxy ended the connection, for the app's record of its calls
 
     # Connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -243,6 +244,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise _ReadAheadFull()  # stops llhttp before this request; data_received ends the reading
         super().on_message_begin()
         self.scope[CLOSE_CONNECTION] = self._closer  # type: ignore[literal-required]
+        self.scope[CONNECTION_END] = self._end  # type: ignore[literal-required]
         if self._state == WAITING:
             self._state = READING_HEAD
 
@@ -337,6 +339,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         minutes) unless lingering is off, which makes the close a reset. uvicorn's connection_lost
         ends the answer; the app sees its client gone (docs/proxy-limits.md#connections)."""
         self._cancel_timers()
+        self._end.reason = STOPPED_READING
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
