@@ -35,11 +35,14 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes inc
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"')  # the rest of a string begun in an earlier piece
 
 
-def check_json_work(raw: bytes) -> None:
-    """Refuse (413) a body with more than :data:`MAX_JSON_VALUES` values, without parsing it."""
+def check_json_work(raw: bytes) -> Optional[int]:
+    """Refuse (413) a body with more than :data:`MAX_JSON_VALUES` values, without parsing it; the
+    count it made (:func:`count_json_values`), or None for a body too short to need one."""
     if len(raw) <= _COUNT_ABOVE:
-        return  # too short to hold that many
-    check_json_values(count_json_values(raw))
+        return None  # too short to hold that many
+    values = count_json_values(raw)
+    check_json_values(values)
+    return values
 
 
 def check_json_values(values: int) -> None:

@@ -329,17 +329,18 @@ class _Chaining:
     """What expanding a ``previous_response_id`` needs besides the body: where records are kept,
     and what the expanded request is held to (docs/proxy-limits.md#continued-conversations)."""
 
-    def __init__(self, store: Optional[ResponseStore], call: ClientCall, max_body_bytes: int) -> None:
+    def __init__(self, store: Optional[ResponseStore], body: bytes, json_values: Optional[int],
+                 max_body_bytes: int) -> None:
         self.store = store
         self.max_body_bytes = max_body_bytes
-        self._call = call
+        self._body = body
+        self._json_values = json_values  # as the driver or the plan's own check counted them, if either did
 
     @functools.cached_property
     def body_measure(self) -> JsonMeasure:
-        """The client's body's, counted here only when the driver did not (Responses calls only)."""
-        call = self._call
-        values = count_json_values(call.body) if call.json_values is None else call.json_values
-        return JsonMeasure(len(call.body), values)
+        """The client's body's, counted here only when nothing counted it before (Responses calls only)."""
+        values = count_json_values(self._body) if self._json_values is None else self._json_values
+        return JsonMeasure(len(self._body), values)
 
 
 def render_error(protocol: str, error: RouterError) -> ClientResponse:
@@ -363,10 +364,11 @@ def plan_call(
     :meth:`Plan.response_record`); without it a ``previous_response_id`` can only go to a backend
     that keeps responses itself."""
     # before anything parses it: docs/proxy-limits.md#request-bodies
-    if call.json_values is None:
-        check_json_work(call.body)
+    json_values = call.json_values
+    if json_values is None:
+        json_values = check_json_work(call.body)
     else:
-        check_json_values(call.json_values)
+        check_json_values(json_values)
     client_protocol = ENDPOINT_PROTOCOL.get(call.endpoint)
     if client_protocol is None:
         raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")
@@ -380,7 +382,7 @@ def plan_call(
     if route is None:
         return plan
     context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
-    chaining = _Chaining(responses, call, max_body_bytes)
+    chaining = _Chaining(responses, call.body, json_values, max_body_bytes)
     if route.has_alternatives:
         plan._source = _PlanSource(config, call, body, context, chaining)
     try:
