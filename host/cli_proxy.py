@@ -60,7 +60,8 @@ class ProxyStartProblem(click.ClickException):
               help="Request bodies held at once, across calls (bodies still arriving make room; "
                    "past calls being served, a call is told to retry).")
 @click.option("--max-response-mib", default=128, show_default=True, type=click.IntRange(min=1),
-              help="Largest backend answer read whole, decoded (502 above; streams are not capped).")
+              help="Largest backend answer read whole, decoded, or kept by a translated stream "
+                   "until its end (502 above; a stream's length is not capped).")
 @click.option("--max-header-kib", default=32, show_default=True, type=click.IntRange(min=1),
               help="Largest request line and headers together (431 above).")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),

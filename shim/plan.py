@@ -64,6 +64,7 @@ from .token_estimate import estimate_anthropic_input_tokens
 from .translate.compose import ResponseTranslator, StreamFactory
 from .translate.context import RequestOptions, ResponseContext, TranslatedRequest
 from .translate.directions import translation_for
+from .translate.held_text import MAX_HELD_BYTES
 from .translate.stream_base import StreamTranslator
 from .translate.stream_passthrough import PassthroughStream
 from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
@@ -355,6 +356,7 @@ def plan_call(
     now: float,
     call_id: str,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_held_bytes: int = MAX_HELD_BYTES,
     responses: Optional[ResponseStore] = None,
 ) -> Plan:
     """Plan one call. A routed call that cannot be planned is a :data:`REFUSED` plan; raises
@@ -381,7 +383,7 @@ def plan_call(
     plan = Plan(client_protocol, call.endpoint, model, stream, route, _now=now)
     if route is None:
         return plan
-    context = ResponseContext(client_model=model, created=int(now), call_id=call_id)
+    context = ResponseContext(client_model=model, created=int(now), call_id=call_id, max_held_bytes=max_held_bytes)
     chaining = _Chaining(responses, call.body, json_values, max_body_bytes)
     if route.has_alternatives:
         plan._source = _PlanSource(config, call, body, context, chaining)
@@ -609,6 +611,7 @@ def _response_context(base: ResponseContext, translated: TranslatedRequest) -> R
         tool_names=translated.tool_names,
         client_tools=translated.client_tools,
         response_echo=translated.response_echo,
+        max_held_bytes=base.max_held_bytes,
     )
     if translated.hub is None:
         return own

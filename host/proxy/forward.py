@@ -57,7 +57,8 @@ async def forward_call(state: ProxyState, trace: CallTrace, call: ClientCall, wr
     try:
         plan = plan_call(
             generation.config, call, now=trace.started_wall, call_id=_CALL_IDS.next(),
-            max_body_bytes=state.settings.max_body_bytes, responses=state.responses,
+            max_body_bytes=state.settings.max_body_bytes, max_held_bytes=state.settings.max_response_bytes,
+            responses=state.responses,
         )
     except RouterError as error:  # no route can be known: too large, not JSON, no model
         await send_error(writer, trace, ENDPOINT_PROTOCOL[call.endpoint], error)

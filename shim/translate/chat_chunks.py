@@ -19,6 +19,7 @@ from ..errors import UpstreamProtocolError
 from ..sse import encode_event
 from ..usage import Usage, usage_to_openai
 from .context import ResponseContext
+from .held_text import HeldText
 from .response_common import optional_field
 
 __all__ = [
@@ -126,8 +127,11 @@ class StreamedToolCall:
         self.output_index = -1  # where the translator put it in the client's output, once started
 
 
-def absorb_tool_delta(calls: Dict[int, StreamedToolCall], call: Mapping[str, Any], position: int) -> StreamedToolCall:
-    """Record one ``tool_calls[]`` delta on its call in ``calls`` (created on its first delta)."""
+def absorb_tool_delta(
+    calls: Dict[int, StreamedToolCall], call: Mapping[str, Any], position: int, held: HeldText
+) -> StreamedToolCall:
+    """Record one ``tool_calls[]`` delta on its call in ``calls`` (created on its first delta); its
+    arguments count toward what the translator keeps (``held``: a call may wait to be sent whole)."""
     where = f"choices[0].delta.tool_calls[{position}]"
     index = call.get("index", position)  # a few servers omit it: position in the list then
     if not isinstance(index, int) or isinstance(index, bool):
@@ -143,7 +147,7 @@ def absorb_tool_delta(calls: Dict[int, StreamedToolCall], call: Mapping[str, Any
     if arguments:
         if tool.done:
             raise UpstreamProtocolError(f"upstream sent arguments for tool call {index} after it ended")
-        tool.arguments.append(arguments)
+        tool.arguments.append(held.keep(arguments))
     return tool
 
 

@@ -13,6 +13,7 @@ of the client-side step with the upstream-side step's context as :attr:`Response
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .held_text import MAX_HELD_BYTES
 from .system_placement import AUTO
 
 __all__ = ["ClientTool", "RequestOptions", "ResponseContext", "TranslatedRequest"]
@@ -79,5 +80,7 @@ class ResponseContext:
     tool_names: Mapping[str, str] = field(default_factory=dict)
     client_tools: Mapping[str, ClientTool] = field(default_factory=dict)
     response_echo: Mapping[str, Any] = field(default_factory=dict)
+    # The most text a stream translator may keep until its stream ends (held_text.py).
+    max_held_bytes: int = MAX_HELD_BYTES
     # A composed translation: the context of the upstream-side step (see the module docstring).
     inner: Optional["ResponseContext"] = None

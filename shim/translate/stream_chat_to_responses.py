@@ -36,6 +36,7 @@ from .chat_chunks import (
     text_only_delta,
 )
 from .context import ResponseContext
+from .held_text import HeldText
 from .response_common import fallback_tool_id, optional_field
 from .responses_events import ResponsesEventWriter
 from .responses_objects import (
@@ -86,6 +87,7 @@ class ChatToResponsesStream(StreamTranslator):
     def __init__(self, context: ResponseContext) -> None:
         super().__init__()
         self._context = context
+        self._held = HeldText(context.max_held_bytes)  # every text kept for the final Response
         self._events = ResponsesEventWriter()
         self._started = False
         self._output: List[Dict[str, Any]] = []  # closed items, in output order
@@ -175,7 +177,7 @@ class ChatToResponsesStream(StreamTranslator):
             if not isinstance(call, dict):
                 raise UpstreamProtocolError(f"upstream stream field `choices[0].delta.tool_calls[{position}]` "
                                             "should be an object")
-            out += self._on_tool_delta(absorb_tool_delta(self._calls, call, position))
+            out += self._on_tool_delta(absorb_tool_delta(self._calls, call, position, self._held))
         return out
 
     # The response envelope -----------------------------------------------------------------------
@@ -227,7 +229,7 @@ class ChatToResponsesStream(StreamTranslator):
         out = b""
         if self._open_kind != _REASONING:
             out = self._close_open() + self._open_reasoning()
-        self._reasoning.append(text)
+        self._reasoning.append(self._held.keep(text))
         fields = self._item_head + ',"summary_index":0,"delta":' + _json_string(text)
         return out + self._events.raw("response.reasoning_summary_text.delta", fields)
 
@@ -258,7 +260,7 @@ class ChatToResponsesStream(StreamTranslator):
         if part is None or part.kind != kind:
             out += self._close_part() + self._open_part(kind)
             part = self._parts[-1]
-        part.texts.append(text)
+        part.texts.append(self._held.keep(text))
         if kind == _TEXT:
             return out + self._events.raw("response.output_text.delta", part.delta_head + _json_string(text)
                                           + ',"logprobs":[]')

@@ -51,6 +51,7 @@ from .chat_chunks import (
     text_only_delta,
 )
 from .context import ResponseContext
+from .held_text import HeldText
 from .response_common import anthropic_message_id, client_tool_name, fallback_tool_id, optional_field, sanitize_tool_id
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
 
@@ -85,6 +86,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
     def __init__(self, context: ResponseContext) -> None:
         super().__init__()
         self._context = context
+        self._held = HeldText(context.max_held_bytes)  # tool arguments and refusal text kept for later
         self._started = False  # message_start was emitted
         self._block_count = 0  # blocks opened so far: the next block's index (P2)
         self._open_kind: Optional[str] = None  # type of the open block, None when no block is open
@@ -158,7 +160,8 @@ class OpenAIToAnthropicStream(StreamTranslator):
     def _on_refusal(self, refusal: Optional[str]) -> bytes:
         if not refusal:
             return b""
-        self._refusal.append(refusal)  # decides the stop reason at the end (docs/protocol-rules.md#refusal)
+        # decides the stop reason at the end (docs/protocol-rules.md#refusal)
+        self._refusal.append(self._held.keep(refusal))
         return self._text_like(_TEXT, refusal)
 
     def _on_tool_calls(self, calls: Optional[List[Any]]) -> bytes:
@@ -167,7 +170,7 @@ class OpenAIToAnthropicStream(StreamTranslator):
             if not isinstance(call, dict):
                 raise UpstreamProtocolError(f"upstream stream field `choices[0].delta.tool_calls[{position}]` "
                                             "should be an object")
-            out += self._on_tool_delta(absorb_tool_delta(self._tools, call, position))
+            out += self._on_tool_delta(absorb_tool_delta(self._tools, call, position, self._held))
         return out
 
     # Message envelope ----------------------------------------------------------------------

@@ -202,6 +202,30 @@ def test_a_chain_is_held_to_a_bodys_limits(home: Path, provider: FakeProvider) -
     assert len(calls[2].json["messages"]) == 5  # two long questions, two answers, the short one
 
 
+@pytest.mark.parametrize("model", ["gpt-5.1", "claude-sonnet-4-6"])  # Chat backend; Anthropic, composed
+def test_a_stream_whose_answer_outgrows_the_limit_ends_with_an_error(home: Path, provider: FakeProvider,
+                                                                     model: str) -> None:
+    """A Responses client's stream keeps the whole answer for its final Response; a backend that
+    streams more than ``--max-response-mib`` ends it with an in-band 502 instead of growing the
+    proxy (docs/proxy-limits.md#answers), and the next call is served as usual."""
+    provider.reply(text="x" * (3 << 20))  # 3 MiB, in deltas of 1 MiB; the limit 1 MiB
+    provider.reply(text="Short.")
+    proxy = ProxyProcess(home, ["--max-response-mib", "1"]).wait_ready()
+    try:
+        with openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0, timeout=30) as sdk:
+            events = list(sdk.responses.create(model=model, input="write on", stream=True))
+            types = [event.type for event in events]
+            assert "response.completed" not in types and types[-1] == "error", types
+            error = events[-1]
+            assert error.code == "bad_gateway" and f"over the limit of {1 << 20} bytes" in error.message  # type: ignore[union-attr]
+            assert sdk.responses.create(model=model, input="and now?").output_text == "Short."
+        # The stream's status went out before the answer did; the call is logged with its error.
+        logged = proxy.wait_for_stderr(lambda line: line.rstrip().endswith(" bad_gateway"))
+    finally:
+        proxy.stop()
+    assert logged.startswith(f"POST /v1/responses {model} ")
+
+
 def test_a_stored_record_over_a_bodys_limits_is_not_read_back(home: Path, provider: FakeProvider) -> None:
     """One written by a proxy with a larger ``--max-body-mib``: neither read back nor continued here
     (the proxy would parse it on its event loop), each a 413 in OpenAI's shape that says why."""
