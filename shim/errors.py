@@ -291,8 +291,10 @@ def _should_retry_header(value: Optional[str]) -> Optional[bool]:
 
 
 def _parse_error_body(body: bytes) -> Dict[str, Any]:
+    from .json_budget import loads_within_budget  # json_budget raises the errors defined here
+
     try:
-        parsed = json.loads(body)
+        parsed = loads_within_budget(body)  # too much to parse: the error said by its status alone
     except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     return _error_object(parsed)

@@ -9,20 +9,26 @@ any API call needs is refused before anything parses it (docs/proxy-limits.md#re
 The proxy counts as the body arrives (:class:`JsonValueCount`), so even the counting never holds
 the loop for more than one received piece.
 
+A backend's answer is held to the same budget wherever the router parses one — a translated answer,
+an error body, the usage of one passed on, a stream's event (:func:`loads_within_budget`): it is
+parsed on the same event loop, and a backend that answers 32 MiB of empty lists would hold it as
+long as such a request would (docs/proxy-limits.md#answers).
+
 A Responses call that continues a stored conversation (``previous_response_id``) becomes a request
 the client never sent: the stored conversation in front of its input. Its size is kept as a
 :class:`JsonMeasure` with each stored record, so the expanded request is held to the same limits
 as a body before the proxy builds it (docs/proxy-limits.md#continued-conversations).
 """
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional, Union
 
-from .errors import RequestTooLargeError
+from .errors import RequestTooLargeError, RouterError, UpstreamTransportError
 
-__all__ = ["MAX_JSON_VALUES", "JsonMeasure", "JsonValueCount", "check_json_values", "check_json_work",
-           "count_json_values"]
+__all__ = ["MAX_JSON_VALUES", "JsonBudget", "JsonMeasure", "JsonValueCount", "TooManyJsonValues",
+           "check_json_values", "check_json_work", "count_json_values", "excess_json_values", "loads_within_budget"]
 
 # A long agent conversation holds tens of thousands of values; OpenAI's largest embeddings request
 # (2,048 inputs, 300,000 tokens in all, given as token arrays) about 300,000. Parsing this many
@@ -33,6 +39,72 @@ MAX_JSON_VALUES = 500_000
 _COUNT_ABOVE = 2 * MAX_JSON_VALUES
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included (unrolled: no backtracking)
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"')  # the rest of a string begun in an earlier piece
+
+
+class TooManyJsonValues(ValueError):
+    """JSON from a backend that holds more values than the router parses (:func:`loads_within_budget`).
+    A ``ValueError``, as ``json.loads`` raises for what it cannot parse: a caller that treats an
+    unparsable answer as having no usage, no error details or nothing to store treats this one so too."""
+
+    def __init__(self, values: int) -> None:
+        super().__init__(f"holds about {values} JSON values; the router parses at most {MAX_JSON_VALUES}")
+        self.values = values
+
+
+def loads_within_budget(raw: Union[bytes, str]) -> Any:
+    """``json.loads(raw)``, or :class:`TooManyJsonValues` without parsing when ``raw`` holds more than
+    :data:`MAX_JSON_VALUES` values. Small texts (most answers, almost every stream event) are parsed
+    at once: they cannot hold that many."""
+    values = excess_json_values(raw)
+    if values is not None:
+        raise TooManyJsonValues(values)
+    return json.loads(raw)
+
+
+def excess_json_values(text: Union[bytes, str]) -> Optional[int]:
+    """The values in ``text`` when they are more than :data:`MAX_JSON_VALUES` (counted without
+    parsing it), else None."""
+    if len(text) <= _COUNT_ABOVE or _quick_count(text) <= MAX_JSON_VALUES:
+        return None
+    values = _count_in_pieces(text)
+    return values if values > MAX_JSON_VALUES else None
+
+
+class JsonBudget:
+    """The JSON values one translation may still parse: a body's (or an answer's) own, then every
+    JSON text a translator finds inside one of its strings and parses — tool-call arguments, a JSON
+    user id. Those strings' contents are not values of the body (a 24 MiB arguments string of empty
+    lists is one value), so without this a request within the body's budget made the proxy parse
+    eight million lists (docs/proxy-limits.md#request-bodies). Past the budget, :meth:`loads` raises
+    the error of its side: the client's 413, or the backend's 502."""
+
+    __slots__ = ("_error", "left")
+
+    def __init__(self, error: Callable[[str], RouterError], spent: int = 0) -> None:
+        self._error = error
+        self.left = MAX_JSON_VALUES - spent
+
+    @classmethod
+    def for_request(cls, spent: int = 0) -> "JsonBudget":
+        """A request's: ``spent`` values are the body's own, as counted when it arrived."""
+        return cls(RequestTooLargeError, spent)
+
+    @classmethod
+    def for_answer(cls) -> "JsonBudget":
+        """A backend answer's (translating it parses it, then the JSON inside its strings)."""
+        return cls(UpstreamTransportError)
+
+    def loads(self, text: Union[bytes, str], what: str = "JSON") -> Any:
+        """``json.loads(text)`` once its values are taken from the budget (``ValueError`` as
+        ``json.loads`` raises them); ``what`` names the text in the error past the budget."""
+        values = _quick_count(text)  # an upper bound, at C speed; exact only when it matters
+        if values > self.left:
+            values = _count_in_pieces(text)
+            if values > self.left:
+                raise self._error(f"{what}: about {values} JSON values to parse; the router parses at most "
+                                  f"{MAX_JSON_VALUES} per call")
+        self.left -= values
+        return json.loads(text)
 
 
 def check_json_work(raw: bytes) -> Optional[int]:
@@ -139,6 +211,26 @@ class JsonValueCount:
 
 def _ends_in_odd_backslashes(text: bytes) -> bool:
     return (len(text) - len(text.rstrip(b"\\"))) % 2 == 1
+
+
+def _quick_count(text: Union[bytes, str]) -> int:
+    """:func:`_separators` for text or bytes, without a copy of either (three C passes)."""
+    if isinstance(text, bytes):
+        return text.count(b",") + text.count(b"[") + text.count(b"{")
+    return text.count(",") + text.count("[") + text.count("{")
+
+
+_PIECE = 1 << 20
+
+
+def _count_in_pieces(text: Union[bytes, str]) -> int:
+    """:func:`count_json_values`'s exact count, a megabyte at a time: what the count holds beside
+    ``text`` is one piece, never a second copy of a text that may be tens of megabytes."""
+    count = JsonValueCount()
+    for start in range(0, len(text), _PIECE):
+        piece = text[start:start + _PIECE]
+        count.feed(piece.encode("utf-8", "surrogatepass") if isinstance(piece, str) else piece)
+    return count.values
 
 
 def _separators(raw: bytes) -> int:

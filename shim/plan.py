@@ -45,7 +45,7 @@ from .errors import (
     kept,
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
-from .json_budget import JsonMeasure, check_json_values, check_json_work, count_json_values
+from .json_budget import JsonBudget, JsonMeasure, check_json_values, check_json_work, count_json_values
 from .model_limits import output_limit
 from .protocols import (
     ANTHROPIC,
@@ -230,7 +230,7 @@ class Plan:
             return self._translate_error_response(status, headers, body)
         if self._response_translator is None or self.context is None:
             return ClientResponse(status, client_headers(headers), body)
-        return self._translate_success(status, headers, _parse_upstream_json(body))
+        return self._translate_success(status, headers, _parse_upstream_json(body, self.context.json_budget))
 
     def translate_response_with_usage(
         self, status: int, headers: Mapping[str, str], body: bytes
@@ -238,7 +238,7 @@ class Plan:
         """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
         unless the upstream answered 2xx), from one parse of the body instead of two."""
         if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
-            upstream = _parse_upstream_json(body)
+            upstream = _parse_upstream_json(body, self.context.json_budget)
             usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
             return self._translate_success(status, headers, upstream), usage
         response = self.translate_response(status, headers, body)
@@ -337,6 +337,11 @@ class _Chaining:
         self._body = body
         self._json_values = json_values  # as the driver or the plan's own check counted them, if either did
 
+    @property
+    def counted_values(self) -> int:
+        """The body's JSON values as counted so far (0: too short to need counting, at most 500,000)."""
+        return self._json_values or 0
+
     @functools.cached_property
     def body_measure(self) -> JsonMeasure:
         """The client's body's, counted here only when nothing counted it before (Responses calls only)."""
@@ -415,7 +420,7 @@ def _plan_routed(
     if target == call.endpoint:
         _plan_same_protocol(plan, route, raw, call.query, body, headers)
     else:
-        _plan_translated(plan, config, route, body, headers, context)
+        _plan_translated(plan, config, route, body, headers, context, JsonBudget.for_request(chaining.counted_values))
 
 
 def upstream_endpoint(client_endpoint: str, backend: Backend, upstream_model: str) -> str:
@@ -581,12 +586,12 @@ def _plan_local_count_tokens(plan: Plan, body: Dict[str, Any]) -> None:
 
 def _plan_translated(
     plan: Plan, config: RouterConfig, route: Route, body: Dict[str, Any], headers: Dict[str, str],
-    context: ResponseContext,
+    context: ResponseContext, json_budget: JsonBudget,
 ) -> None:
     backend = route.backend
     assert plan.upstream_endpoint is not None
     translation = translation_for(plan.endpoint, plan.upstream_endpoint)
-    options = _request_options(config, route)
+    options = _request_options(config, route, json_budget)
     translated: TranslatedRequest = _guard_depth(lambda: translation.request(body, options))
     path = upstream_path(backend.protocol, plan.upstream_endpoint)
     assert path is not None
@@ -612,13 +617,14 @@ def _response_context(base: ResponseContext, translated: TranslatedRequest) -> R
         client_tools=translated.client_tools,
         response_echo=translated.response_echo,
         max_held_bytes=base.max_held_bytes,
+        json_budget=base.json_budget,  # one per call, whichever step parses
     )
     if translated.hub is None:
         return own
     return dataclasses.replace(_response_context(base, translated.hub), inner=own)
 
 
-def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
+def _request_options(config: RouterConfig, route: Route, json_budget: JsonBudget) -> RequestOptions:
     backend = route.backend
     return RequestOptions(
         upstream_model=route.upstream_model,
@@ -627,6 +633,7 @@ def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
         max_tokens_field=backend.max_tokens_field,
         replay_reasoning=backend.replay_reasoning,
         mid_conversation_system=backend.mid_conversation_system,
+        json_budget=json_budget,
     )
 
 
@@ -708,9 +715,11 @@ def _decodes_to(escaped: bytes, expected: Any) -> bool:
         return False
 
 
-def _parse_upstream_json(body: bytes) -> Dict[str, Any]:
+def _parse_upstream_json(body: bytes, budget: JsonBudget) -> Dict[str, Any]:
+    """A backend's whole answer, parsed for translation: held to the call's JSON budget
+    (docs/proxy-limits.md#answers), a 502 past it."""
     try:
-        parsed = json.loads(body)
+        parsed = budget.loads(body, "the backend's answer")
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise UpstreamProtocolError("the upstream answered with a body that is not JSON") from None
     if not isinstance(parsed, dict):

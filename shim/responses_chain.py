@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from .errors import InvalidRequestError, RequestTooLargeError
-from .json_budget import JsonMeasure
+from .json_budget import JsonMeasure, loads_within_budget
 from .responses_store import ResponseStore, StoredResponse, input_items
 
 __all__ = ["Chain", "expand_chain", "stored_response"]
@@ -110,7 +110,7 @@ def stored_response(
 def _response_object(response: Union[bytes, Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
     if isinstance(response, (bytes, bytearray)):
         try:
-            response = json.loads(response)
+            response = loads_within_budget(response)  # too much to parse: not kept
         except (ValueError, RecursionError):
             return None
     if not isinstance(response, dict) or response.get("object") != "response":

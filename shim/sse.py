@@ -4,7 +4,10 @@ The decoder follows the WHATWG event-stream rules the SDKs implement: lines end 
 CR; a line starting with ``:`` is a comment; ``field: value`` strips one leading space; several
 ``data:`` lines join with ``\\n``; an event is dispatched on the blank line that ends it. It is fed
 bytes split anywhere (one byte at a time works) and never holds more than ``max_event_bytes`` of
-one unfinished event, so a backend that never sends a blank line cannot exhaust memory.
+one unfinished event, so a backend that never sends a blank line cannot exhaust memory. An event
+too large to be parsed at once is counted first and refused when it holds more JSON values than
+the router parses for a call (docs/proxy-limits.md#answers): every translator parses the events it
+is given, on the proxy's event loop.
 """
 
 import re
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from .errors import UpstreamProtocolError
+from .json_budget import MAX_JSON_VALUES, excess_json_values
 
 __all__ = ["MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent", "encode_event"]
 
@@ -26,10 +30,15 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    """Feed bytes, get the complete events they finish."""
+    """Feed bytes, get the complete events they finish.
+
+    An event over a limit ends the decoding: :meth:`feed` returns the events before it and sets
+    :attr:`failure`, and returns nothing after. The events before the bad one are delivered
+    however the bytes were split — fed whole or one byte at a time, a client sees the same."""
 
     def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._max_event_bytes = max_event_bytes
+        self.failure: Optional[UpstreamProtocolError] = None
         self._buffer = bytearray()
         self._pending_cr = False  # a CR ended the last chunk; a following LF belongs to it
         self._event: Optional[str] = None
@@ -38,13 +47,23 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> List[SSEEvent]:
         events: List[SSEEvent] = []
-        if not chunk:  # an empty read must not forget a CR that may be half of a CRLF
+        if self.failure is not None:
             return events
+        try:
+            self._feed(chunk, events)
+        except UpstreamProtocolError as error:
+            self.failure = error
+        return events
+
+    def _feed(self, chunk: bytes, events: List[SSEEvent]) -> None:
+        if not chunk:  # an empty read must not forget a CR that may be half of a CRLF
+            return
         if self._pending_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._pending_cr = False
         if not self._buffer and b"\r" not in chunk:
-            return self._feed_lines(chunk)
+            self._feed_lines(chunk, events)
+            return
         # The kept buffer holds no line end, so searching resumes where the new bytes begin
         # (keeps one-byte-at-a-time feeding of a long line linear, not quadratic).
         scanned = len(self._buffer)
@@ -67,15 +86,12 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
         del buffer[:start]
-        if len(buffer) + self._event_bytes > self._max_event_bytes:
-            raise UpstreamProtocolError("upstream stream event exceeds the size limit")
-        return events
+        self._check_size()
 
-    def _feed_lines(self, chunk: bytes) -> List[SSEEvent]:
+    def _feed_lines(self, chunk: bytes, events: List[SSEEvent]) -> None:
         """The common case, fast: no partial line is held and the chunk ends its lines with LF
         only (as every SDK-facing server writes them), so ``split`` finds every line at C speed.
         Same rules as the general path; ``data:`` lines, most of a stream, are handled inline."""
-        events: List[SSEEvent] = []
         lines = chunk.split(b"\n")
         tail = lines.pop()  # after the last LF: the start of a line still to come (or nothing)
         for raw in lines:
@@ -85,8 +101,7 @@ class SSEDecoder:
                 self._event_bytes += len(raw)
             elif not raw:
                 if self._data or self._event is not None:
-                    events.append(SSEEvent(self._event, "\n".join(self._data)))
-                    self._event, self._data, self._event_bytes = None, [], 0
+                    events.append(self._whole_event())
             elif raw[:6] == b"event:":
                 value = raw[7:] if raw[6:7] == b" " else raw[6:]
                 self._event = value.decode("utf-8", "replace")
@@ -94,21 +109,28 @@ class SSEDecoder:
                 self._take_line(raw)  # a comment, or a field no client reads: nothing to dispatch
         if tail:
             self._buffer += tail
+        self._check_size()
+
+    def _check_size(self) -> None:
         if len(self._buffer) + self._event_bytes > self._max_event_bytes:
             raise UpstreamProtocolError("upstream stream event exceeds the size limit")
-        return events
 
     def close(self) -> List[SSEEvent]:
         """End of input: a last event without its blank line is still delivered (lenient)."""
         events: List[SSEEvent] = []
-        if self._buffer:
-            event = self._take_line(bytes(self._buffer))
-            self._buffer.clear()
-            if event is not None:
-                events.append(event)
-        final = self._dispatch()
-        if final is not None:
-            events.append(final)
+        if self.failure is not None:
+            return events
+        try:
+            if self._buffer:
+                event = self._take_line(bytes(self._buffer))
+                self._buffer.clear()
+                if event is not None:
+                    events.append(event)
+            final = self._dispatch()
+            if final is not None:
+                events.append(final)
+        except UpstreamProtocolError as error:
+            self.failure = error
         return events
 
     def _take_line(self, raw: bytes) -> Optional[SSEEvent]:
@@ -130,7 +152,16 @@ class SSEDecoder:
     def _dispatch(self) -> Optional[SSEEvent]:
         if not self._data and self._event is None:
             return None
-        event = SSEEvent(self._event, "\n".join(self._data))
+        return self._whole_event()
+
+    def _whole_event(self) -> SSEEvent:
+        self._check_size()  # an event that came whole in one chunk is held to the limit too
+        data = "\n".join(self._data)
+        values = excess_json_values(data)
+        if values is not None:
+            raise UpstreamProtocolError(f"upstream stream event holds about {values} JSON values; "
+                                        f"the router parses at most {MAX_JSON_VALUES}")
+        event = SSEEvent(self._event, data)
         self._event, self._data, self._event_bytes = None, [], 0
         return event
 

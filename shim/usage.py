@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
+from .json_budget import loads_within_budget
+
 __all__ = [
     "Usage",
     "response_usage",
@@ -160,7 +162,7 @@ def response_usage(body: bytes) -> Any:
     if found is not _NOT_AT_END:
         return found
     try:
-        parsed = json.loads(body)
+        parsed = loads_within_budget(body)  # too much to parse: usage unknown (docs/proxy-limits.md#answers)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return parsed.get("usage") if isinstance(parsed, dict) else None

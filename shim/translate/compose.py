@@ -51,6 +51,7 @@ def hub_options(options: RequestOptions) -> RequestOptions:
         upstream_model=options.upstream_model,
         default_max_tokens=options.default_max_tokens,
         intermediate=True,
+        json_budget=options.json_budget,  # one call's: both steps parse from it
     )
 
 

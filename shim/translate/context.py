@@ -13,6 +13,7 @@ of the client-side step with the upstream-side step's context as :attr:`Response
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from ..json_budget import JsonBudget
 from .held_text import MAX_HELD_BYTES
 from .system_placement import AUTO
 
@@ -34,6 +35,8 @@ class RequestOptions:
     # The body goes to another translator (the Chat hub of a composition), not to a backend: keep
     # every field the next step can read instead of only what any Chat server accepts.
     intermediate: bool = False
+    # What parsing JSON found inside the body's strings may still cost (tool-call arguments).
+    json_budget: JsonBudget = field(default_factory=JsonBudget.for_request, compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,5 +85,7 @@ class ResponseContext:
     response_echo: Mapping[str, Any] = field(default_factory=dict)
     # The most text a stream translator may keep until its stream ends (held_text.py).
     max_held_bytes: int = MAX_HELD_BYTES
+    # What parsing the answer, and JSON inside its strings, may cost (tool-call arguments).
+    json_budget: JsonBudget = field(default_factory=JsonBudget.for_answer, compare=False)
     # A composed translation: the context of the upstream-side step (see the module docstring).
     inner: Optional["ResponseContext"] = None

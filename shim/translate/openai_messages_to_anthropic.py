@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..json_budget import JsonBudget
 from .openai_content_to_anthropic import ASSISTANT_PARTS, TEXT_PARTS, USER_PARTS, content_blocks
 from .request_checks import add_note, decode_json_object, describe, expect_list, expect_object, expect_str
 from .system_placement import place_anthropic_system_messages
@@ -48,11 +49,12 @@ class TranslatedMessages:
 
 
 def openai_messages_to_anthropic(
-    messages: Any, notes: List[str], keep_system_in_place: bool = False
+    messages: Any, notes: List[str], json_budget: JsonBudget, keep_system_in_place: bool = False
 ) -> TranslatedMessages:
     """Translate an OpenAI ``messages`` array; notes about dropped fields are appended to ``notes``.
-    ``keep_system_in_place``: the upstream model accepts mid-conversation system messages."""
-    builder = _ConversationBuilder(notes, keep_system_in_place)
+    Tool calls' arguments are parsed from ``json_budget``. ``keep_system_in_place``: the upstream
+    model accepts mid-conversation system messages."""
+    builder = _ConversationBuilder(notes, json_budget, keep_system_in_place)
     for index, message in enumerate(expect_list(messages, "messages")):
         param = f"messages[{index}]"
         builder.add(expect_object(message, param), param)
@@ -108,8 +110,9 @@ class _ToolIdAllocator:
 
 
 class _ConversationBuilder:
-    def __init__(self, notes: List[str], keep_system_in_place: bool) -> None:
+    def __init__(self, notes: List[str], json_budget: JsonBudget, keep_system_in_place: bool) -> None:
         self._notes = notes
+        self._json_budget = json_budget
         self._keep_system_in_place = keep_system_in_place
         self._system: List[str] = []
         self._messages: List[Block] = []
@@ -236,7 +239,7 @@ class _ConversationBuilder:
             return {}
         if isinstance(raw, dict):  # not the spec'd shape (a JSON string), but unambiguous
             return raw
-        decoded = decode_json_object(expect_str(raw, param))
+        decoded = decode_json_object(expect_str(raw, param), self._json_budget, param)
         if decoded is None:
             add_note(self._notes, "replaced tool call arguments that are not a JSON object with {}")
             return {}

@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError
+from ..json_budget import JsonBudget
 from ..protocols import OPENAI
 from .anthropic_messages_to_openai import CACHE_CONTROL_NOTE, anthropic_messages_to_openai, system_messages
 from .anthropic_tool_names import ToolNameMap
@@ -85,7 +86,7 @@ def anthropic_request_to_openai(body: Dict[str, Any], options: RequestOptions) -
     _set_tools(body, names, deferred, out, notes)
     _set_reasoning_effort(body, options.upstream_model, out, notes)
     _set_response_format(body, out, notes)
-    _set_user(body, out, notes)
+    _set_user(body, out, notes, options.json_budget)
     _note_dropped_fields(body, notes)
     return TranslatedRequest(body=out, stream=stream, notes=notes, tool_names=dict(names.renamed))
 
@@ -149,13 +150,13 @@ def _set_stream(body: Dict[str, Any], out: Dict[str, Any]) -> bool:
     return True
 
 
-def _set_user(body: Dict[str, Any], out: Dict[str, Any], notes: List[str]) -> None:
+def _set_user(body: Dict[str, Any], out: Dict[str, Any], notes: List[str], json_budget: JsonBudget) -> None:
     if body.get("metadata") is None:
         return
     metadata = expect_object(body["metadata"], "metadata")
     if metadata.get("user_id") is not None:
         user_id = expect_str(metadata["user_id"], "metadata.user_id")
-        out["user"] = openai_user_id(user_id)
+        out["user"] = openai_user_id(user_id, json_budget)
         if out["user"] != user_id:
             add_note(notes, "sent metadata.user_id as a 64-character hash of its session-independent part")
     for key in metadata:

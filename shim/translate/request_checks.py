@@ -6,11 +6,11 @@ offending value (``messages[2].content[0].source``), so that no ``KeyError``/``T
 escapes the engine and the client sees a 400 that says what to fix.
 """
 
-import json
 import math
 from typing import Any, Dict, List, Optional
 
 from ..errors import InvalidRequestError
+from ..json_budget import JsonBudget
 
 __all__ = [
     "add_note",
@@ -95,11 +95,12 @@ def expect_positive_int(value: Any, param: str) -> int:
     return value
 
 
-def decode_json_object(text: str) -> Optional[Dict[str, Any]]:
-    """``text`` parsed as a JSON object, or None when it is not one (RecursionError included:
-    deeply nested input must not escape as a non-router error)."""
+def decode_json_object(text: str, budget: JsonBudget, param: str) -> Optional[Dict[str, Any]]:
+    """``text`` (the request's ``param``) parsed as a JSON object, or None when it is not one
+    (RecursionError included: deeply nested input must not escape as a non-router error); a 413
+    past the call's JSON budget (docs/proxy-limits.md#request-bodies)."""
     try:
-        parsed = json.loads(text)
+        parsed = budget.loads(text, f"'{param}'")
     except (ValueError, RecursionError):
         return None
     return parsed if isinstance(parsed, dict) else None

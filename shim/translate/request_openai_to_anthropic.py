@@ -77,7 +77,7 @@ def openai_request_to_anthropic(body: Dict[str, Any], options: RequestOptions) -
     notes: List[str] = []
     _reject_unsupported(body)
     keep_in_place = resolve_placement(options.mid_conversation_system, ANTHROPIC, options.upstream_model) == KEEP
-    conversation = openai_messages_to_anthropic(body.get("messages"), notes, keep_in_place)
+    conversation = openai_messages_to_anthropic(body.get("messages"), notes, options.json_budget, keep_in_place)
     out: Dict[str, Any] = {"model": options.upstream_model, "max_tokens": _max_tokens(body, options, notes)}
     if conversation.system is not None:
         out["system"] = conversation.system

@@ -15,10 +15,10 @@ request side can strip such blocks. (Clients that keep only signed thinking bloc
 Claude Code, will drop them from their history — the lesser harm.)
 """
 
-import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import UpstreamProtocolError
+from ..json_budget import JsonBudget
 from ..protocols import OPENAI
 from ..stop_reasons import matched_stop_from_openai_choice, stop_reason_from_openai
 from ..usage import usage_from_openai, usage_to_anthropic
@@ -107,11 +107,11 @@ def _tool_use_block(call: Mapping[str, Any], position: int, context: ResponseCon
         "type": "tool_use",
         "id": sanitize_tool_id(tool_id),  # P11
         "name": client_tool_name(name, context),  # P18
-        "input": tool_input_from_arguments(function.get("arguments")),
+        "input": tool_input_from_arguments(function.get("arguments"), context.json_budget),
     }
 
 
-def tool_input_from_arguments(arguments: Any) -> Dict[str, Any]:
+def tool_input_from_arguments(arguments: Any, json_budget: JsonBudget) -> Dict[str, Any]:
     """The ``tool_use.input`` object for an OpenAI ``function.arguments`` value.
 
     Decision (docs/protocol-rules.md#arguments-that-are-not-an-object; requests follow the same rule):
@@ -123,17 +123,18 @@ def tool_input_from_arguments(arguments: Any) -> Dict[str, Any]:
     """
     if isinstance(arguments, dict):
         return arguments
-    decoded = _json_or_none(arguments)
+    decoded = _json_or_none(arguments, json_budget)
     if isinstance(decoded, str):
-        decoded = _json_or_none(decoded)
+        decoded = _json_or_none(decoded, json_budget)
     return decoded if isinstance(decoded, dict) else {}
 
 
-def _json_or_none(text: Any) -> Any:
+def _json_or_none(text: Any, json_budget: JsonBudget) -> Any:
+    """Parsed from the answer's JSON budget (a 502 past it: docs/proxy-limits.md#answers)."""
     if not isinstance(text, str) or not text.strip():
         return None  # missing or "" arguments: a no-argument call (P6)
     try:
-        return json.loads(text)
+        return json_budget.loads(text, "a tool call's arguments")
     except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays/objects
         return None
 

@@ -13,9 +13,9 @@ Ids are seeded from the driver's call id — the engine has no randomness — so
 to the backend again as the Chat ``tool_call_id``.
 """
 
-import json
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..json_budget import JsonBudget
 from ..usage import Usage, usage_to_responses
 from .context import ResponseContext
 
@@ -128,7 +128,7 @@ def call_item(
             "status": status,
             "call_id": call_id,
             "name": name,
-            "input": custom_input(arguments),
+            "input": custom_input(arguments, context.json_budget),
         }
     else:
         item = {
@@ -144,11 +144,12 @@ def call_item(
     return item
 
 
-def custom_input(arguments: str) -> str:
+def custom_input(arguments: str, json_budget: JsonBudget) -> str:
     """A custom tool's free-form input, from the function arguments it travelled in: their
-    ``input`` string; arguments that are not such an object are the input themselves."""
+    ``input`` string; arguments that are not such an object are the input themselves. Parsed
+    from the answer's ``json_budget`` (docs/proxy-limits.md#answers)."""
     try:
-        decoded = json.loads(arguments)
+        decoded = json_budget.loads(arguments, "a tool call's arguments")
     except (ValueError, RecursionError):
         return arguments
     if isinstance(decoded, dict) and isinstance(decoded.get("input"), str):

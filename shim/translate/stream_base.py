@@ -47,21 +47,13 @@ class StreamTranslator:
         """Bytes from upstream in, bytes for the client out (possibly empty)."""
         if self.finished:
             return b""
-        try:
-            events = self._decoder.feed(chunk)
-        except RouterError as error:
-            return self.abort(error)
-        return self._translate_events(events)
+        return self._translate_decoded(self._decoder.feed(chunk))
 
     def close(self) -> bytes:
         """Upstream reached end-of-file: flush and finish the client stream."""
         if self.finished:
             return b""
-        try:
-            events = self._decoder.close()
-        except RouterError as error:
-            return self.abort(error)
-        out = self._translate_events(events)
+        out = self._translate_decoded(self._decoder.close())
         if not self.finished:
             try:
                 out += self._on_eof()
@@ -85,8 +77,12 @@ class StreamTranslator:
             return b""
         return self._translate(chunks, self._on_chunk_object)
 
-    def _translate_events(self, events: List[SSEEvent]) -> bytes:
-        return self._translate(events, self._on_event)
+    def _translate_decoded(self, events: List[SSEEvent]) -> bytes:
+        """The events the decoder gave, then its failure in-band if it stopped at a bad one."""
+        out = self._translate(events, self._on_event)
+        if self._decoder.failure is not None:
+            out += self.abort(self._decoder.failure)  # nothing when an event already ended the stream
+        return out
 
     def _translate(self, items: List[Any], handle: Callable[[Any], bytes]) -> bytes:
         # An error in one event keeps what the events before it produced: otherwise the client

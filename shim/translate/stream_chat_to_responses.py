@@ -342,7 +342,7 @@ class ChatToResponsesStream(StreamTranslator):
         self._open_call = None
         item = self._call_item(call, arguments, "completed")
         if item["type"] == "custom_tool_call":
-            text = custom_input(arguments)
+            text = custom_input(arguments, self._context.json_budget)
             out += self._events.raw("response.custom_tool_call_input.delta", self._item_head + ',"delta":'
                                     + _json_string(text))
             out += self._events.raw("response.custom_tool_call_input.done", self._item_head + ',"input":'

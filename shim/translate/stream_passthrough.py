@@ -13,11 +13,11 @@ holds its usage, its final Response object and its errors in ``response.complete
 itself continues the upstream's ``sequence_number`` (docs/responses-api.md#stream-grammar).
 """
 
-import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import RouterError, error_from_stream_payload
+from ..json_budget import loads_within_budget
 from ..protocols import ANTHROPIC, RESPONSES
 from ..sse import MAX_EVENT_BYTES, SSEDecoder, SSEEvent
 from ..usage import usage_from_anthropic, usage_from_openai, usage_from_responses
@@ -229,7 +229,7 @@ def _has_stop_reason(payload: Dict[str, Any]) -> bool:
 
 def _loads(data: str) -> Optional[Dict[str, Any]]:
     try:
-        value = json.loads(data)
+        value = loads_within_budget(data)  # too much to parse: nothing read from it
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

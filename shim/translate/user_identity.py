@@ -21,25 +21,28 @@ import hashlib
 import json
 from typing import Any, Dict, Optional
 
+from ..json_budget import JsonBudget
+
 __all__ = ["OPENAI_USER_MAX_CHARS", "openai_user_id"]
 
 OPENAI_USER_MAX_CHARS = 64
 
 
-def openai_user_id(user_id: str) -> str:
-    """The OpenAI ``user`` for an Anthropic ``metadata.user_id`` (see the module docstring)."""
-    identity = _identity_fields(user_id)
+def openai_user_id(user_id: str, json_budget: JsonBudget) -> str:
+    """The OpenAI ``user`` for an Anthropic ``metadata.user_id`` (see the module docstring); a JSON
+    id is parsed from the call's ``json_budget``."""
+    identity = _identity_fields(user_id, json_budget)
     if identity is None:
         return user_id if len(user_id) <= OPENAI_USER_MAX_CHARS else _digest(user_id)
     return _digest(json.dumps(identity, sort_keys=True, separators=(",", ":"))) if identity else _digest(user_id)
 
 
-def _identity_fields(user_id: str) -> Optional[Dict[str, Any]]:
+def _identity_fields(user_id: str, json_budget: JsonBudget) -> Optional[Dict[str, Any]]:
     """The session-independent, non-empty fields of a JSON-object id; None when it is not one."""
     if not user_id.startswith("{"):
         return None
     try:
-        parsed = json.loads(user_id)
+        parsed = json_budget.loads(user_id, "'metadata.user_id'")
     except (ValueError, RecursionError):
         return None
     if not isinstance(parsed, dict):

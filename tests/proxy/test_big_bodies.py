@@ -10,7 +10,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -129,17 +129,11 @@ def test_a_body_under_the_value_budget_goes_upstream(fresh: ProxyProcess, provid
 
 
 # Answers ---------------------------------------------------------------------------------------------
-class _BombingBackend:
-    """An OpenAI-protocol backend on 127.0.0.1 whose every answer is a small gzip body that inflates
-    to 64 MiB of spaces (valid JSON whitespace, had anyone read it all)."""
+class _OneAnswerBackend:
+    """A backend on 127.0.0.1 that answers every request with the same bytes (head and body)."""
 
-    def __init__(self) -> None:
-        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        spaces = b" " * (1 << 20)
-        body = b"".join([*(compressor.compress(spaces) for _ in range(64)), compressor.compress(b"{}"),
-                         compressor.flush()])
-        self._answer = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
-                        b"content-length: %d\r\n\r\n" % len(body) + body)
+    def __init__(self, answer: bytes) -> None:
+        self._answer = answer
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -165,23 +159,123 @@ class _BombingBackend:
         self._listener.close()
 
 
-def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None:
-    backend = _BombingBackend()
+def _json_answer(body: bytes, extra_headers: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + extra_headers
+            + b"content-length: %d\r\n\r\n" % len(body) + body)
+
+
+def _gzip_bomb() -> bytes:
+    """A small gzip body that inflates to 64 MiB of spaces (valid JSON whitespace, had anyone read it all)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    spaces = b" " * (1 << 20)
+    body = b"".join([*(compressor.compress(spaces) for _ in range(64)), compressor.compress(b"{}"),
+                     compressor.flush()])
+    return _json_answer(body, b"content-encoding: gzip\r\n")
+
+
+def _one_answer_proxy(tmp_path: Path, backend: _OneAnswerBackend, *args: str) -> ProxyProcess:
+    """A proxy whose models ``raw-*`` go to ``backend`` (OpenAI protocol)."""
     (tmp_path / "config.toml").write_text(
-        f'[backends.bomb]\nprotocol = "openai"\nbase_url = "http://127.0.0.1:{backend.port}/v1"\n'
-        'models = ["bomb-*"]\n')
-    proxy = ProxyProcess(tmp_path, ["--max-response-mib", "1"]).wait_ready()
+        f'[backends.raw]\nprotocol = "openai"\nbase_url = "http://127.0.0.1:{backend.port}/v1"\n'
+        'models = ["raw-*"]\n')
+    return ProxyProcess(tmp_path, list(args)).wait_ready()
+
+
+def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None:
+    backend = _OneAnswerBackend(_gzip_bomb())
+    proxy = _one_answer_proxy(tmp_path, backend, "--max-response-mib", "1")
     try:
         response = httpx.post(proxy.url + "/v1/messages", timeout=30, headers={"anthropic-version": "2023-06-01"},
-                              json={"model": "bomb-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+                              json={"model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
         peak = proxy.peak_resident_bytes()
     finally:
         proxy.stop()
         backend.close()
     assert response.status_code == 502 and response.json()["error"]["type"] == "api_error"
     message = response.json()["error"]["message"]
-    assert "backend 'bomb' (127.0.0.1" in message and f"limit of {1 << 20} bytes" in message
+    assert "backend 'raw' (127.0.0.1" in message and f"limit of {1 << 20} bytes" in message
     assert peak < 256 * 1024 * 1024  # never the 64 MiB answer (and a translated copy of it) in memory
+
+
+# JSON the proxy would parse besides a body's own values (docs/proxy-limits.md#answers) -------------
+_ANSWER_LISTS = 3 * 1024 * 1024  # "[]," × 3 Mi: 9 MiB, some 280 MB once parsed
+_USAGE = b'"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}'
+_CHOICES = (b'"choices":[{"index":0,"message":{"role":"assistant","content":"Hi."},"logprobs":null,'
+            b'"finish_reason":"stop"}]')
+
+
+def _answer_with_lists(usage_last: bool) -> bytes:
+    lists = b'"extra":[' + b"[]," * _ANSWER_LISTS + b"[]]"
+    middle = lists + b"," + _USAGE if usage_last else _USAGE + b"," + lists
+    head = b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"raw-1",'
+    return head + _CHOICES + b"," + middle + b"}"
+
+
+def _post_growth(proxy: ProxyProcess, path: str, body: Dict[str, Any]) -> Tuple[httpx.Response, int]:
+    """The answer to one call, and how far it moved the proxy's memory high-water mark."""
+    with httpx.Client(timeout=60) as client:
+        assert client.get(proxy.url + "/health").status_code == 200
+        before = proxy.peak_resident_bytes()
+        response = client.post(proxy.url + path, json=body, headers={"anthropic-version": "2023-06-01"})
+    return response, proxy.peak_resident_bytes() - before
+
+
+def test_an_answer_too_many_values_to_translate_is_a_502(tmp_path: Path) -> None:
+    """Translating it means parsing it: past the values a call may parse it is refused unparsed,
+    in the client's shape (the code before parsed three million lists and answered 200)."""
+    answer = _answer_with_lists(usage_last=True)
+    backend = _OneAnswerBackend(_json_answer(answer))
+    proxy = _one_answer_proxy(tmp_path, backend)
+    try:
+        response, growth = _post_growth(proxy, "/v1/messages", {
+            "model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+    finally:
+        proxy.stop()
+        backend.close()
+    assert response.status_code == 502 and response.json()["type"] == "error"
+    assert "JSON values to parse" in response.json()["error"]["message"]
+    assert growth < 4 * len(answer)  # the answer's bytes, never its parse (~30 times them)
+
+
+def test_an_answer_passed_on_is_not_parsed_past_the_budget_for_its_usage(tmp_path: Path) -> None:
+    """Same protocol: the answer goes to the client as it came. Its usage is read from its tail when
+    it is the last member; else the whole answer would be parsed for it — not past the budget: the
+    call's usage is then unknown, the answer untouched."""
+    answer = _answer_with_lists(usage_last=False)
+    backend = _OneAnswerBackend(_json_answer(answer))
+    proxy = _one_answer_proxy(tmp_path, backend)
+    try:
+        response, growth = _post_growth(proxy, "/v1/chat/completions", {
+            "model": "raw-1", "messages": [{"role": "user", "content": "x"}]})
+    finally:
+        proxy.stop()
+        backend.close()
+    assert response.status_code == 200 and response.content == answer
+    assert growth < 4 * len(answer)
+
+
+def test_a_request_whose_arguments_hold_millions_of_values_is_a_413(fresh: ProxyProcess,
+                                                                     provider: FakeProvider) -> None:
+    """A tool call's arguments are one string of the body, so the body's own count let 24 MiB of
+    empty lists through, which the Chat → Anthropic translation then parsed (the proxy grew by
+    about 700 MiB and answered 200); they come from the call's budget now."""
+    arguments = '{"rows":[' + "[]," * _LISTS + "[]]}"
+    body = json.dumps({"model": "claude-sonnet-4-6", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "done"}]}).encode()
+    with httpx.Client(timeout=60) as client:
+        assert client.get(fresh.url + "/health").status_code == 200
+        before = fresh.peak_resident_bytes()
+        calls_before = len(provider.requests)
+        response = client.post(fresh.url + "/v1/chat/completions", content=body,
+                               headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "request_too_large" and "messages[1].tool_calls[0].function.arguments" in error["message"]
+    assert len(provider.requests) == calls_before  # nothing went upstream
+    assert fresh.peak_resident_bytes() - before < 4 * len(body)
 
 
 # Every body at once (docs/proxy-limits.md#request-bodies) -----------------------------------------

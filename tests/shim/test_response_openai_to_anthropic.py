@@ -7,6 +7,7 @@ import pytest
 from anthropic.types import Message
 
 from shim.errors import UpstreamError, UpstreamProtocolError
+from shim.json_budget import JsonBudget
 from shim.translate.context import ResponseContext
 from shim.translate.response_openai_to_anthropic import openai_response_to_anthropic, tool_input_from_arguments
 
@@ -205,7 +206,7 @@ def test_p6_missing_arguments_key_gives_empty_object_input() -> None:
     ],
 )
 def test_p6_odd_tool_arguments_never_crash(arguments: Any, expected: Dict[str, Any]) -> None:
-    assert tool_input_from_arguments(arguments) == expected
+    assert tool_input_from_arguments(arguments, JsonBudget.for_answer()) == expected
     out = translate(with_tool_calls([tool_call("call_1", "search", arguments)]))
     assert out["content"][0]["input"] == expected
 

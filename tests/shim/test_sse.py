@@ -5,6 +5,7 @@ from typing import Iterable, List
 import pytest
 
 from shim.errors import UpstreamProtocolError
+from shim.json_budget import MAX_JSON_VALUES
 from shim.sse import SSEDecoder, SSEEvent, encode_event
 
 ANTHROPIC_STREAM = (
@@ -115,19 +116,45 @@ def test_invalid_utf8_is_replaced_not_raised() -> None:
     assert decode([b"data: \xff\xfe\n\n"]) == [SSEEvent(None, "\ufffd\ufffd")]
 
 
-def test_bounded_buffer_raises_for_a_line_that_never_ends() -> None:
+def test_bounded_buffer_fails_for_a_line_that_never_ends() -> None:
     decoder = SSEDecoder(max_event_bytes=64)
     decoder.feed(b"data: " + b"x" * 50)
-    with pytest.raises(UpstreamProtocolError):
-        decoder.feed(b"x" * 20)
+    assert decoder.failure is None
+    assert decoder.feed(b"x" * 20) == [] and isinstance(decoder.failure, UpstreamProtocolError)
+    assert decoder.feed(b"\n\ndata: 1\n\n") == [] and decoder.close() == []  # nothing after the failure
 
 
 def test_bounded_buffer_counts_the_data_lines_of_one_unfinished_event() -> None:
     decoder = SSEDecoder(max_event_bytes=64)
     decoder.feed(b"data: " + b"x" * 20 + b"\n")
     decoder.feed(b"data: " + b"x" * 20 + b"\n")
-    with pytest.raises(UpstreamProtocolError):
-        decoder.feed(b"data: " + b"x" * 20 + b"\n")
+    assert decoder.failure is None
+    decoder.feed(b"data: " + b"x" * 20 + b"\n")
+    assert isinstance(decoder.failure, UpstreamProtocolError)
+
+
+@pytest.mark.parametrize("chunking", ["whole", "bytes"])
+def test_an_event_over_the_limit_keeps_the_events_before_it(chunking: str) -> None:
+    """However the bytes were split: fed whole, the good event and the bad one came in one chunk."""
+    raw = b"data: 1\n\ndata: " + b"x" * 100 + b"\n\ndata: 2\n\n"
+    decoder = SSEDecoder(max_event_bytes=64)
+    pieces = [raw] if chunking == "whole" else [raw[i:i + 1] for i in range(len(raw))]
+    events = [event for piece in pieces for event in decoder.feed(piece)] + decoder.close()
+    assert events == [SSEEvent(None, "1")] and isinstance(decoder.failure, UpstreamProtocolError)
+
+
+@pytest.mark.parametrize("chunking", ["whole", "64 KiB pieces"])
+def test_an_event_holding_too_many_json_values_is_refused_unparsed(chunking: str) -> None:
+    """Within the size limit, but more values than the router parses for a call
+    (docs/proxy-limits.md#answers): the translators would parse it on the proxy's loop."""
+    lists = b"[" + b"[]," * (MAX_JSON_VALUES + 1) + b"[]]"
+    fitting = b"[" + b"1," * (MAX_JSON_VALUES // 2) + b"1]"  # over a megabyte, within the values
+    raw = b"data: " + fitting + b"\n\ndata: " + lists + b"\n\n"
+    decoder = SSEDecoder()
+    pieces = [raw] if chunking == "whole" else [raw[i:i + 65536] for i in range(0, len(raw), 65536)]  # 3.5 MB
+    events = [event for piece in pieces for event in decoder.feed(piece)] + decoder.close()
+    assert [len(event.data) for event in events] == [len(fitting)]
+    assert decoder.failure is not None and "JSON values" in decoder.failure.message
 
 
 def test_bounded_buffer_resets_after_each_event() -> None:

@@ -6,12 +6,17 @@ import re
 
 import pytest
 
+from shim.json_budget import JsonBudget
 from shim.translate.context import RequestOptions
 from shim.translate.request_anthropic_to_openai import anthropic_request_to_openai
 from shim.translate.user_identity import OPENAI_USER_MAX_CHARS, openai_user_id
 
 DEVICE = "fecad97ad43de795a7ea183d1e1936a6b0ecf49269e9a4ffe0bd98af67225e78"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _user_id(user_id: str) -> str:
+    return openai_user_id(user_id, JsonBudget.for_request())
 
 
 SESSION = "32f294aa-f09a-4afa-9985-2b1b614a6155"
@@ -22,36 +27,36 @@ def _claude_code_id(device: str = DEVICE, session: str = SESSION, account: str =
 
 
 def test_claude_codes_id_is_a_64_character_hash_that_survives_a_new_session() -> None:
-    first = openai_user_id(_claude_code_id())
+    first = _user_id(_claude_code_id())
     assert len(_claude_code_id()) > 140 and HEX64.match(first)
-    assert openai_user_id(_claude_code_id(session="0b8f5c6e-1111-4222-8333-944444444444")) == first
+    assert _user_id(_claude_code_id(session="0b8f5c6e-1111-4222-8333-944444444444")) == first
 
 
 def test_another_device_or_account_is_another_user() -> None:
-    first = openai_user_id(_claude_code_id())
-    assert openai_user_id(_claude_code_id(device="0" * 64)) != first
-    assert openai_user_id(_claude_code_id(account="5b7c1a2e-aaaa-4bbb-8ccc-dddddddddddd")) != first
+    first = _user_id(_claude_code_id())
+    assert _user_id(_claude_code_id(device="0" * 64)) != first
+    assert _user_id(_claude_code_id(account="5b7c1a2e-aaaa-4bbb-8ccc-dddddddddddd")) != first
 
 
 def test_key_order_and_spacing_do_not_matter() -> None:
     reordered = json.dumps({"session_id": "s", "account_uuid": "", "device_id": DEVICE})
-    assert openai_user_id(reordered) == openai_user_id(_claude_code_id())
+    assert _user_id(reordered) == _user_id(_claude_code_id())
 
 
 @pytest.mark.parametrize("user_id", ["user-7d3f", "x" * OPENAI_USER_MAX_CHARS, "{not json", "[1, 2]"])
 def test_a_short_id_that_is_not_a_json_object_passes_unchanged(user_id: str) -> None:
-    assert openai_user_id(user_id) == user_id
+    assert _user_id(user_id) == user_id
 
 
 def test_a_long_plain_id_is_hashed_whole() -> None:
     long_id = "u" * (OPENAI_USER_MAX_CHARS + 1)
-    assert HEX64.match(openai_user_id(long_id)) and openai_user_id(long_id) != openai_user_id(long_id + "v")
+    assert HEX64.match(_user_id(long_id)) and _user_id(long_id) != _user_id(long_id + "v")
 
 
 def test_a_json_object_with_only_session_fields_is_hashed_whole() -> None:
     one = json.dumps({"session_id": "a", "device_id": ""})
     other = json.dumps({"session_id": "b", "device_id": ""})
-    assert HEX64.match(openai_user_id(one)) and openai_user_id(one) != openai_user_id(other)
+    assert HEX64.match(_user_id(one)) and _user_id(one) != _user_id(other)
 
 
 def test_the_translated_request_carries_the_bounded_user_with_a_note() -> None:
