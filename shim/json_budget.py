@@ -9,10 +9,12 @@ any API call needs is refused before anything parses it (docs/proxy-limits.md#re
 The proxy counts as the body arrives (:class:`JsonValueCount`), so even the counting never holds
 the loop for more than one received piece.
 
-A backend's answer is held to the same budget wherever the router parses one — a translated answer,
-an error body, the usage of one passed on, a stream's event (:func:`loads_within_budget`): it is
-parsed on the same event loop, and a backend that answers 32 MiB of empty lists would hold it as
-long as such a request would (docs/proxy-limits.md#answers).
+A backend's answer is held to the same budget wherever the router parses one — an answer to
+translate, an error body, the usage of one passed on, a stream's event (:func:`loads_within_budget`):
+it is parsed on the same event loop, and a backend that answers 32 MiB of empty lists would hold
+it as long as such a request would (docs/proxy-limits.md#answers). JSON found inside a string — a
+tool call's arguments — is one value to those counts; what a translation parses of it comes from
+one :class:`JsonBudget` per call (docs/proxy-limits.md#request-bodies).
 
 A Responses call that continues a stored conversation (``previous_response_id``) becomes a request
 the client never sent: the stored conversation in front of its input. Its size is kept as a
@@ -64,40 +66,46 @@ def loads_within_budget(raw: Union[bytes, str]) -> Any:
 def excess_json_values(text: Union[bytes, str]) -> Optional[int]:
     """The values in ``text`` when they are more than :data:`MAX_JSON_VALUES` (counted without
     parsing it), else None."""
-    if len(text) <= _COUNT_ABOVE or _quick_count(text) <= MAX_JSON_VALUES:
+    if len(text) <= _COUNT_ABOVE or _separators(text) <= MAX_JSON_VALUES:
         return None
     values = _count_in_pieces(text)
     return values if values > MAX_JSON_VALUES else None
 
 
 class JsonBudget:
-    """The JSON values one translation may still parse: a body's (or an answer's) own, then every
-    JSON text a translator finds inside one of its strings and parses — tool-call arguments, a JSON
-    user id. Those strings' contents are not values of the body (a 24 MiB arguments string of empty
-    lists is one value), so without this a request within the body's budget made the proxy parse
-    eight million lists (docs/proxy-limits.md#request-bodies). Past the budget, :meth:`loads` raises
-    the error of its side: the client's 413, or the backend's 502."""
+    """The JSON values one translation may still parse out of strings: every JSON text a
+    translator finds inside a string of the body (or the answer) and parses — tool-call arguments,
+    a JSON user id. To the body's own count such a string is one value (a 24 MiB arguments string
+    of empty lists is one), so without this a request within the body's budget made the proxy
+    parse eight million lists (docs/proxy-limits.md#request-bodies). A budget of its own, as large
+    as a body's: a string's contents are also in the body's quick count, and spending the body's
+    count here would count them twice. Past it, :meth:`loads` raises the error of its side: the
+    client's 413, or the backend's 502.
+
+    Each text spends an upper bound of its values while that fits (three C-speed passes); only a
+    text that does not fit is counted exactly, and refused if that does not fit either — so a call
+    whose strings hold over a megabyte of commas and brackets in all may be refused a little early."""
 
     __slots__ = ("_error", "left")
 
-    def __init__(self, error: Callable[[str], RouterError], spent: int = 0) -> None:
+    def __init__(self, error: Callable[[str], RouterError]) -> None:
         self._error = error
-        self.left = MAX_JSON_VALUES - spent
+        self.left = MAX_JSON_VALUES
 
     @classmethod
-    def for_request(cls, spent: int = 0) -> "JsonBudget":
-        """A request's: ``spent`` values are the body's own, as counted when it arrived."""
-        return cls(RequestTooLargeError, spent)
+    def for_request(cls) -> "JsonBudget":
+        """A request's (413 past it)."""
+        return cls(RequestTooLargeError)
 
     @classmethod
     def for_answer(cls) -> "JsonBudget":
-        """A backend answer's (translating it parses it, then the JSON inside its strings)."""
+        """A backend answer's (502 past it)."""
         return cls(UpstreamTransportError)
 
     def loads(self, text: Union[bytes, str], what: str = "JSON") -> Any:
         """``json.loads(text)`` once its values are taken from the budget (``ValueError`` as
         ``json.loads`` raises them); ``what`` names the text in the error past the budget."""
-        values = _quick_count(text)  # an upper bound, at C speed; exact only when it matters
+        values = _separators(text)  # an upper bound, at C speed; exact only when it matters
         if values > self.left:
             values = _count_in_pieces(text)
             if values > self.left:
@@ -213,13 +221,6 @@ def _ends_in_odd_backslashes(text: bytes) -> bool:
     return (len(text) - len(text.rstrip(b"\\"))) % 2 == 1
 
 
-def _quick_count(text: Union[bytes, str]) -> int:
-    """:func:`_separators` for text or bytes, without a copy of either (three C passes)."""
-    if isinstance(text, bytes):
-        return text.count(b",") + text.count(b"[") + text.count(b"{")
-    return text.count(",") + text.count("[") + text.count("{")
-
-
 _PIECE = 1 << 20
 
 
@@ -233,6 +234,9 @@ def _count_in_pieces(text: Union[bytes, str]) -> int:
     return count.values
 
 
-def _separators(raw: bytes) -> int:
-    """An upper bound on the values in ``raw``: one per comma, plus the first of each container."""
-    return len(raw) - len(raw.translate(None, b",[{"))  # one C pass for the three counts
+def _separators(text: Union[bytes, str]) -> int:
+    """An upper bound on the values in ``text``: one per comma, plus the first of each container
+    (three C passes, no copy of the text)."""
+    if isinstance(text, bytes):
+        return text.count(b",") + text.count(b"[") + text.count(b"{")
+    return text.count(",") + text.count("[") + text.count("{")

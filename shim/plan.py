@@ -41,11 +41,20 @@ from .errors import (
     RouterError,
     UnsupportedFeatureError,
     UpstreamProtocolError,
+    UpstreamTransportError,
     error_from_upstream,
     kept,
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
-from .json_budget import JsonBudget, JsonMeasure, check_json_values, check_json_work, count_json_values
+from .json_budget import (
+    JsonBudget,
+    JsonMeasure,
+    TooManyJsonValues,
+    check_json_values,
+    check_json_work,
+    count_json_values,
+    loads_within_budget,
+)
 from .model_limits import output_limit
 from .protocols import (
     ANTHROPIC,
@@ -230,7 +239,7 @@ class Plan:
             return self._translate_error_response(status, headers, body)
         if self._response_translator is None or self.context is None:
             return ClientResponse(status, client_headers(headers), body)
-        return self._translate_success(status, headers, _parse_upstream_json(body, self.context.json_budget))
+        return self._translate_success(status, headers, _parse_upstream_json(body))
 
     def translate_response_with_usage(
         self, status: int, headers: Mapping[str, str], body: bytes
@@ -238,7 +247,7 @@ class Plan:
         """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
         unless the upstream answered 2xx), from one parse of the body instead of two."""
         if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
-            upstream = _parse_upstream_json(body, self.context.json_budget)
+            upstream = _parse_upstream_json(body)
             usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
             return self._translate_success(status, headers, upstream), usage
         response = self.translate_response(status, headers, body)
@@ -337,11 +346,6 @@ class _Chaining:
         self._body = body
         self._json_values = json_values  # as the driver or the plan's own check counted them, if either did
 
-    @property
-    def counted_values(self) -> int:
-        """The body's JSON values as counted so far (0: too short to need counting, at most 500,000)."""
-        return self._json_values or 0
-
     @functools.cached_property
     def body_measure(self) -> JsonMeasure:
         """The client's body's, counted here only when nothing counted it before (Responses calls only)."""
@@ -420,7 +424,7 @@ def _plan_routed(
     if target == call.endpoint:
         _plan_same_protocol(plan, route, raw, call.query, body, headers)
     else:
-        _plan_translated(plan, config, route, body, headers, context, JsonBudget.for_request(chaining.counted_values))
+        _plan_translated(plan, config, route, body, headers, context)
 
 
 def upstream_endpoint(client_endpoint: str, backend: Backend, upstream_model: str) -> str:
@@ -586,12 +590,12 @@ def _plan_local_count_tokens(plan: Plan, body: Dict[str, Any]) -> None:
 
 def _plan_translated(
     plan: Plan, config: RouterConfig, route: Route, body: Dict[str, Any], headers: Dict[str, str],
-    context: ResponseContext, json_budget: JsonBudget,
+    context: ResponseContext,
 ) -> None:
     backend = route.backend
     assert plan.upstream_endpoint is not None
     translation = translation_for(plan.endpoint, plan.upstream_endpoint)
-    options = _request_options(config, route, json_budget)
+    options = _request_options(config, route)
     translated: TranslatedRequest = _guard_depth(lambda: translation.request(body, options))
     path = upstream_path(backend.protocol, plan.upstream_endpoint)
     assert path is not None
@@ -624,7 +628,7 @@ def _response_context(base: ResponseContext, translated: TranslatedRequest) -> R
     return dataclasses.replace(_response_context(base, translated.hub), inner=own)
 
 
-def _request_options(config: RouterConfig, route: Route, json_budget: JsonBudget) -> RequestOptions:
+def _request_options(config: RouterConfig, route: Route) -> RequestOptions:
     backend = route.backend
     return RequestOptions(
         upstream_model=route.upstream_model,
@@ -633,7 +637,7 @@ def _request_options(config: RouterConfig, route: Route, json_budget: JsonBudget
         max_tokens_field=backend.max_tokens_field,
         replay_reasoning=backend.replay_reasoning,
         mid_conversation_system=backend.mid_conversation_system,
-        json_budget=json_budget,
+        json_budget=JsonBudget.for_request(),  # a fresh one for each translation of the call
     )
 
 
@@ -715,11 +719,13 @@ def _decodes_to(escaped: bytes, expected: Any) -> bool:
         return False
 
 
-def _parse_upstream_json(body: bytes, budget: JsonBudget) -> Dict[str, Any]:
-    """A backend's whole answer, parsed for translation: held to the call's JSON budget
-    (docs/proxy-limits.md#answers), a 502 past it."""
+def _parse_upstream_json(body: bytes) -> Dict[str, Any]:
+    """A backend's whole answer, parsed for translation: a 502 past the values the router parses
+    (docs/proxy-limits.md#answers)."""
     try:
-        parsed = budget.loads(body, "the backend's answer")
+        parsed = loads_within_budget(body)
+    except TooManyJsonValues as excess:
+        raise UpstreamTransportError(f"the backend's answer {excess}") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise UpstreamProtocolError("the upstream answered with a body that is not JSON") from None
     if not isinstance(parsed, dict):

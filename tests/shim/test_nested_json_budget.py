@@ -1,11 +1,11 @@
 """JSON inside a string is held to the call's JSON budget when a translator parses it
 (docs/proxy-limits.md#request-bodies, docs/proxy-limits.md#answers).
 
-A tool call's arguments are a string: a body is one value however much JSON that string holds,
-so the body's own count let a 24 MiB request through whose arguments the Chat → Anthropic
+A tool call's arguments are a string: to the body's count it is one value however much JSON it
+holds, so the body's count let a 24 MiB request through whose arguments the Chat → Anthropic
 translation then parsed into eight million lists. Every such parse now takes its values from one
-budget per call — the body's own values first — and past it the call is refused in its side's
-terms: the client's request a 413, a backend's answer a 502.
+budget per call, as large as a body's, and past it the call is refused in its side's terms: the
+client's request a 413, a backend's answer a 502.
 """
 
 import json
@@ -42,8 +42,8 @@ def _chat_request(*arguments: str) -> Dict[str, Any]:
         {"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": calls}, *results]}
 
 
-def _options(spent: int = 0) -> RequestOptions:
-    return RequestOptions(upstream_model="claude-sonnet-4-6", json_budget=JsonBudget.for_request(spent))
+def _options() -> RequestOptions:
+    return RequestOptions(upstream_model="claude-sonnet-4-6", json_budget=JsonBudget.for_request())
 
 
 def _chat_answer(*arguments: str) -> Dict[str, Any]:
@@ -72,9 +72,13 @@ def test_the_budget_is_one_per_call_not_one_per_string() -> None:
         openai_request_to_anthropic(_chat_request(_arguments(HALF), _arguments(HALF)), _options())
 
 
-def test_the_bodys_own_values_come_first() -> None:
-    with pytest.raises(RequestTooLargeError):
-        openai_request_to_anthropic(_chat_request(_arguments(HALF)), _options(spent=HALF))
+def test_an_upper_bound_is_spent_while_it_fits_and_the_exact_count_decides() -> None:
+    """Commas inside the arguments' own strings are in the quick bound, not in the values: a text
+    whose bound does not fit what is left is counted exactly before it is refused."""
+    prose = '{"text":"' + "a, " * MAX_JSON_VALUES + '"}'  # 500,000 commas, two values
+    budget = JsonBudget.for_request()
+    budget.loads(_arguments(HALF))
+    assert budget.loads(prose) == {"text": "a, " * MAX_JSON_VALUES}
 
 
 def test_a_json_user_id_is_held_to_the_budget() -> None:
