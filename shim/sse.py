@@ -38,6 +38,8 @@ class SSEDecoder:
 
     def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._max_event_bytes = max_event_bytes
+        # Smaller events can be over neither limit: an event holds at most a value per two bytes.
+        self._check_above = min(max_event_bytes, 2 * MAX_JSON_VALUES)
         self.failure: Optional[UpstreamProtocolError] = None
         self._buffer = bytearray()
         self._pending_cr = False  # a CR ended the last chunk; a following LF belongs to it
@@ -101,7 +103,10 @@ class SSEDecoder:
                 self._event_bytes += len(raw)
             elif not raw:
                 if self._data or self._event is not None:
-                    events.append(self._whole_event())
+                    if self._event_bytes > self._check_above:
+                        self._check_event()
+                    events.append(SSEEvent(self._event, "\n".join(self._data)))
+                    self._event, self._data, self._event_bytes = None, [], 0
             elif raw[:6] == b"event:":
                 value = raw[7:] if raw[6:7] == b" " else raw[6:]
                 self._event = value.decode("utf-8", "replace")
@@ -152,18 +157,21 @@ class SSEDecoder:
     def _dispatch(self) -> Optional[SSEEvent]:
         if not self._data and self._event is None:
             return None
-        return self._whole_event()
+        if self._event_bytes > self._check_above:
+            self._check_event()
+        event = SSEEvent(self._event, "\n".join(self._data))
+        self._event, self._data, self._event_bytes = None, [], 0
+        return event
 
-    def _whole_event(self) -> SSEEvent:
-        self._check_size()  # an event that came whole in one chunk is held to the limit too
-        data = "\n".join(self._data)
-        values = excess_json_values(data)
+    def _check_event(self) -> None:
+        """A whole event large enough to be over a limit: its size (one that came whole in one chunk
+        was never held unfinished), then its JSON values, before any translator parses it."""
+        if self._event_bytes > self._max_event_bytes:
+            raise UpstreamProtocolError("upstream stream event exceeds the size limit")
+        values = excess_json_values("\n".join(self._data))
         if values is not None:
             raise UpstreamProtocolError(f"upstream stream event holds about {values} JSON values; "
                                         f"the router parses at most {MAX_JSON_VALUES}")
-        event = SSEEvent(self._event, data)
-        self._event, self._data, self._event_bytes = None, [], 0
-        return event
 
 
 def _find_line_end(buffer: bytearray, start: int) -> int:

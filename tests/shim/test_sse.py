@@ -194,3 +194,12 @@ def test_encode_event_round_trips(data: str, event: "str | None") -> None:
     assert wire.endswith(b"\n\n")
     assert decode(one_byte_at_a_time(wire)) == [SSEEvent(event, data)]
     assert decode([wire * 3]) == [SSEEvent(event, data)] * 3
+
+
+def test_a_large_chunk_of_events_is_not_one_large_event() -> None:
+    """The size limit is one event's, not the chunk's that brought it (fed whole, a stream's bytes
+    are all in the decoder's buffer while it dispatches their events)."""
+    event = b"data: " + b"x" * (2 << 20) + b"\r\n\r\n"  # CRLF: the general path, which buffers the chunk
+    decoder = SSEDecoder()
+    events = decoder.feed(event * 9)  # 18 MiB: more than one event's limit, in one chunk
+    assert len(events) == 9 and decoder.failure is None
