@@ -49,7 +49,7 @@ class TooManyJsonValues(ValueError):
     unparsable answer as having no usage, no error details or nothing to store treats this one so too."""
 
     def __init__(self, values: int) -> None:
-        super().__init__(f"holds about {values} JSON values; the router parses at most {MAX_JSON_VALUES}")
+        super().__init__(f"holds more than {values} JSON values; the router parses at most {MAX_JSON_VALUES}")
         self.values = values
 
 
@@ -64,11 +64,11 @@ def loads_within_budget(raw: Union[bytes, str]) -> Any:
 
 
 def excess_json_values(text: Union[bytes, str]) -> Optional[int]:
-    """The values in ``text`` when they are more than :data:`MAX_JSON_VALUES` (counted without
-    parsing it), else None."""
+    """None when ``text`` holds at most :data:`MAX_JSON_VALUES` values (counted without parsing it);
+    else how many the count had found when it passed that (the text holds at least as many)."""
     if len(text) <= _COUNT_ABOVE or _separators(text) <= MAX_JSON_VALUES:
         return None
-    values = _count_in_pieces(text)
+    values = _count_in_pieces(text, MAX_JSON_VALUES)
     return values if values > MAX_JSON_VALUES else None
 
 
@@ -107,10 +107,10 @@ class JsonBudget:
         ``json.loads`` raises them); ``what`` names the text in the error past the budget."""
         values = _separators(text)  # an upper bound, at C speed; exact only when it matters
         if values > self.left:
-            values = _count_in_pieces(text)
+            values = _count_in_pieces(text, self.left)
             if values > self.left:
-                raise self._error(f"{what}: about {values} JSON values to parse; the router parses at most "
-                                  f"{MAX_JSON_VALUES} per call")
+                raise self._error(f"{what}: more than {values} JSON values to parse; the router parses at "
+                                  f"most {MAX_JSON_VALUES} per call")
         self.left -= values
         return json.loads(text)
 
@@ -224,13 +224,17 @@ def _ends_in_odd_backslashes(text: bytes) -> bool:
 _PIECE = 1 << 20
 
 
-def _count_in_pieces(text: Union[bytes, str]) -> int:
-    """:func:`count_json_values`'s exact count, a megabyte at a time: what the count holds beside
-    ``text`` is one piece, never a second copy of a text that may be tens of megabytes."""
+def _count_in_pieces(text: Union[bytes, str], stop_above: int) -> int:
+    """:func:`count_json_values`'s exact count, a megabyte at a time — what the count holds beside
+    ``text`` is one piece, never a second copy of a text that may be tens of megabytes — ended as
+    soon as it passes ``stop_above``: a text of tens of millions of values is refused after its
+    first megabytes, not after all of them."""
     count = JsonValueCount()
     for start in range(0, len(text), _PIECE):
         piece = text[start:start + _PIECE]
         count.feed(piece.encode("utf-8", "surrogatepass") if isinstance(piece, str) else piece)
+        if count.values > stop_above:
+            break
     return count.values
 
 

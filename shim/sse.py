@@ -170,7 +170,7 @@ class SSEDecoder:
             raise UpstreamProtocolError("upstream stream event exceeds the size limit")
         values = excess_json_values("\n".join(self._data))
         if values is not None:
-            raise UpstreamProtocolError(f"upstream stream event holds about {values} JSON values; "
+            raise UpstreamProtocolError(f"upstream stream event holds more than {values} JSON values; "
                                         f"the router parses at most {MAX_JSON_VALUES}")
 
 

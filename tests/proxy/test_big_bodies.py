@@ -233,7 +233,7 @@ def test_an_answer_too_many_values_to_translate_is_a_502(tmp_path: Path) -> None
         proxy.stop()
         backend.close()
     assert response.status_code == 502 and response.json()["type"] == "error"
-    assert "the backend's answer holds about" in response.json()["error"]["message"]
+    assert "the backend's answer holds more than" in response.json()["error"]["message"]
     assert growth < 4 * len(answer)  # the answer's bytes, never its parse (~30 times them)
 
 
