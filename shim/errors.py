@@ -290,11 +290,15 @@ def _should_retry_header(value: Optional[str]) -> Optional[bool]:
     return True if lowered == "true" else False if lowered == "false" else None
 
 
-def _parse_error_body(body: bytes) -> Dict[str, Any]:
-    from .json_budget import loads_within_budget  # json_budget raises the errors defined here
+# Error details are a few hundred bytes; a larger body is not parsed on the proxy's event loop.
+_MAX_ERROR_BODY = 1 << 20
 
+
+def _parse_error_body(body: bytes) -> Dict[str, Any]:
+    if len(body) > _MAX_ERROR_BODY:
+        return {}  # not an error's details: said by its status alone, unparsed (docs/proxy-limits.md#answers)
     try:
-        parsed = loads_within_budget(body)  # too much to parse: the error said by its status alone
+        parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     return _error_object(parsed)

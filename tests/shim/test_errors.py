@@ -434,3 +434,16 @@ def test_keeping_an_error_whose_chain_loops_ends() -> None:
     first, second = ValueError("first"), ValueError("second")
     first.__cause__, second.__cause__ = second, first
     assert kept(first) is first
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_an_error_body_over_a_megabyte_is_said_by_its_status_unparsed(protocol: str) -> None:
+    """Details are a few hundred bytes; parsing a backend's megabytes of lists would hold the proxy's
+    loop (docs/proxy-limits.md#answers). The status still says the kind; the message is the body's start."""
+    details = {"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}
+    small = json.dumps({**details, "padding": [[]] * 1000}).encode()
+    large = json.dumps({**details, "padding": [[]] * 400_000}).encode()  # 1.6 MB
+    assert errors.error_from_upstream(protocol, 429, small).message == "slow down"
+    refused = errors.error_from_upstream(protocol, 429, large)
+    assert refused.kind_name == "rate_limit" and refused.message.startswith('{"error": {"message": "slow down"')
+    assert errors.error_from_upstream(protocol, 503, large).kind_name != "rate_limit"  # from the status alone
