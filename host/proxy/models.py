@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from shim.config import Backend, RouterConfig
+from shim.json_budget import loads_within_budget
 from shim.plan import TRANSLATED_ANTHROPIC_VERSION, credential_headers
 from shim.protocols import ANTHROPIC, MODELS, upstream_path
 from shim.routing import resolve_route
@@ -108,9 +109,10 @@ def _plain_globs(backend: Backend) -> List[str]:
 
 
 def _listed_ids(body: bytes) -> List[str]:
-    """Model ids from either vendor's list shape (both put them under ``data[*].id``)."""
+    """Model ids from either vendor's list shape (both put them under ``data[*].id``); a list too
+    large to parse on the event loop is no list (docs/proxy-limits.md#answers)."""
     try:
-        data = json.loads(body).get("data")
+        data = loads_within_budget(body).get("data")
     except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return []
     if not isinstance(data, list):

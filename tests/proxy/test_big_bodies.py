@@ -254,6 +254,27 @@ def test_an_answer_passed_on_is_not_parsed_past_the_budget_for_its_usage(tmp_pat
     assert growth < 4 * len(answer)
 
 
+def test_a_model_list_too_large_to_parse_is_left_unread(tmp_path: Path) -> None:
+    """``GET /v1/models`` merges each backend's list, parsed on the proxy's loop: one holding more
+    values than the router parses lists nothing (the code before parsed three million lists)."""
+    lists = b"[" + b"[]," * _ANSWER_LISTS + b"[]]"
+    listing = b'{"object":"list","data":[{"id":"raw-listed","object":"model"}],"extra":' + lists + b"}"
+    backend = _OneAnswerBackend(_json_answer(listing))
+    proxy = _one_answer_proxy(tmp_path, backend)
+    try:
+        with httpx.Client(timeout=60) as client:
+            assert client.get(proxy.url + "/health").status_code == 200
+            before = proxy.peak_resident_bytes()
+            response = client.get(proxy.url + "/v1/models")
+        growth = proxy.peak_resident_bytes() - before
+    finally:
+        proxy.stop()
+        backend.close()
+    assert response.status_code == 200
+    assert "raw-listed" not in [model["id"] for model in response.json()["data"]]
+    assert growth < 4 * len(listing)
+
+
 def test_a_request_whose_arguments_hold_millions_of_values_is_a_413(fresh: ProxyProcess,
                                                                      provider: FakeProvider) -> None:
     """A tool call's arguments are one string of the body, so the body's own count let 24 MiB of
