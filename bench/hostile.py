@@ -13,6 +13,11 @@ them together:
 - **idle sockets**: 1,100 connections that send nothing, 10 % of them half a request head, held open;
 - **big headers**: requests with one 4 MiB header, two at a time (at most 20);
 - **big bodies**: 8 MiB bodies of nested empty arrays, one at a time (at most 10);
+- **JSON in strings**: the same 8 MiB of empty arrays inside one tool call's arguments (a string: one
+  value to the body's count), sent to a model the proxy translates for, so that the translation
+  parses them; one at a time (at most 10; docs/proxy-limits.md#request-bodies);
+- **answers of lists**: calls whose backend answers 8 MiB of empty arrays beside its message, sent
+  so that the proxy translates the answer; one at a time (at most 10; docs/proxy-limits.md#answers);
 - **mid-stream disconnects**: 16 clients that start a slow stream and leave after its first chunk (at most 30,000);
 - **pipelined requests**: 8 connections that each write 4 MiB of ``GET /health`` back to back and read
   no answer, a new one whenever the proxy closes one (at most 2,000 connections);
@@ -170,11 +175,31 @@ async def big_headers(budget: Budget, size: int = 4 << 20, limit: int = 20, para
 
 async def big_bodies(budget: Budget, size: int = 8 << 20, limit: int = 10) -> str:
     body = b'{"model": "gpt-ok", "messages": [' + b"[]," * (size // 3) + b"[]]}"
+    return await _one_at_a_time(budget, request_bytes(CHAT, body), limit)
+
+
+async def json_in_strings(budget: Budget, size: int = 8 << 20, limit: int = 10) -> str:
+    arguments = '{"rows":[' + "[]," * (size // 3) + "[]]}"
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+    body = {"model": "claude-ok", "messages": [  # the Anthropic backend: Chat -> Anthropic parses arguments
+        *USER, {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "done"}]}
+    return await _one_at_a_time(budget, request_bytes(CHAT, body), limit)
+
+
+async def answers_of_lists(budget: Budget, limit: int = 10) -> str:
+    body = {"model": "gpt-lists", "max_tokens": 8, "messages": USER}  # Messages to the OpenAI backend: translated
+    return await _one_at_a_time(budget, request_bytes("/v1/messages", body, {"anthropic-version": "2023-06-01"}),
+                                limit)
+
+
+async def _one_at_a_time(budget: Budget, request: bytes, limit: int) -> str:
+    """``request`` on a connection of its own, the next once it is answered, at most ``limit``."""
     statuses: Dict[int, int] = {}
     sent = 0
     while budget.open() and sent < limit:
         sent += 1
-        status = await _one_request(budget.port, request_bytes(CHAT, body))
+        status = await _one_request(budget.port, request)
         statuses[status] = statuses.get(status, 0) + 1
     return f"{sent} sent, statuses {dict(sorted(statuses.items()))}"
 
@@ -280,6 +305,8 @@ ATTACKS: List[Tuple[str, Attack]] = [
     ("idle sockets", idle_sockets),
     ("big headers", big_headers),
     ("big bodies", big_bodies),
+    ("JSON in strings", json_in_strings),
+    ("answers of lists", answers_of_lists),
     ("mid-stream disconnects", mid_stream_disconnects),
     ("pipelined requests", pipelined_requests),
     ("stalled bodies", stalled_bodies),

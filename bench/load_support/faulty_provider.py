@@ -9,6 +9,8 @@ picking a model, with the router's built-in families routing ``gpt-*`` to the Op
 - ``…err500…``: ``500`` with the protocol's error body; ``…err429…``: ``429`` with ``retry-after``;
 - ``…reset…``: a stream cut after three events (the connection aborted), or no answer at all;
 - ``…hang…``: nothing, ever (the proxy's read timeout has to end it);
+- ``…lists…``: the answer (not a stream) with 8 MiB of empty lists beside its message, as a broken
+  or hostile backend could send: a proxy that translates the answer parses it;
 - anything else: the answer at once (stream or not, as asked).
 
 Bodies come pre-encoded from ``proxy_support.wire_bodies`` (the same answers ``bench/proxy.py``'s fake
@@ -18,7 +20,7 @@ gives). asyncio + httptools, like that fake; run it as ``python -m load_support.
 
 import asyncio
 import json
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import httptools
 from proxy_support.serving import run_server_main
@@ -55,6 +57,17 @@ _RATE = {
     "openai": {"error": {"message": "slow down", "type": "rate_limit_exceeded", "code": None, "param": None}},
     "anthropic": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
 }
+_LISTS_SIZE = 8 << 20
+
+
+def _with_lists(payload: Dict[str, Any]) -> bytes:
+    """``payload`` answered with ``_LISTS_SIZE`` bytes of empty lists in one more member."""
+    body = json.dumps(payload, separators=(",", ":")).encode()[:-1]
+    body += b',"extra":[' + b"[]," * (_LISTS_SIZE // 3) + b"[]]}"
+    return _head("200 OK", "application/json", length=len(body)) + body
+
+
+_LISTS = {"openai": _with_lists(openai_completion()), "anthropic": _with_lists(anthropic_message())}
 _STREAM_HEAD = _head("200 OK", "text/event-stream", "cache-control: no-cache\r\n", chunked=True)
 _NOT_FOUND = _json("404 Not Found", {"error": {"message": "not found", "type": "not_found"}})
 
@@ -124,6 +137,8 @@ class FaultyProviderProtocol(asyncio.Protocol):
             if stream:
                 transport.write(_STREAM_HEAD + b"".join(_chunk(e) for e in self._events(protocol)[:3]))
             transport.abort()
+        elif "lists" in model and not stream:
+            transport.write(_LISTS[protocol])
         elif stream:
             await self._stream(transport, protocol, SLOW_EVENT_GAP if "slow" in model else 0.0)
         else:
