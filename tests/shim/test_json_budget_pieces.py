@@ -3,6 +3,8 @@ JsonValueCount): however the body is cut, the count is the one the whole body ge
 their escapes included (docs/proxy-limits.md#request-bodies)."""
 
 import json
+import time
+from typing import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -60,3 +62,35 @@ def test_one_byte_at_a_time_still_refuses_a_body_of_too_many_values() -> None:
     with pytest.raises(RequestTooLargeError):
         count.check()
     assert count.values == 2 * MAX_JSON_VALUES + 2  # a comma and an opening bracket per list
+
+
+def _claude_code_history(file_bytes: int) -> bytes:
+    """A Messages body whose history holds a file the agent wrote: one long string of escaped quotes."""
+    code = 'print("hello", "world")\n' * (file_bytes // 24)
+    write = {"type": "tool_use", "id": "toolu_1", "name": "Write", "input": {"file_path": "/tmp/a.py", "content": code}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    return json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "write it"}, {"role": "assistant", "content": [write]},
+        {"role": "user", "content": [result]}]}).encode()
+
+
+def _fastest(run: Callable[[], object], times: int = 3) -> float:
+    best = float("inf")
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_a_long_string_of_escapes_cut_into_pieces_is_counted_in_linear_time() -> None:
+    """The count looked for a string's end with a pattern that, in a piece that did not end the
+    string, was retried from every escaped quote in it: this 309 KiB body in 64 KiB pieces took
+    7.7 s of the proxy's loop (docs/proxy-limits.md#request-bodies). Against parsing the same body
+    in the same run, not a wall-clock bound: counting it costs about as much, not thousands of times."""
+    body = _claude_code_history(256 * 1024)
+    pieces = [body[start:start + 65536] for start in range(0, len(body), 65536)]
+    parse = _fastest(lambda: json.loads(body))
+    count = _fastest(lambda: counted(pieces))
+    assert counted(pieces) == counted([body]) == expected_values(json.loads(body))
+    assert count < 20 * parse, (count, parse)
