@@ -1,10 +1,10 @@
-"""How much work a request body is for the JSON parser, counted before it is parsed.
+"""How much work JSON is for the parser — a request body, a backend's answer — counted before it is parsed.
 
 Parsing costs time per value, not per byte: 32 MiB of one base64 string parses in tens of
 milliseconds, 32 MiB of ``[],[],…`` (16 million lists) in seconds and close to a gigabyte.
 Python's JSON parser holds the interpreter lock for the whole parse, so no thread can take that
 work off the proxy's event loop: the body is measured first, with byte counts and one regular
-expression (both C-speed, a few milliseconds per megabyte), and a body holding more values than
+expression (both C-speed, about 2 ms per megabyte), and a body holding more values than
 any API call needs is refused before anything parses it (docs/proxy-limits.md#request-bodies).
 The proxy counts as the body arrives (:class:`JsonValueCount`), so even the counting never holds
 the loop for more than one received piece.
