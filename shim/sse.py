@@ -103,9 +103,10 @@ class SSEDecoder:
                 self._event_bytes += len(raw)
             elif not raw:
                 if self._data or self._event is not None:
+                    data = "\n".join(self._data)
                     if self._event_bytes > self._check_above:
-                        self._check_event()
-                    events.append(SSEEvent(self._event, "\n".join(self._data)))
+                        self._check_event(data)
+                    events.append(SSEEvent(self._event, data))
                     self._event, self._data, self._event_bytes = None, [], 0
             elif raw[:6] == b"event:":
                 value = raw[7:] if raw[6:7] == b" " else raw[6:]
@@ -157,18 +158,19 @@ class SSEDecoder:
     def _dispatch(self) -> Optional[SSEEvent]:
         if not self._data and self._event is None:
             return None
+        data = "\n".join(self._data)
         if self._event_bytes > self._check_above:
-            self._check_event()
-        event = SSEEvent(self._event, "\n".join(self._data))
+            self._check_event(data)
+        event = SSEEvent(self._event, data)
         self._event, self._data, self._event_bytes = None, [], 0
         return event
 
-    def _check_event(self) -> None:
+    def _check_event(self, data: str) -> None:
         """A whole event large enough to be over a limit: its size (one that came whole in one chunk
         was never held unfinished), then its JSON values, before any translator parses it."""
         if self._event_bytes > self._max_event_bytes:
             raise UpstreamProtocolError("upstream stream event exceeds the size limit")
-        values = excess_json_values("\n".join(self._data))
+        values = excess_json_values(data)
         if values is not None:
             raise UpstreamProtocolError(f"upstream stream event holds more than {values} JSON values; "
                                         f"the router parses at most {MAX_JSON_VALUES}")
