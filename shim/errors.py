@@ -220,9 +220,10 @@ class UpstreamError(RouterError):
 
 
 class UpstreamProtocolError(RouterError):
-    """The backend broke its own protocol (unparsable body, truncated stream)."""
+    """The backend broke its own protocol (unparsable body, truncated stream): an invalid answer from
+    the server the router called, a 502 (RFC 9110, section 15.6.3) as docs/architecture.md lists it."""
 
-    kind_name = "api_error"
+    kind_name = "bad_gateway"
 
 
 class UpstreamTransportError(RouterError):

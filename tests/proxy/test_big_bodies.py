@@ -197,6 +197,22 @@ def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None
     assert peak < 256 * 1024 * 1024  # never the 64 MiB answer (and a translated copy of it) in memory
 
 
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses"])
+def test_a_translated_answer_that_is_not_json_is_a_502(tmp_path: Path, path: str) -> None:
+    """A backend that answers 200 with something else than JSON broke its protocol: an invalid answer
+    from the server the proxy called is a 502 (RFC 9110), not the proxy's own 500 (the code before)."""
+    backend = _OneAnswerBackend(_json_answer(b"<html>upstream gateway page</html>"))
+    proxy = _one_answer_proxy(tmp_path, backend)
+    try:
+        body: Dict[str, Any] = ({"model": "raw-1", "input": "x"} if path == "/v1/responses" else
+                                {"model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+        response = httpx.post(proxy.url + path, json=body, timeout=30, headers={"anthropic-version": "2023-06-01"})
+    finally:
+        proxy.stop()
+        backend.close()
+    assert response.status_code == 502 and "not JSON" in response.json()["error"]["message"]
+
 # JSON the proxy would parse besides a body's own values (docs/proxy-limits.md#answers) -------------
 _ANSWER_LISTS = 3 * 1024 * 1024  # "[]," × 3 Mi: 9 MiB, some 280 MB once parsed
 _USAGE = b'"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}'

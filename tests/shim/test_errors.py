@@ -120,7 +120,7 @@ def test_billing_maps_to_openai_insufficient_quota_that_is_not_retried() -> None
         (AuthenticationError, 401, 401),
         (NotFoundError, 404, 404),
         (RequestTooLargeError, 413, 413),
-        (UpstreamProtocolError, 500, 500),
+        (UpstreamProtocolError, 502, 502),  # the backend broke its protocol: a bad gateway (RFC 9110)
     ],
 )
 def test_subclass_statuses(cls: Callable[[str], RouterError], anthropic_status: int, openai_status: int) -> None:

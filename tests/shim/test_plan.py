@@ -612,7 +612,7 @@ def test_translated_response_that_is_not_a_json_object_is_an_upstream_protocol_e
     plan = plan_for(CHAT, chat("claude-opus-4-7"))
     with pytest.raises(RouterError) as caught:
         plan.translate_response(200, {}, body)
-    assert caught.value.status_for(OPENAI) == 500
+    assert caught.value.status_for(OPENAI) == 502
 
 
 def test_translator_recursion_is_a_400(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -192,12 +192,12 @@ def test_without_a_usage_chunk_the_driver_knows_usage_is_unknown() -> None:
     (chat_sse(ROLE, text("Hi"), {"error": {"message": "Overloaded", "type": "server_error",
                                            "code": "server_is_overloaded", "param": None}}, done=False),
      "server_is_overloaded"),
-    # Cut: end of file with neither a finish reason nor [DONE].
-    (chat_sse(ROLE, text("Hi"), done=False), "server_error"),
+    # Cut: end of file with neither a finish reason nor [DONE] (the backend broke its protocol: a bad gateway).
+    (chat_sse(ROLE, text("Hi"), done=False), "bad_gateway"),
     # Bytes that are not the Chat protocol.
-    (chat_sse(ROLE, b"data: {not json\n\n"), "server_error"),
+    (chat_sse(ROLE, b"data: {not json\n\n"), "bad_gateway"),
     # [DONE] and nothing else.
-    (chat_sse(), "server_error"),
+    (chat_sse(), "bad_gateway"),
 ])
 def test_errors_end_the_stream_with_one_error_event_and_no_completion(raw: bytes, code: str) -> None:
     out, translator = feed_all_chunkings(lambda: ChatToResponsesStream(CONTEXT), raw)
