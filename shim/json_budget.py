@@ -29,8 +29,9 @@ from typing import Any, Callable, Optional, Union
 
 from .errors import RequestTooLargeError, RouterError, UpstreamTransportError
 
-__all__ = ["MAX_JSON_VALUES", "JsonBudget", "JsonMeasure", "JsonValueCount", "TooManyJsonValues",
-           "check_json_values", "check_json_work", "count_json_values", "excess_json_values", "loads_within_budget"]
+__all__ = ["MAX_JSON_VALUES", "JsonBudget", "JsonMeasure", "JsonValueCount", "NotUtf8Json", "TooManyJsonValues",
+           "check_json_values", "check_json_work", "count_json_values", "excess_json_values", "json_text",
+           "loads_within_budget"]
 
 # A long agent conversation holds tens of thousands of values; OpenAI's largest embeddings request
 # (2,048 inputs, 300,000 tokens in all, given as token arrays) about 300,000. Parsing this many
@@ -53,14 +54,33 @@ class TooManyJsonValues(ValueError):
         self.values = values
 
 
+class NotUtf8Json(ValueError):
+    """JSON bytes in another encoding than UTF-8 (:func:`json_text`). A ``ValueError``, as
+    ``json.loads`` raises for what it cannot parse."""
+
+
+def json_text(raw: Union[bytes, str]) -> str:
+    """``raw`` as text for the parser: bytes must be UTF-8, as RFC 8259 (section 8.1) requires of JSON
+    that systems exchange; a byte order mark is skipped. :class:`NotUtf8Json` for UTF-16 or -32,
+    which ``json.loads`` would read: every count in this module reads bytes as ASCII-compatible text,
+    a quote being byte 0x22, and in UTF-16 a character such as "•" (U+2022) holds that byte. A UTF-16
+    body counted as 3 values parsed as 4 million (docs/proxy-limits.md#request-bodies)."""
+    if isinstance(raw, str):
+        return raw
+    encoding = json.detect_encoding(raw)  # from the first bytes, as json.loads finds it
+    if not encoding.startswith("utf-8"):
+        raise NotUtf8Json(f"JSON must be encoded in UTF-8 (RFC 8259, section 8.1), not {encoding.upper()}")
+    return raw.decode(encoding, "surrogatepass")  # what json.loads does: lone surrogates are JSON's to judge
+
+
 def loads_within_budget(raw: Union[bytes, str]) -> Any:
-    """``json.loads(raw)``, or :class:`TooManyJsonValues` without parsing when ``raw`` holds more than
-    :data:`MAX_JSON_VALUES` values. Small texts (most answers, almost every stream event) are parsed
-    at once: they cannot hold that many."""
+    """``json.loads(raw)`` of UTF-8 JSON (:func:`json_text`), or :class:`TooManyJsonValues` without
+    parsing when ``raw`` holds more than :data:`MAX_JSON_VALUES` values. Small texts (most answers,
+    almost every stream event) are parsed at once: they cannot hold that many."""
     values = excess_json_values(raw)
     if values is not None:
         raise TooManyJsonValues(values)
-    return json.loads(raw)
+    return json.loads(json_text(raw))
 
 
 def excess_json_values(text: Union[bytes, str]) -> Optional[int]:
@@ -112,7 +132,7 @@ class JsonBudget:
                 raise self._error(f"{what}: more than {values} JSON values to parse; the router parses at "
                                   f"most {MAX_JSON_VALUES} per call")
         self.left -= values
-        return json.loads(text)
+        return json.loads(json_text(text))
 
 
 def check_json_work(raw: bytes) -> Optional[int]:

@@ -53,6 +53,7 @@ from .json_budget import (
     check_json_values,
     check_json_work,
     count_json_values,
+    json_text,
     loads_within_budget,
 )
 from .model_limits import output_limit
@@ -497,8 +498,8 @@ def parse_request_body(raw: bytes) -> Dict[str, Any]:
 def _decode(raw: bytes, decoder: json.JSONDecoder) -> Any:
     try:
         # json.loads(raw, parse_constant=...) would build a decoder per call; this is what it does
-        # with bytes (the encoding detected: UTF-8, -16 or -32), on one decoder made once.
-        return decoder.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        # with bytes, on one decoder made once, UTF-8 only (docs/proxy-limits.md#request-bodies).
+        return decoder.decode(json_text(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
     except RecursionError:

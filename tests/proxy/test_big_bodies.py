@@ -128,6 +128,24 @@ def test_a_body_under_the_value_budget_goes_upstream(fresh: ProxyProcess, provid
     assert request.path == "/v1/embeddings" and request.json["input"] == tokens
 
 
+
+def test_a_body_in_utf16_is_refused_unparsed(fresh: ProxyProcess, provider: FakeProvider) -> None:
+    """The count reads bytes as UTF-8: in UTF-16 the "•" (U+2022) holds a quote's byte, and the rest
+    of this body looked like one string — 3 values, where the parser, which reads UTF-16 too, found 4
+    million (the code before parsed them all and sent them upstream). JSON is UTF-8 (RFC 8259)."""
+    body = ('{"model": "gpt-5.1", "messages": ["\u2022",' + "[]," * 2_000_000 + "[]]}").encode("utf-16-le")
+    with httpx.Client(timeout=60) as client:
+        assert client.get(fresh.url + "/health").status_code == 200
+        before = fresh.peak_resident_bytes()
+        calls_before = len(provider.requests)
+        response = client.post(fresh.url + "/v1/chat/completions", content=body,
+                               headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and "UTF-8" in error["message"] and "UTF-16" in error["message"]
+    assert len(provider.requests) == calls_before  # nothing went upstream
+    assert fresh.peak_resident_bytes() - before < 4 * len(body)
+
 # Answers ---------------------------------------------------------------------------------------------
 class _OneAnswerBackend:
     """A backend on 127.0.0.1 that answers every request with the same bytes (head and body)."""
@@ -269,6 +287,23 @@ def test_an_answer_passed_on_is_not_parsed_past_the_budget_for_its_usage(tmp_pat
     assert response.status_code == 200 and response.content == answer
     assert growth < 4 * len(answer)
 
+
+
+def test_an_answer_in_utf16_is_not_parsed(tmp_path: Path) -> None:
+    """The answer's count is fooled as a body's was (above): translating it would have parsed three
+    million lists; it is refused unparsed, in the client's shape (the code before answered 200)."""
+    answer = (b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"raw-1","extra":["\xe2\x80\xa2",'
+              + b"[]," * _ANSWER_LISTS + b"[]]}").decode("utf-8").encode("utf-16-le")
+    backend = _OneAnswerBackend(_json_answer(answer))
+    proxy = _one_answer_proxy(tmp_path, backend)
+    try:
+        response, growth = _post_growth(proxy, "/v1/messages", {
+            "model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+    finally:
+        proxy.stop()
+        backend.close()
+    assert response.status_code == 502 and response.json()["type"] == "error", proxy.output
+    assert growth < 4 * len(answer)
 
 def test_a_model_list_too_large_to_parse_is_left_unread(tmp_path: Path) -> None:
     """``GET /v1/models`` merges each backend's list, parsed on the proxy's loop: one holding more
