@@ -25,11 +25,12 @@ as a body before the proxy builds it (docs/proxy-limits.md#continued-conversatio
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
 from .errors import RequestTooLargeError, RouterError, UpstreamTransportError
 
-__all__ = ["MAX_JSON_VALUES", "JsonBudget", "JsonMeasure", "JsonValueCount", "NotUtf8Json", "TooManyJsonValues",
+__all__ = ["MAX_JSON_VALUES", "AnswerValueCount", "JsonBudget", "JsonMeasure", "JsonValueCount", "NotUtf8Json",
+           "TooManyJsonValues",
            "check_json_values", "check_json_work", "count_json_values", "excess_json_values", "json_text",
            "loads_within_budget"]
 
@@ -73,13 +74,14 @@ def json_text(raw: Union[bytes, str]) -> str:
     return raw.decode(encoding, "surrogatepass")  # what json.loads does: lone surrogates are JSON's to judge
 
 
-def loads_within_budget(raw: Union[bytes, str]) -> Any:
+def loads_within_budget(raw: Union[bytes, str], values: Optional[int] = None) -> Any:
     """``json.loads(raw)`` of UTF-8 JSON (:func:`json_text`), or :class:`TooManyJsonValues` without
     parsing when ``raw`` holds more than :data:`MAX_JSON_VALUES` values. Small texts (most answers,
-    almost every stream event) are parsed at once: they cannot hold that many."""
-    values = excess_json_values(raw)
-    if values is not None:
-        raise TooManyJsonValues(values)
+    almost every stream event) are parsed at once: they cannot hold that many. ``values``: the
+    count an :class:`AnswerValueCount` made as ``raw`` arrived, so that it is not counted again here."""
+    excess = excess_json_values(raw) if values is None else (values if values > MAX_JSON_VALUES else None)
+    if excess is not None:
+        raise TooManyJsonValues(excess)
     return json.loads(json_text(raw))
 
 
@@ -232,6 +234,47 @@ class JsonValueCount:
 
     def check(self) -> None:
         check_json_values(self.values)
+
+
+class AnswerValueCount:
+    """A backend's answer counted as its pieces arrive, for :func:`loads_within_budget`'s ``values``:
+    counted whole once read, an 8 MiB answer held the event loop ~10 ms at once, every other
+    client waiting (docs/proxy-limits.md#answers). An answer too short to hold more than the budget
+    (most are a few KiB) is never counted: its pieces are only remembered until it outgrows that
+    size, then counted, and each later piece as it comes. Past the budget the count stops: the answer
+    will not be parsed, whatever the rest holds."""
+
+    __slots__ = ("_count", "_size", "_waiting")
+
+    def __init__(self) -> None:
+        self._count: Optional[JsonValueCount] = None  # from the piece that takes the answer past _COUNT_ABOVE
+        self._size = 0
+        self._waiting: List[bytes] = []  # the pieces before it, uncounted (references, not copies)
+
+    def feed(self, piece: bytes) -> None:
+        count = self._count
+        if count is None:
+            self._size += len(piece)
+            self._waiting.append(piece)
+            if self._size <= _COUNT_ABOVE:
+                return
+            count = self._count = JsonValueCount()
+            waiting, self._waiting = self._waiting, []
+            for earlier in waiting:
+                self._feed(count, earlier)
+        else:
+            self._feed(count, piece)
+
+    @staticmethod
+    def _feed(count: JsonValueCount, piece: bytes) -> None:
+        if count.values <= MAX_JSON_VALUES:
+            count.feed(piece)
+
+    @property
+    def values(self) -> Optional[int]:
+        """The answer's values so far (more than :data:`MAX_JSON_VALUES` once past it), or None for
+        an answer too short to need a count."""
+        return None if self._count is None else self._count.values
 
 
 def _ends_in_odd_backslashes(text: bytes) -> bool:

@@ -234,13 +234,15 @@ class Plan:
     def upstream_protocol(self) -> str:
         return self.route.backend.protocol if self.route else self.client_protocol
 
-    def translate_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
-        """A whole upstream response (success or error) → the response for the client."""
+    def translate_response(self, status: int, headers: Mapping[str, str], body: bytes, *,
+                           json_values: Optional[int] = None) -> ClientResponse:
+        """A whole upstream response (success or error) → the response for the client. ``json_values``:
+        what a driver counted of ``body`` as it arrived (``AnswerValueCount``), not counted again."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
         if self._response_translator is None or self.context is None:
             return ClientResponse(status, client_headers(headers), body)
-        return self._translate_success(status, headers, _parse_upstream_json(body))
+        return self._translate_success(status, headers, _parse_upstream_json(body, json_values))
 
     def translate_response_with_usage(
         self, status: int, headers: Mapping[str, str], body: bytes
@@ -267,17 +269,19 @@ class Plan:
         return self._stream_factory(self.context)
 
     def response_record(
-        self, response: Union[bytes, Mapping[str, Any], None], *, now: Optional[float] = None
+        self, response: Union[bytes, Mapping[str, Any], None], *, now: Optional[float] = None,
+        json_values: Optional[int] = None,
     ) -> Optional[StoredResponse]:
         """What a driver stores after a Responses call so that a later ``previous_response_id`` can
         continue it: give it the client's 2xx body (whole responses) or the stream translator's
         :attr:`~StreamTranslator.final_response` (streams). None when there is nothing to store:
         another endpoint, ``store: false``, a response that failed, or a chain the backend keeps
-        (docs/responses-api.md#state-previous_response_id). ``now`` defaults to the call's start."""
+        (docs/responses-api.md#state-previous_response_id). ``now`` defaults to the call's start;
+        ``json_values`` is as :meth:`translate_response` takes it, for a body passed on as it came."""
         if self.endpoint != RESPONSES or not self._store_response:
             return None
         return stored_response(response, self._replay_input, now=self._now if now is None else now,
-                               replay_measure=self._replay_measure)
+                               replay_measure=self._replay_measure, json_values=json_values)
 
     def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
         """Headers to send the client before a (2xx) stream's first byte."""
@@ -292,9 +296,10 @@ class Plan:
         """A router-side failure (bad input, dead host, timeout) in the client's protocol."""
         return render_error(self.client_protocol, error)
 
-    def usage_from_response(self, body: bytes) -> Optional[Usage]:
-        """Usage reported by an upstream (non-streaming) 2xx body, for telemetry."""
-        return self._usage_from(response_usage(body))
+    def usage_from_response(self, body: bytes, *, json_values: Optional[int] = None) -> Optional[Usage]:
+        """Usage reported by an upstream (non-streaming) 2xx body, for telemetry (``json_values`` as
+        :meth:`translate_response` takes it)."""
+        return self._usage_from(response_usage(body, json_values))
 
     def _usage_of(self, parsed: Any) -> Optional[Usage]:
         """The usage in a parsed upstream body (anything JSON: None when it has none)."""
@@ -720,11 +725,11 @@ def _decodes_to(escaped: bytes, expected: Any) -> bool:
         return False
 
 
-def _parse_upstream_json(body: bytes) -> Dict[str, Any]:
+def _parse_upstream_json(body: bytes, json_values: Optional[int] = None) -> Dict[str, Any]:
     """A backend's whole answer, parsed for translation: a 502 past the values the router parses
     (docs/proxy-limits.md#answers)."""
     try:
-        parsed = loads_within_budget(body)
+        parsed = loads_within_budget(body, json_values)
     except TooManyJsonValues as excess:
         raise UpstreamTransportError(f"the backend's answer {excess}") from None
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -86,15 +86,15 @@ def _input_or_none(body: Dict[str, Any]) -> Optional[List[Any]]:
 
 def stored_response(
     response: Union[bytes, Mapping[str, Any], None], replay_input: Optional[List[Any]], *, now: float,
-    replay_measure: JsonMeasure,
+    replay_measure: JsonMeasure, json_values: Optional[int] = None,
 ) -> Optional[StoredResponse]:
     """The record for a Response the client received, or None when there is nothing to keep: no
     complete input (see :class:`Chain`), a body that is not a continuable Response object. Its
     measure is ``replay_measure`` and its output's (serialised here: an answer's size, not a
-    conversation's)."""
+    conversation's). ``json_values``: what a driver counted of a ``response`` of bytes as it arrived."""
     if replay_input is None or response is None:
         return None
-    parsed = _response_object(response)
+    parsed = _response_object(response, json_values)
     if parsed is None:
         return None
     response_id, output = parsed.get("id"), parsed.get("output")
@@ -107,10 +107,10 @@ def stored_response(
     return StoredResponse(response_id, now, parsed, tuple(items), replay_measure + output_measure)
 
 
-def _response_object(response: Union[bytes, Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+def _response_object(response: Union[bytes, Mapping[str, Any]], json_values: Optional[int]) -> Optional[Dict[str, Any]]:
     if isinstance(response, (bytes, bytearray)):
         try:
-            response = loads_within_budget(response)  # too much to parse: not kept
+            response = loads_within_budget(response, json_values)  # too much to parse: not kept
         except (ValueError, RecursionError):
             return None
     if not isinstance(response, dict) or response.get("object") != "response":

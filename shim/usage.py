@@ -151,18 +151,20 @@ def usage_to_openai(usage: Usage) -> Dict[str, Any]:
     return out
 
 
-def response_usage(body: bytes) -> Any:
+def response_usage(body: bytes, json_values: Optional[int] = None) -> Any:
     """The top-level ``usage`` member of a JSON response body, as parsed JSON (None when the body is
     not a JSON object or has none).
 
     Both APIs write ``usage`` as the body's last member, so it is read from the tail alone when the
     tail proves it is the top-level one; only other bodies are parsed whole. A long completion
-    then costs a search instead of a parse of every byte of its text."""
+    then costs a search instead of a parse of every byte of its text. ``json_values``: as
+    :func:`~shim.json_budget.loads_within_budget` takes it."""
     found = _trailing_usage(body)
     if found is not _NOT_AT_END:
         return found
     try:
-        parsed = loads_within_budget(body)  # too much to parse: usage unknown (docs/proxy-limits.md#answers)
+        # Too much to parse: usage unknown (docs/proxy-limits.md#answers).
+        parsed = loads_within_budget(body, json_values)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return parsed.get("usage") if isinstance(parsed, dict) else None

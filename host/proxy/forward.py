@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional, Union
 from shim.attempts import CallAttempts, Finish, Send
 from shim.call_ids import CallIds
 from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream, kept
+from shim.json_budget import AnswerValueCount
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
 from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
 from shim.telemetry import TEXT_LIMIT
@@ -173,21 +174,23 @@ class _ForwardedCall:
         return await self._relay_whole(plan, self.response, final=finish.exhausted)
 
     async def _relay_whole(self, plan: Plan, response: UpstreamResponse, *, final: bool) -> Step:
+        count = AnswerValueCount()  # as the answer arrives, not in one pass once read (docs/proxy-limits.md#answers)
         try:
-            body = await response.read()
+            body = await response.read(count.feed)
         except UpstreamFailure as failure:
             step = self._failed_unsent(failure)
             return step if isinstance(step, Send) else await self._deliver(step)
+        values = count.values
         try:
-            answer = plan.translate_response(response.status, response.headers, body)
+            answer = plan.translate_response(response.status, response.headers, body, json_values=values)
         except RouterError as error:
             self.attempts.committed()
             await send_error(self.writer, self.trace, plan.client_protocol, error)
             return None
         if 200 <= response.status < 300:
-            self.trace.usage = plan.usage_from_response(body)
-            if 200 <= answer.status < 300:
-                _store_record(self.state, plan, answer.body)
+            self.trace.usage = plan.usage_from_response(body, json_values=values)
+            if 200 <= answer.status < 300:  # the count is the answer's when it is passed on as it came
+                _store_record(self.state, plan, answer.body, values if answer.body is body else None)
         else:
             self.trace.error = error_from_upstream(plan.upstream_protocol, response.status, body,
                                                    response.headers).kind_name
@@ -276,10 +279,11 @@ class _RecordKeeper:
             _store_record(self._state, self._plan, translator.final_response)
 
 
-def _store_record(state: ProxyState, plan: Plan, response: Union[bytes, Mapping[str, Any]]) -> None:
+def _store_record(state: ProxyState, plan: Plan, response: Union[bytes, Mapping[str, Any]],
+                  json_values: Optional[int] = None) -> None:
     """Keep what the engine says to keep of a Responses call (nothing for ``store: false``). Both
     stores take a record in memory at once (SQLite writes it later, on its own thread)."""
-    record = plan.response_record(response)
+    record = plan.response_record(response, json_values=json_values)
     if record is not None:
         state.responses.put(record)
 

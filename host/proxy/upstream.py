@@ -11,7 +11,7 @@ backend base URLs); nothing here reads a URL out of a client request.
 
 import asyncio
 import http.cookiejar
-from typing import AsyncIterator, Dict, Iterable, List, Mapping, Protocol, Tuple
+from typing import AsyncIterator, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
 
 import httpx
 
@@ -40,8 +40,9 @@ class UpstreamResponse(Protocol):
     status: int
     headers: Mapping[str, str]
 
-    async def read(self) -> bytes:
-        """The whole (decoded) body; :class:`~shim.upstream_failures.AnswerTooLarge` past the proxy's limit."""
+    async def read(self, on_piece: Optional[Callable[[bytes], None]] = None) -> bytes:
+        """The whole (decoded) body; :class:`~shim.upstream_failures.AnswerTooLarge` past the proxy's
+        limit. ``on_piece`` sees each piece as it arrives (the answer's JSON count: docs/proxy-limits.md#answers)."""
         ...
 
     def chunks(self) -> AsyncIterator[bytes]: ...
@@ -63,9 +64,11 @@ class UpstreamClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-async def read_whole(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+async def read_whole(chunks: AsyncIterator[bytes], limit: int,
+                     on_piece: Optional[Callable[[bytes], None]] = None) -> bytes:
     """A body read whole, as decoded chunks, refused as soon as it grows past ``limit`` bytes (a body
-    that decompresses to gigabytes is stopped there, docs/proxy-limits.md#answers)."""
+    that decompresses to gigabytes is stopped there, docs/proxy-limits.md#answers); ``on_piece`` is
+    given each chunk as it arrives."""
     parts: List[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -73,6 +76,8 @@ async def read_whole(chunks: AsyncIterator[bytes], limit: int) -> bytes:
         if size > limit:
             raise AnswerTooLarge(f"the backend's answer is over the limit of {limit} bytes")
         parts.append(chunk)
+        if on_piece is not None:
+            on_piece(chunk)
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -83,8 +88,8 @@ class _HttpxResponse:
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
-    async def read(self) -> bytes:
-        return await read_whole(self.chunks(), self._limit)
+    async def read(self, on_piece: Optional[Callable[[bytes], None]] = None) -> bytes:
+        return await read_whole(self.chunks(), self._limit, on_piece)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         # aiter_bytes, not aiter_raw: we ask for identity encoding, but a server that compresses

@@ -27,7 +27,7 @@ Per-backend concurrency stays with :class:`~.upstream.BackendLimiter`; the pool 
 
 import asyncio
 import urllib.request
-from typing import AsyncIterator, Dict, Mapping, Optional, Tuple
+from typing import AsyncIterator, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -74,8 +74,8 @@ class _AiohttpResponse:
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers  # case-insensitive, as httpx's
 
-    async def read(self) -> bytes:
-        return await read_whole(self.chunks(), self._limit)  # close() then returns the connection to the pool
+    async def read(self, on_piece: Optional[Callable[[bytes], None]] = None) -> bytes:
+        return await read_whole(self.chunks(), self._limit, on_piece)  # close() then returns the connection to the pool
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:

@@ -249,8 +249,8 @@ class _Response:
         self.headers: Mapping[str, str] = _header_dict(connection.raw_headers)
         self._decoder = _decoder_for(self.headers.get("content-encoding", "identity"))
 
-    async def read(self) -> bytes:
-        return await read_whole(self.chunks(), self._limit)
+    async def read(self, on_piece: Optional[Callable[[bytes], None]] = None) -> bytes:
+        return await read_whole(self.chunks(), self._limit, on_piece)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         connection, decoder = self._connection, self._decoder

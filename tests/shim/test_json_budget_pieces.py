@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shim.errors import RequestTooLargeError
-from shim.json_budget import MAX_JSON_VALUES, JsonValueCount, check_json_work
+from shim.json_budget import (
+    MAX_JSON_VALUES,
+    AnswerValueCount,
+    JsonValueCount,
+    TooManyJsonValues,
+    check_json_work,
+    count_json_values,
+    excess_json_values,
+    loads_within_budget,
+)
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab,[{"\\\n\u00e9}]')),
@@ -94,3 +103,53 @@ def test_a_long_string_of_escapes_cut_into_pieces_is_counted_in_linear_time() ->
     count = _fastest(lambda: counted(pieces))
     assert counted(pieces) == counted([body]) == expected_values(json.loads(body))
     assert count < 20 * parse, (count, parse)
+
+
+# A backend's answer, counted as it arrives (AnswerValueCount, docs/proxy-limits.md#answers) ----------
+def _answer_counted(raw: bytes, piece: int) -> AnswerValueCount:
+    count = AnswerValueCount()
+    for start in range(0, len(raw), piece):
+        count.feed(raw[start:start + piece])
+    return count
+
+
+def test_an_answer_too_short_to_hold_the_budget_is_never_counted() -> None:
+    raw = json.dumps({"choices": [{"message": {"content": "x" * 900_000}}], "usage": {}}).encode()
+    assert _answer_counted(raw, 65536).values is None and loads_within_budget(raw, None)["usage"] == {}
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 65536, 4099])
+@pytest.mark.parametrize("lists", [100_000, MAX_JSON_VALUES // 2 - 10, MAX_JSON_VALUES // 2 + 10, 1_000_000])
+def test_an_answer_counted_as_it_arrives_decides_as_its_whole_count_does(piece: int, lists: int) -> None:
+    """Within the budget the count is the exact one and the parse goes on; past it the answer is
+    refused unparsed, whichever pieces it came in (the pieces before 1 MiB are counted when it passes)."""
+    # Over 1 MiB in any case: a string of commas and escaped quotes, which the count leaves out.
+    raw = b'{"id":"a","text":"' + b'\\",[' * 300_000 + b'","extra":[' + b"[]," * lists + b"[]]}"
+    values = _answer_counted(raw, piece).values
+    assert values is not None
+    if excess_json_values(raw) is None:
+        assert values == count_json_values(raw) <= MAX_JSON_VALUES
+        assert loads_within_budget(raw, values)["id"] == "a"
+    else:
+        assert values > MAX_JSON_VALUES
+        with pytest.raises(TooManyJsonValues):
+            loads_within_budget(raw, values)
+
+
+def test_an_answer_past_the_budget_is_counted_no_further() -> None:
+    """The rest of it will not be parsed: counting it would be loop time spent for nothing."""
+    head = b'{"extra":[' + b"[]," * MAX_JSON_VALUES
+    count = _answer_counted(head, 65536)
+    assert count.values is not None and count.values > MAX_JSON_VALUES
+    before = count.values
+    for _ in range(10):
+        count.feed(b"[]," * 65536)
+    assert count.values == before
+
+
+def test_a_count_given_is_trusted_not_made_again() -> None:
+    """A driver's count stands for the answer: a small body said to hold too many values is refused
+    (proof that the parse took the count given instead of counting the answer again)."""
+    with pytest.raises(TooManyJsonValues):
+        loads_within_budget(b'{"usage": {}}', MAX_JSON_VALUES + 1)
+    assert loads_within_budget(b'{"usage": {}}', 3) == {"usage": {}}
