@@ -88,9 +88,9 @@ def loads_within_budget(raw: Union[bytes, str], values: Optional[int] = None) ->
 def excess_json_values(text: Union[bytes, str]) -> Optional[int]:
     """None when ``text`` holds at most :data:`MAX_JSON_VALUES` values (counted without parsing it);
     else how many the count had found when it passed that (the text holds at least as many)."""
-    if len(text) <= _COUNT_ABOVE or _separators(text) <= MAX_JSON_VALUES:
+    if len(text) <= _COUNT_ABOVE:
         return None
-    values = _count_in_pieces(text, MAX_JSON_VALUES)
+    values = _values_within(text, MAX_JSON_VALUES)
     return values if values > MAX_JSON_VALUES else None
 
 
@@ -127,12 +127,10 @@ class JsonBudget:
     def loads(self, text: Union[bytes, str], what: str = "JSON") -> Any:
         """``json.loads(text)`` once its values are taken from the budget (``ValueError`` as
         ``json.loads`` raises them); ``what`` names the text in the error past the budget."""
-        values = _separators(text)  # an upper bound, at C speed; exact only when it matters
+        values = _values_within(text, self.left)
         if values > self.left:
-            values = _count_in_pieces(text, self.left)
-            if values > self.left:
-                raise self._error(f"{what}: more than {values} JSON values to parse; the router parses at "
-                                  f"most {MAX_JSON_VALUES} per call")
+            raise self._error(f"{what}: more than {values} JSON values to parse; the router parses at "
+                              f"most {MAX_JSON_VALUES} per call")
         self.left -= values
         return json.loads(json_text(text))
 
@@ -296,6 +294,14 @@ def _count_in_pieces(text: Union[bytes, str], stop_above: int) -> int:
         if count.values > stop_above:
             break
     return count.values
+
+
+def _values_within(text: Union[bytes, str], limit: int) -> int:
+    """The values in ``text`` as far as ``limit`` needs: the quick upper bound (three C-speed passes)
+    while that is within it, else the exact count — more than ``limit`` only when the text holds more
+    (the exact count stops as soon as it passes it)."""
+    quick = _separators(text)
+    return quick if quick <= limit else _count_in_pieces(text, limit)
 
 
 def _separators(text: Union[bytes, str]) -> int:
