@@ -30,9 +30,8 @@ from typing import Any, Callable, List, Optional, Union
 from .errors import RequestTooLargeError, RouterError, UpstreamTransportError
 
 __all__ = ["MAX_JSON_VALUES", "AnswerValueCount", "JsonBudget", "JsonMeasure", "JsonValueCount", "NotUtf8Json",
-           "TooManyJsonValues",
-           "check_json_values", "check_json_work", "count_json_values", "excess_json_values", "json_text",
-           "loads_within_budget"]
+           "TooManyJsonValues", "check_json_values", "check_json_work", "count_json_values", "excess_json_values",
+           "json_text", "loads_within_budget"]
 
 # A long agent conversation holds tens of thousands of values; OpenAI's largest embeddings request
 # (2,048 inputs, 300,000 tokens in all, given as token arrays) about 300,000. Parsing this many
@@ -301,7 +300,7 @@ def _values_within(text: Union[bytes, str], limit: int) -> int:
     while that is within it, else the exact count — more than ``limit`` only when the text holds more
     (the exact count stops as soon as it passes it). The quick bound goes a megabyte at a time and
     stops where it passes ``limit`` too: 8 MiB of empty lists passed it in their first megabyte, and
-    the rest of a whole-text bound was 16 ms of the event loop for nothing (docs/proxy-limits.md#answers)."""
+    the rest of a whole-text bound was 16 ms of the event loop for nothing (docs/proxy-limits.md#request-bodies)."""
     quick = 0
     for start in range(0, len(text), _PIECE):
         quick += _separators(text, start, start + _PIECE)

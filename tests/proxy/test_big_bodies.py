@@ -128,23 +128,28 @@ def test_a_body_under_the_value_budget_goes_upstream(fresh: ProxyProcess, provid
     assert request.path == "/v1/embeddings" and request.json["input"] == tokens
 
 
+def _post_chat_watched(proxy: ProxyProcess, provider: FakeProvider, body: bytes) -> Tuple[httpx.Response, int, int]:
+    """One Chat call's answer, how far it moved the proxy's memory high-water mark, and how many
+    calls reached the backend meanwhile."""
+    with httpx.Client(timeout=60) as client:
+        assert client.get(proxy.url + "/health").status_code == 200
+        before, calls_before = proxy.peak_resident_bytes(), len(provider.requests)
+        response = client.post(proxy.url + "/v1/chat/completions", content=body,
+                               headers={"content-type": "application/json"})
+    return response, proxy.peak_resident_bytes() - before, len(provider.requests) - calls_before
+
 
 def test_a_body_in_utf16_is_refused_unparsed(fresh: ProxyProcess, provider: FakeProvider) -> None:
     """The count reads bytes as UTF-8: in UTF-16 the "•" (U+2022) holds a quote's byte, and the rest
     of this body looked like one string — 3 values, where the parser, which reads UTF-16 too, found 4
     million (the code before parsed them all and sent them upstream). JSON is UTF-8 (RFC 8259)."""
     body = ('{"model": "gpt-5.1", "messages": ["\u2022",' + "[]," * 2_000_000 + "[]]}").encode("utf-16-le")
-    with httpx.Client(timeout=60) as client:
-        assert client.get(fresh.url + "/health").status_code == 200
-        before = fresh.peak_resident_bytes()
-        calls_before = len(provider.requests)
-        response = client.post(fresh.url + "/v1/chat/completions", content=body,
-                               headers={"content-type": "application/json"})
+    response, growth, upstream_calls = _post_chat_watched(fresh, provider, body)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and "UTF-8" in error["message"] and "UTF-16" in error["message"]
-    assert len(provider.requests) == calls_before  # nothing went upstream
-    assert fresh.peak_resident_bytes() - before < 4 * len(body)
+    assert upstream_calls == 0 and growth < 4 * len(body)
+
 
 # Answers ---------------------------------------------------------------------------------------------
 class _OneAnswerBackend:
@@ -220,16 +225,10 @@ def test_an_answer_that_inflates_past_the_limit_is_a_502(tmp_path: Path) -> None
 def test_a_translated_answer_that_is_not_json_is_a_502(tmp_path: Path, path: str) -> None:
     """A backend that answers 200 with something else than JSON broke its protocol: an invalid answer
     from the server the proxy called is a 502 (RFC 9110), not the proxy's own 500 (the code before)."""
-    backend = _OneAnswerBackend(_json_answer(b"<html>upstream gateway page</html>"))
-    proxy = _one_answer_proxy(tmp_path, backend)
-    try:
-        body: Dict[str, Any] = ({"model": "raw-1", "input": "x"} if path == "/v1/responses" else
-                                {"model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
-        response = httpx.post(proxy.url + path, json=body, timeout=30, headers={"anthropic-version": "2023-06-01"})
-    finally:
-        proxy.stop()
-        backend.close()
+    body = {"model": "raw-1", "input": "x"} if path == "/v1/responses" else _MESSAGES_CALL
+    response, _ = _answered_with(tmp_path, b"<html>upstream gateway page</html>", path, body)
     assert response.status_code == 502 and "not JSON" in response.json()["error"]["message"]
+
 
 # JSON the proxy would parse besides a body's own values (docs/proxy-limits.md#answers) -------------
 _ANSWER_LISTS = 3 * 1024 * 1024  # "[]," × 3 Mi: 9 MiB, some 280 MB once parsed
@@ -254,18 +253,25 @@ def _post_growth(proxy: ProxyProcess, path: str, body: Dict[str, Any]) -> Tuple[
     return response, proxy.peak_resident_bytes() - before
 
 
+_MESSAGES_CALL = {"model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}
+
+
+def _answered_with(tmp_path: Path, answer: bytes, path: str, body: Dict[str, Any]) -> Tuple[httpx.Response, int]:
+    """:func:`_post_growth` of one call to a proxy whose backend answers ``answer`` (200, JSON)."""
+    backend = _OneAnswerBackend(_json_answer(answer))
+    proxy = _one_answer_proxy(tmp_path, backend)
+    try:
+        return _post_growth(proxy, path, body)
+    finally:
+        proxy.stop()
+        backend.close()
+
+
 def test_an_answer_too_many_values_to_translate_is_a_502(tmp_path: Path) -> None:
     """Translating it means parsing it: past the values a call may parse it is refused unparsed,
     in the client's shape (the code before parsed three million lists and answered 200)."""
     answer = _answer_with_lists(usage_last=True)
-    backend = _OneAnswerBackend(_json_answer(answer))
-    proxy = _one_answer_proxy(tmp_path, backend)
-    try:
-        response, growth = _post_growth(proxy, "/v1/messages", {
-            "model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
-    finally:
-        proxy.stop()
-        backend.close()
+    response, growth = _answered_with(tmp_path, answer, "/v1/messages", _MESSAGES_CALL)
     assert response.status_code == 502 and response.json()["type"] == "error"
     assert "the backend's answer holds more than" in response.json()["error"]["message"]
     assert growth < 4 * len(answer)  # the answer's bytes, never its parse (~30 times them)
@@ -276,17 +282,10 @@ def test_an_answer_passed_on_is_not_parsed_past_the_budget_for_its_usage(tmp_pat
     it is the last member; else the whole answer would be parsed for it — not past the budget: the
     call's usage is then unknown, the answer untouched."""
     answer = _answer_with_lists(usage_last=False)
-    backend = _OneAnswerBackend(_json_answer(answer))
-    proxy = _one_answer_proxy(tmp_path, backend)
-    try:
-        response, growth = _post_growth(proxy, "/v1/chat/completions", {
-            "model": "raw-1", "messages": [{"role": "user", "content": "x"}]})
-    finally:
-        proxy.stop()
-        backend.close()
+    response, growth = _answered_with(tmp_path, answer, "/v1/chat/completions",
+                                      {"model": "raw-1", "messages": [{"role": "user", "content": "x"}]})
     assert response.status_code == 200 and response.content == answer
     assert growth < 4 * len(answer)
-
 
 
 def test_an_answer_in_utf16_is_not_parsed(tmp_path: Path) -> None:
@@ -294,16 +293,10 @@ def test_an_answer_in_utf16_is_not_parsed(tmp_path: Path) -> None:
     million lists; it is refused unparsed, in the client's shape (the code before answered 200)."""
     answer = (b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"raw-1","extra":["\xe2\x80\xa2",'
               + b"[]," * _ANSWER_LISTS + b"[]]}").decode("utf-8").encode("utf-16-le")
-    backend = _OneAnswerBackend(_json_answer(answer))
-    proxy = _one_answer_proxy(tmp_path, backend)
-    try:
-        response, growth = _post_growth(proxy, "/v1/messages", {
-            "model": "raw-1", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
-    finally:
-        proxy.stop()
-        backend.close()
-    assert response.status_code == 502 and response.json()["type"] == "error", proxy.output
+    response, growth = _answered_with(tmp_path, answer, "/v1/messages", _MESSAGES_CALL)
+    assert response.status_code == 502 and response.json()["type"] == "error"
     assert growth < 4 * len(answer)
+
 
 def test_a_model_list_too_large_to_parse_is_left_unread(tmp_path: Path) -> None:
     """``GET /v1/models`` merges each backend's list, parsed on the proxy's loop: one holding more
@@ -337,17 +330,11 @@ def test_a_request_whose_arguments_hold_millions_of_values_is_a_413(fresh: Proxy
         {"role": "assistant", "content": None,
          "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "done"}]}).encode()
-    with httpx.Client(timeout=60) as client:
-        assert client.get(fresh.url + "/health").status_code == 200
-        before = fresh.peak_resident_bytes()
-        calls_before = len(provider.requests)
-        response = client.post(fresh.url + "/v1/chat/completions", content=body,
-                               headers={"content-type": "application/json"})
+    response, growth, upstream_calls = _post_chat_watched(fresh, provider, body)
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == "request_too_large" and "messages[1].tool_calls[0].function.arguments" in error["message"]
-    assert len(provider.requests) == calls_before  # nothing went upstream
-    assert fresh.peak_resident_bytes() - before < 4 * len(body)
+    assert upstream_calls == 0 and growth < 4 * len(body)
 
 
 # Every body at once (docs/proxy-limits.md#request-bodies) -----------------------------------------
