@@ -283,17 +283,22 @@ class _Response:
 
 
 class _Pool:
-    """Idle keep-alive connections per origin, the most recently used first."""
+    """Idle keep-alive connections per origin, the most recently used first, each closed once it has
+    been idle :data:`KEEPALIVE_SECONDS`. A timer closes them too: expiring them only when their
+    origin is used again kept every connection to a backend nobody calls any more open for good (a
+    flood's 24 connections were still held after the hostile bench's attacks; docs/proxy-limits.md#connections)."""
 
     def __init__(self) -> None:
         self._idle: Dict[Tuple[str, str, int], List[_Connection]] = {}
+        self._keepalive = KEEPALIVE_SECONDS
+        self._expiry: Optional[asyncio.TimerHandle] = None  # armed while any connection is idle
 
     def take(self, key: Tuple[str, str, int]) -> Optional[_Connection]:
         idle = self._idle.get(key)
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.lost and now - connection.idle_since < KEEPALIVE_SECONDS:
+            if not connection.lost and now - connection.idle_since < self._keepalive:
                 return connection
             connection.close()
         return None
@@ -304,10 +309,34 @@ class _Pool:
         connection.reused = True
         connection.active = False
         idle.append(connection)
-        while idle and (idle[0].lost or connection.idle_since - idle[0].idle_since >= KEEPALIVE_SECONDS):
+        while idle and (idle[0].lost or connection.idle_since - idle[0].idle_since >= self._keepalive):
             idle.pop(0).close()  # the oldest ones, closed by the backend or expired
+        if self._expiry is None:
+            self._expiry = asyncio.get_running_loop().call_later(self._keepalive, self._expire)
+
+    def _expire(self) -> None:
+        """Close what has been idle too long, in every origin; again when the oldest left expires."""
+        self._expiry = None
+        now, oldest = time.monotonic(), None
+        for key in list(self._idle):
+            kept = []
+            for connection in self._idle[key]:
+                if connection.lost or now - connection.idle_since >= self._keepalive:
+                    connection.close()
+                else:
+                    kept.append(connection)
+                    oldest = connection.idle_since if oldest is None else min(oldest, connection.idle_since)
+            if kept:
+                self._idle[key] = kept
+            else:
+                del self._idle[key]
+        if oldest is not None:
+            self._expiry = asyncio.get_running_loop().call_later(oldest + self._keepalive - now, self._expire)
 
     def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         for idle in self._idle.values():
             for connection in idle:
                 connection.close()
