@@ -576,6 +576,7 @@ def test_an_idle_connection_to_a_backend_nobody_calls_again_is_closed(run: Calla
     backend = Backend(serve)
     run(_with(backend, main))
 
+
 def test_a_stream_cancelled_midway_closes_its_connection(run: Callable[..., object]) -> None:
     """The client left: the backend sees the connection close (it stops generating), and the next
     call does not get the half-read connection."""
