@@ -253,12 +253,13 @@ def test_stream_truncated_upstream_ends_with_an_error_event(
     raw_http: httpx.Client, provider: FakeProvider, chunking: str, model: str, drop_connection: bool
 ) -> None:
     """No terminal event from upstream: the client's stream ends with one error event, never a fake
-    completion — also on the same-format path, where the router adds only that event."""
+    completion — also on the same-format path, where the router adds only that event. The backend
+    broke its protocol: a bad gateway, as a cut connection is (docs/errors.md)."""
     provider.reply(text="A long answer that never ends", truncate_after_events=3, drop_connection=drop_connection)
     response = raw_http.post("/v1/responses", json={"model": model, "input": "Hi", "stream": True})
     stream = check_responses_stream(response.content)
     assert stream.terminal is None and stream.error is not None
-    assert stream.error["code"] == "server_error"
+    assert stream.error["code"] == "bad_gateway"
 
 
 # Chat and Anthropic clients → a model served only on /responses ------------------------------------
