@@ -245,16 +245,17 @@ class Plan:
         return self._translate_success(status, headers, _parse_upstream_json(body, json_values))
 
     def translate_response_with_usage(
-        self, status: int, headers: Mapping[str, str], body: bytes
+        self, status: int, headers: Mapping[str, str], body: bytes, *, json_values: Optional[int] = None
     ) -> Tuple[ClientResponse, Optional[Usage]]:
         """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
-        unless the upstream answered 2xx), from one parse of the body instead of two."""
+        unless the upstream answered 2xx), from one parse of the body instead of two (``json_values``
+        as both take it)."""
         if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
-            upstream = _parse_upstream_json(body)
+            upstream = _parse_upstream_json(body, json_values)
             usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
             return self._translate_success(status, headers, upstream), usage
-        response = self.translate_response(status, headers, body)
-        return response, self.usage_from_response(body) if 200 <= status < 300 else None
+        response = self.translate_response(status, headers, body, json_values=json_values)
+        return response, self.usage_from_response(body, json_values=json_values) if 200 <= status < 300 else None
 
     def _translate_success(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
         translator, context = self._response_translator, self.context

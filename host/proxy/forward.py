@@ -181,14 +181,15 @@ class _ForwardedCall:
             step = self._failed_unsent(failure)
             return step if isinstance(step, Send) else await self._deliver(step)
         values = count.values
-        try:
-            answer = plan.translate_response(response.status, response.headers, body, json_values=values)
+        try:  # the usage from the translation's own parse, as the shim's driver takes it
+            answer, usage = plan.translate_response_with_usage(response.status, response.headers, body,
+                                                               json_values=values)
         except RouterError as error:
             self.attempts.committed()
             await send_error(self.writer, self.trace, plan.client_protocol, error)
             return None
         if 200 <= response.status < 300:
-            self.trace.usage = plan.usage_from_response(body, json_values=values)
+            self.trace.usage = usage
             if 200 <= answer.status < 300:  # the count is the answer's when it is passed on as it came
                 _store_record(self.state, plan, answer.body, values if answer.body is body else None)
         else:
