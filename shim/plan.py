@@ -29,7 +29,6 @@ Drivers do the I/O; nothing here touches a socket, a clock or the environment. E
 import dataclasses
 import functools
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -56,6 +55,7 @@ from .json_budget import (
     json_text,
     loads_within_budget,
 )
+from .model_key import ModelKeys, may_repeat_model, replace_model
 from .model_limits import output_limit
 from .protocols import (
     ANTHROPIC,
@@ -127,6 +127,8 @@ class ClientCall:
     # The body's JSON values, when the driver counted them as it arrived (shim/json_budget.py
     # JsonValueCount) and found them within the limit: planning need not count them again.
     json_values: Optional[int] = None
+    # Where the body spells its model key, when the driver looked as it arrived (shim/model_key.py).
+    model_keys: Optional[ModelKeys] = None
 
 
 @dataclass(frozen=True)
@@ -392,7 +394,9 @@ def plan_call(
         raise InvalidRequestError(f"the router does not plan {call.endpoint!r} calls")
     if len(call.body) > max_body_bytes:
         raise RequestTooLargeError(f"request body is {len(call.body)} bytes; the limit is {max_body_bytes}")
-    body = parse_request_body(call.body)
+    if call.model_keys is None:
+        call = dataclasses.replace(call, model_keys=ModelKeys.of(call.body))  # once, for every target
+    body = parse_request_body(call.body, call.model_keys)
     model = _required_model(body)
     stream = body.get("stream") is True
     route = resolve_route(config, model)
@@ -429,7 +433,8 @@ def _plan_routed(
         chain = _expand_chain(plan, body, chaining, native=target == RESPONSES)
         body, raw = chain.body, (json.dumps(chain.body).encode() if chain.expanded else raw)
     if target == call.endpoint:
-        _plan_same_protocol(plan, route, raw, call.query, body, headers)
+        keys = call.model_keys if raw is call.body else None  # an expanded chain is another body
+        _plan_same_protocol(plan, route, raw, keys, call.query, body, headers)
     else:
         _plan_translated(plan, config, route, body, headers, context)
 
@@ -453,7 +458,7 @@ def _plan_other_endpoint(
     """count_tokens and embeddings: forwarded to a backend of their protocol, or answered here."""
     plan.upstream_endpoint = plan.endpoint
     if route.backend.protocol == plan.client_protocol:
-        _plan_same_protocol(plan, route, call.body, call.query, body, headers)
+        _plan_same_protocol(plan, route, call.body, call.model_keys, call.query, body, headers)
     elif plan.endpoint == COUNT_TOKENS:
         _plan_local_count_tokens(plan, body)
     else:  # embeddings: only OpenAI-protocol backends have them
@@ -483,17 +488,20 @@ def parse_json_object(raw: bytes) -> Dict[str, Any]:
     return body
 
 
-def parse_request_body(raw: bytes) -> Dict[str, Any]:
+def parse_request_body(raw: bytes, keys: Optional[ModelKeys] = None) -> Dict[str, Any]:
     """:func:`parse_json_object`, refusing a body whose top level holds ``model`` more than once
     (docs/protocol-rules.md#one-model-per-request): the router would route on the last while a
-    backend that reads the first would run another model, on the router's key."""
-    if not _may_repeat_model(raw):
+    backend that reads the first would run another model, on the router's key. ``keys``: what
+    :class:`~shim.model_key.ModelKeys` found in ``raw`` (looked for here when not given). Most
+    bodies name ``model`` once and take the plain parse; Claude Code's (a tool's schema has a
+    ``model`` property) take :class:`_TopLevelKeys`'s, ~25 % slower on its 50 KB bodies."""
+    if not may_repeat_model(raw, keys or ModelKeys.of(raw)):
         return parse_json_object(raw)
-    keys = _TopLevelKeys()
-    body = _decode(raw, keys.decoder)
+    top_level = _TopLevelKeys()
+    body = _decode(raw, top_level.decoder)
     if not isinstance(body, dict):
         raise InvalidRequestError(f"request body must be a JSON object, not {type(body).__name__}")
-    repeats = keys.count("model")
+    repeats = top_level.count("model")
     if repeats > 1:
         raise InvalidRequestError(
             f"the request body has {repeats} top-level 'model' keys; send exactly one", param="model"
@@ -517,19 +525,6 @@ def _reject_constant(name: str) -> Any:
 
 
 _STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _may_repeat_model(raw: bytes) -> bool:
-    """False when ``raw`` provably names ``model`` as a key at most once (at any depth), so the plain
-    parse is enough. True for Claude Code's requests (a tool's schema has a ``model`` property): those
-    take :class:`_TopLevelKeys`'s parse, ~25 % slower on its 50 KB bodies."""
-    if raw.count(b'"model"') > 1:
-        return True
-    # Every letter of "model" is U+006x: a key spelled with escapes holds "\u006" (ordinary non-ASCII
-    # text escapes other code points), so without one a C count has decided.
-    if b"\\u006" not in raw:
-        return False
-    return len(_MODEL_KEY.findall(raw)) > 1
 
 
 class _TopLevelKeys:
@@ -568,7 +563,8 @@ def _required_model(body: Mapping[str, Any]) -> str:
 
 
 def _plan_same_protocol(
-    plan: Plan, route: Route, raw: bytes, query: str, body: Dict[str, Any], headers: Dict[str, str]
+    plan: Plan, route: Route, raw: bytes, keys: Optional[ModelKeys], query: str, body: Dict[str, Any],
+    headers: Dict[str, str],
 ) -> None:
     """Forward unchanged but for the model field and the credentials; of the client's headers and
     query, what the protocol and its clients need (docs/protocol-rules.md#forwarded-headers)."""
@@ -578,7 +574,7 @@ def _plan_same_protocol(
     assert path is not None  # every client endpoint exists on a backend of its own protocol
     kept_query = forwarded_query(protocol, query)
     plan.upstream_url = route.backend.url_for(f"{path}?{kept_query}" if kept_query else path)
-    plan.upstream_body = replace_model(raw, body, route.upstream_model)
+    plan.upstream_body = replace_model(raw, body, route.upstream_model, keys)
     forwarded = forwarded_headers(protocol, headers)
     if protocol == ANTHROPIC:
         forwarded.setdefault("anthropic-version", TRANSLATED_ANTHROPIC_VERSION)
@@ -673,57 +669,6 @@ def credential_headers(backend: Backend) -> Dict[str, str]:
     if backend.protocol == ANTHROPIC:
         return {"x-api-key": backend.api_key}
     return {"authorization": f"Bearer {backend.api_key}"}
-
-
-# A JSON object key "model" with a string value. Inside JSON strings every quote is escaped, so
-# an unescaped `"model"` followed by a colon can only be a key (at some depth). Each letter may
-# also be written as a \u escape (`"mod\u0065l"` is the same key): the top-level key must always
-# match, so that a single match is provably the top-level one.
-def _json_key_pattern(key: str) -> bytes:
-    """A regex for ``"key"`` as JSON source may spell it: each character literal or \\u-escaped."""
-    parts = []
-    for char in key:
-        hex_digits = "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{ord(char):04x}")
-        parts.append(f"(?:{re.escape(char)}|\\\\u{hex_digits})")
-    return ('"' + "".join(parts) + '"').encode()
-
-
-_MODEL_FIELD = re.compile(_json_key_pattern("model") + rb'\s*:\s*"((?:[^"\\]|\\.)*)"')
-_MODEL_KEY = re.compile(_json_key_pattern("model") + rb"\s*:")
-
-
-def replace_model(raw: bytes, body: Mapping[str, Any], new_model: str) -> bytes:
-    """``raw`` with the top-level model replaced, every other byte kept when that is provably safe.
-
-    Splices when exactly one ``"model": "…"`` pair exists and it decodes to the top-level model;
-    otherwise (a nested ``model`` key with a string value) re-encodes the parsed body.
-    """
-    if body.get("model") == new_model:
-        return raw
-    match = _only_model_field(raw)
-    if match is not None and _decodes_to(match.group(1), body.get("model")):
-        start, end = match.span(1)
-        return raw[:start] + json.dumps(new_model)[1:-1].encode() + raw[end:]
-    return json.dumps({**body, "model": new_model}).encode()
-
-
-def _only_model_field(raw: bytes) -> Optional["re.Match[bytes]"]:
-    """The one ``"model": "…"`` pair of ``raw``, or None when there are several (or none)."""
-    if b"\\u" not in raw:
-        # Common case, fast: with no \u escapes a key "model" can only be spelled plainly, so a C
-        # count proves uniqueness and the search stops at the (usually early) first match.
-        return _MODEL_FIELD.search(raw) if raw.count(b'"model"') == 1 else None
-    matches = list(_MODEL_FIELD.finditer(raw))
-    return matches[0] if len(matches) == 1 else None
-
-
-def _decodes_to(escaped: bytes, expected: Any) -> bool:
-    if b"\\" not in escaped:  # no escapes: the UTF-8 text is the value itself
-        return bool(escaped.decode("utf-8", "replace") == expected)
-    try:
-        return bool(json.loads(b'"' + escaped + b'"') == expected)
-    except ValueError:
-        return False
 
 
 def _parse_upstream_json(body: bytes, json_values: Optional[int] = None) -> Dict[str, Any]:

@@ -278,7 +278,7 @@ class ProxyApp:
         if self.state.settings.shim_callers:
             trace.caller = await self._caller(scope, headers)
         try:
-            body, json_values = await read_body(receive, headers, self.state.settings.max_body_bytes, claim)
+            received = await read_body(receive, headers, self.state.settings.max_body_bytes, claim)
         except BodyRefused as refused:
             trace.fail(refused.error)
             # close unless the body was read to its end: unread bytes would be taken for the next request
@@ -288,11 +288,12 @@ class ProxyApp:
             # Its connection closed: by the client, or by the proxy to make room for other calls' bodies.
             trace.error = "body_dropped_for_room" if claim.state == EVICTED else "client_disconnected"
             return self._finish(trace, writer)
-        trace.request_body = body if self.state.settings.log_bodies else None
+        trace.request_body = received.raw if self.state.settings.log_bodies else None
         watch = _DisconnectWatch(receive, writer)
         try:
             query = scope.get("query_string", b"").decode("latin-1")
-            call = ClientCall(endpoint, headers, body, query, json_values=json_values)  # counted by read_body
+            call = ClientCall(endpoint, headers, received.raw, query,  # counted and searched by read_body
+                              json_values=received.json_values, model_keys=received.model_keys)
             await forward_call(self.state, trace, call, writer)
         except asyncio.CancelledError:
             watch.uncancel()

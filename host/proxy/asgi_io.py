@@ -5,6 +5,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Muta
 from shim.body_log import BodyCapture
 from shim.errors import OverloadedError, RequestTooLargeError, RouterError
 from shim.json_budget import JsonValueCount
+from shim.model_key import ModelKeys
 from shim.plan import ClientResponse
 
 from .body_budget import EVICTED, BodyClaim
@@ -99,10 +100,12 @@ class BodyRefused(Exception):
 
 
 class ReceivedBody(NamedTuple):
-    """A whole request body, and its JSON values as :func:`read_body` counted them."""
+    """A whole request body, its JSON values as :func:`read_body` counted them, and where it spells
+    its model key (both looked for piece by piece as it arrived: docs/proxy-limits.md#request-bodies)."""
 
     raw: bytes
     json_values: int
+    model_keys: ModelKeys
 
 
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, claim: BodyClaim) -> ReceivedBody:
@@ -121,6 +124,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
     parts: List[bytes] = []
     size = 0
     values = JsonValueCount()
+    keys = ModelKeys()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -141,10 +145,11 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
         except RequestTooLargeError as error:
             parts.clear()
             raise BodyRefused(error, not more or await _drop_rest(receive, limit - size)) from None
+        keys.feed(part)
         parts.append(part)
         if not more:
             claim.complete()
-            return ReceivedBody(parts[0] if len(parts) == 1 else b"".join(parts), values.values)
+            return ReceivedBody(parts[0] if len(parts) == 1 else b"".join(parts), values.values, keys)
 
 
 def _no_room() -> OverloadedError:

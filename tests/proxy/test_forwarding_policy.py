@@ -53,3 +53,30 @@ def test_a_body_with_two_model_keys_is_refused_before_it_goes_anywhere(
     error = answer.json()["error"]
     assert error["param"] == "model" and "2 top-level 'model' keys" in error["message"]
     assert provider.requests == []
+
+
+def _post_in_small_chunks(proxy: ProxyProcess, raw: bytes) -> httpx.Response:
+    """``raw`` as a chunked body of a few bytes per chunk, so that the proxy receives it in pieces."""
+    chunks = (raw[i:i + 5] for i in range(0, len(raw), 5))
+    return httpx.post(f"{proxy.url}/v1/chat/completions", content=chunks, timeout=10,
+                      headers={"content-type": "application/json", "authorization": f"Bearer {CLIENT_KEY}"})
+
+
+def test_a_body_received_in_pieces_has_its_model_spliced_every_other_byte_kept(
+    proxy: ProxyProcess, provider: FakeProvider
+) -> None:
+    """The proxy looks for the model key as the body arrives (docs/protocol-rules.md#one-model-per-request):
+    what it found must lead the splice to the key, or the body would be re-encoded (its spacing lost)."""
+    provider.reply(text="ok")
+    raw = b'{"messages" : [{"role":"user","content":"hi"}],\n  "model" :  "fast" , "temperature": 0.50}'
+    answer = _post_in_small_chunks(proxy, raw)
+    assert answer.status_code == 200, answer.text
+    assert provider.last.request.raw_body == raw.replace(b'"fast"', b'"llama-3.1-8b-instant"')
+
+
+def test_a_body_received_in_pieces_with_two_model_keys_is_refused(proxy: ProxyProcess, provider: FakeProvider) -> None:
+    raw = b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "model": "gpt-5.1"}'
+    answer = _post_in_small_chunks(proxy, raw)
+    assert answer.status_code == 400, answer.text
+    assert "2 top-level 'model' keys" in answer.json()["error"]["message"]
+    assert provider.requests == []

@@ -13,6 +13,7 @@ from shim.errors import (
     UnsupportedFeatureError,
     UpstreamProtocolError,
 )
+from shim.model_key import replace_model
 from shim.plan import (
     ANSWER_LOCALLY,
     FORWARD,
@@ -22,7 +23,6 @@ from shim.plan import (
     Plan,
     plan_call,
     render_error,
-    replace_model,
 )
 from shim.protocols import ANTHROPIC, CHAT, COUNT_TOKENS, EMBEDDINGS, MESSAGES, MODELS, OPENAI, RESPONSES
 from shim.translate import directions, stream_passthrough
