@@ -312,10 +312,11 @@ def _values_within(text: Union[bytes, str], limit: int) -> int:
 
 def _separators(text: Union[bytes, str], start: int = 0, end: Optional[int] = None) -> int:
     """An upper bound on the values in ``text[start:end]``: one per comma, plus the first of each
-    container. Bytes, whole: one pass that deletes the three (a copy of what is left); a range of
-    them, or text: three counting passes, no copy of the range."""
+    container. Bytes of a piece's size at most (what :meth:`JsonValueCount.feed` counts): one pass
+    that deletes the three, a copy of what is left; anything longer, a range, or text: three counting
+    passes and no copy — a whole body is up to 32 MiB."""
     if isinstance(text, bytes):
-        if start == 0 and end is None:
+        if start == 0 and end is None and len(text) <= _PIECE:
             return len(text) - len(text.translate(None, b",[{"))
         return text.count(b",", start, end) + text.count(b"[", start, end) + text.count(b"{", start, end)
     return text.count(",", start, end) + text.count("[", start, end) + text.count("{", start, end)

@@ -27,7 +27,9 @@ class ModelKeys:
     """The plain spellings of ``"model"`` in a body (anywhere: in a value such as ``["model"]`` too,
     so :attr:`plain` is an upper bound on the plain keys), the first one's offset, and whether an
     escaped spelling may be there. :meth:`feed` takes the body's pieces in order; a spelling cut
-    between two pieces is counted once, in the piece it ends in."""
+    between two pieces is counted once, in the piece it ends in. Two spellings that share a quote
+    (``"model"model"``, never valid JSON) may both be counted where a count of the whole body finds
+    one: a count too high only takes the slower way that is right for any body."""
 
     __slots__ = ("_size", "_tail", "escaped", "first", "plain")
 
@@ -45,8 +47,9 @@ class ModelKeys:
         return keys
 
     def feed(self, piece: bytes) -> None:
-        # What spans the cut is the tail and the piece's first bytes: too short to hold a spelling
-        # on either side of it alone, so each one found there crosses the cut.
+        # What spans the cut is the tail and the piece's first bytes: each too short to hold a plain
+        # spelling alone, so each one found there crosses the cut (the escape is shorter, but only
+        # whether it is there matters).
         joint = self._tail + piece[:_CUT]
         found = joint.count(_PLAIN) + piece.count(_PLAIN)
         if found and self.first < 0:

@@ -127,7 +127,8 @@ class ClientCall:
     # The body's JSON values, when the driver counted them as it arrived (shim/json_budget.py
     # JsonValueCount) and found them within the limit: planning need not count them again.
     json_values: Optional[int] = None
-    # Where the body spells its model key, when the driver looked as it arrived (shim/model_key.py).
+    # Where the body spells its model key, when the driver looked as it arrived (shim/model_key.py):
+    # trusted, so it must describe exactly this body (a call made with another body drops it).
     model_keys: Optional[ModelKeys] = None
 
 
