@@ -67,6 +67,7 @@ from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
 
 from .asgi_io import CLOSE_CONNECTION, CONNECTION_END, STOPPED_READING, ConnectionEnd
 from .error_shape import client_protocol, raw_error_response
+from .turn_writes import TurnWrites
 
 __all__ = ["IN_REQUEST", "MAX_READ_AHEAD", "READING_BODY", "READING_HEAD", "WAITING", "ConnectionBook",
            "ConnectionLimits", "guarded_protocol"]
@@ -181,7 +182,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # Connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # uvicorn's writes of one loop turn leave as one (turn_writes.py): an answer's head and body together.
+        super().connection_made(TurnWrites(transport, self.loop))  # type: ignore[arg-type]
         if not self.book.admit(self):
             transport.close()  # every slot is serving a request: the client retries (docs/proxy-limits.md)
             return

@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Tuple
+from typing import Any, Callable, Iterator, Tuple
 
 import pytest
 import uvicorn
@@ -69,8 +69,13 @@ def test_the_proxys_end_of_a_connection_has_nagle_off(serve: Callable[[], Served
 
 
 def _nodelay_of_accepted_end(client: socket.socket) -> int:
-    """``TCP_NODELAY`` of the server's end of ``client``'s connection (the server is in this
-    process: its socket is the one whose peer is ``client``)."""
+    """``TCP_NODELAY`` of the server's end of ``client``'s connection."""
+    return int(_accepted_end(client, lambda end: end.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+
+
+def _accepted_end(client: socket.socket, read: Callable[[socket.socket], Any]) -> Any:
+    """``read`` of the server's end of ``client``'s connection (the server is in this process: its
+    socket is the one whose peer is ``client``)."""
     wanted = client.getsockname()
     directory = Path("/proc/self/fd") if Path("/proc/self/fd").is_dir() else Path("/dev/fd")
     for name in os.listdir(directory):
@@ -81,7 +86,50 @@ def _nodelay_of_accepted_end(client: socket.socket) -> int:
         with candidate:
             try:
                 if candidate.type == socket.SOCK_STREAM and candidate.getpeername() == wanted:
-                    return candidate.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                    return read(candidate)
             except OSError:  # not connected
                 continue
     raise AssertionError(f"no socket in this process is connected to {wanted}")
+
+
+@pytest.mark.parametrize("serve", [_router_proxy, _shim_proxy], ids=["router proxy", "router shim"])
+def test_a_whole_answer_leaves_in_one_send(serve: Callable[[], Served], event_loop_kind: str) -> None:
+    """uvicorn writes an answer's head and body apart; the proxy sends them as one, a system call and
+    a segment fewer per answer (host/proxy/turn_writes.py). The kernel counts the data segments the
+    proxy's end sent (``tcpi_data_segs_out``): one answer of a few hundred bytes is one."""
+    port, stop = serve()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=READ_SECONDS) as client:
+            client.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            assert _whole_answer(client).startswith(b"HTTP/1.1 200")
+            assert _data_segments_sent_by_accepted_end(client) == 1
+    finally:
+        stop()
+
+
+def _whole_answer(client: socket.socket) -> bytes:
+    """One answer with a content-length, read to its end."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += _recv_some(client)
+    head, _, body = received.partition(b"\r\n\r\n")
+    fields = dict(line.lower().split(b":", 1) for line in head.split(b"\r\n")[1:])
+    while len(body) < int(fields[b"content-length"]):
+        body += _recv_some(client)
+    return head + b"\r\n\r\n" + body
+
+
+def _recv_some(client: socket.socket) -> bytes:
+    chunk = client.recv(65536)
+    assert chunk, "the connection closed before the answer was whole"
+    return chunk
+
+
+def _data_segments_sent_by_accepted_end(client: socket.socket) -> int:
+    info = _accepted_end(client, lambda end: end.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE))
+    return int.from_bytes(info[_DATA_SEGS_OUT:_DATA_SEGS_OUT + 4], sys.byteorder)
+
+
+# struct tcp_info (linux/tcp.h): tcpi_data_segs_out, a __u32 after the fields before it, since Linux 4.6.
+_DATA_SEGS_OUT = 156
+_TCP_INFO_SIZE = 256

@@ -1,0 +1,87 @@
+"""A client connection's writes of one event-loop turn, sent to the socket as one (docs/proxy-limits.md#small-writes).
+
+uvicorn writes an answer's head when the app starts it and its body when the app sends it, and both
+uvloop and asyncio's own loop send each write to the socket at once: two system calls for every
+whole answer, where one would do. On loopback a send is the TCP path's work, the receiver's
+included, and under a flood of small calls the proxy's loop spent about a third of its time in
+those sends. :class:`TurnWrites` stands between uvicorn and the transport: a write is kept until
+the end of the loop turn it was made in (a callback made ready at once), and what the turn wrote
+goes out in one write. The app sends a whole answer's head and body in one turn, so they leave
+together; a stream's events go out as they come, one write per turn.
+
+Nothing waits longer than the turn, and nothing large is kept: a write that takes what is kept past
+:data:`FLUSH_AT` bytes goes out at once, so the transport's own flow control (its high-water mark,
+uvicorn's pause of the app) sees big answers as before. A close sends what is kept first; an abort
+drops it.
+"""
+
+import asyncio
+from typing import Any, Iterable, List, Optional
+
+__all__ = ["FLUSH_AT", "TurnWrites"]
+
+# What is kept before it goes out anyway: below the transports' high-water mark (64 KiB), so flow
+# control is unchanged, and far above an answer's head or a small answer.
+FLUSH_AT = 16 * 1024
+
+
+class TurnWrites:
+    """``transport`` with its writes of one loop turn sent as one; everything else is the transport's."""
+
+    __slots__ = ("_kept", "_kept_bytes", "_loop", "_scheduled", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._kept: List[bytes] = []
+        self._kept_bytes = 0
+        self._scheduled: Optional[asyncio.Handle] = None
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._kept.append(data)
+        self._kept_bytes += len(data)
+        if self._kept_bytes >= FLUSH_AT:
+            self.flush()
+        elif self._scheduled is None:
+            self._scheduled = self._loop.call_soon(self.flush)
+
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def flush(self) -> None:
+        """Send what is kept now."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        kept = self._kept
+        if not kept:
+            return
+        self._kept, self._kept_bytes = [], 0
+        if not self._transport.is_closing():
+            self._transport.write(kept[0] if len(kept) == 1 else b"".join(kept))
+
+    def is_closing(self) -> bool:  # asked several times a request: not through __getattr__
+        return self._transport.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + self._kept_bytes
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._drop()
+        self._transport.abort()
+
+    def _drop(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        self._kept, self._kept_bytes = [], 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)  # pause_reading, get_extra_info, …
