@@ -183,7 +183,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # Connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # uvicorn's writes of one loop turn leave as one (turn_writes.py): an answer's head and body together.
-        super().connection_made(TurnWrites(transport, self.loop))  # type: ignore[arg-type]
+        self._writes = TurnWrites(transport, self.loop)
+        super().connection_made(self._writes)  # type: ignore[arg-type]
         if not self.book.admit(self):
             transport.close()  # every slot is serving a request: the client retries (docs/proxy-limits.md)
             return
@@ -197,6 +198,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def evict(self) -> None:
         """Closed by the book to make room for a new connection."""
         self._close()
+
+    def eof_received(self) -> None:
+        """The client half-closed: the transport closes itself when this returns, past
+        :class:`TurnWrites`, so what this turn wrote goes out first (an answer being written as the
+        client's FIN arrives was dropped on uvloop, whose flush ran after the close)."""
+        self._writes.flush()
+        super().eof_received()
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, with the head counted and timed and every refusal in the client's protocol."""

@@ -4,15 +4,17 @@ uvicorn writes an answer's head when the app starts it and its body when the app
 uvloop and asyncio's own loop send each write to the socket at once: two system calls for every
 whole answer, where one would do. On loopback a send is the TCP path's work, the receiver's
 included, and under a flood of small calls the proxy's loop spent about a third of its time in
-those sends. :class:`TurnWrites` stands between uvicorn and the transport: a write is kept until
-the end of the loop turn it was made in (a callback made ready at once), and what the turn wrote
-goes out in one write. The app sends a whole answer's head and body in one turn, so they leave
-together; a stream's events go out as they come, one write per turn.
+those sends. :class:`TurnWrites` stands between uvicorn and the transport: small writes are kept
+until the loop runs the callbacks made ready in the turn they were made in (by the next turn at the
+latest), and what was kept goes out in one write. The app sends a whole answer's head and body in
+one turn, so they leave together; a stream's events go out as they come.
 
-Nothing waits longer than the turn, and nothing large is kept: a write that takes what is kept past
-:data:`FLUSH_AT` bytes goes out at once, so the transport's own flow control (its high-water mark,
-uvicorn's pause of the app) sees big answers as before. A close sends what is kept first; an abort
-drops it.
+Nothing large is kept: a write of :data:`FLUSH_AT` bytes or more sends what is kept and then itself
+at once, uncopied, and so does one that takes what is kept that far — so the transport's own flow
+control (its high-water mark, uvicorn's pause of the app) sees big answers as before. A close sends
+what is kept first and an abort drops it; the transport closing itself (the client's half-close)
+goes past this wrapper, so the protocol sends what is kept when the end of the client's data
+arrives (``connections.py``).
 """
 
 import asyncio
@@ -40,27 +42,42 @@ class TurnWrites:
     def write(self, data: bytes) -> None:
         if not data:
             return
+        if len(data) >= FLUSH_AT:
+            self.flush()
+            self._transport.write(data)  # as uvicorn would have: no copy into what is kept
+            return
         self._kept.append(data)
         self._kept_bytes += len(data)
         if self._kept_bytes >= FLUSH_AT:
             self.flush()
         elif self._scheduled is None:
-            self._scheduled = self._loop.call_soon(self.flush)
+            self._scheduled = self._loop.call_soon(self._turn_ended)
 
     def writelines(self, chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
             self.write(chunk)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
 
     def flush(self) -> None:
         """Send what is kept now."""
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
+        self._send_kept()
+
+    def _turn_ended(self) -> None:
+        self._scheduled = None
+        self._send_kept()
+
+    def _send_kept(self) -> None:
         kept = self._kept
         if not kept:
             return
         self._kept, self._kept_bytes = [], 0
-        if not self._transport.is_closing():
+        if not self._transport.is_closing():  # closed meanwhile (the client left): nothing to send to
             self._transport.write(kept[0] if len(kept) == 1 else b"".join(kept))
 
     def is_closing(self) -> bool:  # asked several times a request: not through __getattr__

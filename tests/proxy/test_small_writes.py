@@ -92,6 +92,7 @@ def _accepted_end(client: socket.socket, read: Callable[[socket.socket], Any]) -
     raise AssertionError(f"no socket in this process is connected to {wanted}")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
 @pytest.mark.parametrize("serve", [_router_proxy, _shim_proxy], ids=["router proxy", "router shim"])
 def test_a_whole_answer_leaves_in_one_send(serve: Callable[[], Served], event_loop_kind: str) -> None:
     """uvicorn writes an answer's head and body apart; the proxy sends them as one, a system call and

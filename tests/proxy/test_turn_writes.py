@@ -7,17 +7,22 @@ large write is not held back, a close sends what was written first and an abort 
 import asyncio
 import socket
 import sys
-from typing import Awaitable, Callable, Tuple, cast
+import threading
+from typing import Any, Awaitable, Callable, Dict, Tuple, cast
 
 import pytest
+import uvicorn
 import uvloop
 
+from host.proxy.server import bind_socket, uvicorn_config
+from host.proxy.settings import ProxySettings
 from host.proxy.turn_writes import FLUSH_AT, TurnWrites
 
 READ_SECONDS = 10.0
 Served = Callable[[TurnWrites, socket.socket], Awaitable[None]]
 # struct tcp_info (linux/tcp.h): tcpi_data_segs_out, since Linux 4.6.
 _DATA_SEGS_OUT = 156
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
 
 
 def data_segments_sent(end: socket.socket) -> int:
@@ -61,6 +66,7 @@ async def _connect_and_serve(serve: Served) -> bytes:
         server.close()
 
 
+@LINUX_ONLY
 def test_what_one_turn_writes_is_one_send(run: Callable[[Served], bytes]) -> None:
     async def serve(writes: TurnWrites, end: socket.socket) -> None:
         writes.write(b"HTTP/1.1 200 OK\r\n\r\n")
@@ -76,6 +82,7 @@ def test_what_one_turn_writes_is_one_send(run: Callable[[Served], bytes]) -> Non
     assert run(serve) == b"HTTP/1.1 200 OK\r\n\r\nabc"
 
 
+@LINUX_ONLY
 def test_a_write_that_fills_what_is_kept_goes_out_at_once(run: Callable[[Served], bytes]) -> None:
     async def serve(writes: TurnWrites, end: socket.socket) -> None:
         writes.write(b"head")
@@ -101,3 +108,53 @@ def test_an_abort_drops_what_was_written(run: Callable[[Served], bytes]) -> None
         await asyncio.sleep(0)  # the turn ends: nothing is sent after the abort either
 
     assert run(serve) == b""
+
+
+@pytest.fixture(params=["uvloop", "asyncio"])
+def served_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The loop the proxy's uvicorn settings serve on: uvloop, or asyncio's own where it is missing."""
+    if request.param == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    return str(request.param)
+
+
+def test_an_answer_written_as_the_client_half_closes_still_leaves(served_loop: str) -> None:
+    """The client's FIN arrives in the turn the app writes its answer: the transport closes itself when
+    the proxy's protocol has taken the end of the data, and on uvloop that came before the turn's
+    flush, so the answer was dropped (host/proxy/connections.py ``eof_received`` sends it first)."""
+    client = socket.socket()
+    ready = threading.Event()
+
+    async def app(scope: Dict[str, Any], receive: Callable[[], Awaitable[Dict[str, Any]]],
+                  send: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            ready.set()
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await receive()
+        client.shutdown(socket.SHUT_WR)  # the FIN is in the proxy's receive queue before the answer is sent
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    settings = ProxySettings()
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(READ_SECONDS)
+        client.settimeout(READ_SECONDS)
+        client.connect(sock.getsockname())
+        client.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 200") and received.endswith(b"\r\n\r\nok")
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(READ_SECONDS)
+        sock.close()
