@@ -63,9 +63,7 @@ class TurnWrites:
 
     def flush(self) -> None:
         """Send what is kept now."""
-        if self._scheduled is not None:
-            self._scheduled.cancel()
-            self._scheduled = None
+        self._unschedule()
         self._send_kept()
 
     def _turn_ended(self) -> None:
@@ -91,14 +89,14 @@ class TurnWrites:
         self._transport.close()
 
     def abort(self) -> None:
-        self._drop()
+        self._unschedule()
+        self._kept, self._kept_bytes = [], 0
         self._transport.abort()
 
-    def _drop(self) -> None:
+    def _unschedule(self) -> None:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
-        self._kept, self._kept_bytes = [], 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)  # pause_reading, get_extra_info, …
