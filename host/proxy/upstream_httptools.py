@@ -282,6 +282,11 @@ class _Response:
             release(self._connection)
 
 
+def _stale(connection: _Connection, now: float) -> bool:
+    """Closed by the backend, or idle :data:`KEEPALIVE_SECONDS` by ``now``: not to be used again."""
+    return connection.lost or now - connection.idle_since >= KEEPALIVE_SECONDS
+
+
 class _Pool:
     """Idle keep-alive connections per origin, the most recently used first, each closed once it has
     been idle :data:`KEEPALIVE_SECONDS`. A timer closes them too: expiring them only when their
@@ -290,7 +295,6 @@ class _Pool:
 
     def __init__(self) -> None:
         self._idle: Dict[Tuple[str, str, int], List[_Connection]] = {}
-        self._keepalive = KEEPALIVE_SECONDS
         self._expiry: Optional[asyncio.TimerHandle] = None  # armed while any connection is idle
 
     def take(self, key: Tuple[str, str, int]) -> Optional[_Connection]:
@@ -298,7 +302,7 @@ class _Pool:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.lost and now - connection.idle_since < self._keepalive:
+            if not _stale(connection, now):
                 return connection
             connection.close()
         return None
@@ -309,10 +313,10 @@ class _Pool:
         connection.reused = True
         connection.active = False
         idle.append(connection)
-        while idle and (idle[0].lost or connection.idle_since - idle[0].idle_since >= self._keepalive):
+        while idle and _stale(idle[0], connection.idle_since):
             idle.pop(0).close()  # the oldest ones, closed by the backend or expired
         if self._expiry is None:
-            self._expiry = asyncio.get_running_loop().call_later(self._keepalive, self._expire)
+            self._expiry = asyncio.get_running_loop().call_later(KEEPALIVE_SECONDS, self._expire)
 
     def _expire(self) -> None:
         """Close what has been idle too long, in every origin; again when the oldest left expires."""
@@ -321,7 +325,7 @@ class _Pool:
         for key in list(self._idle):
             kept = []
             for connection in self._idle[key]:
-                if connection.lost or now - connection.idle_since >= self._keepalive:
+                if _stale(connection, now):
                     connection.close()
                 else:
                     kept.append(connection)
@@ -331,7 +335,7 @@ class _Pool:
             else:
                 del self._idle[key]
         if oldest is not None:
-            self._expiry = asyncio.get_running_loop().call_later(oldest + self._keepalive - now, self._expire)
+            self._expiry = asyncio.get_running_loop().call_later(oldest + KEEPALIVE_SECONDS - now, self._expire)
 
     def close(self) -> None:
         if self._expiry is not None:
