@@ -80,8 +80,13 @@ def _accepted_end(client: socket.socket, read: Callable[[socket.socket], Any]) -
     directory = Path("/proc/self/fd") if Path("/proc/self/fd").is_dir() else Path("/dev/fd")
     for name in os.listdir(directory):
         try:
-            candidate = socket.socket(fileno=os.dup(int(name)))
-        except OSError:  # gone since the listing, or not a socket
+            duplicate = os.dup(int(name))
+        except OSError:  # gone since the listing
+            continue
+        try:
+            candidate = socket.socket(fileno=duplicate)
+        except OSError:  # not a socket: the duplicate is closed here, or every look leaks one
+            os.close(duplicate)
             continue
         with candidate:
             try:
