@@ -3,6 +3,7 @@ provider; tests that need a differently started proxy (auth, bind, signals) star
 
 import asyncio
 import socket
+import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
@@ -77,3 +78,12 @@ def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[Any]], Any]:
             return uvloop.run(coroutine)  # type: ignore[arg-type]
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     return runner
+
+
+@pytest.fixture(params=["uvloop", "asyncio"])
+def event_loop_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The loop the router's uvicorn settings serve on: uvloop when it can be imported, asyncio's own
+    when it cannot."""
+    if request.param == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)  # what an install without uvloop looks like
+    yield request.param

@@ -1,16 +1,21 @@
 """Reading a server's side of a raw-socket exchange: whether it closed the connection, its whole
-answer, and what it does with a header that never ends (for the router's servers, whose connection
-limits HTTP clients would hide: docs/proxy-limits.md#connections)."""
+answer, what it does with a header that never ends, and how many segments it sent (for the
+router's servers, whose connection limits HTTP clients would hide: docs/proxy-limits.md#connections)."""
 
 import socket
+import sys
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-__all__ = ["DEADLINE", "address", "closed_by_server", "endless_header", "read_until_closed", "whole_response"]
+__all__ = ["DEADLINE", "address", "closed_by_server", "data_segments_sent", "endless_header", "read_until_closed",
+           "whole_response"]
 
 DEADLINE = 10.0  # the longest a test waits for the server to act
+# struct tcp_info (linux/tcp.h, Linux only): tcpi_data_segs_out, a __u32 at this offset since Linux 4.6.
+_DATA_SEGS_OUT = 156
+_TCP_INFO_SIZE = 256
 
 
 def address(url: str) -> Tuple[str, int]:
@@ -83,3 +88,9 @@ def endless_header(sock: socket.socket, head: bytes) -> Tuple[int, Dict[str, str
     status, headers, body = whole_response(sock)
     sender.join(DEADLINE)
     return status, headers, body, sent[0]
+
+
+def data_segments_sent(sock: socket.socket) -> int:
+    """The segments with data that ``sock`` has sent, as the kernel counts them (``TCP_INFO``)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    return int.from_bytes(info[_DATA_SEGS_OUT:_DATA_SEGS_OUT + 4], sys.byteorder)

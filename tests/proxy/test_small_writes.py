@@ -9,45 +9,24 @@ proxy's end of a real connection, found among this process's descriptors."""
 import os
 import socket
 import sys
-import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Tuple
+from typing import Any, Callable
 
 import pytest
-import uvicorn
+from in_thread_server import Served, serve_in_thread
+from raw_sockets import data_segments_sent
 
 from host.proxy.app import ProxyApp
-from host.proxy.server import bind_socket, uvicorn_config
 from host.proxy.settings import ProxySettings
 from host.shim_proxy import BackgroundProxy
 from shim.config import RouterConfig
 
 READ_SECONDS = 10.0
-Served = Tuple[int, Callable[[], None]]  # the port, and how to stop the server
-
-
-@pytest.fixture(params=["uvloop", "asyncio"])
-def event_loop_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The loop uvicorn serves on: uvloop when it can be imported, asyncio's own when it cannot."""
-    if request.param == "asyncio":
-        monkeypatch.setitem(sys.modules, "uvloop", None)  # what an install without uvloop looks like
-    yield request.param
 
 
 def _router_proxy() -> Served:
     """``router proxy``'s way: its listening socket, its uvicorn settings, its app."""
-    settings = ProxySettings()
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn_config(ProxyApp(RouterConfig(), settings), settings))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(READ_SECONDS)
-        sock.close()
-
-    return sock.getsockname()[1], stop
+    return serve_in_thread(ProxyApp(RouterConfig(), ProxySettings()))
 
 
 def _shim_proxy() -> Served:
@@ -108,7 +87,7 @@ def test_a_whole_answer_leaves_in_one_send(serve: Callable[[], Served], event_lo
         with socket.create_connection(("127.0.0.1", port), timeout=READ_SECONDS) as client:
             client.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
             assert _whole_answer(client).startswith(b"HTTP/1.1 200")
-            assert _data_segments_sent_by_accepted_end(client) == 1
+            assert _accepted_end(client, data_segments_sent) == 1
     finally:
         stop()
 
@@ -129,13 +108,3 @@ def _recv_some(client: socket.socket) -> bytes:
     chunk = client.recv(65536)
     assert chunk, "the connection closed before the answer was whole"
     return chunk
-
-
-def _data_segments_sent_by_accepted_end(client: socket.socket) -> int:
-    info = _accepted_end(client, lambda end: end.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE))
-    return int.from_bytes(info[_DATA_SEGS_OUT:_DATA_SEGS_OUT + 4], sys.byteorder)
-
-
-# struct tcp_info (linux/tcp.h): tcpi_data_segs_out, a __u32 after the fields before it, since Linux 4.6.
-_DATA_SEGS_OUT = 156
-_TCP_INFO_SIZE = 256

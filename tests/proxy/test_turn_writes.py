@@ -7,27 +7,18 @@ large write is not held back, a close sends what was written first and an abort 
 import asyncio
 import socket
 import sys
-import threading
 from typing import Any, Awaitable, Callable, Dict, Tuple, cast
 
 import pytest
-import uvicorn
 import uvloop
+from in_thread_server import serve_in_thread
+from raw_sockets import data_segments_sent, read_until_closed
 
-from host.proxy.server import bind_socket, uvicorn_config
-from host.proxy.settings import ProxySettings
 from host.proxy.turn_writes import FLUSH_AT, TurnWrites
 
 READ_SECONDS = 10.0
 Served = Callable[[TurnWrites, socket.socket], Awaitable[None]]
-# struct tcp_info (linux/tcp.h): tcpi_data_segs_out, since Linux 4.6.
-_DATA_SEGS_OUT = 156
 LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
-
-
-def data_segments_sent(end: socket.socket) -> int:
-    info = end.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
-    return int.from_bytes(info[_DATA_SEGS_OUT:_DATA_SEGS_OUT + 4], sys.byteorder)
 
 
 @pytest.fixture(params=["uvloop", "asyncio"])
@@ -110,27 +101,17 @@ def test_an_abort_drops_what_was_written(run: Callable[[Served], bytes]) -> None
     assert run(serve) == b""
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
-def served_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The loop the proxy's uvicorn settings serve on: uvloop, or asyncio's own where it is missing."""
-    if request.param == "asyncio":
-        monkeypatch.setitem(sys.modules, "uvloop", None)
-    return str(request.param)
-
-
-def test_an_answer_written_as_the_client_half_closes_still_leaves(served_loop: str) -> None:
+def test_an_answer_written_as_the_client_half_closes_still_leaves(event_loop_kind: str) -> None:
     """The client's FIN arrives in the turn the app writes its answer: the transport closes itself when
     the proxy's protocol has taken the end of the data, and on uvloop that came before the turn's
     flush, so the answer was dropped (host/proxy/connections.py ``eof_received`` sends it first)."""
     client = socket.socket()
-    ready = threading.Event()
 
     async def app(scope: Dict[str, Any], receive: Callable[[], Awaitable[Dict[str, Any]]],
                   send: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
         if scope["type"] == "lifespan":
             await receive()
             await send({"type": "lifespan.startup.complete"})
-            ready.set()
             await receive()
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -139,22 +120,13 @@ def test_an_answer_written_as_the_client_half_closes_still_leaves(served_loop: s
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    settings = ProxySettings()
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn_config(app, settings))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    port, stop = serve_in_thread(app)
     try:
-        assert ready.wait(READ_SECONDS)
         client.settimeout(READ_SECONDS)
-        client.connect(sock.getsockname())
+        client.connect(("127.0.0.1", port))
         client.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
-        received = b""
-        while chunk := client.recv(65536):
-            received += chunk
+        received = read_until_closed(client)
         assert received.startswith(b"HTTP/1.1 200") and received.endswith(b"\r\n\r\nok")
     finally:
         client.close()
-        server.should_exit = True
-        thread.join(READ_SECONDS)
-        sock.close()
+        stop()
