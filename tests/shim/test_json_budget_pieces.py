@@ -105,6 +105,31 @@ def test_a_long_string_of_escapes_cut_into_pieces_is_counted_in_linear_time() ->
     assert count < 20 * parse, (count, parse)
 
 
+def _separators_outside_strings(raw: bytes) -> int:
+    """The count, one byte at a time: commas and opening brackets outside strings."""
+    count, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            in_string, escaped = (escaped or byte != 0x22), (not escaped and byte == 0x5C)
+        elif byte == 0x22:
+            in_string = True
+        else:
+            count += byte in b",[{"
+    return count
+
+
+@pytest.mark.parametrize("padding", [b" ", b"\n\t ", b"1234567890", b"[],", b"\\\\"])
+def test_pieces_with_no_quote_are_counted_as_those_that_have_one(padding: bytes) -> None:
+    """Pieces without a quote take a shorter way (no split at quotes; with none of the separators,
+    no deletion either) — padding between values, digits, runs of lists or escapes, inside a string
+    and outside, cut anywhere: the count is the whole body's (docs/proxy-limits.md#request-bodies)."""
+    run = padding * (70_000 // len(padding))
+    raw = b'{"a": "' + run + b'", "b": [' + run + b"1, 2]" + run + b"}"
+    expected = _separators_outside_strings(raw)
+    for size in (1, 7, 4096, 65536, len(raw)):
+        assert counted([raw[start:start + size] for start in range(0, len(raw), size)]) == expected, size
+
+
 # A backend's answer, counted as it arrives (AnswerValueCount, docs/proxy-limits.md#answers) ----------
 def _answer_counted(raw: bytes, piece: int) -> AnswerValueCount:
     count = AnswerValueCount()
