@@ -29,6 +29,8 @@ from typing import Callable, List, Optional, Set
 
 import uvicorn
 
+from .reads import SmallReads
+
 __all__ = ["ACCEPT_BATCH", "CLOSED", "PAUSED", "PAUSE_SECONDS", "SERVING", "DrainingListener", "DrainingServer"]
 
 SERVING = "serving"
@@ -51,7 +53,7 @@ class DrainingListener:
     """One listening socket served by the running loop: each readiness accepts up to ``batch``
     connections and hands each to ``protocol_factory`` through the loop's own transport."""
 
-    def __init__(self, sock: socket.socket, protocol_factory: Callable[[], asyncio.Protocol],
+    def __init__(self, sock: socket.socket, protocol_factory: Callable[[], asyncio.BaseProtocol],
                  batch: int = ACCEPT_BATCH) -> None:
         self._sock = sock
         self._factory = protocol_factory
@@ -165,8 +167,9 @@ class DrainingServer(uvicorn.Server):
             listener.close()
         await super().shutdown(sockets)
 
-    def _new_protocol(self) -> asyncio.Protocol:
-        """What uvicorn's own ``create_protocol`` makes for each connection (uvicorn 0.55)."""
+    def _new_protocol(self) -> SmallReads:
+        """What uvicorn's own ``create_protocol`` makes for each connection (uvicorn 0.55), read in
+        pieces of a bounded size (reads.py)."""
         protocol_class = self.config.http_protocol_class
-        return protocol_class(config=self.config, server_state=self.server_state,  # type: ignore[call-arg]
-                              app_state=self.lifespan.state)
+        return SmallReads(protocol_class(config=self.config, server_state=self.server_state,  # type: ignore[call-arg]
+                                         app_state=self.lifespan.state))

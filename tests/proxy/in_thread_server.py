@@ -1,12 +1,11 @@
 """An ASGI app served for one test the way the router serves its own — its listening socket, its
-uvicorn settings and connection limits (host/proxy/server.py) — in a thread of the test's process,
+server, its uvicorn settings and connection limits (host/proxy/server.py) — in a thread of the test's process,
 so that the test can look at the server's end of a connection."""
 
 import threading
 from typing import Any, Callable, Tuple
 
-import uvicorn
-
+from host.proxy.listener import DrainingServer
 from host.proxy.server import bind_socket, uvicorn_config
 from host.proxy.settings import ProxySettings
 
@@ -20,7 +19,7 @@ def serve_in_thread(app: Any) -> Served:
     """``app`` on a port of 127.0.0.1 (connections made before it has started wait in the backlog)."""
     settings = ProxySettings()
     sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn_config(app, settings))
+    server = DrainingServer(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
 
