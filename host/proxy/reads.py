@@ -64,4 +64,3 @@ class SmallReads(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.protocol.data_received(bytes(self._buffer[:nbytes]))
-
