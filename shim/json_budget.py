@@ -315,10 +315,11 @@ def _values_within(text: Union[bytes, str], limit: int) -> int:
 
 def _separators(text: Union[bytes, str], start: int = 0, end: Optional[int] = None) -> int:
     """An upper bound on the values in ``text[start:end]``: one per comma, plus the first of each
-    container. Bytes of a piece's size at most (what :meth:`JsonValueCount.feed` counts): one pass
-    that deletes the three, a copy of what is left; anything longer, a range, or text: three counting
-    passes and no copy — a whole body is up to 32 MiB."""
-    if isinstance(text, bytes):
+    container. Bytes of a piece's size at most (what :meth:`JsonValueCount.feed` counts): none at all
+    when three one-byte searches find none of the three (padding, digits), else one pass that deletes
+    them, a copy of what is left; anything longer, a range, or text: three counting passes and no
+    copy — a whole body is up to 32 MiB."""
+    if isinstance(text, (bytes, bytearray)):
         if start == 0 and end is None and len(text) <= _PIECE:
             if b"," not in text and b"[" not in text and b"{" not in text:
                 return 0  # padding, digits: three one-byte searches, where the deletion copies the piece

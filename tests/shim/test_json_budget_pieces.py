@@ -128,6 +128,7 @@ def test_pieces_with_no_quote_are_counted_as_those_that_have_one(padding: bytes)
     expected = _separators_outside_strings(raw)
     for size in (1, 7, 4096, 65536, len(raw)):
         assert counted([raw[start:start + size] for start in range(0, len(raw), size)]) == expected, size
+    assert counted([bytearray(raw[start:start + 4096]) for start in range(0, len(raw), 4096)]) == expected
 
 
 # A backend's answer, counted as it arrives (AnswerValueCount, docs/proxy-limits.md#answers) ----------
