@@ -1,16 +1,16 @@
 """Reads of at most :data:`READ_SIZE` from a client's socket (docs/proxy-limits.md#reads).
 
-uvloop reads up to 250 KB at once and asyncio's own loop up to 256 KiB, and what a read took is
+uvloop reads up to 250 KiB at once and asyncio's own loop up to 256 KiB, and what a read took is
 copied and counted (its head's size, its body's JSON values) before the loop goes on. With many
 clients sending big bodies at once, one loop turn read that much from each of them, and every other
 client waited for all of it: 32 clients sending bodies of spaces held a normal call for up to tens
-of milliseconds. A read of 64 KiB is a quarter of that turn per client, and the bytes a client can
-make the proxy handle in one turn are bounded the same on both loops.
+of milliseconds. Reads of 64 KiB make that turn a quarter as long per client (two reads of a body
+at most while uvicorn holds it for the app; the docs say what uvloop reads when nothing pauses).
 
-A loop chooses the size of its reads itself, unless the protocol is a buffered one and lends the
-buffer: :class:`SmallReads` is that buffered protocol in front of uvicorn's, which is not one (and
-uvloop reads for a protocol that is also a plain ``asyncio.Protocol`` the plain way, with its own
-buffer). Each read is handed on as bytes, as the loop would have handed it.
+A loop chooses the size of its reads itself unless the protocol lends the buffer: asyncio's for an
+``asyncio.BufferedProtocol``, uvloop's for a protocol with ``get_buffer`` that is not also a plain
+``asyncio.Protocol`` — which uvicorn's is. :class:`SmallReads` is a buffered protocol in front of
+uvicorn's; each read is handed on as bytes, as the loop would have handed it.
 """
 
 import asyncio

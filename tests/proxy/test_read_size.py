@@ -6,13 +6,14 @@ on: with many clients sending big bodies, each loop turn held every other client
 reading ~256 KiB from each of them took. What the app receives shows the reads: uvicorn hands it
 what was read since it last asked, and stops reading once that is over 64 KiB."""
 
+import asyncio
 import socket
 import threading
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from in_thread_server import serve_in_thread
 
-from host.proxy.reads import READ_SIZE
+from host.proxy.reads import READ_SIZE, SmallReads
 
 READ_SECONDS = 10.0
 BODY = bytes(range(256)) * (8 * 4096)  # 8 MiB, every byte placed
@@ -80,3 +81,47 @@ def test_loops_in_two_threads_read_into_buffers_of_their_own(event_loop_kind: st
             stop()
     for app, body in zip(apps, bodies, strict=True):
         assert bytes(app.received) == body
+
+
+class _Recorder(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.calls: List[Any] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.calls.append(("made", transport))
+
+    def data_received(self, data: bytes) -> None:
+        self.calls.append(("data", data))
+
+    def eof_received(self) -> Optional[bool]:
+        self.calls.append(("eof",))
+        return True  # keep the transport open: the wrapper must say so too
+
+    def pause_writing(self) -> None:
+        self.calls.append(("pause",))
+
+    def resume_writing(self) -> None:
+        self.calls.append(("resume",))
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.calls.append(("lost", exc))
+
+
+def test_every_callback_reaches_the_protocol_behind() -> None:
+    """What the loops call on the wrapper, uvicorn's protocol gets: a read as the bytes written into
+    the lent buffer (not a view of it, which the next read overwrites), and eof_received's answer."""
+    inner, transport, error = _Recorder(), object(), OSError("gone")
+    reads = SmallReads(inner)
+    reads.connection_made(transport)  # type: ignore[arg-type]
+    buffer = reads.get_buffer(-1)
+    assert len(buffer) == READ_SIZE
+    buffer[:5] = b"hello"
+    reads.buffer_updated(5)
+    buffer[:5] = b"XXXXX"  # the next read reuses the buffer
+    reads.pause_writing()
+    reads.resume_writing()
+    assert reads.eof_received() is True
+    reads.connection_lost(error)
+    assert inner.calls == [("made", transport), ("data", b"hello"), ("pause",), ("resume",), ("eof",),
+                           ("lost", error)]
+    assert type(inner.calls[1][1]) is bytes
