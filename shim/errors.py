@@ -37,6 +37,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "OverloadedError",
+    "PermissionDeniedError",
     "RequestTooLargeError",
     "RouterError",
     "ShuttingDownError",
@@ -182,6 +183,12 @@ class UnsupportedFeatureError(InvalidRequestError):
 
 class AuthenticationError(RouterError):
     kind_name = "authentication"
+
+
+class PermissionDeniedError(RouterError):
+    """The caller may not do this: a web page at a keyless proxy (docs/secrets.md#web-pages)."""
+
+    kind_name = "permission"
 
 
 class NotFoundError(RouterError):

@@ -14,8 +14,9 @@ Paths::
 With ``ROUTER_API_KEY`` set, the API answers only requests carrying it (``x-api-key`` or a bearer
 token, as the proxy's own endpoints); the page then asks for it once and keeps it in the tab's
 ``sessionStorage``. Without a key the dashboard is for this machine only: a request whose ``Host``
-is not a loopback name is refused, so a web page on another site cannot read it through DNS
-rebinding. Every answer forbids caching, framing and loading anything from elsewhere (CSP).
+is a domain name other than ``localhost`` is refused, so a web page on another site cannot read it
+through DNS rebinding (``host/proxy/web_pages.py``, docs/secrets.md#web-pages). Every answer
+forbids caching, framing and loading anything from elsewhere (CSP).
 """
 
 import json
@@ -30,6 +31,7 @@ from shim.plan import ClientResponse
 from ..config_store import load_config
 from ..paths import StateFileError
 from ..proxy.auth import is_authorized
+from ..proxy.web_pages import is_rebindable_host
 from ..routing_table import routing_table
 from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
 from .data import DASHBOARD_WINDOWS
@@ -37,13 +39,13 @@ from .data import DASHBOARD_WINDOWS
 __all__ = ["API_PREFIX", "PAGE_PATHS", "SECURITY_HEADERS", "DashboardSite", "is_dashboard_path"]
 
 API_PREFIX = "/dashboard/api/"
+_REBINDABLE_HOST = "without ROUTER_API_KEY this dashboard answers only under an IP address or localhost"
 _STATIC_PREFIX = "/dashboard/static/"
 PAGE_PATHS = ("/",)
 _STATIC_FILES = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
-_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 SECURITY_HEADERS: Dict[str, str] = {
     "content-security-policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                 "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
@@ -71,8 +73,8 @@ class DashboardSite:
 
     def answer(self, method: str, path: str, query: bytes, headers: Mapping[str, str]) -> ClientResponse:
         """The response for one request (blocking: SQLite reads; run it off an event loop)."""
-        if not self.api_key and not _loopback_host(headers.get("host", "")):
-            return _json(403, {"error": "this dashboard answers only on 127.0.0.1 or localhost"})
+        if not self.api_key and is_rebindable_host(headers.get("host")):
+            return _json(403, {"error": _REBINDABLE_HOST})
         if method not in ("GET", "HEAD"):
             return _json(405, {"error": f"{method} is not allowed here"})
         if path in PAGE_PATHS:
@@ -114,16 +116,6 @@ class DashboardSite:
             return _json(200, self.reads.read(name, params))
         except StoreReadFailed as failure:
             return _json(503, {"error": failure.client_message()})
-
-
-def _loopback_host(host: str) -> bool:
-    """The ``Host`` header names this machine (``127.0.0.1:8080``, ``localhost``, ``[::1]:80``)."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        name = host[1:host.find("]")]
-    else:
-        name = host.rsplit(":", 1)[0]
-    return name in _LOOPBACK_NAMES
 
 
 def _static(name: str, content_type: str) -> ClientResponse:

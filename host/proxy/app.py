@@ -53,6 +53,7 @@ from .state import ProxyState
 from .stats_view import stats_params, stored_stats
 from .store_batch import StoreBatcher
 from .upstream import BackendLimiter, UpstreamClient
+from .web_pages import page_refusal
 from .websocket_refusal import is_websocket_upgrade, refuse_websocket, upgrade_refusal
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class ProxyApp:
         self._store_batcher: Optional[StoreBatcher] = None
         self._memory_release = memory_release or MemoryRelease()  # gives back what a burst freed
         self._store_reads = asyncio.Lock()  # one read of the telemetry store at a time (_read_store)
+        self._listed_origins = frozenset(settings.cors_origins)  # pages a keyless proxy serves (web_pages.py)
         self._version = router_version()
         self.root = root_answer  # GET/HEAD /: replaceable
         # router proxy's dashboard: the page at / for browsers, its files and API under /dashboard/.
@@ -176,6 +178,10 @@ class ProxyApp:
         headers = request_headers(scope)
         writer = ResponseWriter(send, time.perf_counter)
         api_key = self.state.settings.api_key
+        if not api_key and (refusal := page_refusal(headers, self._listed_origins)) is not None:
+            # A web page the user visits, not a client: refused before anything is served or spent.
+            await writer.whole(render_error(client_protocol(path, headers), refusal))
+            return
         if is_websocket_upgrade(headers):  # the server has no WebSocket library: it comes as plain HTTP
             await writer.whole(upgrade_refusal(path, headers, api_key), close=True)
             return

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from websockets.sync.client import ClientConnection, connect
 
@@ -50,11 +50,13 @@ class ChromiumError(Exception):
 class Chromium:
     """One browser, one page. Use as a context manager."""
 
-    def __init__(self, width: int = 1280, height: int = 1000) -> None:
+    def __init__(self, width: int = 1280, height: int = 1000, flags: Sequence[str] = ()) -> None:
+        """``flags``: more command-line switches (``--host-resolver-rules=...`` to play a DNS server)."""
         self._profile = tempfile.TemporaryDirectory(prefix="router-chromium-", ignore_cleanup_errors=True)
         # Its own process group: the renderer and utility processes go with the browser at close,
         # instead of writing into the profile while it is being removed.
-        self.process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+        command = [CHROMIUM, *FLAGS, *flags, f"--user-data-dir={self._profile.name}", "about:blank"]
+        self.process = subprocess.Popen(command,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         start_new_session=True)
         self._closing = contextlib.ExitStack()
