@@ -32,9 +32,10 @@ def exchange(request):
     head, _, body = data.partition(b"\\r\\n\\r\\n")
     return int(head.split()[1]), json.loads(body)
 
-endless = b"POST /v1/messages HTTP/1.1\\r\\nhost: x\\r\\nx-endless: " + b"a" * (4 * 1024 * 1024)
-malformed = b"POST /v1/chat/completions HTTP/1.1\\r\\nhost: x\\r\\nno colon\\r\\n\\r\\n"
-upgrade = (b"GET /v1/messages HTTP/1.1\\r\\nhost: x\\r\\nconnection: Upgrade\\r\\nupgrade: websocket\\r\\n\\r\\n")
+endless = b"POST /v1/messages HTTP/1.1\\r\\nhost: 127.0.0.1\\r\\nx-endless: " + b"a" * (4 * 1024 * 1024)
+malformed = b"POST /v1/chat/completions HTTP/1.1\\r\\nhost: 127.0.0.1\\r\\nno colon\\r\\n\\r\\n"
+upgrade = (b"GET /v1/messages HTTP/1.1\\r\\nhost: 127.0.0.1\\r\\nconnection: Upgrade\\r\\n"
+           b"upgrade: websocket\\r\\n\\r\\n")
 report([exchange(endless), exchange(malformed), exchange(upgrade)])
 """
 

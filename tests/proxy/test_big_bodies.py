@@ -87,11 +87,11 @@ def test_too_many_values_are_refused_without_keeping_the_rest_of_the_body(proxy_
             assert warm.get(proxy.url + "/health").status_code == 200
         peak_before = proxy.peak_resident_bytes()
         with socket.create_connection(address(proxy.url), timeout=30) as conn:
-            conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % declared + head)
             conn.sendall(b" " * (declared - len(head)))  # the whole body, as a client writes it
             status, headers, error = _read_response(conn)
-            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             again, _, _ = _read_response(conn)
         assert status == 413 and b"connection: close" not in headers.lower(), headers
         assert json.loads(error)["error"]["code"] == "request_too_large"
@@ -345,7 +345,8 @@ _BUDGET_ARGS = ["--max-body-mib", "2", "--max-bodies-mib", "2"]
 def _start_call(proxy: ProxyProcess, path: str, declared: int, sent: bytes = b"") -> socket.socket:
     """A call whose head declares ``declared`` bytes of body, of which ``sent`` is sent."""
     conn = socket.create_connection(address(proxy.url), timeout=30)
-    conn.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nanthropic-version: 2023-06-01\r\n"
+    conn.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"anthropic-version: 2023-06-01\r\n"
                  b"Content-Length: %d\r\n\r\n" % (path.encode(), declared) + sent)
     return conn
 
@@ -421,7 +422,7 @@ def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home
     held = _hold_a_call(proxy, provider, _MIB)  # half the room
     try:
         with socket.create_connection(address(proxy.url), timeout=30) as conn:
-            conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
             body = _chat_body(3 * _MIB // 2)
             for start in range(0, len(body), 64 * 1024):
@@ -429,7 +430,7 @@ def test_a_body_without_a_length_is_refused_once_it_outgrows_the_room(proxy_home
                 conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
             conn.sendall(b"0\r\n\r\n")
             status, head, error = _read_response(conn)
-            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             again, _, _ = _read_response(conn)
         assert status == 503 and json.loads(error)["error"]["code"] == "server_is_overloaded"
         assert b"connection: close" not in head.lower()

@@ -69,11 +69,11 @@ def test_connections_that_send_nothing_cost_the_proxy_nothing(proxy: ProxyProces
     before = _open_descriptors(proxy)
     silent = [_connect(proxy) for _ in range(200)]
     try:
-        with _connect(proxy, first=b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n") as speaking:
+        with _connect(proxy, first=b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n") as speaking:
             status, _, _ = whole_response(speaking)  # accepted after the 200 silent ones, had they been accepted
         assert status == 200
         assert _open_descriptors(proxy) < before + 20, "the silent connections were accepted"
-        silent[0].sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        silent[0].sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
         assert whole_response(silent[0])[0] == 200  # speaking late is speaking: served
     finally:
         for sock in silent:
@@ -89,7 +89,7 @@ def test_stray_line_breaks_do_not_keep_a_connection_open(limited: ProxyProcess) 
 def test_half_sent_headers_are_closed(limited: ProxyProcess) -> None:
     """Slowloris: a header that never ends, one byte at a time, is cut at the header timeout."""
     with _connect(limited) as sock:
-        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
         assert closed_by_server(sock, poke=b"a")
 
 
@@ -97,7 +97,7 @@ def test_a_body_that_stops_short_is_closed(limited: ProxyProcess) -> None:
     """A body that stops before its declared end is closed at the body timeout. Before, nothing timed
     a body: such a connection, and what it had sent, stayed for good."""
     with _connect(limited) as sock:
-        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
                      b"content-length: 100\r\n\r\n{\"model\": ")
         assert closed_by_server(sock)
 
@@ -106,7 +106,7 @@ def test_a_connection_answered_before_its_body_ended_is_idle_after(limited: Prox
     """An answer that needs no body (404 here) goes out before the body is in; the rest of the body,
     sent after it, is skipped, and the connection is then idle: the idle timeout closes it."""
     with _connect(limited) as sock:
-        sock.sendall(b"POST /nothing HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n" + b"x" * 50)
+        sock.sendall(b"POST /nothing HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 100\r\n\r\n" + b"x" * 50)
         sock.settimeout(DEADLINE)
         assert sock.recv(65536).startswith(b"HTTP/1.1 404 ")
         sock.sendall(b"x" * 50)
@@ -119,7 +119,7 @@ def test_a_body_that_keeps_coming_is_not_cut(limited: ProxyProcess, provider: Fa
     provider.reply(text="slow upload, served")
     body = json.dumps({"model": "gpt-5.1", "messages": USER}).encode()
     with _connect(limited) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
                      b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
         step = max(1, len(body) // 15)
         for start in range(0, len(body), step):
@@ -146,7 +146,7 @@ def _small_window(proxy: ProxyProcess, request: bytes) -> socket.socket:
 
 def _stream_request(model: str = "claude-sonnet-4-6") -> bytes:
     body = json.dumps({"model": model, "max_tokens": 64, "stream": True, "messages": USER}).encode()
-    return (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    return (b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
             b"anthropic-version: 2023-06-01\r\ncontent-length: %d\r\n\r\n" % len(body)) + body
 
 
@@ -197,7 +197,7 @@ def _dechunked(body: bytes) -> bytes:
 
 def test_a_kept_alive_connection_closes_once_idle(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         sock.settimeout(DEADLINE)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
         assert closed_by_server(sock)
@@ -216,7 +216,7 @@ def test_a_real_client_is_served_meanwhile(limited: ProxyProcess, provider: Fake
 
 
 # Requests read ahead (pipelining) ------------------------------------------------------------------
-_HEALTH = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n"
+_HEALTH = b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"
 
 
 def test_requests_read_ahead_past_the_limit_are_answered_then_the_connection_closes(limited: ProxyProcess) -> None:
@@ -268,7 +268,8 @@ def test_an_endless_header_is_refused_before_it_ends(limited: ProxyProcess, path
     passes the limit, and the connection closes long before the header ends (a 64 MiB header cost 8.5 s
     of CPU, and a 128 MiB one 42 s, before the limit)."""
     with _connect(limited) as sock:
-        status, headers, body, sent = endless_header(sock, f"POST {path} HTTP/1.1\r\nhost: x\r\nx-endless: ".encode())
+        head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-endless: ".encode()
+        status, headers, body, sent = endless_header(sock, head)
     assert status == 431 and headers["content-type"] == "application/json"
     assert _shape(body) == shape and str(HEADER_LIMIT) in json.loads(body)["error"]["message"]
     assert sent < 64 * 1024 * 1024  # refused, not read to the end
@@ -277,7 +278,7 @@ def test_an_endless_header_is_refused_before_it_ends(limited: ProxyProcess, path
 def test_a_whole_head_over_the_limit_in_one_write(limited: ProxyProcess) -> None:
     """Head and body arriving together (the head complete within one read) are measured too."""
     body = json.dumps({"model": "gpt-5.1", "messages": USER}).encode()
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
                + b"".join(b"x-filler-%d: %s\r\n" % (i, b"y" * 1000) for i in range(12))
                + b"content-length: %d\r\n\r\n" % len(body) + body)
     with _connect(limited) as sock:
@@ -289,7 +290,7 @@ def test_a_whole_head_over_the_limit_in_one_write(limited: ProxyProcess) -> None
 
 def test_a_request_line_over_the_limit(limited: ProxyProcess) -> None:
     with _connect(limited) as sock:
-        sock.sendall(b"GET /v1/messages?" + b"q" * (HEADER_LIMIT + 10) + b" HTTP/1.1\r\nhost: x\r\n\r\n")
+        sock.sendall(b"GET /v1/messages?" + b"q" * (HEADER_LIMIT + 10) + b" HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         status, _, body = whole_response(sock)
     assert status == 431 and _shape(body) == "anthropic"
 
@@ -304,9 +305,9 @@ def test_a_head_under_the_limit_is_served(limited: ProxyProcess, provider: FakeP
 
 # Not HTTP -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("request_bytes", "shape"), [
-    (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nno colon here\r\n\r\n", "anthropic"),
-    (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: nope\r\n\r\n", "openai"),
-    (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "anthropic"),
+    (b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nno colon here\r\n\r\n", "anthropic"),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: nope\r\n\r\n", "openai"),
+    (b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "anthropic"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "openai"),  # a TLS ClientHello to the plain port
     (b"GET /v1/models HTTP/9.9\r\n\r\n", "openai"),
 ], ids=["header-without-colon", "bad-content-length", "bad-chunk", "tls-hello", "bad-version"])
@@ -324,7 +325,7 @@ def test_a_non_websocket_upgrade_is_served_as_http_and_closed(limited: ProxyProc
     """``Upgrade: h2c`` (curl --http2 on a plain URL) is ignored, as RFC 9110 allows; nothing after it
     on the connection could be parsed, so the connection closes after the answer instead of hanging."""
     with _connect(limited) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings\r\n"
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: Upgrade, HTTP2-Settings\r\n"
                      b"upgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
         status, headers, body = whole_response(sock)
     assert status == 200 and json.loads(body)["status"] == "ok" and headers["connection"] == "close"
@@ -383,7 +384,7 @@ def test_bodies_still_arriving_make_room_for_new_clients(cramped: ProxyProcess) 
     served. Before, a connection was "serving a request" from its head on: these held every slot,
     and the next client's connection was closed at once."""
     cramped.wait_for_stderr(lambda line: "at most 96 client connections" in line)
-    start = (b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    start = (b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
              b"content-length: 1000\r\n\r\n{\"model\": ")
     flood = [_connect(cramped, first=start) for _ in range(2 * 96)]
     try:

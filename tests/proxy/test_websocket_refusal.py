@@ -52,7 +52,7 @@ _HANDSHAKE = (b"connection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-versi
 def _raw_upgrade(proxy: ProxyProcess, path: str, handshake: bytes = _HANDSHAKE) -> Tuple[bytes, bytes]:
     """The whole answer to a raw upgrade request (the proxy closes after it): status line, body."""
     with socket.create_connection(address(proxy.url), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n".encode() + handshake + b"\r\n")
+        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n".encode() + handshake + b"\r\n")
         data = b""
         while part := sock.recv(65536):
             data += part
