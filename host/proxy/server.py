@@ -65,6 +65,12 @@ _BACKLOG = 2048
 _RESERVED_FDS = 256
 
 
+# A choice the user may make (a local web app in development), said once at start because of what it
+# costs: without a key, nothing else stands between a page and the keys (docs/secrets.md#web-pages).
+_OPEN_TO_EVERY_PAGE = ("router proxy: --cors-origin * without ROUTER_API_KEY: every web page you visit may call "
+                       "this proxy, on your provider keys, and read its answers\n")
+
+
 class BindRefused(Exception):
     """The address cannot or must not be bound; ``str()`` is one line for the user."""
 
@@ -178,6 +184,8 @@ def run_proxy(config: RouterConfig, settings: ProxySettings, fingerprint: str = 
     sock = bind_socket(settings.host, settings.port)
     defer_accept(sock, settings.idle_timeout)
     print_banner(sock, config, sys.stdout, config_path())
+    if "*" in settings.cors_origins and not settings.api_key:
+        sys.stderr.write(_OPEN_TO_EVERY_PAGE)
     _clean_registry()
     registration = Registration("proxy", sock.getsockname()[1])
     watcher = ConfigWatcher(os.environ, fingerprint, settings.model_override)

@@ -163,3 +163,19 @@ def test_router_shims_own_proxy_refuses_pages_too() -> None:
         proxy.stop()
     assert (page.status_code, page.json()["error"]["type"]) == (403, "permission_error")
     assert rebound.status_code == 403 and local.status_code == 200
+
+
+def test_every_origin_without_a_key_is_said_at_start(home: Path, provider: FakeProvider) -> None:
+    """``--cors-origin '*'`` is the user's choice (a local web app in development), said once."""
+    open_proxy = ProxyProcess(home, ["--cors-origin", "*"]).wait_ready()
+    try:
+        warning = open_proxy.wait_for_stderr(lambda line: "--cors-origin *" in line)
+        provider.reply(text="for any page")
+        assert _post(open_proxy, "/v1/chat/completions", PAGE_HEADERS).status_code == 200
+    finally:
+        assert open_proxy.stop() == 0, open_proxy.output
+    assert "every web page you visit may call this proxy" in warning
+    keyed = ProxyProcess(home, ["--cors-origin", "*"], env={"ROUTER_API_KEY": ROUTER_KEY}).wait_ready()
+    assert httpx.get(keyed.url + "/health", timeout=_WAIT).status_code == 200  # started: its warnings are out
+    assert keyed.stop() == 0
+    assert not any("--cors-origin *" in line for line in keyed.stderr_lines)
