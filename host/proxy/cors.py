@@ -40,14 +40,41 @@ class CorsOriginRefused(ValueError):
 
 
 def normalized_origin(value: str) -> str:
-    """``value`` as a browser writes an ``Origin`` header: lower case, no path or trailing slash."""
+    """``value`` as a browser writes an ``Origin`` header (the HTML standard's serialisation of an
+    origin): lower case, no path or trailing slash, no default port (``http://localhost:80`` is sent
+    as ``http://localhost``), an international name in its ASCII form (``xn--``, as browsers send it;
+    Python's IDNA codec)."""
     origin = value.strip().rstrip("/").lower()
     if origin == "*":
         return origin
     scheme, sep, rest = origin.partition("://")
     if not sep or scheme not in ("http", "https") or not rest or "/" in rest or "?" in rest or "#" in rest:
-        raise CorsOriginRefused(f"--cors-origin {value!r} is not an origin like https://app.example.com[:port]")
-    return origin
+        raise _not_an_origin(value)
+    name, port = _name_and_port(rest)
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise _not_an_origin(value) from None
+    if port == _DEFAULT_PORTS[scheme]:
+        port = ""
+    return f"{scheme}://{name}{':' + port if port else ''}"
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _name_and_port(rest: str) -> Tuple[str, str]:
+    """``host[:port]`` split; an IPv6 address keeps its brackets."""
+    if rest.startswith("["):
+        end = rest.find("]") + 1
+        return rest[:end], rest[end + 1:] if rest[end:end + 1] == ":" else ""
+    name, _, port = rest.partition(":")
+    return name, port
+
+
+def _not_an_origin(value: str) -> CorsOriginRefused:
+    return CorsOriginRefused(f"--cors-origin {value!r} is not an origin like https://app.example.com[:port]")
 
 
 class CorsApp:

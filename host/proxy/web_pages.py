@@ -6,12 +6,19 @@ browser, and can reach it two ways:
 * a **cross-origin request**. A ``POST`` with a ``text/plain`` body is a CORS "simple request"
   (https://fetch.spec.whatwg.org/#cors-safelisted-request-header): no preflight; the browser sends
   it and only hides the answer. The proxy parses any body as JSON, so the call is made and paid
-  for. The browser names the page in ``Origin`` (sent on every cross-origin request and every
-  ``POST``), so a page neither listed with ``--cors-origin`` nor the proxy's own is refused;
+  for. The browser names the page in ``Origin`` on every ``POST`` (``null`` when it hides it), so
+  a web page (an ``http``/``https`` origin, or ``null``) neither listed with ``--cors-origin`` nor
+  the proxy's own is refused. A ``GET`` in ``no-cors`` mode (``fetch``, an image, a frame) carries
+  no ``Origin``; the browser's ``Sec-Fetch-Site`` says it came from elsewhere
+  (https://www.w3.org/TR/fetch-metadata/), and it is refused too unless it is the user following a
+  link (``Sec-Fetch-Mode: navigate``). Browser extensions and desktop apps' web views
+  (``chrome-extension://``, ``app://``, ``vscode-webview://``) are installed software, not pages:
+  served;
 * **DNS rebinding**: the page's host name is made to resolve to 127.0.0.1 after the page has loaded,
   and its requests to that name are then same-origin, answers readable. They carry that name in
   ``Host`` (RFC 9110, section 7.2). A page can put only a name it controls there, so a keyless proxy
-  serves a ``Host`` that is an IP address or ``localhost`` and nothing else.
+  serves a ``Host`` that is an IP address, ``localhost`` or a name under ``.localhost`` (RFC 6761:
+  loopback names no one can register) and nothing else.
 
 Clients that are not browsers send no ``Origin`` and use the address they were given, so neither
 rule touches them. With ``ROUTER_API_KEY`` the key is the protection (a page cannot send a key it
@@ -31,14 +38,18 @@ __all__ = ["is_rebindable_host", "page_refusal"]
 _QUOTED = 200
 # What almost every request names, known without parsing an address.
 _USUAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+_WEB_SCHEMES = ("http://", "https://")
+# Sec-Fetch-Site values of a request a page at another origin made (https://www.w3.org/TR/fetch-metadata/).
+_FROM_ELSEWHERE = frozenset({"cross-site", "same-site"})
 
 
 def is_rebindable_host(host: Optional[str]) -> bool:
     """True when ``host`` (a ``Host`` header: ``name[:port]``, ``[v6]:port``) names a domain that DNS
-    could point at this machine: any name but ``localhost``. An IP address is not looked up, and a
-    missing ``Host`` (HTTP/1.0) is no browser's."""
-    name = _host_name(host or "")
-    if not name or name in _USUAL_NAMES:
+    could point at this machine: any name but ``localhost`` and those under it. An IP address is not
+    looked up (nor is ``127.1``: top-level domains hold letters), and a missing ``Host`` (HTTP/1.0)
+    is no browser's."""
+    name = _host_name(host or "").rstrip(".")
+    if not name or name in _USUAL_NAMES or name.endswith(".localhost") or name.strip("0123456789.") == "":
         return False
     try:
         ipaddress.ip_address(name)
@@ -57,11 +68,32 @@ def page_refusal(headers: Mapping[str, str], listed_origins: FrozenSet[str]) -> 
             f"or localhost, not to {_quoted(host or '')}: a web page could reach it under its own name through "
             f"DNS rebinding. Set ROUTER_API_KEY to serve other names")
     origin = headers.get("origin")
-    if origin is None or "*" in listed_origins or _is_listed(origin, listed_origins) or _is_own(origin, host):
+    if origin is None:
+        return _unnamed_page_refusal(headers)
+    if not _is_web_page(origin) or "*" in listed_origins or _is_listed(origin, listed_origins) \
+            or _is_own(origin, host):
         return None
     return PermissionDeniedError(
         f"this router proxy has no ROUTER_API_KEY, so it serves only web pages it was told about: the page at "
         f"{_quoted(origin)} could spend your provider keys. List it with --cors-origin, or set ROUTER_API_KEY")
+
+
+def _unnamed_page_refusal(headers: Mapping[str, str]) -> Optional[PermissionDeniedError]:
+    """A request without ``Origin``: a page elsewhere's ``no-cors`` ``GET`` (an image, a frame, a
+    fetch) is refused, a link the user follows (a navigation) is not."""
+    site = headers.get("sec-fetch-site")
+    if site not in _FROM_ELSEWHERE or headers.get("sec-fetch-mode") == "navigate":
+        return None
+    return PermissionDeniedError(
+        f"this router proxy has no ROUTER_API_KEY, so it serves no request a web page elsewhere made "
+        f"(Sec-Fetch-Site: {site}); set ROUTER_API_KEY to serve them")
+
+
+def _is_web_page(origin: str) -> bool:
+    """An origin a page on the web can have: ``http``/``https``, or ``null`` (a sandboxed frame, a
+    ``file:`` page, a redirect), which says nothing of where the page came from."""
+    origin = origin.strip().lower()
+    return origin == "null" or origin.startswith(_WEB_SCHEMES)
 
 
 def _host_name(host: str) -> str:

@@ -2,7 +2,8 @@
 (docs/secrets.md#web-pages; the same requests without the browser: ``tests/proxy/test_web_pages.py``).
 
 * A page on another origin posts a call with ``fetch(..., {mode: "no-cors"})`` and a ``text/plain``
-  body: no preflight, so the browser sends it and only hides the answer.
+  body: no preflight, so the browser sends it and only hides the answer; and asks for the model
+  list the same way, a ``GET`` without ``Origin`` (the proxy would ask every backend, on its key).
 * A page whose host name is rebound to 127.0.0.1 (Chromium's ``--host-resolver-rules`` plays the
   attacker's DNS server) calls the proxy same-origin, and could read the answers.
 
@@ -62,8 +63,10 @@ def test_a_page_elsewhere_cannot_spend_the_keys(browser: Chromium, page_elsewher
     sent = browser.evaluate(
         f"fetch({json.dumps(proxy.url + '/v1/chat/completions')}, {{method: 'POST', mode: 'no-cors', "
         f"body: {json.dumps(CALL)}}}).then(answer => answer.type, error => 'failed: ' + error)")
-    assert sent == "opaque"  # the proxy answered (the page may not see how)
-    assert proxy.url + "/v1/chat/completions" in browser.requests
+    listed = browser.evaluate(f"fetch({json.dumps(proxy.url + '/v1/models')}, {{mode: 'no-cors'}})"
+                              ".then(answer => answer.type, error => 'failed: ' + error)")
+    assert sent == listed == "opaque"  # the proxy answered (the page may not see how)
+    assert proxy.url + "/v1/chat/completions" in browser.requests and proxy.url + "/v1/models" in browser.requests
     assert provider.requests == []
 
 

@@ -84,8 +84,36 @@ def test_a_rebound_host_name_is_refused(proxy: ProxyProcess, provider: FakeProvi
     assert provider.requests == []
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1.nip.io", "localhost.evil.example", "x", "host.docker.internal"])
+def test_every_other_name_is_one_dns_could_rebind(proxy: ProxyProcess, provider: FakeProvider, host: str) -> None:
+    assert httpx.get(proxy.url + "/health", headers={"host": host}, timeout=_WAIT).status_code == 403
+
+
+def test_a_page_elsewheres_get_without_origin_is_refused(proxy: ProxyProcess, provider: FakeProvider) -> None:
+    """``<img src>``, a frame or a ``no-cors`` fetch: no ``Origin``, but ``Sec-Fetch-Site`` says where
+    it came from. ``GET /v1/models`` would have asked every backend for its list, on the user's keys."""
+    for site in ("cross-site", "same-site"):
+        image = {"sec-fetch-site": site, "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+        answer = httpx.get(proxy.url + "/v1/models", headers=image, timeout=_WAIT)
+        assert answer.status_code == 403 and site in answer.json()["error"]["message"]
+    assert provider.requests == []
+    link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document",
+            "accept": "text/html"}
+    assert httpx.get(proxy.url + "/", headers=link, timeout=_WAIT).status_code == 200  # a link to the dashboard
+
+
+def test_extensions_and_app_web_views_are_not_pages(proxy: ProxyProcess, provider: FakeProvider) -> None:
+    """What Chromium sends from an extension's service worker with host permissions (no preflight)."""
+    for origin in ("chrome-extension://mgnjkiniplkjmllnklmhplklcngmmhbi", "app://editor", "vscode-webview://abc"):
+        provider.reply(text="installed software")
+        extension = {"origin": origin, "sec-fetch-site": "none", "sec-fetch-mode": "cors"}
+        assert _post(proxy, "/v1/chat/completions", extension).status_code == 200
+    assert len(provider.requests) == 3
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST", "[::1]:{port}",
-                                  "127.0.0.2:{port}", "0.0.0.0:{port}"])
+                                  "127.0.0.2:{port}", "0.0.0.0:{port}", "127.1:{port}", "app.localhost:{port}",
+                                  "localhost.:{port}"])
 def test_names_no_page_can_rebind_are_served(proxy: ProxyProcess, provider: FakeProvider, host: str) -> None:
     provider.reply(text="served")
     headers = {"host": host.format(port=address(proxy.url)[1])}
@@ -119,19 +147,22 @@ def test_a_request_without_host_or_origin_is_not_a_page(proxy: ProxyProcess, pro
 
 @pytest.fixture
 def listing_proxy(home: Path, provider: FakeProvider) -> Iterator[ProxyProcess]:
-    proxy = ProxyProcess(home, ["--cors-origin", "https://app.example.com"]).wait_ready()
+    listed = ["--cors-origin", "https://app.example.com:443/", "--cors-origin", "https://bücher.example"]
+    proxy = ProxyProcess(home, listed).wait_ready()
     yield proxy
     assert proxy.stop() == 0, proxy.output
 
 
 def test_a_listed_origin_is_served_by_a_keyless_proxy(listing_proxy: ProxyProcess, provider: FakeProvider) -> None:
-    provider.reply(text="for the listed page")
-    listed = _post(listing_proxy, "/v1/chat/completions", {**PAGE_HEADERS, "origin": "https://app.example.com"})
-    assert listed.status_code == 200, listed.text
-    assert listed.headers["access-control-allow-origin"] == "https://app.example.com"
+    """Listed as a user writes it (a default port, an international name), matched as browsers send it."""
+    for origin in ("https://app.example.com", "https://xn--bcher-kva.example"):
+        provider.reply(text="for the listed page")
+        listed = _post(listing_proxy, "/v1/chat/completions", {**PAGE_HEADERS, "origin": origin})
+        assert listed.status_code == 200, listed.text
+        assert listed.headers["access-control-allow-origin"] == origin
     refused = _post(listing_proxy, "/v1/chat/completions", PAGE_HEADERS)
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
-    assert len(provider.requests) == 1
+    assert len(provider.requests) == 2
 
 
 @pytest.fixture
