@@ -13,9 +13,10 @@ Paths::
 
 With ``ROUTER_API_KEY`` set, the API answers only requests carrying it (``x-api-key`` or a bearer
 token, as the proxy's own endpoints); the page then asks for it once and keeps it in the tab's
-``sessionStorage``. Without a key the dashboard is for this machine only: a request whose ``Host``
-is a domain name other than ``localhost`` is refused, so a web page on another site cannot read it
-through DNS rebinding (``host/proxy/web_pages.py``, docs/secrets.md#web-pages). Every answer
+``sessionStorage``. Without a key the dashboard is for this machine only, with the keyless proxy's
+rules for web pages (``host/proxy/web_pages.py``, docs/secrets.md#web-pages): a ``Host`` that is a
+domain name other than ``localhost`` is refused, so a page on another site cannot read it through
+DNS rebinding, and so is a request another page made. Every answer
 forbids caching, framing and loading anything from elsewhere (CSP).
 """
 
@@ -23,7 +24,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional
 from urllib.parse import parse_qs
 
 from shim.plan import ClientResponse
@@ -31,7 +32,7 @@ from shim.plan import ClientResponse
 from ..config_store import load_config
 from ..paths import StateFileError
 from ..proxy.auth import is_authorized
-from ..proxy.web_pages import is_rebindable_host
+from ..proxy.web_pages import page_refusal
 from ..routing_table import routing_table
 from ..store_reads import InProcessReads, StoreReadFailed, StoreReads
 from .data import DASHBOARD_WINDOWS
@@ -39,7 +40,7 @@ from .data import DASHBOARD_WINDOWS
 __all__ = ["API_PREFIX", "PAGE_PATHS", "SECURITY_HEADERS", "DashboardSite", "is_dashboard_path"]
 
 API_PREFIX = "/dashboard/api/"
-_REBINDABLE_HOST = "without ROUTER_API_KEY this dashboard answers only under an IP address or localhost"
+_NO_LISTED_ORIGINS: FrozenSet[str] = frozenset()  # its own page only: it has no --cors-origin
 _STATIC_PREFIX = "/dashboard/static/"
 PAGE_PATHS = ("/",)
 _STATIC_FILES = {
@@ -73,8 +74,8 @@ class DashboardSite:
 
     def answer(self, method: str, path: str, query: bytes, headers: Mapping[str, str]) -> ClientResponse:
         """The response for one request (blocking: SQLite reads; run it off an event loop)."""
-        if not self.api_key and is_rebindable_host(headers.get("host")):
-            return _json(403, {"error": _REBINDABLE_HOST})
+        if not self.api_key and (refusal := page_refusal(headers, _NO_LISTED_ORIGINS)) is not None:
+            return _json(403, {"error": refusal.message})
         if method not in ("GET", "HEAD"):
             return _json(405, {"error": f"{method} is not allowed here"})
         if path in PAGE_PATHS:

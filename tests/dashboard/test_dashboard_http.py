@@ -58,6 +58,17 @@ def test_only_loopback_names_are_answered_without_a_key(home: Path) -> None:
         assert rebound.status_code == 403
 
 
+def test_another_pages_requests_are_refused_without_a_key(home: Path) -> None:
+    """A page elsewhere may make the browser ask (an image, a no-cors fetch) even if it cannot read
+    the answer: each would be a read of the store (docs/secrets.md#web-pages). A link is followed."""
+    elsewhere = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+    link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+    with DashboardProcess(home) as dashboard:
+        refused = httpx.get(dashboard.url + "dashboard/api/summary", headers=elsewhere)
+        assert refused.status_code == 403 and "cross-site" in refused.json()["error"]
+        assert httpx.get(dashboard.url, headers=link).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["dashboard/static/../site.py", "dashboard/static/index.html", "favicon.ico",
                                   "dashboard/api/nothing"])
 def test_nothing_else_is_served(home: Path, path: str) -> None:
