@@ -1,24 +1,25 @@
-"""Unique ids for calls (translated responses are named after them), cheaply.
+"""Unique ids for calls, that no one can guess: translated responses are named after them.
 
-A random prefix per instance, then a counter: one ``getrandom`` system call per process rather than
-one per call (``uuid4()`` per call was 4–7 % of the proxy's time under load). A process that forks
-must make a new instance in the child, or parent and child would count the same ids.
+An id is random (``os.urandom``: ~0.35 µs, one ``getrandom`` call; ``uuid4()`` was 4–7 % of the
+proxy's time under load, most of it the ``UUID`` object). Random, not a random prefix and a counter
+as before: a Responses API id is the key to a stored conversation (``GET /v1/responses/{id}``,
+``previous_response_id``), and with a counter the id before one's own was the previous client's
+(docs/responses-api.md#state-previous_response_id). Nothing is shared between calls, so a process
+that forks needs no new instance.
 """
 
-import itertools
 import os
 
 __all__ = ["CallIds"]
 
 
 class CallIds:
-    """16 random hex digits, then a counter of ``counter_digits`` hex digits (wrapping at its width)."""
+    """``hex_digits`` random hex digits (an even number) per id."""
 
-    def __init__(self, counter_digits: int) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._numbers = itertools.count(1)
-        self._mask = (1 << (4 * counter_digits)) - 1
-        self._format = f"0{counter_digits}x"
+    def __init__(self, hex_digits: int) -> None:
+        if hex_digits <= 0 or hex_digits % 2:
+            raise ValueError(f"hex_digits must be a positive even number, not {hex_digits}")
+        self._bytes = hex_digits // 2
 
     def next(self) -> str:
-        return f"{self._prefix}{format(next(self._numbers) & self._mask, self._format)}"
+        return os.urandom(self._bytes).hex()

@@ -78,7 +78,7 @@ class Runtime:
         self.sender: TelemetrySender = sender if sender is not None else process_sender()
         self._event_head = EventHead("shim", self.pid, os.getppid(), self.program)
         self._write_call_event = write_call_event
-        self._call_ids = CallIds(counter_digits=8)  # per process: a forked child gets its own
+        self._call_ids = CallIds(hex_digits=24)  # 96 random bits: unguessable within a process's store
         self._routing: Optional[RoutingState] = None  # made on the first routed call (see routing_state)
         self._responses: Optional[MemoryResponseStore] = None
         self._responses_lock = threading.Lock()

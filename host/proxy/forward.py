@@ -34,7 +34,7 @@ from .upstream import BackendLimiter, QueueTimeout, UpstreamResponse
 __all__ = ["ProxyBusyError", "forward_call", "send_error"]
 
 _ABORT_SEND_TIMEOUT = 1.0  # a client not reading must not hold up a shutdown
-_CALL_IDS = CallIds(counter_digits=16)  # 32 hex digits, like a uuid4's
+_CALL_IDS = CallIds(hex_digits=32)  # 128 random bits, like a uuid4
 
 
 class ProxyBusyError(RouterError):

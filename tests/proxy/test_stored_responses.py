@@ -6,6 +6,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from fakes import FakeProvider
 from proxy_process import ProxyProcess
 
 from host.proxy.response_store import RESPONSES_DB_FILENAME, SQLiteResponseStore
@@ -57,3 +58,19 @@ def test_an_unknown_id_is_a_404_in_openai_shape(oai: openai.OpenAI) -> None:
     assert missing.value.status_code == 404
     assert missing.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     assert "resp_never_stored" in missing.value.message
+
+
+def test_a_response_id_names_no_other_response(oai: openai.OpenAI, provider: FakeProvider) -> None:
+    """An id is the key to a stored conversation (``GET /v1/responses/{id}``, ``previous_response_id``):
+    one client's id must not tell it another's. Ids were a fixed prefix and a counter, so the id
+    before one's own was the previous client's (docs/responses-api.md#state-previous_response_id)."""
+    provider.reply(text="the first client's answer")
+    provider.reply(text="the second client's answer")
+    first = oai.responses.create(model="claude-sonnet-4-6", input="mine")  # translated: the router names it
+    second = oai.responses.create(model="claude-sonnet-4-6", input="theirs")
+    digits = second.id.removeprefix("resp_")
+    counted_back = "resp_" + format(int(digits, 16) - 1, f"0{len(digits)}x")
+    with pytest.raises(openai.NotFoundError):
+        oai.responses.retrieve(counted_back)
+    assert oai.responses.retrieve(first.id).output_text == "the first client's answer"  # its own id still works
+    assert len(digits) == 32 and first.id[:21] != second.id[:21]  # 128 random bits, no shared prefix
