@@ -74,7 +74,7 @@ class DashboardSite:
 
     def answer(self, method: str, path: str, query: bytes, headers: Mapping[str, str]) -> ClientResponse:
         """The response for one request (blocking: SQLite reads; run it off an event loop)."""
-        if not self.api_key and (refusal := page_refusal(headers, _NO_LISTED_ORIGINS)) is not None:
+        if not self.api_key and (refusal := page_refusal(path, headers, _NO_LISTED_ORIGINS)) is not None:
             return _json(403, {"error": refusal.message})
         if method not in ("GET", "HEAD"):
             return _json(405, {"error": f"{method} is not allowed here"})

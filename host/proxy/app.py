@@ -178,7 +178,7 @@ class ProxyApp:
         headers = request_headers(scope)
         writer = ResponseWriter(send, time.perf_counter)
         api_key = self.state.settings.api_key
-        if not api_key and (refusal := page_refusal(headers, self._listed_origins)) is not None:
+        if not api_key and (refusal := page_refusal(path, headers, self._listed_origins)) is not None:
             # A web page the user visits, not a client: refused before anything is served or spent.
             await writer.whole(render_error(client_protocol(path, headers), refusal))
             return

@@ -15,6 +15,7 @@ credentials mode (``Access-Control-Allow-Credentials``): clients authenticate wi
 sets, never with cookies. Without ``--cors-origin`` the proxy is not wrapped, and costs nothing.
 """
 
+import ipaddress
 from typing import Awaitable, Callable, FrozenSet, List, Optional, Sequence, Tuple
 
 from .asgi_io import Message, Receive, Scope, Send
@@ -41,40 +42,56 @@ class CorsOriginRefused(ValueError):
 
 def normalized_origin(value: str) -> str:
     """``value`` as a browser writes an ``Origin`` header (the HTML standard's serialisation of an
-    origin): lower case, no path or trailing slash, no default port (``http://localhost:80`` is sent
-    as ``http://localhost``), an international name in its ASCII form (``xn--``, as browsers send it;
-    Python's IDNA codec)."""
+    origin), or :class:`CorsOriginRefused` for what a browser could never send: lower case, no path
+    or trailing slash, no default port (``http://localhost:80`` is sent as ``http://localhost``), a
+    port as a plain number, an IP address in its canonical form. An international name must be
+    given in its ASCII (``xn--``) form: browsers encode with UTS #46, Python's codec with IDNA 2003,
+    and the two differ (``faß.de``), so a name converted here could match another domain."""
     origin = value.strip().rstrip("/").lower()
     if origin == "*":
         return origin
     scheme, sep, rest = origin.partition("://")
-    if not sep or scheme not in ("http", "https") or not rest or "/" in rest or "?" in rest or "#" in rest:
-        raise _not_an_origin(value)
-    name, port = _name_and_port(rest)
-    if not name.isascii():
-        try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise _not_an_origin(value) from None
-    if port == _DEFAULT_PORTS[scheme]:
-        port = ""
-    return f"{scheme}://{name}{':' + port if port else ''}"
+    if not sep or scheme not in _DEFAULT_PORTS or not rest or any(char in rest for char in _NOT_IN_A_HOST):
+        raise _not_an_origin(value, "")
+    if not rest.isascii():
+        raise _not_an_origin(value, "; write an international name in its ASCII form (xn--…), as browsers send it")
+    name, port = _name_and_port(rest, value)
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise _not_an_origin(value, f"; {port!r} is not a port")
+    shown_port = "" if port is None or int(port) == _DEFAULT_PORTS[scheme] else f":{int(port)}"
+    return f"{scheme}://{name}{shown_port}"
 
 
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NOT_IN_A_HOST = frozenset("/?#@% \t")
 
 
-def _name_and_port(rest: str) -> Tuple[str, str]:
-    """``host[:port]`` split; an IPv6 address keeps its brackets."""
+def _name_and_port(rest: str, value: str) -> Tuple[str, Optional[str]]:
+    """``host[:port]``: the host (an IP address canonical, an IPv6 one in brackets) and the port as
+    written (None: none)."""
     if rest.startswith("["):
-        end = rest.find("]") + 1
-        return rest[:end], rest[end + 1:] if rest[end:end + 1] == ":" else ""
-    name, _, port = rest.partition(":")
-    return name, port
+        end = rest.find("]")
+        after = rest[end + 1:]
+        if end < 0 or (after and not after.startswith(":")):
+            raise _not_an_origin(value, "")
+        name, port = rest[1:end], after[1:] if after else None
+        try:
+            return f"[{ipaddress.IPv6Address(name).compressed}]", port
+        except ValueError:
+            raise _not_an_origin(value, "") from None
+    name, colon, port_text = rest.partition(":")
+    if not name:
+        raise _not_an_origin(value, "")
+    if name.strip("0123456789.") == "":  # an IPv4 address: browsers send its four parts in decimal
+        try:
+            name = str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise _not_an_origin(value, "; write the address in full (127.0.0.1), as browsers send it") from None
+    return name, port_text if colon else None
 
 
-def _not_an_origin(value: str) -> CorsOriginRefused:
-    return CorsOriginRefused(f"--cors-origin {value!r} is not an origin like https://app.example.com[:port]")
+def _not_an_origin(value: str, why: str) -> CorsOriginRefused:
+    return CorsOriginRefused(f"--cors-origin {value!r} is not an origin like https://app.example.com[:port]{why}")
 
 
 class CorsApp:

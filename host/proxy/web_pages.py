@@ -41,6 +41,9 @@ _USUAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 _WEB_SCHEMES = ("http://", "https://")
 # Sec-Fetch-Site values of a request a page at another origin made (https://www.w3.org/TR/fetch-metadata/).
 _FROM_ELSEWHERE = frozenset({"cross-site", "same-site"})
+# Where a link from elsewhere may lead: pages that hold no data and start nothing (the dashboard's
+# page, liveness). A frame or a link to /v1/models, /stats or /metrics would make the proxy work.
+_LINKABLE = frozenset({"/", "/health"})
 
 
 def is_rebindable_host(host: Optional[str]) -> bool:
@@ -58,9 +61,10 @@ def is_rebindable_host(host: Optional[str]) -> bool:
     return False
 
 
-def page_refusal(headers: Mapping[str, str], listed_origins: FrozenSet[str]) -> Optional[PermissionDeniedError]:
-    """Why a keyless proxy must not serve this request (None: it may). ``listed_origins``: the
-    ``--cors-origin`` values (normalised; ``*`` for any origin)."""
+def page_refusal(path: str, headers: Mapping[str, str],
+                 listed_origins: FrozenSet[str]) -> Optional[PermissionDeniedError]:
+    """Why a keyless proxy must not serve this request for ``path`` (None: it may). ``listed_origins``:
+    the ``--cors-origin`` values (normalised; ``*`` for any origin)."""
     host = headers.get("host")
     if is_rebindable_host(host):
         return PermissionDeniedError(
@@ -69,7 +73,7 @@ def page_refusal(headers: Mapping[str, str], listed_origins: FrozenSet[str]) -> 
             f"DNS rebinding. Set ROUTER_API_KEY to serve other names")
     origin = headers.get("origin")
     if origin is None:
-        return _unnamed_page_refusal(headers)
+        return _unnamed_page_refusal(path, headers)
     if not _is_web_page(origin) or "*" in listed_origins or _is_listed(origin, listed_origins) \
             or _is_own(origin, host):
         return None
@@ -78,15 +82,21 @@ def page_refusal(headers: Mapping[str, str], listed_origins: FrozenSet[str]) -> 
         f"{_quoted(origin)} could spend your provider keys. List it with --cors-origin, or set ROUTER_API_KEY")
 
 
-def _unnamed_page_refusal(headers: Mapping[str, str]) -> Optional[PermissionDeniedError]:
-    """A request without ``Origin``: a page elsewhere's ``no-cors`` ``GET`` (an image, a frame, a
-    fetch) is refused, a link the user follows (a navigation) is not."""
+def _unnamed_page_refusal(path: str, headers: Mapping[str, str]) -> Optional[PermissionDeniedError]:
+    """A request without ``Origin`` (a ``GET``): one a page elsewhere made (an image, a frame, a
+    ``no-cors`` fetch) or the browser made on speculation (``Sec-Purpose: prefetch``, which Chromium
+    sends with ``Sec-Fetch-Site: none``, as for a typed address) is refused, unless it is a
+    navigation to a page that starts nothing (a link to the dashboard)."""
     site = headers.get("sec-fetch-site")
-    if site not in _FROM_ELSEWHERE or headers.get("sec-fetch-mode") == "navigate":
+    speculative = "prefetch" in headers.get("sec-purpose", "")
+    if site not in _FROM_ELSEWHERE and not speculative:
         return None
+    if headers.get("sec-fetch-mode") == "navigate" and path in _LINKABLE:
+        return None
+    why = "Sec-Purpose: prefetch" if speculative else f"Sec-Fetch-Site: {site}"
     return PermissionDeniedError(
-        f"this router proxy has no ROUTER_API_KEY, so it serves no request a web page elsewhere made "
-        f"(Sec-Fetch-Site: {site}); set ROUTER_API_KEY to serve them")
+        f"this router proxy has no ROUTER_API_KEY, so it serves no request a web page elsewhere made, nor one "
+        f"the browser made on speculation ({why}); set ROUTER_API_KEY to serve them")
 
 
 def _is_web_page(origin: str) -> bool:

@@ -12,6 +12,8 @@ from fakes import FakeProvider
 from proxy_clients import USER
 from proxy_process import ProxyProcess
 
+from host.proxy.cors import CorsOriginRefused, normalized_origin
+
 _WAIT = 10.0
 ROUTER_KEY = "cors-test-key-0123456789abcdef"
 PAGE = "https://app.example.com"
@@ -104,3 +106,22 @@ def test_a_malformed_origin_is_refused_at_start(home: Path) -> None:
     assert proxy.process.wait(timeout=_WAIT) == 2
     proxy.stop()
     assert "--cors-origin 'app.example.com/path' is not an origin" in proxy.output
+
+
+@pytest.mark.parametrize("listed, sent", [
+    ("http://localhost:80", "http://localhost"), ("https://x.example:0443/", "https://x.example"),
+    ("HTTP://LOCALHOST:3000/", "http://localhost:3000"), ("http://[0:0:0:0:0:0:0:1]:8080", "http://[::1]:8080"),
+    ("http://[::FFFF:127.0.0.1]", "http://[::ffff:7f00:1]"), ("https://xn--bcher-kva.example", "https://xn--bcher-kva.example"),
+])
+def test_a_listed_origin_is_kept_as_browsers_send_it(listed: str, sent: str) -> None:
+    assert normalized_origin(listed) == sent
+
+
+@pytest.mark.parametrize("listed", [
+    "https://faß.de",  # UTS #46 (browsers) gives xn--fa-hia.de, IDNA 2003 (Python) fass.de: another domain
+    "http://127.1", "http://x:99999", "https://x:0", "http://x:abc", "http://user@host", "http://%41.com",
+    "http://a b", "http://:80", "https://[::1", "https://[::1]x", "ftp://x", "app.example.com",
+])
+def test_what_no_browser_sends_is_refused_at_start(listed: str) -> None:
+    with pytest.raises(CorsOriginRefused):
+        normalized_origin(listed)

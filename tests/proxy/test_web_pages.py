@@ -100,6 +100,15 @@ def test_a_page_elsewheres_get_without_origin_is_refused(proxy: ProxyProcess, pr
     link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document",
             "accept": "text/html"}
     assert httpx.get(proxy.url + "/", headers=link, timeout=_WAIT).status_code == 200  # a link to the dashboard
+    # A frame, or a link, to an endpoint that makes the proxy work is not a page to follow to.
+    frame = {**link, "sec-fetch-dest": "iframe"}
+    for path in ("/v1/models", "/stats", "/metrics"):
+        assert httpx.get(proxy.url + path, headers=frame, timeout=_WAIT).status_code == 403
+    # Speculation rules: Chromium prefetches with Sec-Fetch-Site: none, as for an address typed in.
+    prefetch = {"sec-fetch-site": "none", "sec-fetch-mode": "navigate", "sec-purpose": "prefetch;prerender"}
+    refused = httpx.get(proxy.url + "/v1/models", headers=prefetch, timeout=_WAIT)
+    assert refused.status_code == 403 and "prefetch" in refused.json()["error"]["message"]
+    assert provider.requests == []
 
 
 def test_extensions_and_app_web_views_are_not_pages(proxy: ProxyProcess, provider: FakeProvider) -> None:
@@ -147,14 +156,14 @@ def test_a_request_without_host_or_origin_is_not_a_page(proxy: ProxyProcess, pro
 
 @pytest.fixture
 def listing_proxy(home: Path, provider: FakeProvider) -> Iterator[ProxyProcess]:
-    listed = ["--cors-origin", "https://app.example.com:443/", "--cors-origin", "https://bücher.example"]
+    listed = ["--cors-origin", "https://app.example.com:443/", "--cors-origin", "HTTPS://XN--BCHER-KVA.EXAMPLE"]
     proxy = ProxyProcess(home, listed).wait_ready()
     yield proxy
     assert proxy.stop() == 0, proxy.output
 
 
 def test_a_listed_origin_is_served_by_a_keyless_proxy(listing_proxy: ProxyProcess, provider: FakeProvider) -> None:
-    """Listed as a user writes it (a default port, an international name), matched as browsers send it."""
+    """Listed as a user may write it (a default port, capitals), matched as browsers send it."""
     for origin in ("https://app.example.com", "https://xn--bcher-kva.example"):
         provider.reply(text="for the listed page")
         listed = _post(listing_proxy, "/v1/chat/completions", {**PAGE_HEADERS, "origin": origin})
