@@ -16,8 +16,8 @@ token, as the proxy's own endpoints); the page then asks for it once and keeps i
 ``sessionStorage``. Without a key the dashboard is for this machine only, with the keyless proxy's
 rules for web pages (``host/proxy/web_pages.py``, docs/secrets.md#web-pages): a ``Host`` that is a
 domain name other than ``localhost`` is refused, so a page on another site cannot read it through
-DNS rebinding, and so is a request another page made. Every answer
-forbids caching, framing and loading anything from elsewhere (CSP).
+DNS rebinding, and so is a request another page made. Every answer forbids caching, framing and
+loading anything from elsewhere (CSP).
 """
 
 import json

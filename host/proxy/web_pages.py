@@ -10,8 +10,9 @@ browser, and can reach it two ways:
   a web page (an ``http``/``https`` origin, or ``null``) neither listed with ``--cors-origin`` nor
   the proxy's own is refused. A ``GET`` in ``no-cors`` mode (``fetch``, an image, a frame) carries
   no ``Origin``; the browser's ``Sec-Fetch-Site`` says it came from elsewhere
-  (https://www.w3.org/TR/fetch-metadata/), and it is refused too unless it is the user following a
-  link (``Sec-Fetch-Mode: navigate``). Browser extensions and desktop apps' web views
+  (https://www.w3.org/TR/fetch-metadata/), and it is refused too, as is a speculative load
+  (``Sec-Purpose: prefetch``), unless it is a navigation to ``/`` or ``/health`` (a link to the
+  dashboard). Browser extensions and desktop apps' web views
   (``chrome-extension://``, ``app://``, ``vscode-webview://``) are installed software, not pages:
   served;
 * **DNS rebinding**: the page's host name is made to resolve to 127.0.0.1 after the page has loaded,
