@@ -99,7 +99,9 @@ class ResponseStore(Protocol):
         ...
 
     def put(self, stored: StoredResponse) -> None:
-        """Keep ``stored`` (replacing a record with the same id)."""
+        """Keep ``stored``. An id already kept names two conversations: a backend reused it (the
+        router's own ids are random). Then neither is served from here on — the id becomes unknown,
+        so a continuation never picks up another's conversation (docs/responses-api.md#one-id-one-conversation)."""
         ...
 
     def delete(self, response_id: str) -> bool:
@@ -111,7 +113,8 @@ class MemoryResponseStore:
     """An in-process :class:`ResponseStore` bounded by entries, total bytes and age.
 
     The oldest records go first when a bound is reached; a record larger than the byte bound is not
-    kept at all. A record's bytes are its :attr:`~StoredResponse.measure`, which the engine made by
+    kept at all; an id put twice is forgotten, and stays unknown (:meth:`ResponseStore.put`) for as
+    long as a record would be kept. A record's bytes are its :attr:`~StoredResponse.measure`, which the engine made by
     adding up the bodies and outputs behind it: serialising a long conversation again to count it
     took ~9 ms a call for a 1 MiB one, on the caller's thread (the event loop of the proxy
     ``router shim`` runs for non-Python children). Thread-safe: a shimmed program may call from
@@ -127,6 +130,7 @@ class MemoryResponseStore:
         self.max_bytes = max_bytes
         self.max_age_seconds = max_age_seconds
         self._records: OrderedDict[str, Tuple[StoredResponse, int]] = OrderedDict()
+        self._reused: OrderedDict[str, float] = OrderedDict()  # ids put twice → when, bounded like records
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -149,19 +153,26 @@ class MemoryResponseStore:
 
     def put(self, stored: StoredResponse) -> None:
         size = stored.measure.size
+        response_id = stored.response_id
         with self._lock:
-            if stored.response_id in self._records:
-                self._remove(stored.response_id)
+            if response_id in self._records or response_id in self._reused:
+                if response_id in self._records:
+                    self._remove(response_id)
+                self._reused[response_id] = stored.created_at
+                self._reused.move_to_end(response_id)
+                self._evict(stored.created_at)
+                return
             if size > self.max_bytes:
                 return
-            self._records[stored.response_id] = (stored, size)
+            self._records[response_id] = (stored, size)
             self._bytes += size
             self._evict(stored.created_at)
 
     def delete(self, response_id: str) -> bool:
         with self._lock:
+            reused = self._reused.pop(response_id, None) is not None
             if response_id not in self._records:
-                return False
+                return reused
             self._remove(response_id)
             return True
 
@@ -169,7 +180,13 @@ class MemoryResponseStore:
         return now - stored.created_at >= self.max_age_seconds
 
     def _evict(self, now: float) -> None:
-        """Oldest first: past the age limit, then until both size bounds hold."""
+        """Oldest first: past the age limit, then until both size bounds hold (reused ids by age and
+        count alike)."""
+        while self._reused:
+            oldest_id, since = next(iter(self._reused.items()))
+            if len(self._reused) <= self.max_entries and now - since < self.max_age_seconds:
+                break
+            del self._reused[oldest_id]
         while self._records:
             oldest_id, (oldest, _) = next(iter(self._records.items()))
             over = len(self._records) > self.max_entries or self._bytes > self.max_bytes

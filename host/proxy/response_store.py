@@ -26,6 +26,7 @@ import queue
 import sqlite3
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Set, TextIO, Union
 
@@ -59,6 +60,24 @@ MAX_PENDING = 1024
 MAX_PENDING_BYTES = 128 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class _Reused:
+    """A pending change: the id was put twice, so it names no record (a tombstone in the file)."""
+
+    created_at: float
+
+
+@dataclass(frozen=True)
+class _Renewed:
+    """A pending change: a record put after its id was deleted (written as the deletion, then it)."""
+
+    stored: StoredResponse
+
+
+# What waits for the writer, per id: a record, a tombstone, a record after a deletion, or _DELETED.
+_Change = Union[StoredResponse, _Reused, _Renewed, None]
+
+
 class SQLiteResponseStore:
     """A :class:`~shim.responses_store.ResponseStore` in one SQLite file (see the module docstring)."""
 
@@ -71,7 +90,7 @@ class SQLiteResponseStore:
         self._warned = False
         self._read_lock = threading.Lock()
         self._pending_lock = threading.Lock()
-        self._pending: Dict[str, Optional[StoredResponse]] = {}  # id → record to write, or _DELETED
+        self._pending: Dict[str, _Change] = {}  # id → what to write
         self._pending_bytes = 0  # the measured size of the records in _pending
         self._changes: queue.SimpleQueue[str] = queue.SimpleQueue()  # ids whose change waits
         self._idle = threading.Condition(self._pending_lock)  # notified when nothing is pending
@@ -84,7 +103,7 @@ class SQLiteResponseStore:
         for one over a request body's limits, which is not parsed (``limits.max_read_bytes``)."""
         with self._pending_lock:
             if response_id in self._pending:
-                stored = self._pending[response_id]
+                stored = _record_of(self._pending[response_id])
                 return stored if stored is not None and not self._expired(stored, now) else None
         try:
             with self._read_lock:
@@ -107,7 +126,9 @@ class SQLiteResponseStore:
         """Keep ``stored`` (readable at once; written to the file by the writer thread) — unless
         :data:`MAX_PENDING` records, or :data:`MAX_PENDING_BYTES` of them, already wait for the
         writer: then it is not kept, counted in :attr:`dropped` and said once
-        (docs/response-store.md#the-writer)."""
+        (docs/response-store.md#the-writer). An id put twice names no record from then on (as
+        :meth:`~shim.responses_store.ResponseStore.put` says): a record still waiting becomes a
+        tombstone here, one in the file becomes one when the writer writes this."""
         if not self._change(stored.response_id, stored, refuse_when_full=True):
             self._warn_once(f"records waiting to be written fill the queue ({MAX_PENDING} records or "
                             f"{MAX_PENDING_BYTES >> 20} MiB); newer responses are not kept until they are written")
@@ -118,7 +139,7 @@ class SQLiteResponseStore:
             pending = self._pending.get(response_id, _DELETED)
             was_pending = response_id in self._pending
         if was_pending:
-            existed = pending is not None
+            existed = pending is not _DELETED
         else:
             existed = self._exists(response_id)
         if existed:  # never refused: deletions are bounded by the records that exist
@@ -148,16 +169,21 @@ class SQLiteResponseStore:
         except sqlite3.Error:
             return False
 
-    def _change(self, response_id: str, change: Optional[StoredResponse], refuse_when_full: bool) -> bool:
+    def _change(self, response_id: str, change: _Change, refuse_when_full: bool) -> bool:
         """Note ``change`` for the writer; False (counted in :attr:`dropped`) when ``refuse_when_full``
-        and the other records waiting fill the queue. A record already waiting is replaced."""
-        size = _size(change)
+        and the other records waiting fill the queue. A deletion replaces what waits; a record put
+        over a waiting deletion is written after it; over anything else that waits, it makes a
+        tombstone."""
         with self._pending_lock:
+            waiting = self._pending.get(response_id)
+            if isinstance(change, StoredResponse) and response_id in self._pending:
+                change = _Renewed(change) if waiting is _DELETED else _Reused(change.created_at)
+            size = _size(change)
             full = len(self._pending) >= MAX_PENDING or self._pending_bytes + size > MAX_PENDING_BYTES
             if refuse_when_full and full and response_id not in self._pending:
                 self.dropped += 1
                 return False
-            self._pending_bytes += size - _size(self._pending.get(response_id))
+            self._pending_bytes += size - _size(waiting)
             self._pending[response_id] = change
         self._changes.put(response_id)
         return True
@@ -198,16 +224,31 @@ class SQLiteResponseStore:
             self._warn.write(f"router proxy: warning: {' '.join(problem.split())}\n")
 
 
-def _size(change: Optional[StoredResponse]) -> int:
-    return 0 if change is None else change.measure.size
+def _record_of(change: _Change) -> Optional[StoredResponse]:
+    """The record a pending change makes readable, if any."""
+    if isinstance(change, _Renewed):
+        return change.stored
+    return change if isinstance(change, StoredResponse) else None
 
 
-def _rows(changes: Dict[str, Optional[StoredResponse]]) -> List[Write]:
+def _size(change: _Change) -> int:
+    record = _record_of(change)
+    return 0 if record is None else record.measure.size
+
+
+def _rows(changes: Dict[str, _Change]) -> List[Write]:
     """The table writes for ``changes``: records serialised here, on the writer thread."""
-    return [
-        (response_id, None, None) if stored is None else (response_id, stored.created_at, stored.to_json())
-        for response_id, stored in changes.items()
-    ]
+    return [row for response_id, change in changes.items() for row in _writes(response_id, change)]
+
+
+def _writes(response_id: str, change: _Change) -> List[Write]:
+    if isinstance(change, StoredResponse):
+        return [(response_id, change.created_at, change.to_json())]
+    if isinstance(change, _Reused):
+        return [(response_id, change.created_at, b"")]
+    if isinstance(change, _Renewed):
+        return [(response_id, None, None), (response_id, change.stored.created_at, change.stored.to_json())]
+    return [(response_id, None, None)]
 
 
 def open_response_store(

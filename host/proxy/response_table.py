@@ -44,12 +44,13 @@ CREATE TRIGGER IF NOT EXISTS responses_replaced AFTER UPDATE OF size ON response
 END;
 """
 
-# (id, created_at, the record's JSON) to write, or (id, None, None) to delete.
+# (id, created_at, the record's JSON) to write, (id, created_at, b"") for a tombstone, or (id, None,
+# None) to delete.
 Write = Tuple[str, Optional[float], Optional[bytes]]
 # Rows per statement: a writer batch (at most 256) is one statement, whatever its size — the rows
 # that do not exist are NULL and filtered out, so each text is prepared once and cached
-# (docs/response-store.md#the-writer). An id written again replaces its record (an upsert: one
-# statement, where a deletion first was two; the ``responses_replaced`` trigger keeps the totals).
+# (docs/response-store.md#the-writer). An id written again becomes a tombstone in the same
+# statement (an upsert).
 _UPSERT_SINCE = (3, 24, 0)  # the SQLite that first has ON CONFLICT … DO UPDATE (2018)
 
 
@@ -59,10 +60,12 @@ def rows_per_statement(sqlite_version: Tuple[int, int, int]) -> int:
 
 
 _STATEMENT_ROWS = rows_per_statement(sqlite3.sqlite_version_info)
+# An id written again names two conversations (a backend reused it; the router's ids are random):
+# the row becomes a tombstone, an empty record that reads as unknown until it ages out
+# (docs/responses-api.md#one-id-one-conversation). The ``responses_replaced`` trigger keeps the totals.
 _INSERT = ("INSERT INTO responses (id, created_at, size, record) "
            "SELECT column1, column2, column3, column4 FROM (VALUES {rows}) WHERE column1 IS NOT NULL "
-           "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, size = excluded.size, "
-           "record = excluded.record")
+           "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, size = 0, record = X''")
 _DELETE = "DELETE FROM responses WHERE id IN ({rows})"  # NULL never matches an id
 # The age and count bounds in one statement, two index ranges: the expired rows, and the oldest
 # beyond max_entries (LIMIT 0 when there are none: nothing is scanned).
@@ -129,12 +132,13 @@ class ResponseTable:
             raise
 
     def read(self, response_id: str, now: float) -> Optional[bytes]:
-        """The record's JSON when it is there and not expired at ``now`` (a primary-key lookup)."""
+        """The record's JSON when it is there, not a tombstone and not expired at ``now`` (a
+        primary-key lookup)."""
         row = self._reader.execute(
             "SELECT record FROM responses WHERE id = ? AND created_at > ?",
             (response_id, now - self.limits.max_age_seconds),
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None or not row[0] else bytes(row[0])
 
     def exists(self, response_id: str) -> bool:
         return self._reader.execute("SELECT 1 FROM responses WHERE id = ?", (response_id,)).fetchone() is not None
@@ -144,12 +148,12 @@ class ResponseTable:
         allow. A batch of up to 256 records is five statements (docs/response-store.md#the-writer):
         the sqlite3 module lets go of the GIL around every statement, and a writer thread that lets
         go of it gets it back only when the busy event loop yields it. A record over ``max_bytes``
-        is not kept: it removes the one it would have replaced."""
-        rows = [(response_id, created_at, len(record), record) for response_id, created_at, record in writes
-                if created_at is not None and record is not None and len(record) <= self.limits.max_bytes]
-        stored_ids = {row[0] for row in rows}
+        is not kept: it leaves a tombstone, as a second record under its id would."""
+        rows = [(response_id, created_at, len(kept), kept) for response_id, created_at, record in writes
+                if created_at is not None and record is not None
+                for kept in (record if len(record) <= self.limits.max_bytes else b"",)]
         with self._writer:
-            self._delete([response_id for response_id, _, _ in writes if response_id not in stored_ids])
+            self._delete([response_id for response_id, created_at, _ in writes if created_at is None])  # first
             for text, parameters in _statements(_INSERT, rows):
                 self._writer.execute(text, parameters)
             if rows:

@@ -62,13 +62,28 @@ def test_a_record_put_and_deleted_before_the_writer_ran_is_gone(store: SQLiteRes
     assert store.get("resp_1", NOW) is None
     assert store.flush() and _ids(store) == []
 
-def test_put_replaces_a_record_with_the_same_id(store: SQLiteResponseStore) -> None:
-    store.put(_record(1, text="first"))
-    store.put(_record(1, text="second"))
+@pytest.mark.parametrize("written_between", [False, True], ids=["both-waiting", "first-in-the-file"])
+def test_an_id_put_twice_names_no_record(store: SQLiteResponseStore, written_between: bool) -> None:
+    """Two conversations under one id (a backend that reuses ids): neither is served, whether the
+    first still waits for the writer or is in the file (from the second's write on: ``put`` looks
+    at no file), and the id stays unknown after a third (docs/responses-api.md#one-id-one-conversation)."""
+    store.put(_record(1, text="first client's"))
+    if written_between:
+        store.flush()
+    store.put(_record(1, text="second client's"))
+    if not written_between:
+        assert store.get("resp_1", NOW) is None
+    store.flush()
+    assert store.get("resp_1", NOW) is None
+    store.put(_record(1, text="third client's"))
+    store.flush()
+    assert store.get("resp_1", NOW) is None
+    assert _totals(store) == (1, 0)  # a tombstone: one row, no bytes
+    assert store.delete("resp_1") is True  # deleting it frees the id
+    store.put(_record(1, text="after the delete"))
     store.flush()
     got = store.get("resp_1", NOW)
-    assert got is not None and got.response["output"][0]["content"][0]["text"] == "second"
-    assert _totals(store) == (1, len(_record(1, text="second").to_json()))
+    assert got is not None and got.response["output"][0]["content"][0]["text"] == "after the delete"
 
 
 def test_records_expire_and_are_evicted_by_later_writes(tmp_path: Path) -> None:
@@ -107,9 +122,9 @@ def test_a_record_larger_than_the_byte_bound_is_not_kept(tmp_path: Path) -> None
     store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_bytes=400))
     store.put(_record(1))
     store.flush()
-    store.put(_record(1, text="x" * 1000))  # the larger version replaces it, and is not kept
+    store.put(_record(1, text="x" * 1000))  # a second record under the id, too large anyway: not kept
     store.flush()
-    assert store.get("resp_1", NOW) is None and _totals(store) == (0, 0)
+    assert store.get("resp_1", NOW) is None and _totals(store) == (1, 0)  # a tombstone
     store.close()
 
 
@@ -199,8 +214,8 @@ def test_records_waiting_for_the_writer_are_bounded(tmp_path: Path) -> None:
         store.put(_record(number))
     assert store.dropped == 10
     assert store.get(f"resp_{MAX_PENDING - 1}", NOW) is not None and store.get(f"resp_{MAX_PENDING}", NOW) is None
-    store.put(_record(5, text="replaced"))  # a record already waiting is replaced, never refused
-    assert store.dropped == 10 and store.get("resp_5", NOW) == _record(5, text="replaced")
+    store.put(_record(5, text="again"))  # an id already waiting becomes a tombstone, never refused
+    assert store.dropped == 10 and store.get("resp_5", NOW) is None
     blocker.execute("ROLLBACK")
     blocker.close()
     assert store.flush(timeout=60)
@@ -316,18 +331,19 @@ def test_the_size_bound_evicts_the_oldest_until_it_holds(tmp_path: Path) -> None
     table.close()
 
 
-def test_a_record_written_again_replaces_the_old_one_and_the_totals_follow(tmp_path: Path) -> None:
+def test_a_record_written_again_leaves_a_tombstone_and_the_totals_follow(tmp_path: Path) -> None:
     table = ResponseTable(tmp_path / "r.db", ResponseStoreLimits(max_bytes=4096))
     first = [_record(number) for number in range(3)]
     table.write([(record.response_id, record.created_at, record.to_json()) for record in first])
-    longer, too_big = _record(0, text="a longer answer than before"), _record(1, text="x" * 5000)
-    table.write([(record.response_id, record.created_at, record.to_json()) for record in (longer, too_big)])
-    assert table.read("resp_0", NOW) == longer.to_json()
-    assert table.read("resp_1", NOW) is None  # over max_bytes: not kept, and the old record is gone too
+    again, too_big = _record(0, text="another conversation, same id"), _record(3, text="x" * 5000)
+    table.write([(record.response_id, record.created_at, record.to_json()) for record in (again, too_big)])
+    assert table.read("resp_0", NOW) is None  # two conversations under one id: neither
+    assert table.read("resp_3", NOW) is None  # over max_bytes: not kept
+    assert table.read("resp_1", NOW) == first[1].to_json()
     with sqlite3.connect(str(tmp_path / "r.db")) as raw:
         totals = raw.execute("SELECT entries, bytes FROM totals").fetchone()
         assert totals == raw.execute("SELECT count(*), sum(size) FROM responses").fetchone()
-    assert totals == (2, len(longer.to_json()) + len(first[2].to_json()))
+    assert totals == (4, len(first[1].to_json()) + len(first[2].to_json()))
     table.close()
 
 

@@ -246,3 +246,22 @@ def test_a_stored_record_over_a_bodys_limits_is_not_read_back(home: Path, provid
         assert refused.value.status_code == 413 and "resp_large" in refused.value.message
         assert "over the limit of 1048576" in refused.value.message
     assert _model_calls(provider) == []
+
+
+def test_an_id_the_backend_reuses_continues_no_conversation(client: openai.OpenAI, provider: FakeProvider) -> None:
+    """A backend that numbers its responses, restarted, names a second conversation as it named the
+    first: neither may be continued from the router's records, or one client's next call would carry
+    the other's conversation (docs/responses-api.md#one-id-one-conversation)."""
+    provider.reply(text="for alice")
+    first = client.responses.create(model="native-1", input="alice's question")
+    provider.reset()  # the server restarts its numbering
+    provider.reply(text="for mallory")
+    second = client.responses.create(model="native-1", input="mallory's question")
+    assert second.id == first.id
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(first.id)
+    provider.reply(text="alice again")
+    client.responses.create(model="native-1", input="alice's follow-up", previous_response_id=first.id)
+    [continued] = _model_calls(provider)[-1:]
+    assert "mallory" not in json.dumps(continued.json) and "alice's question" not in json.dumps(continued.json)
+    assert continued.json["previous_response_id"] == first.id  # unknown here: the backend's to judge

@@ -94,11 +94,21 @@ def test_memory_store_counts_a_records_measure_without_serialising_it() -> None:
     assert store.get("resp_1", NOW) is not None and store.total_bytes == 600
 
 
-def test_replacing_a_record_keeps_the_byte_count_right() -> None:
-    store = MemoryResponseStore()
+def test_an_id_put_twice_names_no_record_and_the_byte_count_follows() -> None:
+    """docs/responses-api.md#one-id-one-conversation: a backend reused an id; neither conversation
+    is served, nor a third under it, until it is deleted (or ages out)."""
+    store = MemoryResponseStore(max_entries=2, max_age_seconds=100)
     store.put(stored("resp_1", text="a" * 50))
     store.put(stored("resp_1", text="b"))
-    assert store.total_bytes == len(stored("resp_1", text="b").to_json())
+    store.put(stored("resp_1", text="c"))
+    assert store.get("resp_1", NOW) is None and store.total_bytes == 0 and len(store) == 0
+    assert store.delete("resp_1") is True
+    store.put(stored("resp_1", text="d"))
+    assert store.get("resp_1", NOW) == stored("resp_1", text="d")
+    for number in range(2, 6):  # reused ids are bounded like records
+        store.put(stored(f"resp_{number}"))
+        store.put(stored(f"resp_{number}"))
+    assert len(store._reused) <= 2
 
 
 def test_a_record_round_trips_through_json() -> None:
