@@ -71,6 +71,7 @@ class Reply:
     byte_by_byte: Optional[bool] = None  # every stream byte its own HTTP chunk; None: the provider default
     headers: Mapping[str, str] = field(default_factory=dict)  # extra response headers
     model: Optional[str] = None  # model reported in the response; default: the requested one
+    response_id: Optional[str] = None  # Responses: the id the answer carries; default: one per call
 
     @property
     def stop_kind(self) -> str:

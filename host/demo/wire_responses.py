@@ -41,7 +41,7 @@ class ResponsesWire:
         self.reply = reply
         self.model = reply.model or model
         self.serial = serial
-        self.response_id = f"resp_Fake{serial:06d}"
+        self.response_id = reply.response_id or f"resp_Fake{serial:06d}"
         self.request = request
         include = request.get("include")
         self.encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include

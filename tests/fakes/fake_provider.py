@@ -28,7 +28,10 @@ The wire writers and the protocol-shaped error and model-list bodies are the one
 ships (``host.demo``); this module adds the scripting and recording tests need.
 """
 
+import dataclasses
+import itertools
 import json
+import os
 import select
 import socket
 import struct
@@ -48,6 +51,17 @@ from .agent_loop import AgentLoop
 from .scenario import Reply
 
 __all__ = ["Exchange", "FakeProvider", "RecordedRequest", "Responder"]
+
+# Responses ids as a real provider's are: unique for the whole test run, whatever the tests reset
+# (the router keeps records by id, and treats an id given twice as naming no conversation:
+# docs/responses-api.md#one-id-one-conversation). A test that plays a server reusing an id sets
+# ``Reply.response_id``.
+_RUN_TAG = os.urandom(4).hex()
+_RESPONSE_NUMBERS = itertools.count(1)
+
+
+def _new_response_id() -> str:
+    return f"resp_Fake{_RUN_TAG}{next(_RESPONSE_NUMBERS):06d}"
 
 _HOLD_TIMEOUT = 5.0
 _HOLD_SLICE = 0.01  # how often a hold looks at its connection
@@ -272,6 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.error is not None:
             self._send_error(exchange, protocol, reply)
             return
+        if protocol == "responses" and reply.response_id is None:
+            reply = dataclasses.replace(reply, response_id=_new_response_id())
         wire = _wire(protocol, reply, body, serial)
         if body.get("stream") is True:
             self._send_stream(exchange, wire, reply)

@@ -252,10 +252,9 @@ def test_an_id_the_backend_reuses_continues_no_conversation(client: openai.OpenA
     """A backend that numbers its responses, restarted, names a second conversation as it named the
     first: neither may be continued from the router's records, or one client's next call would carry
     the other's conversation (docs/responses-api.md#one-id-one-conversation)."""
-    provider.reply(text="for alice")
+    provider.reply(text="for alice", response_id="resp_7")
     first = client.responses.create(model="native-1", input="alice's question")
-    provider.reset()  # the server restarts its numbering
-    provider.reply(text="for mallory")
+    provider.reply(text="for mallory", response_id="resp_7")  # the server restarted its numbering
     second = client.responses.create(model="native-1", input="mallory's question")
     assert second.id == first.id
     with pytest.raises(openai.NotFoundError):
