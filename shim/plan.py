@@ -285,7 +285,8 @@ class Plan:
         if self.endpoint != RESPONSES or not self._store_response:
             return None
         return stored_response(response, self._replay_input, now=self._now if now is None else now,
-                               replay_measure=self._replay_measure, json_values=json_values)
+                               replay_measure=self._replay_measure, json_values=json_values,
+                               named_by_backend=not self.translated)
 
     def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
         """Headers to send the client before a (2xx) stream's first byte."""

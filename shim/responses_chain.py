@@ -86,7 +86,7 @@ def _input_or_none(body: Dict[str, Any]) -> Optional[List[Any]]:
 
 def stored_response(
     response: Union[bytes, Mapping[str, Any], None], replay_input: Optional[List[Any]], *, now: float,
-    replay_measure: JsonMeasure, json_values: Optional[int] = None,
+    replay_measure: JsonMeasure, json_values: Optional[int] = None, named_by_backend: bool = False,
 ) -> Optional[StoredResponse]:
     """The record for a Response the client received, or None when there is nothing to keep: no
     complete input (see :class:`Chain`), a body that is not a continuable Response object. Its
@@ -104,7 +104,8 @@ def stored_response(
         return None
     items = [item for item in list(replay_input) + output if isinstance(item, dict)]
     output_measure = JsonMeasure.of(json.dumps(output, separators=(",", ":")).encode())
-    return StoredResponse(response_id, now, parsed, tuple(items), replay_measure + output_measure)
+    return StoredResponse(response_id, now, parsed, tuple(items), replay_measure + output_measure,
+                          named_by_backend=named_by_backend)
 
 
 def _response_object(response: Union[bytes, Mapping[str, Any]], json_values: Optional[int]) -> Optional[Dict[str, Any]]:

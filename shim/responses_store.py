@@ -55,6 +55,9 @@ class StoredResponse:
     response: Dict[str, Any]
     conversation: Tuple[Dict[str, Any], ...]
     measure: JsonMeasure = field(default=_UNMEASURED, compare=False)  # derived: not part of what it is
+    # The id is a backend's (one that serves Responses itself), so it may repeat; the router's own
+    # ids are random and never do (docs/responses-api.md#one-id-one-conversation). Not kept in a file.
+    named_by_backend: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.measure is _UNMEASURED:
@@ -113,8 +116,9 @@ class MemoryResponseStore:
     """An in-process :class:`ResponseStore` bounded by entries, total bytes and age.
 
     The oldest records go first when a bound is reached; a record larger than the byte bound is not
-    kept at all; an id put twice is forgotten, and stays unknown (:meth:`ResponseStore.put`) for as
-    long as a record would be kept. A record's bytes are its :attr:`~StoredResponse.measure`, which the engine made by
+    kept at all; an id put twice, or with such a record, is a tombstone: unknown
+    (:meth:`ResponseStore.put`) for as long as a record would be kept. A record's bytes are its
+    :attr:`~StoredResponse.measure`, which the engine made by
     adding up the bodies and outputs behind it: serialising a long conversation again to count it
     took ~9 ms a call for a 1 MiB one, on the caller's thread (the event loop of the proxy
     ``router shim`` runs for non-Python children). Thread-safe: a shimmed program may call from
@@ -130,7 +134,8 @@ class MemoryResponseStore:
         self.max_bytes = max_bytes
         self.max_age_seconds = max_age_seconds
         self._records: OrderedDict[str, Tuple[StoredResponse, int]] = OrderedDict()
-        self._reused: OrderedDict[str, float] = OrderedDict()  # ids put twice → when, bounded like records
+        # Ids put twice, or with a record too large to keep → when; bounded like records.
+        self._tombstones: OrderedDict[str, float] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -153,24 +158,22 @@ class MemoryResponseStore:
 
     def put(self, stored: StoredResponse) -> None:
         size = stored.measure.size
-        response_id = stored.response_id
+        response_id, now = stored.response_id, stored.created_at
         with self._lock:
-            if response_id in self._records or response_id in self._reused:
+            self._forget_if_aged_out(response_id, now)  # an aged-out one is as good as gone
+            if response_id in self._records or response_id in self._tombstones or size > self.max_bytes:
                 if response_id in self._records:
                     self._remove(response_id)
-                self._reused[response_id] = stored.created_at
-                self._reused.move_to_end(response_id)
-                self._evict(stored.created_at)
-                return
-            if size > self.max_bytes:
-                return
-            self._records[response_id] = (stored, size)
-            self._bytes += size
-            self._evict(stored.created_at)
+                self._tombstones[response_id] = now
+                self._tombstones.move_to_end(response_id)
+            else:
+                self._records[response_id] = (stored, size)
+                self._bytes += size
+            self._evict(now)
 
     def delete(self, response_id: str) -> bool:
         with self._lock:
-            reused = self._reused.pop(response_id, None) is not None
+            reused = self._tombstones.pop(response_id, None) is not None
             if response_id not in self._records:
                 return reused
             self._remove(response_id)
@@ -179,14 +182,22 @@ class MemoryResponseStore:
     def _expired(self, stored: StoredResponse, now: float) -> bool:
         return now - stored.created_at >= self.max_age_seconds
 
+    def _forget_if_aged_out(self, response_id: str, now: float) -> None:
+        entry = self._records.get(response_id)
+        if entry is not None and self._expired(entry[0], now):
+            self._remove(response_id)
+        since = self._tombstones.get(response_id)
+        if since is not None and now - since >= self.max_age_seconds:
+            del self._tombstones[response_id]
+
     def _evict(self, now: float) -> None:
         """Oldest first: past the age limit, then until both size bounds hold (reused ids by age and
         count alike)."""
-        while self._reused:
-            oldest_id, since = next(iter(self._reused.items()))
-            if len(self._reused) <= self.max_entries and now - since < self.max_age_seconds:
+        while self._tombstones:
+            oldest_id, since = next(iter(self._tombstones.items()))
+            if len(self._tombstones) <= self.max_entries and now - since < self.max_age_seconds:
                 break
-            del self._reused[oldest_id]
+            del self._tombstones[oldest_id]
         while self._records:
             oldest_id, (oldest, _) = next(iter(self._records.items()))
             over = len(self._records) > self.max_entries or self._bytes > self.max_bytes

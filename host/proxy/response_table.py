@@ -62,10 +62,16 @@ def rows_per_statement(sqlite_version: Tuple[int, int, int]) -> int:
 _STATEMENT_ROWS = rows_per_statement(sqlite3.sqlite_version_info)
 # An id written again names two conversations (a backend reused it; the router's ids are random):
 # the row becomes a tombstone, an empty record that reads as unknown until it ages out
-# (docs/responses-api.md#one-id-one-conversation). The ``responses_replaced`` trigger keeps the totals.
+# (docs/responses-api.md#one-id-one-conversation) — unless the row it meets has aged out already
+# (not yet evicted): that one is as good as gone, and the new record takes its place. SET reads
+# the old row's values. The ``responses_replaced`` trigger keeps the totals. {max_age}: the
+# table's, written into the text (one table, one age).
 _INSERT = ("INSERT INTO responses (id, created_at, size, record) "
            "SELECT column1, column2, column3, column4 FROM (VALUES {rows}) WHERE column1 IS NOT NULL "
-           "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, size = 0, record = X''")
+           "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+           "size = CASE WHEN responses.created_at <= excluded.created_at - {max_age} THEN excluded.size ELSE 0 END, "
+           "record = CASE WHEN responses.created_at <= excluded.created_at - {max_age} "
+           "THEN excluded.record ELSE X'' END")
 _DELETE = "DELETE FROM responses WHERE id IN ({rows})"  # NULL never matches an id
 # The age and count bounds in one statement, two index ranges: the expired rows, and the oldest
 # beyond max_entries (LIMIT 0 when there are none: nothing is scanned).
@@ -121,6 +127,7 @@ class ResponseTable:
                 f"SQLite {'.'.join(map(str, _UPSERT_SINCE))} or newer is needed (this is {sqlite3.sqlite_version})")
         self.path = path
         self.limits = limits
+        self._insert = _INSERT.replace("{max_age}", repr(float(limits.max_age_seconds)))
         _create_private(path)
         self._writer = _connect(path, _WRITE_BUSY_TIMEOUT_MS)
         try:
@@ -143,6 +150,14 @@ class ResponseTable:
     def exists(self, response_id: str) -> bool:
         return self._reader.execute("SELECT 1 FROM responses WHERE id = ?", (response_id,)).fetchone() is not None
 
+    def holds(self, response_id: str, now: float) -> bool:
+        """A record or a tombstone under ``response_id`` that has not aged out at ``now`` (a
+        primary-key lookup, the record not read)."""
+        return self._reader.execute(
+            "SELECT 1 FROM responses WHERE id = ? AND created_at > ?",
+            (response_id, now - self.limits.max_age_seconds),
+        ).fetchone() is not None
+
     def write(self, writes: Sequence[Write]) -> None:
         """Apply ``writes`` (one per id) in one transaction, then evict what the bounds no longer
         allow. A batch of up to 256 records is five statements (docs/response-store.md#the-writer):
@@ -154,7 +169,7 @@ class ResponseTable:
                 for kept in (record if len(record) <= self.limits.max_bytes else b"",)]
         with self._writer:
             self._delete([response_id for response_id, created_at, _ in writes if created_at is None])  # first
-            for text, parameters in _statements(_INSERT, rows):
+            for text, parameters in _statements(self._insert, rows):
                 self._writer.execute(text, parameters)
             if rows:
                 self._evict(max(created_at for _, created_at, _, _ in rows))

@@ -36,6 +36,11 @@ def _record(number: int, created_at: float = NOW, text: str = "hello") -> Stored
     return StoredResponse(f"resp_{number}", created_at, response, conversation)
 
 
+def _backends(number: int, text: str) -> StoredResponse:
+    """A record whose id a backend gave (it may repeat; the router's own never do)."""
+    return dataclasses.replace(_record(number, text=text), named_by_backend=True)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteResponseStore:
     opened = SQLiteResponseStore(tmp_path / RESPONSES_DB_FILENAME)
@@ -65,22 +70,21 @@ def test_a_record_put_and_deleted_before_the_writer_ran_is_gone(store: SQLiteRes
 @pytest.mark.parametrize("written_between", [False, True], ids=["both-waiting", "first-in-the-file"])
 def test_an_id_put_twice_names_no_record(store: SQLiteResponseStore, written_between: bool) -> None:
     """Two conversations under one id (a backend that reuses ids): neither is served, whether the
-    first still waits for the writer or is in the file (from the second's write on: ``put`` looks
-    at no file), and the id stays unknown after a third (docs/responses-api.md#one-id-one-conversation)."""
-    store.put(_record(1, text="first client's"))
+    first still waits for the writer or is in the file, from the second ``put`` on, and the id stays
+    unknown after a third (docs/responses-api.md#one-id-one-conversation)."""
+    store.put(_backends(1, text="first client's"))
     if written_between:
         store.flush()
-    store.put(_record(1, text="second client's"))
-    if not written_between:
-        assert store.get("resp_1", NOW) is None
+    store.put(_backends(1, text="second client's"))
+    assert store.get("resp_1", NOW) is None
     store.flush()
     assert store.get("resp_1", NOW) is None
-    store.put(_record(1, text="third client's"))
+    store.put(_backends(1, text="third client's"))
     store.flush()
     assert store.get("resp_1", NOW) is None
     assert _totals(store) == (1, 0)  # a tombstone: one row, no bytes
     assert store.delete("resp_1") is True  # deleting it frees the id
-    store.put(_record(1, text="after the delete"))
+    store.put(_backends(1, text="after the delete"))
     store.flush()
     got = store.get("resp_1", NOW)
     assert got is not None and got.response["output"][0]["content"][0]["text"] == "after the delete"
@@ -386,3 +390,18 @@ def _totals(store: SQLiteResponseStore) -> tuple:
         entries, size = raw.execute("SELECT entries, bytes FROM totals").fetchone()
         assert (entries, size) == raw.execute("SELECT count(*), coalesce(sum(size), 0) FROM responses").fetchone()
         return entries, size
+
+
+@pytest.mark.parametrize("written_between", [False, True], ids=["tombstone-waiting", "in-the-file"])
+def test_an_id_whose_record_aged_out_takes_a_new_one(tmp_path: Path, written_between: bool) -> None:
+    """An aged-out row not yet evicted is as good as gone: reusing its id later is no collision."""
+    store = SQLiteResponseStore(tmp_path / "r.db", ResponseStoreLimits(max_age_seconds=60))
+    store.put(_record(1, text="long ago"))
+    store.put(_record(1, text="long ago, again"))  # a tombstone
+    if written_between:
+        store.flush()
+    later = _record(1, created_at=NOW + 61, text="today's")
+    store.put(later)
+    store.flush()
+    assert store.get("resp_1", NOW + 61) == later
+    store.close()

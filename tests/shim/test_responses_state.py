@@ -90,8 +90,9 @@ def test_memory_store_counts_a_records_measure_without_serialising_it() -> None:
     assert len(small.to_json()) < 1_000
     store.put(dataclasses.replace(small, measure=JsonMeasure(1_001, 10)))
     assert store.get("resp_1", NOW) is None and store.total_bytes == 0
-    store.put(dataclasses.replace(small, measure=JsonMeasure(600, 10)))
-    assert store.get("resp_1", NOW) is not None and store.total_bytes == 600
+    other = stored("resp_2")  # another id: resp_1 is a tombstone now (one id, one conversation)
+    store.put(dataclasses.replace(other, measure=JsonMeasure(600, 10)))
+    assert store.get("resp_2", NOW) is not None and store.total_bytes == 600
 
 
 def test_an_id_put_twice_names_no_record_and_the_byte_count_follows() -> None:
@@ -108,7 +109,21 @@ def test_an_id_put_twice_names_no_record_and_the_byte_count_follows() -> None:
     for number in range(2, 6):  # reused ids are bounded like records
         store.put(stored(f"resp_{number}"))
         store.put(stored(f"resp_{number}"))
-    assert len(store._reused) <= 2
+    assert len(store._tombstones) <= 2
+
+
+def test_a_record_too_large_to_keep_leaves_a_tombstone_and_aged_out_ones_are_gone() -> None:
+    store = MemoryResponseStore(max_bytes=300, max_age_seconds=100)
+    store.put(stored("resp_1", text="x" * 1000))  # not kept, and its id names no record
+    store.put(stored("resp_1", text="small"))
+    assert store.get("resp_1", NOW) is None
+    later = stored("resp_1", created_at=NOW + 100, text="later")
+    store.put(later)  # the tombstone has aged out: a new record, no collision
+    assert store.get("resp_1", NOW + 100) == later
+    store.put(stored("resp_2"))
+    newer = stored("resp_2", created_at=NOW + 100, text="newer")
+    store.put(newer)  # the first record aged out before it was evicted
+    assert store.get("resp_2", NOW + 100) == newer
 
 
 def test_a_record_round_trips_through_json() -> None:
