@@ -173,29 +173,32 @@ class MemoryResponseStore:
 
     def delete(self, response_id: str) -> bool:
         with self._lock:
-            reused = self._tombstones.pop(response_id, None) is not None
+            was_tombstone = self._tombstones.pop(response_id, None) is not None
             if response_id not in self._records:
-                return reused
+                return was_tombstone
             self._remove(response_id)
             return True
 
     def _expired(self, stored: StoredResponse, now: float) -> bool:
-        return now - stored.created_at >= self.max_age_seconds
+        return self._aged_out(stored.created_at, now)
+
+    def _aged_out(self, since: float, now: float) -> bool:
+        return now - since >= self.max_age_seconds
 
     def _forget_if_aged_out(self, response_id: str, now: float) -> None:
         entry = self._records.get(response_id)
         if entry is not None and self._expired(entry[0], now):
             self._remove(response_id)
         since = self._tombstones.get(response_id)
-        if since is not None and now - since >= self.max_age_seconds:
+        if since is not None and self._aged_out(since, now):
             del self._tombstones[response_id]
 
     def _evict(self, now: float) -> None:
-        """Oldest first: past the age limit, then until both size bounds hold (reused ids by age and
+        """Oldest first: past the age limit, then until both size bounds hold (tombstones by age and
         count alike)."""
         while self._tombstones:
             oldest_id, since = next(iter(self._tombstones.items()))
-            if len(self._tombstones) <= self.max_entries and now - since < self.max_age_seconds:
+            if len(self._tombstones) <= self.max_entries and not self._aged_out(since, now):
                 break
             del self._tombstones[oldest_id]
         while self._records:

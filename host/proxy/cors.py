@@ -20,7 +20,7 @@ from typing import Awaitable, Callable, FrozenSet, List, Optional, Sequence, Tup
 
 from .asgi_io import Message, Receive, Scope, Send
 
-__all__ = ["ALLOWED_HEADERS", "CorsApp", "CorsOriginRefused", "normalized_origin"]
+__all__ = ["ALLOWED_HEADERS", "CorsApp", "CorsOriginRefused", "is_listed_origin", "normalized_origin"]
 
 # The request headers a page may send: what the official SDKs and their browser modes set (the
 # ``x-stainless-*`` family is matched by prefix) and the router's own key headers.
@@ -90,6 +90,13 @@ def _name_and_port(rest: str, value: str) -> Tuple[str, Optional[str]]:
     return name, port_text if colon else None
 
 
+def is_listed_origin(origin: str, origins: FrozenSet[str]) -> bool:
+    """``origin`` (an ``Origin`` header's value, as a browser writes it) is one of ``origins``
+    (:func:`normalized_origin`'s), or they hold ``*``: whose answers carry CORS headers here, and
+    which pages a keyless proxy serves (``web_pages.py``)."""
+    return "*" in origins or origin.lower() in origins
+
+
 def _not_an_origin(value: str, why: str) -> CorsOriginRefused:
     return CorsOriginRefused(f"--cors-origin {value!r} is not an origin like https://app.example.com[:port]{why}")
 
@@ -99,7 +106,6 @@ class CorsApp:
 
     def __init__(self, app: App, origins: Sequence[str]) -> None:
         self.app = app
-        self._any = "*" in origins
         self._origins = frozenset(origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,7 +130,7 @@ class CorsApp:
     def _listed_origin(self, scope: Scope) -> Optional[bytes]:
         """The request's ``Origin`` when it is one of ours, else None."""
         origin = _header(scope, b"origin")
-        if origin is None or not (self._any or origin.decode("latin-1").lower() in self._origins):
+        if origin is None or not is_listed_origin(origin.decode("latin-1"), self._origins):
             return None
         return origin
 

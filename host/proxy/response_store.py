@@ -178,16 +178,13 @@ class SQLiteResponseStore:
         with self._pending_lock:
             if response_id in self._pending:
                 return False  # what waits decides (_change)
-        try:
-            with self._read_lock:
-                return self._table.holds(response_id, now)
-        except sqlite3.Error:
-            return False
+        return self._exists(response_id, now)
 
-    def _exists(self, response_id: str) -> bool:
+    def _exists(self, response_id: str, now: Optional[float] = None) -> bool:
+        """:meth:`ResponseTable.exists`, False when the file cannot be read."""
         try:
             with self._read_lock:
-                return self._table.exists(response_id)
+                return self._table.exists(response_id, now)
         except sqlite3.Error:
             return False
 

@@ -6,6 +6,7 @@ what from which thread (reads on the event loop, writes on its writer thread).
 """
 
 import functools
+import math
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -147,16 +148,12 @@ class ResponseTable:
         ).fetchone()
         return None if row is None or not row[0] else bytes(row[0])
 
-    def exists(self, response_id: str) -> bool:
-        return self._reader.execute("SELECT 1 FROM responses WHERE id = ?", (response_id,)).fetchone() is not None
-
-    def holds(self, response_id: str, now: float) -> bool:
-        """A record or a tombstone under ``response_id`` that has not aged out at ``now`` (a
-        primary-key lookup, the record not read)."""
-        return self._reader.execute(
-            "SELECT 1 FROM responses WHERE id = ? AND created_at > ?",
-            (response_id, now - self.limits.max_age_seconds),
-        ).fetchone() is not None
+    def exists(self, response_id: str, now: Optional[float] = None) -> bool:
+        """A row (record or tombstone) under ``response_id``; with ``now``, one that has not aged out
+        then (a primary-key lookup, the record not read)."""
+        since = -math.inf if now is None else now - self.limits.max_age_seconds
+        row = self._reader.execute("SELECT 1 FROM responses WHERE id = ? AND created_at > ?", (response_id, since))
+        return row.fetchone() is not None
 
     def write(self, writes: Sequence[Write]) -> None:
         """Apply ``writes`` (one per id) in one transaction, then evict what the bounds no longer
@@ -164,11 +161,14 @@ class ResponseTable:
         the sqlite3 module lets go of the GIL around every statement, and a writer thread that lets
         go of it gets it back only when the busy event loop yields it. A record over ``max_bytes``
         is not kept: it leaves a tombstone, as a second record under its id would."""
-        rows = [(response_id, created_at, len(kept), kept) for response_id, created_at, record in writes
-                if created_at is not None and record is not None
-                for kept in (record if len(record) <= self.limits.max_bytes else b"",)]
+        rows = []
+        for response_id, created_at, record in writes:
+            if created_at is not None and record is not None:
+                kept = record if len(record) <= self.limits.max_bytes else b""  # too large: a tombstone
+                rows.append((response_id, created_at, len(kept), kept))
         with self._writer:
-            self._delete([response_id for response_id, created_at, _ in writes if created_at is None])  # first
+            # Deletions first: a record put after its id was deleted follows its deletion (_Renewed).
+            self._delete([response_id for response_id, created_at, _ in writes if created_at is None])
             for text, parameters in _statements(self._insert, rows):
                 self._writer.execute(text, parameters)
             if rows:

@@ -32,6 +32,7 @@ from typing import FrozenSet, Mapping, Optional
 from shim.errors import PermissionDeniedError
 
 from ..log_text import printable
+from .cors import is_listed_origin
 
 __all__ = ["is_rebindable_host", "page_refusal"]
 
@@ -75,8 +76,7 @@ def page_refusal(path: str, headers: Mapping[str, str],
     origin = headers.get("origin")
     if origin is None:
         return _unnamed_page_refusal(path, headers)
-    if not _is_web_page(origin) or "*" in listed_origins or _is_listed(origin, listed_origins) \
-            or _is_own(origin, host):
+    if not _is_web_page(origin) or is_listed_origin(origin, listed_origins) or _is_own(origin, host):
         return None
     return PermissionDeniedError(
         f"this router proxy has no ROUTER_API_KEY, so it serves only web pages it was told about: the page at "
@@ -112,10 +112,6 @@ def _host_name(host: str) -> str:
     if host.startswith("["):
         return host[1:host.find("]")]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def _is_listed(origin: str, listed_origins: FrozenSet[str]) -> bool:
-    return origin.strip().rstrip("/").lower() in listed_origins
 
 
 def _is_own(origin: str, host: Optional[str]) -> bool:
