@@ -12,8 +12,9 @@ The conversation is rebuilt in one pass (pitfall numbers: docs/pitfalls.md):
 """
 
 import re
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
 from ..json_budget import JsonBudget
@@ -77,7 +78,8 @@ class _ToolCall:
     def result_block(self, notes: List[str]) -> Block:
         if self.result is not None:
             return self.result
-        notes.append(f"synthesized an is_error tool_result for tool call {self.client_id!r}, which had no tool message")
+        missing = f"synthesized an is_error tool_result for tool call {self.client_id!r}, which had no tool message"
+        add_note(notes, missing)
         return {
             "type": "tool_result",
             "tool_use_id": self.anthropic_id,
@@ -118,6 +120,9 @@ class _ConversationBuilder:
         self._messages: List[Block] = []
         self._system_after_tool_results: List[Block] = []  # met inside a run of tool messages
         self._pending: List[_ToolCall] = []  # calls of the latest assistant message, awaiting results
+        # The same calls by client id, each id's not yet answered first: a tool message finds its call
+        # in one lookup however many the message made (docs/proxy-limits.md#translation-work).
+        self._unanswered: Dict[str, Deque[_ToolCall]] = {}
         self._tool_ids = _ToolIdAllocator(notes)
         self._last_assistant_called_tools = False
 
@@ -190,6 +195,9 @@ class _ConversationBuilder:
         calls = self._tool_calls(message.get("tool_calls"), f"{param}.tool_calls")
         self._last_assistant_called_tools = bool(calls)
         self._pending = calls
+        self._unanswered = {}
+        for call in calls:
+            self._unanswered.setdefault(call.client_id, deque()).append(call)
         self._append("assistant", text + [call.use_block() for call in calls])
 
     def _add_tool(self, message: Dict[str, Any], param: str) -> None:
@@ -202,12 +210,11 @@ class _ConversationBuilder:
             call.result["content"] = content
 
     def _open_call(self, client_id: str, param: str) -> _ToolCall:
-        """The first unanswered call of the latest assistant message with this id."""
-        matching = [call for call in self._pending if call.client_id == client_id]
-        for call in matching:
-            if call.result is None:
-                return call
-        if matching:
+        """The first unanswered call of the latest assistant message with this id, now taken as answered."""
+        unanswered = self._unanswered.get(client_id)
+        if unanswered:
+            return unanswered.popleft()
+        if unanswered is not None:  # the id is the message's, and every call with it has its answer
             raise InvalidRequestError(f"'{param}': tool call {client_id!r} is answered more than once", param=param)
         raise InvalidRequestError(
             f"'{param}': {client_id!r} is not a tool call of the assistant message just before it "
@@ -255,7 +262,7 @@ class _ConversationBuilder:
     def _flush_tool_results(self) -> None:
         if self._pending:
             self._append("user", [call.result_block(self._notes) for call in self._pending])
-            self._pending = []
+            self._pending, self._unanswered = [], {}
         if self._system_after_tool_results:
             self._append("system", self._system_after_tool_results)
             self._system_after_tool_results = []

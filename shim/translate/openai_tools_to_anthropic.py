@@ -1,7 +1,7 @@
 """OpenAI ``tools`` / ``tool_choice`` / ``parallel_tool_calls`` → Anthropic ``tools`` / ``tool_choice``
 (docs/protocol-rules.md#tools, docs/protocol-rules.md#tool-choice)."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import AbstractSet, Any, Dict, List, Optional, Tuple
 
 from ..errors import InvalidRequestError, UnsupportedFeatureError
 from .request_checks import add_note, describe, expect_bool, expect_list, expect_object, expect_str
@@ -95,7 +95,7 @@ def _tool_choice(raw: Any, tools: List[Block]) -> Tuple[List[Block], Optional[Bl
     choice = expect_object(raw, "tool_choice")
     choice_type = choice.get("type")
     if choice_type == "function":
-        return tools, {"type": "tool", "name": _named_tool(choice, "tool_choice", tools)}
+        return tools, {"type": "tool", "name": _named_tool(choice, "tool_choice", _names(tools))}
     if choice_type == "allowed_tools":
         return _allowed_tools(choice, tools)
     if choice_type == "custom":
@@ -106,11 +106,17 @@ def _tool_choice(raw: Any, tools: List[Block]) -> Tuple[List[Block], Optional[Bl
     )
 
 
-def _named_tool(reference: Dict[str, Any], param: str, tools: List[Block]) -> str:
-    """The name in ``{"type":"function","function":{"name":…}}``, which must be a defined tool."""
+def _names(tools: List[Block]) -> AbstractSet[str]:
+    return {tool["name"] for tool in tools}
+
+
+def _named_tool(reference: Dict[str, Any], param: str, defined: AbstractSet[str]) -> str:
+    """The name in ``{"type":"function","function":{"name":…}}``, which must be one of the ``defined``
+    tools' (a set: an ``allowed_tools`` list names each of thousands of tools in one lookup each,
+    docs/proxy-limits.md#translation-work)."""
     function = expect_object(reference.get("function"), f"{param}.function")
     name = expect_str(function.get("name"), f"{param}.function.name", non_empty=True)
-    if all(tool["name"] != name for tool in tools):
+    if name not in defined:
         raise InvalidRequestError(
             f"'{param}.function.name' is {describe(name)}, which is not one of the request's tools",
             param=f"{param}.function.name",
@@ -132,10 +138,10 @@ def _allowed_tools(choice: Dict[str, Any], tools: List[Block]) -> Tuple[List[Blo
         raise InvalidRequestError(
             "'tool_choice.allowed_tools.tools' must name at least one tool", param="tool_choice.allowed_tools.tools"
         )
-    names = set()
+    defined, names = _names(tools), set()
     for index, reference in enumerate(references):
         param = f"tool_choice.allowed_tools.tools[{index}]"
-        names.add(_named_tool(expect_object(reference, param), param, tools))
+        names.add(_named_tool(expect_object(reference, param), param, defined))
     return [tool for tool in tools if tool["name"] in names], {"type": mode}
 
 

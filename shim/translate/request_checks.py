@@ -106,9 +106,19 @@ def decode_json_object(text: str, budget: JsonBudget, param: str) -> Optional[Di
     return parsed if isinstance(parsed, dict) else None
 
 
+MAX_NOTES = 32
+NOTES_LEFT_OUT = f"left out further notes after the first {MAX_NOTES}"
+
+
 def add_note(notes: List[str], note: str) -> None:
-    """Record ``note`` once: the same dropped field on many messages deserves one line."""
-    if note not in notes:
+    """Record ``note`` once: the same dropped field on many messages deserves one line. At most
+    ``MAX_NOTES`` lines, then one that says more were left out: some notes name an item (an unknown
+    field, a tool), and a request of 100,000 such items made a scan of the list per item, a minute
+    of the proxy's loop, and as many log lines (docs/proxy-limits.md#translation-work)."""
+    if len(notes) >= MAX_NOTES:
+        if NOTES_LEFT_OUT not in notes[MAX_NOTES:]:  # a few one-off notes are appended past the cap
+            notes.append(NOTES_LEFT_OUT)
+    elif note not in notes:
         notes.append(note)
 
 
