@@ -82,6 +82,9 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on with no time: close() 
 # Requests one connection may have read and queued behind the one being answered
 # (docs/proxy-limits.md#connections, "Pipelining").
 MAX_READ_AHEAD = 16
+# What a chunk's size line and line ends take (16 hex digits and two CRLFs fit): a chunked
+# body's framing may be this much per chunk plus one head's worth, for extensions and trailers.
+_CHUNK_LINE_BYTES = 32
 
 _logger = logging.getLogger("router.proxy")
 
@@ -171,6 +174,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._writable_since_check = False
         self._head_bytes = 0  # bytes received since the current request's head began (or could have)
         self._counting_head = True  # the next bytes belong to a request line or headers
+        # Bytes received since the head ended that were not body: a chunked body's size lines, their
+        # extensions and its trailers, which nothing else bounds (docs/proxy-limits.md#body-framing).
+        self._framing_bytes = 0
+        self._chunks = 0
         self._refusal: Optional[RouterError] = None
         # False once the connection has read as many requests ahead as it may: it answers those and
         # closes, and reads nothing more.
@@ -214,6 +221,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._counting_head:
             self._head_bytes += len(data)
+        else:
+            self._framing_bytes += len(data)  # on_body takes the body's bytes back out
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -230,6 +239,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(self._head_too_large())
             elif self._state == READING_HEAD and self._head_timer is None:
                 self._head_timer = self.loop.call_later(self.limits.header_timeout, self._close)
+        elif self._framing_bytes > self.limits.max_header_bytes + _CHUNK_LINE_BYTES * self._chunks:
+            self._refuse(self._framing_too_large())
+            return
         self._watch_body()
 
     def pause_writing(self) -> None:
@@ -258,17 +270,31 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._state == WAITING:
             self._state = READING_HEAD
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """A head's header; a trailer (a field after a chunked body) is dropped, as RFC 9110 section
+        6.5.1 allows: uvicorn added trailers to the request's headers, unbounded."""
+        if self._counting_head:
+            super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         if self._head_bytes > self.limits.max_header_bytes and self._head_size() > self.limits.max_header_bytes:
             self._refusal = self._head_too_large()
             raise _Refused()  # stops llhttp here; data_received answers
         self._counting_head, self._head_bytes = False, 0
+        self._framing_bytes = self._chunks = 0
         self._state = READING_BODY
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
         self.book.busy(self)
         super().on_headers_complete()
+
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
+
+    def on_body(self, body: bytes) -> None:
+        self._framing_bytes -= len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -372,21 +398,41 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
+    def _framing_too_large(self) -> HeadersTooLargeError:
+        return HeadersTooLargeError(
+            "the chunked body's framing (chunk extensions and trailers) is over the router proxy's limit of "
+            f"{self.limits.max_header_bytes} bytes")
+
     def _head_too_large(self) -> HeadersTooLargeError:
         return HeadersTooLargeError(
             f"the request line and headers are over the router proxy's limit of {self.limits.max_header_bytes} bytes")
 
     def _refuse(self, error: RouterError) -> None:
-        """Answer ``error`` in the client's protocol (as far as the request tells it) and close."""
+        """Answer ``error`` in the client's protocol (as far as the request tells it) and close; while
+        an earlier request's answer is still to come, the refusal could not be written before it: that
+        answer goes out and the connection closes after it, nothing more read (a client that
+        pipelines retries what was not answered, RFC 9112 section 9.3.2)."""
         self._counting_head = False
         self._cancel_timers()
         if self.transport.is_closing():
+            return
+        if self._answer_to_come_first():
+            self._taking_requests = False
+            self._stop_reading()
             return
         url: bytes = getattr(self, "url", b"") or b""  # unset when not even a method arrived
         path = url.split(b"?", 1)[0].decode("latin-1", "replace")
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in self.headers or ()}
         self.transport.write(raw_error_response(error, client_protocol(path, headers)))
         self.transport.close()
+
+    def _answer_to_come_first(self) -> bool:
+        """An earlier request than the one refused is unanswered, or the refused one's answer began."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return False
+        refusing_its_head = self._state != READING_BODY  # the newest cycle is then an earlier request's
+        return refusing_its_head or bool(self.pipeline) or cycle.response_started
 
     def _upgrade_as_plain_http(self) -> None:
         """llhttp stopped at an ``Upgrade`` request: the app has it as plain HTTP already (and answers a

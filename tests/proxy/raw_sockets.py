@@ -67,15 +67,16 @@ def whole_response(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
-def endless_header(sock: socket.socket, head: bytes) -> Tuple[int, Dict[str, str], bytes, int]:
+def endless_header(sock: socket.socket, head: bytes,
+                   piece: bytes = b"a" * 65536) -> Tuple[int, Dict[str, str], bytes, int]:
     """``head`` (a request line and headers, the last one left open), then 64 MiB of that header, sent
     as fast as the server reads on a thread of its own: the server's answer, and the bytes of the
-    header sent before the server closed the connection."""
+    header sent before the server closed the connection. ``piece``: what is sent 1,024 times (other
+    endless parts of a request: a chunk extension, trailer lines)."""
     sent: List[int] = [0]
     sock.sendall(head)
 
     def flood() -> None:
-        piece = b"a" * 65536
         try:
             for _ in range(1024):
                 sock.sendall(piece)

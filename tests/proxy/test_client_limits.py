@@ -303,6 +303,56 @@ def test_a_head_under_the_limit_is_served(limited: ProxyProcess, provider: FakeP
     assert response.status_code == 200
 
 
+# Chunked framing ----------------------------------------------------------------------------------
+def _chunked_head(path: str = "/v1/chat/completions") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            "transfer-encoding: chunked\r\n\r\n").encode()
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+_ONE_CALL = json.dumps({"model": "gpt-5.1", "messages": USER}).encode()
+
+
+@pytest.mark.parametrize(("after_the_body", "piece"), [
+    (b"0\r\nx-endless-trailer: ", b"a" * 65536),
+    (b"0\r\n", b"x-trailer: 1\r\n" * 4096),
+    (b"1;endless-extension=", b"a" * 65536),
+], ids=["one-endless-trailer", "endless-trailer-lines", "endless-chunk-extension"])
+def test_a_chunked_bodys_framing_is_held_to_the_head_limit(limited: ProxyProcess, after_the_body: bytes,
+                                                           piece: bytes) -> None:
+    """Trailers and chunk extensions were counted by nothing, before the app or a key could refuse the
+    request: 512 MiB of trailer lines took the proxy from 43 to 662 MiB, one endless trailer stalled
+    its loop for seconds (docs/proxy-limits.md#body-framing)."""
+    with _connect(limited) as sock:
+        head = _chunked_head() + _chunk(_ONE_CALL) + after_the_body
+        status, headers, body, sent = endless_header(sock, head, piece)
+    assert status == 431 and headers["content-type"] == "application/json" and _shape(body) == "openai"
+    assert "framing" in json.loads(body)["error"]["message"]
+    assert sent < 64 * 1024 * 1024  # refused, not read to the end
+
+
+def test_trailers_are_dropped_not_taken_for_headers(limited: ProxyProcess, provider: FakeProvider) -> None:
+    """A trailer arriving with the head was added to the request's headers: an ``origin`` trailer made
+    a call from a command-line client a refused web page's (docs/proxy-limits.md#body-framing)."""
+    provider.reply(text="trailers dropped")
+    request = (_chunked_head() + b"".join(_chunk(_ONE_CALL[start:start + 1]) for start in range(len(_ONE_CALL)))
+               + b"0\r\norigin: http://evil.example\r\n\r\n")
+    with _connect(limited, request) as sock:
+        status, _, body = whole_response(sock)  # the connection closes once idle (1 s)
+    assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == "trailers dropped"
+
+
+def test_a_request_after_an_unparsable_one_does_not_lose_the_answer_before_it(limited: ProxyProcess) -> None:
+    """Bytes that are not HTTP right behind a request, in the same write: the request's answer was lost,
+    the client read only a 400 written over it. Now that answer comes, then the connection closes."""
+    with _connect(limited, b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n\x16\x03\x01 not http\r\n\r\n") as sock:
+        status, headers, body = whole_response(sock)
+    assert status == 200 and json.loads(body)["status"] == "ok" and headers["connection"] == "close"
+
+
 # Not HTTP -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("request_bytes", "shape"), [
     (b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nno colon here\r\n\r\n", "anthropic"),
