@@ -110,8 +110,16 @@ REFUSED = "refused"  # a routed call the engine cannot plan: refusal is the clie
 # forward the client's own version.
 TRANSLATED_ANTHROPIC_VERSION = "2023-06-01"
 
-# Upstream response headers dropped on the way back: the body may have been re-encoded.
-_DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
+# Upstream response headers dropped on the way back (docs/protocol-rules.md#answer-headers): framing
+# that no longer describes a body a driver decoded (and perhaps re-encoded); the hop-by-hop fields of
+# RFC 9110 section 7.6.1, which describe the backend's connection, not the client's (and any the
+# answer's Connection field names); and cookies, which the client would keep for the router's own
+# host, where every local service would be sent them.
+_DROPPED_RESPONSE_HEADERS = frozenset({
+    "content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
+    "te", "trailer", "upgrade", "proxy-authenticate", "set-cookie",
+})
+_REDACTED_KEY = b"[the backend's key]"
 _KEPT_TRANSLATED_RESPONSE_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "request-id"})
 
 
@@ -321,6 +329,7 @@ class Plan:
         return usage_from_openai(usage)
 
     def _translate_error_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
+        body = self._without_key(body)
         if not self.translated:
             return ClientResponse(status, client_headers(headers), body)
         error = error_from_upstream(self.upstream_protocol, status, body, _lower(headers))
@@ -328,6 +337,14 @@ class Plan:
         rendered.headers.update(self._translated_headers(headers))
         rendered.headers["content-type"] = "application/json"
         return rendered
+
+    def _without_key(self, error_body: bytes) -> bytes:
+        """A backend's error that quotes the key it refused (some echo the header) would hand the
+        router's key to its client: a proxy's clients never get it (docs/secrets.md#the-proxy)."""
+        key = self.route.backend.api_key if self.route is not None else None
+        if not key:
+            return error_body
+        return error_body.replace(key.encode(), _REDACTED_KEY)
 
     def _translated_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
         kept = {k.lower(): v for k, v in upstream_headers.items() if k.lower() in _KEPT_TRANSLATED_RESPONSE_HEADERS}
@@ -688,9 +705,12 @@ def _parse_upstream_json(body: bytes, json_values: Optional[int] = None) -> Dict
 
 
 def client_headers(upstream_headers: Mapping[str, str]) -> Dict[str, str]:
-    """Upstream response headers for the client, lower-cased, without the framing headers that no
-    longer describe the body once a driver has decoded (and perhaps re-encoded) it."""
-    return {k.lower(): v for k, v in upstream_headers.items() if k.lower() not in _DROPPED_RESPONSE_HEADERS}
+    """Upstream response headers for the client, lower-cased, without those that are not the
+    answer's (``_DROPPED_RESPONSE_HEADERS``, and the names the answer's Connection field lists)."""
+    lowered = {k.lower(): v for k, v in upstream_headers.items()}
+    options = lowered.get("connection")
+    named = {name.strip() for name in options.lower().split(",")} if options else ()
+    return {k: v for k, v in lowered.items() if k not in _DROPPED_RESPONSE_HEADERS and k not in named}
 
 
 def _lower(headers: Mapping[str, str]) -> Dict[str, str]:

@@ -14,7 +14,8 @@ the error the client sees, the call's event — reads the class, never a message
     │   ├── AnswerTimeout                yes                            waiting for the answer to begin
     │   └── ReadTimeout                  yes                            silence between two reads
     ├── ConnectionCut                    yes                       502  closed or reset before the answer ended
-    ├── ProtocolBroken                   yes                       502  not HTTP, bad framing, corrupt encoding
+    ├── ProtocolBroken                   yes                       502  not HTTP, bad framing, corrupt encoding,
+    │                                                                   a status a call cannot be answered with
     └── AnswerTooLarge                   yes                       502  headers or body over the proxy's limit
 
 "May have been acted on": the request reached the backend, which may have started (and billed)
@@ -41,6 +42,7 @@ __all__ = [
     "TLSFailed",
     "UpstreamFailure",
     "UpstreamTimeout",
+    "unusable_status",
 ]
 
 
@@ -123,3 +125,19 @@ class AnswerTooLarge(UpstreamFailure):
     """The answer's headers or decoded body went over the proxy's limit; the rest was not read."""
 
     default_reason = "the backend's answer is too large"
+
+
+def unusable_status(status: int) -> Optional[ProtocolBroken]:
+    """A broken answer when a call's backend answered with ``status``, which no client can be given
+    (docs/proxy-limits.md#answers): one HTTP does not define (llhttp reads any three digits); a
+    redirect, which the router does not follow, and which passed on would have the client's SDK
+    follow it, sending the conversation (and, with some clients, the key) where the backend says,
+    past the router; or no content, where every endpoint a call goes to answers with a body."""
+    if not 200 <= status <= 599:
+        return ProtocolBroken(f"the backend answered with status {status}, which HTTP does not define")
+    if 300 <= status < 400:
+        return ProtocolBroken(f"the backend answered {status}, a redirect, which the router does not follow "
+                              "(is the backend's base_url the one its documentation gives?)")
+    if status in (204, 205):
+        return ProtocolBroken(f"the backend answered {status}, with no content")
+    return None

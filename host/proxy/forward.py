@@ -24,7 +24,7 @@ from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan
 from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
 from shim.telemetry import TEXT_LIMIT
 from shim.translate.stream_base import StreamTranslator
-from shim.upstream_failures import ConnectTimeout, UpstreamFailure, UpstreamTimeout
+from shim.upstream_failures import ConnectTimeout, UpstreamFailure, UpstreamTimeout, unusable_status
 
 from .asgi_io import ResponseWriter
 from .call_trace import CallTrace, url_host
@@ -138,6 +138,11 @@ class _ForwardedCall:
         except UpstreamFailure as failure:
             self.failure = kept(failure)
             return self.attempts.failed(self.failure, time.monotonic())
+        unusable = unusable_status(response.status)
+        if unusable is not None:  # a redirect, no content, a status HTTP has not: nothing to relay
+            await response.close()
+            self.failure = unusable
+            return self.attempts.failed(unusable, time.monotonic())
         self.response, self.failure = response, None
         self.trace.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
         return self.attempts.answered(response.status, response.headers, now=time.monotonic(), wall_now=time.time())

@@ -110,6 +110,7 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.raw_headers: List[Tuple[bytes, bytes]] = []
         self._header_bytes = 0
+        self._head_received = 0  # bytes read before the head was complete (1xx heads included)
         self.head_done = False  # status and headers complete
         self.complete = False  # the whole message has arrived
         self.keep_alive = False  # ...and the backend lets the connection be reused
@@ -135,7 +136,16 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(ProtocolBroken("the backend switched protocols"))
         except httptools.HttpParserError:
-            self._fail(ProtocolBroken())
+            if not self.lost:  # else a callback stopped the parser, the connection closed and why kept
+                self._fail(ProtocolBroken())
+            return
+        if not self.head_done and self.error is None:
+            # Counted by the read, not by the complete header: httptools holds a header's pieces until
+            # its line ends, so one that never ends grew without bound, and joining each read's piece
+            # onto it held the loop for seconds (docs/proxy-limits.md#answers).
+            self._head_received += len(data)
+            if self._head_received > _MAX_HEADER_BYTES:
+                self._fail(AnswerTooLarge("the backend's answer headers are too large"))
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.lost = True
@@ -147,11 +157,19 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     # httptools callbacks ------------------------------------------------------------------
+    # A callback that fails the exchange raises _Stopped: llhttp would otherwise go on with the same
+    # read, and the exchange would carry on past its failure (the head completed over a refused header).
+    def on_message_begin(self) -> None:
+        if self.complete:  # a second answer to one request: what follows it belongs to nothing asked
+            self.close()  # the answer before it stands; the connection is never reused
+            raise _Stopped()
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > _MAX_HEADER_BYTES:  # llhttp sets no limit; aiohttp stops at 8 KiB a line
             self._fail(AnswerTooLarge("the backend's answer headers are too large"))
+            raise _Stopped()
 
     def on_headers_complete(self) -> None:
         assert self._parser is not None  # callbacks run inside feed_data
@@ -223,7 +241,8 @@ class _Connection(asyncio.Protocol):
         return not any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.raw_headers)
 
     def _fail(self, failure: UpstreamFailure) -> None:
-        self.error = failure
+        if self.error is None:  # the first failure is the one to tell
+            self.error = failure
         self.close()
         self._wake()
 
@@ -231,6 +250,10 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+class _Stopped(Exception):
+    """Raised in a parser callback to stop llhttp; the connection is closed and the reason kept."""
 
 
 def _expire(waiter: "asyncio.Future[None]", answered: bool) -> None:

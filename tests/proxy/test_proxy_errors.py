@@ -10,7 +10,7 @@ import openai
 import pytest
 from fakes import FakeProvider
 from proxy_clients import USER
-from proxy_process import ProxyProcess
+from proxy_process import BACKEND_KEYS, ProxyProcess
 
 from shim.errors import KINDS
 
@@ -105,6 +105,53 @@ def test_dead_backend_is_a_bad_gateway(proxy: ProxyProcess, protocol: str) -> No
     assert response.status_code == 502 and response.headers["x-should-retry"] == "true"
     assert "'dead'" in error["message"] and "refused" in error["message"]
     assert "http://" not in error["message"] and "/v1" not in error["message"]  # the host, never the URL
+
+
+@pytest.mark.parametrize(("status", "headers", "said"), [
+    (302, {"location": "http://127.0.0.1:9/steal"}, "redirect"),
+    (307, {"location": "https://elsewhere.example/v1/chat/completions"}, "redirect"),
+    (204, {}, "no content"),
+    (999, {}, "does not define"),
+], ids=["302", "307", "204", "999"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize(("protocol", "model"), ROUTES)
+def test_an_answer_a_client_cannot_be_given_is_a_502(proxy: ProxyProcess, provider: FakeProvider, protocol: str,
+                                                     model: str, stream: bool, status: int,
+                                                     headers: Dict[str, str], said: str) -> None:
+    """A redirect was passed on, and the SDKs follow one: the conversation went where the backend said,
+    past the router; a translated one was a 500. A 999 ended in a KeyError and no answer at all; a 204
+    to a translated stream, in a traceback (docs/proxy-limits.md#answers)."""
+    provider.reply(error=(status, {"moved": True}), headers=headers)
+    response = _post(proxy, protocol, _request(protocol, model, stream=stream))
+    error = _assert_error_shape(response, protocol, "bad_gateway")
+    assert said in error["message"] and "location" not in {name.lower() for name in response.headers}
+    assert "127.0.0.1:9" not in response.text and "elsewhere" not in response.text
+
+
+@pytest.mark.parametrize(("protocol", "model"), ROUTES)
+def test_a_backend_error_quoting_its_key_reaches_the_client_without_it(proxy: ProxyProcess, provider: FakeProvider,
+                                                                        protocol: str, model: str) -> None:
+    """Some backends echo the header they refused: the router's key went to its client (docs/secrets.md#the-proxy)."""
+    key = BACKEND_KEYS["anthropic" if model.startswith("claude") else "openai"]
+    message = f"Incorrect API key provided: {key}. Header was 'authorization: Bearer {key}'"
+    anthropic_error = {"type": "error", "error": {"type": "authentication_error", "message": message}}
+    openai_error = {"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key",
+                              "param": None}}
+    provider.reply(error=(401, anthropic_error if model.startswith("claude") else openai_error))
+    response = _post(proxy, protocol, _request(protocol, model))
+    assert response.status_code == 401 and key not in response.text
+    assert "[the backend's key]" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+def test_hop_by_hop_and_cookie_headers_of_an_answer_stay_behind(proxy: ProxyProcess, provider: FakeProvider,
+                                                                 protocol: str) -> None:
+    provider.reply(text="fine", headers={"set-cookie": "session=backend", "connection": "keep-alive, x-secret",
+                                         "x-secret": "hop", "keep-alive": "timeout=5", "x-kept": "yes"})
+    model = "claude-sonnet-4-6" if protocol == "anthropic" else "gpt-5.1"
+    response = _post(proxy, protocol, _request(protocol, model))
+    assert response.status_code == 200 and response.headers["x-kept"] == "yes"
+    assert not {"set-cookie", "x-secret", "keep-alive"} & {name.lower() for name in response.headers}
 
 
 @pytest.mark.parametrize("protocol", ["anthropic", "openai"])

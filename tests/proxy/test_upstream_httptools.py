@@ -515,6 +515,65 @@ def test_endless_headers_are_a_broken_answer(run: Callable[..., object]) -> None
     run(_with(backend, main))
 
 
+@pytest.mark.parametrize("endless", [b"x-endless: ", b"x-endless-name"], ids=["value", "name"])
+def test_a_header_line_that_never_ends_is_refused_as_it_grows(run: Callable[..., object], endless: bytes) -> None:
+    """One header line, 64 MiB and never ended: the limit counted only complete headers, so the line
+    grew in httptools (four at once took the proxy to 527 MiB) and joining its pieces held the loop
+    for seconds (docs/proxy-limits.md#answers). Refused now once the bytes read pass the limit."""
+    sent = [0]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n" + endless)
+        for _ in range(1024):
+            writer.write(b"y" * 65536)
+            sent[0] += 65536
+            await writer.drain()
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(AnswerTooLarge, match="headers are too large"):
+                await _post_read(backend, the_client)
+        assert sent[0] < 16 * 1024 * 1024
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
+def test_a_header_over_the_limit_is_refused_when_it_is_the_last(run: Callable[..., object]) -> None:
+    """The limit failed the exchange inside the parser's callback, and the parser went on in the same
+    read to the head's end: the answer went to the client with its 1 MiB header."""
+    big = answer(b"{}", extra=b"x-big: " + b"y" * (1 << 20) + b"\r\n")
+
+    async def main() -> None:
+        async with upstream() as the_client:
+            with pytest.raises(AnswerTooLarge, match="headers are too large"):
+                await _post_read(backend, the_client)
+
+    backend = Backend(replying(big))
+    run(_with(backend, main))
+
+
+def test_a_second_answer_to_one_request_is_not_read_into_the_first(run: Callable[..., object]) -> None:
+    """A backend that writes a whole answer and the head of another in one segment: the second's body
+    was added to the first answer's, and the connection went back to the pool mid-answer, where the
+    next call on it waited for bytes that never came (docs/proxy-limits.md#answers)."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(answer(b'{"first":1}') + b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nXXXXXXXXXX")
+        if n == 0:
+            await asyncio.sleep(5)  # the connection stays open: only the client can end it
+        else:
+            await backend.read_request(reader)
+
+    async def main() -> None:
+        async with upstream(read_timeout=2) as the_client:
+            assert await _post_read(backend, the_client) == (200, b'{"first":1}')
+            assert await _post_read(backend, the_client) == (200, b'{"first":1}')
+        assert backend.connections == 2  # the first connection was not reused
+
+    backend = Backend(serve)
+    run(_with(backend, main))
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_reused_connection_closed_unanswered(run: Callable[..., object], method: str) -> None:
     """The backend takes the second request on a kept-alive connection and closes without answering
