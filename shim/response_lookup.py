@@ -23,11 +23,27 @@ if TYPE_CHECKING:
     from .plan import ClientResponse
     from .responses_store import ResponseStore
 
-__all__ = ["STORED_RESPONSE", "deleted_response", "missing_response", "stored_response_answer", "stored_response_id"]
+__all__ = [
+    "STORED_RESPONSE",
+    "could_be_stored",
+    "deleted_response",
+    "missing_response",
+    "stored_response_answer",
+    "stored_response_id",
+]
 
 STORED_RESPONSE = "stored_response"  # GET/DELETE …/v1/responses/{id} (a driver endpoint, never planned)
-_BY_ID = re.compile(r"/v1/responses/([A-Za-z0-9_.:-]{1,200})/?")
+# What a response id may be: the router's own and the backends' fit; nothing else is looked up (a
+# lone surrogate could not even be encoded to ask the store: docs/responses-api.md#state-previous_response_id).
+_ID = r"[A-Za-z0-9_.:-]{1,200}"
+_BY_ID = re.compile(rf"/v1/responses/({_ID})/?")
+_WHOLE_ID = re.compile(_ID)
 _JSON = {"content-type": "application/json"}
+
+
+def could_be_stored(response_id: str) -> bool:
+    """Whether ``response_id`` is shaped like an id a store could hold."""
+    return _WHOLE_ID.fullmatch(response_id) is not None
 
 
 def stored_response_id(path: str) -> "Optional[str]":

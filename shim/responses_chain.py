@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 from .errors import InvalidRequestError, RequestTooLargeError
 from .json_budget import JsonMeasure, loads_within_budget
+from .response_lookup import could_be_stored
 from .responses_store import ResponseStore, StoredResponse, input_items
 
 __all__ = ["Chain", "expand_chain", "stored_response"]
@@ -52,7 +53,7 @@ def expand_chain(
         return Chain(body, False, _input_or_none(body), keep, body_measure)
     if not isinstance(previous, str) or not previous:
         raise InvalidRequestError("'previous_response_id' must be a non-empty string", param="previous_response_id")
-    stored = store.get(previous, now) if store is not None else None
+    stored = store.get(previous, now) if store is not None and could_be_stored(previous) else None
     if stored is None:
         if native:
             return Chain(body, False, None, keep, body_measure)

@@ -1,9 +1,11 @@
 """``GET``/``DELETE /v1/responses/{id}`` through ``router proxy``, with the official SDK: what the
 proxy stored is read back and deleted; anything else is a 404 in OpenAI's shape."""
 
+import json
 import time
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from fakes import FakeProvider
@@ -74,3 +76,16 @@ def test_a_response_id_names_no_other_response(oai: openai.OpenAI, provider: Fak
         oai.responses.retrieve(counted_back)
     assert oai.responses.retrieve(first.id).output_text == "the first client's answer"  # its own id still works
     assert len(digits) == 32 and first.id[:21] != second.id[:21]  # 128 random bits, no shared prefix
+
+
+@pytest.mark.parametrize("previous", ["resp_\ud800", "resp_" + "a" * 201, "resp_../x", "resp_a b"],
+                         ids=["lone-surrogate", "too-long", "slash", "space"])
+def test_a_previous_response_id_no_store_could_hold_is_unknown(proxy: ProxyProcess, previous: str) -> None:
+    """Such an id is never looked up: a lone surrogate (valid JSON) could not be encoded to ask SQLite,
+    and the call was a plain-text 500 with a traceback (docs/responses-api.md#state-previous_response_id)."""
+    body = json.dumps({"model": "claude-sonnet-4-6", "input": "more", "previous_response_id": previous}).encode()
+    response = httpx.post(proxy.url + "/v1/responses", content=body, timeout=10,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "previous_response_id" and "unknown" in error["message"]
