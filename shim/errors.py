@@ -48,9 +48,17 @@ __all__ = [
     "error_from_stream_payload",
     "error_from_upstream",
     "kept",
+    "nested_too_deeply",
 ]
 
 _Error = TypeVar("_Error", bound=BaseException)
+
+
+def nested_too_deeply() -> "InvalidRequestError":
+    """Input nested deeper than Python's recursion limit lets a translator or an encoder go: the
+    caller's fault, not a translator's bug, so a RouterError like any other bad input. JSON that
+    parsed can still fail here: translating adds levels (docs/proxy-limits.md#translation-work)."""
+    return InvalidRequestError("the JSON is nested too deeply to translate")
 
 
 def kept(error: _Error) -> _Error:

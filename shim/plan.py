@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from .affinity import ConversationKey
 from .config import Backend, RouterConfig
@@ -43,6 +43,7 @@ from .errors import (
     UpstreamTransportError,
     error_from_upstream,
     kept,
+    nested_too_deeply,
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
 from .json_budget import (
@@ -120,6 +121,7 @@ _DROPPED_RESPONSE_HEADERS = frozenset({
     "te", "trailer", "upgrade", "proxy-authenticate", "set-cookie",
 })
 _REDACTED_KEY = b"[the backend's key]"
+_T = TypeVar("_T")
 _KEPT_TRANSLATED_RESPONSE_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "request-id"})
 
 
@@ -271,8 +273,8 @@ class Plan:
     def _translate_success(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
         translator, context = self._response_translator, self.context
         assert translator is not None and context is not None
-        translated = _guard_depth(lambda: translator(upstream, context))
-        return ClientResponse(status, self._translated_headers(headers), json.dumps(translated).encode())
+        body = _guard_depth(lambda: json.dumps(translator(upstream, context)).encode())
+        return ClientResponse(status, self._translated_headers(headers), body)
 
     def stream_translator(self) -> StreamTranslator:
         """A fresh incremental translator for this call's upstream stream."""
@@ -450,7 +452,7 @@ def _plan_routed(
     raw = call.body
     if call.endpoint == RESPONSES:
         chain = _expand_chain(plan, body, chaining, native=target == RESPONSES)
-        body, raw = chain.body, (json.dumps(chain.body).encode() if chain.expanded else raw)
+        body, raw = chain.body, (_guard_depth(lambda: json.dumps(chain.body).encode()) if chain.expanded else raw)
     if target == call.endpoint:
         keys = call.model_keys if raw is call.body else None  # an expanded chain is another body
         _plan_same_protocol(plan, route, raw, keys, call.query, body, headers)
@@ -565,13 +567,12 @@ class _TopLevelKeys:
         return sum(1 for name, _ in self.pairs if name == key)
 
 
-def _guard_depth(translate: Callable[[], Any]) -> Any:
-    """Run a translator; input nested deeper than Python's recursion limit is the caller's fault,
-    not a translator bug, and must surface as a RouterError like any other bad input."""
+def _guard_depth(translate: Callable[[], _T]) -> _T:
+    """Run a translator or an encoder of what one made: :func:`~shim.errors.nested_too_deeply`."""
     try:
         return translate()
     except RecursionError:
-        raise InvalidRequestError("the JSON is nested too deeply to translate") from None
+        raise nested_too_deeply() from None
 
 
 def _required_model(body: Mapping[str, Any]) -> str:
@@ -623,7 +624,7 @@ def _plan_translated(
     assert path is not None
     plan.translated = True
     plan.upstream_url = backend.url_for(path)
-    plan.upstream_body = json.dumps(translated.body).encode()
+    plan.upstream_body = _guard_depth(lambda: json.dumps(translated.body).encode())
     plan.upstream_headers = _translated_request_headers(backend, headers, translated)
     plan.notes.extend(translated.notes)
     plan.context = _response_context(context, translated)

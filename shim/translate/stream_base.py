@@ -12,7 +12,7 @@ complete.
 import json
 from typing import Any, Callable, Dict, List, Optional
 
-from ..errors import RouterError, UpstreamProtocolError
+from ..errors import RouterError, UpstreamProtocolError, nested_too_deeply
 from ..protocols import ANTHROPIC
 from ..sse import SSEDecoder, SSEEvent, encode_event
 from ..usage import Usage
@@ -59,6 +59,8 @@ class StreamTranslator:
                 out += self._on_eof()
             except RouterError as error:
                 out += self.abort(error)
+            except RecursionError:  # the stream's end echoes the request (a Response's tools)
+                out += self.abort(nested_too_deeply())
         self.finished = True
         return out
 
@@ -93,6 +95,8 @@ class StreamTranslator:
                 out += handle(item)
             except RouterError as error:
                 out += self.abort(error)
+            except RecursionError:
+                out += self.abort(nested_too_deeply())
             if self.finished:
                 break
         return bytes(out)

@@ -154,6 +154,43 @@ def test_hop_by_hop_and_cookie_headers_of_an_answer_stay_behind(proxy: ProxyProc
     assert not {"set-cookie", "x-secret", "keep-alive"} & {name.lower() for name in response.headers}
 
 
+_DEEP_BODIES = {  # where translating or echoing adds levels to the client's JSON ("@": the nesting)
+    "messages to openai, a tool's schema": (
+        "/v1/messages", '{"model":"gpt-5.1","max_tokens":5,"stream":%s,"messages":[{"role":"user","content":"q"}],'
+                        '"tools":[{"name":"f","input_schema":{"type":"object","x":@}}]}'),
+    "responses to anthropic, a tool echoed": (
+        "/v1/responses", '{"model":"claude-sonnet-4-6","stream":%s,"input":"q",'
+                         '"tools":[{"type":"function","name":"f","parameters":{"type":"object","x":@}}]}'),
+    "responses to chat, metadata echoed": (
+        "/v1/responses", '{"model":"gpt-5.1","stream":%s,"input":"q","metadata":{"x":@}}'),
+}
+
+
+@pytest.mark.parametrize("stream", ["false", "true"])
+@pytest.mark.parametrize("case", list(_DEEP_BODIES))
+def test_json_nested_up_to_the_parsers_limit_is_answered_in_the_clients_shape(
+    proxy: ProxyProcess, provider: FakeProvider, case: str, stream: str
+) -> None:
+    """Bodies that parse but whose translation, or the Response echoing them, nests deeper than Python
+    recurses: a plain-text 500 and a RecursionError in the log, some after the backend was paid
+    (docs/proxy-limits.md#translation-work). Every depth near the parser's limit, so that the test
+    does not depend on where that limit falls."""
+    path, template = _DEEP_BODIES[case]
+    logged_before = len(proxy.output)
+    statuses = set()
+    for depth in range(920, 1000):
+        provider.reply(text="deep")
+        body = (template % stream).replace("@", "[" * depth + "]" * depth)
+        response = httpx.post(proxy.url + path, content=body.encode(), headers=ANTHROPIC_HEADERS, timeout=10)
+        statuses.add(response.status_code)
+        assert response.status_code in (200, 400), (depth, response.status_code, response.text[:200])
+        assert response.headers["content-type"].startswith(("application/json", "text/event-stream")), depth
+        if response.status_code == 400:
+            assert "nested too deeply" in response.text, (depth, response.text[:200])
+    assert statuses == {200, 400}  # the range crosses the limit
+    assert "Traceback" not in proxy.output[logged_before:]
+
+
 @pytest.mark.parametrize("protocol", ["anthropic", "openai"])
 def test_upstream_timeout_before_first_byte(proxy: ProxyProcess, protocol: str) -> None:
     response = _post(proxy, protocol, _request(protocol, "slow-model"))
