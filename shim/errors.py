@@ -31,6 +31,7 @@ from .protocols import ANTHROPIC
 
 __all__ = [
     "KINDS",
+    "NOT_A_JSON_NUMBER",
     "AuthenticationError",
     "ErrorKind",
     "HeadersTooLargeError",
@@ -52,6 +53,11 @@ __all__ = [
 ]
 
 _Error = TypeVar("_Error", bound=BaseException)
+
+
+# What is wrong with a float Python parsed from ``1e999`` (infinity) or a NaN: JSON has no way to
+# write it (docs/protocol-rules.md#numbers).
+NOT_A_JSON_NUMBER = "holds a number JSON cannot carry (NaN, Infinity, or one too large for a double, as 1e999)"
 
 
 def nested_too_deeply() -> "InvalidRequestError":

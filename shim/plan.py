@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar,
 from .affinity import ConversationKey
 from .config import Backend, RouterConfig
 from .errors import (
+    NOT_A_JSON_NUMBER,
     InvalidRequestError,
     RequestTooLargeError,
     RouterError,
@@ -273,8 +274,8 @@ class Plan:
     def _translate_success(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
         translator, context = self._response_translator, self.context
         assert translator is not None and context is not None
-        body = _guard_depth(lambda: json.dumps(translator(upstream, context)).encode())
-        return ClientResponse(status, self._translated_headers(headers), body)
+        translated = _guard_depth(lambda: translator(upstream, context))
+        return ClientResponse(status, self._translated_headers(headers), _encoded(translated, from_backend=True))
 
     def stream_translator(self) -> StreamTranslator:
         """A fresh incremental translator for this call's upstream stream."""
@@ -452,7 +453,7 @@ def _plan_routed(
     raw = call.body
     if call.endpoint == RESPONSES:
         chain = _expand_chain(plan, body, chaining, native=target == RESPONSES)
-        body, raw = chain.body, (_guard_depth(lambda: json.dumps(chain.body).encode()) if chain.expanded else raw)
+        body, raw = chain.body, (_encoded(chain.body) if chain.expanded else raw)
     if target == call.endpoint:
         keys = call.model_keys if raw is call.body else None  # an expanded chain is another body
         _plan_same_protocol(plan, route, raw, keys, call.query, body, headers)
@@ -575,6 +576,21 @@ def _guard_depth(translate: Callable[[], _T]) -> _T:
         raise nested_too_deeply() from None
 
 
+def _encoded(value: Any, *, from_backend: bool = False) -> bytes:
+    """What the router wrote from a request (or, ``from_backend``, from an answer), as JSON to send on.
+    Python writes a float it parsed from ``1e999``, or a ``NaN`` in a tool call's arguments, as the
+    bare ``Infinity``/``NaN`` no JSON parser takes; that is refused here (docs/protocol-rules.md#numbers),
+    as is nesting deeper than the encoder recurses (:func:`~shim.errors.nested_too_deeply`)."""
+    try:
+        return json.dumps(value, allow_nan=False).encode()
+    except RecursionError:
+        raise nested_too_deeply() from None
+    except ValueError:
+        if from_backend:
+            raise UpstreamProtocolError(f"the backend's answer {NOT_A_JSON_NUMBER}") from None
+        raise InvalidRequestError(f"the request {NOT_A_JSON_NUMBER}") from None
+
+
 def _required_model(body: Mapping[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -624,7 +640,7 @@ def _plan_translated(
     assert path is not None
     plan.translated = True
     plan.upstream_url = backend.url_for(path)
-    plan.upstream_body = _guard_depth(lambda: json.dumps(translated.body).encode())
+    plan.upstream_body = _encoded(translated.body)
     plan.upstream_headers = _translated_request_headers(backend, headers, translated)
     plan.notes.extend(translated.notes)
     plan.context = _response_context(context, translated)

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import InvalidRequestError, UnsupportedFeatureError
+from ..errors import NOT_A_JSON_NUMBER, InvalidRequestError, UnsupportedFeatureError
 from .anthropic_tool_names import ToolNameMap
 from .deferred_tools import DeferredTools
 from .request_checks import add_note, block_type, expect_list, expect_object, expect_str
@@ -321,7 +321,10 @@ def _add_assistant_block(turn: _AssistantTurn, block: Any, param: str, conversio
 def _tool_call(block: Dict[str, Any], param: str, names: ToolNameMap) -> Dict[str, Any]:
     call_id = expect_str(block.get("id"), f"{param}.id", non_empty=True)
     name = expect_str(block.get("name"), f"{param}.name", non_empty=True)
-    arguments = json.dumps(expect_object(block.get("input"), f"{param}.input"))
+    try:
+        arguments = json.dumps(expect_object(block.get("input"), f"{param}.input"), allow_nan=False)
+    except ValueError:  # a float parsed from 1e999 (docs/protocol-rules.md#numbers)
+        raise InvalidRequestError(f"'{param}.input' {NOT_A_JSON_NUMBER}", param=f"{param}.input") from None
     return {"id": call_id, "type": "function", "function": {"name": names.backend_name(name), "arguments": arguments}}
 
 

@@ -877,3 +877,35 @@ def test_upstream_endpoint_choice(endpoint: str, model: str, upstream: str) -> N
 def test_responses_settings_are_validated(table: Dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         RouterConfig.from_dict({"backends": {"x": table}})
+
+
+_TOO_LARGE_SCHEMA = b'{"type": "object", "properties": {"n": {"type": "number", "maximum": 1e999}}}'
+
+
+@pytest.mark.parametrize(("endpoint", "raw"), [
+    (MESSAGES, b'{"model": "gpt-4o", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}], '
+               b'"tools": [{"name": "f", "input_schema": ' + _TOO_LARGE_SCHEMA + b"}]}"),
+    (MESSAGES, b'{"model": "gpt-4o", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}, '
+               b'{"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", '
+               b'"input": {"n": -1e999}}]}, '
+               b'{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "ok"}]}]}'),
+    (CHAT, b'{"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", '
+           b'"tool_calls": [{"id": "c", "type": "function", '
+           b'"function": {"name": "f", "arguments": "{\\"n\\": NaN}"}}]}, '
+           b'{"role": "tool", "tool_call_id": "c", "content": "ok"}]}'),
+    (RESPONSES, b'{"model": "claude-sonnet-4-6", "input": "hi", "store": false, '
+                b'"tools": [{"type": "function", "name": "f", "parameters": ' + _TOO_LARGE_SCHEMA + b"}]}"),
+], ids=["messages-schema", "messages-tool-input", "chat-arguments-nan", "responses-schema"])
+def test_a_number_json_cannot_carry_is_refused_not_written(endpoint: str, raw: bytes) -> None:
+    """1e999 parses to infinity, and arguments (JSON inside a string) may hold NaN: translated, they
+    went upstream as the bare Infinity/NaN no JSON parser takes (docs/protocol-rules.md#numbers)."""
+    plan = plan_for(endpoint, raw)
+    assert plan.disposition == REFUSED and plan.refusal is not None
+    assert "JSON cannot carry" in str(plan.refusal) and plan.refusal.status_for(plan.client_protocol) == 400
+
+
+def test_a_same_protocol_call_keeps_its_numbers_as_they_came() -> None:
+    raw = (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], '
+           b'"tools": [{"type": "function", "function": {"name": "f", "parameters": ' + _TOO_LARGE_SCHEMA + b"}}]}")
+    plan = plan_for(CHAT, raw)
+    assert plan.disposition == FORWARD and plan.upstream_body == raw
