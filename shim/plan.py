@@ -77,6 +77,7 @@ from .translate.compose import ResponseTranslator, StreamFactory
 from .translate.context import RequestOptions, ResponseContext, TranslatedRequest
 from .translate.directions import translation_for
 from .translate.held_text import MAX_HELD_BYTES
+from .translate.request_checks import expect_bool
 from .translate.stream_base import StreamTranslator
 from .translate.stream_passthrough import PassthroughStream
 from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
@@ -603,7 +604,11 @@ def _plan_same_protocol(
     headers: Dict[str, str],
 ) -> None:
     """Forward unchanged but for the model field and the credentials; of the client's headers and
-    query, what the protocol and its clients need (docs/protocol-rules.md#forwarded-headers)."""
+    query, what the protocol and its clients need (docs/protocol-rules.md#forwarded-headers). A
+    ``stream`` that is not a boolean is refused, as translations refuse it: the router reads only
+    ``true`` as a stream, where a lenient backend may read ``"true"`` or ``1`` as one too."""
+    if body.get("stream") is not None:
+        expect_bool(body["stream"], "stream")
     plan.upstream_endpoint = plan.endpoint
     protocol = route.backend.protocol
     path = upstream_path(protocol, plan.endpoint)

@@ -909,3 +909,18 @@ def test_a_same_protocol_call_keeps_its_numbers_as_they_came() -> None:
            b'"tools": [{"type": "function", "function": {"name": "f", "parameters": ' + _TOO_LARGE_SCHEMA + b"}}]}")
     plan = plan_for(CHAT, raw)
     assert plan.disposition == FORWARD and plan.upstream_body == raw
+
+
+@pytest.mark.parametrize("flag", ['"true"', "1", '"yes"', "{}"])
+@pytest.mark.parametrize(("endpoint", "model"),
+                         [(CHAT, "gpt-4o"), (MESSAGES, "claude-sonnet-4-6"), (RESPONSES, "gpt-4o")])
+def test_a_stream_flag_that_is_not_a_boolean_is_refused_on_same_protocol_routes(endpoint: str, model: str,
+                                                                                 flag: str) -> None:
+    """It went on byte for byte: the router read a whole answer, a lenient backend a stream (translated
+    routes refused it already)."""
+    body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    if endpoint == RESPONSES:
+        body = {"model": model, "input": "hi"}
+    raw = json.dumps(body)[:-1].encode() + b', "stream": ' + flag.encode() + b"}"
+    plan = plan_for(endpoint, raw)
+    assert plan.disposition == REFUSED and plan.refusal is not None and plan.refusal.param == "stream"
