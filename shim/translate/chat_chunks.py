@@ -130,19 +130,23 @@ class StreamedToolCall:
 def absorb_tool_delta(
     calls: Dict[int, StreamedToolCall], call: Mapping[str, Any], position: int, held: HeldText
 ) -> StreamedToolCall:
-    """Record one ``tool_calls[]`` delta on its call in ``calls`` (created on its first delta); its
-    arguments count toward what the translator keeps (``held``: a call may wait to be sent whole)."""
+    """Record one ``tool_calls[]`` delta on its call in ``calls`` (created on its first delta); the
+    call, its id, name and arguments count toward what the translator keeps (``held``: a call may
+    wait to be sent whole)."""
     where = f"choices[0].delta.tool_calls[{position}]"
     index = call.get("index", position)  # a few servers omit it: position in the list then
     if not isinstance(index, int) or isinstance(index, bool):
         raise UpstreamProtocolError(f"upstream stream field `{where}.index` should be an integer")
     tool = calls.get(index)
     if tool is None:
+        held.keep_item()
         tool = calls[index] = StreamedToolCall(index)
     function = optional_field(call, "function", dict, where) or {}
     # First id and name win: some servers repeat them in every delta (P4 seen from upstream).
-    tool.id = tool.id or optional_field(call, "id", str, where) or None
-    tool.name = tool.name or optional_field(function, "name", str, f"{where}.function") or None
+    if tool.id is None:
+        tool.id = held.keep(optional_field(call, "id", str, where) or "") or None
+    if tool.name is None:
+        tool.name = held.keep(optional_field(function, "name", str, f"{where}.function") or "") or None
     arguments = arguments_fragment(function.get("arguments"), where)
     if arguments:
         if tool.done:

@@ -4,7 +4,8 @@ Most of a translated stream goes to the client as it arrives and is forgotten. S
 kept until the end: a Responses stream closes with the whole Response (every item's text, in
 ``response.output_item.done`` and ``response.completed``); a tool call that arrives while another is
 open is held until it can be sent whole; refusal text decides an Anthropic client's stop details.
-That text grows for as long as the backend streams, so a backend that never stops (a local model
+That text — and the tool calls, open blocks and items a translator tracks — grows for as long as
+the backend streams, so a backend that never stops (a local model
 caught in a loop without an output limit) would grow it for good. It is held to the size of a
 whole answer instead — ``router proxy``'s ``--max-response-mib`` — and past it the stream ends with
 an in-band 502 in the client's protocol, as an answer read whole does
@@ -30,6 +31,12 @@ class HeldText:
     def __init__(self, limit: int = MAX_HELD_BYTES) -> None:
         self._limit = limit
         self._held = 0
+
+    def keep_item(self) -> None:
+        """Count one item the caller keeps until the stream ends (a tool call, an open block, an
+        item's id): a backend that opens them by the million grew the translator's tables without
+        bound, each kept piece of them below a text's cost (docs/proxy-limits.md#answers)."""
+        self.keep("")
 
     def keep(self, text: str) -> str:
         """Count ``text`` (one piece the caller is about to keep) and return it."""

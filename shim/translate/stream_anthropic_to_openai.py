@@ -29,6 +29,7 @@ from ..stop_reasons import finish_reason_from_anthropic
 from ..usage import Usage, usage_from_anthropic
 from .chat_chunks import ChatChunkWriter
 from .context import ResponseContext
+from .held_text import HeldText
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
 
 __all__ = ["AnthropicToOpenAIStream"]
@@ -45,20 +46,18 @@ _MESSAGE_EVENTS = ("content_block_start", "content_block_delta", "content_block_
 class _ToolCall:
     """One streamed ``tool_use`` block, as the OpenAI client numbers it."""
 
-    __slots__ = ("has_arguments", "index", "start_input")
+    __slots__ = ("has_arguments", "index", "start_arguments")
 
-    def __init__(self, index: int, start_input: Any) -> None:
+    def __init__(self, index: int, start_arguments: str) -> None:
         self.index = index  # contiguous OpenAI tool_calls index (P3)
-        self.start_input = start_input  # the block start's ``input`` (normally {})
+        self.start_arguments = start_arguments  # the block start's ``input`` as JSON text ("" for {})
         self.has_arguments = False  # a non-empty input_json_delta was forwarded
 
     def fallback_arguments(self) -> str:
         """Arguments for a call that streamed none: ``"{}"`` (P6: ``""`` breaks OpenAI clients),
         or the start's ``input`` when an Anthropic-compatible backend put the whole input there
         instead of streaming it (native Anthropic always starts with ``input: {}``)."""
-        if isinstance(self.start_input, dict) and self.start_input:
-            return json.dumps(self.start_input, separators=_COMPACT)
-        return "{}"
+        return self.start_arguments or "{}"
 
 
 class AnthropicToOpenAIStream(StreamTranslator):
@@ -71,6 +70,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         self._started = False
         # Anthropic block index → its tool call, or None for every other block type (P2).
         self._open_blocks: Dict[int, Optional[_ToolCall]] = {}
+        self._held = HeldText(context.max_held_bytes)  # the blocks and the start inputs kept till they stop
         self._tool_count = 0
         self._saw_message_delta = False
         self._stop_reason: Optional[str] = None
@@ -122,6 +122,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         index = _block_index(payload)
         if index in self._open_blocks:
             raise UpstreamProtocolError(f"upstream stream started content block {index} twice")
+        self._held.keep_item()
         block = _field(payload, "content_block", dict)
         if block.get("type") != "tool_use":
             # text emits on its deltas; thinking, redacted_thinking, server-side and unknown
@@ -133,7 +134,9 @@ class AnthropicToOpenAIStream(StreamTranslator):
     def _start_tool_call(self, index: int, block: Payload) -> bytes:
         call_id = _identifier(block, "id")
         name = _identifier(block, "name")
-        tool = _ToolCall(self._tool_count, block.get("input"))
+        start = block.get("input")
+        start_arguments = json.dumps(start, separators=_COMPACT) if isinstance(start, dict) and start else ""
+        tool = _ToolCall(self._tool_count, self._held.keep(start_arguments))
         self._tool_count += 1
         self._open_blocks[index] = tool
         return self._chunks.tool_start(tool.index, call_id, self._context.tool_names.get(name, name))

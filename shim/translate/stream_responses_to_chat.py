@@ -28,6 +28,7 @@ from ..sse import SSEEvent
 from ..usage import Usage, usage_from_responses
 from .chat_chunks import ChatChunkWriter
 from .context import ResponseContext
+from .held_text import HeldText
 from .response_responses_to_chat import completion_id, finish_reason_for
 from .responses_events import error_from_failed_response, error_from_responses_event
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
@@ -55,6 +56,7 @@ class ResponsesToChatStream(StreamTranslator):
         self._chunks: Optional[ChatChunkWriter] = None  # set by the first event
         self._calls: Dict[str, _Call] = {}  # item id (or output index) → its Chat tool call
         self._summary_index: Dict[str, int] = {}  # reasoning item id → the summary part being streamed
+        self._held = HeldText(context.max_held_bytes)  # the two tables above, an entry per item
         self._handlers: Dict[str, Callable[[Payload], bytes]] = {
             "response.output_text.delta": self._on_text,
             "response.refusal.delta": self._on_refusal,
@@ -110,6 +112,8 @@ class ResponsesToChatStream(StreamTranslator):
     def _on_summary(self, payload: Payload) -> bytes:
         text = _text(payload, "delta")
         item, index = str(payload.get("item_id")), payload.get("summary_index")
+        if isinstance(index, int) and item not in self._summary_index:
+            self._held.keep(item)
         if isinstance(index, int) and self._summary_index.setdefault(item, index) != index:
             self._summary_index[item] = index
             text = "\n\n" + text  # a new summary part: keep the parts apart, as whole responses do
@@ -122,7 +126,8 @@ class ResponsesToChatStream(StreamTranslator):
         item = _field(payload, "item", dict)
         if item.get("type") != "function_call":
             return b""
-        call = self._calls[_item_key(payload, item)] = _Call(len(self._calls))
+        key = self._held.keep(_item_key(payload, item))
+        call = self._calls[key] = _Call(len(self._calls))
         name = _identifier(item, "name")
         call_id = item.get("call_id") or item.get("id")
         if not isinstance(call_id, str) or not call_id:
