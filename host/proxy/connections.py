@@ -178,6 +178,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # extensions and its trailers, which nothing else bounds (docs/proxy-limits.md#body-framing).
         self._framing_bytes = 0
         self._chunks = 0
+        # The declared body of an upgrade request not yet read: llhttp skips it, the proxy reads it
+        # (docs/proxy-limits.md#upgrades).
+        self._upgrade_body_left = 0
         self._refusal: Optional[RouterError] = None
         # False once the connection has read as many requests ahead as it may: it answers those and
         # closes, and reads nothing more.
@@ -219,14 +222,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.flow.pause_reading()  # uvicorn resumes reading after each answer: what came is dropped
             return
         self._unset_keepalive_if_required()
+        if self._upgrade_body_left:  # llhttp would read these bytes as another request
+            self._take_upgrade_body(data)
+            return
         if self._counting_head:
             self._head_bytes += len(data)
         else:
             self._framing_bytes += len(data)  # on_body takes the body's bytes back out
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as upgrade:
             self._upgrade_as_plain_http()
+            self._take_upgrade_body(data[upgrade.args[0]:])
             return
         except httptools.HttpParserError:
             if not self._taking_requests:
@@ -287,7 +294,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         self.book.busy(self)
+        upgrade_body = self._upgrade_body_length() if self.parser.should_upgrade() else 0
         super().on_headers_complete()
+        self._upgrade_body_left = upgrade_body
+
+    def _upgrade_body_length(self) -> int:
+        """An upgrade request's declared body, which llhttp skips (it expects another protocol next):
+        the proxy ignores the upgrade (RFC 9110 section 7.8) and serves the request, body and all. A
+        chunked one, which would need llhttp to read, is refused."""
+        length = 0
+        for name, value in self.headers:
+            if name == b"transfer-encoding":
+                self._refusal = InvalidRequestError("an Upgrade request with a chunked body is not served: "
+                                                    "send it without Upgrade, or with content-length")
+                raise _Refused()
+            if name == b"content-length":
+                length = int(value)  # llhttp has checked it is one number
+        return length
 
     def on_chunk_header(self) -> None:
         self._chunks += 1
@@ -297,6 +320,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        if self._upgrade_body_left:
+            return  # llhttp skipped the body: the message completes once the proxy has read it
         super().on_message_complete()
         self._counting_head, self._head_bytes = True, 0  # what follows is the next request's head
         if self._state == READING_BODY:
@@ -433,6 +458,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return False
         refusing_its_head = self._state != READING_BODY  # the newest cycle is then an earlier request's
         return refusing_its_head or bool(self.pipeline) or cycle.response_started
+
+    def _take_upgrade_body(self, data: bytes) -> None:
+        """Bytes after an upgrade request's head: its body, up to the declared length (what follows
+        is dropped: the connection closes after the answer)."""
+        if not self._upgrade_body_left:
+            return
+        piece = data[:self._upgrade_body_left]
+        self._upgrade_body_left -= len(piece)
+        if piece:
+            self.on_body(piece)
+        if self._upgrade_body_left:
+            self._watch_body()
+        else:
+            self.on_message_complete()
 
     def _upgrade_as_plain_http(self) -> None:
         """llhttp stopped at an ``Upgrade`` request: the app has it as plain HTTP already (and answers a

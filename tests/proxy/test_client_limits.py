@@ -381,6 +381,36 @@ def test_a_non_websocket_upgrade_is_served_as_http_and_closed(limited: ProxyProc
     assert status == 200 and json.loads(body)["status"] == "ok" and headers["connection"] == "close"
 
 
+_H2C = b"connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+
+
+@pytest.mark.parametrize("pieces", [1, 3, "every byte"])
+def test_a_call_with_an_upgrade_header_is_served_with_its_body(limited: ProxyProcess, provider: FakeProvider,
+                                                              pieces: object) -> None:
+    """curl --http2 on a plain URL sends ``Upgrade: h2c`` on a POST too; llhttp skips the body of an
+    upgrade request, so the call reached the app without one: a 400 "not valid JSON" for a valid call
+    (docs/proxy-limits.md#upgrades)."""
+    provider.reply(text="upgraded nothing")
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n" + _H2C
+            + b"content-length: %d\r\n\r\n" % len(_ONE_CALL))
+    size = 1 if pieces == "every byte" else -(-len(_ONE_CALL) // int(pieces))  # type: ignore[call-overload]
+    with _connect(limited, head) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for start in range(0, len(_ONE_CALL), size):
+            sock.sendall(_ONE_CALL[start:start + size])
+        status, headers, body = whole_response(sock)
+    assert status == 200, body
+    assert json.loads(body)["choices"][0]["message"]["content"] == "upgraded nothing"
+    assert headers["connection"] == "close" and provider.last.request.json["messages"] == USER
+
+
+def test_an_upgrade_request_with_a_chunked_body_is_refused_in_the_client_shape(limited: ProxyProcess) -> None:
+    with _connect(limited, _chunked_head().replace(b"transfer-encoding", _H2C + b"transfer-encoding")
+                  + _chunk(_ONE_CALL) + b"0\r\n\r\n") as sock:
+        status, _, body = whole_response(sock)
+    assert status == 400 and _shape(body) == "openai" and "chunked" in json.loads(body)["error"]["message"]
+
+
 # The connection cap ---------------------------------------------------------------------------------
 _OPEN_FILES = 256  # the proxy's `ulimit -n`: 96 client connections fit (a quarter kept, one upstream each)
 
