@@ -99,6 +99,7 @@ class ConnectionLimits:
     max_connections: int
     body_timeout: float
     send_timeout: float
+    max_unsent_bytes: int = 256 * 1024 * 1024  # answers waiting for clients that take none of them
 
 
 class ConnectionBook:
@@ -111,6 +112,9 @@ class ConnectionBook:
         self._open: set[GuardedHttpToolsProtocol] = set()
         # Insertion order is the order they started waiting: the first is the longest idle.
         self._waiting: OrderedDict[GuardedHttpToolsProtocol, None] = OrderedDict()
+        # Those whose transport stopped taking writes, in the order they stopped: the first has waited
+        # on its client longest.
+        self._stalled: OrderedDict[GuardedHttpToolsProtocol, None] = OrderedDict()
         self.evicted = 0  # connections closed to make room (for tests and -v)
         self.refused = 0  # connections closed at once because every open one was serving a request
 
@@ -142,8 +146,23 @@ class ConnectionBook:
     def busy(self, connection: "GuardedHttpToolsProtocol") -> None:
         self._waiting.pop(connection, None)
 
+    def stalled(self, connection: "GuardedHttpToolsProtocol", budget: int) -> None:
+        """``connection``'s client stopped taking its answer: while the answers every stalled
+        connection holds pass ``budget``, the one stalled longest is cut off (never the last one:
+        one answer is within the budget, docs/proxy-limits.md#connections)."""
+        self._stalled[connection] = None
+        held = sum(stalled.unsent() for stalled in self._stalled)
+        while held > budget and len(self._stalled) > 1:
+            oldest, _ = self._stalled.popitem(last=False)
+            held -= oldest.unsent()
+            oldest.cut_off()
+
+    def writable(self, connection: "GuardedHttpToolsProtocol") -> None:
+        self._stalled.pop(connection, None)
+
     def gone(self, connection: "GuardedHttpToolsProtocol") -> None:
         self._waiting.pop(connection, None)
+        self._stalled.pop(connection, None)
         self._open.discard(connection)
 
 
@@ -258,10 +277,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._send_timer is None and not self.transport.is_closing():
             self._unsent, self._writable_since_check = self.transport.get_write_buffer_size(), False
             self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_check)
+        self.book.stalled(self, self.limits.max_unsent_bytes)
 
     def resume_writing(self) -> None:
         super().resume_writing()
         self._writable_since_check = True  # the client took what was over the mark: progress
+        self.book.writable(self)
+
+    def unsent(self) -> int:
+        """Bytes of the answer the client has not taken that the proxy holds (a closed transport
+        holds them until they are sent)."""
+        return self.transport.get_write_buffer_size()
+
+    def cut_off(self) -> None:
+        """Reset by the book: the answers waiting for clients that take none are over their budget."""
+        self._reset()
 
     def handle_websocket_upgrade(self) -> None:  # never called: the server runs with ws="none"
         raise AssertionError("WebSocket upgrades are answered by the app as plain HTTP")
@@ -385,7 +415,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """The send timer fired: reset a connection whose client took none of what the transport
         held for a whole send timeout; one that took some is looked at again after another."""
         self._send_timer = None
-        if self.transport.is_closing() or not self.flow.write_paused:
+        if not self.flow.write_paused:  # closing or not: a closed transport still waits to send what it holds
             return  # writing again: the next pause starts the timer anew
         unsent = self.transport.get_write_buffer_size()
         if unsent >= self._unsent and not self._writable_since_check:

@@ -247,6 +247,7 @@ def uvicorn_config(app: App, settings: ProxySettings) -> uvicorn.Config:
         idle_timeout=settings.idle_timeout,
         max_connections=connection_budget(settings.max_connections),
         send_timeout=settings.send_timeout,
+        max_unsent_bytes=2 * settings.max_response_bytes,  # two of the largest answers
     )
     served = CorsApp(app, settings.cors_origins) if settings.cors_origins else app  # not wrapped: no cost
     return uvicorn.Config(

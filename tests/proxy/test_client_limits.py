@@ -184,6 +184,64 @@ def test_a_client_that_reads_slowly_is_not_cut_off(limited: ProxyProcess, provid
     assert _streamed_text(_dechunked(body)) == text
 
 
+def _whole_request(model: str) -> bytes:
+    body = json.dumps({"model": model, "messages": USER}).encode()
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n" % len(body)) + body
+
+
+def _reset(sock: socket.socket) -> bool:
+    """Whether the proxy has reset ``sock``, seen without reading from it (TCP_INFO's state)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != _ESTABLISHED
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
+def test_a_client_that_takes_nothing_of_its_last_answer_is_cut_off(limited: ProxyProcess,
+                                                                   provider: FakeProvider) -> None:
+    """With ``connection: close`` the proxy closes the connection once the answer is written: the
+    transport waits to send it before it closes, and the send timer looked only at open ones."""
+    provider.reply(text="x" * (8 << 20))
+    request = _whole_request("gpt-last-answer").replace(b"host: 127.0.0.1\r\n",
+                                                        b"host: 127.0.0.1\r\nconnection: close\r\n")
+    with _small_window(limited, request) as sock:
+        deadline = time.monotonic() + DEADLINE
+        while not _reset(sock):
+            assert time.monotonic() < deadline, "the answer waits in the proxy for good"
+            time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def answers_budget(proxy_home: Path) -> Iterator[ProxyProcess]:
+    """Answers of at most 8 MiB, so that 16 MiB of answers may wait for clients; a send timeout long
+    enough that only that budget can cut a client off within a test."""
+    proxy = ProxyProcess(proxy_home, ["--max-response-mib", "8", "--send-timeout", "600"]).wait_ready()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
+def test_answers_waiting_for_clients_that_take_none_are_held_to_a_budget(answers_budget: ProxyProcess,
+                                                                          provider: FakeProvider) -> None:
+    """Each client that asked for a large answer and read none of it pinned the whole answer for up to
+    two send timeouts: 200 of them took the proxy from 43 to 1,810 MiB. The answers waiting for such
+    clients are held to two of the largest; past that, the client that stopped first is cut off
+    (docs/proxy-limits.md#connections)."""
+    clients = []
+    try:
+        for number in range(5):
+            provider.reply(text="z" * (7 << 20))
+            clients.append(_small_window(answers_budget, _whole_request(f"gpt-unread-{number}")))
+            answers_budget.wait_for_stderr(lambda line, n=number: f"gpt-unread-{n}" in line, timeout=DEADLINE)
+        deadline = time.monotonic() + DEADLINE
+        while not _reset(clients[0]):
+            assert time.monotonic() < deadline, "five unread answers of 7 MiB are held at once"
+            time.sleep(0.01)
+        assert not _reset(clients[-1])  # the newest waits on: its answer is within the budget
+    finally:
+        for sock in clients:
+            sock.close()
+
+
 def _dechunked(body: bytes) -> bytes:
     out, rest = bytearray(), body
     while True:
