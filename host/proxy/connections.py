@@ -363,6 +363,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or self.pipeline:
             return
         if self.cycle is None or self.cycle.response_complete:
+            if self._state == READING_BODY and self.expect_100_continue:
+                # Answered before the body it asked leave to send: the client may not send it now
+                # (RFC 9110 section 10.1.1), and its next request would be read as that body.
+                self._close()
+                return
             self._wait()  # nothing under way (what still comes of a body answered early is skipped)
         else:
             self._watch_body()  # a request read ahead is the one served now; is its body still coming?

@@ -3,6 +3,7 @@ what is not HTTP at all, seen on raw sockets (an HTTP client would never do it):
 what it does not need, answers what it refuses in the client's protocol, and keeps a slot for real
 clients (host/proxy/connections.py, docs/proxy-limits.md#connections)."""
 
+import contextlib
 import json
 import os
 import socket
@@ -251,6 +252,23 @@ def _dechunked(body: bytes) -> bytes:
             return bytes(out)
         out += rest[:size]
         rest = rest[size + 2:]
+
+
+def test_an_answer_before_a_body_it_was_asked_leave_for_closes_the_connection(proxy: ProxyProcess) -> None:
+    """``Expect: 100-continue``, then an answer without the 100 (an unknown path): the client may then
+    not send its body, and the proxy went on waiting for it, reading the client's next request as
+    that body (its rest then a 400 for a request never made)."""
+    with _connect(proxy, b"POST /v1/nope HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                         b"expect: 100-continue\r\ncontent-length: 50\r\n\r\n") as sock:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            piece = sock.recv(65536)
+            assert piece, "closed without an answer"
+            head += piece
+        assert head.startswith(b"HTTP/1.1 404")
+        with contextlib.suppress(OSError):  # closed already: what the fix does
+            sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nx-padding: " + b"p" * 40 + b"\r\n\r\n")
+        assert b"HTTP/1.1" not in head.partition(b"\r\n\r\n")[2] + read_until_closed(sock)
 
 
 def test_a_kept_alive_connection_closes_once_idle(limited: ProxyProcess) -> None:
