@@ -3,10 +3,9 @@ JsonValueCount): however the body is cut, the count is the one the whole body ge
 their escapes included (docs/proxy-limits.md#request-bodies)."""
 
 import json
-import time
-from typing import Callable
 
 import pytest
+from fastest_run import fastest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,14 +82,6 @@ def _claude_code_history(file_bytes: int) -> bytes:
         {"role": "user", "content": [result]}]}).encode()
 
 
-def _fastest(run: Callable[[], object], times: int = 3) -> float:
-    best = float("inf")
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
-
 
 def test_a_long_string_of_escapes_cut_into_pieces_is_counted_in_linear_time() -> None:
     """The count looked for a string's end with a pattern that, in a piece that did not end the
@@ -99,8 +90,8 @@ def test_a_long_string_of_escapes_cut_into_pieces_is_counted_in_linear_time() ->
     in the same run, not a wall-clock bound: counting it costs about as much, not thousands of times."""
     body = _claude_code_history(256 * 1024)
     pieces = [body[start:start + 65536] for start in range(0, len(body), 65536)]
-    parse = _fastest(lambda: json.loads(body))
-    count = _fastest(lambda: counted(pieces))
+    parse = fastest(lambda: json.loads(body))
+    count = fastest(lambda: counted(pieces))
     assert counted(pieces) == counted([body]) == expected_values(json.loads(body))
     assert count < 20 * parse, (count, parse)
 

@@ -8,10 +8,10 @@ same request with eight times the items must cost about eight times as much, whe
 sixty-four times."""
 
 import json
-import time
 from typing import Any, Callable, Dict, List
 
 import pytest
+from fastest_run import fastest
 
 from shim.config import RouterConfig
 from shim.plan import FORWARD, ClientCall, Plan, plan_call
@@ -78,14 +78,6 @@ def _plan(endpoint: str, body: Body) -> Plan:
     return plan_call(CONFIG, ClientCall(endpoint, {"anthropic-version": "2023-06-01"}, raw), now=1.0, call_id="t")
 
 
-def _fastest(run: Callable[[], object], times: int = 3) -> float:
-    best = float("inf")
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
-
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_eight_times_the_items_cost_about_eight_times_the_work(case: str) -> None:
@@ -93,8 +85,8 @@ def test_eight_times_the_items_cost_about_eight_times_the_work(case: str) -> Non
     small, large = build(SMALL), build(LARGE)
     plan = _plan(endpoint, large)
     assert plan.disposition == FORWARD and plan.translated, plan.refusal
-    small_cost = _fastest(lambda: _plan(endpoint, small))
-    large_cost = _fastest(lambda: _plan(endpoint, large))
+    small_cost = fastest(lambda: _plan(endpoint, small))
+    large_cost = fastest(lambda: _plan(endpoint, large))
     assert large_cost < 20 * small_cost, (small_cost, large_cost)  # linear: ~8; a scan per item: ~64
 
 
