@@ -112,9 +112,11 @@ class ConnectionBook:
         self._open: set[GuardedHttpToolsProtocol] = set()
         # Insertion order is the order they started waiting: the first is the longest idle.
         self._waiting: OrderedDict[GuardedHttpToolsProtocol, None] = OrderedDict()
-        # Those whose transport stopped taking writes, in the order they stopped: the first has waited
-        # on its client longest.
-        self._stalled: OrderedDict[GuardedHttpToolsProtocol, None] = OrderedDict()
+        # Those whose transport stopped taking writes, in the order they stopped (the first has waited
+        # on its client longest), with what each held then: no more until it takes writes again
+        # (uvicorn waits for that before it writes), so their sum bounds what they hold at once.
+        self._stalled: OrderedDict[GuardedHttpToolsProtocol, int] = OrderedDict()
+        self._stalled_bytes = 0
         self.evicted = 0  # connections closed to make room (for tests and -v)
         self.refused = 0  # connections closed at once because every open one was serving a request
 
@@ -150,19 +152,25 @@ class ConnectionBook:
         """``connection``'s client stopped taking its answer: while the answers every stalled
         connection holds pass ``budget``, the one stalled longest is cut off (never the last one:
         one answer is within the budget, docs/proxy-limits.md#connections)."""
-        self._stalled[connection] = None
-        held = sum(stalled.unsent() for stalled in self._stalled)
-        while held > budget and len(self._stalled) > 1:
-            oldest, _ = self._stalled.popitem(last=False)
-            held -= oldest.unsent()
+        self.writable(connection)
+        self._stalled[connection] = held = connection.unsent()
+        self._stalled_bytes += held
+        if self._stalled_bytes <= budget:
+            return  # the common case, without asking every stalled transport what it holds now
+        for stalled in self._stalled:  # some have sent part of theirs since: what they hold now
+            self._stalled[stalled] = stalled.unsent()
+        self._stalled_bytes = sum(self._stalled.values())
+        while self._stalled_bytes > budget and len(self._stalled) > 1:
+            oldest, held = self._stalled.popitem(last=False)
+            self._stalled_bytes -= held
             oldest.cut_off()
 
     def writable(self, connection: "GuardedHttpToolsProtocol") -> None:
-        self._stalled.pop(connection, None)
+        self._stalled_bytes -= self._stalled.pop(connection, 0)
 
     def gone(self, connection: "GuardedHttpToolsProtocol") -> None:
         self._waiting.pop(connection, None)
-        self._stalled.pop(connection, None)
+        self.writable(connection)
         self._open.discard(connection)
 
 
