@@ -123,6 +123,7 @@ _DROPPED_RESPONSE_HEADERS = frozenset({
     "te", "trailer", "upgrade", "proxy-authenticate", "set-cookie",
 })
 _REDACTED_KEY = b"[the backend's key]"
+_SHORTEST_KEY = 12  # no provider issues keys this short; replacing "1" would break "401"
 _T = TypeVar("_T")
 _KEPT_TRANSLATED_RESPONSE_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "request-id"})
 
@@ -346,7 +347,7 @@ class Plan:
         """A backend's error that quotes the key it refused (some echo the header) would hand the
         router's key to its client: a proxy's clients never get it (docs/secrets.md#the-proxy)."""
         key = self.route.backend.api_key if self.route is not None else None
-        if not key:
+        if not key or len(key) < _SHORTEST_KEY:  # a placeholder ("EMPTY", "ollama"), which text may hold
             return error_body
         return error_body.replace(key.encode(), _REDACTED_KEY)
 

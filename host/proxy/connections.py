@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Type
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from shim.errors import HeadersTooLargeError, InvalidRequestError, RouterError
 
@@ -208,6 +208,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # The declared body of an upgrade request not yet read: llhttp skips it, the proxy reads it
         # (docs/proxy-limits.md#upgrades).
         self._upgrade_body_left = 0
+        self._cycle_before: Optional[RequestResponseCycle] = None
+        self._lingering = False  # reading only to drop what comes (_linger)
         self._refusal: Optional[RouterError] = None
         # False once the connection has read as many requests ahead as it may: it answers those and
         # closes, and reads nothing more.
@@ -245,6 +247,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, with the head counted and timed and every refusal in the client's protocol."""
+        if self._lingering:
+            return  # the rest of a body answered already (_linger): dropped
         if not self._taking_requests:
             self.flow.pause_reading()  # uvicorn resumes reading after each answer: what came is dropped
             return
@@ -333,8 +337,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer = None
         self.book.busy(self)
         upgrade_body = self._upgrade_body_length() if self.parser.should_upgrade() else 0
+        before = self.cycle
         super().on_headers_complete()
         self._upgrade_body_left = upgrade_body
+        # A request queued behind another keeps that one at hand, should it be refused while its body
+        # arrives (_forget_queued_refused_request); for any other request, nothing is kept.
+        self._cycle_before = before if self.pipeline and self.pipeline[0][0] is self.cycle else None
 
     def _upgrade_body_length(self) -> int:
         """An upgrade request's declared body, which llhttp skips (it expects another protocol next):
@@ -372,15 +380,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.cycle is None or self.cycle.response_complete:
             if self._state == READING_BODY and self.expect_100_continue:
-                # Answered before the body it asked leave to send: the client may not send it now
-                # (RFC 9110 section 10.1.1), and its next request would be read as that body.
-                self._close()
+                self._linger()
                 return
             self._wait()  # nothing under way (what still comes of a body answered early is skipped)
         else:
             self._watch_body()  # a request read ahead is the one served now; is its body still coming?
 
     # Helpers ------------------------------------------------------------------------------------
+    def _linger(self) -> None:
+        """Answered before the body it asked leave to send: the client may not send it now (RFC 9110
+        section 10.1.1), and its next request would be read as that body. The proxy ends its side
+        and reads on, dropping what comes, until the client closes or a body timeout passes: closed
+        at once with the body's bytes unread, the kernel would send a reset that could reach the
+        client before it read the answer."""
+        self._lingering = True
+        self._writes.write_eof()
+        self._cancel_timers(keep_send=True)
+        self._body_timer = self.loop.call_later(self.limits.body_timeout, self._close)
+
     def _wait(self) -> None:
         self._state = WAITING
         self.book.waiting(self)
@@ -455,14 +472,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         so this is needed only when those are over the limit)."""
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
-    def _cancel_timers(self) -> None:
-        for timer in (self._idle_timer, self._head_timer, self._body_timer, self._send_timer):
+    def _cancel_timers(self, *, keep_send: bool = False) -> None:
+        """``keep_send``: the connection is closing, and a closing transport still waits to send what
+        it holds: the send timer goes on looking for progress (docs/proxy-limits.md#connections)."""
+        for timer in (self._idle_timer, self._head_timer, self._body_timer):
             if timer is not None:
                 timer.cancel()
-        self._idle_timer = self._head_timer = self._body_timer = self._send_timer = None
+        self._idle_timer = self._head_timer = self._body_timer = None
+        if not keep_send and self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
 
     def _close(self) -> None:
-        self._cancel_timers()
+        self._cancel_timers(keep_send=True)
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -481,10 +503,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         answer goes out and the connection closes after it, nothing more read (a client that
         pipelines retries what was not answered, RFC 9112 section 9.3.2)."""
         self._counting_head = False
-        self._cancel_timers()
+        self._cancel_timers(keep_send=True)
         if self.transport.is_closing():
             return
         if self._answer_to_come_first():
+            self._forget_queued_refused_request()
             self._taking_requests = False
             self._stop_reading()
             return
@@ -499,8 +522,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             return False
-        refusing_its_head = self._state != READING_BODY  # the newest cycle is then an earlier request's
-        return refusing_its_head or bool(self.pipeline) or cycle.response_started
+        if cycle.scope is not self.scope:  # an earlier request's: the refused one has no cycle yet
+            return True
+        return bool(self.pipeline) or cycle.response_started
+
+    def _forget_queued_refused_request(self) -> None:
+        """The refused request, queued behind another, is never served (its body will not be read):
+        the one before it becomes the last this connection answers."""
+        if self.pipeline and self.pipeline[0][0] is self.cycle and self._cycle_before is not None:
+            self.pipeline.popleft()
+            self.cycle, self._cycle_before = self._cycle_before, None
 
     def _take_upgrade_body(self, data: bytes) -> None:
         """Bytes after an upgrade request's head: its body, up to the declared length (what follows

@@ -115,11 +115,12 @@ def add_note(notes: List[str], note: str) -> None:
     ``MAX_NOTES`` lines, then one that says more were left out: some notes name an item (an unknown
     field, a tool), and a request of 100,000 such items made a scan of the list per item, a minute
     of the proxy's loop, and as many log lines (docs/proxy-limits.md#translation-work)."""
-    if len(notes) >= MAX_NOTES:
-        if NOTES_LEFT_OUT not in notes[MAX_NOTES:]:  # a few one-off notes are appended past the cap
-            notes.append(NOTES_LEFT_OUT)
-    elif note not in notes:
+    if note in notes[:MAX_NOTES]:
+        return
+    if len(notes) < MAX_NOTES:
         notes.append(note)
+    elif NOTES_LEFT_OUT not in notes[MAX_NOTES:]:  # a few one-off notes are appended past the cap
+        notes.append(NOTES_LEFT_OUT)
 
 
 def block_type(block: Any, param: str) -> str:

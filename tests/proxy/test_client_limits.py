@@ -212,6 +212,54 @@ def test_a_client_that_takes_nothing_of_its_last_answer_is_cut_off(limited: Prox
 
 
 @pytest.fixture(scope="module")
+def idle_first(proxy_home: Path) -> Iterator[ProxyProcess]:
+    """The idle timeout shorter than the send timeout, as the defaults are (30 s, 60 s)."""
+    proxy = ProxyProcess(proxy_home, ["--idle-timeout", "1", "--send-timeout", "3"]).wait_ready()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
+@pytest.mark.parametrize("then", [b"\r\n", b"\x16\x03\x01 not http\r\n\r\n"], ids=["line-break", "not-http"])
+def test_a_connection_the_proxy_closes_with_an_answer_unread_is_still_cut_off(idle_first: ProxyProcess,
+                                                                                provider: FakeProvider,
+                                                                                then: bytes) -> None:
+    """The proxy's own closes (idle, a refusal) cancelled the send timer with the others, and the closed
+    transport then waited to send the unread answer for good (docs/proxy-limits.md#connections)."""
+    provider.reply(text="x" * (8 << 20))
+    with _small_window(idle_first, _whole_request("gpt-closed-unread")) as sock:
+        idle_first.wait_for_stderr(lambda line: "gpt-closed-unread" in line, timeout=DEADLINE)
+        sock.sendall(then)  # a line break restarts nothing but the proxy's idle check; bytes not HTTP are refused
+        deadline = time.monotonic() + 2 * DEADLINE
+        while not _reset(sock):
+            assert time.monotonic() < deadline, "the closed connection waits to send its answer for good"
+            time.sleep(0.01)
+
+
+_SLOW_CALL = json.dumps({"model": "slow-model", "max_tokens": 8, "messages": USER}).encode()
+_SLOW_REQUEST = (b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                 b"anthropic-version: 2023-06-01\r\ncontent-length: %d\r\n\r\n" % len(_SLOW_CALL)) + _SLOW_CALL
+
+
+@pytest.mark.parametrize("refused", ["upgrade-with-chunked-body", "a-chunk-that-is-not-http"])
+def test_a_request_refused_behind_an_unanswered_one_lets_that_answer_out_then_closes(proxy: ProxyProcess,
+                                                                                   refused: str) -> None:
+    """Pipelined behind a call whose backend is slow: the refusal of an upgrade's head was written
+    before the call's answer (lost), and a queued request's refused body left the call's answer
+    kept alive while the connection waited for a body it would never read (docs/proxy-limits.md#body-framing)."""
+    second = _chunked_head() + _chunk(_ONE_CALL)
+    if refused == "upgrade-with-chunked-body":
+        second = second.replace(b"transfer-encoding", _H2C + b"transfer-encoding") + b"0\r\n\r\n"
+    else:
+        second += b"zz\r\n"  # not a chunk size: the parser's error, inside the queued request's body
+    with _connect(proxy, _SLOW_REQUEST + second) as sock:
+        answers = read_until_closed(sock)
+    head = answers.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 504") and b"connection: close" in head  # the slow call's, and last
+    assert answers.count(b"HTTP/1.1 ") == 1
+
+
+@pytest.fixture(scope="module")
 def answers_budget(proxy_home: Path) -> Iterator[ProxyProcess]:
     """Answers of at most 8 MiB, so that 16 MiB of answers may wait for clients; a send timeout long
     enough that only that budget can cut a client off within a test."""

@@ -924,3 +924,17 @@ def test_a_stream_flag_that_is_not_a_boolean_is_refused_on_same_protocol_routes(
     raw = json.dumps(body)[:-1].encode() + b', "stream": ' + flag.encode() + b"}"
     plan = plan_for(endpoint, raw)
     assert plan.disposition == REFUSED and plan.refusal is not None and plan.refusal.param == "stream"
+
+
+@pytest.mark.parametrize(("key", "redacted"), [("sk-proj-" + "a" * 40, True), ("EMPTY", False), ("1", False)])
+def test_an_error_quoting_the_backends_key_is_redacted_unless_the_key_is_a_placeholder(key: str,
+                                                                                       redacted: bool) -> None:
+    """docs/protocol-rules.md#answer-headers: a placeholder is not a secret, and replacing "1" broke "401"."""
+    config = RouterConfig.from_dict({"backends": {"openai": {
+        "protocol": "openai", "base_url": "http://127.0.0.1:8000/v1", "api_key": key, "models": ["gpt-*"]}}})
+    call = ClientCall(CHAT, dict(OPENAI_HEADERS), json.dumps(chat("gpt-4o")).encode())
+    plan = plan_call(config, call, now=1.0, call_id="c")
+    error = json.dumps({"error": {"message": f"Incorrect API key provided: {key}", "code": 401}}).encode()
+    answer = plan.translate_response(401, {}, error)
+    assert json.loads(answer.body)["error"]["code"] == 401
+    assert (key not in json.loads(answer.body)["error"]["message"]) is redacted
