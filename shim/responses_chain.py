@@ -20,6 +20,7 @@ from .errors import InvalidRequestError, RequestTooLargeError
 from .json_budget import JsonMeasure, loads_within_budget
 from .response_lookup import could_be_stored
 from .responses_store import ResponseStore, StoredResponse, input_items
+from .translate.request_checks import describe
 
 __all__ = ["Chain", "expand_chain", "stored_response"]
 
@@ -58,7 +59,7 @@ def expand_chain(
         if native:
             return Chain(body, False, None, keep, body_measure)
         raise InvalidRequestError(
-            f"previous response {previous!r} is unknown or has expired: the router keeps the responses it "
+            f"previous response {describe(previous)} is unknown or has expired: the router keeps the responses it "
             "returned for a limited time, and this backend keeps none, so send the whole conversation as input",
             param="previous_response_id",
         )
@@ -66,7 +67,7 @@ def expand_chain(
     excess = measure.excess(max_bytes)
     if excess is not None:
         raise RequestTooLargeError(
-            f"previous response {previous!r} continued with this input would be a request of {excess} "
+            f"previous response {describe(previous)} continued with this input would be a request of {excess} "
             "(the limits of one request body): start a new conversation, or send a shorter one as input",
             param="previous_response_id",
         )

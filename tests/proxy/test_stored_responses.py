@@ -78,8 +78,9 @@ def test_a_response_id_names_no_other_response(oai: openai.OpenAI, provider: Fak
     assert len(digits) == 32 and first.id[:21] != second.id[:21]  # 128 random bits, no shared prefix
 
 
-@pytest.mark.parametrize("previous", ["resp_\ud800", "resp_" + "a" * 201, "resp_../x", "resp_a b"],
-                         ids=["lone-surrogate", "too-long", "slash", "space"])
+@pytest.mark.parametrize("previous", ["resp_\ud800", "resp_" + "a" * 201, "resp_../x", "resp_a b",
+                                      "resp_" + "a" * 200_000],
+                         ids=["lone-surrogate", "too-long", "slash", "space", "200-kb"])
 def test_a_previous_response_id_no_store_could_hold_is_unknown(proxy: ProxyProcess, previous: str) -> None:
     """Such an id is never looked up: a lone surrogate (valid JSON) could not be encoded to ask SQLite,
     and the call was a plain-text 500 with a traceback (docs/responses-api.md#state-previous_response_id)."""
@@ -89,3 +90,4 @@ def test_a_previous_response_id_no_store_could_hold_is_unknown(proxy: ProxyProce
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == "previous_response_id" and "unknown" in error["message"]
+    assert len(error["message"]) < 500  # the id cut, not echoed whole
