@@ -144,15 +144,20 @@ def absorb_tool_delta(
     function = optional_field(call, "function", dict, where) or {}
     # First id and name win: some servers repeat them in every delta (P4 seen from upstream).
     if tool.id is None:
-        tool.id = held.keep(optional_field(call, "id", str, where) or "") or None
+        tool.id = _kept(optional_field(call, "id", str, where), held)
     if tool.name is None:
-        tool.name = held.keep(optional_field(function, "name", str, f"{where}.function") or "") or None
+        tool.name = _kept(optional_field(function, "name", str, f"{where}.function"), held)
     arguments = arguments_fragment(function.get("arguments"), where)
     if arguments:
         if tool.done:
             raise UpstreamProtocolError(f"upstream sent arguments for tool call {index} after it ended")
         tool.arguments.append(held.keep(arguments))
     return tool
+
+
+def _kept(value: Optional[str], held: HeldText) -> Optional[str]:
+    """``value`` counted as kept, when there is one (a delta without it keeps nothing)."""
+    return held.keep(value) if value else None
 
 
 class ChatChunkWriter:

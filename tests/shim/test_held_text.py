@@ -198,3 +198,15 @@ def test_items_a_translator_tracks_count_toward_the_limit(case: str) -> None:
     assert translator.error is not None and "over the limit" in str(translator.error), out[-300:]
     out, translator = feed_all_chunkings(lambda: make(cost + 2 * PIECE_COST), raw)  # room for what ends it
     assert translator.error is None or "over the limit" not in str(translator.error), out[-300:]
+
+
+def test_a_call_whose_deltas_carry_no_id_counts_only_what_is_kept() -> None:
+    """Some servers send no id: each delta of such a call counts its arguments, not an id it lacks."""
+    call = {"index": 0, "type": "function", "function": {"name": "lookup", "arguments": ""}}
+    start = chat_chunk({"tool_calls": [call]})
+    raw = _stream([start], lambda text: _tool_arguments(0, text))
+    kept = WHOLE + 2 * PIECE_COST + len("lookup")  # the pieces, the call, its name
+    out, translator = feed_all_chunkings(_responses(kept), raw)
+    assert check_responses_stream(out).terminal == "response.completed" and translator.error is None
+    out, translator = feed_all_chunkings(_responses(kept - 1), raw)
+    assert translator.error is not None
