@@ -115,11 +115,11 @@ def add_note(notes: List[str], note: str) -> None:
     ``MAX_NOTES`` lines, then one that says more were left out: some notes name an item (an unknown
     field, a tool), and a request of 100,000 such items made a scan of the list per item, a minute
     of the proxy's loop, and as many log lines (docs/proxy-limits.md#translation-work)."""
-    if note in notes[:MAX_NOTES]:
+    if note in notes:  # a short list: at most MAX_NOTES, a few one-off notes and NOTES_LEFT_OUT
         return
     if len(notes) < MAX_NOTES:
         notes.append(note)
-    elif NOTES_LEFT_OUT not in notes[MAX_NOTES:]:  # a few one-off notes are appended past the cap
+    elif NOTES_LEFT_OUT not in notes:
         notes.append(NOTES_LEFT_OUT)
 
 
