@@ -350,6 +350,13 @@ class _RouterTransportBase:
             raise error
         return self._response(request, call.answered(call.answer))
 
+    def _instead(self, request: Any, call: LLMCall, following: Optional[UpstreamRequest]) -> Any:
+        """In place of an upstream answer: the next attempt's request, or the call's answer."""
+        if following is not None:
+            return following
+        assert call.answer is not None
+        return self._response(request, call.answered(call.answer))
+
     def close(self) -> None:
         """The client owns the wrapped transports; nothing here holds resources."""
 
@@ -399,9 +406,9 @@ class _SyncRouterTransport(_RouterTransportBase):
             raise
         headers = _plain_headers(upstream.headers)
         following = call.response_arrived(upstream.status_code, headers)
-        if following is not None:
-            upstream.close()  # an answer that falls back goes nowhere
-            return following
+        if following is not None or call.answer is not None:
+            upstream.close()  # an answer that falls back, or that no program can be given, goes nowhere
+            return self._instead(request, call, following)
         if call.keeps_body(upstream.status_code, headers):
             call.committed()
             return self._observed(request, call, upstream, headers, self._kinds.sync_observed)
@@ -500,9 +507,9 @@ class _AsyncRouterTransport(_RouterTransportBase):
             raise
         headers = _plain_headers(upstream.headers)
         following = call.response_arrived(upstream.status_code, headers)
-        if following is not None:
+        if following is not None or call.answer is not None:
             await upstream.aclose()
-            return following
+            return self._instead(request, call, following)
         if call.keeps_body(upstream.status_code, headers):
             call.committed()
             return self._observed(request, call, upstream, headers, self._kinds.async_observed)

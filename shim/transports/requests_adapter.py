@@ -123,9 +123,12 @@ class RouterAdapter:
             call.upstream_failed(error)
             raise
         following = call.response_arrived(upstream.status_code, upstream.headers)
-        if following is not None:
-            upstream.close()  # an answer that falls back goes nowhere
-            return following
+        if following is not None or call.answer is not None:
+            upstream.close()  # an answer that falls back, or that no program can be given, goes nowhere
+            if following is not None:
+                return following
+            assert call.answer is not None
+            return self._response(request, call.answered(call.answer), stream)
         if call.streams(upstream.status_code):
             return self._streamed(request, call, upstream, stream)
         try:

@@ -134,6 +134,20 @@ def test_async_openai_stream_falls_back_same_protocol_on_the_second(routed: Shim
     assert asyncio.run(run()) == "streamed by the second"
 
 
+@pytest.mark.parametrize("model", ["cross-3", "same-3"])
+def test_a_redirect_falls_back_like_a_broken_answer(routed: ShimSession, second: FakeProvider, model: str) -> None:
+    """A backend's redirect is a failed attempt in the program too (docs/proxy-limits.md#answers):
+    the next target answers; the SDK never follows it."""
+    routed.provider.reply(error=(308, {"moved": True}), headers={"location": routed.provider.root_url + "/steal"})
+    second.reply(text="from the second")
+    message = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0).messages.create(
+        model=model, max_tokens=32, messages=PROMPT)
+    assert message.content[0].text == "from the second"  # type: ignore[union-attr]
+    assert [request.path for request in routed.provider.requests] == ["/v1/messages"]
+    event = only(routed.telemetry.calls(), "call event")
+    assert attempts_of(event) == [("primary", "ProtocolBroken"), (event["backend"], 200)]
+
+
 def test_a_same_protocol_fallback(routed: ShimSession, second: FakeProvider) -> None:
     routed.provider.reply(error=(429, None))
     second.reply(text="same protocol")

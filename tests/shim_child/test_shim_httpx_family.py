@@ -338,3 +338,25 @@ def test_models_listing_passes_through_without_an_event(shim: ShimSession, lib: 
     result = send(lib, mode, shim.root + "/v1/models", method="GET")
     assert result.status == 200 and result.json()["object"] == "list"
     assert shim.telemetry.calls() == []
+
+
+@pytest.mark.parametrize(("status", "said"), [(307, "redirect"), (302, "redirect"), (204, "no content")],
+                         ids=["307", "302", "204"])
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "gpt-5.1"], ids=["translated", "same-protocol"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_an_answer_a_program_cannot_be_given_is_a_502(shim: ShimSession, lib: str, mode: str, model: str,
+                                                      stream: bool, status: int, said: str) -> None:
+    """The proxy's rule in the program's own process (docs/proxy-limits.md#answers): a backend's
+    redirect reached the program's client, which follows it (the SDKs do), sending the conversation
+    where the backend said, past the router; a 204 was a 500 or an empty answer."""
+    steal = shim.root + "/steal"
+    shim.provider.reply(error=(status, {"moved": True}), headers={"location": steal})
+    body = {"model": model, "messages": PROMPT, "stream": stream}
+    result = send(lib, mode, OPENAI_CHAT, body, follow_redirects=True)
+    assert result.status == 502, result.body
+    error = result.json()["error"]
+    assert (error["type"], error["code"]) == ("server_error", "bad_gateway") and said in error["message"], error
+    assert "location" not in result.headers and "steal" not in result.body.decode()
+    assert [request.path for request in shim.provider.requests] != [] and all(
+        "steal" not in request.path for request in shim.provider.requests)
+    assert only(shim.telemetry.calls())["status"] == 502

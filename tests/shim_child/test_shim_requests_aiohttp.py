@@ -56,6 +56,17 @@ def test_requests_custom_adapter_is_still_routed(shim: ShimSession) -> None:
     assert response.json()["choices"][0]["message"]["content"] == "mounted adapter"
 
 
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "gpt-5.1"], ids=["translated", "same-protocol"])
+def test_requests_does_not_follow_a_backends_redirect(shim: ShimSession, model: str) -> None:
+    """requests follows a redirect by default (``Session.resolve_redirects``), after the adapter
+    returns: the backend's 307 took the conversation where it said (docs/proxy-limits.md#answers)."""
+    shim.provider.reply(error=(307, {"moved": True}), headers={"location": shim.root + "/steal"})
+    response = requests.post(OPENAI_CHAT, json={"model": model, "messages": PROMPT}, headers=AUTH)
+    assert response.status_code == 502 and "redirect" in response.json()["error"]["message"], response.text
+    upstream_path = "/v1/messages" if model.startswith("claude") else "/v1/chat/completions"
+    assert response.history == [] and [request.path for request in shim.provider.requests] == [upstream_path]
+
+
 def test_requests_no_route_and_non_llm_untouched(shim: ShimSession) -> None:
     shim.provider.reply(text="untouched")
     raw = json.dumps({"model": "mystery-model", "messages": PROMPT})
