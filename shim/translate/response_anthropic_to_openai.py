@@ -14,16 +14,15 @@ OpenAI SDK's ``.parse()`` and ``get_final_completion()`` raise ``ContentFilterFi
 answering ``stop`` would hide from the client that the model refused.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ..errors import UpstreamProtocolError
 from ..protocols import ANTHROPIC
 from ..stop_reasons import finish_reason_from_anthropic
 from ..usage import usage_from_anthropic, usage_to_openai
 from .context import ResponseContext
 from .response_common import (
+    arguments_json,
     array_items,
     client_tool_name,
     fallback_tool_id,
@@ -101,7 +100,7 @@ def _read_tool_use(block: Mapping[str, Any], where: str, parts: _Parts, context:
             "id": tool_id,
             "type": "function",
             # A no-argument call is "{}", never "" (P6: "" breaks OpenAI clients).
-            "function": {"name": client_tool_name(name, context), "arguments": _json_arguments(tool_input or {})},
+            "function": {"name": client_tool_name(name, context), "arguments": arguments_json(tool_input or {})},
         }
     )
 
@@ -112,13 +111,6 @@ _BLOCK_READERS: Dict[str, _BlockReader] = {
     "thinking": _read_thinking,
     "tool_use": _read_tool_use,
 }
-
-
-def _json_arguments(tool_input: Dict[str, Any]) -> str:
-    try:
-        return json.dumps(tool_input)
-    except (TypeError, ValueError, RecursionError):  # not reachable with a body parsed from JSON
-        raise UpstreamProtocolError("upstream tool_use input is not JSON-serializable") from None
 
 
 def _message(parts: _Parts, finish_reason: str, body: Mapping[str, Any]) -> Dict[str, Any]:

@@ -8,7 +8,6 @@ tool call. ``finish_reason`` ``length`` / ``content_filter`` make the response `
 ``max_output_tokens`` / ``content_filter`` as the reason; anything else is ``completed``.
 """
 
-import json
 from typing import Any, Dict, List, Mapping
 
 from ..errors import UpstreamProtocolError
@@ -16,7 +15,14 @@ from ..protocols import OPENAI
 from ..usage import usage_from_openai
 from .chat_chunks import reasoning_delta
 from .context import ResponseContext
-from .response_common import array_items, fallback_tool_id, optional_field, required_field, upstream_object
+from .response_common import (
+    arguments_json,
+    array_items,
+    fallback_tool_id,
+    optional_field,
+    required_field,
+    upstream_object,
+)
 from .responses_objects import (
     call_item,
     item_id,
@@ -83,6 +89,6 @@ def _arguments(arguments: Any) -> str:
     if isinstance(arguments, str):
         return arguments or "{}"
     if isinstance(arguments, dict):
-        return json.dumps(arguments)
+        return arguments_json(arguments)
     return "{}"
 

@@ -9,10 +9,11 @@ The id helpers are public so the stream translators can derive the same ids: a c
 the same shapes whether it streamed or not.
 """
 
+import json
 import re
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..errors import UpstreamProtocolError, error_from_stream_payload
+from ..errors import NOT_A_JSON_NUMBER, UpstreamProtocolError, error_from_stream_payload, nested_too_deeply
 from ..protocols import ANTHROPIC, OPENAI
 from .context import ResponseContext
 
@@ -20,6 +21,7 @@ __all__ = [
     "ANTHROPIC_ID_PREFIX",
     "OPENAI_ID_PREFIX",
     "anthropic_message_id",
+    "arguments_json",
     "array_items",
     "client_tool_name",
     "fallback_tool_id",
@@ -39,6 +41,19 @@ ANTHROPIC_ID_PREFIX = "msg_"
 _TOOL_ID_ILLEGAL = re.compile(r"[^a-zA-Z0-9_-]")
 
 _TYPE_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
+
+
+def arguments_json(arguments: Any, separators: Optional[Tuple[str, str]] = None) -> str:
+    """A tool call's arguments, parsed from a backend's answer, as the JSON text the client's protocol
+    carries them in. ``1e999`` parses to infinity, which Python writes as the bare ``Infinity`` no JSON
+    parser in JavaScript or Rust takes: such an answer is the backend's broken one, as it is anywhere
+    else in an answer the router writes (docs/protocol-rules.md#numbers)."""
+    try:
+        return json.dumps(arguments, allow_nan=False, separators=separators)
+    except ValueError:
+        raise UpstreamProtocolError(f"the backend's answer {NOT_A_JSON_NUMBER}") from None
+    except RecursionError:
+        raise nested_too_deeply() from None
 
 
 def openai_completion_id(anthropic_id: Any, call_id: str) -> str:

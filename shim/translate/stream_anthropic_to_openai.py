@@ -30,6 +30,7 @@ from ..usage import Usage, usage_from_anthropic
 from .chat_chunks import ChatChunkWriter
 from .context import ResponseContext
 from .held_text import HeldText
+from .response_common import arguments_json
 from .stream_base import StreamTranslator, render_stream_error, truncated_stream_error
 
 __all__ = ["AnthropicToOpenAIStream"]
@@ -135,7 +136,7 @@ class AnthropicToOpenAIStream(StreamTranslator):
         call_id = _identifier(block, "id")
         name = _identifier(block, "name")
         start = block.get("input")
-        start_arguments = json.dumps(start, separators=_COMPACT) if isinstance(start, dict) and start else ""
+        start_arguments = arguments_json(start, _COMPACT) if isinstance(start, dict) and start else ""
         tool = _ToolCall(self._tool_count, self._held.keep(start_arguments))
         self._tool_count += 1
         self._open_blocks[index] = tool

@@ -904,6 +904,31 @@ def test_a_number_json_cannot_carry_is_refused_not_written(endpoint: str, raw: b
     assert "JSON cannot carry" in str(plan.refusal) and plan.refusal.status_for(plan.client_protocol) == 400
 
 
+_TOOL_USE_ANSWER = (b'{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6", '
+                    b'"content": [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"n": 1e999}}], '
+                    b'"stop_reason": "tool_use", "usage": {"input_tokens": 3, "output_tokens": 2}}')
+_ARGUMENTS_OBJECT_ANSWER = (b'{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o", "choices": [{'
+                            b'"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", '
+                            b'"content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": '
+                            b'{"name": "f", "arguments": {"n": 1e999}}}]}}], '
+                            b'"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}')
+
+
+@pytest.mark.parametrize(("endpoint", "model", "answer"), [
+    (CHAT, "claude-sonnet-4-6", _TOOL_USE_ANSWER),
+    (RESPONSES, "gpt-4o", _ARGUMENTS_OBJECT_ANSWER),
+], ids=["tool-use-input-to-chat", "arguments-object-to-responses"])
+def test_an_answer_whose_tool_arguments_json_cannot_carry_is_a_502(endpoint: str, model: str, answer: bytes) -> None:
+    """The arguments the client gets are a string of JSON the router writes: 1e999 in a tool_use's
+    input went to the client as ``{"n": Infinity}``, which a JavaScript or Rust client cannot parse
+    (docs/protocol-rules.md#numbers)."""
+    body = chat(model) if endpoint == CHAT else {"model": model, "input": "hi", "store": False}
+    plan = plan_for(endpoint, body)
+    assert plan.disposition == FORWARD and plan.translated
+    with pytest.raises(UpstreamProtocolError, match="JSON cannot carry"):
+        plan.translate_response(200, {}, answer)
+
+
 def test_a_same_protocol_call_keeps_its_numbers_as_they_came() -> None:
     raw = (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], '
            b'"tools": [{"type": "function", "function": {"name": "f", "parameters": ' + _TOO_LARGE_SCHEMA + b"}}]}")
