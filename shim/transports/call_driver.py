@@ -485,16 +485,17 @@ class LLMCall:
     def keeps_body(self, status: int, headers: Mapping[str, str]) -> bool:
         """Can the upstream response go to the client as it is, its body only observed on the way?
 
-        True for a whole (not translated-stream) body of an untranslated call that is not
-        content-encoded: :meth:`whole_response` would hand back those very bytes, so the transport
-        may return the upstream response itself and skip reading it, rebuilding it and reading it
-        again (the same-protocol fast path's main cost). Encoded bodies take the whole path, so
-        that the usage in the event is read from decoded bytes."""
+        True for a successful whole (not streamed) body of an untranslated call that is not
+        content-encoded and sets no cookie: :meth:`whole_response` would hand back those very bytes,
+        so the transport may return the upstream response itself and skip reading it, rebuilding it
+        and reading it again (the same-protocol fast path's main cost). The rest take the whole
+        path: encoded bodies, so that the usage in the event is read from decoded bytes; errors, which
+        may quote the backend's key (docs/secrets.md#what-a-shimmed-program-gets) and may get
+        ``x-should-retry: false``; and a ``set-cookie``, which the program's client would keep for
+        the host it called, not the backend's (docs/protocol-rules.md#answer-headers)."""
         plan = self.plan
-        if plan is None or plan.translated or self.streams(status):
+        if plan is None or plan.translated or self.streams(status) or status >= 400 or "set-cookie" in headers:
             return False
-        if self._finish is not None and self._finish.exhausted and status >= 400:
-            return False  # it gets x-should-retry: false on the way (whole_response)
         try:
             return content_encoding(headers) == "identity"
         except Exception:  # an odd header mapping: the whole-body path copes with anything

@@ -151,13 +151,13 @@ class RouterAdapter:
         if following is not None:
             return following
         if call.answer is None:
-            raise error
+            raise _with_request(error, request)
         return self._response(request, call.answered(call.answer), stream)
 
     def _read_failed(self, request: Any, call: LLMCall, error: Exception, stream: bool) -> Any:
         if not call.may_fall_back:
             call.upstream_failed(error)
-            raise error
+            raise _with_request(error, request)
         following = call.failed_before_first_byte(error, self._failure(error, answered=True))
         return self._after_failure(request, call, error, following, stream)
 
@@ -372,3 +372,15 @@ def _raw_response(
         body=body, headers=dict(headers), status=status, reason=reason_phrases.get(status, ""),
         preload_content=False, decode_content=False, request_method=method,
     )
+
+
+def _with_request(error: Exception, request: Any) -> Exception:
+    """``error``, raised again to the program, naming the program's ``request`` where requests put the
+    one the shim sent upstream, whose headers hold the backend's key: an error reporter that records
+    ``error.request`` (or its response's) would keep it (docs/secrets.md#what-a-shimmed-program-gets)."""
+    if getattr(error, "request", None) is not None:
+        error.request = request  # type: ignore[attr-defined]
+    response = getattr(error, "response", None)
+    if response is not None:
+        response.request = request
+    return error

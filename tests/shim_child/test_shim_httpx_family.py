@@ -360,3 +360,40 @@ def test_an_answer_a_program_cannot_be_given_is_a_502(shim: ShimSession, lib: st
     assert [request.path for request in shim.provider.requests] != [] and all(
         "steal" not in request.path for request in shim.provider.requests)
     assert only(shim.telemetry.calls())["status"] == 502
+
+
+def test_a_same_protocol_error_quoting_the_backends_key_reaches_the_program_without_it(shim: ShimSession, lib: str,
+                                                                                         mode: str) -> None:
+    """Some backends echo the key they refused. A same-protocol answer went to the program as it came
+    (the kept-body path), so the key was in the SDK's exception message
+    (docs/secrets.md#what-a-shimmed-program-gets)."""
+    key = BACKEND_KEYS["openai"]
+    shim.provider.reply(error=(401, {"error": {"message": f"Incorrect API key provided: {key}",
+                                               "type": "invalid_request_error", "code": "invalid_api_key"}}))
+    result = send(lib, mode, OPENAI_CHAT, {"model": "gpt-5.1", "messages": PROMPT})
+    assert result.status == 401 and key not in result.body.decode()
+    assert result.json()["error"]["message"] == "Incorrect API key provided: [the backend's key]"
+    assert only(shim.telemetry.calls())["status"] == 401
+
+
+def test_a_backends_cookie_does_not_reach_the_programs_client(shim: ShimSession, lib: str, mode: str) -> None:
+    """The program's client keeps a cookie for the host *it* called (api.openai.com), not the backend's,
+    and would send it there on its next call, routed or not (docs/protocol-rules.md#answer-headers)."""
+    shim.provider.reply(text="fine", headers={"set-cookie": "backend_session=s3cr3t; Path=/"})
+    body = {"model": "gpt-5.1", "messages": PROMPT}
+    mod, headers = LIBS[lib], {"authorization": f"Bearer {PLACEHOLDER_KEY}"}
+
+    async def run_async() -> Any:
+        async with mod.AsyncClient(timeout=10) as client:
+            response = await client.post(OPENAI_CHAT, json=body, headers=headers)
+            return response, dict(client.cookies)
+
+    if mode == "sync":
+        with mod.Client(timeout=10) as client:
+            response = client.post(OPENAI_CHAT, json=body, headers=headers)
+            cookies = dict(client.cookies)
+    else:
+        response, cookies = asyncio.run(run_async())
+    assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "fine"
+    assert "set-cookie" not in response.headers and cookies == {}
+

@@ -2,13 +2,25 @@
 
 import asyncio
 import json
-from typing import Any, List
+import socket
+from pathlib import Path
+from typing import Any, Iterator, List
 
 import pytest
 from fakes import BACKEND_KEYS, EngineServer
-from shim_child_support import GZIPPED_COMPLETION, PLACEHOLDER_KEY, ShimSession, only, queue_gzipped_completion
+from shim_child_support import (
+    GZIPPED_COMPLETION,
+    PLACEHOLDER_KEY,
+    ShimSession,
+    only,
+    queue_gzipped_completion,
+    snapshot_config,
+    write_snapshot,
+)
 
-from shim.env_names import PROXY_URL
+from shim import bootstrap
+from shim.env_names import CONFIG_SNAPSHOT, PROXY_URL
+from shim.runtime import reset_runtime
 
 requests = pytest.importorskip("requests")
 aiohttp = pytest.importorskip("aiohttp")
@@ -148,3 +160,63 @@ def test_aiohttp_no_route_call_is_reported(shim: ShimSession) -> None:
     assert status == 200 and raw == shim.provider.last.sent_body
     event = only(shim.telemetry.calls())
     assert event["backend"] is None and event["status"] == 200
+
+
+DEAD_KEY = "sk-dead-backend-key-0123456789"
+
+
+@pytest.fixture
+def dead_route(shim_env: ShimSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShimSession]:
+    """The shim active with one more route, ``dead-*``, to a backend nothing listens for."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = snapshot_config(shim_env.provider.root_url)
+    config["backends"]["dead"] = {"protocol": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
+                                  "api_key": DEAD_KEY}
+    config["routes"] = [{"match": "dead-*", "backend": "dead"}]
+    (tmp_path / "dead").mkdir()
+    monkeypatch.setenv(CONFIG_SNAPSHOT, str(write_snapshot(tmp_path / "dead", config)))
+    reset_runtime()
+    assert bootstrap.activate()
+    try:
+        yield shim_env
+    finally:
+        bootstrap.deactivate()
+        reset_runtime()
+
+
+def _requests_reached(error: BaseException) -> List[Any]:
+    """Every request object ``error`` leads to: its own, its response's, those of the errors it holds."""
+    found, seen, todo = [], set(), [error]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        for name in ("request", "response", "__cause__", "__context__"):
+            value = getattr(item, name, None)
+            if value is not None:
+                (found if name == "request" else todo).append(value)
+        todo.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
+    return found
+
+
+@pytest.mark.parametrize("library", ["requests", "httpx"])
+def test_a_library_error_raised_again_carries_the_programs_request_not_the_key(dead_route: ShimSession,
+                                                                               library: str) -> None:
+    """A route with no other try raises the library's own error, as without the router; requests'
+    carried the request the shim sent, with the backend's key in its headers, where an error
+    reporter that records ``error.request`` would have kept it (docs/secrets.md#what-a-shimmed-program-gets)."""
+    import httpx
+
+    body = {"model": "dead-1", "messages": PROMPT}
+    with pytest.raises((requests.ConnectionError, httpx.ConnectError)) as raised:
+        if library == "requests":
+            requests.post(OPENAI_CHAT, json=body, headers=AUTH, timeout=5)
+        else:
+            httpx.post(OPENAI_CHAT, json=body, headers=AUTH, timeout=5)
+    reached = _requests_reached(raised.value)
+    assert reached, "the error names a request"
+    for request in reached:
+        assert str(request.url) == OPENAI_CHAT and DEAD_KEY not in repr(dict(request.headers))
