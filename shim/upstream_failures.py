@@ -42,6 +42,7 @@ __all__ = [
     "TLSFailed",
     "UpstreamFailure",
     "UpstreamTimeout",
+    "undecodable_encoding",
     "unusable_status",
 ]
 
@@ -141,3 +142,19 @@ def unusable_status(status: int) -> Optional[ProtocolBroken]:
     if status in (204, 205):
         return ProtocolBroken(f"the backend answered {status}, with no content")
     return None
+
+
+# What the router reads of a body it asked for as identity: a backend may compress anyway, as
+# servers do, with gzip or deflate, which both drivers' libraries decode (docs/proxy-limits.md#answers).
+DECODED_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
+
+
+def undecodable_encoding(encoding: str) -> Optional[ProtocolBroken]:
+    """A broken answer when a call's backend encoded its body with ``encoding`` (its
+    ``content-encoding``, stripped and lower case), which the router does not decode: a library
+    that does not know it either (httpx, requests) hands the compressed bytes on as if they were
+    the body — a success of garbage, or a traceback inside the SDK's stream reader."""
+    if encoding in DECODED_ENCODINGS:
+        return None
+    return ProtocolBroken(f"the backend answered with content-encoding {encoding!r}, which the router "
+                          "cannot decode (it asks for identity)")

@@ -50,6 +50,7 @@ from shim.upstream_failures import (
     ProtocolBroken,
     ReadTimeout,
     UpstreamFailure,
+    undecodable_encoding,
 )
 
 from .settings import ProxySettings
@@ -519,10 +520,10 @@ def _decoder_for(encoding: str) -> Optional["_Decoder"]:
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return None
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        return _Decoder(gzip=encoding != "deflate")
-    raise ProtocolBroken(f"the backend answered with content-encoding {encoding!r}, which the router "
-                         "cannot decode (it asks for identity)")
+    broken = undecodable_encoding(encoding)
+    if broken is not None:
+        raise broken
+    return _Decoder(gzip=encoding != "deflate")
 
 
 class _Decoder:

@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
-    from ..upstream_failures import ProtocolBroken, UpstreamFailure, unusable_status
+    from ..upstream_failures import ProtocolBroken, UpstreamFailure, undecodable_encoding, unusable_status
     from ..usage import Usage
 
 __all__ = [
@@ -142,7 +142,7 @@ def _import_engine() -> None:
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
-    global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, unusable_status
+    global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, undecodable_encoding, unusable_status
     from ..attempts import CallAttempts, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
@@ -161,7 +161,7 @@ def _import_engine() -> None:
     )
     from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
-    from ..upstream_failures import unusable_status
+    from ..upstream_failures import undecodable_encoding, unusable_status
 
     _engine_imported = True
 
@@ -374,15 +374,16 @@ class LLMCall:
         if self._attempts is None:
             return None
         self._note_upstream(headers)
-        unusable = unusable_status(status)
+        unusable = unusable_status(status) or undecodable_encoding(content_encoding(headers))
         if unusable is not None:
             return self._unusable(unusable)
         return self._take(self._attempts.answered(status, headers, now=time.monotonic(), wall_now=time.time()))
 
     def _unusable(self, failure: ProtocolBroken) -> Optional[UpstreamRequest]:
         """An answer no program can be given (a redirect its SDK would follow past the router, no
-        content, a status HTTP has not: docs/proxy-limits.md#answers), as the proxy takes it: a failed
-        attempt, then the next one's request, or a 502 in the program's protocol as the answer."""
+        content, a status HTTP has not, an encoding the router does not decode:
+        docs/proxy-limits.md#answers), as the proxy takes it: a failed attempt, then the next one's
+        request, or a 502 in the program's protocol as the answer."""
         assert self._attempts is not None
         request = self._take(self._attempts.failed(failure, time.monotonic()))
         if request is None and self.answer is None:

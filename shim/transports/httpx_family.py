@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver),
 __all__ = ["patch_httpx_module"]
 
 Selector = Callable[[Any, Any], Any]  # the original _transport_for_url(client, url)
+_IDENTITY = (b"Accept-Encoding", b"identity")
 _UNKNOWN = object()
 
 
@@ -285,7 +286,10 @@ class _RouterTransportBase:
         Built from a body stream and complete raw headers, as httpx itself copies requests: with
         ``content=`` httpx would re-derive Host and Content-Length through its case-insensitive
         header lookups, a third of the shim's own work on a same-protocol call. The headers are
-        exactly those ``Request(content=...)`` sends: Host first, then ours, then Content-Length."""
+        exactly those ``Request(content=...)`` sends: Host first, then ours, then Content-Length —
+        and ``Accept-Encoding: identity``, as the proxy asks (docs/proxy-limits.md#answers): with no
+        such field a server may use any encoding, and one httpx does not know reached the program
+        as the body."""
         url_text, headers, body = attempt.url, attempt.headers, attempt.body
         timeout = request.extensions.get("timeout")
         extensions = {} if timeout is None else {"timeout": timeout}
@@ -293,6 +297,7 @@ class _RouterTransportBase:
         raw = [(b"Host", url.netloc)]
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
+        raw.append(_IDENTITY)
         upstream = mod.Request(
             attempt.method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
         )

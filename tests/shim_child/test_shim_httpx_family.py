@@ -114,7 +114,9 @@ def test_anthropic_stream_from_openai_backend_is_translated(shim: ShimSession, l
 
 def test_upstream_request_is_framed_as_httpx_frames_it(shim: ShimSession, lib: str, mode: str) -> None:
     """The shim builds the upstream request from raw headers: Host and Content-Length must be what
-    ``Request(content=...)`` would have set, for the backend's URL, and no client header leaks."""
+    ``Request(content=...)`` would have set, for the backend's URL, and no client header leaks. It
+    asks for an unencoded answer, as the proxy does (docs/proxy-limits.md#answers): without the
+    field a server may pick any encoding, and the program's own ``gzip`` is not the router's to ask."""
     shim.provider.reply(text="framed")
     body = {"model": "gpt-5.1", "messages": PROMPT}
     result = send(lib, mode, OPENAI_CHAT, body, headers={"x-api-key": "client-secret", "accept-encoding": "gzip"})
@@ -123,7 +125,7 @@ def test_upstream_request_is_framed_as_httpx_frames_it(shim: ShimSession, lib: s
     assert request.header("host") == shim.provider.root_url.split("://", 1)[1].rstrip("/")
     assert request.header("content-length") == str(len(request.raw_body))
     assert json.loads(request.raw_body) == body
-    assert request.header("x-api-key") is None and request.header("accept-encoding") is None
+    assert request.header("x-api-key") is None and request.header("accept-encoding") == "identity"
     assert request.header("authorization") == f"Bearer {BACKEND_KEYS['openai']}"
 
 
@@ -340,17 +342,20 @@ def test_models_listing_passes_through_without_an_event(shim: ShimSession, lib: 
     assert shim.telemetry.calls() == []
 
 
-@pytest.mark.parametrize(("status", "said"), [(307, "redirect"), (302, "redirect"), (204, "no content")],
-                         ids=["307", "302", "204"])
+@pytest.mark.parametrize(("status", "said"), [(307, "redirect"), (302, "redirect"), (204, "no content"),
+                                              (200, "content-encoding 'snappy'")],
+                         ids=["307", "302", "204", "unknown-encoding"])
 @pytest.mark.parametrize("model", ["claude-sonnet-4-6", "gpt-5.1"], ids=["translated", "same-protocol"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_an_answer_a_program_cannot_be_given_is_a_502(shim: ShimSession, lib: str, mode: str, model: str,
                                                       stream: bool, status: int, said: str) -> None:
     """The proxy's rule in the program's own process (docs/proxy-limits.md#answers): a backend's
     redirect reached the program's client, which follows it (the SDKs do), sending the conversation
-    where the backend said, past the router; a 204 was a 500 or an empty answer."""
+    where the backend said, past the router; a 204 was a 500 or an empty answer; a body in an
+    encoding httpx does not know went to the program as if it were the body, a 200 of garbage."""
     steal = shim.root + "/steal"
-    shim.provider.reply(error=(status, {"moved": True}), headers={"location": steal})
+    headers = {"location": steal} if status != 200 else {"content-encoding": "snappy"}
+    shim.provider.reply(error=(status, {"moved": True}), headers=headers)
     body = {"model": model, "messages": PROMPT, "stream": stream}
     result = send(lib, mode, OPENAI_CHAT, body, follow_redirects=True)
     assert result.status == 502, result.body
