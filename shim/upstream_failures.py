@@ -27,11 +27,12 @@ the error the client sees names the backend and its host, which the driver adds
 (:meth:`UpstreamFailure.client_error`).
 """
 
-from typing import Optional
+from typing import List, Optional
 
 from .errors import UpstreamTransportError
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
     "AnswerTimeout",
     "AnswerTooLarge",
     "ConnectFailed",
@@ -42,6 +43,7 @@ __all__ = [
     "TLSFailed",
     "UpstreamFailure",
     "UpstreamTimeout",
+    "WholeAnswer",
     "undecodable_encoding",
     "unusable_status",
 ]
@@ -126,6 +128,40 @@ class AnswerTooLarge(UpstreamFailure):
     """The answer's headers or decoded body went over the proxy's limit; the rest was not read."""
 
     default_reason = "the backend's answer is too large"
+
+
+# How much of one answer, decoded, a driver reads whole (the proxy's ``--max-response-mib`` default).
+MAX_ANSWER_BYTES = 128 * 1024 * 1024
+
+
+class WholeAnswer:
+    """An answer's decoded bytes, gathered as they are read and refused as soon as they grow past
+    ``limit`` (docs/proxy-limits.md#answers): a body that decompresses to gigabytes, or a backend
+    that does not stop, is stopped there instead of filling the memory of the process reading it
+    (the proxy's, or under ``router shim`` the program's)."""
+
+    __slots__ = ("_parts", "_size", "limit")
+
+    def __init__(self, limit: int = MAX_ANSWER_BYTES) -> None:
+        self._parts: List[bytes] = []
+        self._size = 0
+        self.limit = limit
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; False (and nothing kept) once the answer is over the limit: stop reading."""
+        self._size += len(chunk)
+        if self._size > self.limit:
+            self._parts.clear()
+            return False
+        self._parts.append(chunk)
+        return True
+
+    def body(self) -> bytes:
+        parts = self._parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def too_large(self) -> AnswerTooLarge:
+        return AnswerTooLarge(f"the backend's answer is over the limit of {self.limit} bytes")
 
 
 def unusable_status(status: int) -> Optional[ProtocolBroken]:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from shim.plan import MAX_BODY_BYTES
+from shim.upstream_failures import MAX_ANSWER_BYTES
 
 __all__ = [
     "DEFAULT_HOST",
@@ -20,7 +21,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3456
 UPSTREAM_CLIENTS = ("httptools", "aiohttp", "httpx")  # the first is the default (measured fastest: bench/proxy.py)
 # The limits below and why they are what they are: docs/proxy-limits.md.
-MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+MAX_RESPONSE_BYTES = MAX_ANSWER_BYTES
 MAX_BODIES_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 32 * 1024
 MAX_CONNECTIONS = 1024

@@ -11,12 +11,12 @@ backend base URLs); nothing here reads a URL out of a client request.
 
 import asyncio
 import http.cookiejar
-from typing import AsyncIterator, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple
+from typing import AsyncIterator, Callable, Dict, Iterable, Mapping, Optional, Protocol, Tuple
 
 import httpx
 
 from shim.transports.library_failures import httpx_failure
-from shim.upstream_failures import AnswerTooLarge
+from shim.upstream_failures import WholeAnswer
 
 from .settings import ProxySettings
 
@@ -69,16 +69,13 @@ async def read_whole(chunks: AsyncIterator[bytes], limit: int,
     """A body read whole, as decoded chunks, refused as soon as it grows past ``limit`` bytes (a body
     that decompresses to gigabytes is stopped there, docs/proxy-limits.md#answers); ``on_piece`` is
     given each chunk as it arrives."""
-    parts: List[bytes] = []
-    size = 0
+    whole = WholeAnswer(limit)
     async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise AnswerTooLarge(f"the backend's answer is over the limit of {limit} bytes")
-        parts.append(chunk)
+        if not whole.add(chunk):
+            raise whole.too_large()
         if on_piece is not None:
             on_piece(chunk)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return whole.body()
 
 
 class _HttpxResponse:

@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..routing import Route, resolve_route
     from ..telemetry import CallFields
     from ..translate.stream_base import StreamTranslator
-    from ..upstream_failures import ProtocolBroken, UpstreamFailure, undecodable_encoding, unusable_status
+    from ..upstream_failures import ProtocolBroken, UpstreamFailure, WholeAnswer, undecodable_encoding, unusable_status
     from ..usage import Usage
 
 __all__ = [
@@ -142,7 +142,7 @@ def _import_engine() -> None:
     global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
-    global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, undecodable_encoding, unusable_status
+    global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, WholeAnswer, undecodable_encoding, unusable_status
     from ..attempts import CallAttempts, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
@@ -161,7 +161,7 @@ def _import_engine() -> None:
     )
     from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
-    from ..upstream_failures import undecodable_encoding, unusable_status
+    from ..upstream_failures import WholeAnswer, undecodable_encoding, unusable_status
 
     _engine_imported = True
 
@@ -385,7 +385,21 @@ class LLMCall:
         docs/proxy-limits.md#answers), as the proxy takes it: a failed attempt, then the next one's
         request, or a 502 in the program's protocol as the answer."""
         assert self._attempts is not None
-        request = self._take(self._attempts.failed(failure, time.monotonic()))
+        return self._answer_failed(failure, self._attempts.failed(failure, time.monotonic()))
+
+    def whole_answer(self) -> WholeAnswer:
+        """Where the transport gathers an answer it reads whole, at most the proxy's limit."""
+        return WholeAnswer()
+
+    def answer_too_large(self, whole: WholeAnswer) -> Optional[UpstreamRequest]:
+        """The answer being read whole went over ``whole``'s limit (docs/proxy-limits.md#answers): the
+        proxy's 502, or the next target, where the program's memory held all of it."""
+        assert self._attempts is not None
+        failure = whole.too_large()
+        return self._answer_failed(failure, self._attempts.failed_before_first_byte(failure, time.monotonic()))
+
+    def _answer_failed(self, failure: UpstreamFailure, step: Union[Send, Finish]) -> Optional[UpstreamRequest]:
+        request = self._take(step)
         if request is None and self.answer is None:
             finish, plan = self._finish, self._sent_plan()
             final = finish is not None and finish.exhausted

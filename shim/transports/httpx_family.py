@@ -30,7 +30,7 @@ from .call_driver import ANSWER, PASS, LLMCall, LowerCaseHeaders, UpstreamReques
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with httpx
     from ..plan import ClientResponse
-    from ..upstream_failures import UpstreamFailure
+    from ..upstream_failures import UpstreamFailure, WholeAnswer
 
 __all__ = ["patch_httpx_module"]
 
@@ -419,11 +419,14 @@ class _SyncRouterTransport(_RouterTransportBase):
             return self._observed(request, call, upstream, headers, self._kinds.sync_observed)
         if call.streams(upstream.status_code):
             return self._streamed(request, call, upstream, headers)
+        whole = call.whole_answer()
         try:
-            body = self._read(upstream)
+            complete = self._read(upstream, whole)
         except Exception as error:
             return self._read_failed(request, call, error)
-        return self._whole(request, call, upstream, headers, body)
+        if not complete:
+            return self._instead(request, call, call.answer_too_large(whole))
+        return self._whole(request, call, upstream, headers, whole.body())
 
     def _read_failed(self, request: Any, call: LLMCall, error: Exception) -> Any:
         if not call.may_fall_back:
@@ -444,9 +447,10 @@ class _SyncRouterTransport(_RouterTransportBase):
             return response
         return self._observed(request, call, response, _plain_headers(response.headers), self._kinds.sync_observed)
 
-    def _read(self, upstream: Any) -> bytes:
+    def _read(self, upstream: Any, whole: "WholeAnswer") -> bool:
+        """Read ``upstream`` into ``whole``, decoded: False when it stopped at the limit."""
         try:
-            return bytes(upstream.read())
+            return all(whole.add(chunk) for chunk in upstream.iter_bytes())
         finally:
             upstream.close()
 
@@ -520,11 +524,14 @@ class _AsyncRouterTransport(_RouterTransportBase):
             return self._observed(request, call, upstream, headers, self._kinds.async_observed)
         if call.streams(upstream.status_code):
             return await self._streamed(request, call, upstream, headers)
+        whole = call.whole_answer()
         try:
-            body = await self._read(upstream)
+            complete = await self._read(upstream, whole)
         except Exception as error:
             return self._read_failed(request, call, error)
-        return self._whole(request, call, upstream, headers, body)
+        if not complete:
+            return self._instead(request, call, call.answer_too_large(whole))
+        return self._whole(request, call, upstream, headers, whole.body())
 
     def _read_failed(self, request: Any, call: LLMCall, error: Exception) -> Any:
         if not call.may_fall_back:
@@ -545,9 +552,12 @@ class _AsyncRouterTransport(_RouterTransportBase):
             return response
         return self._observed(request, call, response, _plain_headers(response.headers), self._kinds.async_observed)
 
-    async def _read(self, upstream: Any) -> bytes:
+    async def _read(self, upstream: Any, whole: "WholeAnswer") -> bool:
         try:
-            return bytes(await upstream.aread())
+            async for chunk in upstream.aiter_bytes():
+                if not whole.add(chunk):
+                    return False
+            return True
         finally:
             await upstream.aclose()
 

@@ -27,7 +27,7 @@ from .call_driver import ANSWER, PASS, LLMCall, UpstreamRequest, begin_call, fir
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call (call_driver), not with requests
     from ..plan import ClientResponse
-    from ..upstream_failures import UpstreamFailure
+    from ..upstream_failures import UpstreamFailure, WholeAnswer
 
 __all__ = ["RouterAdapter", "patch_requests"]
 
@@ -125,17 +125,25 @@ class RouterAdapter:
         following = call.response_arrived(upstream.status_code, upstream.headers)
         if following is not None or call.answer is not None:
             upstream.close()  # an answer that falls back, or that no program can be given, goes nowhere
-            if following is not None:
-                return following
-            assert call.answer is not None
-            return self._response(request, call.answered(call.answer), stream)
+            return self._instead(request, call, following, stream)
         if call.streams(upstream.status_code):
             return self._streamed(request, call, upstream, stream)
+        whole = call.whole_answer()
         try:
-            body = self._read(upstream)
+            complete = self._read(upstream, whole)
         except Exception as error:
             return self._read_failed(request, call, error, stream)
-        return self._response(request, call.whole_response(upstream.status_code, upstream.headers, body), stream)
+        if not complete:
+            return self._instead(request, call, call.answer_too_large(whole), stream)
+        answer = call.whole_response(upstream.status_code, upstream.headers, whole.body())
+        return self._response(request, answer, stream)
+
+    def _instead(self, request: Any, call: LLMCall, following: Optional[UpstreamRequest], stream: bool) -> Any:
+        """In place of an upstream answer: the next attempt's request, or the call's answer."""
+        if following is not None:
+            return following
+        assert call.answer is not None
+        return self._response(request, call.answered(call.answer), stream)
 
     def _failure(self, error: BaseException, answered: bool) -> "UpstreamFailure":
         """The library's ``error``, typed for the routing policy (imported on the first failure: rare)."""
@@ -188,9 +196,11 @@ class RouterAdapter:
             _observe(call, response)
         return response
 
-    def _read(self, upstream: Any) -> bytes:
+    def _read(self, upstream: Any, whole: "WholeAnswer") -> bool:
+        """Read ``upstream`` into ``whole``, decoded, in pieces of :data:`_READ_SIZE` (``content``
+        takes 10 KiB ones): False when it stopped at the limit."""
         try:
-            return bytes(upstream.content)
+            return all(whole.add(chunk) for chunk in upstream.iter_content(_READ_SIZE))
         finally:
             upstream.close()
 

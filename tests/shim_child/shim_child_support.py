@@ -1,6 +1,7 @@
 """Helpers for the child-side shim tests: a real telemetry socket, the snapshot the host would
 write, and the injected directory rendered the way the host renders it."""
 
+import functools
 import gzip
 import json
 import os
@@ -117,6 +118,13 @@ GZIPPED_COMPLETION: Dict[str, Any] = {
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "zipped"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26},
 }
+
+
+@functools.lru_cache(maxsize=1)
+def answer_bomb() -> bytes:
+    """129 MiB of JSON whitespace before an object, gzipped to some 130 KiB: over the 128 MiB a
+    driver reads of one answer (``shim/upstream_failures.py`` MAX_ANSWER_BYTES)."""
+    return gzip.compress(b" " * (129 << 20) + b"{}", compresslevel=9)
 
 
 def queue_gzipped_completion(provider: Any) -> None:

@@ -12,7 +12,14 @@ import openai
 import pytest
 from fakes import BACKEND_KEYS
 from pydantic import TypeAdapter
-from shim_child_support import GZIPPED_COMPLETION, PLACEHOLDER_KEY, ShimSession, only, queue_gzipped_completion
+from shim_child_support import (
+    GZIPPED_COMPLETION,
+    PLACEHOLDER_KEY,
+    ShimSession,
+    answer_bomb,
+    only,
+    queue_gzipped_completion,
+)
 
 LIBS = {"httpx": httpx, "httpx2": httpx2}
 MODES = ("sync", "async")
@@ -402,3 +409,15 @@ def test_a_backends_cookie_does_not_reach_the_programs_client(shim: ShimSession,
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "fine"
     assert "set-cookie" not in response.headers and cookies == {}
 
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "gpt-5.1"], ids=["translated", "same-protocol"])
+def test_an_answer_over_the_limit_is_a_502_not_the_programs_memory(shim: ShimSession, lib: str, mode: str,
+                                                                    model: str) -> None:
+    """The proxy stops reading an answer at 128 MiB decoded (docs/proxy-limits.md#answers); under the
+    shim the program read all of it: this one took its memory from 28 MiB to 2 GiB."""
+    shim.provider.reply(error=(200, answer_bomb()), headers={"content-encoding": "gzip"})
+    result = send(lib, mode, OPENAI_CHAT, {"model": model, "messages": PROMPT})
+    assert result.status == 502, result.body[:200]
+    assert "over the limit of 134217728 bytes" in result.json()["error"]["message"]
+    assert only(shim.telemetry.calls())["status"] == 502

@@ -12,6 +12,7 @@ from shim_child_support import (
     GZIPPED_COMPLETION,
     PLACEHOLDER_KEY,
     ShimSession,
+    answer_bomb,
     only,
     queue_gzipped_completion,
     snapshot_config,
@@ -77,6 +78,14 @@ def test_requests_does_not_follow_a_backends_redirect(shim: ShimSession, model: 
     assert response.status_code == 502 and "redirect" in response.json()["error"]["message"], response.text
     upstream_path = "/v1/messages" if model.startswith("claude") else "/v1/chat/completions"
     assert response.history == [] and [request.path for request in shim.provider.requests] == [upstream_path]
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "gpt-5.1"], ids=["translated", "same-protocol"])
+def test_requests_stops_reading_an_answer_at_the_limit(shim: ShimSession, model: str) -> None:
+    """As the httpx transports do (docs/proxy-limits.md#answers); ``content`` read it all, 10 KiB at a time."""
+    shim.provider.reply(error=(200, answer_bomb()), headers={"content-encoding": "gzip"})
+    response = requests.post(OPENAI_CHAT, json={"model": model, "messages": PROMPT}, headers=AUTH)
+    assert response.status_code == 502 and "over the limit" in response.json()["error"]["message"]
 
 
 def test_requests_no_route_and_non_llm_untouched(shim: ShimSession) -> None:
