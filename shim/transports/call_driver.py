@@ -388,23 +388,30 @@ class LLMCall:
         return self._answer_failed(failure, self._attempts.failed(failure, time.monotonic()))
 
     def whole_answer(self) -> WholeAnswer:
-        """Where the transport gathers an answer it reads whole, at most the proxy's limit."""
-        return WholeAnswer()
+        """Where the transport gathers an answer it reads whole: a routed call's at most the proxy's
+        limit; an unrouted one's (no route, a stored-response lookup, a trace upload) as the program
+        would read it without the router, whole."""
+        return WholeAnswer() if self._attempts is not None else WholeAnswer(limit=sys.maxsize)
 
     def answer_too_large(self, whole: WholeAnswer) -> Optional[UpstreamRequest]:
-        """The answer being read whole went over ``whole``'s limit (docs/proxy-limits.md#answers): the
-        proxy's 502, or the next target, where the program's memory held all of it."""
-        assert self._attempts is not None
+        """The routed answer being read whole went over ``whole``'s limit (docs/proxy-limits.md#answers):
+        the proxy's 502, or the next target, where the program's memory held all of it."""
+        assert self._attempts is not None, "only a routed call's answer has a limit (whole_answer)"
         failure = whole.too_large()
         return self._answer_failed(failure, self._attempts.failed_before_first_byte(failure, time.monotonic()))
 
     def _answer_failed(self, failure: UpstreamFailure, step: Union[Send, Finish]) -> Optional[UpstreamRequest]:
         request = self._take(step)
         if request is None and self.answer is None:
-            finish, plan = self._finish, self._sent_plan()
-            final = finish is not None and finish.exhausted
-            self.answer = plan.error_response(failure.client_error(_where(plan), should_retry=False if final else None))
+            finish = self._finish
+            self.answer = self._failure_answer(failure, final=finish is not None and finish.exhausted)
         return request
+
+    def _failure_answer(self, failure: UpstreamFailure, *, final: bool) -> ClientResponse:
+        """``failure`` as the program's answer, naming the backend; ``final``: the route's tries are
+        spent, so the program's SDK must not retry it either (as the proxy's failure_error)."""
+        plan = self._sent_plan()
+        return plan.error_response(failure.client_error(_where(plan), should_retry=False if final else None))
 
     def send_failed(self, error: Exception, failure: UpstreamFailure) -> Optional[UpstreamRequest]:
         """Sending (or reading the answer) raised the library's ``error``, which ``failure`` types
@@ -429,8 +436,7 @@ class LLMCall:
             return request
         finish = self._finish
         if finish is not None and finish.exhausted:  # the route's tries are spent: the client must not retry
-            plan = self._sent_plan()
-            self.answer = terminal(plan.error_response(failure.client_error(_where(plan), should_retry=False)))
+            self.answer = terminal(self._failure_answer(failure, final=True))
         else:
             self.upstream_failed(error)  # nothing else was offered: the library's error, as without the router
         return None
@@ -500,17 +506,19 @@ class LLMCall:
     def keeps_body(self, status: int, headers: Mapping[str, str]) -> bool:
         """Can the upstream response go to the client as it is, its body only observed on the way?
 
-        True for a successful whole (not streamed) body of an untranslated call that is not
-        content-encoded and sets no cookie: :meth:`whole_response` would hand back those very bytes,
+        True for a whole (not streamed) body of an untranslated call that is not content-encoded
+        (on a route: a success that sets no cookie): :meth:`whole_response` would hand back those very bytes,
         so the transport may return the upstream response itself and skip reading it, rebuilding it
         and reading it again (the same-protocol fast path's main cost). The rest take the whole
-        path: encoded bodies, so that the usage in the event is read from decoded bytes; errors, which
-        may quote the backend's key (docs/secrets.md#what-a-shimmed-program-gets) and may get
-        ``x-should-retry: false``; and a ``set-cookie``, which the program's client would keep for
-        the host it called, not the backend's (docs/protocol-rules.md#answer-headers)."""
+        path: encoded bodies, so that the usage in the event is read from decoded bytes; and on a
+        route, errors, which may quote the backend's key (docs/secrets.md#what-a-shimmed-program-gets)
+        and may get ``x-should-retry: false``, and a ``set-cookie``, which the program's client would
+        keep for the host it called, not the backend's (docs/protocol-rules.md#answer-headers)."""
         plan = self.plan
-        if plan is None or plan.translated or self.streams(status) or status >= 400 or "set-cookie" in headers:
+        if plan is None or plan.translated or self.streams(status):
             return False
+        if self._attempts is not None and (status >= 400 or "set-cookie" in headers):
+            return False  # routed: the program's client is not the backend's (a call with no route goes as it would)
         try:
             return content_encoding(headers) == "identity"
         except Exception:  # an odd header mapping: the whole-body path copes with anything

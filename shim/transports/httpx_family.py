@@ -287,9 +287,10 @@ class _RouterTransportBase:
         ``content=`` httpx would re-derive Host and Content-Length through its case-insensitive
         header lookups, a third of the shim's own work on a same-protocol call. The headers are
         exactly those ``Request(content=...)`` sends: Host first, then ours, then Content-Length —
-        and ``Accept-Encoding: identity``, as the proxy asks (docs/proxy-limits.md#answers): with no
-        such field a server may use any encoding, and one httpx does not know reached the program
-        as the body."""
+        and, when ours have none (a routed call's never do; a call with no route keeps the
+        program's), ``Accept-Encoding: identity``, as the proxy asks (docs/proxy-limits.md#answers):
+        with no such field a server may use any encoding, and one httpx does not know reached the
+        program as the body."""
         url_text, headers, body = attempt.url, attempt.headers, attempt.body
         timeout = request.extensions.get("timeout")
         extensions = {} if timeout is None else {"timeout": timeout}
@@ -297,7 +298,8 @@ class _RouterTransportBase:
         raw = [(b"Host", url.netloc)]
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
-        raw.append(_IDENTITY)
+        if not any(name.lower() == "accept-encoding" for name in headers):
+            raw.append(_IDENTITY)
         upstream = mod.Request(
             attempt.method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
         )

@@ -148,6 +148,20 @@ def test_a_redirect_falls_back_like_a_broken_answer(routed: ShimSession, second:
     assert attempts_of(event) == [("primary", "ProtocolBroken"), (event["backend"], 200)]
 
 
+def test_a_refusal_by_the_last_target_is_the_answer_after_a_failed_one(routed: ShimSession,
+                                                                         second: FakeProvider) -> None:
+    """The primary fails, and the second cannot take the call (an Anthropic file document has no Chat
+    form): the program gets that refusal, final, as the proxy's client does (docs/routing.md#drivers).
+    It got the primary's 500, rebuilt with the refusing target's plan and open to retries."""
+    routed.provider.reply(error=(500, None))
+    document = {"type": "document", "source": {"type": "file", "file_id": "file_1"}}
+    client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        client.messages.create(model="cross-6", max_tokens=32, messages=[{"role": "user", "content": [document]}])
+    assert raised.value.response.headers["x-should-retry"] == "false" and second.requests == []
+    assert attempts_of(only(routed.telemetry.calls(), "call event"))[0] == ("primary", 500)
+
+
 def test_a_same_protocol_fallback(routed: ShimSession, second: FakeProvider) -> None:
     routed.provider.reply(error=(429, None))
     second.reply(text="same protocol")

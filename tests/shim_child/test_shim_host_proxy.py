@@ -17,7 +17,7 @@ import openai
 import pytest
 import requests
 from fakes import BACKEND_KEYS, EngineServer
-from shim_child_support import PLACEHOLDER_KEY, ShimSession, only
+from shim_child_support import PLACEHOLDER_KEY, ShimSession, answer_bomb, only
 
 from shim.env_names import PROXY_URL, USER_ANTHROPIC_BASE_URL, USER_OPENAI_BASE_URL
 from shim.host_proxy import HostProxy
@@ -99,6 +99,41 @@ def test_unrouted_call_to_the_proxy_url_goes_where_it_would_have_gone(
     assert received.header("authorization") == f"Bearer {PLACEHOLDER_KEY}"  # the program's own credentials
     event = only(shim.telemetry.calls())
     assert (event["backend"], event["requested_model"], event["status"]) == (None, "mystery-model", 200)
+
+
+@pytest.mark.parametrize("library", ["httpx", "httpx2", "requests"])
+def test_an_unrouted_call_keeps_its_cookie_its_error_and_its_encoding(proxied: EngineServer, shim: ShimSession,
+                                                                      library: str) -> None:
+    """What a routed call's answer loses or gains on the way (docs/protocol-rules.md#answer-headers,
+    docs/proxy-limits.md#answers) is the router's own business: a call with no route goes as it
+    would without the router — the program's server's cookie, its error byte for byte, the
+    program's own accept-encoding (not the router's identity beside it)."""
+    shim.provider.reply(error=(401, {"error": {"message": "who are you?"}}), headers={"set-cookie": "lb=abc; Path=/"})
+    url = proxied.openai_base_url + "/chat/completions"
+    body = {"model": "mystery-model", "messages": PROMPT}
+    headers = {**AUTH, "accept-encoding": "gzip"}
+    if library == "requests":
+        with requests.Session() as session:
+            response = session.post(url, json=body, headers=headers, timeout=10)
+            status, content, cookies = response.status_code, response.content, dict(session.cookies)
+    else:
+        with {"httpx": httpx, "httpx2": httpx2}[library].Client(timeout=10) as client:
+            response = client.post(url, json=body, headers=headers)
+            status, content, cookies = response.status_code, response.content, dict(client.cookies)
+    assert status == 401 and content == shim.provider.last.sent_body and proxied.plans == []
+    assert shim.provider.last.request.header("accept-encoding") == "gzip"
+    if library != "requests":  # requests fills its jar from the urllib3 response, which the shim rebuilds
+        assert cookies == {"lb": "abc"}
+
+
+def test_an_unrouted_answer_is_not_held_to_the_routed_limit(proxied: EngineServer, shim: ShimSession) -> None:
+    """The 128 MiB a routed answer is read to (docs/proxy-limits.md#answers) is not the program's
+    limit: an unrouted answer past it ended in an AssertionError inside the shim."""
+    shim.provider.reply(error=(200, answer_bomb()), headers={"content-encoding": "gzip"})
+    status, body = post("httpx", proxied.openai_base_url + "/chat/completions",
+                        {"model": "mystery-model", "messages": PROMPT})
+    assert status == 200 and len(body) == (129 << 20) + 2 and body.endswith(b"{}")
+    assert only(shim.telemetry.calls())["status"] == 200
 
 
 @pytest.mark.parametrize("library", ["httpx", "httpx2", "requests"])
