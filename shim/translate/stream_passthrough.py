@@ -54,10 +54,15 @@ class PassthroughStream(StreamTranslator):
         super().__init__()
         self._protocol = protocol  # anthropic, openai (Chat) or responses: see the module docstring
         self._markers = _MARKERS[protocol if protocol in (ANTHROPIC, RESPONSES) else "openai"]
-        self._unscanned = bytearray()  # bytes after the last event boundary (no whole event in it)
+        # Bytes after the last event boundary: not sent yet, so that an error the router adds
+        # starts an event of its own (see _render_error).
+        self._unscanned = bytearray()
+        self._mid_event = False  # the client has the start of an event: one over MAX_EVENT_BYTES
         self._last_sequence = -1  # responses: the last sequence_number forwarded so far
 
     def feed(self, chunk: bytes) -> bytes:
+        """The upstream's bytes to the last event boundary: whole events, unchanged. The bytes of an
+        event still arriving wait for its end (an SSE client does nothing with them before)."""
         if self.finished:
             return b""
         unscanned = self._unscanned
@@ -67,22 +72,28 @@ class PassthroughStream(StreamTranslator):
         if end > 0:
             events = bytes(unscanned[:end])
             del unscanned[:end]
+            self._mid_event = False
             self._scan(events)
-        elif len(unscanned) > MAX_EVENT_BYTES:  # a backend that never ends an event: stop holding it
+            return events
+        if len(unscanned) > MAX_EVENT_BYTES:  # a backend that never ends an event: stop holding it
+            self._mid_event = True
+            out = bytes(unscanned)
             unscanned.clear()
-        return chunk
+            return out
+        return b""
 
     def close(self) -> bytes:
         if self.finished:
             return b""
-        self._scan(bytes(self._unscanned))  # a last event without its blank line still counts
-        self._unscanned.clear()
+        last = bytes(self._unscanned)
+        self._scan(last)  # a last event without its blank line still counts
         if self._protocol == RESPONSES and not self._end_seen and self.error is None:
             # A Responses stream cut before its terminal event ends with the router's in-band
             # error, as translated streams do: the SDK then reports an error, not a silent end.
             return self.abort(truncated_stream_error())
+        self._unscanned.clear()
         self.finished = True
-        return b""
+        return last  # the backend's own last bytes, as they came
 
     def _scan(self, events: bytes) -> None:
         """Watch the events in ``events`` (whole events, from a boundary on) that can matter."""
@@ -194,9 +205,15 @@ class PassthroughStream(StreamTranslator):
         return b""
 
     def _render_error(self, error: RouterError) -> bytes:
+        """The router's error as an event of its own (docs/protocol-rules.md#same-protocol): the
+        incomplete event before it is dropped, as an SSE client drops one at the end of a stream.
+        Written after it, the error was read as that event's rest — swallowed by the Anthropic SDK,
+        a JSONDecodeError in OpenAI's."""
+        self._unscanned.clear()
+        start = b"\n\n" if self._mid_event else b""  # only after an event too long to hold
         if self._protocol == RESPONSES:
-            return ResponsesEventWriter(self._last_sequence + 1).error(error)
-        return render_stream_error(self._protocol, error)
+            return start + ResponsesEventWriter(self._last_sequence + 1).error(error)
+        return start + render_stream_error(self._protocol, error)
 
 
 def _event_span(events: bytes, inside: int) -> Tuple[int, int]:

@@ -775,6 +775,36 @@ def test_passthrough_forwards_garbage_without_raising(protocol: str, garbage: by
     assert stream.close() == b""
 
 
+RESPONSES_SSE = [
+    b'event: response.created\ndata: {"type":"response.created","sequence_number":0,'
+    b'"response":{"id":"resp_1","status":"in_progress","error":null}}\n\n',
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":1,'
+    b'"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi"}\n\n',
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":2,'
+    b'"item_id":"msg_1","output_index":0,"content_index":0,"delta":" there"}\n\n',
+]
+
+
+@pytest.mark.parametrize("mode", CHUNKINGS)
+@pytest.mark.parametrize(("protocol", "events"), [(ANTHROPIC, ANTHROPIC_SSE), (OPENAI, OPENAI_SSE),
+                                                  (RESPONSES, RESPONSES_SSE)])
+def test_a_passthrough_error_after_a_cut_event_starts_an_event_of_its_own(protocol: str, events: List[bytes],
+                                                                         mode: str) -> None:
+    """The stream is cut halfway through an event and the router adds its error (the proxy on a lost
+    connection; a Responses stream at its end): written after that half, the client read the two as
+    one event (docs/protocol-rules.md#same-protocol)."""
+    whole, cut = b"".join(events[:2]), events[2][: len(events[2]) // 2]
+    stream = PassthroughStream(protocol)
+    out = b"".join(stream.feed(chunk) for chunk in chunked([whole, cut], mode))
+    out += stream.abort(UpstreamProtocolError("connection lost")) if protocol != RESPONSES else stream.close()
+    added = out[len(whole):]
+    assert out.startswith(whole) and not added.startswith(cut[:16]), added  # the half event is dropped
+    blocks = [block for block in added.split(b"\n\n") if block]
+    assert len(blocks) == 1 and blocks[0].startswith((b"event: error\n", b"data: {")), added
+    error = json.loads(blocks[0].split(b"data: ", 1)[1])
+    assert ("error" in error) if protocol != RESPONSES else (error["type"], error["sequence_number"]) == ("error", 2)
+
+
 def test_passthrough_keeps_forwarding_past_the_event_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_passthrough, "MAX_EVENT_BYTES", 16)
     stream = PassthroughStream(OPENAI)
