@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_ENTRIES",
+    "PYTHON_BYTES_PER_VALUE",
     "MemoryResponseStore",
     "ResponseStore",
     "StoredResponse",
@@ -34,6 +35,10 @@ DEFAULT_MAX_ENTRIES = 1000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_AGE_SECONDS = 24 * 3600.0
 _UNMEASURED = JsonMeasure(-1, -1)
+# What a JSON value parsed into Python holds beyond its text: the object's header and its slot in
+# a dict or a list (46–87 bytes a value measured on conversation items; a record of 2-character
+# messages held 10× its JSON: docs/response-store.md#router-shim-the-engines-in-process-store).
+PYTHON_BYTES_PER_VALUE = 96
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,8 @@ class MemoryResponseStore:
     The oldest records go first when a bound is reached; a record larger than the byte bound is not
     kept at all; an id put twice, or with such a record, is a tombstone: unknown
     (:meth:`ResponseStore.put`) for as long as a record would be kept. A record's bytes are its
-    :attr:`~StoredResponse.measure`, which the engine made by
+    :attr:`~StoredResponse.measure` — its JSON's bytes and :data:`PYTHON_BYTES_PER_VALUE` for each
+    value, what the parsed objects hold besides — which the engine made by
     adding up the bodies and outputs behind it: serialising a long conversation again to count it
     took ~9 ms a call for a 1 MiB one, on the caller's thread (the event loop of the proxy
     ``router shim`` runs for non-Python children). Thread-safe: a shimmed program may call from
@@ -157,7 +163,8 @@ class MemoryResponseStore:
             return entry[0]
 
     def put(self, stored: StoredResponse) -> None:
-        size = stored.measure.size
+        measure = stored.measure
+        size = measure.size + PYTHON_BYTES_PER_VALUE * measure.values  # what it holds in memory, about
         response_id, now = stored.response_id, stored.created_at
         with self._lock:
             self._forget_if_aged_out(response_id, now)  # an aged-out one is as good as gone

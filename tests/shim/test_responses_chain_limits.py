@@ -52,6 +52,11 @@ def _call(store: MemoryResponseStore, response_id: str, items: List[Dict[str, An
     return planned
 
 
+# A store that keeps records near the values budget: the default's 32 MiB is what some 300,000
+# parsed values hold in memory (docs/response-store.md#router-shim-the-engines-in-process-store).
+_ROOMY = 128 << 20
+
+
 def _items(count: int, text: str = "x") -> List[Dict[str, Any]]:
     return [{"role": "user", "content": text} for _ in range(count)]
 
@@ -96,7 +101,7 @@ def test_a_chain_over_a_bodys_size_is_refused_before_it_is_expanded() -> None:
 
 
 def test_a_chain_over_the_values_budget_is_refused_whatever_its_bytes() -> None:
-    store = MemoryResponseStore()
+    store = MemoryResponseStore(max_bytes=_ROOMY)
     many = MAX_JSON_VALUES // 3 * 2 // 3  # items of three values: each body two thirds of the budget's
     big = 64 << 20  # bytes are not what stops it here
     assert _call(store, "resp_1", _items(many), max_body_bytes=big).disposition != REFUSED
@@ -108,7 +113,7 @@ def test_a_chain_over_the_values_budget_is_refused_whatever_its_bytes() -> None:
 
 def test_a_driver_count_of_the_body_is_used_as_given() -> None:
     # The proxy counts values as the body arrives; planning takes its count instead of counting again.
-    store = MemoryResponseStore()
+    store = MemoryResponseStore(max_bytes=_ROOMY)
     store.put(StoredResponse("resp_1", NOW, _answer("resp_1", "ok"), ({"role": "user", "content": "q"},),
                              JsonMeasure(10, MAX_JSON_VALUES - 5)))
     body = {"model": MODEL, "input": "more", "previous_response_id": "resp_1"}

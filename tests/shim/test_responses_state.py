@@ -4,6 +4,7 @@ hands the driver its final response."""
 
 import dataclasses
 import json
+import sys
 from typing import Any, Dict, Optional
 
 import pytest
@@ -17,7 +18,7 @@ from shim.errors import InvalidRequestError, RouterError, UpstreamProtocolError
 from shim.json_budget import JsonMeasure
 from shim.plan import REFUSED, ClientCall, Plan, plan_call
 from shim.protocols import CHAT, RESPONSES
-from shim.responses_store import MemoryResponseStore, StoredResponse
+from shim.responses_store import PYTHON_BYTES_PER_VALUE, MemoryResponseStore, StoredResponse
 from shim.translate.stream_passthrough import PassthroughStream
 
 CONFIG = RouterConfig.from_dict({"backends": {
@@ -73,7 +74,8 @@ def test_memory_store_drops_the_oldest_past_its_entry_bound() -> None:
 
 
 def test_memory_store_is_bounded_by_bytes_and_refuses_a_record_larger_than_the_bound() -> None:
-    size = len(stored("resp_0", text="y" * 100).to_json())
+    measure = stored("resp_0", text="y" * 100).measure
+    size = measure.size + PYTHON_BYTES_PER_VALUE * measure.values
     store = MemoryResponseStore(max_bytes=2 * size + 10)
     for number in range(3):
         store.put(stored(f"resp_{number}", text="y" * 100))
@@ -85,14 +87,43 @@ def test_memory_store_is_bounded_by_bytes_and_refuses_a_record_larger_than_the_b
 def test_memory_store_counts_a_records_measure_without_serialising_it() -> None:
     # The engine's measure of what replaying the record sends: a long conversation is not serialised
     # again on every call to learn its size (docs/response-store.md#router-shim-the-engines-in-process-store).
-    store = MemoryResponseStore(max_bytes=1_000)
+    store = MemoryResponseStore(max_bytes=2_000)
     small = stored("resp_1")
     assert len(small.to_json()) < 1_000
-    store.put(dataclasses.replace(small, measure=JsonMeasure(1_001, 10)))
+    store.put(dataclasses.replace(small, measure=JsonMeasure(2_001, 0)))
     assert store.get("resp_1", NOW) is None and store.total_bytes == 0
     other = stored("resp_2")  # another id: resp_1 is a tombstone now (one id, one conversation)
     store.put(dataclasses.replace(other, measure=JsonMeasure(600, 10)))
-    assert store.get("resp_2", NOW) is not None and store.total_bytes == 600
+    assert store.get("resp_2", NOW) is not None and store.total_bytes == 600 + 10 * PYTHON_BYTES_PER_VALUE
+
+
+def test_memory_store_charges_each_value_what_it_holds_in_memory() -> None:
+    """Its JSON's bytes alone undercounted a record's memory 3-10x: 1,200 calls of 2,000 small input
+    items took a shimmed program from 82 to 531 MiB under a "32 MiB" store
+    (docs/response-store.md#router-shim-the-engines-in-process-store)."""
+    items = json.loads(json.dumps([{"role": "user", "content": "hi"}] * 2_000))  # as parsed: 2,000 dicts
+    record = StoredResponse("resp_many", NOW, {"id": "resp_many", "object": "response", "output": []}, tuple(items))
+    heap = _python_bytes(record.conversation)
+    store = MemoryResponseStore()
+    store.put(record)
+    assert store.total_bytes >= heap > 3 * record.measure.size
+
+
+def _python_bytes(value: Any) -> int:
+    """What ``value`` holds in memory, every object counted once."""
+    seen, todo, total = set(), [value], 0
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+    return total
 
 
 def test_an_id_put_twice_names_no_record_and_the_byte_count_follows() -> None:
@@ -113,8 +144,8 @@ def test_an_id_put_twice_names_no_record_and_the_byte_count_follows() -> None:
 
 
 def test_a_record_too_large_to_keep_leaves_a_tombstone_and_aged_out_ones_are_gone() -> None:
-    store = MemoryResponseStore(max_bytes=300, max_age_seconds=100)
-    store.put(stored("resp_1", text="x" * 1000))  # not kept, and its id names no record
+    store = MemoryResponseStore(max_bytes=3_000, max_age_seconds=100)  # a small record: ~1,200 bytes
+    store.put(stored("resp_1", text="x" * 5000))  # not kept, and its id names no record
     store.put(stored("resp_1", text="small"))
     assert store.get("resp_1", NOW) is None
     later = stored("resp_1", created_at=NOW + 100, text="later")
