@@ -617,9 +617,14 @@ class LLMCall:
         return tail
 
     def closed(self) -> None:
-        """The client closed the response (possibly before the end): report what we have."""
-        if not self._reported:
-            self._finish_stream(error="client_closed" if self._translator and not self._translator.complete else None)
+        """The client closed the response (possibly before the end): report what we have. A stream
+        that carried an error is reported with it: an SDK raises on an in-band error and closes the
+        stream before its end, and ``client_closed`` lost what the backend said."""
+        translator = self._translator
+        if self._reported:
+            return
+        left_early = translator is not None and not translator.complete and translator.error is None
+        self._finish_stream(error="client_closed" if left_early else None)
 
     def _finish_stream(self, error: Optional[str] = None) -> None:
         translator = self._translator

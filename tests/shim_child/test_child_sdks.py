@@ -114,3 +114,18 @@ def test_default_aiohttp_client(shim: ShimSession, sdk: str) -> None:
     assert asyncio.run(run()) == "via aiohttp transport"
     only(shim.provider.requests, "upstream request")
     only(shim.telemetry.calls(), "call event")  # the aiohttp layer below did not report it again
+
+
+@pytest.mark.parametrize(("model", "kind"), [("claude-sonnet-4-6", "overloaded"), ("gpt-5.1", "api_error")],
+                         ids=["same-protocol", "translated"])
+def test_an_error_event_mid_stream_is_the_calls_error_in_its_event(shim: ShimSession, chunking: str,
+                                                                    model: str, kind: str) -> None:
+    """The SDK raises on the in-band error and closes the stream before its end: the call's event
+    said ``client_closed``, and the backend's ``overloaded`` was lost (docs/routing.md#telemetry)."""
+    shim.provider.reply(text="partial answer", fail_midstream=True)
+    client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError):
+        with client.messages.stream(model=model, max_tokens=64, messages=PROMPT) as stream:
+            list(stream)
+    event = only(shim.telemetry.calls(), "call event")
+    assert event["error"] == kind, event  # what the backend's error event said
