@@ -301,6 +301,8 @@ class ProxyApp:
             call = ClientCall(endpoint, headers, received.raw, query,  # counted and searched by read_body
                               json_values=received.json_values, model_keys=received.model_keys)
             await forward_call(self.state, trace, call, writer)
+            if trace.error is None:  # the proxy cut the connection while its last writes waited:
+                trace.error = connection_end_reason(scope)  # they went nowhere (docs/proxy-limits.md#connections)
         except asyncio.CancelledError:
             watch.uncancel()
             if watch.client_left:  # or the proxy reset it: docs/proxy-limits.md#connections, send timeout
