@@ -298,7 +298,7 @@ class _RouterTransportBase:
         raw = [(b"Host", url.netloc)]
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         raw.append((b"Content-Length", b"%d" % len(body)))
-        if not any(name.lower() == "accept-encoding" for name in headers):
+        if "accept-encoding" not in headers:  # lower-case: the plan's, or the program's read by _plain_headers
             raw.append(_IDENTITY)
         upstream = mod.Request(
             attempt.method, url, headers=raw, stream=mod.ByteStream(body), extensions=extensions
@@ -351,11 +351,9 @@ class _RouterTransportBase:
     ) -> Any:
         """The next attempt's request; or the call's answer (its attempts spent); or the library's
         ``error`` raised again (the route offered no other try)."""
-        if following is not None:
-            return following
-        if call.answer is None:
+        if following is None and call.answer is None:
             raise error
-        return self._response(request, call.answered(call.answer))
+        return self._instead(request, call, following)
 
     def _instead(self, request: Any, call: LLMCall, following: Optional[UpstreamRequest]) -> Any:
         """In place of an upstream answer: the next attempt's request, or the call's answer."""

@@ -156,11 +156,9 @@ class RouterAdapter:
     ) -> Any:
         """The next attempt's request; or the call's answer (its attempts spent); or the library's
         ``error`` raised again (the route offered no other try)."""
-        if following is not None:
-            return following
-        if call.answer is None:
+        if following is None and call.answer is None:
             raise _with_request(error, request)
-        return self._response(request, call.answered(call.answer), stream)
+        return self._instead(request, call, following, stream)
 
     def _read_failed(self, request: Any, call: LLMCall, error: Exception, stream: bool) -> Any:
         if not call.may_fall_back:
