@@ -385,7 +385,7 @@ def main() -> None:
 
     def stream_run(p, events: List[bytes]) -> Callable[[], object]:  # type: ignore[no-untyped-def]
         def run() -> None:
-            translator = p.stream_translator()
+            translator = p.stream_translator({"content-type": "text/event-stream"})
             for event in events:
                 translator.feed(event)
             translator.close()

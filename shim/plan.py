@@ -80,6 +80,7 @@ from .translate.held_text import MAX_HELD_BYTES
 from .translate.request_checks import expect_bool
 from .translate.stream_base import StreamTranslator
 from .translate.stream_passthrough import PassthroughStream
+from .translate.stream_whole_answer import WholeAnswerStream, is_whole_answer
 from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
 
 __all__ = [
@@ -180,6 +181,11 @@ class Plan:
     _replay_measure: JsonMeasure = _NOTHING_TO_REPLAY  # _replay_input's (see expand_chain)
     _store_response: bool = False
     _now: float = 0.0
+    # The most of one answer a driver holds (its limit for an answer read whole): also the most a
+    # streaming call's answer that came whole may be (docs/protocol-rules.md#whole-answers-to-streams).
+    _max_held_bytes: int = MAX_HELD_BYTES
+    # A Chat stream from upstream ends with a usage chunk: the request asked for one (translations always do).
+    _usage_chunk: bool = True
     # What planning for another target of the route needs (routes with alternatives only).
     _source: "Optional[_PlanSource]" = None
 
@@ -193,7 +199,7 @@ class Plan:
             raise InvalidRequestError("this call's route has no other target")  # a driver bug: never for users
         retargeted = route.to(target)
         plan = Plan(self.client_protocol, self.endpoint, self.requested_model, self.stream, retargeted,
-                    _now=self._now, _source=source)
+                    _now=self._now, _max_held_bytes=self._max_held_bytes, _source=source)
         try:
             _plan_routed(plan, source.config, retargeted, source.call, source.body, source.context, source.chaining)
         except RouterError as error:
@@ -279,11 +285,19 @@ class Plan:
         translated = _guard_depth(lambda: translator(upstream, context))
         return ClientResponse(status, self._translated_headers(headers), _encoded(translated, from_backend=True))
 
-    def stream_translator(self) -> StreamTranslator:
-        """A fresh incremental translator for this call's upstream stream."""
+    def stream_translator(self, upstream_headers: Mapping[str, str]) -> StreamTranslator:
+        """A fresh incremental translator for this call's 2xx upstream stream, whose answer came
+        with ``upstream_headers``: a body the backend sent whole (JSON) is gathered and then
+        streamed (docs/protocol-rules.md#whole-answers-to-streams)."""
         if self._stream_factory is None or self.context is None:
-            return PassthroughStream(RESPONSES if self.endpoint == RESPONSES else self.client_protocol)
-        return self._stream_factory(self.context)
+            translator: StreamTranslator = PassthroughStream(RESPONSES if self.endpoint == RESPONSES
+                                                             else self.client_protocol)
+        else:
+            translator = self._stream_factory(self.context)
+        endpoint = self.upstream_endpoint
+        if endpoint is not None and endpoint in GENERATION_ENDPOINTS and is_whole_answer(upstream_headers):
+            return WholeAnswerStream(translator, endpoint, limit=self._max_held_bytes, usage_chunk=self._usage_chunk)
+        return translator
 
     def response_record(
         self, response: Union[bytes, Mapping[str, Any], None], *, now: Optional[float] = None,
@@ -302,10 +316,11 @@ class Plan:
                                named_by_backend=not self.translated)
 
     def stream_headers(self, upstream_headers: Mapping[str, str]) -> Dict[str, str]:
-        """Headers to send the client before a (2xx) stream's first byte."""
-        if not self.translated:
+        """Headers to send the client before a (2xx) stream's first byte: the backend's own on a
+        same-protocol stream, an event stream's on one the router writes (translated, or answered whole)."""
+        if not self.translated and not is_whole_answer(upstream_headers):
             return client_headers(upstream_headers)
-        headers = self._translated_headers(upstream_headers)
+        headers = self._translated_headers(upstream_headers) if self.translated else client_headers(upstream_headers)
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
         return headers
@@ -424,7 +439,7 @@ def plan_call(
     model = _required_model(body)
     stream = body.get("stream") is True
     route = resolve_route(config, model)
-    plan = Plan(client_protocol, call.endpoint, model, stream, route, _now=now)
+    plan = Plan(client_protocol, call.endpoint, model, stream, route, _now=now, _max_held_bytes=max_held_bytes)
     if route is None:
         return plan
     context = ResponseContext(client_model=model, created=int(now), call_id=call_id, max_held_bytes=max_held_bytes)
@@ -611,6 +626,8 @@ def _plan_same_protocol(
     if body.get("stream") is not None:
         expect_bool(body["stream"], "stream")
     plan.upstream_endpoint = plan.endpoint
+    options = body.get("stream_options")
+    plan._usage_chunk = isinstance(options, dict) and options.get("include_usage") is True
     protocol = route.backend.protocol
     path = upstream_path(protocol, plan.endpoint)
     assert path is not None  # every client endpoint exists on a backend of its own protocol

@@ -213,7 +213,7 @@ class _ForwardedCall:
         A chunk read when the upstream body is already complete (often the whole stream: a short
         answer comes in one TCP segment) goes out together with the stream's end: one ASGI send and
         one write instead of two. Nothing is held back for data that has not arrived yet."""
-        translator = plan.stream_translator()
+        translator = plan.stream_translator(response.headers)
         keeper = _RecordKeeper(self.state, plan)
         writer, last = self.writer, b""
         try:

@@ -538,7 +538,7 @@ class LLMCall:
         self._note_upstream(headers)
         stream = plan.stream and 200 <= status < 300
         if stream:
-            self._translator, self._status = plan.stream_translator(), status
+            self._translator, self._status = plan.stream_translator(headers), status
         return BodyObserver(self, status, encoding, stream)
 
     def body_observed(self, status: int, body: bytes) -> None:
@@ -563,7 +563,7 @@ class LLMCall:
         """Start translating a 2xx upstream stream; the headers for the client."""
         plan = self._sent_plan()
         self._note_upstream(headers)
-        self._translator = plan.stream_translator()
+        self._translator = plan.stream_translator(headers)
         self._status = status
         return plan.stream_headers(headers)
 

@@ -204,7 +204,7 @@ class _EngineHandler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _relay_stream(self, plan: Plan, upstream: http.client.HTTPResponse, headers: Mapping[str, str]) -> None:
-        translator = plan.stream_translator()
+        translator = plan.stream_translator(headers)
         self._start_chunked(plan.stream_headers(headers))
         read_sizes: List[int] = []
         self.engine.read_sizes.append(read_sizes)

@@ -108,6 +108,8 @@ class FakeProvider(WireServer):
         self._lock = threading.Lock()
         self._script = _Script()
         self.byte_by_byte = False  # default for replies that do not say
+        # Answer a streaming call with the whole JSON body, as servers that ignore ``stream`` do.
+        self.answers_streams_whole = False
         self.count_tokens_result = 42
         self.accepted_keys: Optional[Set[str]] = None  # None: any key (or none) is accepted
         self.release = threading.Event()  # opens streams held by ``Reply.hold_after_events``
@@ -147,6 +149,7 @@ class FakeProvider(WireServer):
         with self._lock:
             self._script = _Script()
         self.byte_by_byte = False
+        self.answers_streams_whole = False
         self.count_tokens_result = 42
         self.accepted_keys = None
         self.new_hold()
@@ -283,13 +286,21 @@ class _Handler(BaseHTTPRequestHandler):
             message = "fake provider: no reply scripted for this call"
             self._send_json(exchange, 500, _error_body(_error_protocol(protocol), 500, message))
             return
+        streamed_whole = body.get("stream") is True and self.provider.answers_streams_whole
+        if reply.error is not None and reply.error[0] == 200 and streamed_whole:
+            content = reply.error[1]  # a 200 that is an error, or not JSON at all, sent as the whole answers are
+            data = content if isinstance(content, bytes) else json.dumps(content).encode()
+            self._send_whole_to_stream(exchange, data, reply)
+            return
         if reply.error is not None:
             self._send_error(exchange, protocol, reply)
             return
         if protocol == "responses" and reply.response_id is None:
             reply = dataclasses.replace(reply, response_id=_new_response_id())
         wire = _wire(protocol, reply, body, serial)
-        if body.get("stream") is True:
+        if streamed_whole:
+            self._send_whole_to_stream(exchange, json.dumps(wire.body()).encode(), reply)
+        elif body.get("stream") is True:
             self._send_stream(exchange, wire, reply)
         else:
             if reply.hold_after_events == 0:  # a whole answer held before its first byte
@@ -340,6 +351,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_stream_body(events, reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the engine gave up on us; nothing more to do
+
+    def _send_whole_to_stream(self, exchange: Exchange, data: bytes, reply: Reply) -> None:
+        """The whole JSON answer to a streaming call, chunked (one chunk, or one a byte)."""
+        exchange.status, exchange.sent_body = 200, data
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-request-id", "req_fake_0001")
+        self.end_headers()
+        byte_by_byte = self.provider.byte_by_byte if reply.byte_by_byte is None else reply.byte_by_byte
+        self._write_chunks([data], byte_by_byte)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _write_stream_body(self, events: List[bytes], reply: Reply) -> None:
         byte_by_byte = self.provider.byte_by_byte if reply.byte_by_byte is None else reply.byte_by_byte

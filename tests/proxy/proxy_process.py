@@ -10,7 +10,10 @@ import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["BACKEND_KEYS", "CLIENT_KEY", "ProxyProcess", "closed_port", "limit_open_files", "write_proxy_config"]
+__all__ = [
+    "BACKEND_KEYS", "CLIENT_KEY", "ProxyProcess", "closed_port", "limit_open_files", "write_proxy_config",
+    "write_responses_config",
+]
 
 # Backend keys reach the proxy through key_env variables, as a user's would.
 BACKEND_KEYS = {"anthropic": "sk-ant-PROXYTEST-secret", "openai": "sk-openai-PROXYTEST-secret", "groq": "gsk-PROXYTEST"}
@@ -26,12 +29,9 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_proxy_config(home: Path, provider_root: str, dead_port: int, blackhole_port: int) -> Path:
-    """anthropic / openai / groq on the fake; ``dead`` (nothing listening) and ``blackhole`` (accepts,
-    never answers) for the failure paths."""
-    home.mkdir(parents=True, exist_ok=True)
-    root = provider_root.rstrip("/")
-    text = f"""
+def _provider_backends(root: str) -> str:
+    """The ``anthropic`` and ``openai`` tables every configuration here starts with (the fake at ``root``)."""
+    return f"""
 [backends.anthropic]
 protocol = "anthropic"
 base_url = "{root}"
@@ -41,7 +41,21 @@ key_env = "{KEY_ENV['anthropic']}"
 protocol = "openai"
 base_url = "{root}/v1"
 key_env = "{KEY_ENV['openai']}"
-max_tokens_field = "max_completion_tokens"
+"""
+
+
+def _write_config(home: Path, text: str) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def write_proxy_config(home: Path, provider_root: str, dead_port: int, blackhole_port: int) -> Path:
+    """anthropic / openai / groq on the fake; ``dead`` (nothing listening) and ``blackhole`` (accepts,
+    never answers) for the failure paths."""
+    root = provider_root.rstrip("/")
+    return _write_config(home, _provider_backends(root) + f"""max_tokens_field = "max_completion_tokens"
 
 [backends.groq]
 protocol = "openai"
@@ -61,10 +75,21 @@ models = ["slow-*"]
 
 [aliases]
 fast = "groq:llama-3.1-8b-instant"
-"""
-    path = home / "config.toml"
-    path.write_text(text)
-    return path
+""")
+
+
+def write_responses_config(home: Path, provider_root: str) -> Path:
+    """``anthropic`` and ``openai`` on the fake, and ``native``: an OpenAI-protocol backend that serves
+    Responses itself (its ``native-*`` models), for the tests of the three upstream formats."""
+    root = provider_root.rstrip("/")
+    return _write_config(home, _provider_backends(root) + f"""
+[backends.native]
+protocol = "openai"
+base_url = "{root}/v1"
+key_env = "{KEY_ENV['groq']}"
+models = ["native-*"]
+responses_api = true
+""")
 
 
 def limit_open_files(limit: int) -> None:

@@ -9,7 +9,6 @@ configuration stays as the other proxy tests expect it.
 """
 
 import json
-import textwrap
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -17,7 +16,7 @@ from typing import Any, Dict, Iterator, List
 import openai
 import pytest
 from fakes import FakeProvider, RecordedRequest, UsageSpec
-from proxy_process import BACKEND_KEYS, KEY_ENV, ProxyProcess
+from proxy_process import BACKEND_KEYS, ProxyProcess, write_responses_config
 
 from host.proxy.response_store import RESPONSES_DB_FILENAME, SQLiteResponseStore
 from shim.responses_store import StoredResponse
@@ -36,25 +35,7 @@ MODEL_PATHS = {path for _, _, path, _ in ROUTES}
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider) -> Path:
     home = tmp_path_factory.mktemp("responses-proxy-home")
-    root = _fake_provider_session.root_url.rstrip("/")
-    (home / "config.toml").write_text(textwrap.dedent(f"""
-        [backends.anthropic]
-        protocol = "anthropic"
-        base_url = "{root}"
-        key_env = "{KEY_ENV['anthropic']}"
-
-        [backends.openai]
-        protocol = "openai"
-        base_url = "{root}/v1"
-        key_env = "{KEY_ENV['openai']}"
-
-        [backends.native]
-        protocol = "openai"
-        base_url = "{root}/v1"
-        key_env = "{KEY_ENV['groq']}"
-        models = ["native-*"]
-        responses_api = true
-    """))
+    write_responses_config(home, _fake_provider_session.root_url)
     return home
 
 

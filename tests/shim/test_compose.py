@@ -24,6 +24,8 @@ from shim.plan import ClientCall, Plan, plan_call
 from shim.protocols import MESSAGES, RESPONSES
 from shim.translate.compose import ComposedStream
 
+SSE_HEADERS = {"content-type": "text/event-stream"}  # a 2xx answer that streams
+
 CONFIG = RouterConfig.from_dict({"backends": {
     "anthropic": {"protocol": "anthropic", "base_url": "https://api.anthropic.com", "api_key": "sk-ant"},
     "openai": {"protocol": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-REAL",
@@ -80,7 +82,7 @@ def test_composed_whole_answer() -> None:
 def test_composed_stream() -> None:
     plan = plan_for(RESPONSES, CODEX_REQUEST)
     upstream = b"".join(AnthropicWire(REPLY, "claude-sonnet-4-6", 1).stream_events())
-    out, translator = feed_all_chunkings(plan.stream_translator, upstream)
+    out, translator = feed_all_chunkings(lambda: plan.stream_translator(SSE_HEADERS), upstream)
     assert isinstance(translator, ComposedStream)
     stream = check_responses_stream(out)
     assert stream.text == "Reading." and stream.terminal == "response.completed"
@@ -96,7 +98,7 @@ def test_composed_stream() -> None:
 def test_an_anthropic_error_event_reaches_a_responses_client_as_an_error_event() -> None:
     plan = plan_for(RESPONSES, CODEX_REQUEST)
     upstream = b"".join(AnthropicWire(Reply.build(text="Hello", fail_midstream=True), "c", 1).stream_events())
-    out, translator = feed_all_chunkings(plan.stream_translator, upstream)
+    out, translator = feed_all_chunkings(lambda: plan.stream_translator(SSE_HEADERS), upstream)
     stream = check_responses_stream(out)
     assert stream.error is not None and stream.error["code"] == "server_is_overloaded"
     assert translator.error is not None and translator.error.kind_name == "overloaded"
@@ -106,7 +108,7 @@ def test_an_anthropic_error_event_reaches_a_responses_client_as_an_error_event()
 def test_a_cut_anthropic_stream_ends_with_one_error_event() -> None:
     plan = plan_for(RESPONSES, CODEX_REQUEST)
     events = AnthropicWire(REPLY, "c", 1).stream_events()[:6]
-    out, _ = feed_all_chunkings(plan.stream_translator, b"".join(events))
+    out, _ = feed_all_chunkings(lambda: plan.stream_translator(SSE_HEADERS), b"".join(events))
     stream = check_responses_stream(out)
     assert stream.terminal is None and stream.error is not None
 
@@ -137,7 +139,7 @@ def test_responses_only_model_answers_an_anthropic_stream() -> None:
     reply = Reply.build(thinking="Use Bash.", text="Listing.", tool_calls=[ToolCall("Bash", {"cmd": "ls"})],
                         usage=USAGE)
     upstream = b"".join(ResponsesWire(reply, "gpt-5.1-codex", 1, {}).stream_events())
-    out, translator = feed_all_chunkings(plan.stream_translator, upstream)
+    out, translator = feed_all_chunkings(lambda: plan.stream_translator(SSE_HEADERS), upstream)
     summary = check_anthropic_stream(out)
     assert summary.block_types == ["thinking", "text", "tool_use"] and summary.stop_reason == "tool_use"
     assert translator.usage is not None and translator.usage.cache_read_tokens == USAGE.cache_read
@@ -159,7 +161,7 @@ def test_a_failed_responses_answer_reaches_an_anthropic_client_as_its_error(stre
     plan = plan_for(MESSAGES, {**CLAUDE_CODE_REQUEST, "stream": stream})
     wire = ResponsesWire(Reply.build(text="Hello", fail_midstream=True), "gpt-5.1-codex", 1, {})
     if stream:
-        out, _ = feed_all_chunkings(plan.stream_translator, b"".join(wire.stream_events()))
+        out, _ = feed_all_chunkings(lambda: plan.stream_translator(SSE_HEADERS), b"".join(wire.stream_events()))
         assert check_anthropic_stream(out).error is not None
         return
     failed = {**wire.body(), "status": "failed", "error": {"code": "server_error", "message": "Broke"}}
@@ -192,7 +194,7 @@ def test_chunks_handed_over_as_objects_give_what_bytes_would(
     two translators give when the first one's SSE bytes are fed to the second."""
     plan = plan_for(endpoint, request_body)
     events = wire(reply)
-    composed = plan.stream_translator()
+    composed = plan.stream_translator(SSE_HEADERS)
     assert isinstance(composed, ComposedStream)
     inner, outer = composed._inner.__class__(plan.context.inner), composed._outer.__class__(plan.context)
     by_bytes = b"".join(outer.feed(inner.feed(event)) for event in events)

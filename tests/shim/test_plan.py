@@ -31,6 +31,8 @@ from shim.translate.context import RequestOptions, TranslatedRequest
 from shim.translate.stream_passthrough import PassthroughStream
 from shim.usage import Usage
 
+SSE_HEADERS = {"content-type": "text/event-stream"}  # a 2xx answer that streams
+
 CONFIG = RouterConfig.from_dict(
     {
         "backends": {
@@ -399,7 +401,7 @@ def test_no_route_leaves_the_call_alone(endpoint: str, body: Dict[str, Any]) -> 
     assert not plan.routed
     assert plan.upstream_url is None
     assert plan.upstream_protocol == plan.client_protocol
-    assert isinstance(plan.stream_translator(), PassthroughStream)
+    assert isinstance(plan.stream_translator(SSE_HEADERS), PassthroughStream)
 
 
 @pytest.mark.parametrize(("value", "stream"), [(True, True), (False, False), ("true", False), (1, False)])

@@ -53,6 +53,8 @@ from shim.sse import SSEDecoder
 from shim.translate.stream_base import StreamTranslator
 from shim.translate.stream_passthrough import PassthroughStream
 
+SSE_HEADERS = {"content-type": "text/event-stream"}  # a 2xx answer that streams
+
 CONFIG = RouterConfig.from_dict({"backends": {
     "anthropic": {"protocol": "anthropic", "base_url": "https://api.anthropic.com", "api_key": "sk-ant"},
     "openai": {"protocol": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk",
@@ -257,8 +259,8 @@ def check_route(route: Tuple[str, str, Callable[[], Any]], data: st.DataObject) 
     endpoint, model, strategy = route
     wire = data.draw(strategy() | st.binary(max_size=200))
     plan = plan_for(endpoint, model)
-    whole = run_stream(plan.stream_translator(), [wire])
-    out = run_stream(plan.stream_translator(), data.draw(splits(wire)))
+    whole = run_stream(plan.stream_translator(SSE_HEADERS), [wire])
+    out = run_stream(plan.stream_translator(SSE_HEADERS), data.draw(splits(wire)))
     assert out == whole, "the upstream's split changed the client's bytes"
     if endpoint == RESPONSES and not plan.translated:
         events = whole_events(wire)
@@ -287,7 +289,7 @@ def test_b_realistic_streams_complete(endpoint: str, model: str) -> None:
              "claude-sonnet-4-6": anthropic_wire(ANTHROPIC_STREAM_EVENTS,
                                                  [event["type"] for event in ANTHROPIC_STREAM_EVENTS])}
     wire = wires.get(model, responses_wire(RESPONSES_STREAM_EVENTS))
-    translator: StreamTranslator = plan_for(endpoint, model).stream_translator()
+    translator: StreamTranslator = plan_for(endpoint, model).stream_translator(SSE_HEADERS)
     out = run_stream(translator, [wire[i:i + 1] for i in range(len(wire))])
     assert translator.error is None and translator.complete
     assert out.count(b"\n\n") > 5

@@ -2,7 +2,7 @@
 ``sitecustomize`` would) against the fake provider, with a real telemetry socket."""
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 import pytest
 from fakes import FakeProvider
@@ -21,10 +21,16 @@ def telemetry() -> Iterator[TelemetryCollector]:
 
 
 @pytest.fixture
+def shim_config(provider: FakeProvider) -> Dict[str, Any]:
+    """The configuration in the host's snapshot (:func:`snapshot_config`); a module may add to it."""
+    return snapshot_config(provider.root_url)
+
+
+@pytest.fixture
 def shim_env(provider: FakeProvider, telemetry: TelemetryCollector, tmp_path: Path,
-             monkeypatch: pytest.MonkeyPatch) -> ShimSession:
+             monkeypatch: pytest.MonkeyPatch, shim_config: Dict[str, Any]) -> ShimSession:
     """The environment the host gives a child, without activating anything yet."""
-    snapshot = write_snapshot(tmp_path, snapshot_config(provider.root_url))
+    snapshot = write_snapshot(tmp_path, shim_config)
     monkeypatch.setenv(CONFIG_SNAPSHOT, str(snapshot))
     monkeypatch.setenv(TELEMETRY_SOCKET, telemetry.path)
     monkeypatch.delenv(PROXY_URL, raising=False)

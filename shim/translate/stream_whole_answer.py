@@ -1,0 +1,114 @@
+"""A streaming call the backend answered whole: gather the JSON body, then stream it.
+
+Some OpenAI-compatible servers ignore ``stream: true``, or ignore it for some calls (with tools,
+with a model that cannot stream), and answer ``200`` with one ``application/json`` body. Passed
+on as a stream it was nothing: an SDK's SSE reader finds no event in JSON, so a same-protocol call
+ended with no chunk and no error, and a translated one with "the stream ended before it was
+complete". :class:`WholeAnswerStream` stands in front of the call's own stream translator: it keeps
+the body (up to the limit of an answer read whole), and at its end writes it as the backend's own
+stream (:mod:`.whole_answer_events`) for that translator to take as if it had been streamed
+(docs/protocol-rules.md#whole-answers-to-streams). A body that is an error in disguise is that
+error, in-band; one that is not JSON, or over the limits, is a broken answer, in-band too.
+"""
+
+from typing import Mapping, Optional
+
+from ..errors import NOT_A_JSON_NUMBER, RouterError, UpstreamProtocolError, UpstreamTransportError, nested_too_deeply
+from ..json_budget import TooManyJsonValues, loads_within_budget
+from ..protocols import ENDPOINT_PROTOCOL, MESSAGES, RESPONSES
+from ..sse import SSEEvent
+from ..upstream_failures import WholeAnswer
+from ..usage import Usage, usage_from_openai
+from .response_common import upstream_object
+from .stream_base import StreamTranslator
+from .whole_answer_events import anthropic_events, chat_events, responses_events
+
+__all__ = ["WholeAnswerStream", "is_whole_answer"]
+
+
+
+def is_whole_answer(headers: Mapping[str, str]) -> bool:
+    """A 2xx answer to a streaming call whose ``content-type`` is JSON (``application/json``, or a
+    ``+json`` type): a whole body, not an event stream. Decided by the header alone: a stream sent
+    with another or no ``content-type`` is still read as a stream, as the SDKs read it."""
+    content_type = headers.get("content-type")  # both drivers' headers are lower-cased: one lookup
+    if content_type is None:
+        content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class WholeAnswerStream(StreamTranslator):
+    """Stands in front of ``inner`` (the call's stream translator, reading ``upstream_endpoint``'s
+    stream) for a body that came whole. Its state (usage, errors, completion, the final Response) is
+    ``inner``'s, as :class:`~.compose.ComposedStream` keeps its outer translator's."""
+
+    def __init__(self, inner: StreamTranslator, upstream_endpoint: str, *, limit: int, usage_chunk: bool) -> None:
+        super().__init__()
+        self._inner = inner
+        self._endpoint = upstream_endpoint
+        self._answer = WholeAnswer(limit)
+        self._usage_chunk = usage_chunk  # a Chat request's stream_options.include_usage
+        # The usage of a Chat answer whose stream would not have carried it: the call's event still has it.
+        self._withheld_usage: Optional[Usage] = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Nothing goes out before the body is whole: a stream of it can only be written then."""
+        if self.finished:
+            return b""
+        if not self._answer.add(chunk):
+            return self.abort(UpstreamTransportError(self._answer.too_large().reason))
+        return b""
+
+    def close(self) -> bytes:
+        if self.finished:
+            return b""
+        try:
+            events = self._events(self._answer.body())
+        except RouterError as error:
+            return self.abort(error)
+        except ValueError:  # a number JSON cannot carry (1e999 parses to infinity): docs/protocol-rules.md#numbers
+            return self.abort(UpstreamProtocolError(f"the backend's answer {NOT_A_JSON_NUMBER}"))
+        except RecursionError:
+            return self.abort(nested_too_deeply())
+        finally:
+            self._answer = WholeAnswer(0)  # the body is not needed past this point
+        return self._synced(self._inner.feed(events) + self._inner.close())
+
+    def abort(self, error: RouterError) -> bytes:
+        if self.finished:
+            return b""
+        return self._synced(self._inner.abort(error))
+
+    def _events(self, body: bytes) -> bytes:
+        protocol = ENDPOINT_PROTOCOL[self._endpoint]
+        try:
+            parsed = loads_within_budget(body)
+        except TooManyJsonValues as excess:
+            raise UpstreamTransportError(f"the backend's answer {excess}") from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise UpstreamProtocolError("the backend answered a streaming call with a JSON content-type "
+                                        "and a body that is not JSON") from None
+        answer = upstream_object(parsed, protocol)
+        if self._endpoint == MESSAGES:
+            return anthropic_events(answer)
+        if self._endpoint == RESPONSES:
+            return responses_events(answer)
+        if not self._usage_chunk and isinstance(answer.get("usage"), dict):
+            self._withheld_usage = usage_from_openai(answer["usage"])
+        return chat_events(answer, usage_chunk=self._usage_chunk)
+
+    def _synced(self, out: bytes) -> bytes:
+        inner = self._inner
+        self.usage, self.error, self.finished = inner.usage or self._withheld_usage, inner.error, inner.finished
+        self._end_seen, self.final_response = inner.complete, inner.final_response
+        return out
+
+    def _on_event(self, event: SSEEvent) -> bytes:  # feed/close are overridden: never called
+        raise NotImplementedError
+
+    def _on_eof(self) -> bytes:
+        raise NotImplementedError
+
+    def _render_error(self, error: RouterError) -> bytes:
+        raise NotImplementedError

@@ -1,0 +1,197 @@
+"""A streaming call's answer that came whole (docs/protocol-rules.md#whole-answers-to-streams): the
+events written of it follow each format's stream grammar and say everything the body says; the
+stream it becomes is the same however the body's bytes arrive; a body over the limit, not JSON, an
+error in disguise or a number JSON cannot carry ends the stream with an in-band error.
+
+The SDK-level proof (every client protocol from every upstream format, both drivers) is in
+tests/proxy/test_whole_answers_to_streams.py and tests/shim_child/test_shim_whole_answers.py."""
+
+import json
+from typing import Any, Dict, List
+
+import pytest
+from anthropic_stream_grammar import check_anthropic_stream, parse_anthropic_sse
+from fakes import Reply, ToolCall, UsageSpec
+from openai_stream_grammar import check_openai_stream, split_sse_data
+from responses_stream_grammar import check_responses_stream
+
+from host.demo.wire_anthropic import AnthropicWire
+from host.demo.wire_openai import OpenAIWire
+from host.demo.wire_responses import ResponsesWire
+from shim.errors import NOT_A_JSON_NUMBER
+from shim.protocols import ANTHROPIC, CHAT, MESSAGES, OPENAI, RESPONSES
+from shim.translate.stream_passthrough import PassthroughStream
+from shim.translate.stream_whole_answer import WholeAnswerStream, is_whole_answer
+from shim.translate.whole_answer_events import anthropic_events, chat_events, responses_events
+
+LONG_TEXT = "".join(f"word {n} " for n in range(40_000))  # ~300,000 characters: several deltas
+REPLY = Reply.build(
+    text=LONG_TEXT, thinking="Which city? Oslo.",
+    tool_calls=[ToolCall("get_weather", {"city": "Oslo"}), ToolCall("get_time", {"zone": "Europe/Oslo"})],
+    usage=UsageSpec(input=120, output=30, cache_read=40, reasoning=5),
+)
+PASS_THROUGH = {CHAT: OPENAI, MESSAGES: ANTHROPIC, RESPONSES: RESPONSES}  # the pass-through stream of each format
+
+
+def _bodies() -> Dict[str, Dict[str, Any]]:
+    return {
+        CHAT: OpenAIWire(REPLY, "gpt-5.1", 1, include_usage=True).body(),
+        MESSAGES: AnthropicWire(REPLY, "claude-sonnet-4-6", 1).body(),
+        RESPONSES: ResponsesWire(REPLY, "gpt-5.1", 1, {"model": "gpt-5.1", "reasoning": {"summary": "auto"}}).body(),
+    }
+
+
+def _stream(endpoint: str, body: bytes, *, pieces: int = 1, limit: int = 1 << 30, usage_chunk: bool = True) -> bytes:
+    translator = WholeAnswerStream(PassthroughStream(PASS_THROUGH[endpoint]), endpoint, limit=limit,
+                                   usage_chunk=usage_chunk)
+    size = max(1, len(body) // pieces)
+    out = b"".join(translator.feed(body[start:start + size]) for start in range(0, len(body), size))
+    return out + translator.close()
+
+
+# The events say what the body says ----------------------------------------------------------------
+def test_a_chat_completion_becomes_its_chunk_stream() -> None:
+    body = _bodies()[CHAT]
+    stream = check_openai_stream(chat_events(body, usage_chunk=True), include_usage=True)
+    message = body["choices"][0]["message"]
+    deltas = [chunk["choices"][0]["delta"] for chunk in stream.chunks if chunk["choices"]]
+    assert "".join(d.get("content", "") for d in deltas) == message["content"] == LONG_TEXT
+    assert "".join(d.get("reasoning_content", "") for d in deltas) == message["reasoning_content"]
+    calls: Dict[int, Dict[str, str]] = {}
+    for delta in deltas:
+        for call in delta.get("tool_calls", []):
+            held = calls.setdefault(call["index"], {"id": "", "name": "", "arguments": ""})
+            held["id"] += call.get("id") or ""
+            held["name"] += call.get("function", {}).get("name") or ""
+            held["arguments"] += call["function"].get("arguments", "")
+    assert [calls[i] for i in sorted(calls)] == [
+        {"id": call["id"], "name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+        for call in message["tool_calls"]
+    ]
+    assert stream.finish_reason == body["choices"][0]["finish_reason"] == "tool_calls"
+    assert stream.usage == body["usage"] and stream.done
+    assert max(len(d.get("content", "")) for d in deltas) <= 64 * 1024 < len(LONG_TEXT)
+
+
+def test_a_chat_stream_carries_usage_only_where_the_request_asked_for_it() -> None:
+    body = _bodies()[CHAT]
+    check_openai_stream(chat_events(body, usage_chunk=False), include_usage=False)
+    translator = WholeAnswerStream(PassthroughStream(OPENAI), CHAT, limit=1 << 30, usage_chunk=False)
+    out = translator.feed(json.dumps(body).encode()) + translator.close()
+    assert '"usage"' not in out.decode()
+    assert translator.usage is not None and translator.usage.output_tokens == 30  # the call's event still has it
+
+
+def test_a_message_becomes_its_event_stream() -> None:
+    body = _bodies()[MESSAGES]
+    events = anthropic_events(body)
+    summary = check_anthropic_stream(events)
+    assert summary.error is None and summary.stop_reason == body["stop_reason"] == "tool_use"
+    assert _assembled_message(parse_anthropic_sse(events)) == body
+
+
+def _assembled_message(events: List[Any]) -> Dict[str, Any]:
+    """The message a stream's events build, as an SDK's accumulator builds it."""
+    message: Dict[str, Any] = {}
+    partial: Dict[int, str] = {}
+    for kind, data in events:
+        if kind == "message_start":
+            message = dict(data["message"])
+        elif kind == "content_block_start":
+            message["content"].append(dict(data["content_block"]))
+        elif kind == "content_block_delta":
+            block, delta = message["content"][data["index"]], data["delta"]
+            if delta["type"] == "input_json_delta":
+                partial[data["index"]] = partial.get(data["index"], "") + delta["partial_json"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] = delta["signature"]
+            else:
+                member = {"text_delta": "text", "thinking_delta": "thinking"}[delta["type"]]
+                block[member] += delta[member]
+        elif kind == "content_block_stop" and data["index"] in partial:
+            message["content"][data["index"]]["input"] = json.loads(partial[data["index"]])
+        elif kind == "message_delta":
+            message.update(data["delta"])
+            message["usage"] = data["usage"]
+    return message
+
+
+def test_a_response_becomes_its_event_stream() -> None:
+    body = _bodies()[RESPONSES]
+    stream = check_responses_stream(responses_events(body))
+    assert stream.terminal == "response.completed" and stream.final == body
+    items = {item["type"]: item for item in body["output"]}
+    assert stream.text == items["message"]["content"][0]["text"] == LONG_TEXT
+    arguments = [e["delta"] for e in stream.events if e["type"] == "response.function_call_arguments.delta"]
+    calls = [item for item in body["output"] if item["type"] == "function_call"]
+    assert len(calls) == 2 and "".join(arguments) == "".join(item["arguments"] for item in calls)
+    summary = [e["delta"] for e in stream.events if e["type"] == "response.reasoning_summary_text.delta"]
+    assert "".join(summary) == items["reasoning"]["summary"][0]["text"]
+
+
+@pytest.mark.parametrize("status", ["incomplete", "failed"])
+def test_a_response_ends_with_the_event_its_status_names(status: str) -> None:
+    body = {**_bodies()[RESPONSES], "status": status}
+    assert check_responses_stream(responses_events(body)).terminal == f"response.{status}"
+
+
+# However the bytes arrive -------------------------------------------------------------------------
+@pytest.mark.parametrize("endpoint", [CHAT, MESSAGES, RESPONSES])
+def test_the_stream_is_the_same_however_the_body_arrives(endpoint: str) -> None:
+    body = json.dumps(_bodies()[endpoint]).encode()
+    whole = _stream(endpoint, body)
+    assert _stream(endpoint, body[:5000], pieces=5000) == _stream(endpoint, body[:5000])  # one byte at a time
+    assert _stream(endpoint, body, pieces=997) == whole
+    assert whole.startswith(b"data: {" if endpoint == CHAT else b"event: ")
+
+
+# What is not a whole answer the router can stream ------------------------------------------------
+def _ended_with(endpoint: str, body: bytes, **options: Any) -> Any:
+    translator = WholeAnswerStream(PassthroughStream(PASS_THROUGH[endpoint]), endpoint,
+                                   limit=options.get("limit", 1 << 20), usage_chunk=True)
+    out = translator.feed(body) + translator.close()
+    assert translator.finished and translator.error is not None and translator.feed(b"{}") == b""
+    return out, translator.error
+
+
+def test_a_body_over_the_limit_is_refused_as_it_grows() -> None:
+    out, error = _ended_with(CHAT, b" " * 101, limit=100)
+    assert error.kind_name == "bad_gateway" and "over the limit of 100 bytes" in error.message
+    assert check_openai_stream(out).error is not None
+
+
+@pytest.mark.parametrize(("endpoint", "body", "kind", "words"), [
+    (CHAT, b"<html>bad gateway</html>", "bad_gateway", "not JSON"),
+    (CHAT, b'{"object": "chat.completion", "choices": []}', "bad_gateway", "no choices"),
+    (CHAT, b'{"error": {"message": "quota exceeded", "type": "insufficient_quota"}}', "", "quota exceeded"),
+    (MESSAGES, b'{"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}', "overloaded", "busy"),
+    (MESSAGES, b'{"type": "message", "content": [{"type": "tool_use", "id": "t", "name": "n", "input": {"n": 1e999}}]}',
+     "bad_gateway", NOT_A_JSON_NUMBER),
+], ids=["not-json", "no-choices", "chat-error", "anthropic-error", "1e999"])
+def test_a_body_the_router_cannot_stream_is_an_in_band_error(endpoint: str, body: bytes, kind: str, words: str) -> None:
+    out, error = _ended_with(endpoint, body)
+    assert words in error.message and (not kind or error.kind_name == kind)
+    if endpoint == CHAT:
+        assert check_openai_stream(out).error is not None
+    else:
+        assert check_anthropic_stream(out).error is not None
+
+
+@pytest.mark.parametrize(("content_type", "whole"), [
+    ("application/json", True), ("application/json; charset=utf-8", True), ("Application/JSON", True),
+    ("application/problem+json", True), ("text/event-stream", False), ("text/event-stream; charset=utf-8", False),
+    ("text/plain", False), ("", False),
+])
+def test_only_a_json_content_type_is_a_whole_answer(content_type: str, whole: bool) -> None:
+    assert is_whole_answer({"Content-Type": content_type}) is whole
+    assert is_whole_answer({}) is False
+
+
+def test_chat_events_of_every_choice() -> None:
+    """``n`` > 1: each choice's deltas and finish under its own index."""
+    body = _bodies()[CHAT]
+    second = {**body["choices"][0], "index": 1, "message": {"role": "assistant", "content": "other"}}
+    events = chat_events({**body, "choices": [body["choices"][0], second]}, usage_chunk=False)
+    choices = [json.loads(payload)["choices"][0] for payload in split_sse_data(events) if payload != "[DONE]"]
+    finishes = [(choice["index"], choice["finish_reason"]) for choice in choices if choice["finish_reason"]]
+    assert finishes == [(0, "tool_calls"), (1, "tool_calls")]
