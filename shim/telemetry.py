@@ -18,7 +18,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypedDic
 
 from .usage import Usage
 
+# A call whose client left before its answer ended, in both drivers' events (docs/routing.md#telemetry):
+# nginx's 499 "client closed request" as the status, whatever had been sent, and this error.
+CLIENT_LEFT_STATUS = 499
+CLIENT_DISCONNECTED = "client_disconnected"
+
 __all__ = [
+    "CLIENT_DISCONNECTED",
+    "CLIENT_LEFT_STATUS",
     "MAX_EVENT_ATTEMPTS",
     "MAX_EVENT_BYTES",
     "READ_VERSIONS",

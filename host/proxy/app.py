@@ -22,7 +22,7 @@ from shim.errors import AuthenticationError, NotFoundError, RouterError, Shuttin
 from shim.plan import ClientCall, ClientResponse, render_error
 from shim.protocols import ENDPOINT_PROTOCOL, MODELS, endpoint_for_path
 from shim.response_lookup import deleted_response, missing_response, stored_response_answer, stored_response_id
-from shim.telemetry import TEXT_LIMIT
+from shim.telemetry import CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS, TEXT_LIMIT
 
 from ..backend_states import HEALTH_PATH
 from ..log_text import printable
@@ -65,8 +65,7 @@ __all__ = ["ProxyApp", "root_answer", "router_version", "settings_upstream"]
 UpstreamFactory = Callable[[ProxySettings, int], UpstreamClient]
 _AUTH_MESSAGE = "missing or wrong router key: send the value of ROUTER_API_KEY as x-api-key or a bearer token"
 _Read = TypeVar("_Read")
-_CLIENT_CLOSED = 499  # nginx's "client closed request": what the event records for a client that left
-_CONNECTION_GONE = frozenset({"client_disconnected", STOPPED_READING})  # ... or that the proxy reset
+_CONNECTION_GONE = frozenset({CLIENT_DISCONNECTED, STOPPED_READING})  # the client left, or the proxy reset it
 _SHUTTING_DOWN = "the router proxy is shutting down; the call was stopped before its answer began"
 
 
@@ -292,7 +291,7 @@ class ProxyApp:
             return self._finish(trace, writer)
         except ClientGone:
             # Its connection closed: by the client, or by the proxy to make room for other calls' bodies.
-            trace.error = "body_dropped_for_room" if claim.state == EVICTED else "client_disconnected"
+            trace.error = "body_dropped_for_room" if claim.state == EVICTED else CLIENT_DISCONNECTED
             return self._finish(trace, writer)
         trace.request_body = received.raw if self.state.settings.log_bodies else None
         watch = _DisconnectWatch(receive, writer)
@@ -306,7 +305,7 @@ class ProxyApp:
         except asyncio.CancelledError:
             watch.uncancel()
             if watch.client_left:  # or the proxy reset it: docs/proxy-limits.md#connections, send timeout
-                trace.error = connection_end_reason(scope) or "client_disconnected"
+                trace.error = connection_end_reason(scope) or CLIENT_DISCONNECTED
             else:  # shutdown: uvicorn cancels what is still running after its grace period
                 await _stopped_by_shutdown(writer, trace, ENDPOINT_PROTOCOL[endpoint])
         except RouterError as error:  # a translator raised after all: still an answer in the client's shape
@@ -329,9 +328,9 @@ class ProxyApp:
 
     def _finish(self, trace: CallTrace, writer: ResponseWriter) -> None:
         now = time.perf_counter()
-        trace.status = writer.status if writer.complete else (writer.status or _CLIENT_CLOSED)
+        trace.status = writer.status if writer.complete else (writer.status or CLIENT_LEFT_STATUS)
         if trace.error in _CONNECTION_GONE:
-            trace.status = _CLIENT_CLOSED
+            trace.status = CLIENT_LEFT_STATUS
         trace.first_byte_at = writer.first_byte_at
         event = trace.event(now)
         self.state.stats.record(event)

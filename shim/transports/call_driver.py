@@ -34,7 +34,7 @@ from __future__ import annotations  # the annotated engine types are imported la
 
 import sys
 import time
-from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..failures import report_failure
 from ..platform_calls import (
@@ -70,7 +70,7 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     )
     from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import Route, resolve_route
-    from ..telemetry import CallFields
+    from ..telemetry import CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS, CallFields
     from ..translate.stream_base import StreamTranslator
     from ..upstream_failures import ProtocolBroken, UpstreamFailure, WholeAnswer, undecodable_encoding, unusable_status
     from ..usage import Usage
@@ -122,10 +122,16 @@ def terminal(response: ClientResponse) -> ClientResponse:
     return response
 
 
-def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes) -> Optional[LLMCall]:
-    """Plan a call to an LLM URL; None when the shim failed (the transport then passes it through)."""
+# A transport's typing of its library's exceptions (library_failures.py): (error, answered) → failure
+FailureTyping = Callable[[BaseException, bool], "UpstreamFailure"]
+
+
+def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes,
+               failure_of: Optional[FailureTyping] = None) -> Optional[LLMCall]:
+    """Plan a call to an LLM URL; None when the shim failed (the transport then passes it through).
+    ``failure_of``: how the transport's library says an upstream failed, for the call's event."""
     try:
-        return LLMCall(current_runtime(), method, url, endpoint, headers, body)
+        return LLMCall(current_runtime(), method, url, endpoint, headers, body, failure_of)
     except Exception as error:
         report_failure("plan call", error)
         return None
@@ -143,6 +149,7 @@ def _import_engine() -> None:
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
     global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, WholeAnswer, undecodable_encoding, unusable_status
+    global CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS
     from ..attempts import CallAttempts, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
@@ -161,6 +168,7 @@ def _import_engine() -> None:
     )
     from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
+    from ..telemetry import CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS
     from ..upstream_failures import WholeAnswer, undecodable_encoding, unusable_status
 
     _engine_imported = True
@@ -170,11 +178,13 @@ class LLMCall:
     """One intercepted call; see the module docstring."""
 
     def __init__(
-        self, runtime: Runtime, method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes
+        self, runtime: Runtime, method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes,
+        failure_of: Optional[FailureTyping] = None,
     ) -> None:
         if not _engine_imported:  # the first LLM call of this process
             _import_engine()
         self.runtime = runtime
+        self._failure_of = failure_of
         self.endpoint = endpoint
         self.started = time.time()
         self._clock_start = time.perf_counter()
@@ -606,7 +616,7 @@ class LLMCall:
         untranslated one returns None so the transport re-raises the library's own exception."""
         translator = self._translator
         if self.plan is None or not self.plan.translated or translator is None:
-            self.finish(self._status, type(error).__name__)
+            self.finish(self._status, self._failure_name(error))
             return None
         try:
             tail = translator.abort(UpstreamProtocolError(f"upstream connection lost: {type(error).__name__}"))
@@ -617,16 +627,20 @@ class LLMCall:
         return tail
 
     def closed(self) -> None:
-        """The client closed the response (possibly before the end): report what we have. A stream
-        that carried an error is reported with it: an SDK raises on an in-band error and closes the
-        stream before its end, and ``client_closed`` lost what the backend said."""
+        """The client closed the response (possibly before the end): report what we have. One that
+        left a stream before its end is recorded as the proxy records a client that left (499,
+        ``client_disconnected``: docs/routing.md#telemetry). A stream that carried an error is
+        reported with it: an SDK raises on an in-band error and closes the stream before its end,
+        and "the client left" lost what the backend said."""
         translator = self._translator
         if self._reported:
             return
-        left_early = translator is not None and not translator.complete and translator.error is None
-        self._finish_stream(error="client_closed" if left_early else None)
+        if translator is not None and not translator.complete and translator.error is None:
+            self._finish_stream(error=CLIENT_DISCONNECTED, status=CLIENT_LEFT_STATUS)
+        else:
+            self._finish_stream()
 
-    def _finish_stream(self, error: Optional[str] = None) -> None:
+    def _finish_stream(self, error: Optional[str] = None, status: Optional[int] = None) -> None:
         translator = self._translator
         if translator is not None:
             if translator.final_response is not None:
@@ -634,7 +648,7 @@ class LLMCall:
             self._usage = translator.usage
             if error is None and translator.error is not None:
                 error = translator.error.kind_name
-        self.finish(self._status, error)
+        self.finish(self._status if status is None else status, error)
 
     def _stream_bug(self, error: Exception, chunk: bytes) -> bytes:
         """A translator raised something outside the engine's hierarchy (a bug)."""
@@ -660,7 +674,16 @@ class LLMCall:
 
     def upstream_failed(self, error: BaseException) -> None:
         """Sending upstream raised (the library's own error, which the transport re-raises)."""
-        self.finish(0, type(error).__name__)
+        self.finish(0, self._failure_name(error))
+
+    def _failure_name(self, error: BaseException) -> str:
+        """The event's ``error`` for the library's ``error``: on a routed call the failure's kind, as
+        the proxy records it (``bad_gateway``, ``timeout``: docs/routing.md#telemetry); on a call the
+        router left alone, or an interruption that is not the backend's, the exception's class."""
+        failure_of = self._failure_of
+        if self._attempts is None or failure_of is None or not isinstance(error, Exception):
+            return type(error).__name__
+        return failure_of(error, True).kind_name
 
     # Step 3: the event ---------------------------------------------------------------------
     def finish(self, status: int, error: Optional[str] = None) -> None:

@@ -278,7 +278,8 @@ class _RouterTransportBase:
         self._endpoint = endpoint
 
     def _begin(self, request: Any, body: bytes) -> Optional[LLMCall]:
-        return begin_call(request.method, str(request.url), self._endpoint, _plain_headers(request.headers), body)
+        return begin_call(request.method, str(request.url), self._endpoint, _plain_headers(request.headers), body,
+                          self._failure)
 
     def _upstream(self, attempt: UpstreamRequest, request: Any) -> Tuple[Any, Any]:
         """The upstream request, and the transport the client itself picks for its URL.

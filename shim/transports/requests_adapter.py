@@ -175,7 +175,7 @@ class RouterAdapter:
             body = b""
         if not isinstance(body, bytes):
             return None  # a file or generator body: not an SDK call, and reading it would consume it
-        return begin_call(request.method or "", str(request.url), self._endpoint, request.headers, body)
+        return begin_call(request.method or "", str(request.url), self._endpoint, request.headers, body, self._failure)
 
     def _upstream(self, attempt: UpstreamRequest) -> Tuple[Any, Any]:
         url, headers, body = attempt.url, attempt.headers, attempt.body

@@ -308,7 +308,7 @@ def test_stream_arrives_as_it_is_written_and_closing_early_closes_upstream(shim:
             assert b"chat.completion.chunk" in first
             assert not shim.provider.release.is_set()  # got bytes while upstream still holds the rest
     event = only(shim.telemetry.calls(), "call event")
-    assert event["error"] == "client_closed"
+    assert (event["status"], event["error"]) == (499, "client_disconnected")  # as the proxy records it
     shim.provider.release.set()
 
 

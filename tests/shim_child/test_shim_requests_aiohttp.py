@@ -129,7 +129,7 @@ def test_requests_no_route_response_closed_unread_is_still_reported(shim: ShimSe
     with requests.post(shim.root + "/v1/chat/completions", json=body, headers=AUTH, stream=True) as response:
         assert response.status_code == 200
     event = only(shim.telemetry.calls())
-    assert (event["backend"], event["status"]) == (None, 200)
+    assert (event["backend"], event["status"], event["error"]) == (None, 499, "client_disconnected")  # left early
 
 
 async def _aiohttp_post(url: str, body: Any) -> Any:
