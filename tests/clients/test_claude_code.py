@@ -193,6 +193,26 @@ def test_the_stream_reaches_claude_code_as_it_arrives(
     assert finished.returncode == 0 and result_of(finished)["result"] == words, finished.explain()
 
 
+@pytest.mark.parametrize("route", ["anthropic", "openai"])
+def test_claude_code_runs_a_tool_on_a_backend_that_answers_its_streams_whole(
+    claude_bin: str, provider: FakeProvider, homes: Dict[str, Path], proxies: Proxies, workdir: Path, route: str,
+    chunking: str,
+) -> None:
+    """A server that ignores ``stream: true`` and answers with one JSON body: the router streams it
+    to Claude Code (docs/protocol-rules.md#whole-answers-to-streams), which runs its tool and
+    answers. Before, the same-protocol route gave it an empty stream; the translated one an error."""
+    provider.agent_loop(TOOL, TOOL_INPUT, FINAL_TEXT)
+    provider.answers_streams_whole = True
+    run = claude(claude_bin, ["-p", PROMPT, "--output-format", "json", *ALLOW_BASH], route, PROXY, homes, proxies,
+                 workdir)
+    assert run.returncode == 0, run.explain()
+    assert (result_of(run)["is_error"], result_of(run)["result"]) == (False, FINAL_TEXT), run.explain()
+    calls = model_calls(provider, route)
+    assert any(call.json.get("stream") is True for call in calls)
+    assert not any(exchange.stream for exchange in provider.exchanges)  # every answer went whole
+    _check_tool_round_trip(provider, route, calls)
+
+
 UPSTREAM_ERROR = {"type": "error", "error": {"type": "invalid_request_error", "message": "upstream-says-no-7731"},
                   "request_id": "req_upstream_7731"}
 
