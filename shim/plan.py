@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from .affinity import ConversationKey
+from .answer_kinds import is_event_stream, is_whole_answer
 from .config import Backend, RouterConfig
 from .errors import (
     NOT_A_JSON_NUMBER,
@@ -48,12 +49,14 @@ from .errors import (
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
 from .json_budget import (
+    MAX_JSON_VALUES,
     JsonBudget,
     JsonMeasure,
     TooManyJsonValues,
     check_json_values,
     check_json_work,
     count_json_values,
+    excess_json_values,
     json_text,
     loads_within_budget,
 )
@@ -80,7 +83,8 @@ from .translate.held_text import MAX_HELD_BYTES
 from .translate.request_checks import expect_bool
 from .translate.stream_base import StreamTranslator
 from .translate.stream_passthrough import PassthroughStream
-from .translate.stream_whole_answer import WholeAnswerStream, is_whole_answer
+from .translate.stream_whole_answer import WholeAnswerStream
+from .translate.whole_from_events import whole_from_events
 from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
 
 __all__ = [
@@ -262,6 +266,8 @@ class Plan:
         what a driver counted of ``body`` as it arrived (``AnswerValueCount``), not counted again."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
+        if self._answered_as_stream(headers):
+            return self._whole_answer(status, headers, self._assembled(body, json_values))
         if self._response_translator is None or self.context is None:
             return ClientResponse(status, client_headers(headers), body)
         return self._translate_success(status, headers, _parse_upstream_json(body, json_values))
@@ -272,12 +278,43 @@ class Plan:
         """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
         unless the upstream answered 2xx), from one parse of the body instead of two (``json_values``
         as both take it)."""
+        if 200 <= status < 300 and self._answered_as_stream(headers):
+            upstream = self._assembled(body, json_values)
+            usage = self._usage_of(upstream)
+            return self._whole_answer(status, headers, upstream), usage
         if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
             upstream = _parse_upstream_json(body, json_values)
             usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
             return self._translate_success(status, headers, upstream), usage
         response = self.translate_response(status, headers, body, json_values=json_values)
         return response, self.usage_from_response(body, json_values=json_values) if 200 <= status < 300 else None
+
+    def _answered_as_stream(self, headers: Mapping[str, str]) -> bool:
+        """A 2xx answer to a call that asked for one whole body, sent as an event stream
+        (docs/protocol-rules.md#streams-to-whole-answers)."""
+        return not self.stream and self.upstream_endpoint in GENERATION_ENDPOINTS and is_event_stream(headers)
+
+    def _assembled(self, body: bytes, json_values: Optional[int]) -> Dict[str, Any]:
+        """The whole answer the stream ``body`` holds, in the upstream's format; the answer's JSON
+        values are held to the budget of any answer (``json_values`` as :meth:`translate_response` takes it)."""
+        if json_values is None:
+            excess = excess_json_values(body)
+        else:
+            excess = json_values if json_values > MAX_JSON_VALUES else None
+        if excess is not None:
+            raise UpstreamTransportError(f"the backend's answer {TooManyJsonValues(excess)}")
+        assert self.upstream_endpoint is not None
+        return whole_from_events(self.upstream_endpoint, body)
+
+    def _whole_answer(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
+        """``upstream`` (a whole answer the router assembled) as the client's answer: translated, or
+        written as JSON in place of the stream it came as."""
+        if self._response_translator is not None and self.context is not None:
+            return self._translate_success(status, headers, upstream)
+        answer_headers = client_headers(headers)
+        answer_headers["content-type"] = "application/json"
+        answer_headers.pop("cache-control", None)
+        return ClientResponse(status, answer_headers, _encoded(upstream, from_backend=True))
 
     def _translate_success(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
         translator, context = self._response_translator, self.context

@@ -17,7 +17,7 @@ from fakes import FakeProvider, UsageSpec
 
 __all__ = [
     "CLIENTS", "MODELS", "QUOTA_ERROR", "REPLY", "STREAM_ERRORS", "Clients", "ResponsesStreamError", "Said",
-    "assert_a_stream_answered_whole_says_what_the_whole_answer_says",
+    "assert_the_form_not_asked_for_says_what_the_whole_answer_says",
 ]
 
 # (model a client asks for, the upstream format it is answered in): the routes of the tests' configurations
@@ -108,17 +108,21 @@ STREAM_ERRORS = (openai.APIError, anthropic.APIError, ResponsesStreamError)
 CLIENTS: Dict[str, Callable[..., Said]] = {"chat": chat_said, "messages": messages_said, "responses": responses_said}
 
 
-def assert_a_stream_answered_whole_says_what_the_whole_answer_says(
-        provider: FakeProvider, clients: Clients, client: str, model: str) -> None:
-    """``client`` asks ``model`` for :data:`REPLY` whole, then streamed from a backend that answers the
-    stream whole: the same is said, and the backend was asked for a stream and answered JSON."""
+def assert_the_form_not_asked_for_says_what_the_whole_answer_says(
+        provider: FakeProvider, clients: Clients, client: str, model: str, *, stream: bool) -> None:
+    """``client`` asks ``model`` for :data:`REPLY` whole, then again (``stream``: streamed) of a backend
+    that answers in the other form — a stream with one JSON body, a whole call with a stream: the
+    same is said, and the backend was asked as the client asked and answered the other way."""
     said = CLIENTS[client]
     provider.reply(**REPLY)
     whole = said(clients, model, stream=False)
-    provider.answers_streams_whole = True
+    if stream:
+        provider.answers_streams_whole = True
+    else:
+        provider.streams_every_answer = True
     provider.reply(**REPLY)
-    streamed = said(clients, model, stream=True)
-    assert streamed == whole
+    again = said(clients, model, stream=stream)
+    assert again == whole
     assert (whole.text, whole.tools) == (TEXT, (TOOL_CALL,))
     asked = provider.last
-    assert asked.request.json["stream"] is True and not asked.stream and asked.sent_body.startswith(b"{")
+    assert (asked.request.json.get("stream") is True, asked.stream) == (stream, not stream)

@@ -11,7 +11,7 @@ stream (:mod:`.whole_answer_events`) for that translator to take as if it had be
 error, in-band; one that is not JSON, or over the limits, is a broken answer, in-band too.
 """
 
-from typing import Mapping, Optional
+from typing import Optional
 
 from ..errors import NOT_A_JSON_NUMBER, RouterError, UpstreamProtocolError, UpstreamTransportError, nested_too_deeply
 from ..json_budget import TooManyJsonValues, loads_within_budget
@@ -23,19 +23,8 @@ from .response_common import upstream_object
 from .stream_base import StreamTranslator
 from .whole_answer_events import anthropic_events, chat_events, responses_events
 
-__all__ = ["WholeAnswerStream", "is_whole_answer"]
+__all__ = ["WholeAnswerStream"]
 
-
-
-def is_whole_answer(headers: Mapping[str, str]) -> bool:
-    """A 2xx answer to a streaming call whose ``content-type`` is JSON (``application/json``, or a
-    ``+json`` type): a whole body, not an event stream. Decided by the header alone: a stream sent
-    with another or no ``content-type`` is still read as a stream, as the SDKs read it."""
-    content_type = headers.get("content-type")  # both drivers' headers are lower-cased: one lookup
-    if content_type is None:
-        content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
 
 
 class WholeAnswerStream(StreamTranslator):

@@ -36,6 +36,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple, Union
 
+from ..answer_kinds import is_event_stream
 from ..failures import report_failure
 from ..platform_calls import (
     PLATFORM_ENDPOINTS,
@@ -527,8 +528,11 @@ class LLMCall:
         plan = self.plan
         if plan is None or plan.translated or self.streams(status):
             return False
-        if self._attempts is not None and (status >= 400 or "set-cookie" in headers):
-            return False  # routed: the program's client is not the backend's (a call with no route goes as it would)
+        if self._attempts is not None and (status >= 400 or "set-cookie" in headers or is_event_stream(headers)):
+            # routed: the program's client is not the backend's, and a stream it did not ask for is
+            # made its whole answer (docs/protocol-rules.md#streams-to-whole-answers); a call with no
+            # route goes as it would
+            return False
         try:
             return content_encoding(headers) == "identity"
         except Exception:  # an odd header mapping: the whole-body path copes with anything

@@ -110,6 +110,8 @@ class FakeProvider(WireServer):
         self.byte_by_byte = False  # default for replies that do not say
         # Answer a streaming call with the whole JSON body, as servers that ignore ``stream`` do.
         self.answers_streams_whole = False
+        # Stream every answer, whatever was asked, as servers that stream when ``stream`` is left out do.
+        self.streams_every_answer = False
         self.count_tokens_result = 42
         self.accepted_keys: Optional[Set[str]] = None  # None: any key (or none) is accepted
         self.release = threading.Event()  # opens streams held by ``Reply.hold_after_events``
@@ -150,6 +152,7 @@ class FakeProvider(WireServer):
             self._script = _Script()
         self.byte_by_byte = False
         self.answers_streams_whole = False
+        self.streams_every_answer = False
         self.count_tokens_result = 42
         self.accepted_keys = None
         self.new_hold()
@@ -297,10 +300,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if protocol == "responses" and reply.response_id is None:
             reply = dataclasses.replace(reply, response_id=_new_response_id())
+        if self.provider.streams_every_answer:  # its usage in the stream whatever was asked, as such servers write it
+            body = {**body, "stream_options": {"include_usage": True}}
         wire = _wire(protocol, reply, body, serial)
         if streamed_whole:
             self._send_whole_to_stream(exchange, json.dumps(wire.body()).encode(), reply)
-        elif body.get("stream") is True:
+        elif body.get("stream") is True or self.provider.streams_every_answer:
             self._send_stream(exchange, wire, reply)
         else:
             if reply.hold_after_events == 0:  # a whole answer held before its first byte

@@ -22,7 +22,7 @@ from whole_answer_clients import (
     QUOTA_ERROR,
     STREAM_ERRORS,
     Clients,
-    assert_a_stream_answered_whole_says_what_the_whole_answer_says,
+    assert_the_form_not_asked_for_says_what_the_whole_answer_says,
 )
 
 
@@ -52,7 +52,27 @@ def clients(whole_answers_proxy: ProxyProcess, provider: FakeProvider) -> Iterat
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_stream_answered_whole_says_what_the_whole_answer_says(
         clients: Clients, provider: FakeProvider, chunking: str, client: str, model: str) -> None:
-    assert_a_stream_answered_whole_says_what_the_whole_answer_says(provider, clients, client, model)
+    assert_the_form_not_asked_for_says_what_the_whole_answer_says(provider, clients, client, model, stream=True)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS), ids=lambda model: MODELS[model])
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_whole_call_answered_as_a_stream_says_what_the_whole_answer_says(
+        clients: Clients, provider: FakeProvider, chunking: str, client: str, model: str) -> None:
+    """The other way round (docs/protocol-rules.md#streams-to-whole-answers): a server that streams
+    whatever was asked. Before, the same-protocol client got the stream's bytes as its JSON body."""
+    assert_the_form_not_asked_for_says_what_the_whole_answer_says(provider, clients, client, model, stream=False)
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_stream_cut_before_its_end_is_a_broken_whole_answer(
+        clients: Clients, provider: FakeProvider, chunking: str, client: str) -> None:
+    provider.streams_every_answer = True
+    provider.reply(text="cut short", truncate_after_events=3)
+    refused = (openai.APIStatusError, anthropic.APIStatusError)
+    with pytest.raises(refused, match="ended before it was complete") as raised:
+        CLIENTS[client](clients, "gpt-5.1", stream=False)
+    assert raised.value.status_code == 502
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))

@@ -18,11 +18,16 @@ from responses_stream_grammar import check_responses_stream
 from host.demo.wire_anthropic import AnthropicWire
 from host.demo.wire_openai import OpenAIWire
 from host.demo.wire_responses import ResponsesWire
-from shim.errors import NOT_A_JSON_NUMBER
+from shim.answer_kinds import is_whole_answer
+from shim.config import RouterConfig
+from shim.errors import NOT_A_JSON_NUMBER, RouterError
+from shim.json_budget import MAX_JSON_VALUES
+from shim.plan import ClientCall, plan_call
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, OPENAI, RESPONSES
 from shim.translate.stream_passthrough import PassthroughStream
-from shim.translate.stream_whole_answer import WholeAnswerStream, is_whole_answer
+from shim.translate.stream_whole_answer import WholeAnswerStream
 from shim.translate.whole_answer_events import anthropic_events, chat_events, responses_events
+from shim.translate.whole_from_events import whole_from_events
 
 LONG_TEXT = "".join(f"word {n} " for n in range(40_000))  # ~300,000 characters: several deltas
 REPLY = Reply.build(
@@ -195,3 +200,81 @@ def test_chat_events_of_every_choice() -> None:
     choices = [json.loads(payload)["choices"][0] for payload in split_sse_data(events) if payload != "[DONE]"]
     finishes = [(choice["index"], choice["finish_reason"]) for choice in choices if choice["finish_reason"]]
     assert finishes == [(0, "tool_calls"), (1, "tool_calls")]
+
+
+# The other way round: a stream that answers a whole call (docs/protocol-rules.md#streams-to-whole-answers)
+def test_a_chat_stream_makes_its_completion() -> None:
+    wire = OpenAIWire(REPLY, "gpt-5.1", 1, include_usage=True)
+    body, completion = wire.body(), whole_from_events(CHAT, b"".join(wire.stream_events()))
+    [choice], [expected] = completion["choices"], body["choices"]
+    message = choice["message"]
+    assert (message["content"], message["reasoning_content"]) == (LONG_TEXT, expected["message"]["reasoning_content"])
+    assert message["tool_calls"] == expected["message"]["tool_calls"]
+    assert (choice["finish_reason"], completion["usage"], completion["id"]) == ("tool_calls", body["usage"], body["id"])
+
+
+def test_a_message_stream_makes_its_message() -> None:
+    wire = AnthropicWire(REPLY, "claude-sonnet-4-6", 1)
+    body, message = wire.body(), whole_from_events(MESSAGES, b"".join(wire.stream_events()))
+    assert message["content"] == body["content"]
+    assert (message["stop_reason"], message["usage"]["output_tokens"]) == ("tool_use", body["usage"]["output_tokens"])
+
+
+def test_a_response_stream_makes_its_response() -> None:
+    wire = ResponsesWire(REPLY, "gpt-5.1", 1, {"model": "gpt-5.1", "reasoning": {"summary": "auto"}})
+    response = whole_from_events(RESPONSES, b"".join(wire.stream_events()))
+    assert (response["status"], response["output"], response["usage"]) == ("completed", wire.body()["output"],
+                                                                           wire.body()["usage"])
+
+
+@pytest.mark.parametrize("endpoint", [CHAT, MESSAGES, RESPONSES])
+def test_the_events_written_of_a_whole_answer_make_it_again(endpoint: str) -> None:
+    body = _bodies()[endpoint]
+    written = {CHAT: lambda: chat_events(body, usage_chunk=True), MESSAGES: lambda: anthropic_events(body),
+               RESPONSES: lambda: responses_events(body)}[endpoint]()
+    again = whole_from_events(endpoint, written)
+    if endpoint == CHAT:
+        assert again["choices"][0]["message"]["tool_calls"] == body["choices"][0]["message"]["tool_calls"]
+        assert (again["choices"][0]["message"]["content"], again["usage"]) == (LONG_TEXT, body["usage"])
+    else:
+        assert again == body
+
+
+@pytest.mark.parametrize(("endpoint", "stream", "kind", "words"), [
+    (CHAT, b'data: {"choices": [{"index": 0, "delta": {"content": "cut"}}]}\n\n', "bad_gateway", "ended before"),
+    (CHAT, b'data: {"error": {"message": "quota exceeded", "type": "insufficient_quota"}}\n\n', "", "quota exceeded"),
+    (MESSAGES, b'event: message_start\ndata: {"type": "message_start", "message": {"id": "m", "content": []}}\n\n',
+     "bad_gateway", "ended before"),
+    (MESSAGES, b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}\n\n',
+     "overloaded", "busy"),
+    (RESPONSES, b'event: response.created\ndata: {"type": "response.created", "response": {}}\n\n', "bad_gateway",
+     "ended before"),
+    (CHAT, b"data: {not json\n\n", "bad_gateway", "not JSON"),
+], ids=["chat-cut", "chat-error", "message-cut", "message-error", "response-cut", "not-json"])
+def test_a_stream_that_makes_no_whole_answer_is_that_error(endpoint: str, stream: bytes, kind: str, words: str) -> None:
+    with pytest.raises(RouterError) as raised:
+        whole_from_events(endpoint, stream)
+    assert words in raised.value.message and (not kind or raised.value.kind_name == kind)
+
+
+def test_a_tool_call_index_costs_what_its_fragments_cost() -> None:
+    """An index is a key, not a list position: ``index: 10**9`` is one call, not a billion slots."""
+    chunks = [{"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 10**9, "id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}]
+    completion = whole_from_events(CHAT, b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks))
+    assert [call["id"] for call in completion["choices"][0]["message"]["tool_calls"]] == ["c"]
+
+
+def test_a_plan_holds_a_stream_answering_a_whole_call_to_the_answers_budget() -> None:
+    config = RouterConfig.from_dict({"backends": {"openai": {"protocol": "openai", "base_url": "http://127.0.0.1:9/v1"}}})
+    body = {"model": "gpt-5.1", "messages": [{"role": "user", "content": "hi"}]}
+    call = ClientCall(CHAT, {}, json.dumps(body).encode())
+    plan = plan_call(config, call, now=1.0, call_id="c")
+    stream = b"".join(OpenAIWire(REPLY, "gpt-5.1", 1, include_usage=True).stream_events())
+    answer, usage = plan.translate_response_with_usage(200, {"content-type": "text/event-stream"}, stream)
+    assert answer.headers["content-type"] == "application/json" and usage is not None and usage.output_tokens == 30
+    assert json.loads(answer.body)["choices"][0]["message"]["content"] == LONG_TEXT
+    with pytest.raises(RouterError, match="JSON values"):
+        plan.translate_response_with_usage(200, {"content-type": "text/event-stream"}, stream,
+                                           json_values=MAX_JSON_VALUES + 1)

@@ -19,7 +19,7 @@ from whole_answer_clients import (
     REPLY,
     STREAM_ERRORS,
     Clients,
-    assert_a_stream_answered_whole_says_what_the_whole_answer_says,
+    assert_the_form_not_asked_for_says_what_the_whole_answer_says,
 )
 
 
@@ -43,9 +43,23 @@ def clients(shim: ShimSession) -> Iterator[Clients]:
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_stream_answered_whole_says_what_the_whole_answer_says(
         shim: ShimSession, clients: Clients, chunking: str, client: str, model: str) -> None:
-    assert_a_stream_answered_whole_says_what_the_whole_answer_says(shim.provider, clients, client, model)
+    assert_the_form_not_asked_for_says_what_the_whole_answer_says(shim.provider, clients, client, model, stream=True)
     [event] = shim.telemetry.wait_for(lambda event: "kind" not in event and event["stream"] is True)
     assert (event["status"], event["error"], event["output_tokens"]) == (200, None, REPLY["usage"].output)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS), ids=lambda model: MODELS[model])
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_whole_call_answered_as_a_stream_says_what_the_whole_answer_says(
+        shim: ShimSession, clients: Clients, chunking: str, client: str, model: str) -> None:
+    """The other way round (docs/protocol-rules.md#streams-to-whole-answers): a server that streams
+    whatever was asked. Before, the same-protocol program got the stream's bytes as its JSON body."""
+    assert_the_form_not_asked_for_says_what_the_whole_answer_says(shim.provider, clients, client, model, stream=False)
+    events = shim.telemetry.wait_for(lambda event: "kind" not in event)
+    if len(events) < 2:  # the second call's event may still be on its way
+        events += shim.telemetry.wait_for(lambda event: "kind" not in event)
+    outcomes = [(event["stream"], event["status"], event["error"], event["output_tokens"]) for event in events]
+    assert outcomes == [(False, 200, None, REPLY["usage"].output)] * 2  # as asked, and answered as a stream
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))

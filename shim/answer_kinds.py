@@ -1,0 +1,29 @@
+"""What a backend's 2xx answer is, by its ``content-type``: an event stream, or one JSON body.
+
+A call asks for one or the other (``stream``), and most backends answer as asked; some do not
+(docs/protocol-rules.md#whole-answers-to-streams, docs/protocol-rules.md#streams-to-whole-answers).
+The router goes by the header alone, as the SDKs do: an answer with another or no ``content-type``
+is read as the call asked.
+"""
+
+from typing import Mapping
+
+__all__ = ["is_event_stream", "is_whole_answer", "media_type"]
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The answer's media type, lower case, without parameters (``""`` when there is none)."""
+    content_type = headers.get("content-type")  # both drivers' headers are lower-cased: one lookup
+    if content_type is None:
+        content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_event_stream(headers: Mapping[str, str]) -> bool:
+    return media_type(headers) == "text/event-stream"
+
+
+def is_whole_answer(headers: Mapping[str, str]) -> bool:
+    """JSON: ``application/json``, or a ``+json`` type."""
+    kind = media_type(headers)
+    return kind == "application/json" or kind.endswith("+json")
