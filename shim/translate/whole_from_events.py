@@ -37,6 +37,15 @@ def whole_from_events(upstream_endpoint: str, body: bytes) -> Json:
     return _ACCUMULATORS[upstream_endpoint](events)
 
 
+def _object(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> List[Json]:
+    """The objects of a JSON array (nothing for anything else): what a backend sent is untrusted."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _index(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -72,9 +81,8 @@ def _chat(events: List[SSEEvent]) -> Json:
                 completion[name] = chunk[name]
         if isinstance(chunk.get("usage"), dict):
             completion["usage"] = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            if isinstance(choice, dict):
-                finished |= _chat_choice(choices, choice)
+        for choice in _objects(chunk.get("choices")):
+            finished |= _chat_choice(choices, choice)
     if not finished:
         raise truncated_stream_error()
     for choice in choices.values():
@@ -95,9 +103,8 @@ def _chat_choice(choices: Dict[int, Json], choice: Json) -> bool:
         for member in _TEXT_MEMBERS:
             if isinstance(delta.get(member), str):
                 message[member] = (message.get(member) or "") + delta[member]
-        for call in delta.get("tool_calls") or ():
-            if isinstance(call, dict):
-                _chat_tool_call(held.setdefault("calls", {}), call)
+        for call in _objects(delta.get("tool_calls")):
+            _chat_tool_call(held.setdefault("calls", {}), call)
     if choice.get("finish_reason"):
         held["finish_reason"] = choice["finish_reason"]
         return True
@@ -138,8 +145,8 @@ def _message(events: List[SSEEvent]) -> Json:
         elif kind == "content_block_stop":
             _block_input(message["content"], inputs, payload.get("index"))
         elif kind == "message_delta":
-            message.update(payload.get("delta") or {})
-            message["usage"] = {**(message.get("usage") or {}), **(payload.get("usage") or {})}
+            message.update(_object(payload.get("delta")))
+            message["usage"] = {**_object(message.get("usage")), **_object(payload.get("usage"))}
         elif kind == "message_stop":
             finished = True
     if message is None or not (finished or message.get("stop_reason")):
@@ -157,7 +164,9 @@ def _block_delta(blocks: List[Json], inputs: Dict[int, str], payload: Json) -> N
     elif kind == "signature_delta":
         block["signature"] = delta.get("signature")
     elif kind == "citations_delta":
-        block.setdefault("citations", []).append(delta.get("citation"))
+        if not isinstance(block.get("citations"), list):
+            block["citations"] = []
+        block["citations"].append(delta.get("citation"))
     elif kind in ("text_delta", "thinking_delta"):
         member = "text" if kind == "text_delta" else "thinking"
         block[member] = str(block.get(member) or "") + str(delta.get(member) or "")

@@ -12,6 +12,8 @@ from typing import Any, Dict, List
 import pytest
 from anthropic_stream_grammar import check_anthropic_stream, parse_anthropic_sse
 from fakes import Reply, ToolCall, UsageSpec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai_stream_grammar import check_openai_stream, split_sse_data
 from responses_stream_grammar import check_responses_stream
 
@@ -278,3 +280,75 @@ def test_a_plan_holds_a_stream_answering_a_whole_call_to_the_answers_budget() ->
     with pytest.raises(RouterError, match="JSON values"):
         plan.translate_response_with_usage(200, {"content-type": "text/event-stream"}, stream,
                                            json_values=MAX_JSON_VALUES + 1)
+
+
+# Whatever a backend sends, the router's error or an answer: never another exception ---------------
+_KEYS = ["type", "index", "delta", "choices", "message", "content", "content_block", "usage", "tool_calls",
+         "function", "arguments", "name", "id", "text", "partial_json", "citations", "citation", "signature",
+         "stop_reason", "finish_reason", "response", "output", "status", "error", "input", "summary", "role"]
+_WORDS = ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
+          "message_stop", "text_delta", "input_json_delta", "citations_delta", "signature_delta", "thinking_delta",
+          "tool_use", "text", "thinking", "error", "response.completed", "response.failed", "message",
+          "function_call", "reasoning", "completed", "incomplete", "stop"]
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(_WORDS) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5),
+    max_leaves=25,
+)
+_objects = st.dictionaries(st.sampled_from(_KEYS), _values, max_size=6)
+
+
+def _shaped(required: Dict[str, Any], **optional: Any) -> Any:
+    """Objects with the members a format's events have, each any JSON value now and then."""
+    return st.fixed_dictionaries(required, optional={name: strategy | _values for name, strategy in optional.items()})
+
+
+_index_values = st.integers(-1, 3)
+_chat_call = _shaped({}, index=_index_values, id=st.text(max_size=3),
+                     function=_shaped({}, name=st.text(max_size=3), arguments=st.text(max_size=5)))
+_chat_chunk = _shaped({}, choices=st.lists(_shaped({}, index=_index_values, finish_reason=st.sampled_from(_WORDS),
+                                                   delta=_shaped({}, content=st.text(max_size=5),
+                                                                 tool_calls=st.lists(_chat_call, max_size=2))),
+                                           max_size=2),
+                      usage=_objects, error=_values)
+_anthropic_event = _shaped({"type": st.sampled_from([*_WORDS[:6], "error"])}, index=_index_values, message=_objects,
+                           content_block=_shaped({"type": st.sampled_from(["text", "tool_use", "thinking"])},
+                                                 input=_objects),
+                           delta=_shaped({"type": st.sampled_from(_WORDS[6:11])}, text=st.text(max_size=5),
+                                         partial_json=st.sampled_from(['{"a"', ": 1}", "{}", "["]),
+                                         citations=_values),
+                           usage=_objects)
+_responses_event = _shaped({"type": st.sampled_from(["response.completed", "response.incomplete", "response.failed",
+                                                      "error", "response.created"])}, response=_objects)
+_EVENTS = {CHAT: _chat_chunk, MESSAGES: _anthropic_event, RESPONSES: _responses_event}
+_BODIES = {
+    CHAT: _shaped({}, choices=st.lists(_shaped({}, index=_index_values, message=_shaped(
+        {}, content=_values, tool_calls=st.lists(_chat_call, max_size=2))), max_size=2), usage=_objects),
+    MESSAGES: _shaped({"type": st.just("message")}, content=st.lists(_anthropic_event, max_size=3), usage=_objects),
+    RESPONSES: _shaped({}, status=st.sampled_from(_WORDS), output=st.lists(_shaped(
+        {"type": st.sampled_from(_WORDS)}, content=st.lists(_objects, max_size=2), summary=_values,
+        arguments=_values), max_size=3)),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), endpoint=st.sampled_from([CHAT, MESSAGES, RESPONSES]), done=st.booleans())
+def test_any_stream_makes_a_whole_answer_or_the_routers_error(data: st.DataObject, endpoint: str, done: bool) -> None:
+    payloads = data.draw(st.lists(_EVENTS[endpoint], max_size=6))
+    if endpoint == MESSAGES and data.draw(st.booleans()):  # most streams start as they should
+        payloads.insert(0, {"type": "message_start", "message": {"id": "m", "content": []}})
+    stream = b"".join(b"data: " + json.dumps(payload).encode() + b"\n\n" for payload in payloads)
+    try:
+        assert isinstance(whole_from_events(endpoint, stream + (b"data: [DONE]\n\n" if done else b"")), dict)
+    except RouterError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), endpoint=st.sampled_from([CHAT, MESSAGES, RESPONSES]))
+def test_any_whole_answer_makes_a_stream_or_the_routers_error(data: st.DataObject, endpoint: str) -> None:
+    body = data.draw(_BODIES[endpoint] | _objects)
+    translator = WholeAnswerStream(PassthroughStream(PASS_THROUGH[endpoint]), endpoint, limit=1 << 20,
+                                   usage_chunk=True)
+    out = translator.feed(json.dumps(body).encode()) + translator.close()
+    assert translator.finished and (out or translator.error is not None)
