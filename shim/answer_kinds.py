@@ -2,13 +2,21 @@
 
 A call asks for one or the other (``stream``), and most backends answer as asked; some do not
 (docs/protocol-rules.md#whole-answers-to-streams, docs/protocol-rules.md#streams-to-whole-answers).
-The router goes by the header alone, as the SDKs do: an answer with another or no ``content-type``
+The router goes by the header, and the body's first byte that is not space where the two disagree
+(the SDKs parse what they get, whatever its label): an answer with another or no ``content-type``
 is read as the call asked.
 """
 
+import re
 from typing import Mapping
 
-__all__ = ["is_event_stream", "is_whole_answer", "media_type"]
+__all__ = ["EVENT_STREAM_FIRST_BYTES", "is_event_stream", "is_whole_answer", "media_type", "starts_as_json"]
+
+# The bytes an event stream's first line starts with: ``data:``, ``event:``, ``id:``, ``retry:``, or
+# ``:`` for a comment (what a body labelled JSON that begins so is: the SDKs read it as events).
+EVENT_STREAM_FIRST_BYTES = frozenset(b"deir:")
+
+_JSON_START = re.compile(rb"\s*\{")
 
 
 def media_type(headers: Mapping[str, str]) -> str:
@@ -27,3 +35,9 @@ def is_whole_answer(headers: Mapping[str, str]) -> bool:
     """JSON: ``application/json``, or a ``+json`` type."""
     kind = media_type(headers)
     return kind == "application/json" or kind.endswith("+json")
+
+
+def starts_as_json(body: bytes) -> bool:
+    """``body`` is one JSON object, whatever its label said: its first byte that is not space is ``{``
+    (an event stream's is a field name or ``:``). The SDKs parse what they get, not what it is called."""
+    return _JSON_START.match(body) is not None

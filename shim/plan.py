@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from .affinity import ConversationKey
-from .answer_kinds import is_event_stream, is_whole_answer
+from .answer_kinds import is_event_stream, is_whole_answer, starts_as_json
 from .config import Backend, RouterConfig
 from .errors import (
     NOT_A_JSON_NUMBER,
@@ -49,14 +49,12 @@ from .errors import (
 )
 from .forwarded_headers import forwarded_headers, forwarded_query
 from .json_budget import (
-    MAX_JSON_VALUES,
     JsonBudget,
     JsonMeasure,
     TooManyJsonValues,
     check_json_values,
     check_json_work,
     count_json_values,
-    excess_json_values,
     json_text,
     loads_within_budget,
 )
@@ -266,8 +264,8 @@ class Plan:
         what a driver counted of ``body`` as it arrived (``AnswerValueCount``), not counted again."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
-        if self._answered_as_stream(headers):
-            return self._whole_answer(status, headers, self._assembled(body, json_values))
+        if self._answered_as_stream(headers, body):
+            return self._whole_answer(status, headers, self._assembled(body))
         if self._response_translator is None or self.context is None:
             return ClientResponse(status, client_headers(headers), body)
         return self._translate_success(status, headers, _parse_upstream_json(body, json_values))
@@ -278,8 +276,8 @@ class Plan:
         """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
         unless the upstream answered 2xx), from one parse of the body instead of two (``json_values``
         as both take it)."""
-        if 200 <= status < 300 and self._answered_as_stream(headers):
-            upstream = self._assembled(body, json_values)
+        if 200 <= status < 300 and self._answered_as_stream(headers, body):
+            upstream = self._assembled(body)
             usage = self._usage_of(upstream)
             return self._whole_answer(status, headers, upstream), usage
         if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
@@ -289,20 +287,16 @@ class Plan:
         response = self.translate_response(status, headers, body, json_values=json_values)
         return response, self.usage_from_response(body, json_values=json_values) if 200 <= status < 300 else None
 
-    def _answered_as_stream(self, headers: Mapping[str, str]) -> bool:
+    def _answered_as_stream(self, headers: Mapping[str, str], body: bytes) -> bool:
         """A 2xx answer to a call that asked for one whole body, sent as an event stream
-        (docs/protocol-rules.md#streams-to-whole-answers)."""
-        return not self.stream and self.upstream_endpoint in GENERATION_ENDPOINTS and is_event_stream(headers)
+        (docs/protocol-rules.md#streams-to-whole-answers): so labelled, and not one JSON body after all."""
+        return (not self.stream and self.upstream_endpoint in GENERATION_ENDPOINTS and is_event_stream(headers)
+                and not starts_as_json(body))
 
-    def _assembled(self, body: bytes, json_values: Optional[int]) -> Dict[str, Any]:
-        """The whole answer the stream ``body`` holds, in the upstream's format; the answer's JSON
-        values are held to the budget of any answer (``json_values`` as :meth:`translate_response` takes it)."""
-        if json_values is None:
-            excess = excess_json_values(body)
-        else:
-            excess = json_values if json_values > MAX_JSON_VALUES else None
-        if excess is not None:
-            raise UpstreamTransportError(f"the backend's answer {TooManyJsonValues(excess)}")
+    def _assembled(self, body: bytes) -> Dict[str, Any]:
+        """The whole answer the stream ``body`` holds, in the upstream's format. Each event is held to
+        the JSON budget of one (the body as a whole to the answer's size): a long answer streams as
+        many small events, whose envelopes alone would pass the budget of one whole body."""
         assert self.upstream_endpoint is not None
         return whole_from_events(self.upstream_endpoint, body)
 

@@ -11,8 +11,10 @@ stream (:mod:`.whole_answer_events`) for that translator to take as if it had be
 error, in-band; one that is not JSON, or over the limits, is a broken answer, in-band too.
 """
 
+import re
 from typing import Optional
 
+from ..answer_kinds import EVENT_STREAM_FIRST_BYTES
 from ..errors import NOT_A_JSON_NUMBER, RouterError, UpstreamProtocolError, UpstreamTransportError, nested_too_deeply
 from ..json_budget import TooManyJsonValues, loads_within_budget
 from ..protocols import ENDPOINT_PROTOCOL, MESSAGES, RESPONSES
@@ -25,6 +27,7 @@ from .whole_answer_events import anthropic_events, chat_events, responses_events
 
 __all__ = ["WholeAnswerStream"]
 
+_FIRST_BYTE = re.compile(rb"\S")  # what a body is, JSON or events, shows at its first byte that is not space
 
 
 class WholeAnswerStream(StreamTranslator):
@@ -40,18 +43,33 @@ class WholeAnswerStream(StreamTranslator):
         self._usage_chunk = usage_chunk  # a Chat request's stream_options.include_usage
         # The usage of a Chat answer whose stream would not have carried it: the call's event still has it.
         self._withheld_usage: Optional[Usage] = None
+        # What the body turned out to be: None until its first byte that is not space; then False for
+        # an event stream labelled JSON (handed to ``inner`` as it comes), True for anything else:
+        # one JSON value, or a body that is neither, which the JSON parse then refuses.
+        self._whole: Optional[bool] = None
 
     def feed(self, chunk: bytes) -> bytes:
-        """Nothing goes out before the body is whole: a stream of it can only be written then."""
+        """Nothing goes out before a JSON body is whole: a stream of it can only be written then."""
         if self.finished:
             return b""
+        if self._whole is False:
+            return self._synced(self._inner.feed(chunk))
         if not self._answer.add(chunk):
             return self.abort(UpstreamTransportError(self._answer.too_large().reason))
+        if self._whole is None:
+            first = _FIRST_BYTE.search(chunk)
+            if first is not None:
+                self._whole = chunk[first.start()] not in EVENT_STREAM_FIRST_BYTES
+                if not self._whole:  # events after all: the SDKs read them whatever the label says
+                    held, self._answer = self._answer.body(), WholeAnswer(0)
+                    return self._synced(self._inner.feed(held))
         return b""
 
     def close(self) -> bytes:
         if self.finished:
             return b""
+        if not self._whole:  # events, or nothing at all: as the stream it was
+            return self._synced(self._inner.feed(self._answer.body()) + self._inner.close())
         try:
             events = self._events(self._answer.body())
         except RouterError as error:

@@ -9,7 +9,9 @@ same-protocol call gets the events unchanged, a translated one through the trans
 streamed answer goes through, with its usage, stop reasons, tool calls and stored Responses.
 
 Long strings (text, reasoning, a tool call's arguments) are cut into deltas of at most
-``_PIECE_CHARS`` characters, so that no event comes near the size a stream's decoder refuses.
+``_PIECE_CHARS`` characters, so that no delta comes near the size a stream's decoder refuses (a
+Responses stream's ``done`` events and terminal Response carry the whole text again, as OpenAI's
+do: such an answer over that size fails as it would have streamed).
 Every writer takes the body as the backend sent it: anything not of the shape it expects is left
 out here and reported by the translator that reads the events (a Chat answer with no ``choices``
 is refused here, since it would make an empty stream that looks complete).
@@ -50,6 +52,13 @@ def _text(value: Any) -> str:
     return "".join(part["text"] for part in _objects(value) if isinstance(part.get("text"), str))
 
 
+def _arguments(value: Any) -> str:
+    """A tool call's arguments as the JSON text a stream carries: some servers write an object."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return arguments_json(value, separators=(",", ":"))
+
+
 # Chat Completions ---------------------------------------------------------------------------
 _CHUNK_MEMBERS = ("id", "created", "model", "system_fingerprint", "service_tier")
 _CHAT_TEXT_MEMBERS = ("reasoning_content", "reasoning", "content", "refusal")
@@ -87,7 +96,7 @@ def _chat_deltas(message: Any) -> Iterator[Json]:
         start = {"index": position, "id": call.get("id"), "type": call.get("type") or "function",
                  "function": {"name": function.get("name"), "arguments": ""}}
         yield {"tool_calls": [start]}
-        for piece in _pieces(_text(function.get("arguments"))):
+        for piece in _pieces(_arguments(function.get("arguments"))):
             yield {"tool_calls": [{"index": position, "function": {"arguments": piece}}]}
 
 
@@ -169,7 +178,7 @@ def _item_events(writer: ResponsesEventWriter, index: int, item: Json) -> bytes:
         for part_index, part in enumerate(_objects(item.get("content"))):
             out += _content_part_events(writer, {**where, "content_index": part_index}, part)
     elif kind == "function_call":
-        arguments = _text(item.get("arguments"))
+        arguments = _arguments(item.get("arguments"))
         out += writer.event("response.output_item.added", {**where, "item": {**item, "arguments": "",
                                                                               "status": "in_progress"}})
         for piece in _pieces(arguments):

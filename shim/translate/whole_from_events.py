@@ -14,7 +14,7 @@ calls by their index, a tool's JSON input parsed once complete, the last usage).
 is that error; a stream that ends before its end marker is a broken answer, as a cut stream is.
 """
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from ..errors import UpstreamProtocolError, error_from_stream_payload
 from ..json_budget import loads_within_budget
@@ -50,8 +50,9 @@ def _index(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _payloads(events: List[SSEEvent]) -> List[Json]:
-    out = []
+def _payloads(events: List[SSEEvent]) -> Iterator[Json]:
+    """Each event's object, parsed as it is taken (each held to the JSON budget of one event, as the
+    decoder holds every stream's): the objects of the whole stream are never all alive at once."""
     for event in events:
         if not event.data or event.data.startswith("[DONE]"):
             continue
@@ -60,8 +61,7 @@ def _payloads(events: List[SSEEvent]) -> List[Json]:
         except (ValueError, RecursionError):
             raise UpstreamProtocolError("the backend's stream holds an event that is not JSON") from None
         if isinstance(payload, dict):
-            out.append(payload)
-    return out
+            yield payload
 
 
 # Chat Completions ---------------------------------------------------------------------------
@@ -126,6 +126,7 @@ def _chat_tool_call(calls: Dict[int, Json], delta: Json) -> None:
 
 
 # Anthropic Messages -------------------------------------------------------------------------
+_STOP_MEMBERS = ("stop_reason", "stop_sequence", "stop_details")  # what a message_delta says of the message
 def _message(events: List[SSEEvent]) -> Json:
     message: Optional[Json] = None
     inputs: Dict[int, str] = {}  # a tool call's input as its JSON fragments arrived
@@ -145,7 +146,8 @@ def _message(events: List[SSEEvent]) -> Json:
         elif kind == "content_block_stop":
             _block_input(message["content"], inputs, payload.get("index"))
         elif kind == "message_delta":
-            message.update(_object(payload.get("delta")))
+            delta = _object(payload.get("delta"))
+            message.update({name: delta[name] for name in _STOP_MEMBERS if name in delta})
             message["usage"] = {**_object(message.get("usage")), **_object(payload.get("usage"))}
         elif kind == "message_stop":
             finished = True

@@ -523,8 +523,9 @@ class LLMCall:
         and reading it again (the same-protocol fast path's main cost). The rest take the whole
         path: encoded bodies, so that the usage in the event is read from decoded bytes; and on a
         route, errors, which may quote the backend's key (docs/secrets.md#what-a-shimmed-program-gets)
-        and may get ``x-should-retry: false``, and a ``set-cookie``, which the program's client would
-        keep for the host it called, not the backend's (docs/protocol-rules.md#answer-headers)."""
+        and may get ``x-should-retry: false``, a ``set-cookie``, which the program's client would
+        keep for the host it called, not the backend's (docs/protocol-rules.md#answer-headers), and an
+        event stream, which becomes the whole answer asked for (docs/protocol-rules.md#streams-to-whole-answers)."""
         plan = self.plan
         if plan is None or plan.translated or self.streams(status):
             return False
@@ -623,12 +624,21 @@ class LLMCall:
             self.finish(self._status, self._failure_name(error))
             return None
         try:
-            tail = translator.abort(UpstreamProtocolError(f"upstream connection lost: {type(error).__name__}"))
+            tail = translator.abort(self._stream_cut(error))
         except Exception as bug:
             report_failure("abort stream", bug)
             tail = b""
         self._finish_stream()
         return tail
+
+    def _stream_cut(self, error: BaseException) -> RouterError:
+        """The in-band error of a translated stream whose upstream read raised ``error``: typed as the
+        proxy types it (``timeout`` for silence, else ``bad_gateway``: docs/routing.md#telemetry) when
+        the transport can say what the library's exception was."""
+        failure_of = self._failure_of
+        if failure_of is None or not isinstance(error, Exception):
+            return UpstreamProtocolError(f"upstream connection lost: {type(error).__name__}")
+        return failure_of(error, True).client_error(_where(self._sent_plan()))
 
     def closed(self) -> None:
         """The client closed the response (possibly before the end): report what we have. One that

@@ -268,18 +268,60 @@ def test_a_tool_call_index_costs_what_its_fragments_cost() -> None:
     assert [call["id"] for call in completion["choices"][0]["message"]["tool_calls"]] == ["c"]
 
 
-def test_a_plan_holds_a_stream_answering_a_whole_call_to_the_answers_budget() -> None:
+def _chat_plan() -> Any:
     config = RouterConfig.from_dict({"backends": {"openai": {"protocol": "openai", "base_url": "http://127.0.0.1:9/v1"}}})
     body = {"model": "gpt-5.1", "messages": [{"role": "user", "content": "hi"}]}
-    call = ClientCall(CHAT, {}, json.dumps(body).encode())
-    plan = plan_call(config, call, now=1.0, call_id="c")
-    stream = b"".join(OpenAIWire(REPLY, "gpt-5.1", 1, include_usage=True).stream_events())
-    answer, usage = plan.translate_response_with_usage(200, {"content-type": "text/event-stream"}, stream)
-    assert answer.headers["content-type"] == "application/json" and usage is not None and usage.output_tokens == 30
-    assert json.loads(answer.body)["choices"][0]["message"]["content"] == LONG_TEXT
-    with pytest.raises(RouterError, match="JSON values"):
-        plan.translate_response_with_usage(200, {"content-type": "text/event-stream"}, stream,
-                                           json_values=MAX_JSON_VALUES + 1)
+    return plan_call(config, ClientCall(CHAT, {}, json.dumps(body).encode()), now=1.0, call_id="c")
+
+
+def test_a_long_answer_streamed_in_small_chunks_is_assembled() -> None:
+    """Each event is held to the JSON budget of one; the chunks' envelopes together pass the budget
+    of one whole body (45,000 chunks × ~12 values), which a long streamed answer does."""
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-5.1"}
+    chunks = [{**head, "choices": [{"index": 0, "delta": {"content": "w"}, "finish_reason": None}]}] * 45_000
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    stream = b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks)
+    # the proxy counts the values as the answer arrives: over the budget of one whole body
+    answer, _ = _chat_plan().translate_response_with_usage(200, {"content-type": "text/event-stream"}, stream,
+                                                           json_values=MAX_JSON_VALUES + 1)
+    assert json.loads(answer.body)["choices"][0]["message"]["content"] == "w" * 45_000
+    assert answer.headers["content-type"] == "application/json"
+
+
+def test_a_whole_body_labelled_as_a_stream_is_passed_on_as_it_is() -> None:
+    """The label says stream, the body is one JSON object: as before, and as the SDKs read it."""
+    body = json.dumps(_bodies()[CHAT]).encode()
+    answer = _chat_plan().translate_response(200, {"content-type": "text/event-stream"}, body)
+    assert answer.body == body
+
+
+def test_a_stream_labelled_json_is_read_as_the_stream_it_is() -> None:
+    events = chat_events(_bodies()[CHAT], usage_chunk=True)
+    translator = WholeAnswerStream(PassthroughStream(OPENAI), CHAT, limit=1 << 30, usage_chunk=True)
+    out = b"".join(translator.feed(events[i:i + 1]) for i in range(len(events))) + translator.close()
+    assert out == events and translator.error is None and translator.usage is not None
+
+
+def test_a_message_delta_says_only_how_the_message_ended() -> None:
+    """A ``message_delta`` whose delta carries ``content`` does not replace the message's blocks."""
+    events = [{"type": "message_start", "message": {"id": "m", "type": "message", "content": []}},
+              {"type": "message_delta", "delta": {"content": "x", "stop_reason": "end_turn"}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "kept"}},
+              {"type": "message_stop"}]
+    message = whole_from_events(MESSAGES, b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events))
+    assert (message["content"], message["stop_reason"]) == ([{"type": "text", "text": "kept"}], "end_turn")
+
+
+@pytest.mark.parametrize("endpoint", [CHAT, RESPONSES])
+def test_tool_arguments_a_server_wrote_as_an_object_stream_as_json_text(endpoint: str) -> None:
+    body = _bodies()[endpoint]
+    if endpoint == CHAT:
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = {"city": "Oslo"}
+        events = chat_events(body, usage_chunk=False)
+    else:
+        next(item for item in body["output"] if item["type"] == "function_call")["arguments"] = {"city": "Oslo"}
+        events = responses_events(body)
+    assert '"arguments":"{\\"city\\":\\"Oslo\\"}"' in events.decode().replace(" ", "")
 
 
 # Whatever a backend sends, the router's error or an answer: never another exception ---------------

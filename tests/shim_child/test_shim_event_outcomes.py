@@ -65,3 +65,20 @@ def test_a_stream_the_backend_cuts_is_a_bad_gateway(shim: ShimSession, chunking:
     assert type(raised.value).__module__.split(".")[0] in (lib, "urllib3")
     event = only(shim.telemetry.calls(), "call event")
     assert (event["backend"], event["stream"], event["status"], event["error"]) == ("openai", True, 200, "bad_gateway")
+
+
+@pytest.mark.parametrize("lib", ["httpx", "httpx2"])
+def test_a_translated_stream_gone_silent_is_a_timeout(shim: ShimSession, lib: str) -> None:
+    """The program's read timeout is the shim's: the silence ends the translated stream with an
+    in-band ``timeout``, the proxy's kind for it, and the event says so (before: ``bad_gateway``)."""
+    shim.provider.reply(text="then silence", hold_after_events=3)
+    body = {"model": "claude-sonnet-4-6", "messages": PROMPT, "stream": True}
+    try:
+        with LIBS[lib].Client(timeout=LIBS[lib].Timeout(10, read=0.5)) as client:
+            with client.stream("POST", OPENAI_CHAT, json=body, headers=AUTH) as response:
+                streamed = b"".join(response.iter_bytes())
+    finally:
+        shim.provider.release.set()
+    assert b'"error"' in streamed and b"timed out" in streamed
+    event = only(shim.telemetry.calls(), "call event")
+    assert (event["stream"], event["status"], event["error"]) == (True, 200, "timeout")
