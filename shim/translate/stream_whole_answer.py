@@ -8,7 +8,9 @@ complete". :class:`WholeAnswerStream` stands in front of the call's own stream t
 the body (up to the limit of an answer read whole), and at its end writes it as the backend's own
 stream (:mod:`.whole_answer_events`) for that translator to take as if it had been streamed
 (docs/protocol-rules.md#whole-answers-to-streams). A body that is an error in disguise is that
-error, in-band; one that is not JSON, or over the limits, is a broken answer, in-band too.
+error, in-band; one that is not JSON, or over the limits, is a broken answer, in-band too. A body
+labelled JSON whose first byte that is not space begins an event stream's line is handed to that
+translator as it comes: a stream mislabelled, which the SDKs read as one.
 """
 
 import re
