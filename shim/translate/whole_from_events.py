@@ -20,6 +20,9 @@ from ..errors import UpstreamProtocolError, error_from_stream_payload
 from ..json_budget import loads_within_budget
 from ..protocols import ANTHROPIC, CHAT, MESSAGES, OPENAI, RESPONSES
 from ..sse import SSEDecoder, SSEEvent
+from .chat_chunks import StreamedToolCall, absorb_tool_delta
+from .held_text import HeldText
+from .response_common import optional_field
 from .responses_events import error_from_failed_response, error_from_responses_event
 from .stream_base import truncated_stream_error
 
@@ -72,6 +75,8 @@ _TEXT_MEMBERS = ("content", "reasoning_content", "reasoning", "refusal")
 def _chat(events: List[SSEEvent]) -> Json:
     completion: Json = {"object": "chat.completion"}
     choices: Dict[int, Json] = {}
+    calls: Dict[int, Dict[int, StreamedToolCall]] = {}  # each choice's tool calls, by their index
+    held = HeldText()  # what the calls keep, bounded as a stream translator's is
     finished = any(event.data.startswith("[DONE]") for event in events)
     for chunk in _payloads(events):
         if chunk.get("error"):
@@ -82,47 +87,42 @@ def _chat(events: List[SSEEvent]) -> Json:
         if isinstance(chunk.get("usage"), dict):
             completion["usage"] = chunk["usage"]
         for choice in _objects(chunk.get("choices")):
-            finished |= _chat_choice(choices, choice)
+            finished |= _chat_choice(choices, calls, held, choice)
     if not finished:
         raise truncated_stream_error()
-    for choice in choices.values():
-        calls = choice.pop("calls", None)
-        if calls:
-            choice["message"]["tool_calls"] = [calls[position] for position in sorted(calls)]
+    for index, choice_calls in calls.items():
+        choices[index]["message"]["tool_calls"] = [_tool_call(choice_calls[key]) for key in sorted(choice_calls)]
     completion["choices"] = [choices[index] for index in sorted(choices)]
     return completion
 
 
-def _chat_choice(choices: Dict[int, Json], choice: Json) -> bool:
-    """Add one chunk's ``choice`` to what its index holds; True when it carries the finish reason."""
+def _chat_choice(choices: Dict[int, Json], calls: Dict[int, Dict[int, StreamedToolCall]], held: HeldText,
+                 choice: Json) -> bool:
+    """Add one chunk's ``choice`` to what its index holds; True when it carries the finish reason.
+    Its tool calls are taken as the stream translators take them (``absorb_tool_delta``: by index,
+    the first id and name kept, arguments joined)."""
     index = _index(choice.get("index"), 0)
-    held = choices.setdefault(index, {"index": index, "message": {"role": "assistant", "content": None},
+    kept = choices.setdefault(index, {"index": index, "message": {"role": "assistant", "content": None},
                                       "finish_reason": None})
-    message, delta = held["message"], choice.get("delta")
+    message, delta = kept["message"], choice.get("delta")
     if isinstance(delta, dict):
         for member in _TEXT_MEMBERS:
             if isinstance(delta.get(member), str):
                 message[member] = (message.get(member) or "") + delta[member]
-        for call in _objects(delta.get("tool_calls")):
-            _chat_tool_call(held.setdefault("calls", {}), call)
+        for position, call in enumerate(optional_field(delta, "tool_calls", list, "choices[0].delta") or ()):
+            if not isinstance(call, dict):
+                raise UpstreamProtocolError(f"upstream stream field `choices[0].delta.tool_calls[{position}]` "
+                                            "should be an object")
+            absorb_tool_delta(calls.setdefault(index, {}), call, position, held)
     if choice.get("finish_reason"):
-        held["finish_reason"] = choice["finish_reason"]
+        kept["finish_reason"] = choice["finish_reason"]
         return True
     return False
 
 
-def _chat_tool_call(calls: Dict[int, Json], delta: Json) -> None:
-    """A tool call's fragment, to the call its ``index`` names (its id, type and name come once)."""
-    position = _index(delta.get("index"), len(calls))
-    call = calls.setdefault(position, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-    for member in ("id", "type"):
-        if delta.get(member):
-            call[member] = delta[member]
-    function = delta.get("function")
-    if isinstance(function, dict):
-        for member in ("name", "arguments"):
-            if isinstance(function.get(member), str):
-                call["function"][member] += function[member]
+def _tool_call(call: StreamedToolCall) -> Json:
+    function = {"name": call.name or "", "arguments": "".join(call.arguments)}
+    return {"id": call.id, "type": "function", "function": function}
 
 
 # Anthropic Messages -------------------------------------------------------------------------

@@ -394,3 +394,16 @@ def test_any_whole_answer_makes_a_stream_or_the_routers_error(data: st.DataObjec
                                    usage_chunk=True)
     out = translator.feed(json.dumps(body).encode()) + translator.close()
     assert translator.finished and (out or translator.error is not None)
+
+
+def test_a_tool_call_whose_id_and_name_come_in_every_delta_keeps_them_once() -> None:
+    """Some servers repeat a call's id and name in every delta (docs/pitfalls.md#p4): the whole
+    answer has them once, as the stream translators keep them, not ``get_weatherget_weather``."""
+    head = {"index": 0, "id": "call_1", "type": "function"}
+    chunks = [{"choices": [{"index": 0, "delta": {"tool_calls": [{**head, "function": {"name": "get_weather",
+                                                                                     "arguments": part}}]}}]}
+              for part in ('{"city": ', '"Oslo"}')]
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    completion = whole_from_events(CHAT, b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks))
+    [call] = completion["choices"][0]["message"]["tool_calls"]
+    assert (call["id"], call["function"]) == ("call_1", {"name": "get_weather", "arguments": '{"city": "Oslo"}'})
