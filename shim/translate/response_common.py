@@ -25,6 +25,8 @@ __all__ = [
     "array_items",
     "client_tool_name",
     "fallback_tool_id",
+    "object_or_empty",
+    "objects_in",
     "openai_completion_id",
     "optional_field",
     "required_field",
@@ -116,6 +118,17 @@ def optional_field(obj: Mapping[str, Any], key: str, kind: type, where: str) -> 
             f" or null, got {type(value).__name__}"
         )
     return value
+
+
+def object_or_empty(value: Any) -> Dict[str, Any]:
+    """``value`` if it is an object, else ``{}``: for readers that take what they can of an untrusted
+    answer and leave the rest to the translator that checks it (translate/whole_answer_events.py)."""
+    return value if isinstance(value, dict) else {}
+
+
+def objects_in(value: Any) -> List[Dict[str, Any]]:
+    """The objects of ``value`` if it is an array (nothing for anything else), as :func:`object_or_empty` reads."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def usage_object(body: Mapping[str, Any]) -> Dict[str, Any]:

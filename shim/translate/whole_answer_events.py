@@ -22,10 +22,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from ..errors import UpstreamProtocolError
 from ..sse import encode_event
-from .response_common import arguments_json
+from .response_common import arguments_json, object_or_empty, objects_in
 from .responses_events import ResponsesEventWriter
 
-__all__ = ["anthropic_events", "chat_events", "responses_events"]
+__all__ = ["CHUNK_MEMBERS", "anthropic_events", "chat_events", "responses_events"]
 
 _PIECE_CHARS = 64 * 1024
 _compact = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # ValueError: see WholeAnswerStream
@@ -37,19 +37,11 @@ def _pieces(text: str) -> Iterator[str]:
         yield text[start:start + _PIECE_CHARS]
 
 
-def _object(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _objects(value: Any) -> List[Json]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
 def _text(value: Any) -> str:
     """A string member; a list of text parts (as some OpenAI-compatible servers write ``content``) joined."""
     if isinstance(value, str):
         return value
-    return "".join(part["text"] for part in _objects(value) if isinstance(part.get("text"), str))
+    return "".join(part["text"] for part in objects_in(value) if isinstance(part.get("text"), str))
 
 
 def _arguments(value: Any) -> str:
@@ -60,7 +52,8 @@ def _arguments(value: Any) -> str:
 
 
 # Chat Completions ---------------------------------------------------------------------------
-_CHUNK_MEMBERS = ("id", "created", "model", "system_fingerprint", "service_tier")
+# The members a chat.completion and each chunk of its stream both carry (whole_from_events reads them back)
+CHUNK_MEMBERS = ("id", "created", "model", "system_fingerprint", "service_tier")
 _CHAT_TEXT_MEMBERS = ("reasoning_content", "reasoning", "content", "refusal")
 
 
@@ -68,10 +61,10 @@ def chat_events(completion: Mapping[str, Any], *, usage_chunk: bool) -> bytes:
     """A ``chat.completion`` as its ``chat.completion.chunk`` stream: for each choice its role, its
     text, its tool calls and its finish reason; with ``usage_chunk`` (what the request asked with
     ``stream_options.include_usage``) the usage in a last chunk with no choices; then ``[DONE]``."""
-    choices = _objects(completion.get("choices"))
+    choices = objects_in(completion.get("choices"))
     if not choices:
         raise UpstreamProtocolError("the backend answered a streaming call with a whole body that has no choices")
-    head: Json = {name: completion[name] for name in _CHUNK_MEMBERS if name in completion}
+    head: Json = {name: completion[name] for name in CHUNK_MEMBERS if name in completion}
     head["object"] = "chat.completion.chunk"
     out = bytearray()
     for position, choice in enumerate(choices):
@@ -86,13 +79,13 @@ def chat_events(completion: Mapping[str, Any], *, usage_chunk: bool) -> bytes:
 
 
 def _chat_deltas(message: Any) -> Iterator[Json]:
-    message = _object(message)
+    message = object_or_empty(message)
     yield {"role": message.get("role") or "assistant"}
     for member in _CHAT_TEXT_MEMBERS:
         for piece in _pieces(_text(message.get(member))):
             yield {member: piece}
-    for position, call in enumerate(_objects(message.get("tool_calls"))):
-        function = _object(call.get("function"))
+    for position, call in enumerate(objects_in(message.get("tool_calls"))):
+        function = object_or_empty(call.get("function"))
         start = {"index": position, "id": call.get("id"), "type": call.get("type") or "function",
                  "function": {"name": function.get("name"), "arguments": ""}}
         yield {"tool_calls": [start]}
@@ -112,11 +105,11 @@ def anthropic_events(message: Mapping[str, Any]) -> bytes:
     """A Messages ``message`` as its event stream: ``message_start`` (no content yet, no output
     tokens), each content block as start, deltas and stop, the stop reason with the whole usage in
     ``message_delta``, then ``message_stop``."""
-    usage = _object(message.get("usage"))
+    usage = object_or_empty(message.get("usage"))
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
              "usage": {**usage, "output_tokens": 0}}
     out = bytearray(_event("message_start", {"message": start}))
-    for index, block in enumerate(_objects(message.get("content"))):
+    for index, block in enumerate(objects_in(message.get("content"))):
         out += _block_events(index, block)
     delta = {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")}
     out += _event("message_delta", {"delta": delta, "usage": usage})
@@ -129,7 +122,7 @@ def _block_events(index: int, block: Json) -> bytes:
     if kind == "text":
         opened: Json = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(_text(block.get("text")))]
-        deltas += [{"type": "citations_delta", "citation": c} for c in _objects(block.get("citations"))]
+        deltas += [{"type": "citations_delta", "citation": c} for c in objects_in(block.get("citations"))]
     elif kind == "thinking":
         opened = {"type": "thinking", "thinking": ""}
         deltas = [{"type": "thinking_delta", "thinking": piece} for piece in _pieces(_text(block.get("thinking")))]
@@ -163,7 +156,7 @@ def responses_events(response: Mapping[str, Any]) -> bytes:
     opening = {**response, "status": "in_progress", "output": [], "usage": None}
     out = bytearray(writer.event("response.created", {"response": opening}))
     out += writer.event("response.in_progress", {"response": opening})
-    for index, item in enumerate(_objects(response.get("output"))):
+    for index, item in enumerate(objects_in(response.get("output"))):
         out += _item_events(writer, index, item)
     terminal = _TERMINAL_EVENTS.get(str(response.get("status")), "response.completed")
     return bytes(out + writer.event(terminal, {"response": response}))
@@ -175,7 +168,7 @@ def _item_events(writer: ResponsesEventWriter, index: int, item: Json) -> bytes:
     if kind == "message":
         out += writer.event("response.output_item.added", {**where, "item": {**item, "content": [],
                                                                               "status": "in_progress"}})
-        for part_index, part in enumerate(_objects(item.get("content"))):
+        for part_index, part in enumerate(objects_in(item.get("content"))):
             out += _content_part_events(writer, {**where, "content_index": part_index}, part)
     elif kind == "function_call":
         arguments = _arguments(item.get("arguments"))
@@ -186,7 +179,7 @@ def _item_events(writer: ResponsesEventWriter, index: int, item: Json) -> bytes:
         out += writer.event("response.function_call_arguments.done", {**where, "arguments": arguments})
     elif kind == "reasoning":
         out += writer.event("response.output_item.added", {**where, "item": {**item, "summary": []}})
-        for summary_index, part in enumerate(_objects(item.get("summary"))):
+        for summary_index, part in enumerate(objects_in(item.get("summary"))):
             out += _summary_events(writer, {**where, "summary_index": summary_index}, part)
     else:  # a built-in tool's call and the like: added and done whole, as their streams mostly are
         out += writer.event("response.output_item.added", {**where, "item": item})

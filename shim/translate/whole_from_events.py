@@ -22,9 +22,10 @@ from ..protocols import ANTHROPIC, CHAT, MESSAGES, OPENAI, RESPONSES
 from ..sse import SSEDecoder, SSEEvent
 from .chat_chunks import StreamedToolCall, absorb_tool_delta
 from .held_text import HeldText
-from .response_common import optional_field
+from .response_common import object_or_empty, objects_in, optional_field
 from .responses_events import error_from_failed_response, error_from_responses_event
 from .stream_base import truncated_stream_error
+from .whole_answer_events import CHUNK_MEMBERS
 
 __all__ = ["whole_from_events"]
 
@@ -38,15 +39,6 @@ def whole_from_events(upstream_endpoint: str, body: bytes) -> Json:
     if decoder.failure is not None:
         raise decoder.failure
     return _ACCUMULATORS[upstream_endpoint](events)
-
-
-def _object(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _objects(value: Any) -> List[Json]:
-    """The objects of a JSON array (nothing for anything else): what a backend sent is untrusted."""
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _index(value: Any, default: int) -> int:
@@ -68,7 +60,6 @@ def _payloads(events: List[SSEEvent]) -> Iterator[Json]:
 
 
 # Chat Completions ---------------------------------------------------------------------------
-_CHUNK_MEMBERS = ("id", "created", "model", "system_fingerprint", "service_tier")
 _TEXT_MEMBERS = ("content", "reasoning_content", "reasoning", "refusal")
 
 
@@ -81,12 +72,12 @@ def _chat(events: List[SSEEvent]) -> Json:
     for chunk in _payloads(events):
         if chunk.get("error"):
             raise error_from_stream_payload(OPENAI, chunk)
-        for name in _CHUNK_MEMBERS:
+        for name in CHUNK_MEMBERS:
             if name in chunk and name not in completion:
                 completion[name] = chunk[name]
         if isinstance(chunk.get("usage"), dict):
             completion["usage"] = chunk["usage"]
-        for choice in _objects(chunk.get("choices")):
+        for choice in objects_in(chunk.get("choices")):
             finished |= _chat_choice(choices, calls, held, choice)
     if not finished:
         raise truncated_stream_error()
@@ -146,9 +137,9 @@ def _message(events: List[SSEEvent]) -> Json:
         elif kind == "content_block_stop":
             _block_input(message["content"], inputs, payload.get("index"))
         elif kind == "message_delta":
-            delta = _object(payload.get("delta"))
+            delta = object_or_empty(payload.get("delta"))
             message.update({name: delta[name] for name in _STOP_MEMBERS if name in delta})
-            message["usage"] = {**_object(message.get("usage")), **_object(payload.get("usage"))}
+            message["usage"] = {**object_or_empty(message.get("usage")), **object_or_empty(payload.get("usage"))}
         elif kind == "message_stop":
             finished = True
     if message is None or not (finished or message.get("stop_reason")):
