@@ -276,16 +276,17 @@ class Plan:
         """:meth:`translate_response`, and the usage :meth:`usage_from_response` would read (None
         unless the upstream answered 2xx), from one parse of the body instead of two (``json_values``
         as both take it)."""
-        if 200 <= status < 300 and self._answered_as_stream(headers, body):
+        if not 200 <= status < 300:
+            return self._translate_error_response(status, headers, body), None
+        if self._answered_as_stream(headers, body):
             upstream = self._assembled(body)
-            usage = self._usage_of(upstream)
-            return self._whole_answer(status, headers, upstream), usage
-        if 200 <= status < 300 and self._response_translator is not None and self.context is not None:
+        elif self._response_translator is not None and self.context is not None:
             upstream = _parse_upstream_json(body, json_values)
-            usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
-            return self._translate_success(status, headers, upstream), usage
-        response = self.translate_response(status, headers, body, json_values=json_values)
-        return response, self.usage_from_response(body, json_values=json_values) if 200 <= status < 300 else None
+        else:  # passed on as it came: the usage read from it, not written again
+            return ClientResponse(status, client_headers(headers), body), self.usage_from_response(
+                body, json_values=json_values)
+        usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
+        return self._whole_answer(status, headers, upstream), usage
 
     def _answered_as_stream(self, headers: Mapping[str, str], body: bytes) -> bool:
         """A 2xx answer to a call that asked for one whole body, sent as an event stream
