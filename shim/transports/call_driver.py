@@ -73,7 +73,14 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..routing import Route, resolve_route
     from ..telemetry import CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS, CallFields
     from ..translate.stream_base import StreamTranslator
-    from ..upstream_failures import ProtocolBroken, UpstreamFailure, WholeAnswer, undecodable_encoding, unusable_status
+    from ..upstream_failures import (
+        ConnectionCut,
+        ProtocolBroken,
+        UpstreamFailure,
+        WholeAnswer,
+        undecodable_encoding,
+        unusable_status,
+    )
     from ..usage import Usage
 
 __all__ = [
@@ -130,7 +137,8 @@ FailureTyping = Callable[[BaseException, bool], "UpstreamFailure"]
 def begin_call(method: str, url: str, endpoint: str, headers: Mapping[str, str], body: bytes,
                failure_of: Optional[FailureTyping] = None) -> Optional[LLMCall]:
     """Plan a call to an LLM URL; None when the shim failed (the transport then passes it through).
-    ``failure_of``: how the transport's library says an upstream failed, for the call's event."""
+    ``failure_of``: the transport's typing of its library's exceptions, which the call's routing
+    (the next target or not) and its event go by."""
     try:
         return LLMCall(current_runtime(), method, url, endpoint, headers, body, failure_of)
     except Exception as error:
@@ -150,7 +158,7 @@ def _import_engine() -> None:
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
     global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, WholeAnswer, undecodable_encoding, unusable_status
-    global CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS
+    global CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS, ConnectionCut
     from ..attempts import CallAttempts, Send
     from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
@@ -170,7 +178,7 @@ def _import_engine() -> None:
     from ..response_lookup import deleted_response, stored_response_answer, stored_response_id
     from ..routing import resolve_route
     from ..telemetry import CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS
-    from ..upstream_failures import WholeAnswer, undecodable_encoding, unusable_status
+    from ..upstream_failures import ConnectionCut, WholeAnswer, undecodable_encoding, unusable_status
 
     _engine_imported = True
 
@@ -424,20 +432,29 @@ class LLMCall:
         plan = self._sent_plan()
         return plan.error_response(failure.client_error(_where(plan), should_retry=False if final else None))
 
-    def send_failed(self, error: Exception, failure: UpstreamFailure) -> Optional[UpstreamRequest]:
-        """Sending (or reading the answer) raised the library's ``error``, which ``failure`` types
-        (``library_failures.py``): the next attempt's request, or None — then :attr:`answer` is the
-        call's answer, or None when the transport re-raises ``error``."""
+    def send_failed(self, error: Exception) -> Optional[UpstreamRequest]:
+        """Sending (or waiting for the answer) raised the library's ``error``: the next attempt's
+        request, or None — then :attr:`answer` is the call's answer, or None when the transport
+        re-raises ``error``."""
         if self._attempts is None:
             self.upstream_failed(error)
             return None
+        failure = self._typed(error, answered=False)
         return self._after_failure(error, failure, self._attempts.failed(failure, time.monotonic()))
 
-    def failed_before_first_byte(self, error: Exception, failure: UpstreamFailure) -> Optional[UpstreamRequest]:
+    def failed_before_first_byte(self, error: Exception) -> Optional[UpstreamRequest]:
         """The answer being delivered broke before the program saw a byte of it: as :meth:`send_failed`."""
         assert self._attempts is not None
         self._translator, self._first_byte, self._usage = None, None, None
+        failure = self._typed(error, answered=True)
         return self._after_failure(error, failure, self._attempts.failed_before_first_byte(failure, time.monotonic()))
+
+    def _typed(self, error: Exception, *, answered: bool) -> UpstreamFailure:
+        """The library's ``error`` as the router's failure, by the transport's own typing
+        (``library_failures.py``; ``answered``: the answer's head had arrived); a connection cut when
+        the transport gave none, as that module types an exception it does not know."""
+        failure_of = self._failure_of
+        return ConnectionCut() if failure_of is None else failure_of(error, answered)
 
     def _after_failure(
         self, error: Exception, failure: UpstreamFailure, step: Union[Send, Finish]
@@ -635,10 +652,9 @@ class LLMCall:
         """The in-band error of a translated stream whose upstream read raised ``error``: typed as the
         proxy types it (``timeout`` for silence, else ``bad_gateway``: docs/routing.md#telemetry) when
         the transport can say what the library's exception was."""
-        failure_of = self._failure_of
-        if failure_of is None or not isinstance(error, Exception):
+        if self._failure_of is None or not isinstance(error, Exception):
             return UpstreamProtocolError(f"upstream connection lost: {type(error).__name__}")
-        return failure_of(error, True).client_error(_where(self._sent_plan()))
+        return self._typed(error, answered=True).client_error(_where(self._sent_plan()))
 
     def closed(self) -> None:
         """The client closed the response (possibly before the end): report what we have. One that
@@ -694,10 +710,9 @@ class LLMCall:
         """The event's ``error`` for the library's ``error``: on a routed call the failure's kind, as
         the proxy records it (``bad_gateway``, ``timeout``: docs/routing.md#telemetry); on a call the
         router left alone, or an interruption that is not the backend's, the exception's class."""
-        failure_of = self._failure_of
-        if self._attempts is None or failure_of is None or not isinstance(error, Exception):
+        if self._attempts is None or self._failure_of is None or not isinstance(error, Exception):
             return type(error).__name__
-        return failure_of(error, True).kind_name
+        return self._typed(error, answered=True).kind_name
 
     # Step 3: the event ---------------------------------------------------------------------
     def finish(self, status: int, error: Optional[str] = None) -> None:

@@ -405,7 +405,7 @@ class _SyncRouterTransport(_RouterTransportBase):
             with bypassed():
                 upstream = transport.handle_request(upstream_request)
         except Exception as error:
-            following = call.send_failed(error, self._failure(error, answered=False))
+            following = call.send_failed(error)
             return self._after_failure(request, call, error, following)
         except BaseException as error:
             call.upstream_failed(error)
@@ -433,7 +433,7 @@ class _SyncRouterTransport(_RouterTransportBase):
         if not call.may_fall_back:
             call.upstream_failed(error)
             raise error
-        following = call.failed_before_first_byte(error, self._failure(error, answered=True))
+        following = call.failed_before_first_byte(error)
         return self._after_failure(request, call, error, following)
 
     def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:
@@ -510,7 +510,7 @@ class _AsyncRouterTransport(_RouterTransportBase):
             with bypassed():
                 upstream = await transport.handle_async_request(upstream_request)
         except Exception as error:
-            following = call.send_failed(error, self._failure(error, answered=False))
+            following = call.send_failed(error)
             return self._after_failure(request, call, error, following)
         except BaseException as error:
             call.upstream_failed(error)
@@ -538,7 +538,7 @@ class _AsyncRouterTransport(_RouterTransportBase):
         if not call.may_fall_back:
             call.upstream_failed(error)
             raise error
-        following = call.failed_before_first_byte(error, self._failure(error, answered=True))
+        following = call.failed_before_first_byte(error)
         return self._after_failure(request, call, error, following)
 
     async def _pass_through(self, request: Any, call: Optional[LLMCall]) -> Any:

@@ -117,7 +117,7 @@ class RouterAdapter:
             with bypassed():
                 upstream = adapter.send(upstream_request, stream=True, **kwargs)
         except Exception as error:
-            following = call.send_failed(error, self._failure(error, answered=False))
+            following = call.send_failed(error)
             return self._after_failure(request, call, error, following, stream)
         except BaseException as error:
             call.upstream_failed(error)
@@ -164,7 +164,7 @@ class RouterAdapter:
         if not call.may_fall_back:
             call.upstream_failed(error)
             raise _with_request(error, request)
-        following = call.failed_before_first_byte(error, self._failure(error, answered=True))
+        following = call.failed_before_first_byte(error)
         return self._after_failure(request, call, error, following, stream)
 
     def _begin(self, request: Any) -> Optional[LLMCall]:
