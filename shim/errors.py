@@ -281,7 +281,7 @@ def _error_from_parsed(
         code = None
     else:
         code = _openai_code(parsed)
-        kind_name = _openai_kind(status, code, parsed.get("type"))
+        kind_name = _openai_kind(status, code, parsed.get("type"), _status_code(parsed))
     return UpstreamError(
         message,
         kind_name=kind_name,
@@ -370,6 +370,18 @@ _KIND_BY_OPENAI_CODE = {
     "invalid_api_key": "authentication",
     "model_not_found": "not_found",
     "request_too_large": "request_too_large",
+    # A failed Response's error codes (the Responses API reference, ResponseError): what the request
+    # held was refused; a retry elsewhere would be refused too.
+    "invalid_prompt": "invalid_request",
+    "invalid_image": "invalid_request",
+    "invalid_image_format": "invalid_request",
+    "invalid_base64_image": "invalid_request",
+    "invalid_image_url": "invalid_request",
+    "image_too_large": "invalid_request",
+    "image_too_small": "invalid_request",
+    "image_parse_error": "invalid_request",
+    "image_content_policy_violation": "invalid_request",
+    "unsupported_image_media_type": "invalid_request",
 }
 _KIND_BY_OPENAI_TYPE = {
     "insufficient_quota": "billing",
@@ -381,13 +393,22 @@ _KIND_BY_OPENAI_TYPE = {
 }
 
 
-def _openai_kind(status: int, code: Optional[str], error_type: Any) -> str:
+def _openai_kind(status: int, code: Optional[str], error_type: Any, status_code: Optional[int] = None) -> str:
     named = _KIND_BY_OPENAI_CODE.get(code or "") or _KIND_BY_OPENAI_TYPE.get(str(error_type))
     if status == 429 and named == "billing":
         return "billing"
-    if status == 200:  # in-band stream error: only the code or type tells
-        return named or "api_error"
+    if status == 200:  # in-band stream error: only the code or type tells, or the status it carries
+        return named or (_kind_for_status(status_code) if status_code is not None else "api_error")
     return _kind_for_status(status)
+
+
+def _status_code(error: Mapping[str, Any]) -> Optional[int]:
+    """The HTTP status an OpenAI-shaped error carries as its ``code`` (OpenRouter, vLLM and other
+    servers write ``"code": 429`` in the error a stream ends with: docs/protocol-rules.md#error-kinds)."""
+    code = error.get("code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    return code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else None
 
 
 def _kind_for_status(status: int) -> str:

@@ -264,7 +264,8 @@ class FallbackSession:
         self._expect(ANSWERING, "failed_before_first_byte")
         if self.exhausted or not self._holding:
             return _DELIVER[self.exhausted]  # the final failure already: nothing more to try
-        self.records[-1].failure = type(error).__name__
+        # an error a stream opened with is named by its kind ("overloaded"), as its status would be
+        self.records[-1].failure = error.kind_name if isinstance(error, RouterError) else type(error).__name__
         self.state = ATTEMPTING
         return self._after(Failed(error), now)
 

@@ -80,6 +80,7 @@ from .translate.directions import translation_for
 from .translate.held_text import MAX_HELD_BYTES
 from .translate.request_checks import expect_bool
 from .translate.stream_base import StreamTranslator
+from .translate.stream_opening import OpeningHold
 from .translate.stream_passthrough import PassthroughStream
 from .translate.stream_whole_answer import WholeAnswerStream
 from .translate.whole_from_events import whole_from_events
@@ -320,15 +321,19 @@ class Plan:
     def stream_translator(self, upstream_headers: Mapping[str, str]) -> StreamTranslator:
         """A fresh incremental translator for this call's 2xx upstream stream, whose answer came
         with ``upstream_headers``: a body the backend sent whole (JSON) is gathered and then
-        streamed (docs/protocol-rules.md#whole-answers-to-streams)."""
+        streamed (docs/protocol-rules.md#whole-answers-to-streams); on a route that can fall back,
+        the stream's opening is held until its first content (docs/routing.md#what-falls-back)."""
+        protocol = RESPONSES if self.endpoint == RESPONSES else self.client_protocol
         if self._stream_factory is None or self.context is None:
-            translator: StreamTranslator = PassthroughStream(RESPONSES if self.endpoint == RESPONSES
-                                                             else self.client_protocol)
+            translator: StreamTranslator = PassthroughStream(protocol)
         else:
             translator = self._stream_factory(self.context)
         endpoint = self.upstream_endpoint
         if endpoint is not None and endpoint in GENERATION_ENDPOINTS and is_whole_answer(upstream_headers):
-            return WholeAnswerStream(translator, endpoint, limit=self._max_held_bytes, usage_chunk=self._usage_chunk)
+            translator = WholeAnswerStream(translator, endpoint, limit=self._max_held_bytes,
+                                           usage_chunk=self._usage_chunk)
+        if self.route is not None and self.route.may_fall_back:
+            translator = OpeningHold(translator, protocol)
         return translator
 
     def response_record(

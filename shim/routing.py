@@ -106,6 +106,11 @@ class Route:
         """More than one target: there is somewhere to fall back to or to balance over."""
         return len(self.groups) > 1 or (len(self.groups) == 1 and len(self.groups[0].targets) > 1)
 
+    @property
+    def may_fall_back(self) -> bool:
+        """A failed attempt could lead to another: the route offers other targets, or retries."""
+        return self.has_alternatives or self.policy.retries > 0
+
     def to(self, target: RouteTarget) -> "Route":
         """This route aimed at ``target`` (one of its chain's): what a plan for that attempt uses."""
         if target.backend is self.backend and target.upstream_model == self.upstream_model:

@@ -107,6 +107,8 @@ class AnthropicWire:
 
     def _events(self) -> List[Event]:
         events: List[Event] = [self._message_start(), ("ping", {"type": "ping"})]
+        if self.reply.opening_error is not None:
+            return [*events, ("error", anthropic_error_body(self.reply.opening_error))]
         groups = self._block_event_groups()
         if self.reply.fail_midstream:  # cut inside the first block: its start and first delta went out
             first = groups[0][:2] if groups else []

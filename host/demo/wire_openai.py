@@ -105,12 +105,15 @@ class OpenAIWire:
     def stream_events(self) -> List[bytes]:
         """Every SSE event as the bytes the provider writes, ``[DONE]`` included."""
         events = [f"data: {_dumps(chunk)}\n\n".encode() for chunk in self._chunks()]
-        if not self.reply.fail_midstream:
+        if not self.reply.fail_midstream and self.reply.opening_error is None:
             events.append(b"data: [DONE]\n\n")
         return events
 
     def _chunks(self) -> List[Dict[str, Any]]:
         chunks = [self._chunk({"role": "assistant", "content": "", "refusal": None})]
+        if self.reply.opening_error is not None:
+            message = openai_error_body(self.reply.opening_error)["error"]["message"]  # as OpenRouter writes it
+            return [*chunks, {"error": {"code": self.reply.opening_error, "message": message}}]
         deltas = self._content_deltas()
         if self.reply.fail_midstream:
             return chunks + [self._chunk(delta) for delta in deltas[:1]] + [self._error_chunk()]

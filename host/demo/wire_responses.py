@@ -15,6 +15,7 @@ import json
 from typing import Any, Dict, List, Tuple
 
 from .reply import Reply, split_fragments
+from .wire_openai import openai_error_body
 
 __all__ = ["ResponsesWire"]
 
@@ -30,6 +31,10 @@ CREATED_AT = 1_770_000_000
 
 def _dumps(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"))
+
+
+# Codes of a failed Response's error (the API reference's ResponseError) for the statuses they stand for.
+_FAILED_CODES = {400: "invalid_prompt", 429: "rate_limit_exceeded"}
 
 
 class ResponsesWire:
@@ -127,6 +132,12 @@ class ResponsesWire:
         started = self.response("in_progress", [], None)
         events: List[Event] = [("response.created", {"response": started}),
                                ("response.in_progress", {"response": started})]
+        if self.reply.opening_error is not None:
+            status = self.reply.opening_error
+            code = _FAILED_CODES.get(status, "server_error")  # a Response's error has a code, not a status
+            failed = {**self.response("failed", [], None),
+                      "error": {"code": code, "message": openai_error_body(status)["error"]["message"]}}
+            return [*events, ("response.failed", {"response": failed})]
         groups = self._item_groups()
         if self.reply.fail_midstream:  # broken off inside the first item, after its first delta
             failed = {**self.response("failed", [], None),

@@ -33,6 +33,9 @@ from .upstream import BackendLimiter, QueueTimeout, UpstreamResponse
 
 __all__ = ["ProxyBusyError", "forward_call", "send_error"]
 
+# Why an attempt failed before the client saw a byte: a transport failure, or an error the
+# backend's stream began with (shim/translate/stream_opening.py).
+Failure = Union[UpstreamFailure, RouterError]
 _ABORT_SEND_TIMEOUT = 1.0  # a client not reading must not hold up a shutdown
 _CALL_IDS = CallIds(hex_digits=32)  # 128 random bits, like a uuid4
 
@@ -102,7 +105,7 @@ class _ForwardedCall:
         self.state, self.limiter, self.trace, self.writer = state, limiter, trace, writer
         self.attempts = CallAttempts(plan, state.book, state.rng)
         self.response: Optional[UpstreamResponse] = None  # the latest attempt's answer, not relayed yet
-        self.failure: Optional[UpstreamFailure] = None  # or its failure
+        self.failure: Optional[Failure] = None  # or its failure
         self.slot: Optional[str] = None  # the backend whose concurrency slot this call holds
 
     async def run(self) -> None:
@@ -155,10 +158,12 @@ class _ForwardedCall:
             retry_after="1",
         )
 
-    def _failed_unsent(self, failure: UpstreamFailure) -> Union[Send, Finish]:
-        """The delivered answer failed before the client saw any of it: perhaps another target."""
+    async def _failed_unsent(self, failure: Failure) -> Step:
+        """The delivered answer failed before the client saw any of it: perhaps another target, else
+        the failure as the answer."""
         self.failure = kept(failure)
-        return self.attempts.failed_before_first_byte(self.failure, time.monotonic())
+        step = self.attempts.failed_before_first_byte(self.failure, time.monotonic())
+        return step if isinstance(step, Send) else await self._deliver(step)
 
     # Delivery ----------------------------------------------------------------------------------
     async def _deliver(self, finish: Finish) -> Step:
@@ -171,8 +176,7 @@ class _ForwardedCall:
             return None
         if self.failure is not None or self.response is None:
             assert self.failure is not None
-            await send_error(self.writer, self.trace, protocol, failure_error(self.state, plan, self.failure,
-                                                                             final=finish.exhausted))
+            await send_error(self.writer, self.trace, protocol, self._failure_error(plan, final=finish.exhausted))
             return None
         if plan.stream and 200 <= self.response.status < 300:
             return await self._relay_stream(plan, self.response)
@@ -183,8 +187,7 @@ class _ForwardedCall:
         try:
             body = await response.read(count.feed)
         except UpstreamFailure as failure:
-            step = self._failed_unsent(failure)
-            return step if isinstance(step, Send) else await self._deliver(step)
+            return await self._failed_unsent(failure)
         values = count.values
         try:  # the usage from the translation's own parse, as the shim's driver takes it
             answer, usage = plan.translate_response_with_usage(response.status, response.headers, body,
@@ -221,6 +224,8 @@ class _ForwardedCall:
                 out = translator.feed(chunk)
                 if not writer.started:
                     if not out:
+                        if translator.opening_failure is not None:
+                            break  # nothing more to read: the answer failed before its content
                         continue
                     await self._start_stream(plan, response)
                 if response.ended():
@@ -231,8 +236,7 @@ class _ForwardedCall:
             tail = last + translator.close()
         except UpstreamFailure as failure:
             if not writer.started:
-                step = self._failed_unsent(failure)
-                return step if isinstance(step, Send) else await self._deliver(step)
+                return await self._failed_unsent(failure)
             tail = last + translator.abort(failure_error(self.state, plan, kept(failure), final=True))
         except asyncio.CancelledError:
             if writer.started:  # shutdown, or the client left (then this sends nothing)
@@ -241,6 +245,8 @@ class _ForwardedCall:
         finally:
             _note_stream_outcome(self.trace, translator)
         if not writer.started:
+            if translator.opening_failure is not None:  # held until its content: docs/routing.md#what-falls-back
+                return await self._failed_unsent(translator.opening_failure)
             await self._start_stream(plan, response)
         keeper.keep(translator)
         await writer.body(tail, more=False)
@@ -249,6 +255,18 @@ class _ForwardedCall:
     async def _start_stream(self, plan: Plan, response: UpstreamResponse) -> None:
         self.attempts.committed()
         await self.writer.start(response.status, plan.stream_headers(response.headers))
+
+    def _failure_error(self, plan: Plan, *, final: bool) -> RouterError:
+        """The attempts' last failure as the client's error: a transport's, naming the backend; the
+        backend's own (an error its stream began with), as it said it. ``final``: the client's SDK
+        must not retry it (docs/routing.md#sdk-retries)."""
+        failure = self.failure
+        if isinstance(failure, UpstreamFailure):
+            return failure_error(self.state, plan, failure, final=final)
+        assert isinstance(failure, RouterError)
+        if final:
+            failure.should_retry = False
+        return failure
 
     # Resources ---------------------------------------------------------------------------------
     async def _drop_response(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ..errors import RouterError
 from .context import RequestOptions, ResponseContext, TranslatedRequest
 from .stream_base import StreamTranslator
+from .stream_front import StreamFront
 
 __all__ = [
     "ComposedStream",
@@ -78,7 +79,7 @@ def _inner(context: ResponseContext) -> ResponseContext:
     return context.inner or context
 
 
-class ComposedStream(StreamTranslator):
+class ComposedStream(StreamFront):
     """``inner`` (upstream format → hub) feeding ``outer`` (hub → client format).
 
     Usage is the upstream's (what ``inner`` read); completion, errors and the final response are
@@ -86,7 +87,7 @@ class ComposedStream(StreamTranslator):
     ``outer``, translated like any other upstream error."""
 
     def __init__(self, inner: StreamTranslator, outer: StreamTranslator) -> None:
-        super().__init__()
+        super().__init__(outer)
         self._inner = inner
         self._outer = outer
         # The hub's chunks pass as objects (translate/chat_chunks.py): encoding them as SSE only
@@ -131,11 +132,3 @@ class ComposedStream(StreamTranslator):
         self.final_response = outer.final_response
         return out
 
-    def _on_event(self, event: Any) -> bytes:  # feed/close are overridden: never called
-        raise NotImplementedError
-
-    def _on_eof(self) -> bytes:
-        raise NotImplementedError
-
-    def _render_error(self, error: RouterError) -> bytes:
-        raise NotImplementedError

@@ -10,14 +10,15 @@ complete.
 """
 
 import json
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..errors import RouterError, UpstreamProtocolError, nested_too_deeply
 from ..protocols import ANTHROPIC
 from ..sse import SSEDecoder, SSEEvent, encode_event
+from ..upstream_failures import UpstreamFailure
 from ..usage import Usage
 
-__all__ = ["StreamTranslator", "render_stream_error", "truncated_stream_error"]
+__all__ = ["StreamTranslator", "TruncatedStream", "render_stream_error", "truncated_stream_error"]
 
 
 class StreamTranslator:
@@ -35,6 +36,9 @@ class StreamTranslator:
         # Translators that write Chat chunks: set by a composition, chunks go there as objects
         # for the next translator instead of out as bytes (translate/chat_chunks.py).
         self.chunk_sink: Optional[List[Optional[Dict[str, Any]]]] = None
+        # Why a stream held until its first content failed before any (.stream_opening.OpeningHold):
+        # the driver takes it as a failure before the first byte, and the client never sees the stream.
+        self.opening_failure: Optional[Union[RouterError, UpstreamFailure]] = None
 
     @property
     def complete(self) -> bool:
@@ -124,5 +128,11 @@ def render_stream_error(protocol: str, error: RouterError) -> bytes:
     return encode_event(body)
 
 
-def truncated_stream_error() -> UpstreamProtocolError:
-    return UpstreamProtocolError("the upstream stream ended before it was complete")
+class TruncatedStream(UpstreamProtocolError):
+    """The upstream stream ended (end of file) before its protocol's end: a ``bad_gateway`` like any
+    broken answer, told apart so that one that ended before any content can be taken as a cut
+    connection (:mod:`.stream_opening`)."""
+
+
+def truncated_stream_error() -> TruncatedStream:
+    return TruncatedStream("the upstream stream ended before it was complete")

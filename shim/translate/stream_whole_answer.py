@@ -20,11 +20,11 @@ from ..answer_kinds import EVENT_STREAM_FIRST_BYTES
 from ..errors import NOT_A_JSON_NUMBER, RouterError, UpstreamProtocolError, UpstreamTransportError, nested_too_deeply
 from ..json_budget import TooManyJsonValues, loads_within_budget
 from ..protocols import ENDPOINT_PROTOCOL, MESSAGES, RESPONSES
-from ..sse import SSEEvent
 from ..upstream_failures import WholeAnswer
 from ..usage import Usage, usage_from_openai
 from .response_common import upstream_object
 from .stream_base import StreamTranslator
+from .stream_front import StreamFront
 from .whole_answer_events import anthropic_events, chat_events, responses_events
 
 __all__ = ["WholeAnswerStream"]
@@ -32,14 +32,13 @@ __all__ = ["WholeAnswerStream"]
 _FIRST_BYTE = re.compile(rb"\S")  # what a body is, JSON or events, shows at its first byte that is not space
 
 
-class WholeAnswerStream(StreamTranslator):
+class WholeAnswerStream(StreamFront):
     """Stands in front of ``inner`` (the call's stream translator, reading ``upstream_endpoint``'s
     stream) for a body that came whole. Its state (usage, errors, completion, the final Response) is
     ``inner``'s, as :class:`~.compose.ComposedStream` keeps its outer translator's."""
 
     def __init__(self, inner: StreamTranslator, upstream_endpoint: str, *, limit: int, usage_chunk: bool) -> None:
-        super().__init__()
-        self._inner = inner
+        super().__init__(inner)
         self._endpoint = upstream_endpoint
         self._answer = WholeAnswer(limit)
         self._usage_chunk = usage_chunk  # a Chat request's stream_options.include_usage
@@ -55,7 +54,7 @@ class WholeAnswerStream(StreamTranslator):
         if self.finished:
             return b""
         if self._whole is False:
-            return self._synced(self._inner.feed(chunk))
+            return self._synced(self._behind.feed(chunk))
         if not self._answer.add(chunk):
             return self.abort(UpstreamTransportError(self._answer.too_large().reason))
         if self._whole is None:
@@ -64,14 +63,14 @@ class WholeAnswerStream(StreamTranslator):
                 self._whole = chunk[first.start()] not in EVENT_STREAM_FIRST_BYTES
                 if not self._whole:  # events after all: the SDKs read them whatever the label says
                     held, self._answer = self._answer.body(), WholeAnswer(0)
-                    return self._synced(self._inner.feed(held))
+                    return self._synced(self._behind.feed(held))
         return b""
 
     def close(self) -> bytes:
         if self.finished:
             return b""
         if not self._whole:  # events, or nothing at all: as the stream it was
-            return self._synced(self._inner.feed(self._answer.body()) + self._inner.close())
+            return self._synced(self._behind.feed(self._answer.body()) + self._behind.close())
         try:
             events = self._events(self._answer.body())
         except RouterError as error:
@@ -82,12 +81,7 @@ class WholeAnswerStream(StreamTranslator):
             return self.abort(nested_too_deeply())
         finally:
             self._answer = WholeAnswer(0)  # the body is not needed past this point
-        return self._synced(self._inner.feed(events) + self._inner.close())
-
-    def abort(self, error: RouterError) -> bytes:
-        if self.finished:
-            return b""
-        return self._synced(self._inner.abort(error))
+        return self._synced(self._behind.feed(events) + self._behind.close())
 
     def _events(self, body: bytes) -> bytes:
         protocol = ENDPOINT_PROTOCOL[self._endpoint]
@@ -108,16 +102,6 @@ class WholeAnswerStream(StreamTranslator):
         return chat_events(answer, usage_chunk=self._usage_chunk)
 
     def _synced(self, out: bytes) -> bytes:
-        inner = self._inner
-        self.usage, self.error, self.finished = inner.usage or self._withheld_usage, inner.error, inner.finished
-        self._end_seen, self.final_response = inner.complete, inner.final_response
+        super()._synced(out)
+        self.usage = self.usage or self._withheld_usage
         return out
-
-    def _on_event(self, event: SSEEvent) -> bytes:  # feed/close are overridden: never called
-        raise NotImplementedError
-
-    def _on_eof(self) -> bytes:
-        raise NotImplementedError
-
-    def _render_error(self, error: RouterError) -> bytes:
-        raise NotImplementedError

@@ -84,8 +84,8 @@ if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_e
     from ..usage import Usage
 
 __all__ = [
-    "ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "UpstreamRequest", "begin_call", "first_output",
-    "terminal",
+    "ANSWER", "PASS", "SEND", "LLMCall", "LowerCaseHeaders", "StreamOpeningFailed", "UpstreamRequest", "begin_call",
+    "first_output", "terminal",
 ]
 
 PASS = "pass"
@@ -98,6 +98,18 @@ SEND = "send"
 _CONNECTION_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
 )
+
+
+class StreamOpeningFailed(Exception):
+    """A stream held until its first content failed before any (the engine's ``OpeningHold``,
+    docs/routing.md#what-falls-back): raised by :meth:`LLMCall.feed` and :meth:`LLMCall.end` while
+    a transport reads ahead (:func:`first_output`), where a read failure is caught and given to
+    :meth:`LLMCall.failed_before_first_byte`. ``failure``: the engine's, a ``RouterError`` (the
+    backend's own error) or an ``UpstreamFailure`` (a stream that ended with nothing in it)."""
+
+    def __init__(self, failure: Exception) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 class LowerCaseHeaders(Dict[str, str]):
@@ -378,8 +390,7 @@ class LLMCall:
         attempts = self._attempts
         if attempts is None:
             return False
-        route = attempts.session.route
-        return route.has_alternatives or route.policy.retries > 0
+        return attempts.session.route.may_fall_back
 
     def sending(self) -> None:
         """The request :meth:`first_request` (or the next) gave is being sent now, after its wait."""
@@ -419,17 +430,24 @@ class LLMCall:
         failure = whole.too_large()
         return self._answer_failed(failure, self._attempts.failed_before_first_byte(failure, time.monotonic()))
 
-    def _answer_failed(self, failure: UpstreamFailure, step: Union[Send, Finish]) -> Optional[UpstreamRequest]:
+    def _answer_failed(
+        self, failure: Union[UpstreamFailure, RouterError], step: Union[Send, Finish]
+    ) -> Optional[UpstreamRequest]:
         request = self._take(step)
         if request is None and self.answer is None:
             finish = self._finish
             self.answer = self._failure_answer(failure, final=finish is not None and finish.exhausted)
         return request
 
-    def _failure_answer(self, failure: UpstreamFailure, *, final: bool) -> ClientResponse:
-        """``failure`` as the program's answer, naming the backend; ``final``: the route's tries are
-        spent, so the program's SDK must not retry it either (as the proxy's failure_error)."""
+    def _failure_answer(self, failure: Union[UpstreamFailure, RouterError], *, final: bool) -> ClientResponse:
+        """``failure`` as the program's answer: a transport's naming the backend, the backend's own as
+        it said it; ``final``: the route's tries are spent, so the program's SDK must not retry it
+        either (as the proxy's failure_error)."""
         plan = self._sent_plan()
+        if isinstance(failure, RouterError):
+            if final:
+                failure.should_retry = False
+            return plan.error_response(failure)
         return plan.error_response(failure.client_error(_where(plan), should_retry=False if final else None))
 
     def send_failed(self, error: Exception) -> Optional[UpstreamRequest]:
@@ -446,6 +464,10 @@ class LLMCall:
         """The answer being delivered broke before the program saw a byte of it: as :meth:`send_failed`."""
         assert self._attempts is not None
         self._translator, self._first_byte, self._usage = None, None, None
+        if isinstance(error, StreamOpeningFailed):  # the engine's own failure, typed already
+            opening = error.failure
+            assert isinstance(opening, (RouterError, ConnectionCut))
+            return self._answer_failed(opening, self._attempts.failed_before_first_byte(opening, time.monotonic()))
         failure = self._typed(error, answered=True)
         return self._after_failure(error, failure, self._attempts.failed_before_first_byte(failure, time.monotonic()))
 
@@ -608,6 +630,8 @@ class LLMCall:
             out = translator.feed(chunk)
         except Exception as error:
             return self._stream_bug(error, chunk)
+        if translator.opening_failure is not None:
+            raise StreamOpeningFailed(translator.opening_failure)
         if out and self._first_byte is None:
             self._first_byte = time.perf_counter()
         if self._bodies is not None:
@@ -629,6 +653,8 @@ class LLMCall:
                 tail = translator.close()
             except Exception as error:
                 tail = self._stream_bug(error, b"")
+            if translator.opening_failure is not None:
+                raise StreamOpeningFailed(translator.opening_failure)
         self._finish_stream()
         return tail
 

@@ -254,6 +254,93 @@ def test_x_should_retry_true_falls_back_whatever_the_status(
     assert " same-3 → primary 400 → second_anthropic ✓ 200 " in log_line(proxy, "same-3")
 
 
+# Errors a stream opens with (docs/routing.md#what-falls-back) ------------------------------------
+
+
+@pytest.mark.parametrize(("route", "second_backend"), [("cross", "second"), ("same", "second_anthropic")])
+def test_an_error_a_stream_opens_with_falls_back(
+    proxy: ProxyProcess, ant: anthropic.Anthropic, provider: FakeProvider, second: FakeProvider, chunking: str,
+    route: str, second_backend: str,
+) -> None:
+    """The backend answers 200, message_start, ping, then overloaded_error, as Anthropic does under
+    load: nothing with content had come, so the second target answers and the client never knows."""
+    second.byte_by_byte = provider.byte_by_byte
+    provider.reply(opening_error=529)
+    second.reply(text="from the second backend")
+    with ant.messages.stream(model=f"{route}-open-1", max_tokens=64, messages=PROMPT) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    assert final.content[0].text == "from the second backend"  # type: ignore[union-attr]
+    assert [event.type for event in events].count("message_start") == 1  # the second answer's own only
+    assert not [event for event in events if event.type == "error"]
+    assert len(provider.requests) == 1 and len(second.requests) == 1
+    assert f" {route}-open-1 → primary overloaded → {second_backend} ✓ 200 " in log_line(proxy, f"{route}-open-1")
+
+
+@pytest.mark.parametrize("client", ["chat", "responses"])
+def test_an_openai_clients_stream_falls_back_from_an_error_it_opened_with(
+    proxy: ProxyProcess, oai: openai.OpenAI, provider: FakeProvider, second: FakeProvider, chunking: str, client: str
+) -> None:
+    """The same for the OpenAI SDK's Chat and Responses streams (translated from the Anthropic
+    target); the second target, OpenAI's, answers after an error chunk of its own format."""
+    second.byte_by_byte = provider.byte_by_byte
+    provider.reply(opening_error=429)
+    second.reply(text="from the second backend")
+    if client == "chat":
+        chunks = list(oai.chat.completions.create(model="cross-open-2", messages=PROMPT, stream=True))
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    else:
+        with oai.responses.stream(model="cross-open-3", input="What is the weather in Oslo?") as stream:
+            text = stream.get_final_response().output_text
+    assert text == "from the second backend"
+    assert len(provider.requests) == 1 and len(second.requests) == 1
+
+
+def test_an_error_a_stream_opens_with_that_would_fail_anywhere_is_its_status(
+    proxy: ProxyProcess, ant: anthropic.Anthropic, provider: FakeProvider, second: FakeProvider, chunking: str
+) -> None:
+    """A bad request the backend finds only once it has begun its stream does not fall back (it
+    would be refused anywhere), and reaches the client as what it is: a 400, not a 200 stream."""
+    provider.reply(opening_error=400)
+    with pytest.raises(anthropic.BadRequestError) as caught, \
+            ant.messages.stream(model="cross-open-4", max_tokens=64, messages=PROMPT) as stream:
+        list(stream)
+    assert caught.value.status_code == 400 and caught.value.body["error"]["type"] == "invalid_request_error"
+    assert second.requests == []
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_chain_of_streams_that_open_with_errors_ends_in_their_status(
+    proxy: ProxyProcess, provider: FakeProvider, second: FakeProvider, sdk: str
+) -> None:
+    """Every target opened with an overload: the client gets the last one's as an HTTP status, which
+    says the router retried already (x-should-retry: false), so the SDK does not ask again."""
+    provider.reply(opening_error=529)
+    second.reply(opening_error=503)
+    with pytest.raises((openai.APIStatusError, anthropic.APIStatusError)) as caught:  # type: ignore[arg-type]
+        if sdk == "openai":
+            with openai.OpenAI(base_url=proxy.url + "/v1", api_key=CLIENT_KEY, timeout=20) as client:
+                list(client.chat.completions.create(model="cross-open-5", messages=PROMPT, stream=True))
+        else:
+            with anthropic.Anthropic(base_url=proxy.url, api_key=CLIENT_KEY, timeout=20) as client, \
+                    client.messages.stream(model="cross-open-6", max_tokens=64, messages=PROMPT) as stream:
+                list(stream)
+    assert caught.value.status_code in (503, 529) and caught.value.response.headers["x-should-retry"] == "false"
+    assert len(provider.requests) == 1 and len(second.requests) == 1  # the SDK's retries did not multiply them
+
+
+def test_a_lone_target_keeps_an_error_its_stream_opens_with_in_band(
+    proxy: ProxyProcess, provider: FakeProvider, chunking: str
+) -> None:
+    """A route with nowhere else to go sends the stream as it comes, the error in it, as before."""
+    provider.reply(opening_error=529)
+    body = {"model": "alone-open-1", "max_tokens": 64, "stream": True, "messages": PROMPT}
+    answer = httpx.post(proxy.url + "/v1/messages", json=body, timeout=20,
+                        headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    assert "event: message_start" in answer.text and "overloaded_error" in answer.text
+
+
 # Retry-after and the SDKs' own retries -------------------------------------------------------------
 
 

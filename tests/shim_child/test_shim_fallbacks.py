@@ -228,6 +228,71 @@ def test_no_retry_once_the_first_byte_reached_the_program(
     assert "".join(seen) and second.requests == []
 
 
+# Errors a stream opens with (docs/routing.md#what-falls-back) ------------------------------------
+
+
+@pytest.mark.parametrize("library", ["httpx", "async httpx", "requests"])
+def test_an_error_a_stream_opens_with_falls_back(
+    routed: ShimSession, second: FakeProvider, chunking: str, library: str
+) -> None:
+    """200, message_start, ping, then overloaded_error: the program reads the second target's stream,
+    and no trace of the first (the proxy's rule, in the program's own process)."""
+    second.byte_by_byte = routed.provider.byte_by_byte
+    routed.provider.reply(opening_error=529)
+    second.reply(text="from the second backend")
+    if library == "httpx":
+        client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+        with client.messages.stream(model="same-open-1", max_tokens=64, messages=PROMPT) as stream:
+            text = "".join(stream.text_stream)
+    elif library == "async httpx":
+        async def run() -> str:
+            async with openai.AsyncOpenAI(api_key=PLACEHOLDER_KEY, max_retries=0) as client:
+                chunks = await client.chat.completions.create(model="cross-open-1", messages=PROMPT, stream=True)
+                return "".join([chunk.choices[0].delta.content or "" async for chunk in chunks if chunk.choices])
+
+        text = asyncio.run(run())
+    else:
+        body = {"model": "same-open-2", "max_tokens": 64, "messages": PROMPT, "stream": True}
+        with requests.post(f"{routed.root}/v1/messages", json=body, stream=True, timeout=10,
+                           headers={"anthropic-version": "2023-06-01"}) as response:
+            text = _anthropic_sse_text(response.iter_lines())
+    assert text == "from the second backend"
+    event = only(routed.telemetry.calls(), "call event")
+    first, last = event["attempts"]
+    assert (first["backend"], first["status"], first["failure"]) == ("primary", 200, "overloaded")
+    assert (last["status"], last["failure"], event["error"], event["fallbacks"]) == (200, None, None, 1)
+
+
+def test_an_error_a_stream_opens_with_that_would_fail_anywhere_is_its_status(
+    routed: ShimSession, second: FakeProvider
+) -> None:
+    routed.provider.reply(opening_error=400)
+    client = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError) as caught, \
+            client.messages.stream(model="cross-open-2", max_tokens=64, messages=PROMPT) as stream:
+        list(stream)
+    assert caught.value.body["error"]["type"] == "invalid_request_error" and second.requests == []
+    assert only(routed.telemetry.calls(), "call event")["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_chain_of_streams_that_open_with_errors_ends_in_their_status(
+    routed: ShimSession, second: FakeProvider, sdk: str
+) -> None:
+    routed.provider.reply(opening_error=529)
+    second.reply(opening_error=503)
+    with pytest.raises((openai.APIStatusError, anthropic.APIStatusError)) as caught:  # type: ignore[arg-type]
+        if sdk == "openai":
+            list(openai.OpenAI(api_key=PLACEHOLDER_KEY, timeout=20).chat.completions.create(
+                model="cross-open-3", messages=PROMPT, stream=True))
+        else:
+            with anthropic.Anthropic(api_key=PLACEHOLDER_KEY, timeout=20).messages.stream(
+                    model="cross-open-4", max_tokens=64, messages=PROMPT) as stream:
+                list(stream)
+    assert caught.value.status_code in (503, 529) and caught.value.response.headers["x-should-retry"] == "false"
+    assert len(routed.provider.requests) == 1 and len(second.requests) == 1
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
 def test_client_errors_do_not_fall_back(routed: ShimSession, second: FakeProvider, status: int) -> None:
     routed.provider.reply(error=(status, None))
