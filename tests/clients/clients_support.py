@@ -32,6 +32,7 @@ __all__ = [
     "BACKEND_KEYS",
     "CLIENT_TOKEN",
     "CREDENTIAL_HEADERS",
+    "FALLBACK",
     "LAUNCHERS",
     "ROUTES",
     "UPSTREAM_PATHS",
@@ -52,6 +53,7 @@ __all__ = [
 
 ANTHROPIC, OPENAI = "anthropic", "openai"
 ROUTES = (ANTHROPIC, OPENAI)  # the backend protocol a Claude model reaches on each route
+FALLBACK = "fallback"  # a third kind of home: Claude models to the Anthropic backend, then the OpenAI one
 UPSTREAM_PATHS = {ANTHROPIC: "/v1/messages", OPENAI: "/v1/chat/completions"}
 BACKEND_KEYS = {ANTHROPIC: "sk-ant-CLIENTTEST-backend-key", OPENAI: "sk-CLIENTTEST-backend-key"}
 CREDENTIAL_HEADERS = {
@@ -67,7 +69,8 @@ _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 def write_client_home(home: Path, provider_root: str, route: str) -> Path:
     """A ``ROUTER_HOME`` with both backends on the fake (keys in the 0600 credentials file, where
-    ``router backend add NAME --key -`` stores them) and, for the ``openai`` route, the route rule."""
+    ``router backend add NAME --key -`` stores them) and, for the ``openai`` route, the route rule
+    (for ``fallback``: the chain of both)."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     root = provider_root.rstrip("/")
     (home / "config.toml").write_text(
@@ -78,6 +81,8 @@ def write_client_home(home: Path, provider_root: str, route: str) -> Path:
         store_key(home / "credentials.toml", name, key)
     if route == OPENAI:
         _router(home, "route", "add", "claude-*", OPENAI)
+    elif route == FALLBACK:
+        _router(home, "route", "add", "claude-*", ANTHROPIC, OPENAI)
     return home
 
 

@@ -18,7 +18,7 @@ below check: docs/clients/claude-code.md.
 import json
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import httpx
 import pytest
@@ -26,6 +26,7 @@ from clients_support import (
     BACKEND_KEYS,
     CLIENT_TOKEN,
     CREDENTIAL_HEADERS,
+    FALLBACK,
     LAUNCHERS,
     ClientRun,
     Launcher,
@@ -38,8 +39,9 @@ from clients_support import (
     text_of,
     tool_results,
     tool_uses,
+    write_client_home,
 )
-from fakes import FakeProvider, Reply
+from fakes import AgentLoop, FakeProvider, Reply
 
 from host.demo.conversation import read_conversation
 from shim.env_names import PLACEHOLDER_API_KEY
@@ -211,6 +213,42 @@ def test_claude_code_runs_a_tool_on_a_backend_that_answers_its_streams_whole(
     assert any(call.json.get("stream") is True for call in calls)
     assert not any(exchange.stream for exchange in provider.exchanges)  # every answer went whole
     _check_tool_round_trip(provider, route, calls)
+
+
+@pytest.fixture(scope="module")
+def fallback_homes(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider) -> Dict[str, Path]:
+    """A home whose Claude models go to the Anthropic backend, then to the OpenAI one
+    (``router route add 'claude-*' anthropic openai``)."""
+    home = tmp_path_factory.mktemp("route-fallback") / "router-home"
+    return {FALLBACK: write_client_home(home, _fake_provider_session.root_url, FALLBACK)}
+
+
+@pytest.fixture(scope="module")
+def fallback_proxies(fallback_homes: Dict[str, Path]) -> Iterator[Proxies]:
+    running = Proxies(fallback_homes)
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS, ids=[launcher.name for launcher in LAUNCHERS])
+def test_claude_code_goes_on_when_its_streams_open_with_an_overload(
+    claude_bin: str, provider: FakeProvider, fallback_homes: Dict[str, Path], fallback_proxies: Proxies,
+    workdir: Path, launcher: Launcher, chunking: str,
+) -> None:
+    """The Anthropic backend begins every stream, then sends ``overloaded_error`` (as Anthropic does
+    under load); the route's second backend answers instead (docs/routing.md#errors-a-stream-opens-with).
+    Claude Code runs its tool and answers, and sees no error: before, the overload reached it
+    in-band, after message_start, and the fallback never ran."""
+    loop = AgentLoop(TOOL, TOOL_INPUT, FINAL_TEXT)
+    provider.respond_with(lambda protocol, body: Reply(opening_error=529) if protocol == "anthropic"
+                          else loop(protocol, body))
+    run = claude(claude_bin, ["-p", PROMPT, "--output-format", "json", *ALLOW_BASH], FALLBACK, launcher,
+                 fallback_homes, fallback_proxies, workdir)
+    assert run.returncode == 0, run.explain()
+    assert (result_of(run)["is_error"], result_of(run)["result"]) == (False, FINAL_TEXT), run.explain()
+    overloaded = [e for e in provider.exchanges if e.request.path.split("?")[0] == "/v1/messages"]
+    assert overloaded and all(b"overloaded_error" in e.sent_body for e in overloaded)
+    _check_tool_round_trip(provider, "openai", model_calls(provider, "openai"))
 
 
 UPSTREAM_ERROR = {"type": "error", "error": {"type": "invalid_request_error", "message": "upstream-says-no-7731"},
