@@ -406,7 +406,7 @@ def _status_code(error: Mapping[str, Any]) -> Optional[int]:
     """The HTTP status an OpenAI-shaped error carries as its ``code`` (OpenRouter, vLLM and other
     servers write ``"code": 429`` in the error a stream ends with: docs/protocol-rules.md#error-kinds)."""
     code = error.get("code")
-    if isinstance(code, str) and code.isdigit():
+    if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isdigit():  # not "²", not 5,000 digits
         code = int(code)
     return code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else None
 

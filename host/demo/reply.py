@@ -63,8 +63,8 @@ class Reply:
     error: Optional[ErrorSpec] = None  # HTTP error before the first byte: (status, body or None)
     fail_midstream: bool = False  # in-band error event after the first content delta
     # An in-band error right after the stream's opening events (no content yet), standing for this
-    # HTTP status: Anthropic's error event, a Chat error chunk with the status as its numeric code (as
-    # gateways and vLLM write it), Responses' response.failed.
+    # HTTP status: Anthropic's error event, a Chat error chunk with the status as its numeric code
+    # and then [DONE] (as vLLM writes it), Responses' response.failed.
     opening_error: Optional[int] = None
     truncate_after_events: Optional[int] = None  # end the stream (clean EOF) after N SSE events
     drop_connection: bool = False  # with truncate_after_events: close the socket without the last chunk

@@ -105,7 +105,7 @@ class OpenAIWire:
     def stream_events(self) -> List[bytes]:
         """Every SSE event as the bytes the provider writes, ``[DONE]`` included."""
         events = [f"data: {_dumps(chunk)}\n\n".encode() for chunk in self._chunks()]
-        if not self.reply.fail_midstream and self.reply.opening_error is None:
+        if not self.reply.fail_midstream:  # an opening error is followed by [DONE], as vLLM writes it
             events.append(b"data: [DONE]\n\n")
         return events
 

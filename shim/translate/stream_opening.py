@@ -15,15 +15,23 @@ opening event. The first event with content (text, a tool call, reasoning, a blo
 reason, usage, the end) releases what it held, and from there on the stream passes as it comes. A
 stream that fails or ends while held never reaches the client: :attr:`~.stream_base.StreamTranslator.opening_failure`
 says why, and the driver takes it as a failure before the first byte — the backend's own error,
-by its kind's status; a stream that ended with nothing in it, as a connection cut. What it holds
-is bounded (:data:`MAX_OPENING_BYTES`): an opening longer than that is released as it is.
+by its kind's status; a stream that ended with nothing in it, as a connection cut. Once a failure
+event went by, nothing after it releases the stream (vLLM ends an error chunk with ``[DONE]``).
+
+What it holds is bounded in bytes (:data:`MAX_OPENING_BYTES`) and in time
+(:data:`MAX_OPENING_SECONDS`): past either, the opening is released as it is, with whatever
+arrives next — a backend slow to its first token sends keep-alives (pings, comments) so that the
+client and the proxies between see bytes, and held, they would not.
 
 The events are read as the client would read them, whatever translation made them: the rules are
-those of the stream's protocol (:data:`OPENING_EVENTS`, :func:`_chat_opening`).
+those of the stream's protocol (:data:`OPENING_EVENTS`, :func:`_chat_opening`). The Anthropic SDK
+reads an event by its name alone (an event without one is nothing to it), the OpenAI SDK a
+Responses event by its data's ``type``.
 """
 
 import json
-from typing import Optional, Tuple, Union
+import time
+from typing import Callable, Optional, Tuple, Union
 
 from ..errors import RouterError
 from ..protocols import ANTHROPIC, RESPONSES
@@ -36,6 +44,11 @@ __all__ = ["MAX_OPENING_BYTES", "OPENING_EVENTS", "OpeningHold"]
 
 # A Responses opening echoes the request (instructions, tools): tens of KiB for a coding agent.
 MAX_OPENING_BYTES = 1 << 20
+# Errors a stream opens with come at once (a rate limit, an overload, a request refused); held
+# longer, an opening would hide keep-alives from proxies whose idle timeouts are often 60 s.
+MAX_OPENING_SECONDS = 10.0
+# An event this long is not an opening (a role chunk is ~200 bytes): it is not parsed to be judged.
+_JUDGED_BYTES = 64 << 10
 # Named events that carry no content, by stream protocol; Chat chunks are read (_chat_opening).
 OPENING_EVENTS = {
     ANTHROPIC: frozenset({"message_start", "ping"}),
@@ -50,11 +63,15 @@ class OpeningHold(StreamFront):
     """See the module docstring. ``protocol``: the stream's (``anthropic``, ``openai`` for Chat
     chunks, or ``responses``)."""
 
-    def __init__(self, inner: StreamTranslator, protocol: str) -> None:
+    def __init__(self, inner: StreamTranslator, protocol: str, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(inner)
         self._protocol = protocol
         self._held: Optional[bytearray] = bytearray()  # None once released
         self._reader = SSEDecoder()
+        self._failure_seen = False  # a failure event went by: nothing after it releases
+        self._clock = clock
+        self._deadline = clock() + MAX_OPENING_SECONDS
 
     def feed(self, chunk: bytes) -> bytes:
         if self.finished or self.opening_failure is not None:
@@ -76,7 +93,7 @@ class OpeningHold(StreamFront):
         if held is None:
             return self._synced(out)
         held += out
-        if self._has_content(out) or len(held) > MAX_OPENING_BYTES:
+        if self._has_content(out) or len(held) > MAX_OPENING_BYTES or self._clock() > self._deadline:
             return self._synced(self._release())
         inner = self._behind
         if inner.error is not None or inner.finished or ended:
@@ -90,33 +107,41 @@ class OpeningHold(StreamFront):
         return bytes(held or b"")
 
     def _has_content(self, out: bytes) -> bool:
-        """Whether ``out`` (whole events, or pieces of them) holds an event that is neither opening nor failure."""
-        if not out:
+        """Whether ``out`` (whole events, or pieces of them) holds an event with content before any
+        failure event: an opening event is none, and what follows a failure does not count."""
+        if not out or self._failure_seen:
             return False
         for event in self._reader.feed(out):
-            if not (_is_opening(self._protocol, event) or _is_failure(self._protocol, event)):
+            if _is_failure(self._protocol, event):
+                self._failure_seen = True
+                return False
+            if not _is_opening(self._protocol, event):
                 return True
         return False
 
 
 def _is_opening(protocol: str, event: SSEEvent) -> bool:
+    """An event that carries nothing for the client yet: an opening one, or one its SDK skips
+    (no type it reads)."""
     names = OPENING_EVENTS.get(protocol)
     if names is not None:
-        return _event_type(event) in names
+        kind = _event_type(protocol, event)
+        return kind is None or kind in names
     return _chat_opening(event.data)
 
 
 def _is_failure(protocol: str, event: SSEEvent) -> bool:
     names = _FAILURE_EVENTS.get(protocol)
     if names is not None:
-        return _event_type(event) in names
+        return _event_type(protocol, event) in names
     payload = _json(event.data)
     return isinstance(payload, dict) and bool(payload.get("error"))  # truthy, as the OpenAI SDK tests it
 
 
-def _event_type(event: SSEEvent) -> Optional[str]:
-    """An event's type: its ``event:`` name, else its data's ``type`` (both protocols send both)."""
-    if event.event:
+def _event_type(protocol: str, event: SSEEvent) -> Optional[str]:
+    """An event's type as the client's SDK reads it: the Anthropic SDK by its ``event:`` name only,
+    the OpenAI SDK a Responses event by its name, else its data's ``type``."""
+    if event.event or protocol == ANTHROPIC:
         return event.event
     payload = _json(event.data)
     kind = payload.get("type") if isinstance(payload, dict) else None
@@ -144,9 +169,13 @@ def _chat_opening(data: str) -> bool:
 
 
 def _json(data: str) -> object:
+    """``data`` parsed, or None: not JSON, nested past the parser's depth, or too long to be an
+    opening or a failure worth judging (judged as content: released)."""
+    if len(data) > _JUDGED_BYTES:
+        return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -17,11 +17,11 @@ from host.demo.wire_anthropic import AnthropicWire
 from host.demo.wire_openai import OpenAIWire
 from host.demo.wire_responses import ResponsesWire
 from shim.config import RouterConfig
-from shim.errors import UpstreamError, error_from_stream_payload
+from shim.errors import UpstreamError, error_from_stream_payload, error_from_upstream
 from shim.plan import ClientCall, Plan, plan_call
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, OPENAI, RESPONSES
 from shim.translate.stream_base import StreamTranslator
-from shim.translate.stream_opening import MAX_OPENING_BYTES, OpeningHold
+from shim.translate.stream_opening import MAX_OPENING_BYTES, MAX_OPENING_SECONDS, OpeningHold
 from shim.translate.stream_passthrough import PassthroughStream
 from shim.upstream_failures import ConnectionCut
 
@@ -163,3 +163,102 @@ def test_an_error_after_content_stays_in_band() -> None:
 def test_an_in_band_error_carrying_a_status_as_its_code_is_of_that_status(error: Dict[str, Any], kind: str) -> None:
     """OpenRouter and vLLM write ``"code": 429`` in the error chunk a stream ends with."""
     assert error_from_stream_payload(OPENAI, {"error": error}).kind_name == kind
+
+
+ROLE = b'data: {"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
+
+
+@pytest.mark.parametrize("piece", [1, 1 << 20], ids=["byte-at-a-time", "whole"])
+@pytest.mark.parametrize(("protocol", "stream"), [
+    (OPENAI, ROLE + b'data: {"error":{"code":429,"message":"slow down"}}\n\ndata: [DONE]\n\n'),  # vLLM
+    (OPENAI, b'data: {"error":{"code":429,"message":"slow"},"choices":[{"index":0,"delta":{},'
+             b'"finish_reason":"error"}]}\n\ndata: [DONE]\n\n'),  # OpenRouter's error chunk
+    (RESPONSES, b'event: response.failed\ndata: {"type":"response.failed","response":{"id":"r","status":"failed",'
+                b'"error":{"code":"rate_limit_exceeded","message":"slow"}}}\n\ndata: [DONE]\n\n'),
+], ids=["vllm", "openrouter", "responses"])
+def test_nothing_after_a_failure_releases_the_stream(protocol: str, stream: bytes, piece: int) -> None:
+    """What follows an opening's error (``[DONE]``) is not content: the failure is the same however
+    the backend's bytes were cut (in one read, the ``[DONE]`` had released the error to the client)."""
+    translator = OpeningHold(PassthroughStream(protocol), protocol)
+    assert translate(translator, stream, piece=piece) == b""
+    failure = translator.opening_failure
+    assert isinstance(failure, UpstreamError) and failure.kind_name == "rate_limit"
+
+
+@pytest.mark.parametrize("protocol", [OPENAI, ANTHROPIC, RESPONSES])
+def test_an_event_nested_past_the_parsers_depth_is_judged_not_a_crash(protocol: str) -> None:
+    """A Chat chunk that is not an opening one is content, passed on as the lone route passes it;
+    to the Anthropic and Responses readers an event without a type they read is nothing, and a
+    stream of nothing else ended with nothing in it."""
+    deep = b"data: " + b"[" * 5000 + b"]" * 5000 + b"\n\n"
+    held, lone = OpeningHold(PassthroughStream(protocol), protocol), PassthroughStream(protocol)
+    out = translate(held, ROLE + deep, piece=1 << 20)
+    if protocol == OPENAI:
+        assert out == translate(lone, ROLE + deep, piece=1 << 20) and held.opening_failure is None
+    else:
+        assert out == b"" and isinstance(held.opening_failure, ConnectionCut)
+
+
+def test_an_event_too_long_to_judge_is_content() -> None:
+    long = b'data: {"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},' \
+           b'"finish_reason":null}],"x":"' + b"a" * (64 << 10) + b'"}\n\n'
+    translator = OpeningHold(PassthroughStream(OPENAI), OPENAI)
+    assert translator.feed(long) == long
+
+
+@pytest.mark.parametrize("code", ["\u00b2", "9" * 5000, "42", True, None, 99999])
+def test_an_error_code_that_is_no_status_is_only_an_error(code: Any) -> None:
+    """A ``code`` that looks like digits but is no HTTP status: the error's kind is api_error, and
+    reading it raises nothing (a superscript two is a digit to ``str.isdigit``, not to ``int``)."""
+    body = json.dumps({"error": {"code": code, "message": "x"}})
+    assert error_from_stream_payload(OPENAI, json.loads(body)).kind_name == "api_error"
+    assert error_from_upstream(OPENAI, 500, body.encode()).kind_name == "api_error"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("protocol", "keep_alive"), [
+    (OPENAI, b": OPENROUTER PROCESSING\n\n"),
+    (ANTHROPIC, b'event: ping\ndata: {"type": "ping"}\n\n'),
+])
+def test_an_opening_held_past_its_time_goes_out_with_the_next_keep_alive(protocol: str, keep_alive: bytes) -> None:
+    """A backend slow to its first token sends keep-alives so that the client and the proxies
+    between see bytes: after MAX_OPENING_SECONDS the opening is released with the next one."""
+    clock = Clock()
+    opening = ROLE if protocol == OPENAI else (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message",'
+        b'"role":"assistant","content":[],"model":"c","usage":{"input_tokens":3,"output_tokens":1}}}\n\n')
+    translator = OpeningHold(PassthroughStream(protocol), protocol, clock=clock)
+    assert translator.feed(opening) == b"" and translator.feed(keep_alive) == b""
+    clock.now += MAX_OPENING_SECONDS + 0.1
+    assert translator.feed(keep_alive) == opening + keep_alive + keep_alive
+    assert translator.feed(keep_alive) == keep_alive and translator.opening_failure is None
+
+
+def test_a_translated_opening_held_past_its_time_goes_out_with_the_next_upstream_bytes() -> None:
+    """Translated, a keep-alive is not passed on, but it still ends the wait: the client gets its
+    opening (here Anthropic's message_start, from a Chat backend's role chunk)."""
+    clock = Clock()
+    plan = plan_for(MESSAGES, "chat", fallback=True)
+    hold = plan.stream_translator(STREAM_HEADERS)
+    assert isinstance(hold, OpeningHold)
+    translator = OpeningHold(hold._behind, ANTHROPIC, clock=clock)  # the same translator, on this clock
+    assert translator.feed(ROLE) == b""
+    clock.now += MAX_OPENING_SECONDS + 0.1
+    assert translator.feed(b": keep-alive\n\n").startswith(b"event: message_start")
+
+
+def test_an_anthropic_event_without_a_name_is_nothing_to_the_client() -> None:
+    """The Anthropic SDK reads events by name; unnamed ones carry nothing for it: a stream of only
+    those ended with nothing in it."""
+    unnamed = (b'data: {"type":"message_start","message":{"id":"m"}}\n\n'
+               b'data: {"type":"error","error":{"type":"invalid_request_error","message":"x"}}\n\n')
+    translator = OpeningHold(PassthroughStream(ANTHROPIC), ANTHROPIC)
+    assert translate(translator, unnamed, piece=1) == b""
+    assert isinstance(translator.opening_failure, ConnectionCut)
