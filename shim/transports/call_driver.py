@@ -222,6 +222,9 @@ class LLMCall:
         self._refused_route: Optional[Route] = None  # the route of a call refused before it had a plan
         self.requested_model = ""
         self.answer: Optional[ClientResponse] = None
+        # The kind of the failure :meth:`_failure_answer` made the answer of: its rendered body says
+        # less (a 502 reads back as api_error), and the event names the kind as the proxy's does.
+        self._answer_kind: Optional[str] = None
         self._kept = False  # a Responses call's record went to the store (or there was none)
         self.upstream_method = "POST"  # a stored-response lookup redirected away from the host's proxy keeps its own
         # A call with no route aimed at the host's proxy: where it goes instead (see _redirect_unrouted).
@@ -447,8 +450,11 @@ class LLMCall:
         if isinstance(failure, RouterError):
             if final:
                 failure.should_retry = False
-            return plan.error_response(failure)
-        return plan.error_response(failure.client_error(_where(plan), should_retry=False if final else None))
+            error = failure
+        else:
+            error = failure.client_error(_where(plan), should_retry=False if final else None)
+        self._answer_kind = error.kind_name
+        return plan.error_response(error)
 
     def send_failed(self, error: Exception) -> Optional[UpstreamRequest]:
         """Sending (or waiting for the answer) raised the library's ``error``: the next attempt's
@@ -497,7 +503,7 @@ class LLMCall:
         self.plan = plan = attempts.plan  # the plan of the current attempt: translation and the event
         if isinstance(step, Send):
             assert plan.upstream_url is not None
-            self.answer = None
+            self.answer, self._answer_kind = None, None
             return UpstreamRequest(plan.upstream_url, dict(plan.upstream_headers), plan.upstream_body, step.wait)
         self._finish = finish = step
         if finish.answer is not None:
@@ -522,7 +528,7 @@ class LLMCall:
         """Report a response the router made without an upstream call."""
         if self._bodies is not None:
             self._bodies.response.add(response.body)
-        self.finish(response.status, _error_kind(self, response.status, response.body))
+        self.finish(response.status, self._answer_kind or _error_kind(self, response.status, response.body))
         return response
 
     # Step 2a: whole responses --------------------------------------------------------------
@@ -550,7 +556,7 @@ class LLMCall:
         self.committed()
         if self._bodies is not None:
             self._bodies.response.add(response.body)
-        self.finish(response.status, _error_kind(self, response.status, response.body))
+        self.finish(response.status, self._answer_kind or _error_kind(self, response.status, response.body))
         return response
 
     def keeps_body(self, status: int, headers: Mapping[str, str]) -> bool:

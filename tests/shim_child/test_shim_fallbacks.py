@@ -346,6 +346,8 @@ def test_a_spent_chain_of_dead_backends_is_one_final_error(routed: ShimSession, 
     assert caught.value.status_code == 502  # a gateway that lost its upstream (docs/errors.md#upstream-failures)
     assert "backend 'second'" in caught.value.message and len(second.requests) == 1
     assert "connection lost" in caught.value.message and "http://" not in caught.value.message
+    # named as the proxy names it: the 502's body reads back as api_error in either protocol
+    assert only(routed.telemetry.calls(), "call event")["error"] == "bad_gateway"
 
 
 # This process's cooldown book --------------------------------------------------------------------
