@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
-from clients_support import ROUTES, Proxies, write_client_home
+from clients_support import FALLBACK, ROUTES, Proxies, write_client_home
 from fakes import FakeProvider
 from pinned_node import pinned_node_bin
 
@@ -36,6 +36,21 @@ def homes(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: Fake
 @pytest.fixture(scope="module")
 def proxies(homes: Dict[str, Path]) -> Iterator[Proxies]:
     running = Proxies(homes)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def fallback_homes(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider) -> Dict[str, Path]:
+    """A home whose Claude models go to the Anthropic backend, then to the OpenAI one
+    (``router route add 'claude-*' anthropic openai``)."""
+    home = tmp_path_factory.mktemp("route-fallback") / "router-home"
+    return {FALLBACK: write_client_home(home, _fake_provider_session.root_url, FALLBACK)}
+
+
+@pytest.fixture(scope="module")
+def fallback_proxies(fallback_homes: Dict[str, Path]) -> Iterator[Proxies]:
+    running = Proxies(fallback_homes)
     yield running
     running.stop()
 

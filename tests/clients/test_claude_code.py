@@ -18,7 +18,7 @@ below check: docs/clients/claude-code.md.
 import json
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import httpx
 import pytest
@@ -39,7 +39,6 @@ from clients_support import (
     text_of,
     tool_results,
     tool_uses,
-    write_client_home,
 )
 from fakes import AgentLoop, FakeProvider, Reply
 
@@ -213,21 +212,6 @@ def test_claude_code_runs_a_tool_on_a_backend_that_answers_its_streams_whole(
     assert any(call.json.get("stream") is True for call in calls)
     assert not any(exchange.stream for exchange in provider.exchanges)  # every answer went whole
     _check_tool_round_trip(provider, route, calls)
-
-
-@pytest.fixture(scope="module")
-def fallback_homes(tmp_path_factory: pytest.TempPathFactory, _fake_provider_session: FakeProvider) -> Dict[str, Path]:
-    """A home whose Claude models go to the Anthropic backend, then to the OpenAI one
-    (``router route add 'claude-*' anthropic openai``)."""
-    home = tmp_path_factory.mktemp("route-fallback") / "router-home"
-    return {FALLBACK: write_client_home(home, _fake_provider_session.root_url, FALLBACK)}
-
-
-@pytest.fixture(scope="module")
-def fallback_proxies(fallback_homes: Dict[str, Path]) -> Iterator[Proxies]:
-    running = Proxies(fallback_homes)
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS, ids=[launcher.name for launcher in LAUNCHERS])

@@ -22,6 +22,7 @@ from clients_support import (
     BACKEND_KEYS,
     CLIENT_TOKEN,
     CREDENTIAL_HEADERS,
+    FALLBACK,
     ClientRun,
     Proxies,
     client_env,
@@ -30,7 +31,7 @@ from clients_support import (
     tool_results,
     tool_uses,
 )
-from fakes import FakeProvider
+from fakes import AgentLoop, FakeProvider, Reply
 
 from host.demo.conversation import read_conversation
 from host.demo.home import router_argv
@@ -88,6 +89,28 @@ def test_codex_runs_a_tool_through_the_router(
     for call in calls:
         _check_call(route, call.json, call.headers)
     _check_tool_round_trip(provider, route, calls)
+
+
+@pytest.mark.parametrize("launcher", ["proxy", "shim"])
+def test_codex_goes_on_when_its_streams_open_with_an_overload(
+    codex_bin: str, provider: FakeProvider, fallback_homes: Dict[str, Path], fallback_proxies: Proxies,
+    workdir: Path, launcher: str, chunking: str,
+) -> None:
+    """The route's Anthropic backend begins each stream and sends ``overloaded_error``: the Responses
+    stream Codex would get begins with response.created, held until its first content
+    (docs/routing.md#errors-a-stream-opens-with), so the OpenAI backend answers and Codex runs its
+    tool as on any route."""
+    loop = AgentLoop(TOOL, TOOL_INPUT, FINAL_TEXT)
+    provider.respond_with(lambda protocol, body: Reply(opening_error=529) if protocol == "anthropic"
+                          else loop(protocol, body))
+    env = {"ROUTER_HOME": str(fallback_homes[FALLBACK])} if launcher == "shim" else {}
+    argv = launch(codex_bin, launcher, FALLBACK, fallback_homes, fallback_proxies)
+    run = codex(codex_bin, argv, workdir, env, fallback_proxies.output(FALLBACK))
+    assert run.returncode == 0, run.explain()
+    assert run.stdout.strip().splitlines()[-1] == FINAL_TEXT, run.explain()
+    overloaded = [e for e in provider.exchanges if e.request.path.split("?")[0] == "/v1/messages"]
+    assert overloaded and all(b"overloaded_error" in e.sent_body for e in overloaded)
+    _check_tool_round_trip(provider, "openai", model_calls(provider, "openai"))
 
 
 def _check_call(route: str, body: Dict[str, Any], headers: Mapping[str, str]) -> None:
