@@ -5,7 +5,7 @@ connect timeouts of 2 s) in front of a loopback fake provider that also fails
 (``bench/load_support``). ``--workers`` clients, each on its own connection with a 10 ms pause
 between calls, pick every call from this mix:
 
-| share | call |
+| weight (of 107) | call |
 | --- | --- |
 | 16 % | OpenAI client, same protocol (``gpt-ok``), whole or streamed |
 | 14 % | OpenAI client, translated to the Anthropic backend (``claude-ok``), whole or streamed |
@@ -16,6 +16,7 @@ between calls, pick every call from this mix:
 | 5 % | upstream ``500``; 4 %: upstream ``429`` |
 | 8 % | upstream connection reset mid-stream |
 | 2 % | upstream that never answers (the proxy's read timeout ends it) |
+| 7 % | a stream on a route of two backends whose first opens its streams with an in-band overload (``chain-*``: the second answers; Anthropic and OpenAI clients) |
 
 Every Responses call leaves a record in the proxy's store of responses (``previous_response_id``:
 docs/response-store.md), whose file is counted with the telemetry store's.
@@ -77,7 +78,15 @@ MIX: List[Tuple[int, str, str, str, bool, bool]] = [
     (4, "upstream reset", "/v1/chat/completions", "gpt-reset", True, False),
     (4, "upstream reset, translated", "/v1/messages", "gpt-reset", True, False),
     (2, "upstream hangs", "/v1/chat/completions", "gpt-hang", False, False),
+    (4, "opens with an overload, falls back", "/v1/messages", "chain-1", True, False),
+    (3, "opens with an overload, falls back, translated", "/v1/chat/completions", "chain-1", True, False),
 ]
+# The chain-* route: the Anthropic backend's streams open with an overload, the OpenAI one answers.
+CHAIN_ROUTE = """
+[[routes]]
+match = "chain-*"
+backend = ["anthropic:claude-overload", "openai:gpt-ok"]
+"""
 
 
 class Conversation:
@@ -227,7 +236,8 @@ def main() -> None:
                         help="a [telemetry] max_events for the proxy, so that its store prunes during the run")
     args = parser.parse_args()
     retention = f"\n[telemetry]\nmax_events = {args.telemetry_max_events}\n" if args.telemetry_max_events else ""
-    proxy = ProxyUnderTest(["--read-timeout", "2", "--connect-timeout", "2"], extra_config=retention).start()
+    proxy = ProxyUnderTest(["--read-timeout", "2", "--connect-timeout", "2"],
+                           extra_config=CHAIN_ROUTE + retention).start()
     try:
         samples = asyncio.run(_soak(proxy, args.minutes, args.workers, args.warm_up))
     finally:

@@ -9,6 +9,9 @@ picking a model, with the router's built-in families routing ``gpt-*`` to the Op
 - ``…err500…``: ``500`` with the protocol's error body; ``…err429…``: ``429`` with ``retry-after``;
 - ``…reset…``: a stream cut after three events (the connection aborted), or no answer at all;
 - ``…hang…``: nothing, ever (the proxy's read timeout has to end it);
+- ``…overload…``: a stream that begins (``message_start`` and ``ping``; the role chunk) and then
+  fails in-band before any content, as Anthropic's ``overloaded_error`` and vLLM's error chunk do
+  (on a route that can fall back, the next target answers: docs/routing.md#errors-a-stream-opens-with);
 - ``…lists…``: the answer (not a stream) with 8 MiB of empty lists beside its message, as a broken
   or hostile backend could send: a proxy that translates the answer parses it;
 - anything else: the answer at once (stream or not, as asked).
@@ -58,6 +61,12 @@ _RATE = {
     "anthropic": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
 }
 _LISTS_SIZE = 8 << 20
+# A stream's opening, then its in-band error: vLLM follows its error chunk with [DONE].
+_OVERLOADED = {
+    "openai": [_OPENAI_EVENTS[0], b'data: {"error":{"code":503,"message":"overloaded"}}\n\n', b"data: [DONE]\n\n"],
+    "anthropic": [_ANTHROPIC_EVENTS[0], b'event: ping\ndata: {"type":"ping"}\n\n',
+                  b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'],
+}
 
 
 def _with_lists(payload: Dict[str, Any]) -> bytes:
@@ -137,6 +146,8 @@ class FaultyProviderProtocol(asyncio.Protocol):
             if stream:
                 transport.write(_STREAM_HEAD + b"".join(_chunk(e) for e in self._events(protocol)[:3]))
             transport.abort()
+        elif "overload" in model and stream:
+            transport.write(_STREAM_HEAD + b"".join(_chunk(e) for e in _OVERLOADED[protocol]) + b"0\r\n\r\n")
         elif "lists" in model and not stream:
             transport.write(_LISTS[protocol])
         elif stream:
