@@ -7,16 +7,16 @@ between calls, pick every call from this mix:
 
 | weight (of 107) | call |
 | --- | --- |
-| 16 % | OpenAI client, same protocol (``gpt-ok``), whole or streamed |
-| 14 % | OpenAI client, translated to the Anthropic backend (``claude-ok``), whole or streamed |
-| 10 % | Anthropic client, same protocol; 10 %: translated to the OpenAI backend |
-| 12 % | Responses client: to the Chat backend; streamed to Anthropic; continuing its last response (chains of 5) |
-| 4 % | ``count_tokens``; 3 %: ``GET /v1/models``; 2 %: a made-up model name (404) |
-| 10 % | a stream the client leaves after its first chunk (``*-slow``, both routes) |
-| 5 % | upstream ``500``; 4 %: upstream ``429`` |
-| 8 % | upstream connection reset mid-stream |
-| 2 % | upstream that never answers (the proxy's read timeout ends it) |
-| 7 % | a stream on a route of two backends whose first opens its streams with an in-band overload (``chain-*``: the second answers; Anthropic and OpenAI clients) |
+| 16 | OpenAI client, same protocol (``gpt-ok``), whole or streamed |
+| 14 | OpenAI client, translated to the Anthropic backend (``claude-ok``), whole or streamed |
+| 10 | Anthropic client, same protocol; 10: translated to the OpenAI backend |
+| 12 | Responses client: to the Chat backend; streamed to Anthropic; continuing its last response (chains of 5) |
+| 4 | ``count_tokens``; 3: ``GET /v1/models``; 2: a made-up model name (404) |
+| 10 | a stream the client leaves after its first chunk (``*-slow``, both routes) |
+| 5 | upstream ``500``; 4: upstream ``429`` |
+| 8 | upstream connection reset mid-stream |
+| 2 | upstream that never answers (the proxy's read timeout ends it) |
+| 7 | a stream on ``chain-*``: its first backend opens streams with an in-band overload, the second answers |
 
 Every Responses call leaves a record in the proxy's store of responses (``previous_response_id``:
 docs/response-store.md), whose file is counted with the telemetry store's.

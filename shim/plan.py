@@ -322,7 +322,7 @@ class Plan:
         """A fresh incremental translator for this call's 2xx upstream stream, whose answer came
         with ``upstream_headers``: a body the backend sent whole (JSON) is gathered and then
         streamed (docs/protocol-rules.md#whole-answers-to-streams); on a route that can fall back,
-        the stream's opening is held until its first content (docs/routing.md#what-falls-back)."""
+        the stream's opening is held until its first content (docs/routing.md#errors-a-stream-opens-with)."""
         protocol = RESPONSES if self.endpoint == RESPONSES else self.client_protocol
         if self._stream_factory is None or self.context is None:
             translator: StreamTranslator = PassthroughStream(protocol)

@@ -65,7 +65,8 @@ _LISTS_SIZE = 8 << 20
 _OVERLOADED = {
     "openai": [_OPENAI_EVENTS[0], b'data: {"error":{"code":503,"message":"overloaded"}}\n\n', b"data: [DONE]\n\n"],
     "anthropic": [_ANTHROPIC_EVENTS[0], b'event: ping\ndata: {"type":"ping"}\n\n',
-                  b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'],
+                  b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
+                  b'"message":"Overloaded"}}\n\n'],
 }
 
 

@@ -245,7 +245,7 @@ class _ForwardedCall:
         finally:
             _note_stream_outcome(self.trace, translator)
         if not writer.started:
-            if translator.opening_failure is not None:  # held until its content: docs/routing.md#what-falls-back
+            if translator.opening_failure is not None:  # docs/routing.md#errors-a-stream-opens-with
                 return await self._failed_unsent(translator.opening_failure)
             await self._start_stream(plan, response)
         keeper.keep(translator)

@@ -87,7 +87,7 @@ class ComposedStream(StreamFront):
     ``outer``, translated like any other upstream error."""
 
     def __init__(self, inner: StreamTranslator, outer: StreamTranslator) -> None:
-        super().__init__(outer)
+        super().__init__(outer)  # what the client sees is outer's; _synced takes the usage from inner
         self._inner = inner
         self._outer = outer
         # The hub's chunks pass as objects (translate/chat_chunks.py): encoding them as SSE only
