@@ -17,6 +17,7 @@ from shim.fallback_policy import FallbackPolicy
 from shim.plan import upstream_endpoint
 from shim.protocols import ANTHROPIC, CHAT, MESSAGES, upstream_path
 from shim.routing import Route, RouteGroup, RouteTarget, resolve_route
+from shim.translate.stream_opening import MAX_OPENING_SECONDS
 
 __all__ = ["explain_route", "explanation_lines"]
 
@@ -59,6 +60,8 @@ def explain_route(
                                           "translated", "upstream_model")},
         "targets": targets,
         "fallback": _policy(route.policy),
+        # a stream's opening waits for its first content, so that an error before it can fall back
+        "stream_opening_held": route.may_fall_back,
         "states_from": sorted(states or {}),
     }
 
@@ -127,6 +130,8 @@ def explanation_lines(report: Dict[str, Any]) -> List[str]:
         rows.append(("fallback", _policy_line(report["fallback"])))
         for target in targets:
             rows += _target_rows(report, target)
+    if report["stream_opening_held"]:
+        rows.append(("streams", _HELD_OPENING))
     if report.get("states_note"):
         rows.append(("states", report["states_note"]))
     return [f"{label + ':':<16}{value}" for label, value in rows]
@@ -163,6 +168,10 @@ def _state_lines(target: Dict[str, Any]) -> List[str]:
         failures = status.get("recent_failures") or 0
         lines.append(f"{what}{f', {failures} recent failures' if failures else ''} ({process})")
     return lines
+
+
+_HELD_OPENING = (f"sent from their first content (or after {MAX_OPENING_SECONDS:g} s): "
+                 "an error a stream opens with falls back too")
 
 
 def _policy_line(policy: Mapping[str, Any]) -> str:

@@ -94,6 +94,7 @@ def test_explain_text_for_every_rule(
     assert fields["upstream URL"] == url
     assert fields["upstream model"] == upstream
     assert fields["translation"].startswith("yes" if translated else "no")
+    assert "streams" not in fields  # one target, no retries: a stream goes out as it comes
 
 
 def test_explain_defaults_to_the_openai_client(invoke, home: Path) -> None:
@@ -315,3 +316,7 @@ def test_explain_a_chain_as_text(invoke, home: Path) -> None:
     assert "  translation:  yes: openai chat → anthropic messages" in text
     assert "target 3a:      openai (openai), model gpt-4o, weight 3 (75%, sticky)" in text
     assert "states:         from no running proxy; shimmed programs keep their own, in their memory" in text
+    # docs/routing.md#errors-a-stream-opens-with: a route that can fall back holds a stream's opening
+    assert ("streams:        sent from their first content (or after 10 s): an error a stream opens with "
+            "falls back too") in text
+    assert json.loads(invoke("route", "explain", "claude-sonnet-4-6", "--json").stdout)["stream_opening_held"]
