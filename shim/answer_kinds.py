@@ -8,15 +8,16 @@ is read as the call asked.
 """
 
 import re
-from typing import Mapping
+from typing import Mapping, Optional
 
-__all__ = ["EVENT_STREAM_FIRST_BYTES", "is_event_stream", "is_whole_answer", "media_type", "starts_as_json"]
+__all__ = ["EVENT_STREAM_FIRST_BYTES", "first_byte", "is_event_stream", "is_whole_answer", "media_type",
+           "starts_as_json"]
 
 # The bytes an event stream's first line starts with: ``data:``, ``event:``, ``id:``, ``retry:``, or
 # ``:`` for a comment (what a body labelled JSON that begins so is: the SDKs read it as events).
 EVENT_STREAM_FIRST_BYTES = frozenset(b"deir:")
 
-_JSON_START = re.compile(rb"\s*\{")
+_SIGNIFICANT = re.compile(rb"\S")
 
 
 def media_type(headers: Mapping[str, str]) -> str:
@@ -37,7 +38,14 @@ def is_whole_answer(headers: Mapping[str, str]) -> bool:
     return kind == "application/json" or kind.endswith("+json")
 
 
+def first_byte(data: bytes) -> Optional[int]:
+    """The first byte of ``data`` that is not space: what an answer is, one JSON value or events,
+    shows there (None: nothing but space so far)."""
+    found = _SIGNIFICANT.search(data)
+    return None if found is None else data[found.start()]
+
+
 def starts_as_json(body: bytes) -> bool:
     """``body`` is one JSON object, whatever its label said: its first byte that is not space is ``{``
     (an event stream's is a field name or ``:``). The SDKs parse what they get, not what it is called."""
-    return _JSON_START.match(body) is not None
+    return first_byte(body) == ord("{")

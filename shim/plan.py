@@ -265,11 +265,10 @@ class Plan:
         what a driver counted of ``body`` as it arrived (``AnswerValueCount``), not counted again."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body)
-        if self._answered_as_stream(headers, body):
-            return self._whole_answer(status, headers, self._assembled(body))
-        if self._response_translator is None or self.context is None:
+        upstream = self._upstream_answer(headers, body, json_values)
+        if upstream is None:
             return ClientResponse(status, client_headers(headers), body)
-        return self._translate_success(status, headers, _parse_upstream_json(body, json_values))
+        return self._whole_answer(status, headers, upstream)
 
     def translate_response_with_usage(
         self, status: int, headers: Mapping[str, str], body: bytes, *, json_values: Optional[int] = None
@@ -279,15 +278,26 @@ class Plan:
         as both take it)."""
         if not 200 <= status < 300:
             return self._translate_error_response(status, headers, body), None
-        if self._answered_as_stream(headers, body):
-            upstream = self._assembled(body)
-        elif self._response_translator is not None and self.context is not None:
-            upstream = _parse_upstream_json(body, json_values)
-        else:  # passed on as it came: the usage read from it, not written again
+        upstream = self._upstream_answer(headers, body, json_values)
+        if upstream is None:  # passed on as it came: the usage read from it, not written again
             return ClientResponse(status, client_headers(headers), body), self.usage_from_response(
                 body, json_values=json_values)
         usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
         return self._whole_answer(status, headers, upstream), usage
+
+    def _upstream_answer(self, headers: Mapping[str, str], body: bytes,
+                         json_values: Optional[int]) -> Optional[Dict[str, Any]]:
+        """A 2xx whole answer as the object the client's answer is made of; None when ``body`` goes to
+        the client as it came (a same-protocol JSON body). A stream sent to a call that asked for one
+        body is put back together (docs/protocol-rules.md#streams-to-whole-answers), each event held
+        to the JSON budget of one (the body as a whole to the answer's size): a long answer streams as
+        many small events, whose envelopes alone would pass the budget of one whole body."""
+        if self._answered_as_stream(headers, body):
+            assert self.upstream_endpoint is not None
+            return whole_from_events(self.upstream_endpoint, body)
+        if self._response_translator is None or self.context is None:
+            return None
+        return _parse_upstream_json(body, json_values)
 
     def _answered_as_stream(self, headers: Mapping[str, str], body: bytes) -> bool:
         """A 2xx answer to a call that asked for one whole body, sent as an event stream
@@ -295,15 +305,8 @@ class Plan:
         return (not self.stream and self.upstream_endpoint in GENERATION_ENDPOINTS and is_event_stream(headers)
                 and not starts_as_json(body))
 
-    def _assembled(self, body: bytes) -> Dict[str, Any]:
-        """The whole answer the stream ``body`` holds, in the upstream's format. Each event is held to
-        the JSON budget of one (the body as a whole to the answer's size): a long answer streams as
-        many small events, whose envelopes alone would pass the budget of one whole body."""
-        assert self.upstream_endpoint is not None
-        return whole_from_events(self.upstream_endpoint, body)
-
     def _whole_answer(self, status: int, headers: Mapping[str, str], upstream: Dict[str, Any]) -> ClientResponse:
-        """``upstream`` (a whole answer the router assembled) as the client's answer: translated, or
+        """``upstream`` (a whole answer, parsed or assembled) as the client's answer: translated, or
         written as JSON in place of the stream it came as."""
         if self._response_translator is not None and self.context is not None:
             return self._translate_success(status, headers, upstream)

@@ -13,10 +13,9 @@ labelled JSON whose first byte that is not space begins an event stream's line i
 translator as it comes: a stream mislabelled, which the SDKs read as one.
 """
 
-import re
 from typing import Optional
 
-from ..answer_kinds import EVENT_STREAM_FIRST_BYTES
+from ..answer_kinds import EVENT_STREAM_FIRST_BYTES, first_byte
 from ..errors import NOT_A_JSON_NUMBER, RouterError, UpstreamProtocolError, UpstreamTransportError, nested_too_deeply
 from ..json_budget import TooManyJsonValues, loads_within_budget
 from ..protocols import ENDPOINT_PROTOCOL, MESSAGES, RESPONSES
@@ -28,8 +27,6 @@ from .stream_front import StreamFront
 from .whole_answer_events import anthropic_events, chat_events, responses_events
 
 __all__ = ["WholeAnswerStream"]
-
-_FIRST_BYTE = re.compile(rb"\S")  # what a body is, JSON or events, shows at its first byte that is not space
 
 
 class WholeAnswerStream(StreamFront):
@@ -58,9 +55,9 @@ class WholeAnswerStream(StreamFront):
         if not self._answer.add(chunk):
             return self.abort(UpstreamTransportError(self._answer.too_large().reason))
         if self._whole is None:
-            first = _FIRST_BYTE.search(chunk)
+            first = first_byte(chunk)
             if first is not None:
-                self._whole = chunk[first.start()] not in EVENT_STREAM_FIRST_BYTES
+                self._whole = first not in EVENT_STREAM_FIRST_BYTES
                 if not self._whole:  # events after all: the SDKs read them whatever the label says
                     held, self._answer = self._answer.body(), WholeAnswer(0)
                     return self._synced(self._behind.feed(held))

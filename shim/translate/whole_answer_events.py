@@ -25,7 +25,7 @@ from ..sse import encode_event
 from .response_common import arguments_json, object_or_empty, objects_in
 from .responses_events import ResponsesEventWriter
 
-__all__ = ["CHUNK_MEMBERS", "anthropic_events", "chat_events", "responses_events"]
+__all__ = ["CHAT_TEXT_MEMBERS", "CHUNK_MEMBERS", "anthropic_events", "chat_events", "responses_events"]
 
 _PIECE_CHARS = 64 * 1024
 _compact = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # ValueError: see WholeAnswerStream
@@ -54,7 +54,8 @@ def _arguments(value: Any) -> str:
 # Chat Completions ---------------------------------------------------------------------------
 # The members a chat.completion and each chunk of its stream both carry (whole_from_events reads them back)
 CHUNK_MEMBERS = ("id", "created", "model", "system_fingerprint", "service_tier")
-_CHAT_TEXT_MEMBERS = ("reasoning_content", "reasoning", "content", "refusal")
+# A Chat message's text members, in the order a stream carries them (reasoning before the answer)
+CHAT_TEXT_MEMBERS = ("reasoning_content", "reasoning", "content", "refusal")
 
 
 def chat_events(completion: Mapping[str, Any], *, usage_chunk: bool) -> bytes:
@@ -81,7 +82,7 @@ def chat_events(completion: Mapping[str, Any], *, usage_chunk: bool) -> bytes:
 def _chat_deltas(message: Any) -> Iterator[Json]:
     message = object_or_empty(message)
     yield {"role": message.get("role") or "assistant"}
-    for member in _CHAT_TEXT_MEMBERS:
+    for member in CHAT_TEXT_MEMBERS:
         for piece in _pieces(_text(message.get(member))):
             yield {member: piece}
     for position, call in enumerate(objects_in(message.get("tool_calls"))):

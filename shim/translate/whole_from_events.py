@@ -25,7 +25,7 @@ from .held_text import HeldText
 from .response_common import object_or_empty, objects_in, optional_field
 from .responses_events import error_from_failed_response, error_from_responses_event
 from .stream_base import truncated_stream_error
-from .whole_answer_events import CHUNK_MEMBERS
+from .whole_answer_events import CHAT_TEXT_MEMBERS, CHUNK_MEMBERS
 
 __all__ = ["whole_from_events"]
 
@@ -60,9 +60,6 @@ def _payloads(events: List[SSEEvent]) -> Iterator[Json]:
 
 
 # Chat Completions ---------------------------------------------------------------------------
-_TEXT_MEMBERS = ("content", "reasoning_content", "reasoning", "refusal")
-
-
 def _chat(events: List[SSEEvent]) -> Json:
     completion: Json = {"object": "chat.completion"}
     choices: Dict[int, Json] = {}
@@ -97,7 +94,7 @@ def _chat_choice(choices: Dict[int, Json], calls: Dict[int, Dict[int, StreamedTo
                                       "finish_reason": None})
     message, delta = kept["message"], choice.get("delta")
     if isinstance(delta, dict):
-        for member in _TEXT_MEMBERS:
+        for member in CHAT_TEXT_MEMBERS:
             if isinstance(delta.get(member), str):
                 message[member] = (message.get(member) or "") + delta[member]
         for position, call in enumerate(optional_field(delta, "tool_calls", list, "choices[0].delta") or ()):
@@ -118,6 +115,8 @@ def _tool_call(call: StreamedToolCall) -> Json:
 
 # Anthropic Messages -------------------------------------------------------------------------
 _STOP_MEMBERS = ("stop_reason", "stop_sequence", "stop_details")  # what a message_delta says of the message
+
+
 def _message(events: List[SSEEvent]) -> Json:
     message: Optional[Json] = None
     inputs: Dict[int, str] = {}  # a tool call's input as its JSON fragments arrived

@@ -102,7 +102,7 @@ _CONNECTION_HEADERS = frozenset(
 
 class StreamOpeningFailed(Exception):
     """A stream held until its first content failed before any (the engine's ``OpeningHold``,
-    docs/routing.md#what-falls-back): raised by :meth:`LLMCall.feed` and :meth:`LLMCall.end` while
+    docs/routing.md#errors-a-stream-opens-with): raised by :meth:`LLMCall.feed` and :meth:`LLMCall.end` while
     a transport reads ahead (:func:`first_output`), where a read failure is caught and given to
     :meth:`LLMCall.failed_before_first_byte`. ``failure``: the engine's, a ``RouterError`` (the
     backend's own error) or an ``UpstreamFailure`` (a stream that ended with nothing in it)."""
