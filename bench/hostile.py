@@ -11,7 +11,8 @@ them together:
 - **Responses calls**: 8 connections sending small Responses calls as fast as the proxy answers (at
   most 200,000), each a record the proxy keeps for ``previous_response_id``;
 - **idle sockets**: 1,100 connections that send nothing, 10 % of them half a request head, held open;
-- **big headers**: requests with one 4 MiB header, two at a time (at most 20);
+- **big headers**: requests with one 4 MiB header, two at a time (at most 20), each writing its whole
+  request before it reads (the statuses they read are printed);
 - **big bodies**: 8 MiB bodies of nested empty arrays, one at a time (at most 10);
 - **JSON in strings**: the same 8 MiB of empty arrays inside one tool call's arguments (a string: one
   value to the body's count), sent to a model the proxy translates for, so that the translation

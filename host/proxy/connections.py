@@ -85,6 +85,10 @@ MAX_READ_AHEAD = 16
 # What a chunk's size line and line ends take (16 hex digits and two CRLFs fit): a chunked
 # body's framing may be this much per chunk plus one head's worth, for extensions and trailers.
 _CHUNK_LINE_BYTES = 32
+# The most a connection answered before the end of its request (a refusal, an answer before a body
+# it was asked leave for) reads and drops so its client, still writing, comes to read the answer
+# (docs/proxy-limits.md#connections, "Lingering"): 512 heads at the default limit.
+LINGER_MAX_BYTES = 16 * 1024 * 1024
 
 _logger = logging.getLogger("router.proxy")
 
@@ -210,6 +214,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._upgrade_body_left = 0
         self._cycle_before: Optional[RequestResponseCycle] = None
         self._lingering = False  # reading only to drop what comes (_linger)
+        self._linger_left = 0  # bytes still dropped while lingering; then the connection is closed
         self._refusal: Optional[RouterError] = None
         # False once the connection has read as many requests ahead as it may: it answers those and
         # closes, and reads nothing more.
@@ -248,7 +253,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """uvicorn's, with the head counted and timed and every refusal in the client's protocol."""
         if self._lingering:
-            return  # the rest of a body answered already (_linger): dropped
+            self._drop(len(data))  # the rest of a request answered already (_linger)
+            return
         if not self._taking_requests:
             self.flow.pause_reading()  # uvicorn resumes reading after each answer: what came is dropped
             return
@@ -380,23 +386,31 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.cycle is None or self.cycle.response_complete:
             if self._state == READING_BODY and self.expect_100_continue:
-                self._linger()
+                self._linger(self.limits.body_timeout)
                 return
             self._wait()  # nothing under way (what still comes of a body answered early is skipped)
         else:
             self._watch_body()  # a request read ahead is the one served now; is its body still coming?
 
     # Helpers ------------------------------------------------------------------------------------
-    def _linger(self) -> None:
-        """Answered before the body it asked leave to send: the client may not send it now (RFC 9110
-        section 10.1.1), and its next request would be read as that body. The proxy ends its side
-        and reads on, dropping what comes, until the client closes or a body timeout passes: closed
-        at once with the body's bytes unread, the kernel would send a reset that could reach the
-        client before it read the answer."""
-        self._lingering = True
+    def _linger(self, deadline: float) -> None:
+        """Answered before the end of the request: the rest of it is not wanted (a body the client
+        asked leave to send may not come now, RFC 9110 section 10.1.1, and its next request would be
+        read as that body; an oversized head is refused). The proxy ends its side after the answer
+        and reads on, dropping what comes, until the client closes, ``deadline`` seconds pass or
+        :data:`LINGER_MAX_BYTES` are dropped: closed at once with request bytes unread, the kernel
+        would send a reset, and a client still writing (``http.client`` writes a whole request
+        before it reads) saw the reset instead of the answer (docs/proxy-limits.md#connections)."""
+        self._lingering, self._linger_left = True, LINGER_MAX_BYTES
         self._writes.write_eof()
         self._cancel_timers(keep_send=True)
-        self._body_timer = self.loop.call_later(self.limits.body_timeout, self._close)
+        self._body_timer = self.loop.call_later(deadline, self._close)
+        self.book.waiting(self)  # wants nothing more of the proxy: may be closed for room
+
+    def _drop(self, received: int) -> None:
+        self._linger_left -= received
+        if self._linger_left < 0:
+            self._close()  # still writing after all that: the reset it gets is its own doing
 
     def _wait(self) -> None:
         self._state = WAITING
@@ -498,7 +512,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             f"the request line and headers are over the router proxy's limit of {self.limits.max_header_bytes} bytes")
 
     def _refuse(self, error: RouterError) -> None:
-        """Answer ``error`` in the client's protocol (as far as the request tells it) and close; while
+        """Answer ``error`` in the client's protocol (as far as the request tells it) and close once
+        the client has read it (:meth:`_linger`); while
         an earlier request's answer is still to come, the refusal could not be written before it: that
         answer goes out and the connection closes after it, nothing more read (a client that
         pipelines retries what was not answered, RFC 9112 section 9.3.2)."""
@@ -515,7 +530,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         path = url.split(b"?", 1)[0].decode("latin-1", "replace")
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in self.headers or ()}
         self.transport.write(raw_error_response(error, client_protocol(path, headers)))
-        self.transport.close()
+        self._linger(self.limits.header_timeout)
 
     def _answer_to_come_first(self) -> bool:
         """An earlier request than the one refused is unanswered, or the refused one's answer began."""

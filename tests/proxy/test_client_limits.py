@@ -4,8 +4,10 @@ what it does not need, answers what it refuses in the client's protocol, and kee
 clients (host/proxy/connections.py, docs/proxy-limits.md#connections)."""
 
 import contextlib
+import http.client
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -20,7 +22,7 @@ from proxy_clients import USER
 from proxy_process import ProxyProcess
 from raw_sockets import DEADLINE, address, closed_by_server, endless_header, read_until_closed, whole_response
 
-from host.proxy.connections import MAX_READ_AHEAD
+from host.proxy.connections import LINGER_MAX_BYTES, MAX_READ_AHEAD
 
 LIMIT_ARGS = ["--idle-timeout", "1", "--header-timeout", "1", "--body-timeout", "1", "--send-timeout", "1",
               "--max-header-kib", "8"]
@@ -417,6 +419,58 @@ def test_a_request_line_over_the_limit(limited: ProxyProcess) -> None:
         sock.sendall(b"GET /v1/messages?" + b"q" * (HEADER_LIMIT + 10) + b" HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         status, _, body = whole_response(sock)
     assert status == 431 and _shape(body) == "anthropic"
+
+
+@pytest.mark.parametrize("size", [1 << 20, 4 << 20, 12 << 20])  # under LINGER_MAX_BYTES
+def test_a_client_that_writes_its_whole_head_before_reading_reads_the_refusal(limited: ProxyProcess,
+                                                                              size: int) -> None:
+    """``http.client`` (under urllib and requests) writes a whole request before it reads a byte: the
+    proxy reads and drops the rest of a refused head so the client comes to read the 431 (closed at
+    once with the head unread, the kernel sent a reset and the client saw only that)."""
+    connection = http.client.HTTPConnection(*address(limited.url), timeout=DEADLINE)
+    try:
+        connection.request("POST", "/v1/messages", body=b"{}", headers={"x-big": "a" * size})
+        answer = connection.getresponse()
+        status, body = answer.status, answer.read()
+    finally:
+        connection.close()
+    assert status == 431 and _shape(body) == "anthropic"
+    assert json.loads(body)["error"]["type"] == "request_too_large"
+
+
+def test_a_refused_client_that_goes_on_writing_is_cut_off(limited: ProxyProcess) -> None:
+    """What the proxy drops after a refusal is bounded: a client writing on is reset past
+    LINGER_MAX_BYTES (the socket buffers on both sides hold a few MiB more)."""
+    with _connect(limited) as sock:
+        status, _, _, sent = endless_header(sock, b"POST /v1/messages HTTP/1.1\r\nx-endless: ")
+    assert status == 431
+    assert LINGER_MAX_BYTES <= sent < LINGER_MAX_BYTES + 16 * 1024 * 1024
+
+
+def test_a_refused_client_that_neither_writes_nor_closes_is_closed(limited: ProxyProcess) -> None:
+    """The proxy ends its side after a refusal and waits for the client's end at most a header
+    timeout; then the connection is closed (a byte written after that is answered with a reset)."""
+    with _connect(limited) as sock:
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nx-big: " + b"a" * (HEADER_LIMIT + 10) + b"\r\n\r\n")
+        status, _, _ = whole_response(sock)  # to the proxy's FIN: its side is done
+        assert status == 431
+        assert _reset_while_writing(sock)
+
+
+def _reset_while_writing(sock: socket.socket) -> bool:
+    """A byte at a time until the peer's socket is gone (True; the byte it did not take comes back
+    as a reset) or the deadline passes (False)."""
+    deadline = time.monotonic() + DEADLINE
+    poller = select.poll()
+    poller.register(sock, select.POLLHUP | select.POLLERR)
+    while time.monotonic() < deadline:
+        try:
+            sock.sendall(b"x")
+        except OSError:
+            return True
+        if poller.poll(100):  # the reset, or 0.1 s without one: the proxy still drops what comes
+            return True
+    return False
 
 
 def test_a_head_under_the_limit_is_served(limited: ProxyProcess, provider: FakeProvider) -> None:
