@@ -79,12 +79,20 @@ from .translate.context import RequestOptions, ResponseContext, TranslatedReques
 from .translate.directions import translation_for
 from .translate.held_text import MAX_HELD_BYTES
 from .translate.request_checks import expect_bool
+from .translate.response_common import upstream_object
 from .translate.stream_base import StreamTranslator
 from .translate.stream_opening import OpeningHold
 from .translate.stream_passthrough import PassthroughStream
 from .translate.stream_whole_answer import WholeAnswerStream
 from .translate.whole_from_events import whole_from_events
-from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
+from .usage import (
+    Usage,
+    response_usage,
+    usage_and_object,
+    usage_from_anthropic,
+    usage_from_openai,
+    usage_from_responses,
+)
 
 __all__ = [
     "ANSWER_LOCALLY",
@@ -280,10 +288,22 @@ class Plan:
             return self._translate_error_response(status, headers, body), None
         upstream = self._upstream_answer(headers, body, json_values)
         if upstream is None:  # passed on as it came: the usage read from it, not written again
-            return ClientResponse(status, client_headers(headers), body), self.usage_from_response(
-                body, json_values=json_values)
+            return ClientResponse(status, client_headers(headers), body), self._passed_on_usage(body, json_values)
         usage = self._usage_of(upstream)  # first: the translator may reuse parts of ``upstream``
         return self._whole_answer(status, headers, upstream), usage
+
+    def _passed_on_usage(self, body: bytes, json_values: Optional[int]) -> Optional[Usage]:
+        """The usage of a 2xx body passed on as it came. On a route that can fall back, a body that is
+        the backend's error after all (gateways answer 200 with ``{"error": {"code": 502, …}}`` when a
+        model fails once it has begun) is raised, as the translators raise it: the attempt failed,
+        and another target may answer (docs/routing.md#errors-an-answer-is). A lone route passes it
+        on untouched, as without the router."""
+        if self.route is None or not self.route.may_fall_back:
+            return self.usage_from_response(body, json_values=json_values)
+        usage, parsed = usage_and_object(body, json_values)  # a body with its usage at the end is no error
+        if parsed is not None:
+            upstream_object(parsed, self.upstream_protocol)
+        return self._usage_from(usage)
 
     def _upstream_answer(self, headers: Mapping[str, str], body: bytes,
                          json_values: Optional[int]) -> Optional[Dict[str, Any]]:

@@ -64,7 +64,8 @@ class Reply:
     fail_midstream: bool = False  # in-band error event after the first content delta
     # An in-band error right after the stream's opening events (no content yet), standing for this
     # HTTP status: Anthropic's error event, a Chat error chunk with the status as its numeric code
-    # and then [DONE] (as vLLM writes it), Responses' response.failed.
+    # and then [DONE] (as vLLM writes it), Responses' response.failed. A whole answer is then a 200
+    # whose body is that error (OpenRouter's, when a model fails once it has begun; a failed Response).
     opening_error: Optional[int] = None
     truncate_after_events: Optional[int] = None  # end the stream (clean EOF) after N SSE events
     drop_connection: bool = False  # with truncate_after_events: close the socket without the last chunk

@@ -50,6 +50,8 @@ class AnthropicWire:
     # Non-streaming -------------------------------------------------------------------------
     def body(self) -> Dict[str, Any]:
         """The whole (non-streaming) response body."""
+        if self.reply.opening_error is not None:
+            return anthropic_error_body(self.reply.opening_error)
         return self.message()
 
     def message(self) -> Dict[str, Any]:

@@ -72,7 +72,14 @@ class OpenAIWire:
     # Non-streaming -------------------------------------------------------------------------
     def body(self) -> Dict[str, Any]:
         """The whole (non-streaming) response body."""
+        if self.reply.opening_error is not None:
+            return self._status_error(self.reply.opening_error)
         return self.completion()
+
+    @staticmethod
+    def _status_error(status: int) -> Dict[str, Any]:
+        """An error standing for ``status``, as OpenRouter writes one in a 200 answer or stream."""
+        return {"error": {"code": status, "message": openai_error_body(status)["error"]["message"]}}
 
     def completion(self) -> Dict[str, Any]:
         message: Dict[str, Any] = {"role": "assistant", "content": self.reply.text, "refusal": None, "annotations": []}
@@ -112,8 +119,7 @@ class OpenAIWire:
     def _chunks(self) -> List[Dict[str, Any]]:
         chunks = [self._chunk({"role": "assistant", "content": "", "refusal": None})]
         if self.reply.opening_error is not None:
-            message = openai_error_body(self.reply.opening_error)["error"]["message"]  # as OpenRouter writes it
-            return [*chunks, {"error": {"code": self.reply.opening_error, "message": message}}]
+            return [*chunks, self._status_error(self.reply.opening_error)]
         deltas = self._content_deltas()
         if self.reply.fail_midstream:
             return chunks + [self._chunk(delta) for delta in deltas[:1]] + [self._error_chunk()]

@@ -67,7 +67,15 @@ class ResponsesWire:
 
     # Whole response --------------------------------------------------------------------------
     def body(self) -> Dict[str, Any]:
+        if self.reply.opening_error is not None:
+            return self._failed(self.reply.opening_error)
         return self.response(self._status(), self._items(), self.usage())
+
+    def _failed(self, status: int) -> Dict[str, Any]:
+        """A failed Response standing for ``status``."""
+        code = _FAILED_CODES.get(status, "server_error")  # a Response's error has a code, not a status
+        return {**self.response("failed", [], None),
+                "error": {"code": code, "message": openai_error_body(status)["error"]["message"]}}
 
     def response(self, status: str, output: List[Dict[str, Any]], usage: Any) -> Dict[str, Any]:
         echoed = {key: self.request.get(key, default) for key, default in _DEFAULTS.items()}
@@ -133,11 +141,7 @@ class ResponsesWire:
         events: List[Event] = [("response.created", {"response": started}),
                                ("response.in_progress", {"response": started})]
         if self.reply.opening_error is not None:
-            status = self.reply.opening_error
-            code = _FAILED_CODES.get(status, "server_error")  # a Response's error has a code, not a status
-            failed = {**self.response("failed", [], None),
-                      "error": {"code": code, "message": openai_error_body(status)["error"]["message"]}}
-            return [*events, ("response.failed", {"response": failed})]
+            return [*events, ("response.failed", {"response": self._failed(self.reply.opening_error)})]
         groups = self._item_groups()
         if self.reply.fail_midstream:  # broken off inside the first item, after its first delta
             failed = {**self.response("failed", [], None),

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional, Union
 
 from shim.attempts import CallAttempts, Finish, Send
 from shim.call_ids import CallIds
-from shim.errors import NotFoundError, RouterError, UpstreamProtocolError, error_from_upstream, kept
+from shim.errors import NotFoundError, RouterError, UpstreamError, UpstreamProtocolError, error_from_upstream, kept
 from shim.json_budget import AnswerValueCount
 from shim.plan import ANSWER_LOCALLY, REFUSED, UNTOUCHED, ClientCall, Plan, plan_call, render_error
 from shim.protocols import ENDPOINT_PROTOCOL, RESPONSES
@@ -193,6 +193,9 @@ class _ForwardedCall:
             answer, usage = plan.translate_response_with_usage(response.status, response.headers, body,
                                                                json_values=values)
         except RouterError as error:
+            if isinstance(error, UpstreamError) and 200 <= response.status < 300:
+                # a 2xx answer that is the backend's error: docs/routing.md#errors-an-answer-is
+                return await self._failed_unsent(error)
             self.attempts.committed()
             await send_error(self.writer, self.trace, plan.client_protocol, error)
             return None

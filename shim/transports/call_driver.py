@@ -54,7 +54,7 @@ from .body_observer import BodyObserver, content_encoding, observable_encoding
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the engine is imported on the first LLM call: see _import_engine
     from ..attempts import CallAttempts, Finish, Send
-    from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+    from ..errors import RouterError, UpstreamError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
     from ..llm_calls import split_url
     from ..plan import (
@@ -166,13 +166,13 @@ def _import_engine() -> None:
     call, rather than when the program imports httpx/requests/aiohttp: most programs that import an
     HTTP library (every ``import openai``) pay nothing for the router until they call a model.
     The names become this module's globals, so the per-call code reads them at global speed."""
-    global _engine_imported, RouterError, UpstreamProtocolError, error_from_upstream, split_url
+    global _engine_imported, RouterError, UpstreamError, UpstreamProtocolError, error_from_upstream, split_url
     global ClientCall, ClientResponse, Plan, client_headers, credential_headers, parse_json_object, plan_call
     global render_error, resolve_route, deleted_response, stored_response_answer, stored_response_id
     global FORWARD, REFUSED, CallAttempts, Send, ANSWERING, WholeAnswer, undecodable_encoding, unusable_status
     global CLIENT_DISCONNECTED, CLIENT_LEFT_STATUS, ConnectionCut
     from ..attempts import CallAttempts, Send
-    from ..errors import RouterError, UpstreamProtocolError, error_from_upstream
+    from ..errors import RouterError, UpstreamError, UpstreamProtocolError, error_from_upstream
     from ..fallback import ANSWERING
     from ..llm_calls import split_url
     from ..plan import (
@@ -536,14 +536,20 @@ class LLMCall:
         """Stream the upstream body through the translator (a 2xx answer to a streaming call)?"""
         return bool(self.plan and self.plan.stream and 200 <= status < 300)
 
-    def whole_response(self, status: int, headers: Mapping[str, str], body: bytes) -> ClientResponse:
-        """The client's response for an upstream body read whole. Never raises."""
+    def whole_response(
+        self, status: int, headers: Mapping[str, str], body: bytes
+    ) -> Union[ClientResponse, UpstreamRequest]:
+        """The client's response for an upstream body read whole; or, when that 2xx body is the
+        backend's error on a route that can fall back (docs/routing.md#errors-an-answer-is), the next
+        attempt's request. Never raises."""
         plan = self._sent_plan()
         self._note_upstream(headers)
         usage: Optional[Usage] = None
         try:  # the usage comes from the same parse as the translation: parsing again cost ~8 µs a call
             response, usage = plan.translate_response_with_usage(status, headers, body)
         except RouterError as error:
+            if isinstance(error, UpstreamError) and 200 <= status < 300 and self._attempts is not None:
+                return self._whole_answer_failed(error)
             response = terminal(plan.error_response(error))
         except Exception as error:
             response = self._untranslatable(error, status, headers, body)
@@ -559,6 +565,17 @@ class LLMCall:
         self.finish(response.status, self._answer_kind or _error_kind(self, response.status, response.body))
         return response
 
+    def _whole_answer_failed(self, error: RouterError) -> Union[ClientResponse, UpstreamRequest]:
+        """A 2xx answer read whole is the backend's error: the attempt failed before the program saw
+        a byte, as a stream that opens with an error (the next attempt's request, or the error as
+        the answer, an HTTP status in the program's protocol)."""
+        assert self._attempts is not None
+        following = self._answer_failed(error, self._attempts.failed_before_first_byte(error, time.monotonic()))
+        if following is not None:
+            return following
+        assert self.answer is not None
+        return self.answered(self.answer)
+
     def keeps_body(self, status: int, headers: Mapping[str, str]) -> bool:
         """Can the upstream response go to the client as it is, its body only observed on the way?
 
@@ -569,15 +586,19 @@ class LLMCall:
         path: encoded bodies, so that the usage in the event is read from decoded bytes; and on a
         route, errors, which may quote the backend's key (docs/secrets.md#what-a-shimmed-program-gets)
         and may get ``x-should-retry: false``, a ``set-cookie``, which the program's client would
-        keep for the host it called, not the backend's (docs/protocol-rules.md#answer-headers), and an
-        event stream, which becomes the whole answer asked for (docs/protocol-rules.md#streams-to-whole-answers)."""
+        keep for the host it called, not the backend's (docs/protocol-rules.md#answer-headers), an
+        event stream, which becomes the whole answer asked for (docs/protocol-rules.md#streams-to-whole-answers),
+        and every answer on a route that can fall back, whose 2xx body may be an error after all
+        (docs/routing.md#errors-an-answer-is)."""
         plan = self.plan
         if plan is None or plan.translated or self.streams(status):
             return False
-        if self._attempts is not None and (status >= 400 or "set-cookie" in headers or is_event_stream(headers)):
-            # routed: the program's client is not the backend's, and a stream it did not ask for is
-            # made its whole answer (docs/protocol-rules.md#streams-to-whole-answers); a call with no
-            # route goes as it would
+        if self._attempts is not None and (status >= 400 or "set-cookie" in headers or is_event_stream(headers)
+                                           or self.may_fall_back):
+            # routed: the program's client is not the backend's, a stream it did not ask for is made
+            # its whole answer (docs/protocol-rules.md#streams-to-whole-answers), and on a route that
+            # can fall back a 2xx body may be an error after all (docs/routing.md#errors-an-answer-is);
+            # a call with no route goes as it would
             return False
         try:
             return content_encoding(headers) == "identity"

@@ -318,7 +318,9 @@ class _RouterTransportBase:
         )
 
     def _whole(self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str], body: bytes) -> Any:
-        return self._response(request, call.whole_response(upstream.status_code, headers, body))
+        """The program's response for an answer read whole, or the next attempt's request."""
+        answer = call.whole_response(upstream.status_code, headers, body)
+        return answer if isinstance(answer, UpstreamRequest) else self._response(request, answer)
 
     def _observed(
         self, request: Any, call: LLMCall, upstream: Any, headers: Dict[str, str], observed_class: Any

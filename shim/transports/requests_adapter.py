@@ -135,8 +135,10 @@ class RouterAdapter:
             return self._read_failed(request, call, error, stream)
         if not complete:
             return self._instead(request, call, call.answer_too_large(whole), stream)
-        answer = call.whole_response(upstream.status_code, upstream.headers, whole.body())
-        return self._response(request, answer, stream)
+        whole_answer = call.whole_response(upstream.status_code, upstream.headers, whole.body())
+        if isinstance(whole_answer, UpstreamRequest):
+            return whole_answer
+        return self._response(request, whole_answer, stream)
 
     def _instead(self, request: Any, call: LLMCall, following: Optional[UpstreamRequest], stream: bool) -> Any:
         """In place of an upstream answer: the next attempt's request, or the call's answer."""

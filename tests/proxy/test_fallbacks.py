@@ -44,6 +44,10 @@ key_env = "{KEY_ENV['openai']}"
 protocol = "anthropic"
 base_url = "{second}"
 key_env = "{KEY_ENV['groq']}"
+[backends.gateway]
+protocol = "openai"
+base_url = "{primary}/v1"
+key_env = "{KEY_ENV['openai']}"
 [backends.dead]
 protocol = "anthropic"
 base_url = "http://127.0.0.1:{dead_port}"
@@ -57,6 +61,9 @@ backend = ["primary", "second:gpt-b"]
 [[routes]]
 match = "same-*"
 backend = ["primary", "second_anthropic:claude-b"]
+[[routes]]
+match = "gateway-*"
+backend = ["gateway:gpt-a", "second:gpt-b"]
 [[routes]]
 match = "refused-*"
 backend = ["dead", "second:gpt-b"]
@@ -339,6 +346,63 @@ def test_a_lone_target_keeps_an_error_its_stream_opens_with_in_band(
                         headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
     assert "event: message_start" in answer.text and "overloaded_error" in answer.text
+
+
+# Whole answers that are errors (docs/routing.md#errors-an-answer-is) ------------------------------
+
+
+@pytest.mark.parametrize(("client", "route"), [("anthropic", "same"), ("chat", "cross"), ("chat", "gateway"),
+                                               ("responses", "cross")])
+def test_a_whole_answer_that_is_an_error_falls_back(
+    proxy: ProxyProcess, ant: anthropic.Anthropic, oai: openai.OpenAI, provider: FakeProvider,
+    second: FakeProvider, client: str, route: str,
+) -> None:
+    """The backend answers 200 with an error for a body (a gateway's ``{"error": {"code": 502}}``
+    once a model failed after it began; Anthropic's error object), passed on as it came or
+    translated: the attempt failed, and the second target answers."""
+    provider.reply(opening_error=502 if route == "gateway" else 529)
+    second.reply(text="from the second backend")
+    model = f"{route}-whole-error-{client}"
+    if client == "anthropic":
+        text = ant.messages.create(model=model, max_tokens=64, messages=PROMPT).content[0].text  # type: ignore[union-attr]
+    elif client == "chat":
+        text = oai.chat.completions.create(model=model, messages=PROMPT).choices[0].message.content or ""
+    else:
+        text = oai.responses.create(model=model, input="What is the weather in Oslo?").output_text
+    assert text == "from the second backend"
+    assert len(provider.requests) == 1 and len(second.requests) == 1
+    assert f" {model} → " in log_line(proxy, model)
+
+
+def test_a_whole_answer_that_is_an_error_that_would_fail_anywhere_is_its_status(
+    proxy: ProxyProcess, oai: openai.OpenAI, provider: FakeProvider, second: FakeProvider
+) -> None:
+    """A bad request a gateway reports in a 200 does not fall back, and reaches the client as the 400
+    it stands for: the SDK raises it, where a 200 gave a completion without choices."""
+    provider.reply(opening_error=400)
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="gateway-whole-error-400", messages=PROMPT)
+    assert caught.value.status_code == 400 and second.requests == []
+
+
+def test_a_chain_of_whole_answers_that_are_errors_ends_in_their_status(
+    proxy: ProxyProcess, oai: openai.OpenAI, provider: FakeProvider, second: FakeProvider
+) -> None:
+    provider.reply(opening_error=502)
+    second.reply(opening_error=503)
+    with pytest.raises(openai.APIStatusError) as caught:
+        oai.chat.completions.create(model="gateway-whole-error-all", messages=PROMPT)
+    assert caught.value.status_code == 503 and caught.value.response.headers["x-should-retry"] == "false"
+    assert len(provider.requests) == 1 and len(second.requests) == 1
+
+
+def test_a_lone_target_passes_a_whole_error_answer_on_as_it_came(proxy: ProxyProcess, provider: FakeProvider) -> None:
+    """A route with nowhere else to go changes nothing of a same-protocol answer, as without the router."""
+    provider.reply(opening_error=529)
+    body = {"model": "alone-whole-error", "max_tokens": 64, "messages": PROMPT}
+    answer = httpx.post(proxy.url + "/v1/messages", json=body, timeout=20,
+                        headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"})
+    assert answer.status_code == 200 and answer.json()["error"]["type"] == "overloaded_error"
 
 
 # Retry-after and the SDKs' own retries -------------------------------------------------------------

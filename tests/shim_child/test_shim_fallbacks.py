@@ -293,6 +293,50 @@ def test_a_chain_of_streams_that_open_with_errors_ends_in_their_status(
     assert len(routed.provider.requests) == 1 and len(second.requests) == 1
 
 
+# Whole answers that are errors (docs/routing.md#errors-an-answer-is) ------------------------------
+
+
+@pytest.mark.parametrize("library", ["httpx", "async httpx", "requests"])
+def test_a_whole_answer_that_is_an_error_falls_back(routed: ShimSession, second: FakeProvider, library: str) -> None:
+    """200 with Anthropic's error object for a body, passed on as it came (httpx, requests) or
+    translated (the OpenAI SDK's call): the program gets the second target's answer."""
+    routed.provider.reply(opening_error=529)
+    second.reply(text="from the second backend")
+    if library == "httpx":
+        message = anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0).messages.create(
+            model="same-whole-1", max_tokens=64, messages=PROMPT)
+        text = message.content[0].text  # type: ignore[union-attr]
+    elif library == "async httpx":
+        async def run() -> str:
+            async with openai.AsyncOpenAI(api_key=PLACEHOLDER_KEY, max_retries=0) as client:
+                completion = await client.chat.completions.create(model="cross-whole-1", messages=PROMPT)
+                return completion.choices[0].message.content or ""
+
+        text = asyncio.run(run())
+    else:
+        body = {"model": "same-whole-2", "max_tokens": 64, "messages": PROMPT}
+        answer = requests.post(f"{routed.root}/v1/messages", json=body, timeout=10,
+                               headers={"anthropic-version": "2023-06-01"})
+        assert answer.status_code == 200, answer.text
+        text = answer.json()["content"][0]["text"]
+    assert text == "from the second backend"
+    event = only(routed.telemetry.calls(), "call event")
+    first, last = event["attempts"]
+    assert (first["backend"], first["status"], first["failure"]) == ("primary", 200, "overloaded")
+    assert (last["status"], last["failure"], event["error"], event["fallbacks"]) == (200, None, None, 1)
+
+
+def test_a_whole_answer_that_is_an_error_that_would_fail_anywhere_is_its_status(
+    routed: ShimSession, second: FakeProvider
+) -> None:
+    routed.provider.reply(opening_error=400)
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic.Anthropic(api_key=PLACEHOLDER_KEY, max_retries=0).messages.create(
+            model="same-whole-3", max_tokens=64, messages=PROMPT)
+    assert caught.value.body["error"]["type"] == "invalid_request_error" and second.requests == []
+    assert only(routed.telemetry.calls(), "call event")["error"] == "invalid_request"
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
 def test_client_errors_do_not_fall_back(routed: ShimSession, second: FakeProvider, status: int) -> None:
     routed.provider.reply(error=(status, None))
