@@ -526,6 +526,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._taking_requests = False
             self._stop_reading()
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # The refused request's app is under way (its head was whole; its body broke the rules):
+            # it answers nobody now, as if its client had left (uvicorn drops what it sends then).
+            cycle.disconnected = True
+            cycle.message_event.set()
         url: bytes = getattr(self, "url", b"") or b""  # unset when not even a method arrived
         path = url.split(b"?", 1)[0].decode("latin-1", "replace")
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in self.headers or ()}

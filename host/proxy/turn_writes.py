@@ -30,7 +30,7 @@ FLUSH_AT = 16 * 1024
 class TurnWrites:
     """``transport`` with its writes of one loop turn sent as one; everything else is the transport's."""
 
-    __slots__ = ("_kept", "_kept_bytes", "_loop", "_scheduled", "_transport")
+    __slots__ = ("_ended", "_kept", "_kept_bytes", "_loop", "_scheduled", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
@@ -38,9 +38,10 @@ class TurnWrites:
         self._kept: List[bytes] = []
         self._kept_bytes = 0
         self._scheduled: Optional[asyncio.Handle] = None
+        self._ended = False  # write_eof was called: nothing more can be sent (the transport would raise)
 
     def write(self, data: bytes) -> None:
-        if not data:
+        if not data or self._ended:
             return
         if len(data) >= FLUSH_AT:
             self.flush()
@@ -58,7 +59,10 @@ class TurnWrites:
             self.write(chunk)
 
     def write_eof(self) -> None:
+        """Send what is kept and end the proxy's side; a write after this is dropped: the connection
+        was answered already (a refusal) and only reads what its client still sends."""
         self.flush()
+        self._ended = True
         self._transport.write_eof()
 
     def flush(self) -> None:

@@ -457,6 +457,26 @@ def test_a_refused_client_that_neither_writes_nor_closes_is_closed(limited: Prox
         assert _reset_while_writing(sock)
 
 
+@pytest.mark.parametrize("connection", [b"", b"connection: close\r\n"], ids=["kept-alive", "close"])
+def test_a_request_refused_while_its_app_runs_answers_once_and_logs_nothing(proxy_home: Path,
+                                                                            connection: bytes) -> None:
+    """A chunked body that breaks llhttp's rules is refused after its head went to the app (uvicorn
+    starts it at the end of the head): the app, answering a path it does not serve, wrote after the
+    refusal had ended the proxy's side, and ``RuntimeError: Cannot call write() after write_eof()``
+    went to the log (once per such request: anyone who can connect could fill it)."""
+    proxy = ProxyProcess(proxy_home, LIMIT_ARGS).wait_ready()
+    try:
+        with _connect(proxy) as sock:
+            sock.sendall(b"POST /nothing-here HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n"
+                         + connection + b"\r\nZZZ\r\n")
+            status, _, body = whole_response(sock)
+        assert status == 400 and json.loads(body)["error"]
+        assert httpx.get(proxy.url + "/health", timeout=DEADLINE).status_code == 200  # the app's turn is past
+    finally:
+        proxy.stop()
+    assert "Error" not in proxy.output and "Traceback" not in proxy.output, proxy.output
+
+
 def _reset_while_writing(sock: socket.socket) -> bool:
     """A byte at a time until the peer's socket is gone (True; the byte it did not take comes back
     as a reset) or the deadline passes (False)."""

@@ -92,6 +92,20 @@ def test_a_close_sends_what_was_written_first(run: Callable[[Served], bytes]) ->
     assert run(serve) == b"last words"
 
 
+def test_a_write_after_the_end_of_the_proxys_side_is_dropped(run: Callable[[Served], bytes]) -> None:
+    """After ``write_eof`` (a refused request, its answer out) a late write goes nowhere; the transport
+    itself raised ``RuntimeError``, in a callback of the next turn, for a write kept until then."""
+    async def serve(writes: TurnWrites, end: socket.socket) -> None:
+        writes.write(b"the answer")
+        writes.write_eof()
+        writes.write(b"too late")
+        await asyncio.sleep(0)  # the turn ends: nothing kept to send
+        assert writes.get_write_buffer_size() == 0
+        writes.close()
+
+    assert run(serve) == b"the answer"
+
+
 def test_an_abort_drops_what_was_written(run: Callable[[Served], bytes]) -> None:
     async def serve(writes: TurnWrites, end: socket.socket) -> None:
         writes.write(b"never sent")
