@@ -88,7 +88,6 @@ from .translate.whole_from_events import whole_from_events
 from .usage import (
     Usage,
     response_usage,
-    usage_and_object,
     usage_from_anthropic,
     usage_from_openai,
     usage_from_responses,
@@ -298,12 +297,16 @@ class Plan:
         model fails once it has begun) is raised, as the translators raise it: the attempt failed,
         and another target may answer (docs/routing.md#errors-an-answer-is). A lone route passes it
         on untouched, as without the router."""
-        if self.route is None or not self.route.may_fall_back:
+        if self.route is None or not self.route.may_fall_back or _ERROR_KEY not in body:
             return self.usage_from_response(body, json_values=json_values)
-        usage, parsed = usage_and_object(body, json_values)  # a body with its usage at the end is no error
-        if parsed is not None:
-            upstream_object(parsed, self.upstream_protocol)
-        return self._usage_from(usage)
+        try:
+            parsed = loads_within_budget(body, json_values)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or too much: passed on, usage unknown
+            return None
+        if not isinstance(parsed, dict):
+            return None
+        upstream_object(parsed, self.upstream_protocol)
+        return self._usage_of(parsed)
 
     def _upstream_answer(self, headers: Mapping[str, str], body: bytes,
                          json_values: Optional[int]) -> Optional[Dict[str, Any]]:
@@ -788,6 +791,13 @@ def credential_headers(backend: Backend) -> Dict[str, str]:
     if backend.protocol == ANTHROPIC:
         return {"x-api-key": backend.api_key}
     return {"authorization": f"Bearer {backend.api_key}"}
+
+
+# Every error body names "error" (OpenAI's member, Anthropic's type): a body without these seven bytes
+# is none, and its usage is read as any success's. Inside a JSON string a quote is escaped, so the
+# bytes appear only as a key or as a string that is exactly "error" (OpenRouter's finish reason): a
+# parse, never a miss. docs/routing.md#errors-an-answer-is
+_ERROR_KEY = b'"error"'
 
 
 def _parse_upstream_json(body: bytes, json_values: Optional[int] = None) -> Dict[str, Any]:

@@ -10,14 +10,13 @@ docs/protocol-rules.md#usage — getting these wrong is pitfall P8 (docs/pitfall
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
 
 from .json_budget import loads_within_budget
 
 __all__ = [
     "Usage",
     "response_usage",
-    "usage_and_object",
     "usage_from_anthropic",
     "usage_from_openai",
     "usage_from_responses",
@@ -160,22 +159,15 @@ def response_usage(body: bytes, json_values: Optional[int] = None) -> Any:
     tail proves it is the top-level one; only other bodies are parsed whole. A long completion
     then costs a search instead of a parse of every byte of its text. ``json_values``: as
     :func:`~shim.json_budget.loads_within_budget` takes it."""
-    return usage_and_object(body, json_values)[0]
-
-
-def usage_and_object(body: bytes, json_values: Optional[int] = None) -> Tuple[Any, Optional[Dict[str, Any]]]:
-    """:func:`response_usage`, and the body parsed when it had to be (None when the usage was read
-    from the tail, or the body is not a JSON object): what else is wanted of it, such as whether it
-    is an error, costs no second parse."""
     found = _trailing_usage(body)
     if found is not _NOT_AT_END:
-        return found, None
+        return found
     try:
         # Too much to parse: usage unknown (docs/proxy-limits.md#answers).
         parsed = loads_within_budget(body, json_values)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return None, None
-    return (parsed.get("usage"), parsed) if isinstance(parsed, dict) else (None, None)
+        return None
+    return parsed.get("usage") if isinstance(parsed, dict) else None
 
 
 _NOT_AT_END = object()

@@ -548,7 +548,7 @@ class LLMCall:
         try:  # the usage comes from the same parse as the translation: parsing again cost ~8 µs a call
             response, usage = plan.translate_response_with_usage(status, headers, body)
         except RouterError as error:
-            if isinstance(error, UpstreamError) and 200 <= status < 300 and self._attempts is not None:
+            if isinstance(error, UpstreamError) and 200 <= status < 300 and self.may_fall_back:
                 return self._whole_answer_failed(error)
             response = terminal(plan.error_response(error))
         except Exception as error:

@@ -55,6 +55,29 @@ def test_on_a_route_that_can_fall_back_an_error_answer_is_raised(
     assert caught.value.kind_name == ("api_error" if plan.upstream_endpoint == RESPONSES and status == 529 else kind)
 
 
+@pytest.mark.parametrize("usage", [{"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}, None])
+@pytest.mark.parametrize(("endpoint", "backend"), PAIRS)
+def test_an_error_answer_whose_usage_closes_it_is_still_an_error(endpoint: str, backend: str, usage: Any) -> None:
+    """A usage at the end proves a body is a whole answer's, not that it is no error: a gateway's
+    error may carry what the attempt used, a failed Response ends with ``"usage": null``."""
+    plan = whole_plan(endpoint, backend, fallback=True)
+    parsed = json.loads(upstream_body(plan, Reply(opening_error=503)))
+    parsed.pop("usage", None)
+    body = json.dumps({**parsed, "usage": usage}).encode()
+    with pytest.raises(UpstreamError):
+        plan.translate_response_with_usage(200, JSON_HEADERS, body)
+
+
+@pytest.mark.parametrize(("endpoint", "backend"), PAIRS)
+def test_a_success_that_says_error_is_a_success(endpoint: str, backend: str) -> None:
+    """"error" as a text, an empty member, or a choice's finish reason (OpenRouter's) makes no error."""
+    plan = whole_plan(endpoint, backend, fallback=True)
+    parsed = json.loads(upstream_body(plan, Reply(text='He said "error" twice.')))
+    body = json.dumps({"error": None, **parsed, "finish": "error"}).encode()
+    answer, usage = plan.translate_response_with_usage(200, JSON_HEADERS, body)
+    assert answer.status == 200 and usage is not None and b"twice" in answer.body
+
+
 @pytest.mark.parametrize(("endpoint", "backend"), PAIRS)
 def test_on_a_lone_route_a_same_protocol_error_answer_passes_as_it_came(endpoint: str, backend: str) -> None:
     plan = whole_plan(endpoint, backend, fallback=False)

@@ -44,6 +44,7 @@ def chain_snapshot(primary: str, second: str, dead_port: int, blackhole_port: in
         },
         "routes": [
             {"match": "cross-*", "backend": ["primary", "second:gpt-b"]},
+            {"match": "lone-*", "backend": "primary"},
             {"match": "same-*", "backend": ["primary", "second_anthropic:claude-b"]},
             {"match": "refused-*", "backend": ["dead", "second:gpt-b"]},
             {"match": "silent-*", "backend": ["blackhole", "second:gpt-b"]},
@@ -335,6 +336,17 @@ def test_a_whole_answer_that_is_an_error_that_would_fail_anywhere_is_its_status(
             model="same-whole-3", max_tokens=64, messages=PROMPT)
     assert caught.value.body["error"]["type"] == "invalid_request_error" and second.requests == []
     assert only(routed.telemetry.calls(), "call event")["error"] == "invalid_request"
+
+
+def test_a_lone_target_keeps_a_translated_error_answer_final(routed: ShimSession, second: FakeProvider) -> None:
+    """A route with nowhere else to go answers a translated 200 error as it always did: the backend's
+    error, final for the SDK (``x-should-retry: false``), so its retries do not ask again."""
+    routed.provider.reply(opening_error=529)
+    with pytest.raises(openai.APIStatusError) as caught:
+        openai.OpenAI(api_key=PLACEHOLDER_KEY, max_retries=2).chat.completions.create(
+            model="lone-whole-1", messages=PROMPT)
+    assert caught.value.status_code == 503 and caught.value.response.headers["x-should-retry"] == "false"
+    assert len(routed.provider.requests) == 1 and second.requests == []
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
