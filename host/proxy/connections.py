@@ -382,7 +382,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # starts the request read ahead next, if there is one
-        if self.transport.is_closing() or self.pipeline:
+        if self.transport.is_closing() or self.pipeline or self._lingering:
             return
         if self.cycle is None or self.cycle.response_complete:
             if self._state == READING_BODY and self.expect_100_continue:
@@ -499,6 +499,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _close(self) -> None:
         self._cancel_timers(keep_send=True)
+        self._writes.instead_of_close(None)  # closed now, whatever the last answer was to do
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -582,11 +583,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._close_after_the_last_answer()
 
     def _close_after_the_last_answer(self) -> None:
+        """Once the newest request read is answered, the connection ends with a lingering close
+        (:meth:`_linger`): its client may still be writing what the proxy will not read as requests
+        (a refused head, requests past the read-ahead cap, what follows an upgrade), and closed at
+        once, the kernel's reset could reach it before the answers did."""
         cycle = self.cycle  # the newest request read (uvicorn sets it before queueing one)
         if cycle is not None and not cycle.response_complete:
-            cycle.keep_alive = False
+            cycle.keep_alive = False  # uvicorn closes the transport once it is answered: linger then
+            self._writes.instead_of_close(self._linger_after_the_last_answer)
         elif not self.transport.is_closing():
-            self.transport.close()
+            self._linger_after_the_last_answer()
+
+    def _linger_after_the_last_answer(self) -> None:
+        self._linger(self.limits.header_timeout)
+        self.flow.resume_reading()  # paused when the connection stopped taking requests: drop what comes
 
 
 class _Refused(Exception):

@@ -18,7 +18,7 @@ arrives (``connections.py``).
 """
 
 import asyncio
-from typing import Any, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional
 
 __all__ = ["FLUSH_AT", "TurnWrites"]
 
@@ -30,7 +30,7 @@ FLUSH_AT = 16 * 1024
 class TurnWrites:
     """``transport`` with its writes of one loop turn sent as one; everything else is the transport's."""
 
-    __slots__ = ("_ended", "_kept", "_kept_bytes", "_loop", "_scheduled", "_transport")
+    __slots__ = ("_ended", "_instead_of_close", "_kept", "_kept_bytes", "_loop", "_scheduled", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
@@ -39,6 +39,7 @@ class TurnWrites:
         self._kept_bytes = 0
         self._scheduled: Optional[asyncio.Handle] = None
         self._ended = False  # write_eof was called: nothing more can be sent (the transport would raise)
+        self._instead_of_close: Optional[Callable[[], None]] = None  # see instead_of_close
 
     def write(self, data: bytes) -> None:
         if not data or self._ended:
@@ -88,7 +89,17 @@ class TurnWrites:
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + self._kept_bytes
 
+    def instead_of_close(self, closer: Optional[Callable[[], None]]) -> None:
+        """The next :meth:`close` calls ``closer`` instead (once): uvicorn closes a connection as soon
+        as its last answer is written, and the protocol may want to end it otherwise (a lingering
+        close, ``connections.py``). None: close as usual again."""
+        self._instead_of_close = closer
+
     def close(self) -> None:
+        closer, self._instead_of_close = self._instead_of_close, None
+        if closer is not None:
+            closer()
+            return
         self.flush()
         self._transport.close()
 

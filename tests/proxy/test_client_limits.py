@@ -477,6 +477,18 @@ def test_a_request_refused_while_its_app_runs_answers_once_and_logs_nothing(prox
     assert "Error" not in proxy.output and "Traceback" not in proxy.output, proxy.output
 
 
+def test_a_head_refused_behind_an_earlier_request_lets_its_writer_read_that_answer(limited: ProxyProcess) -> None:
+    """One write of ``GET /health`` and then a request with a 4 MiB header: the refused request
+    cannot be answered before the first, so the connection ends after the first's answer — reading
+    and dropping the rest of the head meanwhile, or the writer, still in its ``sendall``, got a
+    reset (the answer is the client's to read; a pipelining client retries what was not answered)."""
+    with _connect(limited) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"
+                     + b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-big: " + b"a" * (4 << 20) + b"\r\n\r\n")
+        answers = read_until_closed(sock)
+    assert answers.startswith(b"HTTP/1.1 200 ") and answers.count(b"HTTP/1.1 ") == 1
+
+
 def _reset_while_writing(sock: socket.socket) -> bool:
     """A byte at a time until the peer's socket is gone (True; the byte it did not take comes back
     as a reset) or the deadline passes (False)."""
