@@ -236,6 +236,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self._cancel_timers()
+        self._writes.instead_of_close(None)  # it holds this protocol: no cycle outlives the connection
         self.book.gone(self)
         super().connection_lost(exc)
 
@@ -516,7 +517,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answer ``error`` in the client's protocol (as far as the request tells it) and close once
         the client has read it (:meth:`_linger`); while
         an earlier request's answer is still to come, the refusal could not be written before it: that
-        answer goes out and the connection closes after it, nothing more read (a client that
+        answer goes out and the connection ends after it, no more requests read (a client that
         pipelines retries what was not answered, RFC 9112 section 9.3.2)."""
         self._counting_head = False
         self._cancel_timers(keep_send=True)
@@ -595,6 +596,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._linger_after_the_last_answer()
 
     def _linger_after_the_last_answer(self) -> None:
+        if self.transport.is_closing():
+            return  # the client left (or the connection was cut off) before its last answer
         self._linger(self.limits.header_timeout)
         self.flow.resume_reading()  # paused when the connection stopped taking requests: drop what comes
 

@@ -10,7 +10,9 @@ its client mid-stream."""
 import asyncio
 import itertools
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ import pytest
 from fakes import FakeProvider
 from proxy_clients import USER
 from proxy_process import ProxyProcess
+from raw_sockets import address, read_until_closed
 
 from host.proxy.app import WATCH_AFTER, _DisconnectWatch
 from host.proxy.asgi_io import ResponseWriter
@@ -83,6 +86,22 @@ class Caller:
             assert self.provider.peer_closed.wait(timeout=10), "the proxy kept the upstream connection open"
         finally:
             self.provider.release.set()
+
+    def refused_at_the_socket(self) -> None:
+        """Requests the connection refuses before the app sees them, each ended by a lingering close
+        (docs/proxy-limits.md#connections): a head over the limit alone, and one behind a request
+        whose answer comes first. Waits until the proxy has closed both connections."""
+        descriptors = len(os.listdir(f"/proc/{self.proxy.process.pid}/fd"))
+        big_head = b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-big: " + b"a" * (1 << 20) + b"\r\n\r\n"
+        for first in (b"", b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"):
+            with socket.create_connection(address(self.proxy.url), timeout=10) as sock:
+                sock.sendall(first + big_head)
+                answers = read_until_closed(sock)
+            assert answers.startswith(b"HTTP/1.1 200 " if first else b"HTTP/1.1 431 ")  # the first's, then none
+        deadline = time.monotonic() + 10
+        while len(os.listdir(f"/proc/{self.proxy.process.pid}/fd")) > descriptors:
+            assert time.monotonic() < deadline, "the proxy kept a refused connection open"
+            time.sleep(0.01)
 
     def wait_until_recorded(self) -> None:
         deadline = time.monotonic() + 10
@@ -169,6 +188,7 @@ def test_calls_of_every_kind_leave_no_reference_cycles(watched: ProxyProcess, pr
     _answer_every_kind(caller)
     for call in _failed_calls():
         call(caller)
+    caller.refused_at_the_socket()
     caller.wait_until_recorded()
     garbage = _garbage_report(watched, 2)
     assert not garbage, json.dumps(garbage, indent=1)
