@@ -274,8 +274,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._take_upgrade_body(data[upgrade.args[0]:])
             return
         except httptools.HttpParserError:
-            if not self._taking_requests:
-                self._stop_reading()
+            if not self._taking_requests:  # past the read-ahead cap: a flood's pattern, not a client's
+                self._stop_reading(linger=False)
                 return
             self._refuse(self._refusal or InvalidRequestError("the request is not valid HTTP/1.1"))
             return
@@ -576,24 +576,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         parsed, so the connection closes once the answer is out."""
         self._close_after_the_last_answer()
 
-    def _stop_reading(self) -> None:
-        """As many requests read ahead as allowed: those are answered, the last one with
+    def _stop_reading(self, *, linger: bool = True) -> None:
+        """No more requests on this connection: those read are answered, the last one with
         ``connection: close`` (a client that pipelines retries what was not answered, RFC 9112
-        section 9.3.2), and nothing more is read."""
+        section 9.3.2), and nothing more is read as a request."""
         self.flow.pause_reading()
-        self._close_after_the_last_answer()
+        self._close_after_the_last_answer(linger=linger)
 
-    def _close_after_the_last_answer(self) -> None:
-        """Once the newest request read is answered, the connection ends with a lingering close
-        (:meth:`_linger`): its client may still be writing what the proxy will not read as requests
-        (a refused head, requests past the read-ahead cap, what follows an upgrade), and closed at
-        once, the kernel's reset could reach it before the answers did."""
+    def _close_after_the_last_answer(self, *, linger: bool = True) -> None:
+        """Once the newest request read is answered, the connection ends, with a lingering close
+        (:meth:`_linger`) unless ``linger`` is False: its client may still be writing what the proxy
+        will not read as requests (a head refused behind another request, what follows an upgrade),
+        and closed at once, the kernel's reset could reach it before the answers did. Past the
+        read-ahead cap it is closed at once: no client of the router pipelines, and reading on
+        what a pipelining flood writes, to drop it, doubled what each of its connections cost
+        (docs/proxy-limits.md#connections, "Lingering")."""
         cycle = self.cycle  # the newest request read (uvicorn sets it before queueing one)
         if cycle is not None and not cycle.response_complete:
-            cycle.keep_alive = False  # uvicorn closes the transport once it is answered: linger then
-            self._writes.instead_of_close(self._linger_after_the_last_answer)
-        elif not self.transport.is_closing():
+            cycle.keep_alive = False  # uvicorn closes the transport once it is answered
+            if linger:
+                self._writes.instead_of_close(self._linger_after_the_last_answer)
+        elif self.transport.is_closing():
+            return
+        elif linger:
             self._linger_after_the_last_answer()
+        else:
+            self.transport.close()
 
     def _linger_after_the_last_answer(self) -> None:
         if self.transport.is_closing():
