@@ -5,7 +5,7 @@ connect timeouts of 2 s) in front of a loopback fake provider that also fails
 (``bench/load_support``). ``--workers`` clients, each on its own connection with a 10 ms pause
 between calls, pick every call from this mix:
 
-| weight (of 107) | call |
+| weight (of 110) | call |
 | --- | --- |
 | 16 | OpenAI client, same protocol (``gpt-ok``), whole or streamed |
 | 14 | OpenAI client, translated to the Anthropic backend (``claude-ok``), whole or streamed |
@@ -17,6 +17,7 @@ between calls, pick every call from this mix:
 | 8 | upstream connection reset mid-stream |
 | 2 | upstream that never answers (the proxy's read timeout ends it) |
 | 7 | a stream on ``chain-*``: its first backend opens streams with an in-band overload, the second answers |
+| 3 | a call answered whole on ``chain-*``: the first backend's answer is a ``200`` whose body is an overload |
 
 Every Responses call leaves a record in the proxy's store of responses (``previous_response_id``:
 docs/response-store.md), whose file is counted with the telemetry store's.
@@ -80,6 +81,8 @@ MIX: List[Tuple[int, str, str, str, bool, bool]] = [
     (2, "upstream hangs", "/v1/chat/completions", "gpt-hang", False, False),
     (4, "opens with an overload, falls back", "/v1/messages", "chain-1", True, False),
     (3, "opens with an overload, falls back, translated", "/v1/chat/completions", "chain-1", True, False),
+    (2, "a 200 that is an overload, falls back", "/v1/messages", "chain-1", False, False),
+    (1, "a 200 that is an overload, falls back, translated", "/v1/chat/completions", "chain-1", False, False),
 ]
 # The chain-* route: the Anthropic backend's streams open with an overload, the OpenAI one answers.
 CHAIN_ROUTE = """

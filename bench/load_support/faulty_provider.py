@@ -12,6 +12,7 @@ picking a model, with the router's built-in families routing ``gpt-*`` to the Op
 - ``…overload…``: a stream that begins (``message_start`` and ``ping``; the role chunk) and then
   fails in-band before any content, as Anthropic's ``overloaded_error`` and vLLM's error chunk do
   (on a route that can fall back, the next target answers: docs/routing.md#errors-a-stream-opens-with);
+  not a stream: ``200`` with the overload as its body, as gateways answer (#errors-an-answer-is);
 - ``…lists…``: the answer (not a stream) with 8 MiB of empty lists beside its message, as a broken
   or hostile backend could send: a proxy that translates the answer parses it;
 - anything else: the answer at once (stream or not, as asked).
@@ -67,6 +68,12 @@ _OVERLOADED = {
     "anthropic": [_ANTHROPIC_EVENTS[0], b'event: ping\ndata: {"type":"ping"}\n\n',
                   b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
                   b'"message":"Overloaded"}}\n\n'],
+}
+
+# The same overload for a call answered whole: a 200 whose body is the error.
+_OVERLOADED_WHOLE = {
+    "openai": _json("200 OK", {"error": {"code": 503, "message": "overloaded"}}),
+    "anthropic": _json("200 OK", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
 }
 
 
@@ -149,6 +156,8 @@ class FaultyProviderProtocol(asyncio.Protocol):
             transport.abort()
         elif "overload" in model and stream:
             transport.write(_STREAM_HEAD + b"".join(_chunk(e) for e in _OVERLOADED[protocol]) + b"0\r\n\r\n")
+        elif "overload" in model:
+            transport.write(_OVERLOADED_WHOLE[protocol])
         elif "lists" in model and not stream:
             transport.write(_LISTS[protocol])
         elif stream:
