@@ -85,13 +85,7 @@ from .translate.stream_opening import OpeningHold
 from .translate.stream_passthrough import PassthroughStream
 from .translate.stream_whole_answer import WholeAnswerStream
 from .translate.whole_from_events import whole_from_events
-from .usage import (
-    Usage,
-    response_usage,
-    usage_from_anthropic,
-    usage_from_openai,
-    usage_from_responses,
-)
+from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
 
 __all__ = [
     "ANSWER_LOCALLY",
