@@ -85,7 +85,7 @@ from .translate.stream_opening import OpeningHold
 from .translate.stream_passthrough import PassthroughStream
 from .translate.stream_whole_answer import WholeAnswerStream
 from .translate.whole_from_events import whole_from_events
-from .usage import Usage, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
+from .usage import Usage, answer_object, response_usage, usage_from_anthropic, usage_from_openai, usage_from_responses
 
 __all__ = [
     "ANSWER_LOCALLY",
@@ -293,11 +293,8 @@ class Plan:
         on untouched, as without the router."""
         if self.route is None or not self.route.may_fall_back or _ERROR_KEY not in body:
             return self.usage_from_response(body, json_values=json_values)
-        try:
-            parsed = loads_within_budget(body, json_values)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or too much: passed on, usage unknown
-            return None
-        if not isinstance(parsed, dict):
+        parsed = answer_object(body, json_values)
+        if parsed is None:  # not one JSON object, or too much of it: passed on, its usage unknown
             return None
         upstream_object(parsed, self.upstream_protocol)
         return self._usage_of(parsed)

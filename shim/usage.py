@@ -16,6 +16,7 @@ from .json_budget import loads_within_budget
 
 __all__ = [
     "Usage",
+    "answer_object",
     "response_usage",
     "usage_from_anthropic",
     "usage_from_openai",
@@ -162,12 +163,19 @@ def response_usage(body: bytes, json_values: Optional[int] = None) -> Any:
     found = _trailing_usage(body)
     if found is not _NOT_AT_END:
         return found
+    parsed = answer_object(body, json_values)
+    return None if parsed is None else parsed.get("usage")
+
+
+def answer_object(body: bytes, json_values: Optional[int] = None) -> Optional[Dict[str, Any]]:
+    """A response body parsed for what it says of itself (its usage, whether it is an error); None
+    when it is not one JSON object, or too much to parse (then that is unknown:
+    docs/proxy-limits.md#answers). ``json_values``: as :func:`response_usage` takes it."""
     try:
-        # Too much to parse: usage unknown (docs/proxy-limits.md#answers).
         parsed = loads_within_budget(body, json_values)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    return parsed.get("usage") if isinstance(parsed, dict) else None
+    return parsed if isinstance(parsed, dict) else None
 
 
 _NOT_AT_END = object()
