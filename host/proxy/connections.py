@@ -86,8 +86,9 @@ MAX_READ_AHEAD = 16
 # body's framing may be this much per chunk plus one head's worth, for extensions and trailers.
 _CHUNK_LINE_BYTES = 32
 # The most a connection answered before the end of its request (a refusal, an answer before a body
-# it was asked leave for) reads and drops so its client, still writing, comes to read the answer
-# (docs/proxy-limits.md#connections, "Lingering"): 512 heads at the default limit.
+# it was asked leave for, a last answer before requests it will not read) reads and drops so its
+# client, still writing, comes to read the answer (docs/proxy-limits.md#connections, "Lingering"):
+# 512 heads at the default limit.
 LINGER_MAX_BYTES = 16 * 1024 * 1024
 
 _logger = logging.getLogger("router.proxy")
@@ -591,17 +592,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         read-ahead cap it is closed at once: no client of the router pipelines, and reading on
         what a pipelining flood writes, to drop it, doubled what each of its connections cost
         (docs/proxy-limits.md#connections, "Lingering")."""
+        lingering_close = self._linger_after_the_last_answer if linger else None
         cycle = self.cycle  # the newest request read (uvicorn sets it before queueing one)
         if cycle is not None and not cycle.response_complete:
             cycle.keep_alive = False  # uvicorn closes the transport once it is answered
-            if linger:
-                self._writes.instead_of_close(self._linger_after_the_last_answer)
-        elif self.transport.is_closing():
-            return
-        elif linger:
-            self._linger_after_the_last_answer()
-        else:
-            self.transport.close()
+            self._writes.instead_of_close(lingering_close)
+        elif not self.transport.is_closing():
+            (lingering_close or self.transport.close)()
 
     def _linger_after_the_last_answer(self) -> None:
         if self.transport.is_closing():
