@@ -41,12 +41,12 @@ PAIRS = [(endpoint, backend) for endpoint in CLIENTS for backend in BACKENDS]
 ANSWER = Reply.build(text="Oslo is sunny.", tool_calls=[ToolCall("get_weather", {"city": "Oslo"})])
 
 
-def plan_for(endpoint: str, backend: str, *, fallback: bool) -> Plan:
+def plan_for(endpoint: str, backend: str, *, fallback: bool, stream: bool = True) -> Plan:
     targets: Any = [backend, "claude" if backend != "claude" else "chat"] if fallback else backend
     config = RouterConfig.from_dict({"backends": BACKENDS, "routes": [{"match": "m", "backend": targets}]})
-    body = json.dumps(CLIENTS[endpoint]).encode()
+    body = json.dumps({**CLIENTS[endpoint], "stream": stream}).encode()
     plan = plan_call(config, ClientCall(endpoint, {}, body), now=1.0, call_id="c")
-    assert plan.route is not None and plan.route.may_fall_back is fallback
+    assert plan.route is not None and plan.route.may_fall_back is fallback and plan.stream is stream
     return plan
 
 

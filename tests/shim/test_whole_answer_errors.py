@@ -8,26 +8,20 @@ from typing import Any, Dict
 
 import pytest
 from fakes import Reply
-from test_stream_opening import BACKENDS, CLIENTS, PAIRS
+from test_stream_opening import PAIRS, plan_for
 
 from host.demo.wire_anthropic import AnthropicWire
 from host.demo.wire_openai import OpenAIWire
 from host.demo.wire_responses import ResponsesWire
-from shim.config import RouterConfig
 from shim.errors import UpstreamError
-from shim.plan import ClientCall, Plan, plan_call
+from shim.plan import Plan
 from shim.protocols import MESSAGES, RESPONSES
 
 JSON_HEADERS = {"content-type": "application/json"}
 
 
 def whole_plan(endpoint: str, backend: str, *, fallback: bool) -> Plan:
-    targets: Any = [backend, "claude" if backend != "claude" else "chat"] if fallback else backend
-    config = RouterConfig.from_dict({"backends": BACKENDS, "routes": [{"match": "m", "backend": targets}]})
-    body = json.dumps({**CLIENTS[endpoint], "stream": False}).encode()
-    plan = plan_call(config, ClientCall(endpoint, {}, body), now=1.0, call_id="c")
-    assert plan.route is not None and plan.route.may_fall_back is fallback and not plan.stream
-    return plan
+    return plan_for(endpoint, backend, fallback=fallback, stream=False)
 
 
 def upstream_body(plan: Plan, reply: Reply) -> bytes:
