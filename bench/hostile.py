@@ -305,6 +305,7 @@ async def everything(budget: Budget) -> str:
     return "; ".join(results)
 
 
+ALL_AT_ONCE = "all at once"
 ATTACKS: List[Tuple[str, Attack]] = [
     ("model names", made_up_names),
     ("Responses calls", responses_calls),
@@ -432,8 +433,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the attacks this many times: memory a round keeps is reused by the next, or leaks")
     parser.add_argument("--proxy-arg", action="append", default=[], help="an extra `router proxy` option")
-    parser.add_argument("--attack", action="append", choices=[name for name, _ in ATTACKS], default=[],
-                        help="run only this attack (repeatable; no 'all at once' phase then)")
+    parser.add_argument("--attack", action="append", choices=[name for name, _ in ATTACKS] + [ALL_AT_ONCE],
+                        default=[], help=f"run only this attack (repeatable; no {ALL_AT_ONCE!r} phase then, "
+                                         f"unless named)")
     parser.add_argument("--shared-provider", action="store_true",
                         help="serve the normal client from the attackers' fake provider, not one of its own")
     parser.add_argument("--normal-client", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
@@ -479,10 +481,11 @@ def main() -> None:
 
 def _phases(rounds: int, only: List[str]) -> Tuple[List[Phase], List[Optional[Attack]]]:
     """The quiet baseline, then each attack alone and all at once, ``rounds`` times (or only the
-    attacks named, each alone: for studying one)."""
+    attacks named, each alone: for studying one; naming ``all at once`` runs every attack together
+    without running each alone first)."""
     chosen = [(name, attack) for name, attack in ATTACKS if not only or name in only]
-    if not only:
-        chosen.append(("all at once", everything))
+    if not only or ALL_AT_ONCE in only:
+        chosen.append((ALL_AT_ONCE, everything))
     phases, attacks = [Phase("no attack")], [None]
     for round_number in range(1, rounds + 1):
         suffix = f" #{round_number}" if rounds > 1 else ""
