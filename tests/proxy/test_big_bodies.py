@@ -387,6 +387,36 @@ def test_bodies_still_arriving_make_room_for_a_call(proxy_home: Path) -> None:
         proxy.stop()
 
 
+def test_an_upload_still_coming_in_keeps_its_room_over_a_larger_body(proxy_home: Path) -> None:
+    """Two bodies still coming in hold the whole budget: an upload of 512 KiB, then a larger body
+    (1.5 MiB). A new call needs 1 MiB: the larger body is dropped, the upload keeps its room and is
+    served once the rest of it is in. Before, the one whose last bytes were oldest went first — the
+    upload here, and under every hostile-bench attack at once 28 of 35 uploads of 8 MiB: bodies all
+    arriving together are read in whatever order the loop finds them."""
+    proxy = ProxyProcess(proxy_home, _BUDGET_ARGS).wait_ready()
+    upload_body = _chat_body(_MIB // 2)
+    upload = _start_call(proxy, "/v1/messages", len(upload_body), upload_body[:1024])
+    larger = None
+    try:
+        _answered_health(proxy)  # the proxy has read what came before (the upload's claim)
+        larger = _start_call(proxy, "/v1/messages", 3 * _MIB // 2, upload_body[:1024])
+        _answered_health(proxy)
+        with _start_call(proxy, "/v1/messages", _MIB, _chat_body(_MIB)) as conn:
+            assert _read_response(conn)[0] == 404  # read whole and routed
+        assert closed_by_server(larger)  # dropped for room
+        upload.sendall(upload_body[1024:])
+        assert _read_response(upload)[0] == 404
+    finally:
+        upload.close()
+        if larger is not None:
+            larger.close()
+        proxy.stop()
+
+
+def _answered_health(proxy: ProxyProcess) -> None:
+    assert httpx.get(proxy.url + "/health", timeout=30).status_code == 200
+
+
 def test_a_call_finds_no_room_while_calls_being_served_hold_it(proxy_home: Path, provider: FakeProvider) -> None:
     """The room is held by a call under way (its backend has not answered): a new call is refused at
     its head, as overloaded in its protocol with a retry hint, unread; once the held call has ended, a

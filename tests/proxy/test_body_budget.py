@@ -1,10 +1,11 @@
 """The budget for every request body held at once (host/proxy/body_budget.py): room is taken from
-bodies still arriving, the longest waiting since their last bytes first, never from calls being
-served; a dropped body's bytes come back at once, and only once."""
+bodies still arriving — stalled ones first, the longest waiting first, then the largest of those
+still coming in — never from calls being served; a dropped body's bytes come back at once, and
+only once."""
 
 from typing import List
 
-from host.proxy.body_budget import ARRIVING, EVICTED, HELD, RELEASED, BodyBudget, BodyClaim
+from host.proxy.body_budget import ARRIVING, EVICTED, HELD, RELEASED, STALLED_AFTER, BodyBudget, BodyClaim
 
 
 def _claims(budget: BodyBudget, dropped: List[str], *names: str) -> List[BodyClaim]:
@@ -20,6 +21,35 @@ def test_room_comes_from_the_body_that_has_waited_longest() -> None:
     assert newcomer.cover(15)
     assert dropped == ["second", "third"] and (second.state, third.state) == (EVICTED, EVICTED)
     assert budget.held == 25 and budget.evicted == 2
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_of_bodies_still_coming_in_the_largest_goes_first() -> None:
+    """Not the one whose last bytes are oldest: bodies all arriving at once are read in whatever
+    order the loop finds them, and a client's upload was as likely to go as a flood's largest body."""
+    budget, dropped = BodyBudget(30), []
+    upload, larger, newcomer = _claims(budget, dropped, "upload", "larger", "newcomer")
+    assert upload.cover(5) and larger.cover(20)
+    assert newcomer.cover(10)
+    assert dropped == ["larger"] and upload.state == ARRIVING and budget.held == 15
+
+
+def test_stalled_bodies_go_before_larger_ones_still_coming_in() -> None:
+    clock = _Clock()
+    budget, dropped = BodyBudget(30, clock), []
+    stalled, older_stall, coming, newcomer = _claims(budget, dropped, "stalled", "older stall", "coming", "newcomer")
+    assert older_stall.cover(4) and stalled.cover(5)
+    clock.now += STALLED_AFTER
+    assert coming.cover(20)  # held: 29
+    assert newcomer.cover(6)  # 5 to free: the stalled ones, longest waiting first, are enough
+    assert dropped == ["older stall", "stalled"] and coming.state == ARRIVING and budget.held == 26
 
 
 def test_calls_being_served_are_never_dropped() -> None:
