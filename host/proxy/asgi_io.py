@@ -119,7 +119,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
     if declared.isdigit():
         if int(declared) > limit:
             raise BodyRefused(RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}"), False)
-        if not claim.cover(int(declared)):
+        if not claim.declare(int(declared)):
             raise BodyRefused(_no_room(), False)
     parts: List[bytes] = []
     size = 0
@@ -138,13 +138,13 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
             parts.clear()
             if claim.state == EVICTED:
                 raise ClientGone()
-            raise BodyRefused(_no_room(), not more or await _drop_rest(receive, limit - size))
+            raise await _refused_part_way(_no_room(), claim, receive, more, limit - size)
         values.feed(part)
         try:
             values.check()
         except RequestTooLargeError as error:
             parts.clear()
-            raise BodyRefused(error, not more or await _drop_rest(receive, limit - size)) from None
+            raise await _refused_part_way(error, claim, receive, more, limit - size) from None
         keys.feed(part)
         parts.append(part)
         if not more:
@@ -155,6 +155,16 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
 def _no_room() -> OverloadedError:
     return OverloadedError("the router proxy holds as many request bodies as it may at once; retry shortly",
                            retry_after="1")
+
+
+async def _refused_part_way(error: RouterError, claim: BodyClaim, receive: Receive, more: bool,
+                            room: int) -> BodyRefused:
+    """A body refused before its end keeps nothing, so its share of the budget goes back at once —
+    the rest, read only to be dropped, is held nowhere. Holding its declared length while that rest
+    came, it was a body still arriving that other calls could drop for room, and its client lost the
+    refusal to a closed connection (docs/proxy-limits.md#request-bodies)."""
+    claim.release()
+    return BodyRefused(error, not more or await _drop_rest(receive, room))
 
 
 async def _drop_rest(receive: Receive, room: int) -> bool:

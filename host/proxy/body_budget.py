@@ -11,13 +11,16 @@ So a body still arriving has asked for nothing yet and can be dropped, as the co
 a connection that has not finished its head: a call that needs room takes it from the bodies still
 arriving (their connections are closed). Which go first (docs/proxy-limits.md#request-bodies):
 
-1. bodies that have *stalled* — no bytes for :data:`STALLED_AFTER` seconds — the one that has
-   waited longest first: what a client that stopped sending holds;
-2. then the bodies still coming in, the largest first (of equal ones, the one whose last bytes are
-   oldest): a flood of bodies as large as the proxy takes, all arriving at once, is dropped before
-   a client's smaller upload. Before, this tier too went by the wait since the last bytes, which
-   among bodies all arriving picks whichever was read first in the last loop turn: under every
-   hostile-bench attack at once, 28 of 35 uploads of 8 MiB were dropped (now 6).
+1. bodies that have *stalled* — none of their bytes read for :data:`STALLED_AFTER` seconds — the
+   one that has waited longest first: what a client that stopped sending holds;
+2. then the bodies still coming in, the one that would take longest to finish at the pace it has
+   kept first (:meth:`BodyClaim.seconds_to_finish`). The order by the wait since the last bytes
+   alone, used before, picks among bodies all arriving at once whichever the loop read first in its
+   last turn: under every hostile-bench attack at once, 28 of 35 uploads of 8 MiB were dropped beside
+   a flood of 32 MiB bodies. The largest first would keep those uploads, but a flood can choose its
+   sizes: bodies declaring a little less than an upload, a byte a second each, would have it dropped
+   every time. A body's time to finish counts what it has sent, which costs its sender the bytes
+   (7 of 32 such uploads dropped now, against 26 of 32).
 
 Only when the room is held by calls being served is the new one refused, as overloaded, with a
 retry hint — the proxy is busy, not the request wrong.
@@ -78,39 +81,62 @@ class BodyBudget:
 
     def _victims(self, claimant: "BodyClaim") -> "List[BodyClaim]":
         """The bodies that may be dropped for ``claimant``: the stalled ones, longest waiting first,
-        then those still coming in, largest first (a stable sort keeps the longest waiting first
-        among equals)."""
-        stalled_before = self._clock() - STALLED_AFTER
+        then those still coming in, the furthest from their end first (a stable sort keeps the
+        longest waiting first among equals)."""
+        now = self._clock()
         stalled: List[BodyClaim] = []
         coming: List[BodyClaim] = []
         for claim in self._arriving:  # the longest waiting first
             if claim is not claimant and claim.droppable:
-                (stalled if claim.progressed_at <= stalled_before else coming).append(claim)
-        coming.sort(key=lambda claim: claim.size, reverse=True)
+                (stalled if claim.progressed_at <= now - STALLED_AFTER else coming).append(claim)
+        coming.sort(key=lambda claim: claim.seconds_to_finish(now), reverse=True)
         return stalled + coming
 
 
 class BodyClaim:
-    """One call's share of the budget: :meth:`cover` as its body arrives, :meth:`complete` once it is
-    whole, :meth:`release` when the call ends (whatever way it ends)."""
+    """One call's share of the budget: :meth:`declare` for a length its head declares, :meth:`cover`
+    as its body arrives, :meth:`complete` once it is whole, :meth:`release` when the call ends
+    (whatever way it ends)."""
 
-    __slots__ = ("_budget", "_drop", "progressed_at", "size", "state")
+    __slots__ = ("_budget", "_drop", "declared", "progressed_at", "received", "size", "started_at", "state")
 
     def __init__(self, budget: BodyBudget, drop: Optional[Callable[[], None]]) -> None:
         self._budget = budget
         self._drop = drop
-        self.size = 0
+        self.size = 0  # bytes held: the declared length, else what has come
+        self.declared: Optional[int] = None
+        self.received = 0
         self.state = ARRIVING
-        self.progressed_at = budget._clock()  # when its body last made progress (its claim, at first)
+        self.started_at = self.progressed_at = budget._clock()  # progress: bytes read (its claim, at first)
 
     @property
     def droppable(self) -> bool:
         return self.state == ARRIVING and self._drop is not None
 
-    def cover(self, total: int) -> bool:
-        """The body has come to ``total`` bytes (or declares them): hold that many, dropping bodies
-        still arriving to make room if it must, and count this as progress. False, holding nothing
-        more, when the room is held by calls being served, or when this claim was dropped itself."""
+    def declare(self, length: int) -> bool:
+        """The body's head declares ``length`` bytes: hold them all at once (as :meth:`cover`)."""
+        self.declared = length
+        return self._hold(length)
+
+    def cover(self, received: int) -> bool:
+        """The body has come to ``received`` bytes: hold that many (a declared body holds them
+        already), dropping bodies still arriving to make room if it must, and count this as
+        progress. False, holding nothing more, when the room is held by calls being served, or when
+        this claim was dropped itself."""
+        if not self._hold(received):
+            return False
+        self.received = received
+        return True
+
+    def seconds_to_finish(self, now: float) -> float:
+        """How long the rest of the body would take at the pace it has kept since its claim; a body
+        of no declared length is taken to have as far to go as it has come. Before its first byte it
+        counts as one: a client's head often comes a moment before its body (Python's http.client
+        writes them apart), and such a body must not look the slowest of all."""
+        left = self.received if self.declared is None else max(self.declared - self.received, 0)
+        return left * (now - self.started_at) / max(self.received, 1)
+
+    def _hold(self, total: int) -> bool:
         budget = self._budget
         if self.state != ARRIVING:
             return False

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 __all__ = ["DEADLINE", "address", "closed_by_server", "data_segments_sent", "endless_header", "read_until_closed",
-           "whole_response"]
+           "unread_by_server", "whole_response"]
 
 DEADLINE = 10.0  # the longest a test waits for the server to act
 # struct tcp_info (linux/tcp.h, Linux only): tcpi_data_segs_out, a __u32 at this offset since Linux 4.6.
@@ -42,6 +42,25 @@ def closed_by_server(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
         except OSError:  # reset: closed as well
             return True
     return False
+
+
+def unread_by_server(sock: socket.socket) -> Optional[int]:
+    """Bytes ``sock`` sent that wait unread in the server's end of the connection (its receive queue
+    in ``/proc/net/tcp``, IPv4 loopback, Linux only), or None when that end is gone: a test waits
+    on it to know the server has read everything sent so far."""
+    (client_host, client_port), (server_host, server_port) = sock.getsockname(), sock.getpeername()
+    server_end = f"{_proc_address(server_host, server_port)} {_proc_address(client_host, client_port)}"
+    with open("/proc/net/tcp") as table:
+        for line in table:
+            fields = line.split()
+            if f"{fields[1]} {fields[2]}" == server_end:
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
+def _proc_address(host: str, port: int) -> str:
+    """How ``/proc/net/tcp`` writes an IPv4 address: the address's bytes as one native-order word."""
+    return f"{int.from_bytes(socket.inet_aton(host), sys.byteorder):08X}:{port:04X}"
 
 
 def read_until_closed(sock: socket.socket) -> bytes:
