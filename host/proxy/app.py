@@ -267,8 +267,8 @@ class ProxyApp:
     async def _call(
         self, scope: Scope, receive: Receive, writer: ResponseWriter, headers: Dict[str, str], endpoint: str
     ) -> None:
-        """One call; its body holds its share of the proxy's budget for bodies until the call ends
-        (docs/proxy-limits.md#request-bodies)."""
+        """One call; its body holds its share of the proxy's budget for bodies until the call ends, or
+        until it is refused part way (docs/proxy-limits.md#request-bodies)."""
         claim = self.state.bodies.claim(connection_closer(scope))
         try:
             await self._serve_call(scope, receive, writer, headers, endpoint, claim)

@@ -119,7 +119,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, cl
     if declared.isdigit():
         if int(declared) > limit:
             raise BodyRefused(RequestTooLargeError(f"request body is {declared} bytes; the limit is {limit}"), False)
-        if not claim.declare(int(declared)):
+        if not claim.cover(int(declared)):
             raise BodyRefused(_no_room(), False)
     parts: List[bytes] = []
     size = 0

@@ -3,47 +3,31 @@
 Each body has its own cap (``--max-body-mib``), but a cap per body is no cap on the process: the
 connection cap lets a thousand clients send one each, and 30 connections that each sent 32 MiB
 less one byte held 960 MiB of the proxy. The budget (``--max-bodies-mib``) counts every body from
-its first byte until its call ends — the body, its parse and what is forwarded live that long.
+its first byte until its call ends — the body, its parse and what is forwarded live that long —
+or until it is refused part way (nothing of it is kept then; the rest is read only to be dropped).
 
 A full budget must not lock real clients out: a first version refused every new call while
 stalled bodies held the room, so 32 connections sending bodies that never end stopped all calls.
 So a body still arriving has asked for nothing yet and can be dropped, as the connection cap drops
 a connection that has not finished its head: a call that needs room takes it from the bodies still
-arriving (their connections are closed). Which go first (docs/proxy-limits.md#request-bodies):
-
-1. bodies that have *stalled* — none of their bytes read for :data:`STALLED_AFTER` seconds — the
-   one that has waited longest first: what a client that stopped sending holds;
-2. then the bodies still coming in, the one that would take longest to finish at the pace it has
-   kept first (:meth:`BodyClaim.seconds_to_finish`). The order by the wait since the last bytes
-   alone, used before, picks among bodies all arriving at once whichever the loop read first in its
-   last turn: under every hostile-bench attack at once, 28 of 35 uploads of 8 MiB were dropped beside
-   a flood of 32 MiB bodies. The largest first would keep those uploads, but a flood can choose its
-   sizes: bodies declaring a little less than an upload, a byte a second each, would have it dropped
-   every time. A body's time to finish counts what it has sent, which costs its sender the bytes
-   (7 of 32 such uploads dropped now, against 26 of 32).
-
-Only when the room is held by calls being served is the new one refused, as overloaded, with a
-retry hint — the proxy is busy, not the request wrong.
+arriving, the one that has waited longest since its last bytes first (their connections are
+closed). Only when the room is held by calls being served is the new one refused, as overloaded,
+with a retry hint — the proxy is busy, not the request wrong.
 
 Each claim is in one of these states::
 
     ARRIVING ──body complete──► HELD ──call ends──► RELEASED
         │                                             ▲
-        └──────── call ends (or gone) ────────────────┘
+        └──── refused part way, call ends, or gone ───┘
         └──── dropped to make room ──► EVICTED (its bytes given back at once)
 
 The event loop is the only thread that claims or releases: no lock.
 """
 
-import time
 from collections import OrderedDict
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
-__all__ = ["ARRIVING", "EVICTED", "HELD", "RELEASED", "STALLED_AFTER", "BodyBudget", "BodyClaim"]
-
-# A body that has sent nothing for this long has stalled: a client writing its request sends it as
-# fast as the network takes it (the body timeout, 10 s by default, ends a stall in any case).
-STALLED_AFTER = 1.0
+__all__ = ["ARRIVING", "EVICTED", "HELD", "RELEASED", "BodyBudget", "BodyClaim"]
 
 ARRIVING = "arriving"
 HELD = "held"
@@ -54,10 +38,9 @@ EVICTED = "evicted"
 class BodyBudget:
     """Bytes of request bodies held at once, at most :attr:`limit`."""
 
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.held = 0
-        self._clock = clock
         # Claims whose body is still arriving, the longest since its last bytes first.
         self._arriving: OrderedDict[BodyClaim, None] = OrderedDict()
         self.refused = 0  # claims that found no room (for tests)
@@ -69,9 +52,9 @@ class BodyBudget:
         return BodyClaim(self, drop)
 
     def _make_room(self, needed: int, claimant: "BodyClaim") -> None:
-        """Drop bodies still arriving, in :meth:`_victims`' order, until ``needed`` bytes are free —
+        """Drop bodies still arriving, the longest waiting first, until ``needed`` bytes are free —
         none, if dropping them all would not free enough (calls being served hold the rest)."""
-        victims = self._victims(claimant)
+        victims = [claim for claim in self._arriving if claim is not claimant and claim.droppable]
         if self.held - sum(victim.size for victim in victims) + needed > self.limit:
             return
         for victim in victims:
@@ -79,64 +62,27 @@ class BodyBudget:
                 return
             victim.evict()
 
-    def _victims(self, claimant: "BodyClaim") -> "List[BodyClaim]":
-        """The bodies that may be dropped for ``claimant``: the stalled ones, longest waiting first,
-        then those still coming in, the furthest from their end first (a stable sort keeps the
-        longest waiting first among equals)."""
-        now = self._clock()
-        stalled: List[BodyClaim] = []
-        coming: List[BodyClaim] = []
-        for claim in self._arriving:  # the longest waiting first
-            if claim is not claimant and claim.droppable:
-                (stalled if claim.progressed_at <= now - STALLED_AFTER else coming).append(claim)
-        coming.sort(key=lambda claim: claim.seconds_to_finish(now), reverse=True)
-        return stalled + coming
-
 
 class BodyClaim:
-    """One call's share of the budget: :meth:`declare` for a length its head declares, :meth:`cover`
-    as its body arrives, :meth:`complete` once it is whole, :meth:`release` when the call ends
-    (whatever way it ends)."""
+    """One call's share of the budget: :meth:`cover` as its body arrives, :meth:`complete` once it is
+    whole, :meth:`release` when the call ends (whatever way it ends)."""
 
-    __slots__ = ("_budget", "_drop", "declared", "progressed_at", "received", "size", "started_at", "state")
+    __slots__ = ("_budget", "_drop", "size", "state")
 
     def __init__(self, budget: BodyBudget, drop: Optional[Callable[[], None]]) -> None:
         self._budget = budget
         self._drop = drop
-        self.size = 0  # bytes held: the declared length, else what has come
-        self.declared: Optional[int] = None
-        self.received = 0
+        self.size = 0
         self.state = ARRIVING
-        self.started_at = self.progressed_at = budget._clock()  # progress: bytes read (its claim, at first)
 
     @property
     def droppable(self) -> bool:
         return self.state == ARRIVING and self._drop is not None
 
-    def declare(self, length: int) -> bool:
-        """The body's head declares ``length`` bytes: hold them all at once (as :meth:`cover`)."""
-        self.declared = length
-        return self._hold(length)
-
-    def cover(self, received: int) -> bool:
-        """The body has come to ``received`` bytes: hold that many (a declared body holds them
-        already), dropping bodies still arriving to make room if it must, and count this as
-        progress. False, holding nothing more, when the room is held by calls being served, or when
-        this claim was dropped itself."""
-        if not self._hold(received):
-            return False
-        self.received = received
-        return True
-
-    def seconds_to_finish(self, now: float) -> float:
-        """How long the rest of the body would take at the pace it has kept since its claim; a body
-        of no declared length is taken to have as far to go as it has come. Before its first byte it
-        counts as one: a client's head often comes a moment before its body (Python's http.client
-        writes them apart), and such a body must not look the slowest of all."""
-        left = self.received if self.declared is None else max(self.declared - self.received, 0)
-        return left * (now - self.started_at) / max(self.received, 1)
-
-    def _hold(self, total: int) -> bool:
+    def cover(self, total: int) -> bool:
+        """The body has come to ``total`` bytes (or declares them): hold that many, dropping bodies
+        still arriving to make room if it must, and count this as progress. False, holding nothing
+        more, when the room is held by calls being served, or when this claim was dropped itself."""
         budget = self._budget
         if self.state != ARRIVING:
             return False
@@ -151,7 +97,6 @@ class BodyClaim:
             self.size = total
         budget._arriving.pop(self, None)
         budget._arriving[self] = None  # to the back: it has just made progress
-        self.progressed_at = budget._clock()
         return True
 
     def complete(self) -> None:
@@ -167,6 +112,7 @@ class BodyClaim:
             self._drop()
 
     def release(self) -> None:
+        """The call has ended, or its body was refused part way: its bytes go back (again: nothing)."""
         if self.state != EVICTED:
             self._give_back(RELEASED)
 

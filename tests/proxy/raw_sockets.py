@@ -2,15 +2,18 @@
 answer, what it does with a header that never ends, and how many segments it sent (for the
 router's servers, whose connection limits HTTP clients would hide: docs/proxy-limits.md#connections)."""
 
+import fcntl
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-__all__ = ["DEADLINE", "address", "closed_by_server", "data_segments_sent", "endless_header", "read_until_closed",
-           "unread_by_server", "whole_response"]
+__all__ = ["DEADLINE", "address", "all_read_by_server", "closed_by_server", "data_segments_sent", "endless_header",
+           "read_until_closed", "whole_response"]
 
 DEADLINE = 10.0  # the longest a test waits for the server to act
 # struct tcp_info (linux/tcp.h, Linux only): tcpi_data_segs_out, a __u32 at this offset since Linux 4.6.
@@ -44,18 +47,24 @@ def closed_by_server(sock: socket.socket, poke: Optional[bytes] = None) -> bool:
     return False
 
 
-def unread_by_server(sock: socket.socket) -> Optional[int]:
-    """Bytes ``sock`` sent that wait unread in the server's end of the connection (its receive queue
-    in ``/proc/net/tcp``, IPv4 loopback, Linux only), or None when that end is gone: a test waits
-    on it to know the server has read everything sent so far."""
+def all_read_by_server(sock: socket.socket) -> bool:
+    """Whether the server has read every byte sent on ``sock``: none waiting in ``sock``'s send
+    queue (``TIOCOUTQ``) nor in the server's receive queue (``/proc/net/tcp``, IPv4 loopback, Linux
+    only), the connection still open. A test waits on it where the server gives no other sign."""
+    unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    if unsent:
+        return False
     (client_host, client_port), (server_host, server_port) = sock.getsockname(), sock.getpeername()
     server_end = f"{_proc_address(server_host, server_port)} {_proc_address(client_host, client_port)}"
     with open("/proc/net/tcp") as table:
         for line in table:
             fields = line.split()
             if f"{fields[1]} {fields[2]}" == server_end:
-                return int(fields[4].split(":")[1], 16)
-    return None
+                return fields[3] == _ESTABLISHED and int(fields[4].split(":")[1], 16) == 0
+    return False
+
+
+_ESTABLISHED = "01"  # a connection's state in /proc/net/tcp (include/net/tcp_states.h)
 
 
 def _proc_address(host: str, port: int) -> str:
