@@ -54,22 +54,18 @@ def all_read_by_server(sock: socket.socket) -> bool:
     unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
     if unsent:
         return False
-    (client_host, client_port), (server_host, server_port) = sock.getsockname(), sock.getpeername()
-    server_end = f"{_proc_address(server_host, server_port)} {_proc_address(client_host, client_port)}"
+    # The server's end, found by its ports as host/peer_process.py finds a client's.
+    client_port, server_port = sock.getsockname()[1], sock.getpeername()[1]
+    local, remote = f":{server_port:04X}", f":{client_port:04X}"
     with open("/proc/net/tcp") as table:
         for line in table:
-            fields = line.split()
-            if f"{fields[1]} {fields[2]}" == server_end:
+            fields = line.split()  # sl local rem st tx_queue:rx_queue …
+            if fields[1].endswith(local) and fields[2].endswith(remote):
                 return fields[3] == _ESTABLISHED and int(fields[4].split(":")[1], 16) == 0
     return False
 
 
 _ESTABLISHED = "01"  # a connection's state in /proc/net/tcp (include/net/tcp_states.h)
-
-
-def _proc_address(host: str, port: int) -> str:
-    """How ``/proc/net/tcp`` writes an IPv4 address: the address's bytes as one native-order word."""
-    return f"{int.from_bytes(socket.inet_aton(host), sys.byteorder):08X}:{port:04X}"
 
 
 def read_until_closed(sock: socket.socket) -> bytes:
